@@ -1,0 +1,163 @@
+"""The read interface used by everything above storage (web app, CLI, script).
+
+``DataSource`` is the contract; ``LocalSource`` implements it in-process over a
+``Store``, and ``streamvis.server.client.GrpcSource`` over the data server. Callers
+never care which one they hold (``open_source`` picks from a string). Cursors are
+opaque strings. Patterns are RE2 regexes matched anywhere in the string.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from typing import Any, Protocol, runtime_checkable
+
+import pyarrow as pa
+
+from streamvis.storage import GroupInfo, ReadResult, Store
+
+__all__ = ["DataSource", "LocalSource", "open_source", "is_server_address"]
+
+
+@runtime_checkable
+class DataSource(Protocol):
+    """What a reader of streamvis data can ask, wherever the data lives."""
+
+    def scopes(self) -> list[str]:
+        """Scopes in order of first appearance (deleted ones hidden)."""
+        ...
+
+    def names(self, scope: str) -> list[str]:
+        """Names of ``scope`` in order of first appearance; NotFoundError if unknown."""
+        ...
+
+    def configs(self, scope_pattern: str | None = None) -> dict[str, dict[str, Any]]:
+        """Config of every (matching) scope that has one."""
+        ...
+
+    def groups(
+        self, *, scope_pattern: str | None = None, name_pattern: str | None = None
+    ) -> list[GroupInfo]:
+        """Every live (scope, name, index) group with its point count and x range."""
+        ...
+
+    def fetch(
+        self,
+        scope: str | None = None,
+        name: str | None = None,
+        *,
+        scope_pattern: str | None = None,
+        name_pattern: str | None = None,
+        since: str | None = None,
+    ) -> ReadResult:
+        """Points of the matching groups appended after ``since`` (all when None)."""
+        ...
+
+    def read_range(
+        self,
+        scope: str,
+        name: str,
+        index: int,
+        x_min: float | None = None,
+        x_max: float | None = None,
+        max_points: int | None = None,
+    ) -> pa.Table:
+        """One group's points with x in [x_min, x_max], decimated to ``max_points``."""
+        ...
+
+    def delete(self, scope: str, name: str | None = None) -> None:
+        """Hide a scope or a (scope, name)."""
+        ...
+
+    def close(self) -> None:
+        """Release connections and files."""
+        ...
+
+
+class LocalSource:
+    """``DataSource`` over a ``Store`` opened in this process."""
+
+    def __init__(self, store: Store, *, owns_store: bool = True) -> None:
+        self.store = store
+        self._owns_store = owns_store
+
+    @classmethod
+    def open(cls, path: str, **store_options: Any) -> LocalSource:
+        """Open the log at ``path`` for reading (and deleting)."""
+        return cls(Store.open(path, mode="r", **store_options))
+
+    def scopes(self) -> list[str]:
+        self.store.refresh()
+        return self.store.scopes()
+
+    def names(self, scope: str) -> list[str]:
+        self.store.refresh()
+        return self.store.names(scope)
+
+    def configs(self, scope_pattern: str | None = None) -> dict[str, dict[str, Any]]:
+        self.store.refresh()
+        return self.store.configs(scope_pattern=scope_pattern)
+
+    def groups(
+        self, *, scope_pattern: str | None = None, name_pattern: str | None = None
+    ) -> list[GroupInfo]:
+        self.store.refresh()
+        return self.store.groups(scope_pattern=scope_pattern, name_pattern=name_pattern)
+
+    def fetch(
+        self,
+        scope: str | None = None,
+        name: str | None = None,
+        *,
+        scope_pattern: str | None = None,
+        name_pattern: str | None = None,
+        since: str | None = None,
+    ) -> ReadResult:
+        return self.store.read(
+            scope, name, scope_pattern=scope_pattern, name_pattern=name_pattern, since=since
+        )
+
+    def read_range(
+        self,
+        scope: str,
+        name: str,
+        index: int,
+        x_min: float | None = None,
+        x_max: float | None = None,
+        max_points: int | None = None,
+    ) -> pa.Table:
+        self.store.refresh()
+        return self.store.read_range(scope, name, index, x_min, x_max, max_points)
+
+    def delete(self, scope: str, name: str | None = None) -> None:
+        self.store.delete(scope, name)
+
+    def close(self) -> None:
+        if self._owns_store:
+            self.store.close()
+
+    def __enter__(self) -> LocalSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+_HOST_PORT = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.\-]+):(\d{1,5})$")
+
+
+def is_server_address(target: str) -> bool:
+    """True for ``host:port`` (a data server); False for a log path or URL."""
+    if "://" in target or os.path.exists(target):
+        return False
+    return bool(_HOST_PORT.match(target))
+
+
+def open_source(target: str, **options: Mapping[str, Any] | Any) -> DataSource:
+    """A ``DataSource`` for a log path/URL or a data server's ``host:port``."""
+    if is_server_address(target):
+        from streamvis.server.client import GrpcSource  # gRPC stack only when needed
+
+        return GrpcSource(target, **options)
+    return LocalSource.open(target, **options)
