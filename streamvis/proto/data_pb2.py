@@ -24,29 +24,29 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1astreamvis/proto/data.proto\x12\tstreamvis\"|\n\x06\x43olumn\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x1f\n\x05\x64type\x18\x02 \x01(\x0e\x32\x10.streamvis.DType\x12%\n\x08\x65ncoding\x18\x03 \x01(\x0e\x32\x13.streamvis.Encoding\x12\x0e\n\x06length\x18\x04 \x01(\x04\x12\x0c\n\x04\x64\x61ta\x18\x05 \x01(\x0c\"X\n\x06Points\x12\r\n\x05scope\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05index\x18\x03 \x01(\x03\x12\"\n\x07\x63olumns\x18\x04 \x03(\x0b\x32\x11.streamvis.Column\"%\n\x06\x43onfig\x12\r\n\x05scope\x18\x01 \x01(\t\x12\x0c\n\x04json\x18\x02 \x01(\t\"%\n\x06\x44\x65lete\x12\r\n\x05scope\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"D\n\x06Header\x12\x16\n\x0e\x66ormat_version\x18\x01 \x01(\r\x12\x0e\n\x06log_id\x18\x02 \x01(\x0c\x12\x12\n\ngeneration\x18\x03 \x01(\x04\"\x1e\n\x06\x43ommit\x12\x14\n\x0crecord_count\x18\x01 \x01(\r\"\xfc\x01\n\x06Record\x12\x11\n\twall_time\x18\x01 \x01(\x01\x12\x11\n\twriter_id\x18\x02 \x01(\x0c\x12\x0b\n\x03seq\x18\x03 \x01(\x04\x12#\n\x06header\x18\n \x01(\x0b\x32\x11.streamvis.HeaderH\x00\x12#\n\x06points\x18\x0b \x01(\x0b\x32\x11.streamvis.PointsH\x00\x12#\n\x06\x63onfig\x18\x0c \x01(\x0b\x32\x11.streamvis.ConfigH\x00\x12#\n\x06\x64\x65lete\x18\r \x01(\x0b\x32\x11.streamvis.DeleteH\x00\x12#\n\x06\x63ommit\x18\x0e \x01(\x0b\x32\x11.streamvis.CommitH\x00\x42\x06\n\x04\x62ody*N\n\x05\x44Type\x12\x15\n\x11\x44TYPE_UNSPECIFIED\x10\x00\x12\x0b\n\x07\x46LOAT32\x10\x01\x12\x0b\n\x07\x46LOAT64\x10\x02\x12\t\n\x05INT32\x10\x03\x12\t\n\x05INT64\x10\x04*8\n\x08\x45ncoding\x12\x07\n\x03RAW\x10\x00\x12\x08\n\x04ZSTD\x10\x01\x12\t\n\x05\x44\x45LTA\x10\x02\x12\x0e\n\nDELTA_ZSTD\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1astreamvis/proto/data.proto\x12\tstreamvis\"|\n\x06\x43olumn\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x1f\n\x05\x64type\x18\x02 \x01(\x0e\x32\x10.streamvis.DType\x12%\n\x08\x65ncoding\x18\x03 \x01(\x0e\x32\x13.streamvis.Encoding\x12\x0e\n\x06length\x18\x04 \x01(\x04\x12\x0c\n\x04\x64\x61ta\x18\x05 \x01(\x0c\"\x85\x01\n\x06Points\x12\r\n\x05scope\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05index\x18\x03 \x01(\x03\x12\"\n\x07\x63olumns\x18\x04 \x03(\x0b\x32\x11.streamvis.Column\x12\r\n\x05\x63ount\x18\x05 \x01(\x04\x12\r\n\x05x_min\x18\x06 \x01(\x01\x12\r\n\x05x_max\x18\x07 \x01(\x01\"%\n\x06\x43onfig\x12\r\n\x05scope\x18\x01 \x01(\t\x12\x0c\n\x04json\x18\x02 \x01(\t\"%\n\x06\x44\x65lete\x12\r\n\x05scope\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"D\n\x06Header\x12\x16\n\x0e\x66ormat_version\x18\x01 \x01(\r\x12\x0e\n\x06log_id\x18\x02 \x01(\x0c\x12\x12\n\ngeneration\x18\x03 \x01(\x04\"\x1e\n\x06\x43ommit\x12\x14\n\x0crecord_count\x18\x01 \x01(\r\"\xfc\x01\n\x06Record\x12\x11\n\twall_time\x18\x01 \x01(\x01\x12\x11\n\twriter_id\x18\x02 \x01(\x0c\x12\x0b\n\x03seq\x18\x03 \x01(\x04\x12#\n\x06header\x18\n \x01(\x0b\x32\x11.streamvis.HeaderH\x00\x12#\n\x06points\x18\x0b \x01(\x0b\x32\x11.streamvis.PointsH\x00\x12#\n\x06\x63onfig\x18\x0c \x01(\x0b\x32\x11.streamvis.ConfigH\x00\x12#\n\x06\x64\x65lete\x18\r \x01(\x0b\x32\x11.streamvis.DeleteH\x00\x12#\n\x06\x63ommit\x18\x0e \x01(\x0b\x32\x11.streamvis.CommitH\x00\x42\x06\n\x04\x62ody*N\n\x05\x44Type\x12\x15\n\x11\x44TYPE_UNSPECIFIED\x10\x00\x12\x0b\n\x07\x46LOAT32\x10\x01\x12\x0b\n\x07\x46LOAT64\x10\x02\x12\t\n\x05INT32\x10\x03\x12\t\n\x05INT64\x10\x04*8\n\x08\x45ncoding\x12\x07\n\x03RAW\x10\x00\x12\x08\n\x04ZSTD\x10\x01\x12\t\n\x05\x44\x45LTA\x10\x02\x12\x0e\n\nDELTA_ZSTD\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'streamvis.proto.data_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DTYPE']._serialized_start=692
-  _globals['_DTYPE']._serialized_end=770
-  _globals['_ENCODING']._serialized_start=772
-  _globals['_ENCODING']._serialized_end=828
+  _globals['_DTYPE']._serialized_start=738
+  _globals['_DTYPE']._serialized_end=816
+  _globals['_ENCODING']._serialized_start=818
+  _globals['_ENCODING']._serialized_end=874
   _globals['_COLUMN']._serialized_start=41
   _globals['_COLUMN']._serialized_end=165
-  _globals['_POINTS']._serialized_start=167
-  _globals['_POINTS']._serialized_end=255
-  _globals['_CONFIG']._serialized_start=257
-  _globals['_CONFIG']._serialized_end=294
-  _globals['_DELETE']._serialized_start=296
-  _globals['_DELETE']._serialized_end=333
-  _globals['_HEADER']._serialized_start=335
-  _globals['_HEADER']._serialized_end=403
-  _globals['_COMMIT']._serialized_start=405
-  _globals['_COMMIT']._serialized_end=435
-  _globals['_RECORD']._serialized_start=438
-  _globals['_RECORD']._serialized_end=690
+  _globals['_POINTS']._serialized_start=168
+  _globals['_POINTS']._serialized_end=301
+  _globals['_CONFIG']._serialized_start=303
+  _globals['_CONFIG']._serialized_end=340
+  _globals['_DELETE']._serialized_start=342
+  _globals['_DELETE']._serialized_end=379
+  _globals['_HEADER']._serialized_start=381
+  _globals['_HEADER']._serialized_end=449
+  _globals['_COMMIT']._serialized_start=451
+  _globals['_COMMIT']._serialized_end=481
+  _globals['_RECORD']._serialized_start=484
+  _globals['_RECORD']._serialized_end=736
 # @@protoc_insertion_point(module_scope)

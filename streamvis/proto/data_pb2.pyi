@@ -46,16 +46,22 @@ class Column(_message.Message):
     def __init__(self, name: _Optional[str] = ..., dtype: _Optional[_Union[DType, str]] = ..., encoding: _Optional[_Union[Encoding, str]] = ..., length: _Optional[int] = ..., data: _Optional[bytes] = ...) -> None: ...
 
 class Points(_message.Message):
-    __slots__ = ("scope", "name", "index", "columns")
+    __slots__ = ("scope", "name", "index", "columns", "count", "x_min", "x_max")
     SCOPE_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     INDEX_FIELD_NUMBER: _ClassVar[int]
     COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    X_MIN_FIELD_NUMBER: _ClassVar[int]
+    X_MAX_FIELD_NUMBER: _ClassVar[int]
     scope: str
     name: str
     index: int
     columns: _containers.RepeatedCompositeFieldContainer[Column]
-    def __init__(self, scope: _Optional[str] = ..., name: _Optional[str] = ..., index: _Optional[int] = ..., columns: _Optional[_Iterable[_Union[Column, _Mapping]]] = ...) -> None: ...
+    count: int
+    x_min: float
+    x_max: float
+    def __init__(self, scope: _Optional[str] = ..., name: _Optional[str] = ..., index: _Optional[int] = ..., columns: _Optional[_Iterable[_Union[Column, _Mapping]]] = ..., count: _Optional[int] = ..., x_min: _Optional[float] = ..., x_max: _Optional[float] = ...) -> None: ...
 
 class Config(_message.Message):
     __slots__ = ("scope", "json")

@@ -1,0 +1,88 @@
+"""The values that cross the storage API: what is appended and what is read back."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+import numpy as np
+import pyarrow as pa
+
+__all__ = [
+    "Points",
+    "ConfigUpdate",
+    "Deletion",
+    "Item",
+    "GroupInfo",
+    "ReadResult",
+    "AppendResult",
+]
+
+
+@dataclass(frozen=True)
+class Points:
+    """Points of one group: 1-D columns of equal length."""
+
+    scope: str
+    name: str
+    index: int
+    columns: Mapping[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class ConfigUpdate:
+    """A scope's config (JSON-serialisable); replaces the previous one."""
+
+    scope: str
+    config: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Deletion:
+    """Hide everything logged so far under ``scope`` (or only ``scope``/``name``)."""
+
+    scope: str
+    name: str | None = None
+
+
+Item = Union[Points, ConfigUpdate, Deletion]
+
+
+@dataclass(frozen=True)
+class GroupInfo:
+    """A live group: its key, point count and the range of its x column."""
+
+    scope: str
+    name: str
+    index: int
+    count: int
+    x_min: float
+    x_max: float
+
+
+@dataclass
+class ReadResult:
+    """What a read returns.
+
+    ``tables`` has one Arrow table per (scope, name): an int64 ``index`` column, then
+    the data columns. ``deleted`` lists the tombstones passed since the ``since``
+    cursor: a live reader drops what they cover before appending ``tables``.
+    """
+
+    tables: dict[tuple[str, str], pa.Table]
+    cursor: str
+    deleted: list[tuple[str, str | None]] = field(default_factory=list)
+
+    @property
+    def num_points(self) -> int:
+        """Total rows over all tables."""
+        return sum(t.num_rows for t in self.tables.values())
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    """``duplicate`` is True when the batch's (writer_id, seq) was already stored."""
+
+    duplicate: bool
+    cursor: str
