@@ -1,0 +1,208 @@
+from streamvis.proto import data_pb2 as _data_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class TableChunk(_message.Message):
+    __slots__ = ("scope", "name", "columns")
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    scope: str
+    name: str
+    columns: _containers.RepeatedCompositeFieldContainer[_data_pb2.Column]
+    def __init__(self, scope: _Optional[str] = ..., name: _Optional[str] = ..., columns: _Optional[_Iterable[_Union[_data_pb2.Column, _Mapping]]] = ...) -> None: ...
+
+class Item(_message.Message):
+    __slots__ = ("points", "config", "delete", "continued")
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_FIELD_NUMBER: _ClassVar[int]
+    DELETE_FIELD_NUMBER: _ClassVar[int]
+    CONTINUED_FIELD_NUMBER: _ClassVar[int]
+    points: _data_pb2.Points
+    config: _data_pb2.Config
+    delete: _data_pb2.Delete
+    continued: bool
+    def __init__(self, points: _Optional[_Union[_data_pb2.Points, _Mapping]] = ..., config: _Optional[_Union[_data_pb2.Config, _Mapping]] = ..., delete: _Optional[_Union[_data_pb2.Delete, _Mapping]] = ..., continued: _Optional[bool] = ...) -> None: ...
+
+class AppendRequest(_message.Message):
+    __slots__ = ("writer_id", "seq", "items")
+    WRITER_ID_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    writer_id: bytes
+    seq: int
+    items: _containers.RepeatedCompositeFieldContainer[Item]
+    def __init__(self, writer_id: _Optional[bytes] = ..., seq: _Optional[int] = ..., items: _Optional[_Iterable[_Union[Item, _Mapping]]] = ...) -> None: ...
+
+class AppendReply(_message.Message):
+    __slots__ = ("duplicate", "cursor")
+    DUPLICATE_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    duplicate: bool
+    cursor: str
+    def __init__(self, duplicate: _Optional[bool] = ..., cursor: _Optional[str] = ...) -> None: ...
+
+class WriteReply(_message.Message):
+    __slots__ = ("cursor",)
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    cursor: str
+    def __init__(self, cursor: _Optional[str] = ...) -> None: ...
+
+class ScopesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ScopesReply(_message.Message):
+    __slots__ = ("scopes",)
+    SCOPES_FIELD_NUMBER: _ClassVar[int]
+    scopes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, scopes: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class NamesRequest(_message.Message):
+    __slots__ = ("scope",)
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    scope: str
+    def __init__(self, scope: _Optional[str] = ...) -> None: ...
+
+class NamesReply(_message.Message):
+    __slots__ = ("names",)
+    NAMES_FIELD_NUMBER: _ClassVar[int]
+    names: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, names: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ConfigsRequest(_message.Message):
+    __slots__ = ("scope_pattern",)
+    SCOPE_PATTERN_FIELD_NUMBER: _ClassVar[int]
+    scope_pattern: str
+    def __init__(self, scope_pattern: _Optional[str] = ...) -> None: ...
+
+class ConfigsReply(_message.Message):
+    __slots__ = ("configs",)
+    CONFIGS_FIELD_NUMBER: _ClassVar[int]
+    configs: _containers.RepeatedCompositeFieldContainer[_data_pb2.Config]
+    def __init__(self, configs: _Optional[_Iterable[_Union[_data_pb2.Config, _Mapping]]] = ...) -> None: ...
+
+class SchemasRequest(_message.Message):
+    __slots__ = ("scope",)
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    scope: str
+    def __init__(self, scope: _Optional[str] = ...) -> None: ...
+
+class ColumnType(_message.Message):
+    __slots__ = ("name", "dtype")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DTYPE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    dtype: _data_pb2.DType
+    def __init__(self, name: _Optional[str] = ..., dtype: _Optional[_Union[_data_pb2.DType, str]] = ...) -> None: ...
+
+class NameSchema(_message.Message):
+    __slots__ = ("name", "columns")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    columns: _containers.RepeatedCompositeFieldContainer[ColumnType]
+    def __init__(self, name: _Optional[str] = ..., columns: _Optional[_Iterable[_Union[ColumnType, _Mapping]]] = ...) -> None: ...
+
+class SchemasReply(_message.Message):
+    __slots__ = ("schemas",)
+    SCHEMAS_FIELD_NUMBER: _ClassVar[int]
+    schemas: _containers.RepeatedCompositeFieldContainer[NameSchema]
+    def __init__(self, schemas: _Optional[_Iterable[_Union[NameSchema, _Mapping]]] = ...) -> None: ...
+
+class GroupsRequest(_message.Message):
+    __slots__ = ("scope_pattern", "name_pattern")
+    SCOPE_PATTERN_FIELD_NUMBER: _ClassVar[int]
+    NAME_PATTERN_FIELD_NUMBER: _ClassVar[int]
+    scope_pattern: str
+    name_pattern: str
+    def __init__(self, scope_pattern: _Optional[str] = ..., name_pattern: _Optional[str] = ...) -> None: ...
+
+class Group(_message.Message):
+    __slots__ = ("scope", "name", "index", "count", "x_min", "x_max")
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    X_MIN_FIELD_NUMBER: _ClassVar[int]
+    X_MAX_FIELD_NUMBER: _ClassVar[int]
+    scope: str
+    name: str
+    index: int
+    count: int
+    x_min: float
+    x_max: float
+    def __init__(self, scope: _Optional[str] = ..., name: _Optional[str] = ..., index: _Optional[int] = ..., count: _Optional[int] = ..., x_min: _Optional[float] = ..., x_max: _Optional[float] = ...) -> None: ...
+
+class GroupsReply(_message.Message):
+    __slots__ = ("groups",)
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    groups: _containers.RepeatedCompositeFieldContainer[Group]
+    def __init__(self, groups: _Optional[_Iterable[_Union[Group, _Mapping]]] = ...) -> None: ...
+
+class CursorRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class CursorReply(_message.Message):
+    __slots__ = ("cursor",)
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    cursor: str
+    def __init__(self, cursor: _Optional[str] = ...) -> None: ...
+
+class FetchRequest(_message.Message):
+    __slots__ = ("scope", "name", "scope_pattern", "name_pattern", "since")
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SCOPE_PATTERN_FIELD_NUMBER: _ClassVar[int]
+    NAME_PATTERN_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    scope: str
+    name: str
+    scope_pattern: str
+    name_pattern: str
+    since: str
+    def __init__(self, scope: _Optional[str] = ..., name: _Optional[str] = ..., scope_pattern: _Optional[str] = ..., name_pattern: _Optional[str] = ..., since: _Optional[str] = ...) -> None: ...
+
+class ReadRangeRequest(_message.Message):
+    __slots__ = ("scope", "name", "index", "x_min", "x_max", "max_points")
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    X_MIN_FIELD_NUMBER: _ClassVar[int]
+    X_MAX_FIELD_NUMBER: _ClassVar[int]
+    MAX_POINTS_FIELD_NUMBER: _ClassVar[int]
+    scope: str
+    name: str
+    index: int
+    x_min: float
+    x_max: float
+    max_points: int
+    def __init__(self, scope: _Optional[str] = ..., name: _Optional[str] = ..., index: _Optional[int] = ..., x_min: _Optional[float] = ..., x_max: _Optional[float] = ..., max_points: _Optional[int] = ...) -> None: ...
+
+class Tombstone(_message.Message):
+    __slots__ = ("scope", "name")
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    scope: str
+    name: str
+    def __init__(self, scope: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class FetchReply(_message.Message):
+    __slots__ = ("reset", "deleted", "tables", "end_of_batch", "cursor")
+    RESET_FIELD_NUMBER: _ClassVar[int]
+    DELETED_FIELD_NUMBER: _ClassVar[int]
+    TABLES_FIELD_NUMBER: _ClassVar[int]
+    END_OF_BATCH_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    reset: bool
+    deleted: _containers.RepeatedCompositeFieldContainer[Tombstone]
+    tables: _containers.RepeatedCompositeFieldContainer[TableChunk]
+    end_of_batch: bool
+    cursor: str
+    def __init__(self, reset: _Optional[bool] = ..., deleted: _Optional[_Iterable[_Union[Tombstone, _Mapping]]] = ..., tables: _Optional[_Iterable[_Union[TableChunk, _Mapping]]] = ..., end_of_batch: _Optional[bool] = ..., cursor: _Optional[str] = ...) -> None: ...
