@@ -1,0 +1,213 @@
+"""Page layouts from URL parameters, exactly as the README states them.
+
+``rows=A,B;C``: rows separated by ``;``, plots within a row by ``,``. ``width`` has
+one number per plot (normalised within its row), ``height`` one per row
+(normalised over the page). ``cols=A,B;C``: columns separated by ``;``; ``width``
+one per column, ``height`` one per plot (normalised within its column). Exactly
+one of ``rows``/``cols``; omitted ``width``/``height`` are all ones.
+``axes=lin,xlog,ylog,xylog`` one per plot; ``scopes=REGEX`` once; ``names=REGEX``
+once per plot in layout order (an empty value keeps the schema's pattern).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from streamvis.errors import InvalidArgumentError
+
+from .schema import Schema, check_regex
+
+__all__ = ["LayoutError", "Cell", "Layout", "parse_layout", "AXIS_MODES", "PARAMS"]
+
+AXIS_MODES = ("lin", "xlog", "ylog", "xylog")
+PARAMS = ("rows", "cols", "width", "height", "axes", "scopes", "names")
+
+
+class LayoutError(InvalidArgumentError):
+    """A URL layout parameter is wrong; the message says what and what is allowed."""
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One plot on the page: its place in layout order and its box as page fractions."""
+
+    plot: str
+    position: int  # order in the layout (0-based), used for axes= and names=
+    group: int  # which row (rows mode) or column (cols mode)
+    left: float
+    top: float
+    width: float
+    height: float
+    axis: str = "lin"
+    names: str | None = None  # overrides the schema's name_pattern
+
+    @property
+    def x_log(self) -> bool:
+        return self.axis in ("xlog", "xylog")
+
+    @property
+    def y_log(self) -> bool:
+        return self.axis in ("ylog", "xylog")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A parsed page: ``groups`` are the rows (or columns) of plot names."""
+
+    mode: str  # "rows" or "cols"
+    groups: tuple[tuple[str, ...], ...]
+    outer: tuple[float, ...]  # fraction per row (rows mode) or column (cols mode)
+    inner: tuple[tuple[float, ...], ...]  # fractions within each group
+    cells: tuple[Cell, ...]
+    scopes: str | None = None
+
+    @property
+    def plots(self) -> list[str]:
+        """Plot names in layout order (a plot may appear more than once)."""
+        return [c.plot for c in self.cells]
+
+
+def _one(args: Mapping[str, Sequence[str]], key: str) -> str | None:
+    values = args.get(key)
+    if not values:
+        return None
+    if len(values) > 1:
+        raise LayoutError(f"'{key}' is given {len(values)} times; give it once")
+    return values[0]
+
+
+def _numbers(key: str, text: str | None, count: int, what: str) -> tuple[float, ...]:
+    if text is None:
+        return (1.0,) * count
+    parts = text.split(",")
+    if len(parts) != count:
+        raise LayoutError(
+            f"'{key}={text}' has {len(parts)} number(s); {count} are needed (one per {what})"
+        )
+    out = []
+    for p in parts:
+        try:
+            v = float(p)
+        except ValueError:
+            raise LayoutError(
+                f"'{key}={text}': {p!r} is not a number; use positive numbers like 1,2.5"
+            ) from None
+        if not math.isfinite(v) or v <= 0:
+            raise LayoutError(f"'{key}={text}': {p!r} must be a positive number")
+        out.append(v)
+    return tuple(out)
+
+
+def _norm(values: Sequence[float]) -> tuple[float, ...]:
+    total = sum(values)
+    return tuple(v / total for v in values)
+
+
+def _groups(key: str, text: str, schema: Schema) -> tuple[tuple[str, ...], ...]:
+    groups = []
+    for part in text.split(";"):
+        names = tuple(p.strip() for p in part.split(","))
+        if any(not n for n in names):
+            raise LayoutError(
+                f"'{key}={text}' has an empty plot name; separate plots with ',' and "
+                f"{'rows' if key == 'rows' else 'columns'} with ';'. "
+                f"Plots: {', '.join(schema.plots)}"
+            )
+        for n in names:
+            if n not in schema.plots:
+                raise LayoutError(
+                    f"unknown plot {n!r} in '{key}'; the schema's plots are: "
+                    f"{', '.join(schema.plots)}"
+                )
+        groups.append(names)
+    return tuple(groups)
+
+
+def parse_layout(args: Mapping[str, Sequence[str]], schema: Schema) -> Layout:
+    """Parse URL query arguments (each key to its list of values) into a Layout."""
+    unknown = [k for k in args if k not in PARAMS and not k.startswith("bokeh-")]
+    if unknown:
+        raise LayoutError(f"unknown parameter {unknown[0]!r}; allowed: {', '.join(PARAMS)}")
+    rows, cols = _one(args, "rows"), _one(args, "cols")
+    if (rows is None) == (cols is None):
+        raise LayoutError(
+            "give exactly one of 'rows' and 'cols', e.g. ?rows=A,B;C or ?cols=A,B;C; "
+            f"the schema's plots are: {', '.join(schema.plots)}"
+        )
+    mode = "rows" if rows is not None else "cols"
+    text = rows if rows is not None else cols
+    assert text is not None
+    groups = _groups(mode, text, schema)
+    n_plots = sum(len(g) for g in groups)
+    width, height = _one(args, "width"), _one(args, "height")
+    if mode == "rows":
+        per_plot = _numbers("width", width, n_plots, "plot")
+        outer = _norm(_numbers("height", height, len(groups), "row"))
+    else:
+        per_plot = _numbers("height", height, n_plots, "plot")
+        outer = _norm(_numbers("width", width, len(groups), "column"))
+    inner_list, k = [], 0
+    for g in groups:
+        inner_list.append(_norm(per_plot[k : k + len(g)]))
+        k += len(g)
+    inner = tuple(inner_list)
+
+    axes_text = _one(args, "axes")
+    axes = ["lin"] * n_plots if axes_text is None else axes_text.split(",")
+    if len(axes) != n_plots:
+        raise LayoutError(
+            f"'axes={axes_text}' has {len(axes)} mode(s); {n_plots} are needed (one per plot)"
+        )
+    for a in axes:
+        if a not in AXIS_MODES:
+            raise LayoutError(
+                f"'axes={axes_text}': {a!r} is not an axis mode; allowed: {', '.join(AXIS_MODES)}"
+            )
+    names = list(args.get("names") or [])
+    if names and len(names) != n_plots:
+        raise LayoutError(
+            f"'names' is given {len(names)} time(s); give it once per plot in layout order "
+            f"({n_plots}: {', '.join(p for g in groups for p in g)})"
+        )
+    for i, pat in enumerate(names):
+        if pat:
+            try:
+                check_regex(pat, f"names (plot {i + 1}, {[p for g in groups for p in g][i]!r})")
+            except InvalidArgumentError as exc:
+                raise LayoutError(str(exc)) from None
+    scopes = _one(args, "scopes")
+    if scopes is not None:
+        try:
+            check_regex(scopes, "scopes")
+        except InvalidArgumentError as exc:
+            raise LayoutError(str(exc)) from None
+
+    cells = []
+    pos, offset = 0, 0.0
+    for gi, g in enumerate(groups):
+        along = 0.0
+        for j, plot in enumerate(g):
+            f = inner[gi][j]
+            if mode == "rows":
+                box = (along, offset, f, outer[gi])
+            else:
+                box = (offset, along, outer[gi], f)
+            cells.append(
+                Cell(
+                    plot=plot,
+                    position=pos,
+                    group=gi,
+                    left=box[0],
+                    top=box[1],
+                    width=box[2],
+                    height=box[3],
+                    axis=axes[pos],
+                    names=names[pos] if names and names[pos] else None,
+                )
+            )
+            along += f
+            pos += 1
+        offset += outer[gi]
+    return Layout(mode, groups, outer, inner, tuple(cells), scopes or None)

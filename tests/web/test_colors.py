@@ -1,0 +1,92 @@
+"""Colour slots, palettes and ordinals."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from streamvis.errors import InvalidArgumentError
+from streamvis.web.colors import FORMULAS, ColorSpec, Ordinals, resolve_palette, slot_for
+
+
+def test_resolve_palette_names_and_families():
+    assert len(resolve_palette("Viridis10")) == 10
+    assert len(resolve_palette("Category10_10")) == 10
+    assert len(resolve_palette("Viridis")) == 256
+    with pytest.raises(InvalidArgumentError, match="Viridis"):
+        resolve_palette("NotAPalette")
+    with pytest.raises(InvalidArgumentError):
+        resolve_palette(3)
+
+
+def test_formulas():
+    kw = dict(scope_ord=2, name_ord=3, index=5, num_groups=7, num_indices=11)
+    assert slot_for("name", **kw) == 3
+    assert slot_for("index", **kw) == 5
+    assert slot_for("name_index", **kw) == 3 * 7 + 5
+    assert slot_for("index_name", **kw) == 5 * 11 + 3
+    assert slot_for("scope", **kw) == 2
+    assert slot_for("scope_name", **kw) == 2 * 7 + 3
+    with pytest.raises(InvalidArgumentError):
+        slot_for("nope", **kw)
+
+
+def test_num_colors_interpolates_and_wraps():
+    spec = ColorSpec.build(
+        palette_name="Viridis256",
+        palette=resolve_palette("Viridis256"),
+        num_colors=4,
+        formula="index",
+    )
+    assert spec.num_colors == 4 and spec.colors[0] == "#440154"
+    assert spec.color(0, 0, 5) == spec.colors[1]
+    small = ColorSpec.build(
+        palette_name="Viridis3", palette=resolve_palette("Viridis3"), num_colors=9, formula="index"
+    )
+    assert small.num_colors == 9
+    default = ColorSpec.build(
+        palette_name="Dark2_8", palette=resolve_palette("Dark2_8"), num_colors=8, formula="name"
+    )
+    assert default.colors == resolve_palette("Dark2_8")
+
+
+@given(st.lists(st.text(max_size=3), max_size=40))
+def test_ordinals_are_first_appearance_and_stable(keys):
+    ords = Ordinals()
+    first: dict[str, int] = {}
+    for k in keys:
+        n = ords(k)
+        first.setdefault(k, n)
+        assert n == first[k]
+    assert sorted(first.values()) == list(range(len(first)))
+    assert len(ords) == len(first)
+
+
+@given(
+    st.sampled_from(FORMULAS),
+    st.lists(
+        st.tuples(st.integers(0, 3), st.integers(0, 3), st.integers(0, 4)), min_size=1, max_size=30
+    ),
+    st.integers(1, 12),
+)
+def test_colours_never_shift_as_groups_appear(formula, groups, num_colors):
+    """A glyph's colour depends only on groups seen before it, never on later ones."""
+    spec = ColorSpec.build(
+        palette_name="Turbo256",
+        palette=resolve_palette("Turbo256"),
+        num_colors=num_colors,
+        formula=formula,
+        num_groups=3,
+        num_indices=2,
+    )
+    scopes, names = Ordinals(), Ordinals()
+    seen = {}
+    for s, n, i in groups:
+        c = spec.color(scopes(f"s{s}"), names(f"n{n}"), i)
+        seen.setdefault((s, n, i), c)
+        assert seen[(s, n, i)] == c
+    # replaying a prefix gives the same colours
+    scopes2, names2 = Ordinals(), Ordinals()
+    for s, n, i in groups[: len(groups) // 2]:
+        assert spec.color(scopes2(f"s{s}"), names2(f"n{n}"), i) == seen[(s, n, i)]
