@@ -1,0 +1,26 @@
+"""The storage engine: a crash-safe append-only log of protobuf records plus an Arrow index.
+
+See ``Store`` for the API and docs/CONTRACTS.md for how the other parts use it.
+"""
+
+from streamvis.storage.model import (
+    AppendResult,
+    ConfigUpdate,
+    Deletion,
+    GroupInfo,
+    Item,
+    Points,
+    ReadResult,
+)
+from streamvis.storage.store import Store
+
+__all__ = [
+    "Store",
+    "Points",
+    "ConfigUpdate",
+    "Deletion",
+    "Item",
+    "GroupInfo",
+    "ReadResult",
+    "AppendResult",
+]

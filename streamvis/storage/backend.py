@@ -1,0 +1,301 @@
+"""Where log bytes live. The store sees a log as chunks of bytes at keyed positions.
+
+Two backends share one reader (``streamvis.storage.scan``):
+
+* ``LocalLog``: one append-only file. Appends happen under an advisory ``flock`` on
+  ``PATH.lock`` so several processes can write; a failed append is truncated back.
+  Positions are ``{"": offset}``. The live tail is read with ``pread``, never mmapped.
+* ``SegmentLog`` (``streamvis.storage.segments``): object stores cannot append, so
+  each batch is one immutable object; positions are per writer.
+
+Both expose the same small interface, ``LogBackend``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from streamvis.errors import LogNotFoundError, StorageIOError
+
+__all__ = ["Chunk", "LogBackend", "LocalLog", "open_backend"]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """New bytes of the log: ``data`` starts at ``offset`` within object ``key``."""
+
+    key: str
+    offset: int
+    data: bytes
+    complete: bool  # True when the chunk cannot grow (immutable segment)
+
+
+class LogBackend(ABC):
+    """The byte store under a log."""
+
+    url: str
+
+    @abstractmethod
+    def exists(self) -> bool: ...
+
+    @abstractmethod
+    def create(self, header_frame: bytes) -> None:
+        """Create an empty log holding only its header, unless one exists."""
+
+    @abstractmethod
+    def read_header(self) -> bytes:
+        """The first bytes of the log (enough for the header frame)."""
+
+    @abstractmethod
+    def identity(self) -> object:
+        """Changes when the log is replaced (compaction); cheap to call."""
+
+    @abstractmethod
+    def new_chunks(self, positions: dict[str, int]) -> Iterator[Chunk]:
+        """Bytes past ``positions`` in log order."""
+
+    @abstractmethod
+    def chunks_between(self, start: dict[str, int], end: dict[str, int]) -> Iterator[Chunk]:
+        """The bytes between two sets of positions (both at batch boundaries)."""
+
+    @abstractmethod
+    def read(self, key: str, offset: int, length: int) -> bytes:
+        """``length`` bytes of ``key`` at ``offset``."""
+
+    @abstractmethod
+    def append(self, data: bytes, *, writer: str, seq: int) -> tuple[str, int]:
+        """Append one batch of frames; returns (key, offset). Call under ``writer_lock``."""
+
+    @abstractmethod
+    def writer_lock(self) -> contextlib.AbstractContextManager[None]:
+        """Exclusive section for appenders (and compaction)."""
+
+    @abstractmethod
+    def advance(self, positions: dict[str, int], key: str, end: int) -> None:
+        """Record in ``positions`` that ``key`` was consumed up to ``end``."""
+
+    def discard_tail(self, key: str, offset: int) -> str | None:
+        """Cut a torn tail at ``offset`` after saving it; returns the quarantine path."""
+        return None
+
+    def sync(self) -> None:
+        """Make appended bytes durable."""
+
+    @abstractmethod
+    def read_index(self) -> bytes | None: ...
+
+    @abstractmethod
+    def write_index(self, data: bytes) -> None:
+        """Replace the sidecar index atomically."""
+
+    def close(self) -> None:
+        """Release file handles."""
+
+
+class LocalLog(LogBackend):
+    """An append-only local file; see the module docstring."""
+
+    def __init__(self, path: str) -> None:
+        self.path = os.path.abspath(os.path.expanduser(path))
+        self.url = self.path
+        self.index_path = self.path + ".idx"
+        self.lock_path = self.path + ".lock"
+        self._fd: int | None = None
+        self._ident: tuple[int, int] | None = None
+
+    # -- opening -------------------------------------------------------------------
+    def exists(self) -> bool:
+        return os.path.isfile(self.path)
+
+    def create(self, header_frame: bytes) -> None:
+        parent = os.path.dirname(self.path)
+        if not os.path.isdir(parent):
+            raise LogNotFoundError(f"cannot create log {self.path}: directory {parent} does not exist")
+        with self.writer_lock():
+            fd = _os_call(os.open, self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                if os.fstat(fd).st_size == 0:
+                    _write_all(fd, header_frame, 0)
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    def _reader_fd(self) -> int:
+        """The fd we read through, reopened if the path now names another file."""
+        if self._fd is None:
+            try:
+                self._fd = os.open(self.path, os.O_RDONLY)
+            except FileNotFoundError:
+                raise LogNotFoundError(f"no streamvis log at {self.path}") from None
+            st = os.fstat(self._fd)
+            self._ident = (st.st_dev, st.st_ino)
+        return self._fd
+
+    def identity(self) -> object:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            raise LogNotFoundError(f"the log {self.path} was removed") from None
+        ident = (st.st_dev, st.st_ino)
+        if self._ident is not None and ident != self._ident and self._fd is not None:
+            os.close(self._fd)  # replaced by compaction: follow the path
+            self._fd = None
+        self._reader_fd()
+        return ident
+
+    def read_header(self) -> bytes:
+        return os.pread(self._reader_fd(), 4096, 0)
+
+    # -- reading ---------------------------------------------------------------------
+    def new_chunks(self, positions: dict[str, int]) -> Iterator[Chunk]:
+        fd = self._reader_fd()
+        start = positions.get("", 0)
+        size = os.fstat(fd).st_size
+        if size > start:
+            yield Chunk("", start, self.read("", start, size - start), complete=False)
+
+    def chunks_between(self, start: dict[str, int], end: dict[str, int]) -> Iterator[Chunk]:
+        lo, hi = start.get("", 0), end.get("", 0)
+        if hi > lo:
+            yield Chunk("", lo, self.read("", lo, hi - lo), complete=False)
+
+    def read(self, key: str, offset: int, length: int) -> bytes:
+        fd = self._reader_fd()
+        parts = []
+        while length > 0:
+            part = os.pread(fd, length, offset)
+            if not part:
+                break
+            parts.append(part)
+            offset += len(part)
+            length -= len(part)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def advance(self, positions: dict[str, int], key: str, end: int) -> None:
+        positions[""] = end
+
+    # -- writing ---------------------------------------------------------------------
+    @contextlib.contextmanager
+    def writer_lock(self) -> Iterator[None]:
+        fd = _os_call(os.open, self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    def append(self, data: bytes, *, writer: str, seq: int) -> tuple[str, int]:
+        fd = _os_call(os.open, self.path, os.O_WRONLY)
+        try:
+            offset = os.fstat(fd).st_size
+            try:
+                _write_all(fd, data, offset)
+            except OSError as exc:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, offset)  # leave no partial batch behind
+                raise _io_error(exc, f"appending {len(data)} bytes to {self.path}") from exc
+            return "", offset
+        finally:
+            os.close(fd)
+
+    def sync(self) -> None:
+        fd = _os_call(os.open, self.path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def discard_tail(self, key: str, offset: int) -> str | None:
+        fd = _os_call(os.open, self.path, os.O_RDWR)
+        try:
+            size = os.fstat(fd).st_size
+            if size <= offset:
+                return None
+            tail = os.pread(fd, size - offset, offset)
+            qpath = f"{self.path}.quarantine-{offset}-{time.time_ns()}"
+            with open(qpath, "wb") as q:
+                q.write(tail)
+                q.flush()
+                os.fsync(q.fileno())
+            os.ftruncate(fd, offset)
+            os.fsync(fd)
+            return qpath
+        finally:
+            os.close(fd)
+
+    # -- index -----------------------------------------------------------------------
+    def read_index(self) -> bytes | None:
+        try:
+            with open(self.index_path, "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            return None
+
+    def write_index(self, data: bytes) -> None:
+        tmp = f"{self.index_path}.tmp-{os.getpid()}-{time.time_ns()}"
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.index_path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise _io_error(exc, f"writing index {self.index_path}") from exc
+
+    def replace_log(self, tmp_path: str) -> None:
+        """Atomically put a rewritten log (compaction) in place of this one."""
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.index_path)
+        os.replace(tmp_path, self.path)
+        dirfd = os.open(os.path.dirname(self.path), os.O_RDONLY)
+        try:
+            os.fsync(dirfd)
+        finally:
+            os.close(dirfd)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def _write_all(fd: int, data: bytes, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.pwrite(fd, view, offset)
+        view = view[n:]
+        offset += n
+
+
+def _io_error(exc: OSError, doing: str) -> StorageIOError:
+    reason = "disk full" if exc.errno in (errno.ENOSPC, errno.EFBIG) else exc.strerror
+    err = StorageIOError(f"{doing} failed: {reason} ({exc.__class__.__name__}: {exc})")
+    err.errno = exc.errno
+    return err
+
+
+def _os_call(fn, *args):  # type: ignore[no-untyped-def]
+    try:
+        return fn(*args)
+    except OSError as exc:
+        raise _io_error(exc, f"{fn.__name__}{args[:1]}") from exc
+
+
+def open_backend(path: str, storage_options: dict | None = None) -> LogBackend:
+    """The backend for a local path, ``file://`` URL or other fsspec URL."""
+    if path.startswith("file://"):
+        return LocalLog(path[len("file://") :])
+    if "://" in path:
+        from streamvis.storage.segments import SegmentLog
+
+        return SegmentLog(path, storage_options or {})
+    return LocalLog(path)

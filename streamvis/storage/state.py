@@ -1,0 +1,166 @@
+"""The in-memory index: what the log holds right now, built by applying records.
+
+``LogState`` is derived from the log and nothing else: applying the log's committed
+records in order always gives the same state, which is why the sidecar index file
+(a snapshot of this state) can be thrown away and rebuilt at any time.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from streamvis.errors import NotFoundError, SchemaMismatchError
+from streamvis.proto import data_pb2 as pb
+from streamvis.storage.codec import dtype_name
+
+__all__ = ["Entry", "GroupEntries", "NameState", "ScopeState", "LogState"]
+
+_DTYPE_OF_CODE = {pb.FLOAT32: "float32", pb.FLOAT64: "float64", pb.INT32: "int32", pb.INT64: "int64"}
+
+
+@dataclass(slots=True)
+class Entry:
+    """Where one points record lives and what it holds."""
+
+    key: str
+    offset: int
+    length: int  # whole frame
+    count: int
+    x_min: float
+    x_max: float
+
+
+@dataclass(slots=True)
+class GroupEntries:
+    """The records of one (scope, name, index), in log order."""
+
+    entries: list[Entry] = field(default_factory=list)
+    count: int = 0
+
+    def add(self, entry: Entry) -> None:
+        self.entries.append(entry)
+        self.count += entry.count
+
+    def x_range(self) -> tuple[float, float]:
+        lo = [e.x_min for e in self.entries if not math.isnan(e.x_min)]
+        hi = [e.x_max for e in self.entries if not math.isnan(e.x_max)]
+        return (min(lo) if lo else math.nan, max(hi) if hi else math.nan)
+
+
+@dataclass(slots=True)
+class NameState:
+    schema: dict[str, str]  # column -> dtype name, in column order
+    groups: dict[int, GroupEntries] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ScopeState:
+    names: dict[str, NameState] = field(default_factory=dict)
+    config: dict[str, Any] | None = None
+
+
+def schema_text(schema: dict[str, str]) -> str:
+    return ",".join(f"{k}:{v}" for k, v in schema.items())
+
+
+def parse_schema_text(text: str) -> dict[str, str]:
+    out = {}
+    for part in text.split(","):
+        col, _, dt = part.rpartition(":")
+        out[col] = dt
+    return out
+
+
+@dataclass
+class LogState:
+    """Live scopes, names, schemas, configs and record locations, plus writer seqs."""
+
+    scopes: dict[str, ScopeState] = field(default_factory=dict)
+    writers: dict[bytes, int] = field(default_factory=dict)  # writer id -> last committed seq
+
+    # -- queries ---------------------------------------------------------------------
+    def scope(self, scope: str) -> ScopeState:
+        try:
+            return self.scopes[scope]
+        except KeyError:
+            raise NotFoundError(f"scope {scope!r} not found") from None
+
+    def name(self, scope: str, name: str) -> NameState:
+        st = self.scope(scope)
+        try:
+            return st.names[name]
+        except KeyError:
+            raise NotFoundError(f"name {name!r} not found in scope {scope!r}") from None
+
+    def is_duplicate(self, writer_id: bytes, seq: int) -> bool:
+        last = self.writers.get(writer_id)
+        return last is not None and seq <= last
+
+    def check_schema(self, scope: str, name: str, schema: dict[str, np.dtype]) -> None:
+        """Raise unless ``schema`` equals the one fixed for (scope, name), if any."""
+        st = self.scopes.get(scope)
+        existing = st.names.get(name) if st else None
+        if existing is None:
+            return
+        received = {k: dtype_name(v) for k, v in schema.items()}
+        if received != existing.schema:
+            raise SchemaMismatchError(
+                f"scope {scope!r}, name {name!r}: columns must be {_fmt(existing.schema)} "
+                f"(fixed by the first write), received {_fmt(received)}"
+            )
+
+    # -- applying records ------------------------------------------------------------
+    def apply_points(self, body: pb.Points, entry: Entry) -> None:
+        st = self.scopes.get(body.scope)
+        if st is None:
+            st = self.scopes[body.scope] = ScopeState()
+        ns = st.names.get(body.name)
+        if ns is None:
+            schema = {c.name: _DTYPE_OF_CODE.get(c.dtype, "?") for c in body.columns}
+            ns = st.names[body.name] = NameState(schema)
+        grp = ns.groups.get(body.index)
+        if grp is None:
+            grp = ns.groups[body.index] = GroupEntries()
+        grp.add(entry)
+
+    def apply_config(self, body: pb.Config) -> None:
+        st = self.scopes.get(body.scope)
+        if st is None:
+            st = self.scopes[body.scope] = ScopeState()
+        st.config = json.loads(body.json)
+
+    def apply_delete(self, body: pb.Delete) -> None:
+        if not body.name:
+            self.scopes.pop(body.scope, None)
+            return
+        st = self.scopes.get(body.scope)
+        if st is not None:
+            st.names.pop(body.name, None)
+            if not st.names and st.config is None:
+                del self.scopes[body.scope]
+
+    def apply_commit(self, writer_id: bytes, seq: int) -> None:
+        if seq > self.writers.get(writer_id, -1):
+            self.writers[writer_id] = seq
+
+    # -- iteration -------------------------------------------------------------------
+    def iter_groups(
+        self, scopes: Iterable[str] | None = None
+    ) -> Iterable[tuple[str, str, int, NameState, GroupEntries]]:
+        for scope in scopes if scopes is not None else list(self.scopes):
+            st = self.scopes.get(scope)
+            if st is None:
+                continue
+            for name, ns in st.names.items():
+                for index, grp in ns.groups.items():
+                    yield scope, name, index, ns, grp
+
+
+def _fmt(schema: dict[str, str]) -> str:
+    return "{" + ", ".join(f"{k}: {v}" for k, v in schema.items()) + "}"

@@ -1,0 +1,560 @@
+"""``Store``: the storage engine's public face.
+
+The log is the truth; the in-memory ``LogState`` and the sidecar index are derived
+from it. Opening loads the index if it matches the log (same log id, generation and
+last-record CRC) and scans the log past the position it covers; otherwise the state
+is rebuilt from the log. Appends take the writer lock, catch up with other writers,
+cut a torn tail to quarantine, validate, write one batch and (by default) fsync it.
+
+Durability: with ``fsync=True`` (the default) every append is fsynced before it
+returns, so a batch whose append returned survives a crash of the process or the
+machine. ``fsync=False`` leaves that to the OS (survives a process crash only).
+The index is persisted at most every ``index_interval`` seconds and on close.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+
+from streamvis.errors import (
+    CursorResetError,
+    InvalidArgumentError,
+    LogNotFoundError,
+    NotFoundError,
+    StreamvisError,
+)
+from streamvis.patterns import matcher
+from streamvis.proto import data_pb2 as pb
+from streamvis.storage.backend import Chunk, LogBackend, open_backend
+from streamvis.storage.decimate import decimate_table
+from streamvis.storage.framing import encode_frame
+from streamvis.storage.index_file import IndexMeta, dump_index, load_index
+from streamvis.storage.model import (
+    AppendResult,
+    ConfigUpdate,
+    Deletion,
+    GroupInfo,
+    Item,
+    ReadResult,
+)
+from streamvis.storage.reading import TableBuilder, read_entries
+from streamvis.storage.records import (
+    NormalizedPoints,
+    encode_batch,
+    header_payload,
+    normalize_items,
+)
+from streamvis.storage.scan import (
+    ScannedRecord,
+    ScanOutcome,
+    frame_crc_at,
+    parse_header,
+    scan_chunks,
+)
+from streamvis.storage.state import Entry, LogState
+
+__all__ = ["Store"]
+
+Mode = Literal["r", "a"]
+
+
+def _new_writer_id() -> bytes:
+    return os.urandom(8)
+
+
+class Store:
+    """A streamvis log opened for reading (``"r"``) or appending (``"a"``)."""
+
+    def __init__(
+        self,
+        backend: LogBackend,
+        mode: Mode,
+        *,
+        fsync: bool = True,
+        skip_damaged: bool = False,
+        index_interval: float = 30.0,
+    ) -> None:
+        if mode not in ("r", "a"):
+            raise InvalidArgumentError(f"mode must be 'r' or 'a', got {mode!r}")
+        self.backend = backend
+        self.mode = mode
+        self.fsync = fsync
+        self.skip_damaged = skip_damaged
+        self.index_interval = index_interval
+        self.writer_id = _new_writer_id()
+        self.damaged: list[tuple[str, int, str]] = []  # skipped regions, when skip_damaged
+        self.quarantined: list[str] = []  # files holding torn tails this store cut off
+        self._seq = 0
+        self._lock = threading.RLock()
+        self._closed = False
+        self._state = LogState()
+        self._positions: dict[str, int] = {}
+        self._last_frame: tuple[str, int, int] | None = None
+        self._ident: object = None
+        self._log_id = b""
+        self._generation = 0
+        self._dirty_since: float | None = None
+        self._index_saved_at = time.monotonic()
+        self._open()
+
+    # -- opening -----------------------------------------------------------------------
+    @classmethod
+    def open(
+        cls,
+        path: str,
+        mode: Mode = "r",
+        *,
+        fsync: bool = True,
+        skip_damaged: bool = False,
+        storage_options: dict[str, Any] | None = None,
+        index_interval: float = 30.0,
+    ) -> Store:
+        """Open the log at ``path`` (local path, ``file://``, ``memory://``, ``gs://``)."""
+        if not isinstance(path, str) or not path:
+            raise InvalidArgumentError(f"path must be a non-empty string, got {path!r}")
+        backend = open_backend(path, storage_options)
+        if not backend.exists():
+            if mode == "r":
+                raise LogNotFoundError(f"no streamvis log at {path}")
+            backend.create(encode_frame(header_payload(os.urandom(16), 1)))
+        return cls(
+            backend, mode, fsync=fsync, skip_damaged=skip_damaged, index_interval=index_interval
+        )
+
+    def _open(self) -> None:
+        self._ident = self.backend.identity()
+        header = parse_header(self.backend.read_header())
+        self._log_id, self._generation = header.log_id, header.generation
+        self._state, self._positions, self._last_frame = LogState(), {}, None
+        loaded = self._load_index()
+        outcome = self._catch_up()
+        if (not loaded and outcome.bytes_scanned > (1 << 20)) or outcome.bytes_scanned > (64 << 20):
+            self._save_index_quietly()
+
+    def _load_index(self) -> bool:
+        data = self.backend.read_index()
+        if data is None:
+            return False
+        try:
+            state, meta = load_index(data)
+        except Exception:  # any damage means: rebuild from the log
+            return False
+        if meta.log_id != self._log_id.hex() or meta.generation != self._generation:
+            return False
+        if meta.last_frame is not None:
+            key, offset, crc = meta.last_frame
+            head = self.backend.read(key, offset, 8)
+            if len(head) < 8:
+                return False
+            length = int.from_bytes(head[:4], "little")
+            frame = self.backend.read(key, offset, length + 12)
+            if frame_crc_at(frame) != crc:
+                return False
+        self._state, self._positions, self._last_frame = state, meta.positions, meta.last_frame
+        return True
+
+    # -- catching up with the log -----------------------------------------------------
+    def _advance(self, key: str, end: int) -> None:
+        self.backend.advance(self._positions, key, end)
+
+    def _catch_up(self, chunks: Iterator[Chunk] | None = None) -> ScanOutcome:
+        if chunks is None:
+            chunks = self.backend.new_chunks(self._positions)
+        outcome = scan_chunks(
+            chunks, self._apply_batch, self._advance, skip_damaged=self.skip_damaged
+        )
+        if outcome.last_frame is not None:
+            self._last_frame = outcome.last_frame
+        self.damaged.extend(outcome.damaged)
+        return outcome
+
+    def _apply_batch(self, batch: list[ScannedRecord]) -> None:
+        commit = batch[-1].record
+        if self._state.is_duplicate(commit.writer_id, commit.seq):
+            return  # stored twice by a racing retry (object stores): keep the first
+        for r in batch[:-1]:
+            kind = r.record.WhichOneof("body")
+            if kind == "points":
+                body = r.record.points
+                entry = Entry(r.key, r.offset, r.end - r.offset, body.count, body.x_min, body.x_max)
+                self._state.apply_points(body, entry)
+            elif kind == "config":
+                self._state.apply_config(r.record.config)
+            elif kind == "delete":
+                self._state.apply_delete(r.record.delete)
+        self._state.apply_commit(commit.writer_id, commit.seq)
+
+    def refresh(self) -> None:
+        """Catch up with what other writers appended (cheap when nothing is new)."""
+        with self._lock:
+            self._check_open()
+            if self.backend.identity() != self._ident:
+                self._open()  # the log was compacted into a new generation
+                return
+            self._catch_up()
+
+    # -- writing -----------------------------------------------------------------------
+    def append(
+        self, items: Sequence[Item], *, writer_id: bytes | None = None, seq: int | None = None
+    ) -> AppendResult:
+        """Append ``items`` as one atomic batch; see docs/CONTRACTS.md."""
+        if self.mode != "a":
+            raise InvalidArgumentError("this store was opened read-only; open it with mode='a'")
+        norm = normalize_items(items)
+        with self._lock:
+            self._check_open()
+            if writer_id is None:
+                self._seq += 1
+                writer_id, seq = self.writer_id, self._seq
+            elif seq is None or seq < 0:
+                raise InvalidArgumentError(f"a batch with writer_id needs seq >= 0, got {seq!r}")
+            encoded = encode_batch(norm, writer_id, seq)
+            frames = [encode_frame(r.payload) for r in encoded]
+            with self.backend.writer_lock():
+                if self.backend.identity() != self._ident:
+                    self._open()
+                outcome = self._catch_up()
+                if outcome.tail is not None:
+                    path = self.backend.discard_tail(*outcome.tail)
+                    if path:
+                        self.quarantined.append(path)
+                if self._state.is_duplicate(writer_id, seq):
+                    return AppendResult(True, self._cursor())
+                self._check_schemas(norm)
+                key, offset = self.backend.append(b"".join(frames), writer=writer_id.hex(), seq=seq)
+                if self.fsync:
+                    self.backend.sync()
+                self._apply_written(norm, encoded, frames, key, offset, writer_id, seq)
+            self._maybe_save_index()
+            return AppendResult(False, self._cursor())
+
+    def _check_schemas(self, norm: list[Item | NormalizedPoints]) -> None:
+        """Schemas a batch would fix must agree with the log and within the batch."""
+        pending: dict[tuple[str, str], dict[str, np.dtype]] = {}
+        cleared: set[tuple[str, str | None]] = set()
+        for item in norm:
+            if isinstance(item, Deletion):
+                cleared.add((item.scope, item.name))
+                for key in [k for k in pending if k[0] == item.scope and item.name in (None, k[1])]:
+                    del pending[key]
+            elif isinstance(item, NormalizedPoints):
+                key = (item.scope, item.name)
+                schema = item.schema
+                if key in pending:
+                    if pending[key] != schema:
+                        shown = {k: str(v) for k, v in pending[key].items()}
+                        got = {k: str(v) for k, v in schema.items()}
+                        raise_mismatch(item.scope, item.name, shown, got)
+                elif (item.scope, None) not in cleared and key not in cleared:
+                    self._state.check_schema(item.scope, item.name, schema)
+                pending[key] = schema
+
+    def _apply_written(
+        self,
+        norm: list[Item | NormalizedPoints],
+        encoded: list[Any],
+        frames: list[bytes],
+        key: str,
+        offset: int,
+        writer_id: bytes,
+        seq: int,
+    ) -> None:
+        pos = offset
+        for rec, frame in zip(encoded, frames, strict=True):
+            p = rec.points
+            if p is not None:
+                entry = Entry(key, pos, len(frame), p.count, rec.x_min, rec.x_max)
+                self._state.apply_points(_points_stub(p), entry)
+            pos += len(frame)
+        for item in norm:  # configs and tombstones, in batch order
+            if isinstance(item, ConfigUpdate):
+                self._state.apply_config(pb.Config(scope=item.scope, json=json.dumps(dict(item.config))))
+            elif isinstance(item, Deletion):
+                self._state.apply_delete(pb.Delete(scope=item.scope, name=item.name or ""))
+        self._state.apply_commit(writer_id, seq)
+        self._advance(key, pos)
+        self._last_frame = (key, pos - len(frames[-1]), int.from_bytes(frames[-1][-4:], "little"))
+        if self._dirty_since is None:
+            self._dirty_since = time.monotonic()
+
+    def write_config(self, scope: str, config: dict[str, Any]) -> AppendResult:
+        """Set the config of ``scope`` (replacing any earlier one)."""
+        return self.append([ConfigUpdate(scope, config)])
+
+    def delete(self, scope: str, name: str | None = None) -> AppendResult:
+        """Hide ``scope`` (or ``scope``/``name``); later writes start fresh schemas."""
+        with self._lock:
+            self.refresh()
+            if name is None:
+                self._state.scope(scope)
+            else:
+                self._state.name(scope, name)
+        return self.append([Deletion(scope, name)])
+
+    # -- listing -----------------------------------------------------------------------
+    def scopes(self) -> list[str]:
+        """Live scopes in order of first appearance."""
+        with self._lock:
+            return list(self._state.scopes)
+
+    def names(self, scope: str) -> list[str]:
+        """Live names of ``scope`` in order of first appearance."""
+        with self._lock:
+            return list(self._state.scope(scope).names)
+
+    def config(self, scope: str) -> dict[str, Any]:
+        """The config of ``scope`` ({} when none was written)."""
+        with self._lock:
+            return dict(self._state.scope(scope).config or {})
+
+    def configs(self, scope_pattern: str | None = None) -> dict[str, dict[str, Any]]:
+        """Config of every scope (matching ``scope_pattern``) that has one."""
+        match = matcher(scope_pattern, "scope_pattern")
+        with self._lock:
+            return {
+                s: dict(st.config)
+                for s, st in self._state.scopes.items()
+                if st.config is not None and match(s)
+            }
+
+    def schema(self, scope: str, name: str) -> dict[str, np.dtype]:
+        """Columns and dtypes of (scope, name)."""
+        with self._lock:
+            return {k: np.dtype(v) for k, v in self._state.name(scope, name).schema.items()}
+
+    def schemas(self, scope: str) -> dict[str, dict[str, np.dtype]]:
+        """Schemas of every name of ``scope`` ({} for an unknown scope)."""
+        with self._lock:
+            st = self._state.scopes.get(scope)
+            if st is None:
+                return {}
+            return {n: {k: np.dtype(v) for k, v in ns.schema.items()} for n, ns in st.names.items()}
+
+    def groups(
+        self, *, scope_pattern: str | None = None, name_pattern: str | None = None
+    ) -> list[GroupInfo]:
+        """Every live group with its point count and x range."""
+        ms, mn = matcher(scope_pattern, "scope_pattern"), matcher(name_pattern, "name_pattern")
+        with self._lock:
+            out = []
+            for scope, name, index, _, grp in self._state.iter_groups():
+                if ms(scope) and mn(name):
+                    lo, hi = grp.x_range()
+                    out.append(GroupInfo(scope, name, index, grp.count, lo, hi))
+            return out
+
+    # -- reading -----------------------------------------------------------------------
+    def cursor(self) -> str:
+        """A cursor at the current end of what this store has seen."""
+        with self._lock:
+            return self._cursor()
+
+    def _cursor(self) -> str:
+        doc = {"l": self._log_id.hex(), "g": self._generation, "p": self._positions}
+        return base64.urlsafe_b64encode(json.dumps(doc, separators=(",", ":")).encode()).decode()
+
+    def _decode_cursor(self, cursor: str) -> dict[str, int]:
+        try:
+            doc = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+            log_id, gen, pos = doc["l"], int(doc["g"]), {str(k): int(v) for k, v in doc["p"].items()}
+        except Exception:
+            raise InvalidArgumentError(f"not a streamvis cursor: {cursor[:80]!r}") from None
+        if log_id != self._log_id.hex():
+            raise InvalidArgumentError("the cursor belongs to another log")
+        if gen != self._generation:
+            raise CursorResetError(
+                f"the cursor is from generation {gen} but the log was compacted into "
+                f"generation {self._generation}: read again from the start (since=None)"
+            )
+        return pos
+
+    def read(
+        self,
+        scope: str | None = None,
+        name: str | None = None,
+        *,
+        scope_pattern: str | None = None,
+        name_pattern: str | None = None,
+        since: str | None = None,
+    ) -> ReadResult:
+        """Points of the matching groups (after ``since``), one table per (scope, name)."""
+        ms = _key_filter(scope, scope_pattern, "scope")
+        mn = _key_filter(name, name_pattern, "name")
+        self.refresh()
+        with self._lock:
+            if since is None:
+                return self._read_indexed(ms, mn, scope)
+            start = self._decode_cursor(since)
+            end = dict(self._positions)
+            cursor = self._cursor()
+        return self._read_between(start, end, ms, mn, cursor)
+
+    def _read_indexed(self, ms: Any, mn: Any, scope: str | None) -> ReadResult:
+        wanted = []
+        scopes = [scope] if scope is not None else None
+        for s, n, index, _, grp in self._state.iter_groups(scopes):
+            if ms(s) and mn(n):
+                wanted.append((s, n, index, grp.entries))
+        cursor = self._cursor()
+        flat = [e for *_, entries in wanted for e in entries]
+        records = read_entries(self.backend, flat)
+        builder = TableBuilder()
+        it = iter(records)
+        for s, n, index, entries in wanted:
+            for _ in entries:
+                body = next(it)
+                builder.add_record(body, f"of {s}/{n}/{index}")
+        return ReadResult(builder.build(), cursor)
+
+    def _read_between(
+        self, start: dict[str, int], end: dict[str, int], ms: Any, mn: Any, cursor: str
+    ) -> ReadResult:
+        builder = TableBuilder()
+        deleted: list[tuple[str, str | None]] = []
+
+        def on_batch(batch: list[ScannedRecord]) -> None:
+            for r in batch[:-1]:
+                kind = r.record.WhichOneof("body")
+                if kind == "points":
+                    body = r.record.points
+                    if ms(body.scope) and mn(body.name):
+                        builder.add_record(body, f"at offset {r.offset}")
+                elif kind == "delete":
+                    d = r.record.delete
+                    if ms(d.scope) and (not d.name or mn(d.name)):
+                        builder.drop(d.scope, d.name or None)
+                        deleted.append((d.scope, d.name or None))
+
+        positions = dict(start)
+        chunks = self.backend.chunks_between(start, end)
+        scan_chunks(
+            chunks,
+            on_batch,
+            lambda k, e: self.backend.advance(positions, k, e),
+            skip_damaged=self.skip_damaged,
+        )
+        return ReadResult(builder.build(), cursor, deleted)
+
+    def read_range(
+        self,
+        scope: str,
+        name: str,
+        index: int,
+        x_min: float | None = None,
+        x_max: float | None = None,
+        max_points: int | None = None,
+    ) -> pa.Table:
+        """Points of one group with x in [x_min, x_max], sorted by x, decimated to max_points.
+
+        Only the records whose x range overlaps are read. Decimation (MinMaxLTTB)
+        keeps every local minimum and maximum, so no spike is hidden.
+        """
+        if max_points is not None and (not isinstance(max_points, int) or max_points < 4):
+            raise InvalidArgumentError(f"max_points must be an int >= 4, got {max_points!r}")
+        self.refresh()
+        with self._lock:
+            ns = self._state.name(scope, name)
+            grp = ns.groups.get(int(index))
+            if grp is None:
+                raise NotFoundError(f"index {index} not found in scope {scope!r}, name {name!r}")
+            lo = -np.inf if x_min is None else float(x_min)
+            hi = np.inf if x_max is None else float(x_max)
+            entries = [
+                e for e in grp.entries
+                if np.isnan(e.x_min) or (e.x_max >= lo and e.x_min <= hi)
+            ]
+            schema = dict(ns.schema)
+        records = read_entries(self.backend, entries)
+        builder = TableBuilder()
+        for body in records:
+            builder.add_record(body)
+        tables = builder.build()
+        if not tables:
+            return pa.table({c: np.empty(0, dtype=np.dtype(d)) for c, d in schema.items()})
+        table = next(iter(tables.values())).drop_columns(["index"])
+        return decimate_table(table, lo, hi, max_points)
+
+    # -- lifetime ----------------------------------------------------------------------
+    def _maybe_save_index(self) -> None:
+        if self._dirty_since is not None and time.monotonic() - self._index_saved_at > self.index_interval:
+            self._save_index_quietly()
+
+    def save_index(self) -> None:
+        """Persist the sidecar index now (atomic replace)."""
+        with self._lock:
+            meta = IndexMeta(self._log_id.hex(), self._generation, dict(self._positions), self._last_frame)
+            self.backend.write_index(dump_index(self._state, meta))
+            self._dirty_since = None
+            self._index_saved_at = time.monotonic()
+
+    def _save_index_quietly(self) -> None:
+        try:
+            self.save_index()
+        except (StreamvisError, OSError):
+            pass  # the index is a cache: failing to save it loses nothing
+
+    @property
+    def log_id(self) -> bytes:
+        return self._log_id
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise InvalidArgumentError("the store is closed")
+
+    def close(self) -> None:
+        """Persist the index if it changed, and release files."""
+        with self._lock:
+            if self._closed:
+                return
+            if self._dirty_since is not None:
+                self._save_index_quietly()
+            self._closed = True
+            self.backend.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({self.backend.url!r}, mode={self.mode!r})"
+
+
+def _points_stub(p: NormalizedPoints) -> pb.Points:
+    """A columns-free Points message: enough for the state to index a record."""
+    code = {"float32": pb.FLOAT32, "float64": pb.FLOAT64, "int32": pb.INT32, "int64": pb.INT64}
+    cols = [pb.Column(name=k, dtype=code[v.dtype.name]) for k, v in p.columns.items()]
+    return pb.Points(scope=p.scope, name=p.name, index=p.index, columns=cols)
+
+
+def _key_filter(exact: str | None, pattern: str | None, what: str) -> Any:
+    if exact is not None and pattern is not None:
+        raise InvalidArgumentError(f"give either {what}= or {what}_pattern=, not both")
+    if exact is not None:
+        if not isinstance(exact, str):
+            raise InvalidArgumentError(f"{what} must be a string, got {exact!r}")
+        return lambda s: s == exact
+    return matcher(pattern, f"{what}_pattern")
+
+
+def raise_mismatch(scope: str, name: str, expected: dict[str, str], received: dict[str, str]) -> None:
+    from streamvis.errors import SchemaMismatchError
+
+    raise SchemaMismatchError(
+        f"scope {scope!r}, name {name!r}: columns must be {expected} (fixed by the first "
+        f"write), received {received}"
+    )
