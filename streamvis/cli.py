@@ -64,7 +64,10 @@ def cli() -> None:
 def main(argv: list[str] | None = None) -> Any:
     """Entry point of the console script: errors become one line and exit code 1."""
     try:
-        return cli.main(args=argv, standalone_mode=False)
+        rv = cli.main(args=argv, standalone_mode=False)
+        if isinstance(rv, int) and rv:
+            sys.exit(rv)
+        return rv
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
