@@ -1,0 +1,215 @@
+"""CLI commands of the data server and of the read interface.
+
+``streamvis grpc-serve PATH PORT`` serves a log; ``scopes``, ``names``, ``configs``,
+``delete`` and ``tail`` take a TARGET that is a log (an existing path or a URL) or a
+data server (``host:port``). Errors print one line and exit with status 1.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import click
+import numpy as np
+
+from streamvis.errors import NotFoundError, StreamvisError
+from streamvis.server import wire
+
+__all__ = [
+    "grpc_serve_cmd",
+    "scopes_cmd",
+    "names_cmd",
+    "configs_cmd",
+    "delete_cmd",
+    "tail_cmd",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _one_line_errors(fn: F) -> F:
+    """Library errors become one line on stderr and exit status 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except StreamvisError as exc:
+            raise click.ClickException(" ".join(str(exc).split())) from None
+        except KeyboardInterrupt:
+            raise SystemExit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _open(target: str, *, writable: bool = False) -> Any:
+    """A DataSource for a log path/URL or a server ``host:port``."""
+    from streamvis.source import LocalSource, is_server_address, open_source
+
+    if writable and not is_server_address(target):
+        from streamvis.storage import Store
+
+        return LocalSource(Store.open(target, mode="a"))
+    return open_source(target)
+
+
+@click.command("grpc-serve")
+@click.argument("path")
+@click.argument("port", type=click.IntRange(0, 65535))
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0: every interface).")
+@click.option("--max-message-bytes", type=click.IntRange(4096), default=wire.DEFAULT_MAX_MESSAGE_BYTES,
+              show_default=True, help="Messages above this are split into chunks.")
+@click.option("--token", envvar="STREAMVIS_TOKEN", default=None,
+              help="Require this bearer token from clients (env STREAMVIS_TOKEN).")
+@click.option("--no-fsync", is_flag=True, help="Do not fsync every write (faster, survives process crashes only).")
+@_one_line_errors
+def grpc_serve_cmd(
+    path: str, port: int, host: str, max_message_bytes: int, token: str | None, no_fsync: bool
+) -> None:
+    """Serve the log at PATH (local or gs://) on PORT until Ctrl-C / SIGTERM."""
+    from streamvis.server.server import run
+
+    run(
+        path,
+        port,
+        host,
+        echo=click.echo,
+        max_message_bytes=max_message_bytes,
+        token=token,
+        store_options={"fsync": not no_fsync},
+    )
+
+
+@click.command("scopes")
+@click.argument("target")
+@_one_line_errors
+def scopes_cmd(target: str) -> None:
+    """Print the scopes of TARGET (a log path/URL or host:port), one a line."""
+    with _closing(_open(target)) as src:
+        for scope in src.scopes():
+            click.echo(scope)
+
+
+@click.command("names")
+@click.argument("target")
+@click.argument("scope")
+@_one_line_errors
+def names_cmd(target: str, scope: str) -> None:
+    """Print the names logged under SCOPE, one a line."""
+    with _closing(_open(target)) as src:
+        for name in src.names(scope):
+            click.echo(name)
+
+
+@click.command("configs")
+@click.argument("target")
+@click.argument("scope", required=False)
+@_one_line_errors
+def configs_cmd(target: str, scope: str | None) -> None:
+    """Print the config of SCOPE as JSON (of every scope, "scope<TAB>json", without SCOPE)."""
+    with _closing(_open(target)) as src:
+        if scope is None:
+            for s, cfg in src.configs().items():
+                click.echo(f"{s}\t{json.dumps(cfg, sort_keys=True)}")
+            return
+        configs = src.configs()
+        if scope not in configs and scope not in src.scopes():
+            raise NotFoundError(f"scope {scope!r} not found")
+        click.echo(json.dumps(configs.get(scope, {}), sort_keys=True))
+
+
+@click.command("delete")
+@click.argument("target")
+@click.argument("scope")
+@click.argument("name", required=False)
+@_one_line_errors
+def delete_cmd(target: str, scope: str, name: str | None) -> None:
+    """Delete SCOPE, or only NAME within it (readers stop seeing it; compact reclaims it)."""
+    with _closing(_open(target, writable=True)) as src:
+        if name is None:
+            if scope not in src.scopes():
+                raise NotFoundError(f"scope {scope!r} not found")
+        elif name not in src.names(scope):
+            raise NotFoundError(f"name {name!r} not found in scope {scope!r}")
+        src.delete(scope, name)
+    click.echo(f"deleted {scope}" + (f"/{name}" if name else ""))
+
+
+@click.command("tail")
+@click.argument("target")
+@click.option("--scope", default=None, help="Only this scope (exact).")
+@click.option("--name", default=None, help="Only this name (exact).")
+@click.option("--scope-pattern", default=None, help="Only scopes matching this regex.")
+@click.option("--name-pattern", default=None, help="Only names matching this regex.")
+@click.option("--from-start", is_flag=True, help="Print what exists first, then follow.")
+@click.option("--count", type=click.IntRange(1), default=None, help="Exit after this many points.")
+@click.option("--interval", type=float, default=0.2, show_default=True,
+              help="Polling interval for a local log, seconds.")
+@_one_line_errors
+def tail_cmd(
+    target: str,
+    scope: str | None,
+    name: str | None,
+    scope_pattern: str | None,
+    name_pattern: str | None,
+    from_start: bool,
+    count: int | None,
+    interval: float,
+) -> None:
+    """Print points as they are appended: "scope name index col=value ...", one a line."""
+    sel = dict(scope=scope, name=name, scope_pattern=scope_pattern, name_pattern=name_pattern)
+    printed = 0
+    with _closing(_open(target)) as src:
+        for result in _follow(src, sel, from_start, interval):
+            for scope_, name_ in result.deleted:
+                click.echo(f"# deleted {scope_}" + (f"/{name_}" if name_ else ""))
+            for (scope_, name_), table in result.tables.items():
+                cols = {c: table.column(c).to_numpy() for c in table.column_names}
+                for row in range(table.num_rows):
+                    values = " ".join(
+                        f"{c}={_fmt(a[row])}" for c, a in cols.items() if c != "index"
+                    )
+                    click.echo(f"{scope_} {name_} {int(cols['index'][row])} {values}")
+                    printed += 1
+                    if count is not None and printed >= count:
+                        return
+
+
+def _follow(src: Any, sel: dict[str, Any], from_start: bool, interval: float) -> Iterator[Any]:
+    """Batches of new points: a server pushes them, a local log is polled."""
+    from streamvis.server.client import GrpcSource
+
+    if isinstance(src, GrpcSource):
+        since = None if from_start else src.cursor()
+        yield from src.subscribe(**sel, since=since, reconnect_timeout=float("inf"))
+        return
+    since = None if from_start else src.store.cursor()
+    while True:
+        result = src.fetch(**sel, since=since)
+        since = result.cursor
+        yield result
+        if not result.tables and not result.deleted:
+            time.sleep(interval)
+
+
+def _fmt(value: Any) -> str:
+    return repr(float(value)) if isinstance(value, np.floating) else str(value)
+
+
+class _closing:
+    """``with`` for a DataSource (``close()`` on exit)."""
+
+    def __init__(self, src: Any) -> None:
+        self.src = src
+
+    def __enter__(self) -> Any:
+        return self.src
+
+    def __exit__(self, *exc: object) -> None:
+        self.src.close()
+

@@ -1,0 +1,240 @@
+"""Synchronous clients of the data server.
+
+``DataClient`` is the logger's write sink (``append``/``schemas``/``close``) and can
+read too; ``GrpcSource`` is the ``DataSource`` read interface over the server (what
+``streamvis.source.open_source("host:port")`` returns). Failed calls raise the same
+``StreamvisError`` classes as the local store; an unreachable server raises
+``UnavailableError``. Message building and decoding live in ``wire`` (shared with
+the async client).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+import numpy as np
+import pyarrow as pa
+
+from streamvis.errors import UnavailableError
+from streamvis.proto import data_pb2 as dpb
+from streamvis.proto import service_pb2 as spb
+from streamvis.proto import service_pb2_grpc as spb_grpc
+from streamvis.server import wire
+from streamvis.server.status import error_from_rpc
+from streamvis.storage.model import AppendResult, GroupInfo, Item, ReadResult
+
+__all__ = ["DataClient", "GrpcSource", "Update", "read_range_request"]
+
+
+@dataclass
+class Update(ReadResult):
+    """One subscription batch. ``reset``: drop everything held so far, then apply."""
+
+    reset: bool = False
+
+
+def read_range_request(
+    scope: str,
+    name: str,
+    index: int,
+    x_min: float | None,
+    x_max: float | None,
+    max_points: int | None,
+) -> spb.ReadRangeRequest:
+    """A ReadRangeRequest with only the given bounds set."""
+    req = spb.ReadRangeRequest(scope=scope, name=name, index=int(index))
+    if x_min is not None:
+        req.x_min = float(x_min)
+    if x_max is not None:
+        req.x_max = float(x_max)
+    if max_points is not None:
+        req.max_points = int(max_points)
+    return req
+
+
+class DataClient:
+    """A blocking connection to a data server at ``uri`` ("host:port").
+
+    ``timeout`` bounds every call except streams (``fetch`` of a large selection,
+    ``subscribe``); ``max_message_bytes`` must not exceed the server's limit.
+    """
+
+    def __init__(
+        self,
+        uri: str,
+        token: str | None = None,
+        *,
+        timeout: float | None = 30.0,
+        max_message_bytes: int = wire.DEFAULT_MAX_MESSAGE_BYTES,
+    ) -> None:
+        self.uri = uri
+        self.timeout = timeout
+        self.limit = max_message_bytes
+        self._metadata = (("authorization", f"Bearer {token}"),) if token else None
+        self._channel = grpc.insecure_channel(uri, options=wire.channel_options(self.limit))
+        self._stub = spb_grpc.DataServiceStub(self._channel)
+
+    def _unary(self, method: Any, request: Any) -> Any:
+        try:
+            return method(request, timeout=self.timeout, metadata=self._metadata)
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc, self.uri) from None
+
+    def _stream(self, method: Any, request: Any, timeout: float | None = None) -> Iterator[Any]:
+        call = method(request, timeout=timeout, metadata=self._metadata)
+        try:
+            yield from call
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc, self.uri) from None
+        finally:
+            call.cancel()
+
+    # -- write sink -------------------------------------------------------------------------
+
+    def append(
+        self, items: Sequence[Item], *, writer_id: bytes | None = None, seq: int | None = None
+    ) -> AppendResult:
+        """Store ``items`` as one atomic batch (a retried (writer_id, seq) is stored once)."""
+        requests = list(wire.append_requests(items, writer_id or b"", seq, self.limit))
+        reply = self._unary(self._stub.Append, iter(requests))
+        return AppendResult(duplicate=reply.duplicate, cursor=reply.cursor)
+
+    def schemas(self, scope: str) -> dict[str, dict[str, np.dtype]]:
+        """Column dtypes of every name of ``scope`` ({} for an unknown scope)."""
+        return wire.schemas_from_proto(
+            self._unary(self._stub.Schemas, spb.SchemasRequest(scope=scope))
+        )
+
+    def write_config(self, scope: str, config: Mapping[str, Any]) -> None:
+        """Replace the config of ``scope``."""
+        self._unary(self._stub.WriteConfig, wire.config_to_proto(scope, config))
+
+    def delete(self, scope: str, name: str | None = None) -> None:
+        """Hide a scope, or one name of it."""
+        self._unary(self._stub.Delete, dpb.Delete(scope=scope, name=name or ""))
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def scopes(self) -> list[str]:
+        return list(self._unary(self._stub.Scopes, spb.ScopesRequest()).scopes)
+
+    def names(self, scope: str) -> list[str]:
+        return list(self._unary(self._stub.Names, spb.NamesRequest(scope=scope)).names)
+
+    def configs(self, scope_pattern: str | None = None) -> dict[str, dict[str, Any]]:
+        req = spb.ConfigsRequest(scope_pattern=scope_pattern) if scope_pattern else None
+        return wire.configs_from_proto(
+            self._unary(self._stub.Configs, req or spb.ConfigsRequest())
+        )
+
+    def cursor(self) -> str:
+        """The server's current end of the log (start a ``subscribe`` there to tail)."""
+        return str(self._unary(self._stub.Cursor, spb.CursorRequest()).cursor)
+
+    def groups(
+        self, *, scope_pattern: str | None = None, name_pattern: str | None = None
+    ) -> list[GroupInfo]:
+        req = spb.GroupsRequest()
+        if scope_pattern is not None:
+            req.scope_pattern = scope_pattern
+        if name_pattern is not None:
+            req.name_pattern = name_pattern
+        replies = self._stream(self._stub.Groups, req, self.timeout)
+        return [wire.group_from_proto(g) for reply in replies for g in reply.groups]
+
+    def fetch(
+        self,
+        scope: str | None = None,
+        name: str | None = None,
+        *,
+        scope_pattern: str | None = None,
+        name_pattern: str | None = None,
+        since: str | None = None,
+    ) -> ReadResult:
+        """Points of the matching groups appended after ``since`` (all when None)."""
+        req = wire.fetch_request(scope, name, scope_pattern, name_pattern, since)
+        assembler = wire.TableAssembler()
+        for reply in self._stream(self._stub.Fetch, req):
+            result = assembler.add(reply)
+            if result is not None:
+                return result
+        raise UnavailableError(f"data server at {self.uri} ended a fetch early")
+
+    def read_range(
+        self,
+        scope: str,
+        name: str,
+        index: int,
+        x_min: float | None = None,
+        x_max: float | None = None,
+        max_points: int | None = None,
+    ) -> pa.Table:
+        """One group's points with x in [x_min, x_max], decimated to ``max_points``."""
+        req = read_range_request(scope, name, index, x_min, x_max, max_points)
+        return wire.table_from_chunks(self._stream(self._stub.ReadRange, req, self.timeout))
+
+    def subscribe(
+        self,
+        scope: str | None = None,
+        name: str | None = None,
+        *,
+        scope_pattern: str | None = None,
+        name_pattern: str | None = None,
+        since: str | None = None,
+        reconnect_timeout: float | None = None,
+    ) -> Iterator[Update]:
+        """Batches as they are appended: first what follows ``since``, then new ones.
+
+        Each batch's ``cursor`` resumes exactly after it. With ``reconnect_timeout``,
+        a lost server is retried from the last cursor for up to that many seconds.
+        """
+        cursor = since
+        while True:
+            req = wire.fetch_request(scope, name, scope_pattern, name_pattern, cursor)
+            assembler = wire.TableAssembler()
+            try:
+                for reply in self._stream(self._stub.Subscribe, req):
+                    result = assembler.add(reply)
+                    if result is not None:
+                        cursor = result.cursor
+                        yield Update(result.tables, result.cursor, result.deleted, assembler.reset)
+                        assembler.reset = False
+                return
+            except UnavailableError:
+                if reconnect_timeout is None:
+                    raise
+                self.wait_ready(reconnect_timeout)
+
+    def wait_ready(self, timeout: float) -> None:
+        """Block until the server answers (UnavailableError after ``timeout`` s)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise UnavailableError(f"data server at {self.uri} is unavailable")
+            try:
+                grpc.channel_ready_future(self._channel).result(timeout=min(left, 5.0))
+                return
+            except grpc.FutureTimeoutError:
+                continue
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._channel.close()
+
+    def __enter__(self) -> DataClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class GrpcSource(DataClient):
+    """The ``DataSource`` read interface over a data server (see ``streamvis.source``)."""
+
+    def __enter__(self) -> GrpcSource:
+        return self

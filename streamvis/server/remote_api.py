@@ -1,0 +1,102 @@
+"""The remote fetch API: read a data server from a script, no log download needed.
+
+Same shapes as the local export API (``streamvis.script``)::
+
+    from streamvis import script
+    uri = "10.0.0.5:8081"
+    scopes = script.gscopes(uri=uri)
+    names = script.gnames(uri=uri, scope=scopes[0])
+    data = script.gfetch_sync(uri, scopes[0])        # {(scope, name, index): {column: ndarray}}
+    tables = script.gfetch_arrow(uri, name_pattern="loss")   # {(scope, name): pyarrow.Table}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from streamvis.server.client import GrpcSource
+
+__all__ = ["gscopes", "gnames", "gconfigs", "gfetch_arrow", "gfetch_sync", "split_groups"]
+
+
+def gscopes(uri: str, *, token: str | None = None) -> list[str]:
+    """Scopes held by the data server at ``uri`` ("host:port")."""
+    with GrpcSource(uri, token) as src:
+        return src.scopes()
+
+
+def gnames(uri: str, scope: str, *, token: str | None = None) -> list[str]:
+    """Names of ``scope`` (NotFoundError when the server does not hold it)."""
+    with GrpcSource(uri, token) as src:
+        return src.names(scope)
+
+
+def gconfigs(
+    uri: str, scope_pattern: str | None = None, *, token: str | None = None
+) -> dict[str, dict[str, Any]]:
+    """Config of every (matching) scope."""
+    with GrpcSource(uri, token) as src:
+        return src.configs(scope_pattern)
+
+
+def gfetch_arrow(
+    uri: str,
+    scope: str | None = None,
+    name: str | None = None,
+    *,
+    scope_pattern: str | None = None,
+    name_pattern: str | None = None,
+    token: str | None = None,
+) -> dict[tuple[str, str], pa.Table]:
+    """One Arrow table per (scope, name): an int64 "index" column, then the data columns.
+
+    ``scope``/``name`` are exact; ``*_pattern`` are RE2 regexes matched anywhere.
+    """
+    with GrpcSource(uri, token, timeout=None) as src:
+        result = src.fetch(scope, name, scope_pattern=scope_pattern, name_pattern=name_pattern)
+    return result.tables
+
+
+def gfetch_sync(
+    uri: str,
+    scope: str | None = None,
+    name: str | None = None,
+    *,
+    scope_pattern: str | None = None,
+    name_pattern: str | None = None,
+    token: str | None = None,
+) -> dict[tuple[str, str, int], dict[str, np.ndarray]]:
+    """``{(scope, name, index): {column: ndarray}}`` of the selection, like ``export``."""
+    tables = gfetch_arrow(
+        uri, scope, name, scope_pattern=scope_pattern, name_pattern=name_pattern, token=token
+    )
+    return split_groups(tables)
+
+
+def split_groups(
+    tables: dict[tuple[str, str], pa.Table],
+) -> dict[tuple[str, str, int], dict[str, np.ndarray]]:
+    """Tables with an "index" column -> one dict of column arrays per (scope, name, index)."""
+    out: dict[tuple[str, str, int], dict[str, np.ndarray]] = {}
+    for (scope, name), table in tables.items():
+        if table.num_rows == 0:
+            continue
+        idx = table.column("index").to_numpy()
+        data = {
+            c: table.column(c).to_numpy() for c in table.column_names if c != "index"
+        }
+        starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
+        if len(np.unique(idx[starts])) == len(starts):  # each index one contiguous run
+            bounds = np.r_[starts, len(idx)]
+            for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+                out[(scope, name, int(idx[lo]))] = {c: a[lo:hi] for c, a in data.items()}
+            continue
+        order = np.argsort(idx, kind="stable")
+        _, first = np.unique(idx, return_index=True)
+        for value in idx[np.sort(first)]:
+            rows = order[idx[order] == value]
+            out[(scope, name, int(value))] = {c: a[rows] for c, a in data.items()}
+    return out

@@ -1,0 +1,286 @@
+"""The grpc.aio servicer: the ``DataService`` calls over one ``Store``.
+
+Store calls block, so they run in a thread pool; the event loop only moves
+messages. Subscribers wait on a change counter that is bumped by this server's own
+writes and by a poller that refreshes the store (appends made by other processes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hmac
+import logging
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import grpc
+
+from streamvis.errors import (
+    CursorResetError,
+    StreamvisError,
+    UnauthenticatedError,
+    UnavailableError,
+)
+from streamvis.proto import data_pb2 as dpb
+from streamvis.proto import service_pb2 as spb
+from streamvis.proto import service_pb2_grpc as spb_grpc
+from streamvis.server import wire
+from streamvis.server.status import status_for, trailing_metadata
+from streamvis.storage.model import ConfigUpdate, Deletion
+
+if TYPE_CHECKING:
+    from streamvis.storage import Store
+
+__all__ = ["DataServicer", "Changes"]
+
+log = logging.getLogger("streamvis.server")
+T = TypeVar("T")
+
+
+class Changes:
+    """A counter that subscribers wait on; bumped whenever the log may have grown."""
+
+    def __init__(self) -> None:
+        self.version = 0
+        self._event = asyncio.Event()
+
+    def bump(self) -> None:
+        self.version += 1
+        self._event.set()
+        self._event = asyncio.Event()
+
+    async def wait(self, seen: int, timeout: float) -> None:
+        """Return once ``version`` differs from ``seen`` (or after ``timeout`` s)."""
+        if self.version != seen:
+            return
+        try:
+            await asyncio.wait_for(self._event.wait(), timeout)
+        except asyncio.TimeoutError:
+            pass
+
+
+def _unary(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn StreamvisErrors of a unary handler into status codes."""
+
+    @functools.wraps(fn)
+    async def wrapper(self: DataServicer, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            self._check_token(context)
+            return await fn(self, request, context)
+        except Exception as exc:  # noqa: BLE001 - every error leaves as a status
+            await self._abort(context, exc)
+
+    return wrapper
+
+
+def _streaming(fn: Callable[..., AsyncIterator[Any]]) -> Callable[..., AsyncIterator[Any]]:
+    """Turn StreamvisErrors of a server-streaming handler into status codes."""
+
+    @functools.wraps(fn)
+    async def wrapper(
+        self: DataServicer, request: Any, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[Any]:
+        try:
+            self._check_token(context)
+            async for msg in fn(self, request, context):
+                yield msg
+        except Exception as exc:  # noqa: BLE001
+            await self._abort(context, exc)
+
+    return wrapper
+
+
+class DataServicer(spb_grpc.DataServiceServicer):
+    """Serves one store. ``close()`` ends the subscriptions (they see UNAVAILABLE)."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        max_message_bytes: int = wire.DEFAULT_MAX_MESSAGE_BYTES,
+        poll_interval: float = 0.02,
+        token: str | None = None,
+        workers: int = 8,
+    ) -> None:
+        self.store = store
+        self.limit = max_message_bytes
+        self.poll_interval = poll_interval
+        self.token = token
+        self.changes = Changes()
+        self.closing = False
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="streamvis-store")
+        self._poller: asyncio.Task[None] | None = None
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
+
+    def _check_token(self, context: grpc.aio.ServicerContext) -> None:
+        if self.token is None:
+            return
+        for key, value in context.invocation_metadata() or ():
+            if key == "authorization" and isinstance(value, str):
+                given = value.removeprefix("Bearer ").strip()
+                if hmac.compare_digest(given.encode(), self.token.encode()):
+                    return
+        raise UnauthenticatedError("missing or wrong token (pass the server's --token)")
+
+    async def _abort(self, context: grpc.aio.ServicerContext, exc: BaseException) -> None:
+        if isinstance(exc, asyncio.CancelledError | grpc.aio.AbortError):
+            raise exc
+        if not isinstance(exc, StreamvisError):
+            log.exception("internal error in a data server call")
+        message = str(exc) if isinstance(exc, StreamvisError) else f"internal error: {exc!r}"
+        await context.abort(status_for(exc), message, trailing_metadata(exc))
+
+    def start(self) -> None:
+        """Start polling the store for appends made by other processes."""
+        self._poller = asyncio.get_running_loop().create_task(self._poll())
+
+    async def _poll(self) -> None:
+        last = self.store.cursor()
+        while not self.closing:
+            await asyncio.sleep(self.poll_interval)
+            try:
+                cursor = await self._run(self._refresh)
+            except Exception:  # noqa: BLE001 - a failed refresh is retried next time
+                log.exception("refreshing the store failed")
+                continue
+            if cursor != last:
+                last = cursor
+                self.changes.bump()
+
+    def _refresh(self) -> str:
+        self.store.refresh()
+        return self.store.cursor()
+
+    async def close(self) -> None:
+        """Stop the poller, end subscriptions, release the threads."""
+        self.closing = True
+        self.changes.bump()
+        if self._poller is not None:
+            self._poller.cancel()
+        self._pool.shutdown(wait=True)
+
+    # -- writes -----------------------------------------------------------------------------
+
+    async def Append(
+        self, request_iterator: AsyncIterator[spb.AppendRequest], context: grpc.aio.ServicerContext
+    ) -> spb.AppendReply:
+        try:
+            self._check_token(context)
+            requests = [req async for req in request_iterator]
+            items, writer_id, seq = await self._run(wire.items_from_requests, requests)
+            result = await self._run(self.store.append, items, writer_id=writer_id, seq=seq)
+            if not result.duplicate:
+                self.changes.bump()
+            return spb.AppendReply(duplicate=result.duplicate, cursor=result.cursor)
+        except Exception as exc:  # noqa: BLE001
+            await self._abort(context, exc)
+            raise  # unreachable: abort raises
+
+    @_unary
+    async def WriteConfig(self, request: dpb.Config, context: Any) -> spb.WriteReply:
+        item = ConfigUpdate(request.scope, wire._config_from_json(request))
+        result = await self._run(self.store.append, [item])
+        self.changes.bump()
+        return spb.WriteReply(cursor=result.cursor)
+
+    @_unary
+    async def Delete(self, request: dpb.Delete, context: Any) -> spb.WriteReply:
+        result = await self._run(self.store.append, [Deletion(request.scope, request.name or None)])
+        self.changes.bump()
+        return spb.WriteReply(cursor=result.cursor)
+
+    # -- listings ---------------------------------------------------------------------------
+
+    @_unary
+    async def Scopes(self, request: spb.ScopesRequest, context: Any) -> spb.ScopesReply:
+        return spb.ScopesReply(scopes=await self._run(self.store.scopes))
+
+    @_unary
+    async def Names(self, request: spb.NamesRequest, context: Any) -> spb.NamesReply:
+        return spb.NamesReply(names=await self._run(self.store.names, request.scope))
+
+    @_unary
+    async def Configs(self, request: spb.ConfigsRequest, context: Any) -> spb.ConfigsReply:
+        pattern = wire.opt(request, "scope_pattern")
+        configs = await self._run(self.store.configs, scope_pattern=pattern)
+        return wire.configs_to_proto(configs)
+
+    @_unary
+    async def Schemas(self, request: spb.SchemasRequest, context: Any) -> spb.SchemasReply:
+        return wire.schemas_to_proto(await self._run(self.store.schemas, request.scope))
+
+    @_unary
+    async def Cursor(self, request: spb.CursorRequest, context: Any) -> spb.CursorReply:
+        return spb.CursorReply(cursor=await self._run(self._refresh))
+
+    @_streaming
+    async def Groups(self, request: spb.GroupsRequest, context: Any) -> AsyncIterator[Any]:
+        groups = await self._run(
+            self.store.groups,
+            scope_pattern=wire.opt(request, "scope_pattern"),
+            name_pattern=wire.opt(request, "name_pattern"),
+        )
+        for msg in wire.groups_messages(groups, self.limit):
+            yield msg
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def _read(self, request: spb.FetchRequest, since: str | None) -> Any:
+        return self.store.read(
+            wire.opt(request, "scope"),
+            wire.opt(request, "name"),
+            scope_pattern=wire.opt(request, "scope_pattern"),
+            name_pattern=wire.opt(request, "name_pattern"),
+            since=since,
+        )
+
+    @_streaming
+    async def Fetch(self, request: spb.FetchRequest, context: Any) -> AsyncIterator[Any]:
+        result = await self._run(self._read, request, wire.opt(request, "since"))
+        for msg in wire.read_result_messages(result, self.limit):
+            yield msg
+
+    @_streaming
+    async def ReadRange(self, request: spb.ReadRangeRequest, context: Any) -> AsyncIterator[Any]:
+        max_points = wire.opt(request, "max_points")
+        table = await self._run(
+            self.store.read_range,
+            request.scope,
+            request.name,
+            request.index,
+            wire.opt(request, "x_min"),
+            wire.opt(request, "x_max"),
+            int(max_points) if max_points is not None else None,
+        )
+        for chunk, _ in wire.table_chunks(request.scope, request.name, table, self.limit):
+            yield spb.FetchReply(tables=[chunk])
+        yield spb.FetchReply(end_of_batch=True)
+
+    @_streaming
+    async def Subscribe(self, request: spb.FetchRequest, context: Any) -> AsyncIterator[Any]:
+        cursor = wire.opt(request, "since")
+        reset, first = False, True
+        while True:
+            if self.closing:
+                raise UnavailableError("the data server is shutting down; reconnect")
+            seen = self.changes.version
+            try:
+                result = await self._run(self._read, request, cursor)
+            except CursorResetError:
+                if cursor is None:
+                    raise
+                cursor, reset = None, True
+                continue
+            if first or reset or result.tables or result.deleted or result.cursor != cursor:
+                for msg in wire.read_result_messages(result, self.limit, reset=reset):
+                    yield msg
+            cursor, reset, first = result.cursor, False, False
+            await self.changes.wait(seen, timeout=1.0)
+

@@ -1,0 +1,371 @@
+"""Python values to and from the service's messages, shared by the server and both clients.
+
+Points travel as columns of raw little-endian bytes (``Column``, encoding RAW),
+decoded with ``numpy.frombuffer``; every message is kept under a size limit by
+splitting rows into chunks. Pure functions: no I/O, no gRPC calls.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, cast
+
+import numpy as np
+import pyarrow as pa
+
+from streamvis.errors import InvalidArgumentError
+from streamvis.proto import data_pb2 as dpb
+from streamvis.proto import service_pb2 as spb
+from streamvis.storage.codec import STORED_DTYPES, decode_column, normalize_array
+from streamvis.storage.model import (
+    ConfigUpdate,
+    Deletion,
+    GroupInfo,
+    Item,
+    Points,
+    ReadResult,
+)
+
+__all__ = [
+    "DEFAULT_MAX_MESSAGE_BYTES",
+    "channel_options",
+    "encode_column_raw",
+    "table_chunks",
+    "read_result_messages",
+    "TableAssembler",
+    "append_requests",
+    "items_from_requests",
+    "fetch_request",
+    "schemas_to_proto",
+    "schemas_from_proto",
+    "groups_messages",
+    "group_from_proto",
+    "configs_to_proto",
+    "configs_from_proto",
+]
+
+DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+_OVERHEAD = 1024  # room for keys, tags and lengths around the column bytes
+_DTYPE_OF_CODE = {code: dt for dt, code in STORED_DTYPES.items()}
+
+
+def channel_options(max_message_bytes: int) -> list[tuple[str, Any]]:
+    """Options for both ends: the message limit, quick reconnects, no port sharing."""
+    return [
+        ("grpc.max_send_message_length", max_message_bytes),
+        ("grpc.max_receive_message_length", max_message_bytes),
+        ("grpc.so_reuseport", 0),
+        ("grpc.initial_reconnect_backoff_ms", 100),
+        ("grpc.min_reconnect_backoff_ms", 100),
+        ("grpc.max_reconnect_backoff_ms", 1000),
+        ("grpc.keepalive_time_ms", 20_000),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.max_pings_without_data", 0),
+    ]
+
+
+def encode_column_raw(name: str, arr: np.ndarray) -> dpb.Column:
+    """A 1-D stored-dtype array as an uncompressed ``Column`` (fast both ways)."""
+    arr = normalize_array(arr, column=name)
+    return dpb.Column(
+        name=name,
+        dtype=cast(Any, STORED_DTYPES[arr.dtype]),
+        encoding=dpb.RAW,
+        length=arr.size,
+        data=arr.tobytes(),
+    )
+
+
+def _rows_per_chunk(arrays: Sequence[np.ndarray], limit: int) -> int:
+    row_bytes = sum(a.dtype.itemsize for a in arrays) or 1
+    budget = max(limit - _OVERHEAD - 64 * len(arrays), row_bytes)
+    return max(1, budget // row_bytes)
+
+
+def _table_arrays(table: pa.Table) -> list[tuple[str, np.ndarray]]:
+    out = []
+    for col_name, col in zip(table.column_names, table.columns, strict=True):
+        arr = col.to_numpy() if col.num_chunks == 1 else col.combine_chunks().to_numpy()
+        out.append((col_name, np.asarray(arr)))
+    return out
+
+
+def table_chunks(
+    scope: str, name: str, table: pa.Table, limit: int
+) -> Iterator[tuple[spb.TableChunk, int]]:
+    """``table`` as TableChunks of consecutive rows, each under ``limit`` bytes.
+
+    Yields (chunk, approximate size in bytes).
+    """
+    arrays = _table_arrays(table)
+    n = table.num_rows
+    step = _rows_per_chunk([a for _, a in arrays], limit)
+    start = 0
+    while True:
+        stop = min(n, start + step)
+        cols = [encode_column_raw(c, a[start:stop]) for c, a in arrays]
+        size = sum(len(c.data) for c in cols) + 64 * len(cols) + len(scope) + len(name)
+        yield spb.TableChunk(scope=scope, name=name, columns=cols), size
+        start = stop
+        if start >= n:
+            return
+
+
+def read_result_messages(
+    result: ReadResult, limit: int, *, reset: bool = False
+) -> Iterator[spb.FetchReply]:
+    """One read's batch as FetchReply messages under ``limit``; the last ends the batch."""
+    reply = spb.FetchReply(reset=reset)
+    for scope, name in result.deleted:
+        tomb = reply.deleted.add(scope=scope)
+        if name is not None:
+            tomb.name = name
+    size = reply.ByteSize()
+    for (scope, name), table in result.tables.items():
+        for chunk, chunk_size in table_chunks(scope, name, table, limit):
+            if reply.tables and size + chunk_size > limit - _OVERHEAD:
+                yield reply
+                reply, size = spb.FetchReply(), 0
+            reply.tables.append(chunk)
+            size += chunk_size
+    reply.end_of_batch = True
+    reply.cursor = result.cursor
+    yield reply
+
+
+class TableAssembler:
+    """Collects FetchReply messages back into whole batches (``ReadResult``)."""
+
+    def __init__(self) -> None:
+        self._parts: dict[tuple[str, str], list[dict[str, np.ndarray]]] = {}
+        self._deleted: list[tuple[str, str | None]] = []
+        self.reset = False
+
+    def add(self, reply: spb.FetchReply) -> ReadResult | None:
+        """Take one message; return the batch when ``reply`` completes it."""
+        self.reset = self.reset or reply.reset
+        for tomb in reply.deleted:
+            self._deleted.append((tomb.scope, tomb.name if tomb.HasField("name") else None))
+        for chunk in reply.tables:
+            cols = {c.name: decode_column(c) for c in chunk.columns}
+            self._parts.setdefault((chunk.scope, chunk.name), []).append(cols)
+        if not reply.end_of_batch:
+            return None
+        tables = {key: _concat(parts) for key, parts in self._parts.items()}
+        result = ReadResult(tables=tables, cursor=reply.cursor, deleted=self._deleted)
+        self._parts, self._deleted = {}, []
+        return result
+
+
+def _concat(parts: list[dict[str, np.ndarray]]) -> pa.Table:
+    return pa.table(_concat_columns(parts))
+
+
+def table_from_chunks(replies: Iterable[spb.FetchReply]) -> pa.Table:
+    """The single table of a ReadRange reply stream (empty table when none)."""
+    assembler = TableAssembler()
+    result = None
+    for reply in replies:
+        result = assembler.add(reply) or result
+    if result is None or not result.tables:
+        return pa.table({})
+    return next(iter(result.tables.values()))
+
+
+def _item_to_proto(item: Item) -> spb.Item:
+    if isinstance(item, Points):
+        raise TypeError("points are encoded by append_requests")
+    if isinstance(item, ConfigUpdate):
+        return spb.Item(config=config_to_proto(item.scope, item.config))
+    if isinstance(item, Deletion):
+        return spb.Item(delete=delete_to_proto(item.scope, item.name))
+    raise InvalidArgumentError(
+        f"cannot append {type(item).__name__}; expected Points, ConfigUpdate or Deletion"
+    )
+
+
+def config_to_proto(scope: str, config: Mapping[str, Any]) -> dpb.Config:
+    """A config as JSON text (InvalidArgumentError when not JSON-serialisable)."""
+    try:
+        text = json.dumps(dict(config))
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgumentError(f"config of scope {scope!r} is not JSON: {exc}") from None
+    return dpb.Config(scope=scope, json=text)
+
+
+def delete_to_proto(scope: str, name: str | None) -> dpb.Delete:
+    return dpb.Delete(scope=scope, name=name or "")
+
+
+def append_requests(
+    items: Sequence[Item], writer_id: bytes, seq: int | None, limit: int
+) -> Iterator[spb.AppendRequest]:
+    """One batch as AppendRequest messages, each under ``limit`` bytes."""
+
+    def new() -> spb.AppendRequest:
+        req = spb.AppendRequest(writer_id=writer_id)
+        if seq is not None:
+            req.seq = seq
+        return req
+
+    req, size = new(), 0
+    for item in items:
+        if not isinstance(item, Points):
+            msg = _item_to_proto(item)
+            if req.items and size + msg.ByteSize() > limit - _OVERHEAD:
+                yield req
+                req, size = new(), 0
+            req.items.append(msg)
+            size += msg.ByteSize()
+            continue
+        arrays = [(c, normalize_array(a, column=c)) for c, a in item.columns.items()]
+        n = len(arrays[0][1]) if arrays else 0
+        step = _rows_per_chunk([a for _, a in arrays], limit)
+        start, first = 0, True
+        while first or start < n:
+            stop = min(n, start + step)
+            cols = [encode_column_raw(c, a[start:stop]) for c, a in arrays]
+            chunk_size = sum(len(c.data) for c in cols) + 64 * len(cols) + 64
+            if req.items and size + chunk_size > limit - _OVERHEAD:
+                yield req
+                req, size = new(), 0
+            pts = dpb.Points(scope=item.scope, name=item.name, index=int(item.index))
+            pts.columns.extend(cols)
+            req.items.append(spb.Item(points=pts, continued=not first))
+            size += chunk_size
+            start, first = stop, False
+    yield req
+
+
+def items_from_requests(
+    requests: Sequence[spb.AppendRequest],
+) -> tuple[list[Item], bytes | None, int | None]:
+    """The batch carried by an Append stream: (items, writer_id, seq)."""
+    parts: list[Item | tuple[str, str, int, list[dict[str, np.ndarray]]]] = []
+    writer_id: bytes | None = None
+    seq: int | None = None
+    for req in requests:
+        writer_id = writer_id or req.writer_id or None
+        if req.HasField("seq"):
+            seq = req.seq
+        for it in req.items:
+            kind = it.WhichOneof("body")
+            if kind == "points":
+                p = it.points
+                cols = {c.name: _decode(c) for c in p.columns}
+                if it.continued and parts and isinstance(parts[-1], tuple):
+                    parts[-1][3].append(cols)
+                else:
+                    parts.append((p.scope, p.name, p.index, [cols]))
+            elif kind == "config":
+                parts.append(ConfigUpdate(it.config.scope, _config_from_json(it.config)))
+            elif kind == "delete":
+                parts.append(Deletion(it.delete.scope, it.delete.name or None))
+            else:
+                raise InvalidArgumentError("append item carries no points, config or delete")
+    items: list[Item] = []
+    for part in parts:
+        if isinstance(part, tuple):
+            scope, name, index, chunks = part
+            items.append(Points(scope, name, index, _concat_columns(chunks)))
+        else:
+            items.append(part)
+    return items, writer_id, seq
+
+
+def _concat_columns(chunks: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    if len(chunks) == 1:
+        return chunks[0]
+    keys = set(chunks[0])
+    if any(set(c) != keys for c in chunks):
+        raise InvalidArgumentError("the chunks of one points item carry different columns")
+    return {c: np.concatenate([ch[c] for ch in chunks]) for c in chunks[0]}
+
+
+def _decode(col: dpb.Column) -> np.ndarray:
+    try:
+        return decode_column(col)
+    except ValueError as exc:
+        raise InvalidArgumentError(str(exc)) from None
+
+
+def _config_from_json(cfg: dpb.Config) -> dict[str, Any]:
+    try:
+        value = json.loads(cfg.json) if cfg.json else {}
+    except ValueError as exc:
+        raise InvalidArgumentError(f"config of scope {cfg.scope!r} is not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise InvalidArgumentError(f"config of scope {cfg.scope!r} must be a JSON object")
+    return value
+
+
+def fetch_request(
+    scope: str | None = None,
+    name: str | None = None,
+    scope_pattern: str | None = None,
+    name_pattern: str | None = None,
+    since: str | None = None,
+) -> spb.FetchRequest:
+    """A FetchRequest with only the given selectors set."""
+    args = dict(
+        scope=scope, name=name, scope_pattern=scope_pattern, name_pattern=name_pattern, since=since
+    )
+    return spb.FetchRequest(**{k: v for k, v in args.items() if v is not None})
+
+
+def opt(msg: Any, field_name: str) -> Any:
+    """A proto3 optional field's value, or None when unset."""
+    return getattr(msg, field_name) if msg.HasField(field_name) else None
+
+
+def schemas_to_proto(schemas: Mapping[str, Mapping[str, np.dtype]]) -> spb.SchemasReply:
+    reply = spb.SchemasReply()
+    for name, cols in schemas.items():
+        ns = reply.schemas.add(name=name)
+        for col, dtype in cols.items():
+            ns.columns.add(name=col, dtype=cast(Any, STORED_DTYPES[np.dtype(dtype)]))
+    return reply
+
+
+def schemas_from_proto(reply: spb.SchemasReply) -> dict[str, dict[str, np.dtype]]:
+    return {
+        ns.name: {c.name: _DTYPE_OF_CODE[c.dtype] for c in ns.columns} for ns in reply.schemas
+    }
+
+
+def groups_messages(groups: Sequence[GroupInfo], limit: int) -> Iterator[spb.GroupsReply]:
+    """Groups in replies under ``limit`` bytes (always at least one reply)."""
+    reply, size = spb.GroupsReply(), 0
+    for g in groups:
+        msg = spb.Group(scope=g.scope, name=g.name, index=g.index, count=g.count)
+        if g.x_min is not None:
+            msg.x_min = g.x_min
+        if g.x_max is not None:
+            msg.x_max = g.x_max
+        if reply.groups and size + msg.ByteSize() + 8 > limit - _OVERHEAD:
+            yield reply
+            reply, size = spb.GroupsReply(), 0
+        reply.groups.append(msg)
+        size += msg.ByteSize() + 8
+    yield reply
+
+
+def group_from_proto(g: spb.Group) -> GroupInfo:
+    nan = float("nan")
+    return GroupInfo(
+        scope=g.scope,
+        name=g.name,
+        index=g.index,
+        count=g.count,
+        x_min=g.x_min if g.HasField("x_min") else nan,
+        x_max=g.x_max if g.HasField("x_max") else nan,
+    )
+
+
+def configs_to_proto(configs: Mapping[str, Mapping[str, Any]]) -> spb.ConfigsReply:
+    return spb.ConfigsReply(configs=[config_to_proto(s, c) for s, c in configs.items()])
+
+
+def configs_from_proto(reply: spb.ConfigsReply) -> dict[str, dict[str, Any]]:
+    return {c.scope: _config_from_json(c) for c in reply.configs}
