@@ -1,0 +1,185 @@
+"""From queued writes to storage batches, and the bounded outbox of batches.
+
+``build_items`` turns the records drained from the write queue into storage items
+(``Points`` per group, ``ConfigUpdate``, ``Deletion``) in queue order; each column
+of each name goes to the host once (``column_to_host``). ``split_batches`` cuts the
+items into batches below a byte size (one batch = one ``append`` with one sequence
+number). ``Outbox`` keeps batches until delivered, dropping the oldest past its bound.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from streamvis.logger.tensors import column_to_host
+from streamvis.storage.model import ConfigUpdate, Deletion, Item, Points
+
+__all__ = ["Record", "Control", "build_items", "split_batches", "Batch", "Outbox"]
+
+
+# One write: (name, start_index, I, P, {column: snapshot})
+Record = tuple[str, int, int, int, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Control:
+    """A queued config update or deletion (kept in order with the writes)."""
+
+    item: ConfigUpdate | Deletion
+
+
+def build_items(
+    scope: str, queued: Iterable[Record | Control], dtypes: dict[str, dict[str, np.dtype]]
+) -> list[Item]:
+    """Storage items for drained queue entries, in queue order between controls."""
+    items: list[Item] = []
+    by_name: dict[str, list[Record]] = {}
+
+    def emit() -> None:
+        for name, recs in by_name.items():
+            items.extend(points_of(scope, name, recs, dtypes[name]))
+        by_name.clear()
+
+    for q in queued:
+        if isinstance(q, Control):
+            emit()
+            items.append(q.item)
+        else:
+            by_name.setdefault(q[0], []).append(q)
+    emit()
+    return items
+
+
+def points_of(
+    scope: str, name: str, recs: list[Record], schema: dict[str, np.dtype]
+) -> list[Points]:
+    """The Points of one name's records, converted with the name's schema dtypes."""
+    shapes = [(r[2], r[3]) for r in recs]
+    if all(s == (1, 1) for s in shapes):
+        idx = np.fromiter((r[1] for r in recs), dtype=np.int64, count=len(recs))
+    else:
+        idx = np.concatenate(
+            [np.repeat(np.arange(r[1], r[1] + r[2], dtype=np.int64), r[3]) for r in recs]
+        )
+    if idx.size == 0:
+        return []
+    host = {
+        col: column_to_host([r[4][col] for r in recs], shapes, dt) for col, dt in schema.items()
+    }
+    lo, hi = int(idx.min()), int(idx.max())
+    if lo == hi:
+        return [Points(scope, name, lo, host)]
+    order = np.argsort(idx, kind="stable")
+    sidx = idx[order]
+    cut = np.flatnonzero(np.diff(sidx)) + 1
+    bounds = zip(np.concatenate([[0], cut]), np.concatenate([cut, [sidx.size]]), strict=True)
+    sorted_cols = {c: a[order] for c, a in host.items()}
+    return [
+        Points(scope, name, int(sidx[s]), {c: a[s:e] for c, a in sorted_cols.items()})
+        for s, e in bounds
+    ]
+
+
+def item_nbytes(item: Item) -> int:
+    """Approximate payload bytes of one item."""
+    if isinstance(item, Points):
+        return sum(a.nbytes for a in item.columns.values()) + 64
+    return 256
+
+
+def item_points(item: Item) -> int:
+    """Number of points an item carries (0 for configs and deletions)."""
+    if isinstance(item, Points):
+        return len(next(iter(item.columns.values())))
+    return 0
+
+
+def split_batches(items: Sequence[Item], max_bytes: int) -> list[list[Item]]:
+    """Items in batches of at most ``max_bytes`` (large Points are cut by rows).
+
+    A ``Deletion`` ends its batch, so points written after it are never part of the
+    commit that carries the tombstone."""
+    batches: list[list[Item]] = []
+    cur: list[Item] = []
+    size = 0
+    for item in items:
+        pieces: list[Item] = [item]
+        nb = item_nbytes(item)
+        if isinstance(item, Points) and nb > max_bytes:
+            n = item_points(item)
+            row_bytes = max(1, (nb - 64) // max(1, n))
+            step = max(1, max_bytes // row_bytes)
+            pieces = [
+                Points(item.scope, item.name, item.index,
+                       {c: a[s:s + step] for c, a in item.columns.items()})
+                for s in range(0, n, step)
+            ]
+        for piece in pieces:
+            pb = item_nbytes(piece)
+            if cur and size + pb > max_bytes:
+                batches.append(cur)
+                cur, size = [], 0
+            cur.append(piece)
+            size += pb
+        if isinstance(item, Deletion) and cur:
+            # a tombstone ends its batch: what follows must not share its commit
+            batches.append(cur)
+            cur, size = [], 0
+    if cur:
+        batches.append(cur)
+    return batches
+
+
+@dataclass
+class Batch:
+    """One append: its sequence number, items, and counts."""
+
+    seq: int
+    items: list[Item]
+    nbytes: int = 0
+    points: int = 0
+    attempts: int = 0
+
+
+@dataclass
+class Outbox:
+    """Batches awaiting delivery, oldest first, bounded in bytes (oldest dropped)."""
+
+    max_bytes: int
+    batches: collections.deque[Batch] = field(default_factory=collections.deque)
+    nbytes: int = 0
+    dropped_batches: int = 0
+    dropped_points: int = 0
+
+    def push(self, seq: int, items: list[Item]) -> Batch:
+        """Queue a batch; returns it."""
+        b = Batch(seq, items, sum(map(item_nbytes, items)), sum(map(item_points, items)))
+        self.batches.append(b)
+        self.nbytes += b.nbytes
+        return b
+
+    def pop(self) -> Batch:
+        """Remove the oldest batch (after delivery)."""
+        b = self.batches.popleft()
+        self.nbytes -= b.nbytes
+        return b
+
+    def enforce(self, extra: int = 0) -> int:
+        """Drop oldest batches until within the bound; returns points dropped now."""
+        dropped = 0
+        while self.batches and self.nbytes + extra > self.max_bytes and len(self.batches) > 1:
+            b = self.pop()
+            self.dropped_batches += 1
+            self.dropped_points += b.points
+            dropped += b.points
+        return dropped
+
+    @property
+    def points(self) -> int:
+        """Points held in undelivered batches."""
+        return sum(b.points for b in self.batches)
