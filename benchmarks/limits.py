@@ -19,7 +19,9 @@ __all__ = ["raw_write", "raw_read", "numpy_copy", "raw_write_times", "raw_read_t
 CHUNK = 1 << 20
 
 
-def raw_write(path: str, nbytes: int, *, flush_bytes: int | None = None, fsync: bool = True) -> None:
+def raw_write(
+    path: str, nbytes: int, *, flush_bytes: int | None = None, fsync: bool = True
+) -> None:
     """Append ``nbytes`` to a fresh file in 1 MiB writes; fsync every ``flush_bytes``."""
     buf = memoryview(os.urandom(min(CHUNK, max(nbytes, 1))))
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
@@ -54,14 +56,16 @@ def raw_read(path: str) -> int:
     return got
 
 
-def raw_write_times(path: str, nbytes: int, runs: int, *, flush_bytes: int | None = None,
-                    fsync: bool = True) -> list[float]:
+def raw_write_times(
+    path: str, nbytes: int, runs: int, *, flush_bytes: int | None = None, fsync: bool = True
+) -> list[float]:
     def setup() -> None:
         if os.path.exists(path):
             os.unlink(path)
 
-    return time_runs(lambda: raw_write(path, nbytes, flush_bytes=flush_bytes, fsync=fsync),
-                     runs, setup=setup)
+    return time_runs(
+        lambda: raw_write(path, nbytes, flush_bytes=flush_bytes, fsync=fsync), runs, setup=setup
+    )
 
 
 def raw_read_times(path: str, runs: int) -> list[float]:

@@ -69,8 +69,13 @@ def tb_write_batches(logdir: str, steps: int, batch: int) -> None:
     for s in range(steps):
         x, y = batch_data(batch, s)
         t = make_tensor_proto(np.stack([x, y], axis=1))
-        w.add_event(Event(wall_time=time.time(), step=s,
-                          summary=Summary(value=[Summary.Value(tag="points", tensor=t)])))
+        w.add_event(
+            Event(
+                wall_time=time.time(),
+                step=s,
+                summary=Summary(value=[Summary.Value(tag="points", tensor=t)]),
+            )
+        )
     w.close()
 
 
@@ -96,8 +101,10 @@ def ea_read_scalars(logdir: str) -> tuple[np.ndarray, np.ndarray]:
     acc = ea.EventAccumulator(logdir, size_guidance={ea.SCALARS: 0, ea.TENSORS: 0})
     acc.Reload()
     ev = acc.Scalars("loss")
-    return (np.fromiter((e.step for e in ev), np.int64, len(ev)),
-            np.fromiter((e.value for e in ev), np.float32, len(ev)))
+    return (
+        np.fromiter((e.step for e in ev), np.int64, len(ev)),
+        np.fromiter((e.value for e in ev), np.float32, len(ev)),
+    )
 
 
 def ea_read_batches(logdir: str) -> np.ndarray:
@@ -135,9 +142,19 @@ def data_server(logdir: str, n: int) -> tuple[float, float, int, int]:
         port_file = os.path.join(tmp, "port")
         t0 = time.perf_counter()
         proc = subprocess.Popen(
-            [binary, f"--logdir={logdir}", "--reload=once", "--samples-per-plugin=scalars=all",
-             "--port=0", f"--port-file={port_file}", "--die-after-stdin"],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                binary,
+                f"--logdir={logdir}",
+                "--reload=once",
+                "--samples-per-plugin=scalars=all",
+                "--port=0",
+                f"--port-file={port_file}",
+                "--die-after-stdin",
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             port = None
             while port is None:
@@ -149,11 +166,13 @@ def data_server(logdir: str, n: int) -> tuple[float, float, int, int]:
                 if proc.poll() is not None:
                     raise RuntimeError("data server exited")
                 time.sleep(0.002)
-            chan = grpc.insecure_channel(f"localhost:{port}",
-                                         options=[("grpc.max_receive_message_length", -1)])
+            chan = grpc.insecure_channel(
+                f"localhost:{port}", options=[("grpc.max_receive_message_length", -1)]
+            )
             stub = dpg.TensorBoardDataProviderStub(chan)
-            req = dp.ListScalarsRequest(experiment_id="",
-                                        plugin_filter=dp.PluginFilter(plugin_name="scalars"))
+            req = dp.ListScalarsRequest(
+                experiment_id="", plugin_filter=dp.PluginFilter(plugin_name="scalars")
+            )
             while True:  # loaded when the tag's max_step is the last step
                 resp = stub.ListScalars(req)
                 done = any(t.metadata.max_step >= n - 1 for r in resp.runs for t in r.tags)
@@ -162,9 +181,13 @@ def data_server(logdir: str, n: int) -> tuple[float, float, int, int]:
                 time.sleep(0.005)
             t_load = time.perf_counter() - t0
             t1 = time.perf_counter()
-            rr = stub.ReadScalars(dp.ReadScalarsRequest(
-                experiment_id="", plugin_filter=dp.PluginFilter(plugin_name="scalars"),
-                downsample=dp.Downsample(num_points=n)))
+            rr = stub.ReadScalars(
+                dp.ReadScalarsRequest(
+                    experiment_id="",
+                    plugin_filter=dp.PluginFilter(plugin_name="scalars"),
+                    downsample=dp.Downsample(num_points=n),
+                )
+            )
             got = 0
             for r in rr.runs:
                 for t in r.tags:
@@ -183,12 +206,13 @@ def data_server(logdir: str, n: int) -> tuple[float, float, int, int]:
 def run(s: Sizes, workdir: str) -> Table:
     t = Table()
     n_w = max(1, int(s.scalars * s.tb_write_fraction))
-    frac_note = (f"measured on {n_w:,} of {s.scalars:,} writes, per write"
-                 if n_w < s.scalars else "")
+    frac_note = f"measured on {n_w:,} of {s.scalars:,} writes, per write" if n_w < s.scalars else ""
 
     # 1. scalar writes
-    for label, fn in (("TensorBoard EventFileWriter", tb_write_scalars),
-                      ("tensorboardX add_scalar", tbx_write_scalars)):
+    for label, fn in (
+        ("TensorBoard EventFileWriter", tb_write_scalars),
+        ("tensorboardX add_scalar", tbx_write_scalars),
+    ):
         try:
             samples = []
             for r in range(s.runs):
@@ -206,17 +230,33 @@ def run(s: Sizes, workdir: str) -> Table:
         progress(f"TensorBoard tensor summaries: {s.steps} x {s.batch:,}, run {r + 1}/{s.runs}")
         fresh_dir(bdir)
         samples.append(time_once(lambda: tb_write_batches(bdir, s.steps, s.batch)))
-    t.add(SEC.write_batches(s), "TensorBoard EventFileWriter (tensor summary)", samples, "s",
-          baseline=BASE, note=NO_POINTS)
-    t.add(SEC.bytes_batches(s), "TensorBoard (tensor summary)",
-          dir_bytes(bdir) / s.batch_points, "B/point", baseline=BASE)
+    t.add(
+        SEC.write_batches(s),
+        "TensorBoard EventFileWriter (tensor summary)",
+        samples,
+        "s",
+        baseline=BASE,
+        note=NO_POINTS,
+    )
+    t.add(
+        SEC.bytes_batches(s),
+        "TensorBoard (tensor summary)",
+        dir_bytes(bdir) / s.batch_points,
+        "B/point",
+        baseline=BASE,
+    )
 
     # 3. reads, on a full-size scalar log
     sdir = fresh_dir(os.path.join(workdir, "tb_scalars"))
     progress(f"TensorBoard: building the full {s.scalars:,}-scalar event file for the readers")
     fast_scalar_log(sdir, s.scalars)
-    t.add(SEC.bytes_scalars(s), "TensorBoard event file", dir_bytes(sdir) / s.scalars,
-          "B/point", baseline=BASE)
+    t.add(
+        SEC.bytes_scalars(s),
+        "TensorBoard event file",
+        dir_bytes(sdir) / s.scalars,
+        "B/point",
+        baseline=BASE,
+    )
     readers = (
         ("TensorBoard EventAccumulator (size_guidance 0)", ea_read_scalars, ea_read_batches),
         ("tbparse", tbparse_read_scalars, tbparse_read_batches),
@@ -251,14 +291,30 @@ def run(s: Sizes, workdir: str) -> Table:
             reads.append(tr)
             peaks.append(peak)
         note = f"served {got:,} points at {s.scalars / np.median(reads) / 1e6:.3g} M points/s"
-        t.add(SEC.read_scalars(s), "TB Rust data server: load + ReadScalars",
-              [a + b for a, b in zip(loads, reads, strict=True)], "s", baseline=BASE, note=note)
+        t.add(
+            SEC.read_scalars(s),
+            "TB Rust data server: load + ReadScalars",
+            [a + b for a, b in zip(loads, reads, strict=True)],
+            "s",
+            baseline=BASE,
+            note=note,
+        )
         t.add(SEC.read_scalars(s), "TB Rust data server: load only", loads, "s", baseline=BASE)
-        t.add(SEC.memory(s), f"TB Rust data server, {s.scalars:,} scalars (peak RSS)", peaks,
-              "B", note="whole server process")
+        t.add(
+            SEC.memory(s),
+            f"TB Rust data server, {s.scalars:,} scalars (peak RSS)",
+            peaks,
+            "B",
+            note="whole server process",
+        )
     except Exception as e:  # noqa: BLE001
-        t.add(SEC.read_scalars(s), "TB Rust data server: load + ReadScalars", [], "s",
-              note=f"failed: {e!r}"[:200])
+        t.add(
+            SEC.read_scalars(s),
+            "TB Rust data server: load + ReadScalars",
+            [],
+            "s",
+            note=f"failed: {e!r}"[:200],
+        )
     return t
 
 
