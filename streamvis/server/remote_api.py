@@ -18,8 +18,9 @@ import numpy as np
 import pyarrow as pa
 
 from streamvis.server.client import GrpcSource
+from streamvis.storage.convert import tables_to_arrays
 
-__all__ = ["gscopes", "gnames", "gconfigs", "gfetch_arrow", "gfetch_sync", "split_groups"]
+__all__ = ["gscopes", "gnames", "gconfigs", "gfetch_arrow", "gfetch_sync", "gfetch_pattern"]
 
 
 def gscopes(uri: str, *, token: str | None = None) -> list[str]:
@@ -73,30 +74,16 @@ def gfetch_sync(
     tables = gfetch_arrow(
         uri, scope, name, scope_pattern=scope_pattern, name_pattern=name_pattern, token=token
     )
-    return split_groups(tables)
+    return tables_to_arrays(tables)
 
 
-def split_groups(
-    tables: dict[tuple[str, str], pa.Table],
+def gfetch_pattern(
+    uri: str,
+    scope_pattern: str | None = None,
+    name_pattern: str | None = None,
+    *,
+    token: str | None = None,
 ) -> dict[tuple[str, str, int], dict[str, np.ndarray]]:
-    """Tables with an "index" column -> one dict of column arrays per (scope, name, index)."""
-    out: dict[tuple[str, str, int], dict[str, np.ndarray]] = {}
-    for (scope, name), table in tables.items():
-        if table.num_rows == 0:
-            continue
-        idx = table.column("index").to_numpy()
-        data = {
-            c: table.column(c).to_numpy() for c in table.column_names if c != "index"
-        }
-        starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
-        if len(np.unique(idx[starts])) == len(starts):  # each index one contiguous run
-            bounds = np.r_[starts, len(idx)]
-            for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
-                out[(scope, name, int(idx[lo]))] = {c: a[lo:hi] for c, a in data.items()}
-            continue
-        order = np.argsort(idx, kind="stable")
-        _, first = np.unique(idx, return_index=True)
-        for value in idx[np.sort(first)]:
-            rows = order[idx[order] == value]
-            out[(scope, name, int(value))] = {c: a[rows] for c, a in data.items()}
-    return out
+    """``gfetch_sync`` selecting by RE2 patterns (matched anywhere) instead of exact names."""
+    return gfetch_sync(uri, scope_pattern=scope_pattern, name_pattern=name_pattern, token=token)
+

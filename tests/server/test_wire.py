@@ -1,0 +1,84 @@
+"""Message building and decoding, without a server: chunks stay under the limit and
+reassemble into exactly what was split."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+from hypothesis import given
+from hypothesis import strategies as st
+
+from streamvis.server import wire
+from streamvis.storage.model import ConfigUpdate, Deletion, Points, ReadResult
+
+LIMITS = st.sampled_from([4096, 8192, 65536, wire.DEFAULT_MAX_MESSAGE_BYTES])
+
+
+def _table(n: int, seed: int) -> pa.Table:
+    rng = np.random.default_rng(seed)
+    index = np.sort(rng.integers(0, 3, n)).astype(np.int64)
+    return pa.table(
+        {
+            "index": index,
+            "x": np.arange(n, dtype=np.int64),
+            "y": rng.random(n).astype(np.float32),
+            "z": rng.random(n),
+        }
+    )
+
+
+@given(
+    sizes=st.lists(st.integers(0, 3000), min_size=0, max_size=4),
+    deleted=st.lists(st.tuples(st.text(max_size=5), st.none() | st.text(max_size=5)), max_size=3),
+    limit=LIMITS,
+)
+def test_read_result_round_trip(sizes: list[int], deleted: list, limit: int) -> None:
+    tables = {(f"s{i}", "n"): _table(n, i) for i, n in enumerate(sizes)}
+    result = ReadResult(tables, "cursor-1", deleted)
+    messages = list(wire.read_result_messages(result, limit, reset=True))
+    assert all(m.ByteSize() <= limit for m in messages)
+    assert [m.end_of_batch for m in messages] == [False] * (len(messages) - 1) + [True]
+    assembler = wire.TableAssembler()
+    back = [assembler.add(m) for m in messages]
+    assert back[:-1] == [None] * (len(messages) - 1)
+    got = back[-1]
+    assert got is not None and assembler.reset
+    assert got.cursor == "cursor-1"
+    assert got.deleted == deleted
+    assert list(got.tables) == list(tables)
+    for key, table in tables.items():
+        assert got.tables[key].equals(table)
+
+
+@given(n=st.integers(0, 20000), limit=LIMITS, seq=st.none() | st.integers(0, 2**40))
+def test_append_requests_round_trip(n: int, limit: int, seq: int | None) -> None:
+    rng = np.random.default_rng(n)
+    cols = {"x": np.arange(n, dtype=np.int32), "y": rng.random(n)}
+    items = [
+        ConfigUpdate("s", {"lr": 0.5, "tags": ["a"]}),
+        Points("s", "loss", 3, cols),
+        Deletion("s", "old"),
+        Points("s", "acc", 0, {"y": rng.random(7).astype(np.float32)}),
+        Deletion("t"),
+    ]
+    requests = list(wire.append_requests(items, b"writer", seq, limit))
+    assert all(r.ByteSize() <= limit for r in requests)
+    back, writer_id, got_seq = wire.items_from_requests(requests)
+    assert writer_id == b"writer" and got_seq == seq
+    assert [type(i) for i in back] == [type(i) for i in items]
+    assert back[0] == items[0] and back[2] == items[2] and back[4] == items[4]
+    for got, want in ((back[1], items[1]), (back[3], items[3])):
+        assert (got.scope, got.name, got.index) == (want.scope, want.name, want.index)
+        for c, a in want.columns.items():
+            np.testing.assert_array_equal(got.columns[c], a)
+            assert got.columns[c].dtype == a.dtype
+
+
+def test_groups_messages_split_under_limit() -> None:
+    from streamvis.storage.model import GroupInfo
+
+    groups = [GroupInfo("scope", f"name{i}", i, i, 0.0, float(i)) for i in range(2000)]
+    replies = list(wire.groups_messages(groups, 4096))
+    assert len(replies) > 1 and all(r.ByteSize() <= 4096 for r in replies)
+    back = [wire.group_from_proto(g) for r in replies for g in r.groups]
+    assert back == groups
