@@ -188,7 +188,9 @@ def _resolve(t: type) -> Adapter:
         ad = _adapt_generic
     elif "torch" in sys.modules and isinstance_by_name(t, "torch", "Tensor"):
         ad = _torch_adapter()
-    elif "jax" in sys.modules and isinstance_by_name(t, "jax", "Array"):
+    elif "jax" in sys.modules and (
+        isinstance_by_name(t, "jax", "Array") or issubclass(t, sys.modules["jax"].core.Tracer)
+    ):
         ad = _jax_adapter()
     elif issubclass(t, bool):
         ad = ADAPTERS[bool]
@@ -228,8 +230,10 @@ def _kind(v: Any) -> tuple[str, Any]:
 
 
 def _host_concat(vals: list[Any], shapes: list[tuple[int, int]], dt: np.dtype) -> np.ndarray:
-    if all(s == (1, 1) for s in shapes):
-        return np.array(vals, dtype=dt).reshape(-1)
+    if all(s == (1, 1) for s in shapes) and not any(
+        isinstance(v, np.ndarray) and v.ndim for v in vals
+    ):
+        return np.array(vals, dtype=dt)
     parts = [np.broadcast_to(np.asarray(v), s).reshape(-1) for v, s in zip(vals, shapes, strict=True)]
     return np.concatenate(parts).astype(dt, copy=False)
 
