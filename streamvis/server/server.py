@@ -70,6 +70,10 @@ class DataServer:
         """Open the store, bind and start serving; return the address listened on."""
         from streamvis.storage import Store
 
+        if self.port:
+            problem = _bind_problem(self.host, self.port)  # before gRPC logs its own lines
+            if problem:
+                raise PortInUseError(problem)
         server = grpc.aio.server(options=wire.channel_options(self.max_message_bytes))
         target = f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
         try:
@@ -78,7 +82,9 @@ class DataServer:
             port = 0
         if port == 0:
             await server.stop(None)
-            raise PortInUseError(_bind_failure(self.host, self.port))
+            raise PortInUseError(
+                _bind_problem(self.host, self.port) or f"cannot listen on {target}"
+            )
         self._store = Store.open(self.path, mode="a", **self.store_options)
         try:
             self._servicer = DataServicer(
@@ -122,11 +128,12 @@ class DataServer:
             await self._server.wait_for_termination()
 
 
-def _bind_failure(host: str, port: int) -> str:
-    """Say why binding failed: the port is taken, or the host is not ours."""
+def _bind_problem(host: str, port: int) -> str:
+    """Why ``host:port`` cannot be listened on ("" when a test bind succeeds)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
         with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.bind((host, port))
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
@@ -135,7 +142,7 @@ def _bind_failure(host: str, port: int) -> str:
                 "(another data server?); stop it or choose another port"
             )
         return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
-    return f"cannot listen on {host}:{port}"
+    return ""
 
 
 def run(
