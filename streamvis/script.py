@@ -32,10 +32,10 @@ __all__ = [
     "export_arrow",
     "export_parquet",
     "ParquetExport",
-    "gscopes",
-    "gnames",
-    "gfetch_sync",
-    "gfetch_arrow",
+    "gscopes",  # noqa: F822 - provided lazily by __getattr__
+    "gnames",  # noqa: F822 - provided lazily by __getattr__
+    "gfetch_sync",  # noqa: F822 - provided lazily by __getattr__
+    "gfetch_arrow",  # noqa: F822 - provided lazily by __getattr__
 ]
 
 _REMOTE = {"gscopes", "gnames", "gfetch_sync", "gfetch_arrow", "gfetch_pattern", "gconfigs"}

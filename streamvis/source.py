@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
 import pyarrow as pa
@@ -154,7 +153,7 @@ def is_server_address(target: str) -> bool:
     return bool(_HOST_PORT.match(target))
 
 
-def open_source(target: str, **options: Mapping[str, Any] | Any) -> DataSource:
+def open_source(target: str, **options: Any) -> DataSource:
     """A ``DataSource`` for a log path/URL or a data server's ``host:port``."""
     if is_server_address(target):
         from streamvis.server.client import GrpcSource  # gRPC stack only when needed

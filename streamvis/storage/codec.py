@@ -13,6 +13,7 @@ speed.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -32,14 +33,14 @@ __all__ = [
 
 RESERVED_COLUMNS = frozenset({"scope", "name", "index"})
 
-STORED_DTYPES: dict[np.dtype, int] = {
+STORED_DTYPES: dict[np.dtype, Any] = {
     np.dtype("<f4"): pb.FLOAT32,
     np.dtype("<f8"): pb.FLOAT64,
     np.dtype("<i4"): pb.INT32,
     np.dtype("<i8"): pb.INT64,
 }
 _DTYPE_OF_CODE = {code: dt for dt, code in STORED_DTYPES.items()}
-_WIDEN = {
+_WIDEN: dict[str, np.dtype] = {
     "b1": np.dtype("<i4"),
     "i1": np.dtype("<i4"),
     "i2": np.dtype("<i4"),

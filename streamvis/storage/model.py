@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -46,7 +46,7 @@ class Deletion:
     name: str | None = None
 
 
-Item = Union[Points, ConfigUpdate, Deletion]
+Item = Points | ConfigUpdate | Deletion
 
 
 @dataclass(frozen=True)
