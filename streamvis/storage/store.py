@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 
 from streamvis.errors import (
+    ConflictError,
     CursorResetError,
     InvalidArgumentError,
     LogNotFoundError,
@@ -230,7 +231,13 @@ class Store:
                 if self._state.is_duplicate(writer_id, seq):
                     return AppendResult(True, self._cursor())
                 self._check_schemas(norm)
-                key, offset = self.backend.append(b"".join(frames), writer=writer_id.hex(), seq=seq)
+                try:
+                    key, offset = self.backend.append(b"".join(frames), writer=writer_id.hex(), seq=seq)
+                except ConflictError:  # object stores: a racing copy of this batch won
+                    self._catch_up()
+                    if self._state.is_duplicate(writer_id, seq):
+                        return AppendResult(True, self._cursor())
+                    raise
                 if self.fsync:
                     self.backend.sync()
                 self._apply_written(norm, encoded, frames, key, offset, writer_id, seq)
