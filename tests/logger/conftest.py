@@ -43,6 +43,7 @@ class FlakySink:
     def __init__(self, path: str, fail: int = 0) -> None:
         self.store = Store.open(path, mode="a")
         self.fail = fail
+        self.lose_replies = 0
         self.attempts: list[tuple[bytes, int]] = []
         self.stored: list[tuple[bytes, int, bool]] = []
         self.lock = threading.Lock()
@@ -54,7 +55,11 @@ class FlakySink:
             if self.fail > 0:
                 self.fail -= 1
                 raise UnavailableError("injected: server down")
-        res = self.store.append(items, writer_id=writer_id, seq=seq)
+            res = self.store.append(items, writer_id=writer_id, seq=seq)
+            if self.lose_replies > 0:  # stored, but the caller never hears it
+                self.lose_replies -= 1
+                self.stored.append((writer_id, seq, res.duplicate))
+                raise UnavailableError("injected: reply lost")
         self.stored.append((writer_id, seq, res.duplicate))
         self.appended.set()
         return res
