@@ -1,0 +1,55 @@
+"""The Bokeh application: a document per browser tab, built from the URL."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from bokeh.application import Application
+from bokeh.application.handlers.function import FunctionHandler
+from bokeh.document import Document
+
+from streamvis.errors import InvalidArgumentError
+
+from .layout import parse_layout
+from .pages import error_page, grid, index_page
+from .session import AppConfig, LiveSession
+
+__all__ = ["make_document", "make_applications", "request_args"]
+
+
+def request_args(doc: Document) -> dict[str, list[str]]:
+    """The page's query arguments, decoded, without Bokeh's own."""
+    ctx = doc.session_context
+    request = getattr(ctx, "request", None)
+    raw: Mapping[str, Sequence[bytes]] = request.arguments if request is not None else {}
+    return {
+        k: [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in vs]
+        for k, vs in raw.items()
+        if not k.startswith("bokeh-")
+    }
+
+
+def make_document(doc: Document, cfg: AppConfig, *, index: bool = False) -> None:
+    """Fill ``doc``: the index page, an error page, or the live plots of a layout."""
+    doc.title = "streamvis"
+    args = request_args(doc)
+    if index or not args:
+        doc.add_root(index_page(cfg.source, cfg.schema))
+        return
+    try:
+        layout = parse_layout(args, cfg.schema)
+    except InvalidArgumentError as exc:
+        doc.add_root(error_page(str(exc), cfg.schema))
+        return
+    session = LiveSession(doc, cfg, layout)
+    doc.add_root(grid(layout, [v.root for v in session.views]))  # type: ignore[misc]
+    doc.on_session_destroyed(lambda _ctx: session.close())
+    session.tick()
+
+
+def make_applications(cfg: AppConfig) -> dict[str, Application]:
+    """``/`` (plots, or the index without parameters) and ``/index``."""
+    return {
+        "/": Application(FunctionHandler(lambda doc: make_document(doc, cfg))),
+        "/index": Application(FunctionHandler(lambda doc: make_document(doc, cfg, index=True))),
+    }

@@ -1,0 +1,153 @@
+"""The page around the plots: the layout grid, the index page, the error page."""
+
+from __future__ import annotations
+
+import html
+import json
+import urllib.parse
+from collections.abc import Sequence
+from typing import Any
+
+from bokeh.models import GridBox, LayoutDOM
+from bokeh.models.widgets import Div
+
+from streamvis.source import DataSource
+
+from .layout import Layout
+from .schema import Schema
+
+__all__ = ["grid", "error_page", "index_page", "example_links"]
+
+ONE: Any = ["minmax(0, 1fr)"]
+PAGE_CSS = ":host { font-family: system-ui, sans-serif; font-size: 14px; }"
+
+
+def _tracks(fractions: Sequence[float]) -> Any:
+    # minmax(0, Nfr): tracks follow their weights exactly, whatever the content's size
+    return [f"minmax(0, {f:.6f}fr)" for f in fractions]
+
+
+def grid(layout: Layout, cells: Sequence[LayoutDOM]) -> LayoutDOM:
+    """Arrange the plot cells (in layout order) in rows or columns with relative sizes."""
+    groups: list[LayoutDOM] = []
+    k = 0
+    for gi, g in enumerate(layout.groups):
+        members = cells[k : k + len(g)]
+        k += len(g)
+        if layout.mode == "rows":
+            box = GridBox(
+                children=[(c, 0, j) for j, c in enumerate(members)],
+                cols=_tracks(layout.inner[gi]),
+                rows=ONE,
+                sizing_mode="stretch_both",
+                name=f"group:{gi}",
+            )
+        else:
+            box = GridBox(
+                children=[(c, j, 0) for j, c in enumerate(members)],
+                rows=_tracks(layout.inner[gi]),
+                cols=ONE,
+                sizing_mode="stretch_both",
+                name=f"group:{gi}",
+            )
+        groups.append(box)
+    if layout.mode == "rows":
+        return GridBox(
+            children=[(b, i, 0) for i, b in enumerate(groups)],
+            rows=_tracks(layout.outer),
+            cols=ONE,
+            sizing_mode="stretch_both",
+            name="page",
+        )
+    return GridBox(
+        children=[(b, 0, i) for i, b in enumerate(groups)],
+        cols=_tracks(layout.outer),
+        rows=ONE,
+        sizing_mode="stretch_both",
+        name="page",
+    )
+
+
+def example_links(schema: Schema, scope: str | None = None) -> list[tuple[str, str]]:
+    """(label, relative URL) pairs: every plot two to a row, and each plot alone."""
+    plots = list(schema.plots)
+    rows = ";".join(",".join(plots[i : i + 2]) for i in range(0, len(plots), 2))
+    extra = {"scopes": f"^{_re_escape(scope)}$"} if scope is not None else {}
+    links = [("all plots", "/?" + urllib.parse.urlencode({"rows": rows, **extra}, safe=",;"))]
+    for p in plots:
+        links.append((p, "/?" + urllib.parse.urlencode({"rows": p, **extra}, safe=",;")))
+    return links
+
+
+def _re_escape(s: str) -> str:
+    import re2
+
+    out: str = re2.escape(s)
+    return out
+
+
+def _links_html(links: list[tuple[str, str]]) -> str:
+    return " · ".join(
+        f'<a href="{html.escape(u, quote=True)}">{html.escape(label)}</a>' for label, u in links
+    )
+
+
+def error_page(message: str, schema: Schema) -> Div:
+    """A readable message for bad page parameters: what was wrong and what is allowed."""
+    plots = ", ".join(html.escape(p) for p in schema.plots)
+    body = f"""<div class="sv-page">
+<h2>streamvis: this page's parameters are not valid</h2>
+<p class="sv-error" style="color:#b00020;font-weight:600">{html.escape(message)}</p>
+<p><b>Plots in this schema:</b> {plots}</p>
+<p><b>Parameters:</b> exactly one of <code>rows=A,B;C</code> (rows split by ';', plots by ',')
+or <code>cols=A,B;C</code>; <code>width</code> and <code>height</code>: positive numbers
+(rows mode: one width per plot, one height per row; cols mode: one width per column, one
+height per plot); <code>axes=lin,xlog,ylog,xylog</code> one per plot;
+<code>scopes=REGEX</code>; <code>names=REGEX</code> once per plot.</p>
+<p>Try: {_links_html(example_links(schema))} · <a href="/index">index</a></p>
+</div>"""
+    return Div(text=body, name="error", sizing_mode="stretch_width", stylesheets=[PAGE_CSS])
+
+
+def index_page(source: DataSource, schema: Schema, note: str = "") -> Div:
+    """The schema's plots, the scopes with their names and configs, and ready links."""
+    rows = []
+    for p in schema.plots.values():
+        rows.append(
+            f"<tr><td><a href='/?rows={urllib.parse.quote(p.name)}'>{html.escape(p.name)}</a>"
+            f"</td><td><code>{html.escape(p.name_pattern)}</code></td>"
+            f"<td>{p.glyph_kind}</td><td>{html.escape(', '.join(p.columns))}</td></tr>"
+        )
+    parts = [
+        "<div class='sv-page'><h2>streamvis</h2>",
+        f"<p>{html.escape(note)}</p>" if note else "",
+        f"<p>Open: {_links_html(example_links(schema))}</p>",
+        "<h3>Plots</h3><table class='sv-plots' border=1 cellpadding=4 style='border-collapse:collapse'>"
+        "<tr><th>plot</th><th>name_pattern</th><th>glyph</th><th>columns</th></tr>",
+        *rows,
+        "</table><h3>Scopes</h3>",
+    ]
+    try:
+        scopes = source.scopes()
+        configs: dict[str, Any] = source.configs()
+    except Exception as exc:  # the data is unreachable: say so, keep the page
+        scopes, configs = [], {}
+        parts.append(f"<p style='color:#b00020'>cannot list scopes: {html.escape(str(exc))}</p>")
+    if not scopes:
+        parts.append("<p>No scopes logged yet.</p>")
+    for s in scopes:
+        try:
+            names = source.names(s)
+        except Exception:
+            names = []
+        cfg = configs.get(s)
+        parts.append(
+            f"<div class='sv-scope'><h4>{html.escape(s)}</h4>"
+            f"<p>names: {html.escape(', '.join(names)) or '(none)'}</p>"
+            + (f"<pre>{html.escape(json.dumps(cfg, indent=1, default=str))}</pre>" if cfg else "")
+            + f"<p>open this scope: {_links_html(example_links(schema, s))}</p></div>"
+        )
+    parts.append("</div>")
+    return Div(
+        text="\n".join(parts), name="index", sizing_mode="stretch_width", stylesheets=[PAGE_CSS]
+    )

@@ -1,0 +1,71 @@
+"""Start the Bokeh server for the web app, programmatically, on WEB_URI."""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Sequence
+from typing import Any
+
+from bokeh.server.server import Server
+from tornado.ioloop import IOLoop
+
+from streamvis.errors import InvalidArgumentError
+from streamvis.source import DataSource
+
+from .app import make_applications
+from .schema import Schema
+from .session import AppConfig
+
+__all__ = ["parse_web_uri", "build_server", "DEFAULT_BUDGET"]
+
+DEFAULT_BUDGET = 4000
+
+
+def parse_web_uri(uri: str) -> tuple[str, int]:
+    """``host:port`` or ``http://host:port`` -> (host, port)."""
+    text = uri if "://" in uri else f"http://{uri}"
+    try:
+        parts = urllib.parse.urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        raise InvalidArgumentError(f"WEB_URI {uri!r}: {exc}; use host:port") from None
+    if not parts.hostname or port is None or parts.scheme not in ("http", "https"):
+        raise InvalidArgumentError(f"WEB_URI {uri!r} must be host:port, e.g. localhost:5006")
+    return parts.hostname, port
+
+
+def build_server(
+    web_uri: str,
+    source: DataSource,
+    schema: Schema,
+    *,
+    refresh: float = 1.0,
+    budget: int = DEFAULT_BUDGET,
+    allow_origins: Sequence[str] = (),
+    io_loop: IOLoop | None = None,
+    **server_kwargs: Any,
+) -> tuple[Server, AppConfig]:
+    """A started-but-not-running Bokeh Server serving ``schema`` over ``source``.
+
+    Websocket origins are restricted to WEB_URI plus ``allow_origins``. Run it with
+    ``server.io_loop.start()`` (or start the loop yourself).
+    """
+    if refresh <= 0:
+        raise InvalidArgumentError(f"--refresh must be positive, got {refresh}")
+    host, port = parse_web_uri(web_uri)
+    cfg = AppConfig(source=source, schema=schema, refresh=refresh, budget=budget)
+    origins = [f"{host}:{port}", *allow_origins]
+    kw: dict[str, Any] = {
+        "address": host,
+        "port": port,
+        "allow_websocket_origin": origins,
+        "check_unused_sessions_milliseconds": 2000,
+        "unused_session_lifetime_milliseconds": 5000,
+    }
+    kw.update(server_kwargs)
+    try:
+        server = Server(make_applications(cfg), io_loop=io_loop, **kw)
+    except OSError as exc:
+        raise InvalidArgumentError(f"cannot listen on {host}:{port}: {exc}") from None
+    server.start()
+    return server, cfg
