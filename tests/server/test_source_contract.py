@@ -1,0 +1,118 @@
+"""One contract for the ``DataSource`` read interface, run against the in-process
+``LocalSource`` and the gRPC ``GrpcSource`` (a real server process)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from streamvis.errors import InvalidArgumentError, NotFoundError
+from streamvis.server.client import DataClient, GrpcSource
+from streamvis.source import DataSource, LocalSource, open_source
+from streamvis.storage import ConfigUpdate, Points, Store
+
+
+class SourceContract:
+    """Subclasses provide ``env``: (a DataSource, a write sink on the same log)."""
+
+    @pytest.fixture
+    def env(self, tmp_path, request):  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    @pytest.fixture
+    def filled(self, env):
+        src, sink = env
+        sink.append([ConfigUpdate("alpha", {"lr": 0.5}), ConfigUpdate("beta", {"lr": 0.1})])
+        sink.append([
+            Points("alpha", "loss", 0, {"x": np.arange(100), "y": np.sin(np.arange(100.0))}),
+            Points("alpha", "loss", 1, {"x": np.arange(10, 20), "y": np.ones(10)}),
+            Points("alpha", "acc", 0, {"y": np.arange(5, dtype=np.float32)}),
+            Points("beta", "loss", 0, {"x": np.arange(7), "y": np.zeros(7)}),
+        ])
+        return src, sink
+
+    def test_is_a_data_source(self, env) -> None:
+        assert isinstance(env[0], DataSource)
+
+    def test_listings(self, filled) -> None:
+        src, _ = filled
+        assert src.scopes() == ["alpha", "beta"]
+        assert src.names("alpha") == ["loss", "acc"]
+        with pytest.raises(NotFoundError):
+            src.names("gamma")
+        assert src.configs() == {"alpha": {"lr": 0.5}, "beta": {"lr": 0.1}}
+        assert src.configs("^b") == {"beta": {"lr": 0.1}}
+
+    def test_groups(self, filled) -> None:
+        src, _ = filled
+        groups = {(g.scope, g.name, g.index): g for g in src.groups()}
+        assert set(groups) == {("alpha", "loss", 0), ("alpha", "loss", 1), ("alpha", "acc", 0),
+                               ("beta", "loss", 0)}
+        g = groups[("alpha", "loss", 1)]
+        assert (g.count, g.x_min, g.x_max) == (10, 10, 19)
+        only = src.groups(scope_pattern="alp", name_pattern="acc")
+        assert [(g.scope, g.name, g.index) for g in only] == [("alpha", "acc", 0)]
+        assert not math.isnan(only[0].x_min)
+
+    def test_fetch_selections(self, filled) -> None:
+        src, _ = filled
+        everything = src.fetch()
+        assert list(everything.tables) == [("alpha", "loss"), ("alpha", "acc"), ("beta", "loss")]
+        t = everything.tables[("alpha", "loss")]
+        assert t.column_names == ["index", "x", "y"]
+        assert t.column("index").to_pylist() == [0] * 100 + [1] * 10
+        assert everything.num_points == 122
+        assert list(src.fetch("alpha", "acc").tables) == [("alpha", "acc")]
+        assert list(src.fetch(name_pattern="^lo").tables) == [("alpha", "loss"), ("beta", "loss")]
+        assert src.fetch("gamma").tables == {}
+        with pytest.raises(InvalidArgumentError):
+            src.fetch(scope_pattern="(")
+
+    def test_fetch_since_cursor_and_tombstones(self, filled) -> None:
+        src, sink = filled
+        cursor = src.fetch().cursor
+        assert src.fetch(since=cursor).tables == {}
+        sink.append([Points("beta", "loss", 0, {"x": np.array([7, 8]), "y": np.ones(2)})])
+        new = src.fetch(since=cursor)
+        assert new.num_points == 2 and new.deleted == []
+        src.delete("alpha", "acc")
+        after = src.fetch(since=new.cursor)
+        assert after.deleted == [("alpha", "acc")] and after.tables == {}
+        assert src.names("alpha") == ["loss"]
+        src.delete("beta")
+        assert src.scopes() == ["alpha"]
+        assert src.fetch(since=after.cursor).deleted == [("beta", None)]
+
+    def test_read_range(self, filled) -> None:
+        src, _ = filled
+        full = src.read_range("alpha", "loss", 0)
+        assert full.column_names == ["x", "y"] and full.num_rows == 100
+        part = src.read_range("alpha", "loss", 0, 10, 19.5)
+        assert part.column("x").to_pylist() == list(range(10, 20))
+        small = src.read_range("alpha", "loss", 0, max_points=10)
+        assert small.num_rows <= 12
+        with pytest.raises(NotFoundError):
+            src.read_range("alpha", "loss", 7)
+
+
+class TestLocalSource(SourceContract):
+    @pytest.fixture
+    def env(self, tmp_path):
+        store = Store.open(str(tmp_path / "local.svl"), "a")
+        src = LocalSource(store)
+        yield src, store
+        src.close()
+
+
+class TestGrpcSource(SourceContract):
+    @pytest.fixture
+    def env(self, start_server):
+        srv = start_server()
+        src = open_source(srv.uri)
+        assert isinstance(src, GrpcSource)
+        sink = DataClient(srv.uri)
+        yield src, sink
+        sink.close()
+        src.close()
