@@ -21,7 +21,6 @@ import numpy as np
 import pyarrow as pa
 
 from streamvis.storage import Store
-from streamvis.storage.convert import tables_to_arrays
 from streamvis.storage.export import ParquetExport, export_parquet
 
 __all__ = [
@@ -86,12 +85,10 @@ def export(
     name_pattern: str | None = None,
     **store_options: Any,
 ) -> dict[tuple[str, str, int], dict[str, np.ndarray]]:
-    """``{(scope, name, index): {column: ndarray}}``; arrays are zero-copy views of Arrow
-    data where possible (read-only: copy before modifying)."""
-    tables = export_arrow(
-        path, scope, name, scope_pattern=scope_pattern, name_pattern=name_pattern, **store_options
-    )
-    return tables_to_arrays(tables)
+    """``{(scope, name, index): {column: ndarray}}``, decoded straight into one array per
+    group and column (no Arrow detour, no concatenation copy)."""
+    with Store.open(path, "r", **store_options) as store:
+        return store.read_arrays(scope, name, scope_pattern=scope_pattern, name_pattern=name_pattern)
 
 
 def __getattr__(attr: str) -> Any:

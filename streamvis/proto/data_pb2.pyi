@@ -21,6 +21,7 @@ class Encoding(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ZSTD: _ClassVar[Encoding]
     DELTA: _ClassVar[Encoding]
     DELTA_ZSTD: _ClassVar[Encoding]
+    LINEAR: _ClassVar[Encoding]
 DTYPE_UNSPECIFIED: DType
 FLOAT32: DType
 FLOAT64: DType
@@ -30,6 +31,7 @@ RAW: Encoding
 ZSTD: Encoding
 DELTA: Encoding
 DELTA_ZSTD: Encoding
+LINEAR: Encoding
 
 class Column(_message.Message):
     __slots__ = ("name", "dtype", "encoding", "length", "data")

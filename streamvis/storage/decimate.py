@@ -15,7 +15,7 @@ from tsdownsample import MinMaxDownsampler, NaNMinMaxDownsampler
 
 from streamvis.storage.records import x_column
 
-__all__ = ["decimate_table", "select_range"]
+__all__ = ["decimate_table", "select_range", "slice_range"]
 
 
 def select_range(table: pa.Table, lo: float, hi: float) -> pa.Table:
@@ -37,9 +37,29 @@ def select_range(table: pa.Table, lo: float, hi: float) -> pa.Table:
     return table
 
 
-def decimate_table(table: pa.Table, lo: float, hi: float, max_points: int | None) -> pa.Table:
-    """``table`` restricted to x in [lo, hi], sorted by x, at most ``max_points`` rows."""
-    table = select_range(table, lo, hi)
+def _bound(value: float, dtype: np.dtype, *, up: bool) -> np.generic:
+    """``value`` in x's own dtype (a float bound would make numpy convert all of x)."""
+    if dtype.kind != "i":
+        return dtype.type(value)
+    info = np.iinfo(dtype)
+    rounded = np.ceil(value) if up else np.floor(value)
+    return dtype.type(min(max(rounded, info.min), info.max))
+
+
+def slice_range(
+    columns: dict[str, np.ndarray], xcol: str, lo: float, hi: float, x_sorted: bool
+) -> pa.Table:
+    """Rows of ``columns`` with x in [lo, hi]: a zero-copy slice when x is sorted."""
+    if x_sorted:
+        x = columns[xcol]
+        start = 0 if np.isneginf(lo) else int(np.searchsorted(x, _bound(lo, x.dtype, up=True), side="left"))
+        stop = x.size if np.isposinf(hi) else int(np.searchsorted(x, _bound(hi, x.dtype, up=False), side="right"))
+        return pa.table({c: a[start:stop] for c, a in columns.items()})
+    return select_range(pa.table(columns), lo, hi)
+
+
+def decimate_table(table: pa.Table, max_points: int | None) -> pa.Table:
+    """At most ``max_points`` rows of an x-sorted ``table``, every bucket's min and max kept."""
     n = table.num_rows
     if max_points is None or n <= max_points:
         return table

@@ -7,7 +7,7 @@ concatenated once per column.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,11 +16,11 @@ import pyarrow as pa
 from streamvis.errors import CorruptDataError
 from streamvis.proto import data_pb2 as pb
 from streamvis.storage.backend import LogBackend
-from streamvis.storage.codec import decode_column
+from streamvis.storage.codec import decode_column, decode_column_into
 from streamvis.storage.framing import HEADER_SIZE, TRAILER_SIZE, checksum
 from streamvis.storage.state import Entry
 
-__all__ = ["TableBuilder", "read_entries", "decode_points"]
+__all__ = ["TableBuilder", "GroupPlan", "iter_entries", "read_entries", "read_tables", "read_groups", "decode_points"]
 
 _COALESCE_GAP = 1 << 20  # read across gaps smaller than this
 _MAX_READ = 64 << 20
@@ -34,10 +34,13 @@ def decode_points(body: pb.Points, where: str = "") -> dict[str, np.ndarray]:
         raise CorruptDataError(f"points record {where} does not decode: {exc}") from None
 
 
-def read_entries(backend: LogBackend, entries: Sequence[Entry]) -> list[pb.Points]:
-    """The points records at ``entries`` (any order in, same order out), CRC-checked."""
+def iter_entries(backend: LogBackend, entries: Sequence[Entry]) -> Iterator[tuple[int, pb.Points]]:
+    """``(position in entries, points record)`` for every entry, in file order.
+
+    Neighbouring records are fetched in one read; every record's CRC is checked.
+    Only one coalesced read is held in memory at a time.
+    """
     order = sorted(range(len(entries)), key=lambda i: (entries[i].key, entries[i].offset))
-    out: list[pb.Points | None] = [None] * len(entries)
     i = 0
     while i < len(order):
         first = entries[order[i]]
@@ -45,7 +48,11 @@ def read_entries(backend: LogBackend, entries: Sequence[Entry]) -> list[pb.Point
         end = first.offset + first.length
         while j < len(order):
             e = entries[order[j]]
-            if e.key != first.key or e.offset - end > _COALESCE_GAP or e.offset + e.length - first.offset > _MAX_READ:
+            if (
+                e.key != first.key
+                or e.offset - end > _COALESCE_GAP
+                or e.offset + e.length - first.offset > _MAX_READ
+            ):
                 break
             end = max(end, e.offset + e.length)
             j += 1
@@ -56,15 +63,105 @@ def read_entries(backend: LogBackend, entries: Sequence[Entry]) -> list[pb.Point
             start = e.offset - first.offset
             frame = view[start : start + e.length]
             payload = frame[HEADER_SIZE : e.length - TRAILER_SIZE]
-            stored = int.from_bytes(frame[e.length - TRAILER_SIZE :], "little")
-            if len(frame) != e.length or checksum(payload) != stored:
+            if len(frame) != e.length or checksum(payload) != int.from_bytes(
+                frame[e.length - TRAILER_SIZE :], "little"
+            ):
                 raise CorruptDataError(
                     f"record at offset {e.offset} failed its checksum on read", offset=e.offset
                 )
-            rec = pb.Record.FromString(payload)
-            out[k] = rec.points
+            yield k, pb.Record.FromString(payload).points
         i = j
+
+
+def read_entries(backend: LogBackend, entries: Sequence[Entry]) -> list[pb.Points]:
+    """The points records at ``entries``, in the same order."""
+    out: list[pb.Points | None] = [None] * len(entries)
+    for k, body in iter_entries(backend, entries):
+        out[k] = body
     return [p for p in out if p is not None]
+
+
+@dataclass
+class GroupPlan:
+    """One group to read: its key, schema (column -> dtype name) and records."""
+
+    scope: str
+    name: str
+    index: int
+    schema: dict[str, str]
+    entries: list[Entry]
+
+
+def _decode_all(
+    backend: LogBackend, flat: list[Entry], targets: list[tuple[dict[str, np.ndarray], int]]
+) -> None:
+    """Decode record ``flat[k]`` into rows ``targets[k][1]:`` of ``targets[k][0]``."""
+    for k, body in iter_entries(backend, flat):
+        cols, start = targets[k]
+        count = flat[k].count
+        if body.count != count or len(body.columns) != len(cols):
+            raise CorruptDataError(
+                f"record at offset {flat[k].offset} disagrees with the index", offset=flat[k].offset
+            )
+        try:
+            for c in body.columns:
+                decode_column_into(c, cols[c.name][start : start + count])
+        except (ValueError, KeyError) as exc:
+            raise CorruptDataError(
+                f"points record at offset {flat[k].offset} does not decode: {exc}",
+                offset=flat[k].offset,
+            ) from None
+
+
+def _allocate(schema: dict[str, str], total: int) -> dict[str, np.ndarray]:
+    return {c: np.empty(total, dtype=np.dtype(d)) for c, d in schema.items()}
+
+
+def read_tables(backend: LogBackend, plans: Sequence[GroupPlan]) -> dict[tuple[str, str], pa.Table]:
+    """One table per (scope, name), decoding each record straight into its rows.
+
+    Counts come from the index, so output columns are allocated once and no
+    concatenation copy is made: peak memory is the output plus one read buffer.
+    """
+    by_name: dict[tuple[str, str], list[GroupPlan]] = {}
+    for plan in plans:
+        by_name.setdefault((plan.scope, plan.name), []).append(plan)
+    outputs: dict[tuple[str, str], dict[str, np.ndarray]] = {}
+    targets: list[tuple[dict[str, np.ndarray], int]] = []
+    flat: list[Entry] = []
+    for key, group_plans in by_name.items():
+        counts = [sum(e.count for e in p.entries) for p in group_plans]
+        cols = _allocate(group_plans[0].schema, sum(counts))
+        indices = np.asarray([p.index for p in group_plans], np.int64)
+        outputs[key] = {"index": np.repeat(indices, counts), **cols}
+        pos = 0
+        for p in group_plans:
+            for e in p.entries:
+                targets.append((cols, pos))
+                flat.append(e)
+                pos += e.count
+    _decode_all(backend, flat, targets)
+    return {key: pa.table(cols) for key, cols in outputs.items()}
+
+
+def read_groups(
+    backend: LogBackend, plans: Sequence[GroupPlan]
+) -> dict[tuple[str, str, int], dict[str, np.ndarray]]:
+    """``{(scope, name, index): {column: ndarray}}``, one allocation per column."""
+    outputs: dict[tuple[str, str, int], dict[str, np.ndarray]] = {}
+    targets: list[tuple[dict[str, np.ndarray], int]] = []
+    flat: list[Entry] = []
+    for p in plans:
+        cols = outputs[(p.scope, p.name, p.index)] = _allocate(
+            p.schema, sum(e.count for e in p.entries)
+        )
+        pos = 0
+        for e in p.entries:
+            targets.append((cols, pos))
+            flat.append(e)
+            pos += e.count
+    _decode_all(backend, flat, targets)
+    return outputs
 
 
 @dataclass

@@ -36,8 +36,9 @@ from streamvis.errors import (
 from streamvis.patterns import matcher
 from streamvis.proto import data_pb2 as pb
 from streamvis.storage.backend import Chunk, LogBackend, open_backend
-from streamvis.storage.decimate import decimate_table
+from streamvis.storage.decimate import decimate_table, select_range, slice_range
 from streamvis.storage.framing import encode_frame
+from streamvis.storage.group_cache import GroupCache
 from streamvis.storage.index_file import IndexMeta, dump_index, load_index
 from streamvis.storage.model import (
     AppendResult,
@@ -47,12 +48,18 @@ from streamvis.storage.model import (
     Item,
     ReadResult,
 )
-from streamvis.storage.reading import TableBuilder, read_entries
+from streamvis.storage.reading import (
+    GroupPlan,
+    TableBuilder,
+    read_groups,
+    read_tables,
+)
 from streamvis.storage.records import (
     NormalizedPoints,
     encode_batch,
     header_payload,
     normalize_items,
+    x_column,
 )
 from streamvis.storage.scan import (
     ScannedRecord,
@@ -105,6 +112,7 @@ class Store:
         self._generation = 0
         self._dirty_since: float | None = None
         self._index_saved_at = time.monotonic()
+        self._group_cache = GroupCache()
         self._open()
 
     # -- opening -----------------------------------------------------------------------
@@ -405,22 +413,35 @@ class Store:
             cursor = self._cursor()
         return self._read_between(start, end, ms, mn, cursor)
 
-    def _read_indexed(self, ms: Any, mn: Any, scope: str | None) -> ReadResult:
-        wanted = []
+    def _plans(self, ms: Any, mn: Any, scope: str | None) -> list[GroupPlan]:
         scopes = [scope] if scope is not None else None
-        for s, n, index, _, grp in self._state.iter_groups(scopes):
-            if ms(s) and mn(n):
-                wanted.append((s, n, index, grp.entries))
+        return [
+            GroupPlan(s, n, index, dict(ns.schema), list(grp.entries))
+            for s, n, index, ns, grp in self._state.iter_groups(scopes)
+            if ms(s) and mn(n)
+        ]
+
+    def _read_indexed(self, ms: Any, mn: Any, scope: str | None) -> ReadResult:
+        plans = self._plans(ms, mn, scope)
         cursor = self._cursor()
-        flat = [e for *_, entries in wanted for e in entries]
-        records = read_entries(self.backend, flat)
-        builder = TableBuilder()
-        it = iter(records)
-        for s, n, index, entries in wanted:
-            for _ in entries:
-                body = next(it)
-                builder.add_record(body, f"of {s}/{n}/{index}")
-        return ReadResult(builder.build(), cursor)
+        return ReadResult(read_tables(self.backend, plans), cursor)
+
+    def read_arrays(
+        self,
+        scope: str | None = None,
+        name: str | None = None,
+        *,
+        scope_pattern: str | None = None,
+        name_pattern: str | None = None,
+    ) -> dict[tuple[str, str, int], dict[str, np.ndarray]]:
+        """Like ``read`` but ``{(scope, name, index): {column: ndarray}}`` (the export shape),
+        decoded straight into one array per group and column."""
+        ms = _key_filter(scope, scope_pattern, "scope")
+        mn = _key_filter(name, name_pattern, "name")
+        self.refresh()
+        with self._lock:
+            plans = self._plans(ms, mn, scope)
+        return read_groups(self.backend, plans)
 
     def _read_between(
         self, start: dict[str, int], end: dict[str, int], ms: Any, mn: Any, cursor: str
@@ -462,11 +483,16 @@ class Store:
     ) -> pa.Table:
         """Points of one group with x in [x_min, x_max], sorted by x, decimated to max_points.
 
-        Only the records whose x range overlaps are read. Decimation (MinMaxLTTB)
-        keeps every local minimum and maximum, so no spike is hidden.
+        Only the records whose x range overlaps are read; a group read mostly whole is
+        kept decoded in a bounded cache and extended as points arrive, so zooming and
+        panning a large line costs a slice and a decimation. Decimation keeps the
+        minimum and maximum of every bucket, so no spike is hidden.
         """
         if max_points is not None and (not isinstance(max_points, int) or max_points < 4):
             raise InvalidArgumentError(f"max_points must be an int >= 4, got {max_points!r}")
+        for label, bound in (("x_min", x_min), ("x_max", x_max)):
+            if bound is not None and (not isinstance(bound, int | float) or bound != bound):
+                raise InvalidArgumentError(f"{label} must be a number or None, got {bound!r}")
         self.refresh()
         with self._lock:
             ns = self._state.name(scope, name)
@@ -475,20 +501,19 @@ class Store:
                 raise NotFoundError(f"index {index} not found in scope {scope!r}, name {name!r}")
             lo = -np.inf if x_min is None else float(x_min)
             hi = np.inf if x_max is None else float(x_max)
-            entries = [
-                e for e in grp.entries
-                if np.isnan(e.x_min) or (e.x_max >= lo and e.x_min <= hi)
-            ]
             schema = dict(ns.schema)
-        records = read_entries(self.backend, entries)
-        builder = TableBuilder()
-        for body in records:
-            builder.add_record(body)
-        tables = builder.build()
-        if not tables:
-            return pa.table({c: np.empty(0, dtype=np.dtype(d)) for c, d in schema.items()})
-        table = next(iter(tables.values())).drop_columns(["index"])
-        return decimate_table(table, lo, hi, max_points)
+            entries = list(grp.entries)
+            key = (self._generation, scope, name, int(index))
+            overlapping = [
+                e for e in entries if np.isnan(e.x_min) or (e.x_max >= lo and e.x_min <= hi)
+            ]
+            if self._group_cache.has(key) or len(overlapping) * 2 > len(entries):
+                columns, x_sorted = self._group_cache.columns(self.backend, key, schema, entries)
+                table = slice_range(columns, x_column(schema), lo, hi, x_sorted)
+                return decimate_table(table, max_points)
+        arrays = read_groups(self.backend, [GroupPlan(scope, name, int(index), schema, overlapping)])
+        table = select_range(pa.table(next(iter(arrays.values()))), lo, hi)
+        return decimate_table(table, max_points)
 
     # -- lifetime ----------------------------------------------------------------------
     def _maybe_save_index(self) -> None:

@@ -1,0 +1,103 @@
+"""Decoded columns of the groups that range reads touch, kept and extended in memory.
+
+A plot of a 10M-point line is read again at every zoom and pan. Decoding the whole
+group each time costs ~100 ms; slicing cached columns (by binary search when x is
+sorted, as it is for steps) and decimating costs a few ms. When records are appended
+only the new ones are decoded. The cache is bounded in bytes (least recently used
+groups are dropped) and keyed by log generation, so compaction never serves stale data.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from streamvis.storage.backend import LogBackend
+from streamvis.storage.reading import GroupPlan, read_groups
+from streamvis.storage.records import x_column
+from streamvis.storage.state import Entry
+
+__all__ = ["CachedGroup", "GroupCache"]
+
+
+@dataclass
+class CachedGroup:
+    columns: dict[str, np.ndarray]  # capacity >= length
+    length: int
+    entries: int  # how many of the group's entries are decoded
+    last: Entry | None  # the last decoded entry, to detect a rewritten log
+    x_sorted: bool
+
+    def view(self) -> dict[str, np.ndarray]:
+        return {c: a[: self.length] for c, a in self.columns.items()}
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in self.columns.values())
+
+
+class GroupCache:
+    """LRU of decoded groups, at most ``max_bytes`` of column data."""
+
+    def __init__(self, max_bytes: int = 512 << 20) -> None:
+        self.max_bytes = max_bytes
+        self._groups: OrderedDict[tuple, CachedGroup] = OrderedDict()
+        self._bytes = 0
+
+    def has(self, key: tuple) -> bool:
+        return key in self._groups
+
+    def columns(
+        self, backend: LogBackend, key: tuple, schema: dict[str, str], entries: list[Entry]
+    ) -> tuple[dict[str, np.ndarray], bool]:
+        """The group's columns (read-only views) and whether x is sorted."""
+        cached = self._groups.pop(key, None)
+        if cached is not None:
+            self._bytes -= cached.nbytes
+            n = cached.entries
+            if n > len(entries) or (n and entries[n - 1] != cached.last):
+                cached = None  # the log was rewritten under us: start over
+        if cached is None:
+            cached = CachedGroup({c: np.empty(0, np.dtype(d)) for c, d in schema.items()}, 0, 0, None, True)
+        if cached.entries < len(entries):
+            self._extend(backend, cached, schema, entries)
+        self._groups[key] = cached
+        self._bytes += cached.nbytes
+        while self._bytes > self.max_bytes and len(self._groups) > 1:
+            _, dropped = self._groups.popitem(last=False)
+            self._bytes -= dropped.nbytes
+        return cached.view(), cached.x_sorted
+
+    def _extend(
+        self, backend: LogBackend, cached: CachedGroup, schema: dict[str, str], entries: list[Entry]
+    ) -> None:
+        new = entries[cached.entries :]
+        fresh = next(iter(read_groups(backend, [GroupPlan("", "", 0, schema, new)]).values()))
+        add = len(next(iter(fresh.values())))
+        need = cached.length + add
+        xcol = x_column(schema)
+        x_new = fresh[xcol]
+        old_x = cached.columns[xcol][: cached.length]
+        cached.x_sorted = bool(
+            cached.x_sorted
+            and (x_new.size < 2 or (x_new[1:] >= x_new[:-1]).all())
+            and (old_x.size == 0 or x_new.size == 0 or x_new[0] >= old_x[-1])
+        )
+        capacity = next(iter(cached.columns.values())).size
+        if need > capacity:
+            grown = max(need, 2 * capacity)
+            for c, a in cached.columns.items():
+                bigger = np.empty(grown, a.dtype)
+                bigger[: cached.length] = a[: cached.length]
+                cached.columns[c] = bigger
+        for c, a in fresh.items():
+            cached.columns[c][cached.length : need] = a
+        cached.length = need
+        cached.entries = len(entries)
+        cached.last = entries[-1]
+
+    def clear(self) -> None:
+        self._groups.clear()
+        self._bytes = 0
