@@ -259,8 +259,8 @@ class DataServicer(spb_grpc.DataServiceServicer):
             wire.opt(request, "x_max"),
             int(max_points) if max_points is not None else None,
         )
-        for chunk, _ in wire.table_chunks(request.scope, request.name, table, self.limit):
-            yield spb.FetchReply(tables=[chunk])
+        for msg in wire.table_chunks(request.scope, request.name, table, self.limit):
+            yield msg
         yield spb.FetchReply(end_of_batch=True)
 
     @_streaming

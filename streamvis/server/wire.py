@@ -17,7 +17,12 @@ import pyarrow as pa
 from streamvis.errors import InvalidArgumentError
 from streamvis.proto import data_pb2 as dpb
 from streamvis.proto import service_pb2 as spb
-from streamvis.storage.codec import STORED_DTYPES, decode_column, normalize_array
+from streamvis.storage.codec import (
+    STORED_DTYPES,
+    decode_column,
+    encode_column,
+    normalize_array,
+)
 from streamvis.storage.model import (
     ConfigUpdate,
     Deletion,
@@ -31,6 +36,8 @@ __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",
     "channel_options",
     "encode_column_raw",
+    "fill_column",
+    "decode_payload",
     "table_chunks",
     "read_result_messages",
     "TableAssembler",
@@ -66,15 +73,43 @@ def channel_options(max_message_bytes: int) -> list[tuple[str, Any]]:
 
 
 def encode_column_raw(name: str, arr: np.ndarray) -> dpb.Column:
-    """A 1-D stored-dtype array as an uncompressed ``Column`` (fast both ways)."""
-    arr = normalize_array(arr, column=name)
-    return dpb.Column(
-        name=name,
-        dtype=cast(Any, STORED_DTYPES[arr.dtype]),
-        encoding=dpb.RAW,
-        length=arr.size,
-        data=arr.tobytes(),
-    )
+    """A 1-D array as a ``Column``: floats raw (fast both ways), integers through the
+    storage codec (steps become LINEAR, runs like ``index`` shrink to almost nothing)."""
+    col = dpb.Column()
+    fill_column(col, name, arr)
+    return col
+
+
+def fill_column(col: dpb.Column, name: str, arr: np.ndarray) -> None:
+    """Set ``col`` (already inside its parent message: no copy of the parent) to ``arr``."""
+    if arr.dtype not in STORED_DTYPES or not arr.flags.c_contiguous:
+        arr = normalize_array(arr, column=name)
+    if arr.dtype.kind == "i":
+        col.CopyFrom(encode_column(name, arr))
+        return
+    col.name = name
+    col.dtype = cast(Any, STORED_DTYPES[arr.dtype])
+    col.encoding = dpb.RAW
+    col.length = arr.size
+    col.data = arr.tobytes()
+
+
+def decode_payload(col: dpb.Column) -> np.ndarray:
+    """A received ``Column`` as an array (RAW: a zero-copy view of the message bytes)."""
+    dtype = _DTYPE_OF_CODE.get(col.dtype)
+    if dtype is not None and col.encoding == dpb.RAW:
+        if len(col.data) == col.length * dtype.itemsize:
+            return np.frombuffer(col.data, dtype=dtype)
+    elif dtype is not None and col.encoding == dpb.LINEAR and len(col.data) == 2 * dtype.itemsize:
+        first, step = np.frombuffer(col.data, dtype=dtype)
+        if step == 0:
+            return np.full(col.length, first, dtype=dtype)
+        out = np.arange(col.length, dtype=dtype)
+        if step != 1:
+            out *= step
+        out += first
+        return out
+    return _decode(col)
 
 
 def _rows_per_chunk(arrays: Sequence[np.ndarray], limit: int) -> int:
@@ -91,25 +126,36 @@ def _table_arrays(table: pa.Table) -> list[tuple[str, np.ndarray]]:
     return out
 
 
-def table_chunks(
-    scope: str, name: str, table: pa.Table, limit: int
-) -> Iterator[tuple[spb.TableChunk, int]]:
-    """``table`` as TableChunks of consecutive rows, each under ``limit`` bytes.
-
-    Yields (chunk, approximate size in bytes).
-    """
+def _row_slices(table: pa.Table, limit: int) -> Iterator[tuple[list[tuple[str, np.ndarray]], int]]:
+    """Consecutive row slices of ``table`` (at least one) and their raw size in bytes."""
     arrays = _table_arrays(table)
     n = table.num_rows
     step = _rows_per_chunk([a for _, a in arrays], limit)
+    row_bytes = sum(a.dtype.itemsize for _, a in arrays)
     start = 0
     while True:
         stop = min(n, start + step)
-        cols = [encode_column_raw(c, a[start:stop]) for c, a in arrays]
-        size = sum(len(c.data) for c in cols) + 64 * len(cols) + len(scope) + len(name)
-        yield spb.TableChunk(scope=scope, name=name, columns=cols), size
+        yield [(c, a[start:stop]) for c, a in arrays], (stop - start) * row_bytes + 64 * len(arrays)
         start = stop
         if start >= n:
             return
+
+
+def _add_chunk(
+    reply: spb.FetchReply, scope: str, name: str, arrays: list[tuple[str, np.ndarray]]
+) -> None:
+    chunk = reply.tables.add(scope=scope, name=name)
+    for c, a in arrays:
+        fill_column(chunk.columns.add(), c, a)
+
+
+def table_chunks(scope: str, name: str, table: pa.Table, limit: int) -> Iterator[spb.FetchReply]:
+    """``table`` as FetchReply messages of consecutive rows, each under ``limit`` bytes
+    (none ends the batch)."""
+    for arrays, _ in _row_slices(table, limit):
+        reply = spb.FetchReply()
+        _add_chunk(reply, scope, name, arrays)
+        yield reply
 
 
 def read_result_messages(
@@ -123,11 +169,12 @@ def read_result_messages(
             tomb.name = name
     size = reply.ByteSize()
     for (scope, name), table in result.tables.items():
-        for chunk, chunk_size in table_chunks(scope, name, table, limit):
+        for arrays, chunk_size in _row_slices(table, limit):
+            chunk_size += len(scope) + len(name) + 16
             if reply.tables and size + chunk_size > limit - _OVERHEAD:
                 yield reply
                 reply, size = spb.FetchReply(), 0
-            reply.tables.append(chunk)
+            _add_chunk(reply, scope, name, arrays)
             size += chunk_size
     reply.end_of_batch = True
     reply.cursor = result.cursor
@@ -148,7 +195,7 @@ class TableAssembler:
         for tomb in reply.deleted:
             self._deleted.append((tomb.scope, tomb.name if tomb.HasField("name") else None))
         for chunk in reply.tables:
-            cols = {c.name: decode_column(c) for c in chunk.columns}
+            cols = {c.name: decode_payload(c) for c in chunk.columns}
             self._parts.setdefault((chunk.scope, chunk.name), []).append(cols)
         if not reply.end_of_batch:
             return None
@@ -159,7 +206,13 @@ class TableAssembler:
 
 
 def _concat(parts: list[dict[str, np.ndarray]]) -> pa.Table:
-    return pa.table(_concat_columns(parts))
+    """One table over the received chunks (zero-copy: one Arrow chunk per message)."""
+    if len(parts) == 1:
+        return pa.table(parts[0])
+    keys = list(parts[0])
+    if any(list(p) != keys for p in parts):
+        raise InvalidArgumentError("the chunks of one table carry different columns")
+    return pa.table({c: pa.chunked_array([p[c] for p in parts]) for c in keys})
 
 
 def table_from_chunks(replies: Iterable[spb.FetchReply]) -> pa.Table:
@@ -225,14 +278,14 @@ def append_requests(
         start, first = 0, True
         while first or start < n:
             stop = min(n, start + step)
-            cols = [encode_column_raw(c, a[start:stop]) for c, a in arrays]
-            chunk_size = sum(len(c.data) for c in cols) + 64 * len(cols) + 64
+            chunk_size = (stop - start) * sum(a.dtype.itemsize for _, a in arrays) + 64 * len(arrays) + 64
             if req.items and size + chunk_size > limit - _OVERHEAD:
                 yield req
                 req, size = new(), 0
-            pts = dpb.Points(scope=item.scope, name=item.name, index=int(item.index))
-            pts.columns.extend(cols)
-            req.items.append(spb.Item(points=pts, continued=not first))
+            it = req.items.add(continued=not first)
+            it.points.scope, it.points.name, it.points.index = item.scope, item.name, int(item.index)
+            for c, a in arrays:
+                fill_column(it.points.columns.add(), c, a[start:stop])
             size += chunk_size
             start, first = stop, False
     yield req
@@ -253,7 +306,7 @@ def items_from_requests(
             kind = it.WhichOneof("body")
             if kind == "points":
                 p = it.points
-                cols = {c.name: _decode(c) for c in p.columns}
+                cols = {c.name: decode_payload(c) for c in p.columns}
                 if it.continued and parts and isinstance(parts[-1], tuple):
                     parts[-1][3].append(cols)
                 else:
