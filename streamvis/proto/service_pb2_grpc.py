@@ -40,6 +40,11 @@ class DataServiceStub:
                 request_serializer=streamvis_dot_proto_dot_service__pb2.AppendRequest.SerializeToString,
                 response_deserializer=streamvis_dot_proto_dot_service__pb2.AppendReply.FromString,
                 _registered_method=True)
+        self.AppendBatch = channel.unary_unary(
+                '/streamvis.DataService/AppendBatch',
+                request_serializer=streamvis_dot_proto_dot_service__pb2.AppendRequest.SerializeToString,
+                response_deserializer=streamvis_dot_proto_dot_service__pb2.AppendReply.FromString,
+                _registered_method=True)
         self.WriteConfig = channel.unary_unary(
                 '/streamvis.DataService/WriteConfig',
                 request_serializer=streamvis_dot_proto_dot_data__pb2.Config.SerializeToString,
@@ -103,6 +108,13 @@ class DataServiceServicer:
     def Append(self, request_iterator, context):
         """Store one batch of points, configs and tombstones (atomically; a retry of a
         (writer_id, seq) already stored is reported duplicate and stored once).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AppendBatch(self, request, context):
+        """The same for a batch that fits in one message (one round trip less).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -182,6 +194,11 @@ def add_DataServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Append': grpc.stream_unary_rpc_method_handler(
                     servicer.Append,
+                    request_deserializer=streamvis_dot_proto_dot_service__pb2.AppendRequest.FromString,
+                    response_serializer=streamvis_dot_proto_dot_service__pb2.AppendReply.SerializeToString,
+            ),
+            'AppendBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.AppendBatch,
                     request_deserializer=streamvis_dot_proto_dot_service__pb2.AppendRequest.FromString,
                     response_serializer=streamvis_dot_proto_dot_service__pb2.AppendReply.SerializeToString,
             ),
@@ -266,6 +283,33 @@ class DataService:
             request_iterator,
             target,
             '/streamvis.DataService/Append',
+            streamvis_dot_proto_dot_service__pb2.AppendRequest.SerializeToString,
+            streamvis_dot_proto_dot_service__pb2.AppendReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AppendBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/streamvis.DataService/AppendBatch',
             streamvis_dot_proto_dot_service__pb2.AppendRequest.SerializeToString,
             streamvis_dot_proto_dot_service__pb2.AppendReply.FromString,
             options,

@@ -100,7 +100,10 @@ class DataClient:
     ) -> AppendResult:
         """Store ``items`` as one atomic batch (a retried (writer_id, seq) is stored once)."""
         requests = list(wire.append_requests(items, writer_id or b"", seq, self.limit))
-        reply = self._unary(self._stub.Append, iter(requests))
+        if len(requests) == 1:
+            reply = self._unary(self._stub.AppendBatch, requests[0])
+        else:
+            reply = self._unary(self._stub.Append, iter(requests))
         return AppendResult(duplicate=reply.duplicate, cursor=reply.cursor)
 
     def schemas(self, scope: str) -> dict[str, dict[str, np.dtype]]:

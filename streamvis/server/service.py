@@ -174,14 +174,24 @@ class DataServicer(spb_grpc.DataServiceServicer):
         try:
             self._check_token(context)
             requests = [req async for req in request_iterator]
-            items, writer_id, seq = await self._run(wire.items_from_requests, requests)
-            result = await self._run(self.store.append, items, writer_id=writer_id, seq=seq)
-            if not result.duplicate:
-                self.changes.bump()
-            return spb.AppendReply(duplicate=result.duplicate, cursor=result.cursor)
+            return await self._append(requests)
         except Exception as exc:  # noqa: BLE001
             await self._abort(context, exc)
             raise  # unreachable: abort raises
+
+    @_unary
+    async def AppendBatch(self, request: spb.AppendRequest, context: Any) -> spb.AppendReply:
+        return await self._append([request])
+
+    async def _append(self, requests: list[spb.AppendRequest]) -> spb.AppendReply:
+        result = await self._run(self._decode_and_append, requests)
+        if not result.duplicate:
+            self.changes.bump()
+        return spb.AppendReply(duplicate=result.duplicate, cursor=result.cursor)
+
+    def _decode_and_append(self, requests: list[spb.AppendRequest]) -> Any:
+        items, writer_id, seq = wire.items_from_requests(requests)
+        return self.store.append(items, writer_id=writer_id, seq=seq)
 
     @_unary
     async def WriteConfig(self, request: dpb.Config, context: Any) -> spb.WriteReply:
