@@ -23,19 +23,23 @@ def raw_write(
     path: str, nbytes: int, *, flush_bytes: int | None = None, fsync: bool = True
 ) -> None:
     """Append ``nbytes`` to a fresh file in 1 MiB writes; fsync every ``flush_bytes``."""
-    buf = memoryview(os.urandom(min(CHUNK, max(nbytes, 1))))
+    step = min(CHUNK, flush_bytes) if flush_bytes else CHUNK
+    buf = memoryview(os.urandom(max(1, min(step, nbytes))))
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
     try:
         left = nbytes
         since_sync = 0
         while left > 0:
-            n = os.write(fd, buf[: min(left, len(buf))])
+            # never write past a flush boundary: one fsync per flush, as the log does
+            want = min(left, len(buf), (flush_bytes - since_sync) if flush_bytes else len(buf))
+            n = os.write(fd, buf[:want])
             left -= n
             since_sync += n
-            if fsync and flush_bytes and since_sync >= flush_bytes:
-                os.fsync(fd)
+            if flush_bytes and since_sync >= flush_bytes:
+                if fsync:
+                    os.fsync(fd)
                 since_sync = 0
-        if fsync:
+        if fsync and since_sync:
             os.fsync(fd)
     finally:
         os.close(fd)
