@@ -36,11 +36,11 @@ class Sizes:
     batch: int = 10_000  # ... of this many (x, y) points
     runs: int = 3
     # fractions of the workload the slow tools run (extrapolated linearly, marked)
-    tb_write_fraction: float = 0.2
+    tb_write_fraction: float = 0.1
     mlflow_fraction: float = 0.02
     mlflow_batch_steps: int = 4
     aim_fraction: float = 0.05
-    aim_batch_steps: int = 10
+    aim_batch_steps: int = 2
     slow_read_runs: int = 1  # EventAccumulator / tbparse on the full log: one run
 
     @property
