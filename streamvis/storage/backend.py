@@ -117,7 +117,9 @@ class LocalLog(LogBackend):
     def create(self, header_frame: bytes) -> None:
         parent = os.path.dirname(self.path)
         if not os.path.isdir(parent):
-            raise LogNotFoundError(f"cannot create log {self.path}: directory {parent} does not exist")
+            raise LogNotFoundError(
+                f"cannot create log {self.path}: directory {parent} does not exist"
+            )
         with self.writer_lock():
             fd = _os_call(os.open, self.path, os.O_RDWR | os.O_CREAT, 0o644)
             try:

@@ -15,7 +15,11 @@ def split_by_index(table: pa.Table) -> dict[int, dict[str, np.ndarray]]:
     index = table.column("index").to_numpy()
     if index.size == 0:
         return {}
-    cols = {c: table.column(c).chunk(0).to_numpy(zero_copy_only=False) for c in table.column_names if c != "index"}
+    cols = {
+        c: table.column(c).chunk(0).to_numpy(zero_copy_only=False)
+        for c in table.column_names
+        if c != "index"
+    }
     bounds = np.flatnonzero(index[1:] != index[:-1]) + 1
     starts = np.concatenate(([0], bounds))
     ends = np.concatenate((bounds, [index.size]))

@@ -52,8 +52,16 @@ def slice_range(
     """Rows of ``columns`` with x in [lo, hi]: a zero-copy slice when x is sorted."""
     if x_sorted:
         x = columns[xcol]
-        start = 0 if np.isneginf(lo) else int(np.searchsorted(x, _bound(lo, x.dtype, up=True), side="left"))
-        stop = x.size if np.isposinf(hi) else int(np.searchsorted(x, _bound(hi, x.dtype, up=False), side="right"))
+        start = (
+            0
+            if np.isneginf(lo)
+            else int(np.searchsorted(x, _bound(lo, x.dtype, up=True), side="left"))
+        )
+        stop = (
+            x.size
+            if np.isposinf(hi)
+            else int(np.searchsorted(x, _bound(hi, x.dtype, up=False), side="right"))
+        )
         return pa.table({c: a[start:stop] for c, a in columns.items()})
     return select_range(pa.table(columns), lo, hi)
 
@@ -71,7 +79,11 @@ def decimate_table(table: pa.Table, max_points: int | None) -> pa.Table:
     keep = [np.array([0, n - 1], dtype=np.int64)]
     for c in ycols:
         y = np.ascontiguousarray(table.column(c).to_numpy())
-        ds = NaNMinMaxDownsampler() if y.dtype.kind == "f" and np.isnan(y).any() else MinMaxDownsampler()
+        ds = (
+            NaNMinMaxDownsampler()
+            if y.dtype.kind == "f" and np.isnan(y).any()
+            else MinMaxDownsampler()
+        )
         keep.append(ds.downsample(x, y, n_out=per_col).astype(np.int64))
     rows = np.unique(np.concatenate(keep))
     return table.take(pa.array(rows))

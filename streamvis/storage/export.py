@@ -44,8 +44,13 @@ def export_parquet(
     files = []
     points = 0
     with Store.open(path, "r", storage_options=storage_options) as store:
-        keys = sorted({(g.scope, g.name) for g in store.groups(scope_pattern=scope_pattern, name_pattern=name_pattern)},
-                      key=lambda k: (store.scopes().index(k[0]), k[1]))
+        keys = sorted(
+            {
+                (g.scope, g.name)
+                for g in store.groups(scope_pattern=scope_pattern, name_pattern=name_pattern)
+            },
+            key=lambda k: (store.scopes().index(k[0]), k[1]),
+        )
         for done, (scope, name) in enumerate(keys, 1):
             table = store.read(scope, name).tables.get((scope, name))
             if table is not None:

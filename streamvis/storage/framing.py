@@ -50,9 +50,7 @@ def encode_frame(payload: bytes) -> bytes:
     if n > MAX_PAYLOAD:
         raise ValueError(f"record of {n} bytes exceeds the {MAX_PAYLOAD}-byte cap")
     length = _U32.pack(n)
-    return b"".join(
-        (length, _U32.pack(checksum(length)), payload, _U32.pack(checksum(payload)))
-    )
+    return b"".join((length, _U32.pack(checksum(length)), payload, _U32.pack(checksum(payload))))
 
 
 class ScanStop(Enum):

@@ -60,7 +60,9 @@ class GroupCache:
             if n > len(entries) or (n and entries[n - 1] != cached.last):
                 cached = None  # the log was rewritten under us: start over
         if cached is None:
-            cached = CachedGroup({c: np.empty(0, np.dtype(d)) for c, d in schema.items()}, 0, 0, None, True)
+            cached = CachedGroup(
+                {c: np.empty(0, np.dtype(d)) for c, d in schema.items()}, 0, 0, None, True
+            )
         if cached.entries < len(entries):
             self._extend(backend, cached, schema, entries)
         self._groups[key] = cached

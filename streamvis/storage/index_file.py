@@ -9,10 +9,13 @@ writer sequence numbers ride in the metadata as JSON.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from streamvis.storage.state import (
@@ -55,28 +58,48 @@ class IndexMeta:
     last_frame: tuple[str, int, int] | None  # (key, offset, crc) of the last covered record
 
 
-def dump_index(state: LogState, meta: IndexMeta) -> bytes:
-    """Serialise ``state`` and ``meta`` to Arrow IPC file bytes."""
-    cols: dict[str, list[Any]] = {f.name: [] for f in _SCHEMA}
-    for scope, name, index, ns, grp in state.iter_groups():
-        stext = schema_text(ns.schema)
-        for e in grp.entries:
-            cols["scope"].append(scope)
-            cols["name"].append(name)
-            cols["index"].append(index)
-            cols["key"].append(e.key)
-            cols["offset"].append(e.offset)
-            cols["length"].append(e.length)
-            cols["count"].append(e.count)
-            cols["x_min"].append(e.x_min)
-            cols["x_max"].append(e.x_max)
-            cols["schema"].append(stext)
+def _rows_table(cols: dict[str, list[Any]]) -> pa.Table:
     arrays = []
     for f in _SCHEMA:
         if pa.types.is_dictionary(f.type):
             arrays.append(pa.array(cols[f.name], pa.string()).dictionary_encode())
         else:
             arrays.append(pa.array(cols[f.name], f.type))
+    return pa.Table.from_arrays(arrays, schema=_SCHEMA)
+
+
+def dump_index(state: LogState, meta: IndexMeta) -> bytes:
+    """Serialise ``state`` and ``meta`` to Arrow IPC file bytes.
+
+    Scopes never touched since the index was loaded are copied over as Arrow slices
+    of the loaded table, without being turned into Python objects.
+    """
+    pieces: list[pa.Table] = []
+    cols: dict[str, list[Any]] = {f.name: [] for f in _SCHEMA}
+    for scope, st in state.scopes.items():
+        raw = st.raw_rows()
+        if raw is not None:
+            if cols["scope"]:
+                pieces.append(_rows_table(cols))
+                cols = {f.name: [] for f in _SCHEMA}
+            pieces.append(raw)
+            continue
+        for name, ns in st.names.items():
+            stext = schema_text(ns.schema)
+            for index, grp in ns.groups.items():
+                for e in grp.entries:
+                    cols["scope"].append(scope)
+                    cols["name"].append(name)
+                    cols["index"].append(index)
+                    cols["key"].append(e.key)
+                    cols["offset"].append(e.offset)
+                    cols["length"].append(e.length)
+                    cols["count"].append(e.count)
+                    cols["x_min"].append(e.x_min)
+                    cols["x_max"].append(e.x_max)
+                    cols["schema"].append(stext)
+    pieces.append(_rows_table(cols))
+    table = pa.concat_tables(pieces).unify_dictionaries().combine_chunks()
     extra = {
         "version": INDEX_VERSION,
         "log_id": meta.log_id,
@@ -88,7 +111,7 @@ def dump_index(state: LogState, meta: IndexMeta) -> bytes:
         "writers": {w.hex(): seq for w, seq in state.writers.items()},
     }
     schema = _SCHEMA.with_metadata({"streamvis": json.dumps(extra)})
-    table = pa.Table.from_arrays(arrays, schema=schema)
+    table = table.replace_schema_metadata(schema.metadata)
     sink = pa.BufferOutputStream()
     with pa.ipc.new_file(sink, schema) as writer:
         writer.write_table(table)
@@ -113,25 +136,7 @@ def load_index(data: bytes) -> tuple[LogState, IndexMeta]:
     for scope, config in extra["configs"].items():
         state.scopes.setdefault(scope, ScopeState()).config = config
     state.writers = {bytes.fromhex(w): int(s) for w, s in extra["writers"].items()}
-    d = table.to_pydict()
-    schema_cache: dict[str, dict[str, str]] = {}
-    for scope, name, index, key, offset, length, count, x_min, x_max, stext in zip(
-        d["scope"], d["name"], d["index"], d["key"], d["offset"], d["length"],
-        d["count"], d["x_min"], d["x_max"], d["schema"], strict=True,
-    ):
-        st = state.scopes.get(scope)
-        if st is None:
-            st = state.scopes[scope] = ScopeState()
-        ns = st.names.get(name)
-        if ns is None:
-            schema = schema_cache.get(stext)
-            if schema is None:
-                schema = schema_cache[stext] = parse_schema_text(stext)
-            ns = st.names[name] = NameState(dict(schema))
-        grp = ns.groups.get(index)
-        if grp is None:
-            grp = ns.groups[index] = GroupEntries()
-        grp.add(Entry(key, offset, length, count, x_min, x_max))
+    _fill_groups(state, table.combine_chunks())
     last = extra["last_frame"]
     meta = IndexMeta(
         log_id=extra["log_id"],
@@ -140,3 +145,67 @@ def load_index(data: bytes) -> tuple[LogState, IndexMeta]:
         last_frame=(last[0], int(last[1]), int(last[2])) if last else None,
     )
     return state, meta
+
+
+def _strings(column: pa.ChunkedArray) -> tuple[list[str], np.ndarray]:
+    """(dictionary values, codes) of a dictionary-encoded string column."""
+    arr = column.chunk(0) if column.num_chunks else pa.array([], pa.string()).dictionary_encode()
+    return arr.dictionary.to_pylist(), arr.indices.to_numpy(zero_copy_only=False)
+
+
+def _fill_groups(state: LogState, table: pa.Table) -> None:
+    """Attach each scope's groups, built lazily; rows arrive grouped by (scope, name, index)."""
+    n = table.num_rows
+    if n == 0:
+        return
+    scopes, sc = _strings(table.column("scope"))
+    cols = _Columns(table)
+    bounds = [0, *(np.flatnonzero(sc[1:] != sc[:-1]) + 1).tolist(), n]
+    for start, end in itertools.pairwise(bounds):
+        scope = scopes[int(sc[start])]
+        st = state.scopes.get(scope)
+        if st is None:
+            st = state.scopes[scope] = ScopeState()
+        st.set_loader(
+            functools.partial(cols.names_between, start, end), table.slice(start, end - start)
+        )
+
+
+class _Columns:
+    """The index's columns, turned into ``NameState`` objects a scope at a time."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self.names, self.nc = _strings(table.column("name"))
+        self.keys, self.kc = _strings(table.column("key"))
+        self.schemas, self.schc = _strings(table.column("schema"))
+        self.ix = table.column("index").to_numpy()
+        self.num = {
+            c: table.column(c).to_numpy() for c in ("offset", "length", "count", "x_min", "x_max")
+        }
+        self.parsed: dict[int, dict[str, str]] = {}
+
+    def names_between(self, start: int, end: int) -> dict[str, NameState]:
+        nc, ix = self.nc[start:end], self.ix[start:end]
+        keys = [self.keys[k] for k in self.kc[start:end].tolist()]
+        offset, length, count, x_min, x_max = (
+            self.num[c][start:end].tolist() for c in ("offset", "length", "count", "x_min", "x_max")
+        )
+        change = (nc[1:] != nc[:-1]) | (ix[1:] != ix[:-1])
+        bounds = [0, *(np.flatnonzero(change) + 1).tolist(), end - start]
+        out: dict[str, NameState] = {}
+        for a, b in itertools.pairwise(bounds):
+            name = self.names[int(nc[a])]
+            ns = out.get(name)
+            if ns is None:
+                code = int(self.schc[start + a])
+                if code not in self.parsed:
+                    self.parsed[code] = parse_schema_text(self.schemas[code])
+                ns = out[name] = NameState(dict(self.parsed[code]))
+            grp = ns.groups.get(int(ix[a]))
+            if grp is None:
+                grp = ns.groups[int(ix[a])] = GroupEntries()
+            grp.entries.extend(
+                map(Entry, keys[a:b], offset[a:b], length[a:b], count[a:b], x_min[a:b], x_max[a:b])
+            )
+            grp.count += sum(count[a:b])
+        return out

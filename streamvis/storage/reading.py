@@ -20,7 +20,15 @@ from streamvis.storage.codec import decode_column, decode_column_into
 from streamvis.storage.framing import HEADER_SIZE, TRAILER_SIZE, checksum
 from streamvis.storage.state import Entry
 
-__all__ = ["TableBuilder", "GroupPlan", "iter_entries", "read_entries", "read_tables", "read_groups", "decode_points"]
+__all__ = [
+    "TableBuilder",
+    "GroupPlan",
+    "iter_entries",
+    "read_entries",
+    "read_tables",
+    "read_groups",
+    "decode_points",
+]
 
 _COALESCE_GAP = 1 << 20  # read across gaps smaller than this
 _MAX_READ = 64 << 20

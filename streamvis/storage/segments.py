@@ -148,14 +148,18 @@ class SegmentLog(LogBackend):
             try:
                 blobs = self.fs.cat_ranges(paths, None, None, on_error="raise")
             except FileNotFoundError as exc:
-                raise LogNotFoundError(f"a segment of {self.url} vanished (compaction?): {exc}") from exc
+                raise LogNotFoundError(
+                    f"a segment of {self.url} vanished (compaction?): {exc}"
+                ) from exc
             except Exception as exc:
                 raise self._io(exc, "reading segments") from exc
             for (name, _, _), data in zip(part, blobs, strict=True):
                 yield Chunk(name, 0, bytes(data), complete=True)
 
     @staticmethod
-    def _pick(listing: list[Listed], start: dict[str, int], end: dict[str, int] | None) -> list[Listed]:
+    def _pick(
+        listing: list[Listed], start: dict[str, int], end: dict[str, int] | None
+    ) -> list[Listed]:
         """Segments past ``start`` (and not past ``end``), one per (writer, seq), in order."""
         seen: set[tuple[str, int]] = set()
         out = []
@@ -221,7 +225,9 @@ class SegmentLog(LogBackend):
         if length <= 0:
             return b""
         try:  # explicit start and end: emulators answer a suffix range with everything
-            return bytes(self.fs.cat_file(f"{self.segments_dir}/{key}", start=offset, end=offset + length))
+            return bytes(
+                self.fs.cat_file(f"{self.segments_dir}/{key}", start=offset, end=offset + length)
+            )
         except FileNotFoundError as exc:
             raise LogNotFoundError(f"segment {key} of {self.url} is gone (compaction?)") from exc
         except Exception as exc:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +21,12 @@ from streamvis.storage.codec import dtype_name
 
 __all__ = ["Entry", "GroupEntries", "NameState", "ScopeState", "LogState"]
 
-_DTYPE_OF_CODE = {pb.FLOAT32: "float32", pb.FLOAT64: "float64", pb.INT32: "int32", pb.INT64: "int64"}
+_DTYPE_OF_CODE = {
+    pb.FLOAT32: "float32",
+    pb.FLOAT64: "float64",
+    pb.INT32: "int32",
+    pb.INT64: "int64",
+}
 
 
 @dataclass(slots=True)
@@ -59,10 +64,32 @@ class NameState:
     groups: dict[int, GroupEntries] = field(default_factory=dict)
 
 
-@dataclass(slots=True)
 class ScopeState:
-    names: dict[str, NameState] = field(default_factory=dict)
-    config: dict[str, Any] | None = None
+    """A scope's names and config. ``names`` may be filled lazily from a loaded index,
+    so opening a log of a million groups costs work per scope, not per group."""
+
+    __slots__ = ("_names", "_loader", "_raw", "config")
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        self._names: dict[str, NameState] = {}
+        self._loader: Callable[[], dict[str, NameState]] | None = None
+        self._raw: Any = None
+        self.config = config
+
+    def set_loader(self, loader: Callable[[], dict[str, NameState]], raw: Any) -> None:
+        """Fill ``names`` from ``loader()`` on first use; ``raw`` are the index rows."""
+        self._loader, self._raw = loader, raw
+
+    def raw_rows(self) -> Any:
+        """The loaded index rows, while ``names`` has not been materialised."""
+        return self._raw if self._loader is not None else None
+
+    @property
+    def names(self) -> dict[str, NameState]:
+        if self._loader is not None:
+            loader, self._loader, self._raw = self._loader, None, None
+            self._names = loader()
+        return self._names
 
 
 def schema_text(schema: dict[str, str]) -> str:
@@ -117,16 +144,32 @@ class LogState:
 
     # -- applying records ------------------------------------------------------------
     def apply_points(self, body: pb.Points, entry: Entry) -> None:
-        st = self.scopes.get(body.scope)
+        self.add_entry(
+            body.scope,
+            body.name,
+            body.index,
+            lambda: {c.name: _DTYPE_OF_CODE.get(c.dtype, "?") for c in body.columns},
+            entry,
+        )
+
+    def add_entry(
+        self,
+        scope: str,
+        name: str,
+        index: int,
+        schema: Callable[[], dict[str, str]],
+        entry: Entry,
+    ) -> None:
+        """Index one points record; ``schema()`` is called only for a new name."""
+        st = self.scopes.get(scope)
         if st is None:
-            st = self.scopes[body.scope] = ScopeState()
-        ns = st.names.get(body.name)
+            st = self.scopes[scope] = ScopeState()
+        ns = st.names.get(name)
         if ns is None:
-            schema = {c.name: _DTYPE_OF_CODE.get(c.dtype, "?") for c in body.columns}
-            ns = st.names[body.name] = NameState(schema)
-        grp = ns.groups.get(body.index)
+            ns = st.names[name] = NameState(schema())
+        grp = ns.groups.get(index)
         if grp is None:
-            grp = ns.groups[body.index] = GroupEntries()
+            grp = ns.groups[index] = GroupEntries()
         grp.add(entry)
 
     def apply_config(self, body: pb.Config) -> None:

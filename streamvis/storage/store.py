@@ -15,7 +15,9 @@ The index is persisted at most every ``index_interval`` seconds and on close.
 from __future__ import annotations
 
 import base64
+import functools
 import json
+import numbers
 import os
 import threading
 import time
@@ -36,6 +38,7 @@ from streamvis.errors import (
 from streamvis.patterns import matcher
 from streamvis.proto import data_pb2 as pb
 from streamvis.storage.backend import Chunk, LogBackend, open_backend
+from streamvis.storage.codec import dtype_name
 from streamvis.storage.decimate import decimate_table, select_range, slice_range
 from streamvis.storage.framing import encode_frame
 from streamvis.storage.group_cache import GroupCache
@@ -240,7 +243,9 @@ class Store:
                     return AppendResult(True, self._cursor())
                 self._check_schemas(norm)
                 try:
-                    key, offset = self.backend.append(b"".join(frames), writer=writer_id.hex(), seq=seq)
+                    key, offset = self.backend.append(
+                        b"".join(frames), writer=writer_id.hex(), seq=seq
+                    )
                 except ConflictError:  # object stores: a racing copy of this batch won
                     self._catch_up()
                     if self._state.is_duplicate(writer_id, seq):
@@ -288,11 +293,14 @@ class Store:
             p = rec.points
             if p is not None:
                 entry = Entry(key, pos, len(frame), p.count, rec.x_min, rec.x_max)
-                self._state.apply_points(_points_stub(p), entry)
+                schema = functools.partial(_schema_names, p)
+                self._state.add_entry(p.scope, p.name, p.index, schema, entry)
             pos += len(frame)
         for item in norm:  # configs and tombstones, in batch order
             if isinstance(item, ConfigUpdate):
-                self._state.apply_config(pb.Config(scope=item.scope, json=json.dumps(dict(item.config))))
+                self._state.apply_config(
+                    pb.Config(scope=item.scope, json=json.dumps(dict(item.config)))
+                )
             elif isinstance(item, Deletion):
                 self._state.apply_delete(pb.Delete(scope=item.scope, name=item.name or ""))
         self._state.apply_commit(writer_id, seq)
@@ -380,7 +388,11 @@ class Store:
     def _decode_cursor(self, cursor: str) -> dict[str, int]:
         try:
             doc = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-            log_id, gen, pos = doc["l"], int(doc["g"]), {str(k): int(v) for k, v in doc["p"].items()}
+            log_id, gen, pos = (
+                doc["l"],
+                int(doc["g"]),
+                {str(k): int(v) for k, v in doc["p"].items()},
+            )
         except Exception:
             raise InvalidArgumentError(f"not a streamvis cursor: {cursor[:80]!r}") from None
         if log_id != self._log_id.hex():
@@ -491,7 +503,7 @@ class Store:
         if max_points is not None and (not isinstance(max_points, int) or max_points < 4):
             raise InvalidArgumentError(f"max_points must be an int >= 4, got {max_points!r}")
         for label, bound in (("x_min", x_min), ("x_max", x_max)):
-            if bound is not None and (not isinstance(bound, int | float) or bound != bound):
+            if bound is not None and (not isinstance(bound, numbers.Real) or bound != bound):
                 raise InvalidArgumentError(f"{label} must be a number or None, got {bound!r}")
         self.refresh()
         with self._lock:
@@ -511,19 +523,26 @@ class Store:
                 columns, x_sorted = self._group_cache.columns(self.backend, key, schema, entries)
                 table = slice_range(columns, x_column(schema), lo, hi, x_sorted)
                 return decimate_table(table, max_points)
-        arrays = read_groups(self.backend, [GroupPlan(scope, name, int(index), schema, overlapping)])
+        arrays = read_groups(
+            self.backend, [GroupPlan(scope, name, int(index), schema, overlapping)]
+        )
         table = select_range(pa.table(next(iter(arrays.values()))), lo, hi)
         return decimate_table(table, max_points)
 
     # -- lifetime ----------------------------------------------------------------------
     def _maybe_save_index(self) -> None:
-        if self._dirty_since is not None and time.monotonic() - self._index_saved_at > self.index_interval:
+        if (
+            self._dirty_since is not None
+            and time.monotonic() - self._index_saved_at > self.index_interval
+        ):
             self._save_index_quietly()
 
     def save_index(self) -> None:
         """Persist the sidecar index now (atomic replace)."""
         with self._lock:
-            meta = IndexMeta(self._log_id.hex(), self._generation, dict(self._positions), self._last_frame)
+            meta = IndexMeta(
+                self._log_id.hex(), self._generation, dict(self._positions), self._last_frame
+            )
             self.backend.write_index(dump_index(self._state, meta))
             self._dirty_since = None
             self._index_saved_at = time.monotonic()
@@ -566,11 +585,8 @@ class Store:
         return f"Store({self.backend.url!r}, mode={self.mode!r})"
 
 
-def _points_stub(p: NormalizedPoints) -> pb.Points:
-    """A columns-free Points message: enough for the state to index a record."""
-    code = {"float32": pb.FLOAT32, "float64": pb.FLOAT64, "int32": pb.INT32, "int64": pb.INT64}
-    cols = [pb.Column(name=k, dtype=code[v.dtype.name]) for k, v in p.columns.items()]
-    return pb.Points(scope=p.scope, name=p.name, index=p.index, columns=cols)
+def _schema_names(p: NormalizedPoints) -> dict[str, str]:
+    return {k: dtype_name(v.dtype) for k, v in p.columns.items()}
 
 
 def _key_filter(exact: str | None, pattern: str | None, what: str) -> Any:
@@ -583,7 +599,9 @@ def _key_filter(exact: str | None, pattern: str | None, what: str) -> Any:
     return matcher(pattern, f"{what}_pattern")
 
 
-def raise_mismatch(scope: str, name: str, expected: dict[str, str], received: dict[str, str]) -> None:
+def raise_mismatch(
+    scope: str, name: str, expected: dict[str, str], received: dict[str, str]
+) -> None:
     from streamvis.errors import SchemaMismatchError
 
     raise SchemaMismatchError(
