@@ -18,6 +18,7 @@ from streamvis.errors import UnavailableError
 from streamvis.proto import data_pb2 as dpb
 from streamvis.proto import service_pb2 as spb
 from streamvis.proto import service_pb2_grpc as spb_grpc
+from streamvis.server import messages as msgs
 from streamvis.server import wire
 from streamvis.server.client import Update, read_range_request
 from streamvis.server.status import error_from_rpc
@@ -75,10 +76,10 @@ class AsyncDataClient:
 
     async def schemas(self, scope: str) -> dict[str, dict[str, np.dtype]]:
         reply = await self._unary(self._stub.Schemas, spb.SchemasRequest(scope=scope))
-        return wire.schemas_from_proto(reply)
+        return msgs.schemas_from_proto(reply)
 
     async def write_config(self, scope: str, config: Mapping[str, Any]) -> None:
-        await self._unary(self._stub.WriteConfig, wire.config_to_proto(scope, config))
+        await self._unary(self._stub.WriteConfig, msgs.config_to_proto(scope, config))
 
     async def delete(self, scope: str, name: str | None = None) -> None:
         await self._unary(self._stub.Delete, dpb.Delete(scope=scope, name=name or ""))
@@ -92,7 +93,7 @@ class AsyncDataClient:
     async def configs(self, scope_pattern: str | None = None) -> dict[str, dict[str, Any]]:
         req = spb.ConfigsRequest(scope_pattern=scope_pattern) if scope_pattern else None
         reply = await self._unary(self._stub.Configs, req or spb.ConfigsRequest())
-        return wire.configs_from_proto(reply)
+        return msgs.configs_from_proto(reply)
 
     async def cursor(self) -> str:
         return str((await self._unary(self._stub.Cursor, spb.CursorRequest())).cursor)
@@ -107,7 +108,7 @@ class AsyncDataClient:
             req.name_pattern = name_pattern
         out: list[GroupInfo] = []
         async for reply in self._stream(self._stub.Groups, req, self.timeout):
-            out.extend(wire.group_from_proto(g) for g in reply.groups)
+            out.extend(msgs.group_from_proto(g) for g in reply.groups)
         return out
 
     async def fetch(
@@ -119,7 +120,7 @@ class AsyncDataClient:
         name_pattern: str | None = None,
         since: str | None = None,
     ) -> ReadResult:
-        req = wire.fetch_request(scope, name, scope_pattern, name_pattern, since)
+        req = msgs.fetch_request(scope, name, scope_pattern, name_pattern, since)
         assembler = wire.TableAssembler()
         async for reply in self._stream(self._stub.Fetch, req):
             result = assembler.add(reply)
@@ -153,7 +154,7 @@ class AsyncDataClient:
         """Batches as they are appended (see ``DataClient.subscribe``)."""
         cursor = since
         while True:
-            req = wire.fetch_request(scope, name, scope_pattern, name_pattern, cursor)
+            req = msgs.fetch_request(scope, name, scope_pattern, name_pattern, cursor)
             assembler = wire.TableAssembler()
             try:
                 async for reply in self._stream(self._stub.Subscribe, req):

@@ -23,6 +23,7 @@ from streamvis.errors import UnavailableError
 from streamvis.proto import data_pb2 as dpb
 from streamvis.proto import service_pb2 as spb
 from streamvis.proto import service_pb2_grpc as spb_grpc
+from streamvis.server import messages as msgs
 from streamvis.server import wire
 from streamvis.server.status import error_from_rpc
 from streamvis.storage.model import AppendResult, GroupInfo, Item, ReadResult
@@ -108,13 +109,13 @@ class DataClient:
 
     def schemas(self, scope: str) -> dict[str, dict[str, np.dtype]]:
         """Column dtypes of every name of ``scope`` ({} for an unknown scope)."""
-        return wire.schemas_from_proto(
+        return msgs.schemas_from_proto(
             self._unary(self._stub.Schemas, spb.SchemasRequest(scope=scope))
         )
 
     def write_config(self, scope: str, config: Mapping[str, Any]) -> None:
         """Replace the config of ``scope``."""
-        self._unary(self._stub.WriteConfig, wire.config_to_proto(scope, config))
+        self._unary(self._stub.WriteConfig, msgs.config_to_proto(scope, config))
 
     def delete(self, scope: str, name: str | None = None) -> None:
         """Hide a scope, or one name of it."""
@@ -130,7 +131,7 @@ class DataClient:
 
     def configs(self, scope_pattern: str | None = None) -> dict[str, dict[str, Any]]:
         req = spb.ConfigsRequest(scope_pattern=scope_pattern) if scope_pattern else None
-        return wire.configs_from_proto(
+        return msgs.configs_from_proto(
             self._unary(self._stub.Configs, req or spb.ConfigsRequest())
         )
 
@@ -147,7 +148,7 @@ class DataClient:
         if name_pattern is not None:
             req.name_pattern = name_pattern
         replies = self._stream(self._stub.Groups, req, self.timeout)
-        return [wire.group_from_proto(g) for reply in replies for g in reply.groups]
+        return [msgs.group_from_proto(g) for reply in replies for g in reply.groups]
 
     def fetch(
         self,
@@ -159,7 +160,7 @@ class DataClient:
         since: str | None = None,
     ) -> ReadResult:
         """Points of the matching groups appended after ``since`` (all when None)."""
-        req = wire.fetch_request(scope, name, scope_pattern, name_pattern, since)
+        req = msgs.fetch_request(scope, name, scope_pattern, name_pattern, since)
         assembler = wire.TableAssembler()
         for reply in self._stream(self._stub.Fetch, req):
             result = assembler.add(reply)
@@ -197,7 +198,7 @@ class DataClient:
         """
         cursor = since
         while True:
-            req = wire.fetch_request(scope, name, scope_pattern, name_pattern, cursor)
+            req = msgs.fetch_request(scope, name, scope_pattern, name_pattern, cursor)
             assembler = wire.TableAssembler()
             try:
                 for reply in self._stream(self._stub.Subscribe, req):

@@ -26,6 +26,7 @@ from streamvis.errors import (
 from streamvis.proto import data_pb2 as dpb
 from streamvis.proto import service_pb2 as spb
 from streamvis.proto import service_pb2_grpc as spb_grpc
+from streamvis.server import messages as msgs
 from streamvis.server import wire
 from streamvis.server.status import status_for, trailing_metadata
 from streamvis.storage.model import ConfigUpdate, Deletion
@@ -195,7 +196,7 @@ class DataServicer(spb_grpc.DataServiceServicer):
 
     @_unary
     async def WriteConfig(self, request: dpb.Config, context: Any) -> spb.WriteReply:
-        item = ConfigUpdate(request.scope, wire._config_from_json(request))
+        item = ConfigUpdate(request.scope, msgs.config_from_json(request))
         result = await self._run(self.store.append, [item])
         self.changes.bump()
         return spb.WriteReply(cursor=result.cursor)
@@ -218,13 +219,13 @@ class DataServicer(spb_grpc.DataServiceServicer):
 
     @_unary
     async def Configs(self, request: spb.ConfigsRequest, context: Any) -> spb.ConfigsReply:
-        pattern = wire.opt(request, "scope_pattern")
+        pattern = msgs.opt(request, "scope_pattern")
         configs = await self._run(self.store.configs, scope_pattern=pattern)
-        return wire.configs_to_proto(configs)
+        return msgs.configs_to_proto(configs)
 
     @_unary
     async def Schemas(self, request: spb.SchemasRequest, context: Any) -> spb.SchemasReply:
-        return wire.schemas_to_proto(await self._run(self.store.schemas, request.scope))
+        return msgs.schemas_to_proto(await self._run(self.store.schemas, request.scope))
 
     @_unary
     async def Cursor(self, request: spb.CursorRequest, context: Any) -> spb.CursorReply:
@@ -234,39 +235,39 @@ class DataServicer(spb_grpc.DataServiceServicer):
     async def Groups(self, request: spb.GroupsRequest, context: Any) -> AsyncIterator[Any]:
         groups = await self._run(
             self.store.groups,
-            scope_pattern=wire.opt(request, "scope_pattern"),
-            name_pattern=wire.opt(request, "name_pattern"),
+            scope_pattern=msgs.opt(request, "scope_pattern"),
+            name_pattern=msgs.opt(request, "name_pattern"),
         )
-        for msg in wire.groups_messages(groups, self.limit):
+        for msg in msgs.groups_messages(groups, self.limit):
             yield msg
 
     # -- reads ------------------------------------------------------------------------------
 
     def _read(self, request: spb.FetchRequest, since: str | None) -> Any:
         return self.store.read(
-            wire.opt(request, "scope"),
-            wire.opt(request, "name"),
-            scope_pattern=wire.opt(request, "scope_pattern"),
-            name_pattern=wire.opt(request, "name_pattern"),
+            msgs.opt(request, "scope"),
+            msgs.opt(request, "name"),
+            scope_pattern=msgs.opt(request, "scope_pattern"),
+            name_pattern=msgs.opt(request, "name_pattern"),
             since=since,
         )
 
     @_streaming
     async def Fetch(self, request: spb.FetchRequest, context: Any) -> AsyncIterator[Any]:
-        result = await self._run(self._read, request, wire.opt(request, "since"))
+        result = await self._run(self._read, request, msgs.opt(request, "since"))
         for msg in wire.read_result_messages(result, self.limit):
             yield msg
 
     @_streaming
     async def ReadRange(self, request: spb.ReadRangeRequest, context: Any) -> AsyncIterator[Any]:
-        max_points = wire.opt(request, "max_points")
+        max_points = msgs.opt(request, "max_points")
         table = await self._run(
             self.store.read_range,
             request.scope,
             request.name,
             request.index,
-            wire.opt(request, "x_min"),
-            wire.opt(request, "x_max"),
+            msgs.opt(request, "x_min"),
+            msgs.opt(request, "x_max"),
             int(max_points) if max_points is not None else None,
         )
         for msg in wire.table_chunks(request.scope, request.name, table, self.limit):
@@ -275,7 +276,7 @@ class DataServicer(spb_grpc.DataServiceServicer):
 
     @_streaming
     async def Subscribe(self, request: spb.FetchRequest, context: Any) -> AsyncIterator[Any]:
-        cursor = wire.opt(request, "since")
+        cursor = msgs.opt(request, "since")
         reset, first = False, True
         while True:
             if self.closing:

@@ -1,14 +1,14 @@
-"""Python values to and from the service's messages, shared by the server and both clients.
+"""Points to and from the service's messages, shared by the server and both clients.
 
-Points travel as columns of raw little-endian bytes (``Column``, encoding RAW),
-decoded with ``numpy.frombuffer``; every message is kept under a size limit by
-splitting rows into chunks. Pure functions: no I/O, no gRPC calls.
+Points travel as columns (``Column``): floats as raw little-endian bytes, decoded
+with ``numpy.frombuffer`` without a copy; integers through the storage codec (steps
+become LINEAR, runs such as ``index`` shrink to a few bytes). Every message is kept
+under a size limit by splitting rows into chunks. Pure functions: no I/O, no gRPC.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, cast
 
 import numpy as np
@@ -17,20 +17,14 @@ import pyarrow as pa
 from streamvis.errors import InvalidArgumentError
 from streamvis.proto import data_pb2 as dpb
 from streamvis.proto import service_pb2 as spb
+from streamvis.server.messages import config_from_json, config_to_proto, delete_to_proto
 from streamvis.storage.codec import (
     STORED_DTYPES,
     decode_column,
     encode_column,
     normalize_array,
 )
-from streamvis.storage.model import (
-    ConfigUpdate,
-    Deletion,
-    GroupInfo,
-    Item,
-    Points,
-    ReadResult,
-)
+from streamvis.storage.model import ConfigUpdate, Deletion, Item, Points, ReadResult
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",
@@ -41,15 +35,9 @@ __all__ = [
     "table_chunks",
     "read_result_messages",
     "TableAssembler",
+    "table_from_chunks",
     "append_requests",
     "items_from_requests",
-    "fetch_request",
-    "schemas_to_proto",
-    "schemas_from_proto",
-    "groups_messages",
-    "group_from_proto",
-    "configs_to_proto",
-    "configs_from_proto",
 ]
 
 DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
@@ -238,19 +226,6 @@ def _item_to_proto(item: Item) -> spb.Item:
     )
 
 
-def config_to_proto(scope: str, config: Mapping[str, Any]) -> dpb.Config:
-    """A config as JSON text (InvalidArgumentError when not JSON-serialisable)."""
-    try:
-        text = json.dumps(dict(config))
-    except (TypeError, ValueError) as exc:
-        raise InvalidArgumentError(f"config of scope {scope!r} is not JSON: {exc}") from None
-    return dpb.Config(scope=scope, json=text)
-
-
-def delete_to_proto(scope: str, name: str | None) -> dpb.Delete:
-    return dpb.Delete(scope=scope, name=name or "")
-
-
 def append_requests(
     items: Sequence[Item], writer_id: bytes, seq: int | None, limit: int
 ) -> Iterator[spb.AppendRequest]:
@@ -312,7 +287,7 @@ def items_from_requests(
                 else:
                     parts.append((p.scope, p.name, p.index, [cols]))
             elif kind == "config":
-                parts.append(ConfigUpdate(it.config.scope, _config_from_json(it.config)))
+                parts.append(ConfigUpdate(it.config.scope, config_from_json(it.config)))
             elif kind == "delete":
                 parts.append(Deletion(it.delete.scope, it.delete.name or None))
             else:
@@ -341,84 +316,3 @@ def _decode(col: dpb.Column) -> np.ndarray:
         return decode_column(col)
     except ValueError as exc:
         raise InvalidArgumentError(str(exc)) from None
-
-
-def _config_from_json(cfg: dpb.Config) -> dict[str, Any]:
-    try:
-        value = json.loads(cfg.json) if cfg.json else {}
-    except ValueError as exc:
-        raise InvalidArgumentError(f"config of scope {cfg.scope!r} is not JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise InvalidArgumentError(f"config of scope {cfg.scope!r} must be a JSON object")
-    return value
-
-
-def fetch_request(
-    scope: str | None = None,
-    name: str | None = None,
-    scope_pattern: str | None = None,
-    name_pattern: str | None = None,
-    since: str | None = None,
-) -> spb.FetchRequest:
-    """A FetchRequest with only the given selectors set."""
-    args = dict(
-        scope=scope, name=name, scope_pattern=scope_pattern, name_pattern=name_pattern, since=since
-    )
-    return spb.FetchRequest(**{k: v for k, v in args.items() if v is not None})
-
-
-def opt(msg: Any, field_name: str) -> Any:
-    """A proto3 optional field's value, or None when unset."""
-    return getattr(msg, field_name) if msg.HasField(field_name) else None
-
-
-def schemas_to_proto(schemas: Mapping[str, Mapping[str, np.dtype]]) -> spb.SchemasReply:
-    reply = spb.SchemasReply()
-    for name, cols in schemas.items():
-        ns = reply.schemas.add(name=name)
-        for col, dtype in cols.items():
-            ns.columns.add(name=col, dtype=cast(Any, STORED_DTYPES[np.dtype(dtype)]))
-    return reply
-
-
-def schemas_from_proto(reply: spb.SchemasReply) -> dict[str, dict[str, np.dtype]]:
-    return {
-        ns.name: {c.name: _DTYPE_OF_CODE[c.dtype] for c in ns.columns} for ns in reply.schemas
-    }
-
-
-def groups_messages(groups: Sequence[GroupInfo], limit: int) -> Iterator[spb.GroupsReply]:
-    """Groups in replies under ``limit`` bytes (always at least one reply)."""
-    reply, size = spb.GroupsReply(), 0
-    for g in groups:
-        msg = spb.Group(scope=g.scope, name=g.name, index=g.index, count=g.count)
-        if g.x_min is not None:
-            msg.x_min = g.x_min
-        if g.x_max is not None:
-            msg.x_max = g.x_max
-        if reply.groups and size + msg.ByteSize() + 8 > limit - _OVERHEAD:
-            yield reply
-            reply, size = spb.GroupsReply(), 0
-        reply.groups.append(msg)
-        size += msg.ByteSize() + 8
-    yield reply
-
-
-def group_from_proto(g: spb.Group) -> GroupInfo:
-    nan = float("nan")
-    return GroupInfo(
-        scope=g.scope,
-        name=g.name,
-        index=g.index,
-        count=g.count,
-        x_min=g.x_min if g.HasField("x_min") else nan,
-        x_max=g.x_max if g.HasField("x_max") else nan,
-    )
-
-
-def configs_to_proto(configs: Mapping[str, Mapping[str, Any]]) -> spb.ConfigsReply:
-    return spb.ConfigsReply(configs=[config_to_proto(s, c) for s, c in configs.items()])
-
-
-def configs_from_proto(reply: spb.ConfigsReply) -> dict[str, dict[str, Any]]:
-    return {c.scope: _config_from_json(c) for c in reply.configs}

@@ -8,6 +8,7 @@ import pyarrow as pa
 from hypothesis import given
 from hypothesis import strategies as st
 
+from streamvis.server import messages as msgs
 from streamvis.server import wire
 from streamvis.storage.model import ConfigUpdate, Deletion, Points, ReadResult
 
@@ -78,7 +79,7 @@ def test_groups_messages_split_under_limit() -> None:
     from streamvis.storage.model import GroupInfo
 
     groups = [GroupInfo("scope", f"name{i}", i, i, 0.0, float(i)) for i in range(2000)]
-    replies = list(wire.groups_messages(groups, 4096))
+    replies = list(msgs.groups_messages(groups, 4096))
     assert len(replies) > 1 and all(r.ByteSize() <= 4096 for r in replies)
-    back = [wire.group_from_proto(g) for r in replies for g in r.groups]
+    back = [msgs.group_from_proto(g) for r in replies for g in r.groups]
     assert back == groups
