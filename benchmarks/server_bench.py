@@ -38,6 +38,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+_STARTED: list[subprocess.Popen[bytes]] = []
+
+
 class _Server:
     """A data server subprocess, started and waited for through the health service."""
 
@@ -52,13 +55,15 @@ class _Server:
             stdout=subprocess.DEVNULL,
             env=dict(os.environ, PYTHONPATH=str(ROOT)),
         )
+        _STARTED.append(self.proc)
         with grpc.insecure_channel(self.uri) as ch:
             stub = health_pb2_grpc.HealthStub(ch)
             stub.Check(health_pb2.HealthCheckRequest(), timeout=120, wait_for_ready=True)
 
     def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(60)
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(60)
 
 
 def _batches(n_batches: int, per_batch: int, scope: str) -> list[list]:
@@ -235,6 +240,10 @@ def main(argv: list[str] | None = None) -> None:
             bench_latency(table, tmp, 2.0 if args.quick else 5.0, fsync)
         bench_fetch_and_range(table, tmp, runs, total)
     finally:
+        for proc in _STARTED:  # servers left running by a failed step
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(60)
         shutil.rmtree(tmp, ignore_errors=True)
     table.print()
 

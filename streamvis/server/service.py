@@ -144,13 +144,19 @@ class DataServicer(spb_grpc.DataServiceServicer):
 
     async def _poll(self) -> None:
         last = self.store.cursor()
+        failing = ""
         while not self.closing:
-            await asyncio.sleep(self.poll_interval)
+            await asyncio.sleep(self.poll_interval if not failing else 1.0)
             try:
                 cursor = await self._run(self._refresh)
-            except Exception:  # noqa: BLE001 - a failed refresh is retried next time
-                log.exception("refreshing the store failed")
+            except Exception as exc:  # noqa: BLE001 - a failed refresh is retried later
+                if str(exc) != failing:  # say it once, not every poll
+                    log.error("refreshing the store failed (retrying every second): %s", exc)
+                failing = str(exc)
                 continue
+            if failing:
+                log.warning("refreshing the store works again")
+                failing = ""
             if cursor != last:
                 last = cursor
                 self.changes.bump()
