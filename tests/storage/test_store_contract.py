@@ -7,7 +7,11 @@ import uuid
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from streamvis import script
 from streamvis.errors import (
@@ -44,7 +48,51 @@ def _loss(index: int, start: int, n: int) -> Points:
     return Points("run", "loss", index, {"x": x, "y": (x * 0.5).astype(np.float32)})
 
 
+_dtypes = st.sampled_from([np.float32, np.float64, np.int32, np.int64])
+
+
+@st.composite
+def _groups(draw):
+    """A batch of points for a few groups, every column of one length per group."""
+    n_cols = draw(st.integers(1, 3))
+    dtypes = [draw(_dtypes) for _ in range(n_cols)]
+    groups = []
+    for index in draw(st.sets(st.integers(-3, 3), min_size=1, max_size=3)):
+        n = draw(st.integers(0, 40))
+        cols = {}
+        for c, dt in enumerate(dtypes):
+            cols[f"c{c}" if c else "x"] = draw(hnp.arrays(dt, n, elements=hnp.from_dtype(np.dtype(dt), allow_subnormal=True)))
+        groups.append((index, cols))
+    return groups
+
+
 class TestStoreContract:
+    @settings(max_examples=15)
+    @given(batch=_groups())
+    def test_round_trip_property(self, log, batch) -> None:
+        url, options = log
+        url = url.replace("runs.log", f"p{uuid.uuid4().hex[:8]}.log")
+        log = (url, options)
+        with _open(log, "a") as s:
+            s.append([Points("r", "n", i, cols) for i, cols in batch])
+        kw = {"storage_options": options} if options else {}
+        exported = script.export(url, **kw)
+        tables = script.export_arrow(url, **kw)
+        with _open(log) as s:
+            for index, cols in batch:
+                got = exported[("r", "n", index)]
+                table = tables[("r", "n")]
+                rows = table.filter(pa.compute.equal(table.column("index"), index))
+                ranged = s.read_range("r", "n", index)  # no bounds, no budget: every point
+                for c, want in cols.items():
+                    assert got[c].dtype == want.dtype and got[c].tobytes() == want.tobytes()
+                    assert rows.column(c).to_numpy().tobytes() == want.tobytes()
+                x = cols["x"]
+                keep = ~np.isnan(x) if x.dtype.kind == "f" else np.ones(x.size, bool)
+                order = np.argsort(x[keep], kind="stable")
+                for c, want in cols.items():
+                    assert ranged.column(c).to_numpy().tobytes() == want[keep][order].tobytes()
+
     def test_missing_log_is_not_found(self, log) -> None:
         with pytest.raises(LogNotFoundError):
             _open(log)
