@@ -133,7 +133,10 @@ def test_ctrl_c_and_interpreter_exit_flush_in_real_processes(tmp_path, read_poin
                     print("ready", flush=True)
     """, path)
     assert interrupted.stdout is not None
-    assert interrupted.stdout.readline().strip() == "ready"
+    line = interrupted.stdout.readline()
+    if line.strip() != "ready":
+        interrupted.kill()
+        raise AssertionError(f"child failed before the interrupt: {interrupted.communicate()}")
     interrupted.send_signal(signal.SIGINT)
     interrupted.wait(60)
     pts = read_points(path, "unclosed")

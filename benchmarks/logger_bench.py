@@ -1,0 +1,201 @@
+"""The DataLogger's table (issue 3): ``python -m benchmarks.logger_bench [--quick]``.
+
+Medians of:
+* one ``write`` call: a Python scalar, a 1,000-element float32 numpy vector, a torch
+  scalar tensor (logger with default settings, its flush thread running);
+* a small CPU torch training loop logging 10 scalars per step, against the same loop
+  without logging (runs interleaved; ratio);
+* sustained ingest (points/s, until ``close`` has delivered everything) to a local
+  path and through a data server subprocess (``streamvis grpc-serve``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from benchmarks.table import Table, progress
+
+SECTION_CALL = "write() call"
+SECTION_LOOP = "training loop, 10 scalars/step"
+SECTION_INGEST = "sustained ingest"
+
+
+def _per_call(fn: Callable[[int], None], calls: int, runs: int) -> list[float]:
+    """Seconds per call of ``fn(i)`` over ``calls`` calls, ``runs`` samples."""
+    out = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        for i in range(calls):
+            fn(i)
+        out.append((time.perf_counter() - t0) / calls)
+    return out
+
+
+def bench_calls(table: Table, tmp: str, quick: bool) -> None:
+    from streamvis import DataLogger
+
+    calls, runs = (2000, 7) if quick else (10000, 15)
+    lg = DataLogger("bench", delete_existing=True).init(path=os.path.join(tmp, "calls.svl"))
+    vec = np.random.default_rng(0).standard_normal(1000).astype(np.float32)
+    write = lg.write
+    progress("write(): Python scalar")
+    table.add(SECTION_CALL, "Python scalar: write('s', x=i, y=0.5)",
+              _per_call(lambda i: write("s", x=i, y=0.5), calls, runs), "s",
+              goal="< 2 us")
+    progress("write(): numpy vector")
+    table.add(SECTION_CALL, "numpy float32[1000]: write('v', y=vec)",
+              _per_call(lambda i: write("v", y=vec), calls // 4, runs), "s", goal="< 5 us")
+    try:
+        import torch
+    except ImportError:
+        table.add(SECTION_CALL, "torch scalar", [], "s", note="torch not installed")
+    else:
+        t = torch.tensor(0.5)
+        progress("write(): torch scalar")
+        table.add(SECTION_CALL, "torch scalar: write('t', x=i, y=tensor)",
+                  _per_call(lambda i: write("t", x=i, y=t), calls, runs), "s", goal="< 6 us")
+    lg.close()
+    for row in table.rows:
+        if row.section == SECTION_CALL and row.samples and row.goal:
+            row.met = row.value < float(row.goal.split()[1]) * 1e-6
+
+
+def bench_training(table: Table, tmp: str, quick: bool) -> None:
+    try:
+        import torch
+    except ImportError:
+        table.add(SECTION_LOOP, "torch MLP", [], "s", note="torch not installed")
+        return
+    from streamvis import DataLogger
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.ReLU(),
+                                torch.nn.Linear(128, 128), torch.nn.ReLU(),
+                                torch.nn.Linear(128, 10))
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    xb, yb = torch.randn(64, 64), torch.randint(0, 10, (64,))
+    steps, runs = (200, 5) if quick else (500, 9)
+
+    def loop(logger: Any, step0: int) -> float:
+        t0 = time.perf_counter()
+        for s in range(step0, step0 + steps):
+            opt.zero_grad(set_to_none=True)
+            out = model(xb)
+            loss = torch.nn.functional.cross_entropy(out, yb)
+            loss.backward()
+            opt.step()
+            metrics = [loss.detach(), *(out[:, k].mean().detach() for k in range(9))]
+            if logger is not None:
+                for k, m in enumerate(metrics):
+                    logger.write(f"m{k}", x=s, y=m)
+        return (time.perf_counter() - t0) / steps
+
+    lg = DataLogger("train", delete_existing=True).init(
+        path=os.path.join(tmp, "train.svl"), tensor_type="torch")
+    loop(None, 0)
+    loop(lg, 0)  # warm-up (schemas, first flush)
+    base, logged = [], []
+    progress(f"training loop: {runs} interleaved runs of {steps} steps each way")
+    for r in range(runs):
+        base.append(loop(None, 0))
+        logged.append(loop(lg, (r + 1) * steps))
+    lg.close()
+    table.add(SECTION_LOOP, "no logging", base, "s", note="per step")
+    row = table.add(SECTION_LOOP, "with DataLogger", logged, "s", baseline="no logging",
+                    note="per step; 10 torch scalars/step", goal="< 1.02x")
+    ratio = table.ratio(row)
+    row.met = ratio is not None and ratio < 1.02
+
+
+def _ingest(target: dict[str, str], n_writes: int, width: int) -> float:
+    """Points/s of ``n_writes`` writes of ``width`` points each, until delivered."""
+    from streamvis import DataLogger
+
+    lg = DataLogger(f"ingest{width}", delete_existing=True).init(**target)  # type: ignore[arg-type]
+    x = np.arange(width, dtype=np.int64)
+    y = np.random.default_rng(0).standard_normal(width).astype(np.float32)
+    t0 = time.perf_counter()
+    for i in range(n_writes):
+        lg.write("pts", x=x + i * width, y=y)
+    lg.close(timeout=600)
+    dt = time.perf_counter() - t0
+    st = lg.stats()
+    assert st["undelivered_points"] == 0 and st["dropped_points"] == 0, st
+    return n_writes * width / dt
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start_server(path: str) -> tuple[subprocess.Popen[bytes], str]:
+    from streamvis.logger.demo import server_answers
+
+    port = _free_port()
+    exe = shutil.which("streamvis")
+    cmd = [exe] if exe else [sys.executable, "-m", "streamvis.cli"]
+    proc = subprocess.Popen([*cmd, "grpc-serve", path, str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    uri = f"127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while not server_answers(uri, timeout=0.5):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"data server at {uri} did not start")
+        time.sleep(0.1)
+    return proc, uri
+
+
+def bench_ingest(table: Table, tmp: str, quick: bool) -> None:
+    runs = 3 if quick else 5
+    n_vec = 500 if quick else 2000
+    n_sc = 20000 if quick else 100000
+    cases = [("1000-point vectors", n_vec, 1000), ("scalars (x, y)", n_sc, 1)]
+    for label, n, width in cases:
+        progress(f"ingest to a local path: {label}")
+        samples = [_ingest({"path": os.path.join(tmp, f"ing{width}_{r}.svl")}, n, width)
+                   for r in range(runs)]
+        table.add(SECTION_INGEST, f"local path: {label}", samples, "points/s")
+    try:
+        proc, uri = _start_server(os.path.join(tmp, "server.svl"))
+    except Exception as exc:  # the server is optional for this table
+        table.add(SECTION_INGEST, "data server", [], "points/s", note=f"not run: {exc}")
+        return
+    try:
+        for label, n, width in cases:
+            progress(f"ingest through the data server: {label}")
+            samples = [_ingest({"grpc_uri": uri}, n, width) for _ in range(runs)]
+            table.add(SECTION_INGEST, f"data server (gRPC): {label}", samples, "points/s")
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def main(argv: list[str]) -> int:
+    quick = "--quick" in argv
+    table = Table("DataLogger (issue 3)")
+    tmp = tempfile.mkdtemp(prefix="svbench-logger-")
+    try:
+        bench_calls(table, tmp, quick)
+        bench_training(table, tmp, quick)
+        bench_ingest(table, tmp, quick)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    table.print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
