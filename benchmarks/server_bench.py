@@ -143,10 +143,10 @@ def bench_fetch_and_range(table: Table, tmp: Path, runs: int, total: int) -> Non
     srv = _Server(path)
     section = f"fetch {total / 1e6:g}M pts"
     progress(f"{section}: local export")
-    t_local = time_runs(lambda: script.export_arrow(path), runs)
+    t_local = time_runs(lambda: script.export_arrow(path), runs, warmup=1)
     table.add(section, "local export_arrow", [total / t for t in t_local], "pts/s")
     progress(f"{section}: over gRPC")
-    t_grpc = time_runs(lambda: script.gfetch_arrow(srv.uri), runs)
+    t_grpc = time_runs(lambda: script.gfetch_arrow(srv.uri), runs, warmup=1)
     table.add(section, "gfetch_arrow (gRPC)", [total / t for t in t_grpc], "pts/s",
               baseline="local export_arrow")
 

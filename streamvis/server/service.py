@@ -11,7 +11,7 @@ import asyncio
 import functools
 import hmac
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -258,10 +258,18 @@ class DataServicer(spb_grpc.DataServiceServicer):
             since=since,
         )
 
+    async def _built_in_thread(self, messages: Iterator[T]) -> AsyncIterator[T]:
+        """Messages of a generator, each built in the pool (the loop stays free)."""
+        while True:
+            msg = await self._run(next, messages, None)
+            if msg is None:
+                return
+            yield msg
+
     @_streaming
     async def Fetch(self, request: spb.FetchRequest, context: Any) -> AsyncIterator[Any]:
         result = await self._run(self._read, request, msgs.opt(request, "since"))
-        for msg in wire.read_result_messages(result, self.limit):
+        async for msg in self._built_in_thread(wire.read_result_messages(result, self.limit)):
             yield msg
 
     @_streaming
@@ -296,8 +304,13 @@ class DataServicer(spb_grpc.DataServiceServicer):
                 cursor, reset = None, True
                 continue
             if first or reset or result.tables or result.deleted or result.cursor != cursor:
-                for msg in wire.read_result_messages(result, self.limit, reset=reset):
-                    yield msg
+                batch = wire.read_result_messages(result, self.limit, reset=reset)
+                if result.num_points > 100_000:
+                    async for msg in self._built_in_thread(batch):
+                        yield msg
+                else:
+                    for msg in batch:
+                        yield msg
             cursor, reset, first = result.cursor, False, False
             await self.changes.wait(seen, timeout=1.0)
 
