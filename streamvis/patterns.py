@@ -14,7 +14,7 @@ import re2
 
 from streamvis.errors import InvalidArgumentError
 
-__all__ = ["compile_pattern", "matcher", "MAX_PATTERN_LENGTH"]
+__all__ = ["compile_pattern", "matcher", "key_filter", "MAX_PATTERN_LENGTH"]
 
 MAX_PATTERN_LENGTH = 4096
 
@@ -47,3 +47,14 @@ def matcher(pattern: str | None, what: str = "pattern") -> Callable[[str], bool]
         return lambda s: True
     rx = compile_pattern(pattern, what)
     return lambda s: rx.search(s) is not None
+
+
+def key_filter(exact: str | None, pattern: str | None, what: str) -> Callable[[str], bool]:
+    """A predicate for an API's ``what=`` (exact) / ``what_pattern=`` (RE2 search) pair."""
+    if exact is not None and pattern is not None:
+        raise InvalidArgumentError(f"give either {what}= or {what}_pattern=, not both")
+    if exact is not None:
+        if not isinstance(exact, str):
+            raise InvalidArgumentError(f"{what} must be a string, got {exact!r}")
+        return lambda s: s == exact
+    return matcher(pattern, f"{what}_pattern")

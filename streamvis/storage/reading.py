@@ -7,7 +7,7 @@ concatenated once per column.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -217,3 +217,41 @@ class TableBuilder:
                 data[c] = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
             tables[key] = pa.table(data)
         return tables
+
+
+def read_between(
+    backend: LogBackend,
+    start: dict[str, int],
+    end: dict[str, int],
+    match_scope: Callable[[str], bool],
+    match_name: Callable[[str], bool],
+    skip_damaged: bool = False,
+) -> tuple[dict[tuple[str, str], pa.Table], list[tuple[str, str | None]]]:
+    """Tables of the points appended between two cursors' positions, and the tombstones
+    passed on the way (data a tombstone covers is dropped from the tables)."""
+    from streamvis.storage.scan import ScannedRecord, scan_chunks  # scan imports backend only
+
+    builder = TableBuilder()
+    deleted: list[tuple[str, str | None]] = []
+
+    def on_batch(batch: list[ScannedRecord]) -> None:
+        for r in batch[:-1]:
+            kind = r.record.WhichOneof("body")
+            if kind == "points":
+                body = r.record.points
+                if match_scope(body.scope) and match_name(body.name):
+                    builder.add_record(body, f"at offset {r.offset}")
+            elif kind == "delete":
+                d = r.record.delete
+                if match_scope(d.scope) and (not d.name or match_name(d.name)):
+                    builder.drop(d.scope, d.name or None)
+                    deleted.append((d.scope, d.name or None))
+
+    positions = dict(start)
+    scan_chunks(
+        backend.chunks_between(start, end),
+        on_batch,
+        lambda k, e: backend.advance(positions, k, e),
+        skip_damaged=skip_damaged,
+    )
+    return builder.build(), deleted

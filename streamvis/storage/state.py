@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,18 +129,38 @@ class LogState:
         last = self.writers.get(writer_id)
         return last is not None and seq <= last
 
+    def check_batch(self, items: Sequence[object]) -> None:
+        """Schemas a batch would fix must agree with the log and within the batch
+        (a tombstone earlier in the batch clears a schema)."""
+        from streamvis.storage.model import Deletion
+        from streamvis.storage.records import NormalizedPoints
+
+        pending: dict[tuple[str, str], dict[str, np.dtype]] = {}
+        cleared: set[tuple[str, str | None]] = set()
+        for item in items:
+            if isinstance(item, Deletion):
+                cleared.add((item.scope, item.name))
+                for key in [k for k in pending if k[0] == item.scope and item.name in (None, k[1])]:
+                    del pending[key]
+            elif isinstance(item, NormalizedPoints):
+                key = (item.scope, item.name)
+                schema = item.schema
+                if key in pending:
+                    if pending[key] != schema:
+                        raise _mismatch(item.scope, item.name, _names(pending[key]), _names(schema))
+                elif (item.scope, None) not in cleared and key not in cleared:
+                    self.check_schema(item.scope, item.name, schema)
+                pending[key] = schema
+
     def check_schema(self, scope: str, name: str, schema: dict[str, np.dtype]) -> None:
         """Raise unless ``schema`` equals the one fixed for (scope, name), if any."""
         st = self.scopes.get(scope)
         existing = st.names.get(name) if st else None
         if existing is None:
             return
-        received = {k: dtype_name(v) for k, v in schema.items()}
+        received = _names(schema)
         if received != existing.schema:
-            raise SchemaMismatchError(
-                f"scope {scope!r}, name {name!r}: columns must be {_fmt(existing.schema)} "
-                f"(fixed by the first write), received {_fmt(received)}"
-            )
+            raise _mismatch(scope, name, existing.schema, received)
 
     # -- applying records ------------------------------------------------------------
     def apply_points(self, body: pb.Points, entry: Entry) -> None:
@@ -207,3 +227,14 @@ class LogState:
 
 def _fmt(schema: dict[str, str]) -> str:
     return "{" + ", ".join(f"{k}: {v}" for k, v in schema.items()) + "}"
+
+
+def _names(schema: dict[str, np.dtype]) -> dict[str, str]:
+    return {k: dtype_name(v) for k, v in schema.items()}
+
+
+def _mismatch(scope: str, name: str, expected: dict[str, str], received: dict[str, str]) -> SchemaMismatchError:
+    return SchemaMismatchError(
+        f"scope {scope!r}, name {name!r}: columns must be {_fmt(expected)} "
+        f"(fixed by the first write), received {_fmt(received)}"
+    )

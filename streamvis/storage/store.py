@@ -14,7 +14,6 @@ The index is persisted at most every ``index_interval`` seconds and on close.
 
 from __future__ import annotations
 
-import base64
 import functools
 import json
 import numbers
@@ -29,16 +28,16 @@ import pyarrow as pa
 
 from streamvis.errors import (
     ConflictError,
-    CursorResetError,
     InvalidArgumentError,
     LogNotFoundError,
     NotFoundError,
     StreamvisError,
 )
-from streamvis.patterns import matcher
+from streamvis.patterns import key_filter, matcher
 from streamvis.proto import data_pb2 as pb
 from streamvis.storage.backend import Chunk, LogBackend, open_backend
 from streamvis.storage.codec import dtype_name
+from streamvis.storage.cursor import decode_cursor, encode_cursor
 from streamvis.storage.decimate import decimate_table, select_range, slice_range
 from streamvis.storage.framing import encode_frame
 from streamvis.storage.group_cache import GroupCache
@@ -51,12 +50,7 @@ from streamvis.storage.model import (
     Item,
     ReadResult,
 )
-from streamvis.storage.reading import (
-    GroupPlan,
-    TableBuilder,
-    read_groups,
-    read_tables,
-)
+from streamvis.storage.reading import GroupPlan, read_between, read_groups, read_tables
 from streamvis.storage.records import (
     NormalizedPoints,
     encode_batch,
@@ -241,7 +235,7 @@ class Store:
                         self.quarantined.append(path)
                 if self._state.is_duplicate(writer_id, seq):
                     return AppendResult(True, self._cursor())
-                self._check_schemas(norm)
+                self._state.check_batch(norm)
                 try:
                     key, offset = self.backend.append(
                         b"".join(frames), writer=writer_id.hex(), seq=seq
@@ -256,27 +250,6 @@ class Store:
                 self._apply_written(norm, encoded, frames, key, offset, writer_id, seq)
             self._maybe_save_index()
             return AppendResult(False, self._cursor())
-
-    def _check_schemas(self, norm: list[Item | NormalizedPoints]) -> None:
-        """Schemas a batch would fix must agree with the log and within the batch."""
-        pending: dict[tuple[str, str], dict[str, np.dtype]] = {}
-        cleared: set[tuple[str, str | None]] = set()
-        for item in norm:
-            if isinstance(item, Deletion):
-                cleared.add((item.scope, item.name))
-                for key in [k for k in pending if k[0] == item.scope and item.name in (None, k[1])]:
-                    del pending[key]
-            elif isinstance(item, NormalizedPoints):
-                key = (item.scope, item.name)
-                schema = item.schema
-                if key in pending:
-                    if pending[key] != schema:
-                        shown = {k: str(v) for k, v in pending[key].items()}
-                        got = {k: str(v) for k, v in schema.items()}
-                        raise_mismatch(item.scope, item.name, shown, got)
-                elif (item.scope, None) not in cleared and key not in cleared:
-                    self._state.check_schema(item.scope, item.name, schema)
-                pending[key] = schema
 
     def _apply_written(
         self,
@@ -382,27 +355,7 @@ class Store:
             return self._cursor()
 
     def _cursor(self) -> str:
-        doc = {"l": self._log_id.hex(), "g": self._generation, "p": self._positions}
-        return base64.urlsafe_b64encode(json.dumps(doc, separators=(",", ":")).encode()).decode()
-
-    def _decode_cursor(self, cursor: str) -> dict[str, int]:
-        try:
-            doc = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-            log_id, gen, pos = (
-                doc["l"],
-                int(doc["g"]),
-                {str(k): int(v) for k, v in doc["p"].items()},
-            )
-        except Exception:
-            raise InvalidArgumentError(f"not a streamvis cursor: {cursor[:80]!r}") from None
-        if log_id != self._log_id.hex():
-            raise InvalidArgumentError("the cursor belongs to another log")
-        if gen != self._generation:
-            raise CursorResetError(
-                f"the cursor is from generation {gen} but the log was compacted into "
-                f"generation {self._generation}: read again from the start (since=None)"
-            )
-        return pos
+        return encode_cursor(self._log_id, self._generation, self._positions)
 
     def read(
         self,
@@ -414,16 +367,17 @@ class Store:
         since: str | None = None,
     ) -> ReadResult:
         """Points of the matching groups (after ``since``), one table per (scope, name)."""
-        ms = _key_filter(scope, scope_pattern, "scope")
-        mn = _key_filter(name, name_pattern, "name")
+        ms = key_filter(scope, scope_pattern, "scope")
+        mn = key_filter(name, name_pattern, "name")
         self.refresh()
         with self._lock:
             if since is None:
                 return self._read_indexed(ms, mn, scope)
-            start = self._decode_cursor(since)
+            start = decode_cursor(since, self._log_id, self._generation)
             end = dict(self._positions)
             cursor = self._cursor()
-        return self._read_between(start, end, ms, mn, cursor)
+        tables, deleted = read_between(self.backend, start, end, ms, mn, self.skip_damaged)
+        return ReadResult(tables, cursor, deleted)
 
     def _plans(self, ms: Any, mn: Any, scope: str | None) -> list[GroupPlan]:
         scopes = [scope] if scope is not None else None
@@ -448,41 +402,12 @@ class Store:
     ) -> dict[tuple[str, str, int], dict[str, np.ndarray]]:
         """Like ``read`` but ``{(scope, name, index): {column: ndarray}}`` (the export shape),
         decoded straight into one array per group and column."""
-        ms = _key_filter(scope, scope_pattern, "scope")
-        mn = _key_filter(name, name_pattern, "name")
+        ms = key_filter(scope, scope_pattern, "scope")
+        mn = key_filter(name, name_pattern, "name")
         self.refresh()
         with self._lock:
             plans = self._plans(ms, mn, scope)
         return read_groups(self.backend, plans)
-
-    def _read_between(
-        self, start: dict[str, int], end: dict[str, int], ms: Any, mn: Any, cursor: str
-    ) -> ReadResult:
-        builder = TableBuilder()
-        deleted: list[tuple[str, str | None]] = []
-
-        def on_batch(batch: list[ScannedRecord]) -> None:
-            for r in batch[:-1]:
-                kind = r.record.WhichOneof("body")
-                if kind == "points":
-                    body = r.record.points
-                    if ms(body.scope) and mn(body.name):
-                        builder.add_record(body, f"at offset {r.offset}")
-                elif kind == "delete":
-                    d = r.record.delete
-                    if ms(d.scope) and (not d.name or mn(d.name)):
-                        builder.drop(d.scope, d.name or None)
-                        deleted.append((d.scope, d.name or None))
-
-        positions = dict(start)
-        chunks = self.backend.chunks_between(start, end)
-        scan_chunks(
-            chunks,
-            on_batch,
-            lambda k, e: self.backend.advance(positions, k, e),
-            skip_damaged=self.skip_damaged,
-        )
-        return ReadResult(builder.build(), cursor, deleted)
 
     def read_range(
         self,
@@ -587,24 +512,3 @@ class Store:
 
 def _schema_names(p: NormalizedPoints) -> dict[str, str]:
     return {k: dtype_name(v.dtype) for k, v in p.columns.items()}
-
-
-def _key_filter(exact: str | None, pattern: str | None, what: str) -> Any:
-    if exact is not None and pattern is not None:
-        raise InvalidArgumentError(f"give either {what}= or {what}_pattern=, not both")
-    if exact is not None:
-        if not isinstance(exact, str):
-            raise InvalidArgumentError(f"{what} must be a string, got {exact!r}")
-        return lambda s: s == exact
-    return matcher(pattern, f"{what}_pattern")
-
-
-def raise_mismatch(
-    scope: str, name: str, expected: dict[str, str], received: dict[str, str]
-) -> None:
-    from streamvis.errors import SchemaMismatchError
-
-    raise SchemaMismatchError(
-        f"scope {scope!r}, name {name!r}: columns must be {expected} (fixed by the first "
-        f"write), received {received}"
-    )
