@@ -60,12 +60,14 @@ def points_of(
 ) -> list[Points]:
     """The Points of one name's records, converted with the name's schema dtypes."""
     shapes = [(r[2], r[3]) for r in recs]
-    if all(s == (1, 1) for s in shapes):
-        idx = np.fromiter((r[1] for r in recs), dtype=np.int64, count=len(recs))
-    else:
-        idx = np.concatenate(
-            [np.repeat(np.arange(r[1], r[1] + r[2], dtype=np.int64), r[3]) for r in recs]
-        )
+    idx = np.fromiter((r[1] for r in recs), dtype=np.int64, count=len(recs))
+    if not all(s == (1, 1) for s in shapes):
+        ni = np.fromiter((s[0] for s in shapes), dtype=np.int64, count=len(recs))
+        npt = np.fromiter((s[1] for s in shapes), dtype=np.int64, count=len(recs))
+        # row j of record r is index start_r + j, repeated for its P_r points
+        row_start = np.repeat(idx, ni)
+        offset = np.arange(int(ni.sum()), dtype=np.int64) - np.repeat(np.cumsum(ni) - ni, ni)
+        idx = np.repeat(row_start + offset, np.repeat(npt, ni))
     if idx.size == 0:
         return []
     host = {

@@ -141,7 +141,7 @@ def _torch_adapter() -> Adapter:
             raise _bad_dtype(v, v.dtype)
         if v.requires_grad:
             v = v.detach()
-        return dt, tuple(v.shape), v.clone()
+        return dt, v.shape, v.clone()  # torch.Size is a tuple
 
     return adapt_torch
 
@@ -234,7 +234,11 @@ def _host_concat(vals: list[Any], shapes: list[tuple[int, int]], dt: np.dtype) -
         isinstance(v, np.ndarray) and v.ndim for v in vals
     ):
         return np.array(vals, dtype=dt)
-    parts = [np.broadcast_to(np.asarray(v), s).reshape(-1) for v, s in zip(vals, shapes, strict=True)]
+    parts = [
+        v.reshape(-1) if isinstance(v, np.ndarray) and v.size == s[0] * s[1]
+        else np.broadcast_to(np.asarray(v), s).reshape(-1)
+        for v, s in zip(vals, shapes, strict=True)
+    ]
     return np.concatenate(parts).astype(dt, copy=False)
 
 
@@ -273,10 +277,15 @@ def column_to_host(vals: list[Any], shapes: list[tuple[int, int]], dt: np.dtype)
 
     Values of one kind and device are concatenated there and copied once.
     """
+    t0 = type(vals[0])
+    if all(type(v) is t0 for v in vals):  # the common case: one kind
+        kind = _kind(vals[0])[0]
+        try:
+            return _CONCAT[kind](vals, shapes, dt)
+        except RuntimeError:
+            if kind == "host":
+                raise  # else: tensors on several devices, grouped below
     kinds = [_kind(v) for v in vals]
-    first = kinds[0]
-    if all(k == first for k in kinds):
-        return _CONCAT[first[0]](vals, shapes, dt)
     sizes = np.array([i * p for i, p in shapes], dtype=np.int64)
     ends = np.cumsum(sizes)
     out = np.empty(int(ends[-1]) if len(ends) else 0, dtype=dt)
