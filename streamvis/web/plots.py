@@ -111,7 +111,10 @@ class PlotView:
         self.glyphs: dict[Key, Glyph] = {}
         self.scope_ords, self.name_ords = Ordinals(), Ordinals()
         self.view_range: tuple[float, float] | None = None  # set after the user zooms
-        kw: dict[str, object] = {"tools": "pan,wheel_zoom,box_zoom,reset,save"}
+        kw: dict[str, object] = {
+            "tools": "pan,wheel_zoom,box_zoom,reset,save",
+            "active_scroll": "wheel_zoom",
+        }
         kw.update(spec.figure_kwargs)
         kw.update(sizing_mode="stretch_both", output_backend="webgl", name=f"plot:{cell.position}")
         kw.setdefault("title", spec.name)

@@ -113,8 +113,12 @@ class LiveSession:
 
     def _submit(self, work: Callable[[], Any], apply: Callable[[Any], None]) -> None:
         def done(fut: Future[Any]) -> None:
-            if not self.closed:
+            if self.closed:
+                return
+            try:
                 self.doc.add_next_tick_callback(partial(apply, fut))
+            except Exception:  # the document was destroyed meanwhile
+                self.closed = True
 
         self.cfg.executor.submit(work).add_done_callback(done)
 

@@ -32,7 +32,7 @@ GLYPHS_JS = (
       const c = r.glyph.line_color ?? r.glyph.fill_color;
       out[v.model.name + "|" + r.name] = {
         n: r.data_source.data.x.length, color: c.value ?? c, visible: r.visible,
-        shown: rv.all_indices ? rv.all_indices.length : null,
+        shown: rv.all_indices ? (rv.all_indices.count ?? rv.all_indices.length) : null,
         ymax: Math.max(...r.data_source.data.y), xs: Array.from(r.data_source.data.x)};
     }
   }

@@ -1,0 +1,196 @@
+"""Live data in a real browser: exact counts, streaming, new groups, colours, filters."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from streamvis.storage import Points
+
+from .conftest import WebServer
+from .helpers import GLYPHS_JS, demo_items, glyphs, open_page
+
+pytestmark = pytest.mark.browser
+
+REFRESH = 0.3
+WAIT_MS = int(REFRESH * 1000 * 8)  # "within a few refresh intervals", with slack for CI
+
+
+@pytest.fixture
+def server(store, log_path, demo_schema):
+    store.append(demo_items(["run1", "run2"], steps=60))
+    ws = WebServer(
+        log_path,
+        demo_schema,
+        refresh=REFRESH,
+        check_unused_sessions_milliseconds=300,
+        unused_session_lifetime_milliseconds=600,
+    )
+    yield ws
+    ws.stop()
+
+
+def count_js(plot: int, label: str, n: int) -> str:
+    return f"""() => {{
+      const p = Bokeh.documents[0].get_model_by_name('plot:{plot}');
+      const r = p && p.renderers.find(r => r.name === {label!r});
+      return r !== undefined && r.data_source.data.x.length === {n};
+    }}"""
+
+
+def expected_counts(store) -> dict[str, int]:
+    """Every logged group's point count, keyed like ``glyphs``."""
+    plot_of = {"loss": 0, "lr": 1, "weights": 2, "cloud": 3}
+    return {
+        f"plot:{plot_of[g.name]}|{g.scope} · {g.name} · {g.index}": g.count for g in store.groups()
+    }
+
+
+def wait_counts(page, store):
+    want = expected_counts(store)
+    page.wait_for_function(
+        "want => { const p = [0,1,2,3].map(i => Bokeh.documents[0].get_model_by_name('plot:' + i));"
+        " const got = {}; for (const [i, f] of p.entries()) for (const r of f.renderers)"
+        " got['plot:' + i + '|' + r.name] = r.data_source.data.x.length;"
+        " return Object.entries(want).every(([k, n]) => got[k] === n); }",
+        arg=want,
+        timeout=WAIT_MS * 3,
+    )
+    return want
+
+
+URL = "/?rows=loss,lr;weights,cloud"
+
+
+def wait_shown(page, key: str, n: int) -> None:
+    """Wait until the glyph ``key`` shows ``n`` points after filtering."""
+    page.wait_for_function(
+        "([fn, key, n]) => { const g = eval(fn)()[key]; return g !== undefined && g.shown === n; }",
+        arg=[GLYPHS_JS, key, n],
+        timeout=WAIT_MS,
+    )
+
+
+def test_every_group_drawn_with_exact_counts(server, store, page):
+    open_page(page, server.url + URL)
+    want = wait_counts(page, store)
+    got = glyphs(page)
+    assert {k: g["n"] for k, g in got.items()} == want
+    assert len(want) == 2 * (3 + 1 + 4 + 1)
+    assert all(g["visible"] for g in got.values())
+
+
+def test_live_points_new_groups_stable_colours_and_deletes(server, store, page):
+    open_page(page, server.url + URL)
+    wait_counts(page, store)
+    before = glyphs(page)
+    # points logged while the page is open appear within a few refresh intervals
+    store.append(demo_items(["run1", "run2"], steps=20, start=60, seed=1))
+    wait_counts(page, store)
+    # new scope, new index, new name: drawn without reload; old colours stay put
+    store.append(demo_items(["run0"], steps=30, seed=2))
+    store.append([Points("run1", "loss", 7, {"x": np.arange(5.0), "y": np.ones(5)})])
+    want = wait_counts(page, store)
+    after = glyphs(page)
+    assert set(after) == set(want)
+    for k, g in before.items():
+        assert after[k]["color"] == g["color"], k
+    # loss colours by index: the new run0's index 1 shares run1's colour for index 1
+    assert after["plot:0|run0 · loss · 1"]["color"] == before["plot:0|run1 · loss · 1"]["color"]
+    # lr colours by scope: run0 appeared third, so it takes the third colour
+    lr_colors = [after[f"plot:1|{s} · lr · 0"]["color"] for s in ("run1", "run2", "run0")]
+    assert len(set(lr_colors)) == 3
+    # a tombstone removes the glyphs
+    store.delete("run2")
+    page.wait_for_function(
+        "() => ![0,1,2,3].some(i => Bokeh.documents[0].get_model_by_name('plot:' + i)"
+        ".renderers.some(r => r.name.startsWith('run2 ')))",
+        timeout=WAIT_MS,
+    )
+    legend = page.evaluate(
+        "() => Bokeh.documents[0].get_model_by_name('plot:0').center"
+        ".filter(a => a.items).flatMap(a => a.items.map(i => i.label.value))"
+    )
+    assert not any(lbl.startswith("run2 ") for lbl in legend)
+    assert "run0 · loss · 0" in legend
+
+
+def test_lines_drawn_in_x_order_after_resume(server, store, page):
+    open_page(page, server.url + "/?rows=lr&scopes=^run1$")
+    page.wait_for_function(count_js(0, "run1 · lr · 0", 60), timeout=WAIT_MS)
+    # a run resumed from step 30 logs steps 30..39 again
+    store.append([Points("run1", "lr", 0, {"x": np.arange(30.0, 40.0), "y": np.zeros(10)})])
+    page.wait_for_function(count_js(0, "run1 · lr · 0", 70), timeout=WAIT_MS)
+    xs = glyphs(page, with_x=True)["plot:0|run1 · lr · 0"]["xs"]
+    assert xs == sorted(xs)
+    # scopes= selects runs
+    assert all("run1 ·" in k for k in glyphs(page))
+
+
+def test_filter_slider_follows_newest_until_moved(server, store, page):
+    open_page(page, server.url + "/?rows=cloud")
+    slider = "Bokeh.documents[0].get_model_by_name('filter:0')"
+    page.wait_for_function(
+        f"() => {slider}.value === 50 && {slider}.disabled === false", timeout=WAIT_MS
+    )
+    wait_shown(page, "plot:0|run1 · cloud · 0", 20)  # t = 0, 10, ..., 50; only t=50 shown
+    assert glyphs(page)["plot:0|run1 · cloud · 0"]["n"] == 6 * 20
+    # the newest value is followed
+    store.append(
+        [Points("run1", "cloud", 0, {"x": np.zeros(5), "y": np.zeros(5), "t": np.full(5, 60.0)})]
+    )
+    page.wait_for_function(f"() => {slider}.value === 60 && {slider}.end === 60", timeout=WAIT_MS)
+    wait_shown(page, "plot:0|run1 · cloud · 0", 5)
+    # the user moves it: filtering follows the slider, and new values no longer move it
+    page.evaluate(f"() => {{ {slider}.value = 20; }}")
+    wait_shown(page, "plot:0|run1 · cloud · 0", 20)
+    store.append(
+        [Points("run1", "cloud", 0, {"x": np.zeros(5), "y": np.zeros(5), "t": np.full(5, 70.0)})]
+    )
+    page.wait_for_function(f"() => {slider}.end === 70", timeout=WAIT_MS)
+    page.wait_for_timeout(int(REFRESH * 2000))
+    assert page.evaluate(f"() => {slider}.value") == 20
+
+
+EMA_Y_JS = """() => { const views = [];
+  const walk = v => { views.push(v); for (const c of (v.child_views ?? [])) walk(c); };
+  for (const v of Object.values(Bokeh.index)) walk(v);
+  const pv = views.find(v => v.model.name === 'plot:0');
+  const [, rv] = [...pv.renderer_views].find(([r]) => r.name === 'run1 · loss · 0');
+  return Array.from(rv.glyph.y ?? rv.glyph._y); }"""
+
+
+def test_ema_smoothing_changes_drawn_values(server, page):
+    open_page(page, server.url + "/?rows=loss&scopes=^run1$")
+    page.wait_for_function(count_js(0, "run1 · loss · 0", 60), timeout=WAIT_MS)
+    page.wait_for_function(f"() => ({EMA_Y_JS})().length === 60", timeout=WAIT_MS)
+    raw = np.array(page.evaluate(EMA_Y_JS))
+    page.evaluate("() => { Bokeh.documents[0].get_model_by_name('ema:0').value = 0.9; }")
+    page.wait_for_function(f"y5 => ({EMA_Y_JS})()[5] !== y5", arg=float(raw[5]), timeout=WAIT_MS)
+    smooth = np.array(page.evaluate(EMA_Y_JS))
+    expect = raw.copy()
+    for i in range(1, len(raw)):
+        expect[i] = 0.9 * expect[i - 1] + 0.1 * raw[i]
+    np.testing.assert_allclose(smooth, expect, rtol=1e-6)
+    # 0 turns smoothing off again
+    page.evaluate("() => { Bokeh.documents[0].get_model_by_name('ema:0').value = 0; }")
+    page.wait_for_function(f"y5 => ({EMA_Y_JS})()[5] === y5", arg=float(raw[5]), timeout=WAIT_MS)
+
+
+def test_closing_a_tab_frees_its_session(server, browser):
+    ctx = browser.new_context()
+    pages = [ctx.new_page(), ctx.new_page()]
+    open_page(pages[0], server.url + "/?rows=loss")
+    open_page(pages[1], server.url + "/?cols=lr,weights")
+    import time
+
+    deadline = time.monotonic() + 5
+    while len(server.cfg.sessions) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(server.cfg.sessions) == 2
+    pages[0].close()
+    deadline = time.monotonic() + 10
+    while len(server.cfg.sessions) > 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(server.cfg.sessions) == 1
+    ctx.close()
