@@ -61,7 +61,8 @@ def points_of(
     """The Points of one name's records, converted with the name's schema dtypes."""
     shapes = [(r[2], r[3]) for r in recs]
     idx = np.fromiter((r[1] for r in recs), dtype=np.int64, count=len(recs))
-    if not all(s == (1, 1) for s in shapes):
+    single = shapes.count((1, 1)) == len(shapes)
+    if not single:
         ni = np.fromiter((s[0] for s in shapes), dtype=np.int64, count=len(recs))
         npt = np.fromiter((s[1] for s in shapes), dtype=np.int64, count=len(recs))
         # row j of record r is index start_r + j, repeated for its P_r points
@@ -71,7 +72,8 @@ def points_of(
     if idx.size == 0:
         return []
     host = {
-        col: column_to_host([r[4][col] for r in recs], shapes, dt) for col, dt in schema.items()
+        col: column_to_host([r[4][col] for r in recs], shapes, dt, single)
+        for col, dt in schema.items()
     }
     lo, hi = int(idx.min()), int(idx.max())
     if lo == hi:

@@ -229,10 +229,10 @@ def _kind(v: Any) -> tuple[str, Any]:
     return ("jax", None)
 
 
-def _host_concat(vals: list[Any], shapes: list[tuple[int, int]], dt: np.dtype) -> np.ndarray:
-    if all(s == (1, 1) for s in shapes) and not any(
-        isinstance(v, np.ndarray) and v.ndim for v in vals
-    ):
+def _host_concat(
+    vals: list[Any], shapes: list[tuple[int, int]], dt: np.dtype, single: bool
+) -> np.ndarray:
+    if single and not any(isinstance(v, np.ndarray) and v.ndim for v in vals):
         return np.array(vals, dtype=dt)
     parts = [
         v.reshape(-1) if isinstance(v, np.ndarray) and v.size == s[0] * s[1]
@@ -242,12 +242,18 @@ def _host_concat(vals: list[Any], shapes: list[tuple[int, int]], dt: np.dtype) -
     return np.concatenate(parts).astype(dt, copy=False)
 
 
-def _torch_concat(vals: list[Any], shapes: list[tuple[int, int]], dt: np.dtype) -> np.ndarray:
+def _torch_concat(
+    vals: list[Any], shapes: list[tuple[int, int]], dt: np.dtype, single: bool
+) -> np.ndarray:
     import torch
 
-    if all(s == (1, 1) and v.dim() == 0 for v, s in zip(vals, shapes, strict=True)):
-        flat = torch.stack(vals)
-    else:
+    flat = None
+    if single:  # one element each: stack works when all have the same shape
+        try:
+            flat = torch.stack(vals).reshape(-1)
+        except RuntimeError:
+            flat = None
+    if flat is None:
         flat = torch.cat([v.expand(*s).reshape(-1) for v, s in zip(vals, shapes, strict=True)])
     if flat.dtype in (torch.bfloat16, torch.float16):
         flat = flat.float()  # numpy has no bfloat16; widen on the device
@@ -257,31 +263,35 @@ def _torch_concat(vals: list[Any], shapes: list[tuple[int, int]], dt: np.dtype) 
     return np.asarray(host).astype(dt, copy=False)
 
 
-def _jax_concat(vals: list[Any], shapes: list[tuple[int, int]], dt: np.dtype) -> np.ndarray:
+def _jax_concat(
+    vals: list[Any], shapes: list[tuple[int, int]], dt: np.dtype, single: bool
+) -> np.ndarray:
     import jax
     import jax.numpy as jnp
 
-    if all(s == (1, 1) and v.ndim == 0 for v, s in zip(vals, shapes, strict=True)):
-        flat = jnp.stack(vals)
+    if single and len({v.shape for v in vals}) == 1:
+        flat = jnp.stack(vals).reshape(-1)
     else:
         flat = jnp.concatenate([jnp.broadcast_to(v, s).reshape(-1) for v, s in zip(vals, shapes, strict=True)])
     host = jax.device_get(flat)  # the one device-to-host copy of this column
     return np.asarray(host).astype(dt)
 
 
-_CONCAT = {"host": _host_concat, "torch": _torch_concat, "jax": _jax_concat}
+_CONCAT: dict[str, Callable[..., np.ndarray]] = {"host": _host_concat, "torch": _torch_concat, "jax": _jax_concat}
 
 
-def column_to_host(vals: list[Any], shapes: list[tuple[int, int]], dt: np.dtype) -> np.ndarray:
+def column_to_host(
+    vals: list[Any], shapes: list[tuple[int, int]], dt: np.dtype, single: bool = False
+) -> np.ndarray:
     """One column of several writes, each broadcast to its (I, P), flat on the host.
+    ``single``: every shape is (1, 1).
 
     Values of one kind and device are concatenated there and copied once.
     """
-    t0 = type(vals[0])
-    if all(type(v) is t0 for v in vals):  # the common case: one kind
+    if len(set(map(type, vals))) == 1:  # the common case: one kind
         kind = _kind(vals[0])[0]
         try:
-            return _CONCAT[kind](vals, shapes, dt)
+            return _CONCAT[kind](vals, shapes, dt, single)
         except RuntimeError:
             if kind == "host":
                 raise  # else: tensors on several devices, grouped below
@@ -293,7 +303,7 @@ def column_to_host(vals: list[Any], shapes: list[tuple[int, int]], dt: np.dtype)
     for r, k in enumerate(kinds):
         by_kind.setdefault(k, []).append(r)
     for k, rows in by_kind.items():
-        host = _CONCAT[k[0]]([vals[r] for r in rows], [shapes[r] for r in rows], dt)
+        host = _CONCAT[k[0]]([vals[r] for r in rows], [shapes[r] for r in rows], dt, single)
         pos = np.concatenate([np.arange(ends[r] - sizes[r], ends[r]) for r in rows])
         out[pos] = host
     return out
