@@ -141,6 +141,10 @@ class DataLogger:
             self._load_schemas()
         self._accepting = True
         _LIVE.add(self)
+        # atexit runs handlers last-registered first: move ours after whatever the sink
+        # registered while opening, so the final flush still finds the sink working
+        atexit.unregister(_close_all_at_exit)
+        atexit.register(_close_all_at_exit)
         self._thread = threading.Thread(
             target=self._run, name=f"streamvis-logger-{self.scope}", daemon=True
         )

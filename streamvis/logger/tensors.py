@@ -9,11 +9,13 @@ arrays are immutable and are kept as they are). Nothing is moved to the host the
 At flush (``column_to_host``) the snapshots of one column of one name are
 concatenated on their device and copied to the host once per kind and device.
 
-jax: the copy runs on the logger's flush thread (``jax.device_get``). That is safe
-for arrays on one device, CPU or accelerator. Arrays spread over several devices
-or hosts (sharded) are refused at ``write`` with a clear message: fetch them with
-``jax.device_get`` or reduce them on the owning thread first, since fetching
-sharded arrays from a background thread has hung accelerators elsewhere.
+jax: the copy runs on the logger's flush thread (``jax.device_get``), and only
+ever for single-device arrays, CPU or accelerator. A value replicated over several
+devices (a loss after a cross-device mean) is logged through its first local copy
+(``addressable_data(0)``: no transfer). A value split over devices or hosts is
+refused at ``write`` with a clear message (reduce it, or ``jax.device_get`` it on
+the owning thread): fetching sharded arrays from a background thread has hung
+accelerators elsewhere, and fetching them in ``write`` would block training.
 Tracers (a ``write`` inside ``jit``) are refused too.
 """
 
@@ -148,6 +150,7 @@ def _torch_adapter() -> Adapter:
 
 def _jax_adapter() -> Adapter:
     import jax
+    from jax.sharding import SingleDeviceSharding
 
     tracer = jax.core.Tracer
 
@@ -160,14 +163,28 @@ def _jax_adapter() -> Adapter:
         dt = stored_dtype(v.dtype)
         if dt is None:
             raise _bad_dtype(v, v.dtype)
-        if not v.is_fully_addressable or len(v.sharding.device_set) > 1:
-            raise InvalidArgumentError(
-                f"is a jax array sharded over {len(v.sharding.device_set)} devices; "
-                "log a single-device value (e.g. jax.device_get(x) or a reduction)"
-            )
+        if type(v.sharding) is not SingleDeviceSharding:
+            v = _one_device(v)
         return dt, v.shape, v
 
     return adapt_jax
+
+
+def _one_device(v: Any) -> Any:
+    """A single-device view of a jax array on several devices, without a transfer.
+
+    A replicated value (a loss after a cross-device mean) is the same on every device:
+    the first local copy is kept. A value split over devices is refused: fetching it
+    from the flush thread could stall the devices (see the module docstring).
+    """
+    if len(v.sharding.device_set) == 1:
+        return v
+    if v.is_fully_addressable and v.is_fully_replicated:
+        return v.addressable_data(0)
+    raise InvalidArgumentError(
+        f"is a jax array split over {len(v.sharding.device_set)} devices; log a replicated "
+        "or single-device value (e.g. a reduction, or jax.device_get(x) on your thread)"
+    )
 
 
 ADAPTERS: dict[type, Adapter] = {

@@ -175,3 +175,38 @@ def test_jax_inside_jit_refused(log_path):
         with pytest.raises(InvalidArgumentError, match="tracer"):
             f(jax.numpy.ones(2))
         lg.write("bf", y=jax.numpy.ones(2, dtype=jax.numpy.bfloat16))
+
+
+def test_jax_multi_device_replicated_logged_sharded_refused(tmp_path, read_points):
+    pytest.importorskip("jax", reason="jax is not installed: jax adapter untested")
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    path = str(tmp_path / "log.svl")
+    script = textwrap.dedent("""
+        import sys
+        import jax, jax.numpy as jnp, numpy as np
+        from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+        from streamvis import DataLogger
+        from streamvis.errors import InvalidArgumentError
+        mesh = Mesh(np.array(jax.devices()), ("d",))
+        assert len(jax.devices()) == 2
+        rep = jax.device_put(jnp.arange(4.0), NamedSharding(mesh, P()))
+        split = jax.device_put(jnp.arange(4.0), NamedSharding(mesh, P("d")))
+        with DataLogger("m", delete_existing=True).init(path=sys.argv[1], tensor_type="jax") as lg:
+            lg.write("rep", y=rep)
+            try:
+                lg.write("split", y=split)
+            except InvalidArgumentError as exc:
+                assert "split over 2 devices" in str(exc), exc
+            else:
+                raise SystemExit("a split array was accepted")
+    """)
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
+               JAX_PLATFORMS="cpu")
+    proc = subprocess.run([sys.executable, "-c", script, path], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    np.testing.assert_array_equal(read_points(path, "m")[("rep", 0)]["y"], np.arange(4.0))
