@@ -10,7 +10,7 @@ number). ``Outbox`` keeps batches until delivered, dropping the oldest past its 
 from __future__ import annotations
 
 import collections
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,15 +34,26 @@ class Control:
 
 
 def build_items(
-    scope: str, queued: Iterable[Record | Control], dtypes: dict[str, dict[str, np.dtype]]
+    scope: str,
+    queued: Iterable[Record | Control],
+    dtypes: dict[str, dict[str, np.dtype]],
+    on_error: Callable[[str, int, BaseException], None] | None = None,
 ) -> list[Item]:
-    """Storage items for drained queue entries, in queue order between controls."""
+    """Storage items for drained queue entries, in queue order between controls.
+
+    A name whose values cannot be copied to the host (a deleted jax buffer, say) is
+    left out and reported to ``on_error(name, writes, exc)``; other names go on."""
     items: list[Item] = []
     by_name: dict[str, list[Record]] = {}
 
     def emit() -> None:
         for name, recs in by_name.items():
-            items.extend(points_of(scope, name, recs, dtypes[name]))
+            try:
+                items.extend(points_of(scope, name, recs, dtypes[name]))
+            except Exception as exc:
+                if on_error is None:
+                    raise
+                on_error(name, len(recs), exc)
         by_name.clear()
 
     for q in queued:

@@ -27,11 +27,12 @@ from typing import Any
 
 import numpy as np
 
-from streamvis.errors import InvalidArgumentError, SchemaMismatchError, StreamvisError
-from streamvis.logger.buffer import Control, Outbox, build_items, split_batches
-from streamvis.logger.sinks import Sink, is_permanent, open_sink
-from streamvis.logger.tensors import ADAPTERS, F4, F8, I4, I8, _resolve, canonical_dtype
-from streamvis.storage.codec import validate_column_name
+from streamvis.errors import InvalidArgumentError, StreamvisError
+from streamvis.logger.buffer import Control
+from streamvis.logger.checks import check_write
+from streamvis.logger.delivery import Delivery
+from streamvis.logger.sinks import Sink, open_sink
+from streamvis.logger.tensors import ADAPTERS, F4, F8, I8, _resolve, canonical_dtype
 from streamvis.storage.model import ConfigUpdate, Deletion
 
 __all__ = ["DataLogger"]
@@ -39,7 +40,6 @@ __all__ = ["DataLogger"]
 log = logging.getLogger("streamvis.logger")
 
 _I64_LO, _I64_HI = -(2**63), 2**63 - 1
-_I32_LO, _I32_HI = -(2**31), 2**31 - 1
 TENSOR_TYPES = ("numpy", "torch", "jax")
 
 
@@ -57,13 +57,6 @@ class _Done:
 
 _DONE = _Done()
 _LIVE: weakref.WeakSet[DataLogger] = weakref.WeakSet()
-
-
-def _shape_str(v: Any) -> str:
-    shp = getattr(v, "shape", None)
-    if shp is None and isinstance(v, (list, tuple)):
-        shp = np.shape(v)
-    return str(tuple(shp)) if shp is not None else "()"
 
 
 class DataLogger:
@@ -89,7 +82,7 @@ class DataLogger:
         self._flush_bytes = 16 << 20
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
-        self._sink: Sink | None = None
+        self._delivery: Delivery | None = None
 
     # ---------------------------------------------------------------- setup
     def init(
@@ -119,26 +112,17 @@ class DataLogger:
             sink = open_sink(None if path is None else os.fspath(path), grpc_uri, token=token)
         elif path is not None or grpc_uri is not None:
             raise InvalidArgumentError("give sink= alone, without path= or grpc_uri=")
-        self._sink = sink
         self._flush_every = float(flush_every)
         self._flush_bytes = int(flush_bytes)
-        self._max_batch_bytes = int(max_batch_bytes)
         self._close_timeout = float(close_timeout)
-        self._outbox = Outbox(int(max_buffer_bytes))
-        self._writer_id = os.urandom(16)
-        self._seq = 0
-        self._cycle_lock = threading.Lock()
-        self._next_try = 0.0
-        self._backoff = 0.0
-        self._warned_drop = False
-        self._warned_down = False
-        self._stats = {"queued_points": 0, "delivered_points": 0, "delivered_batches": 0,
-                       "refused_points": 0, "retries": 0}
+        self._delivery = Delivery(self.scope, sink, self._schemas,
+                                  max_buffer_bytes=int(max_buffer_bytes),
+                                  max_batch_bytes=int(max_batch_bytes))
         self._pid = os.getpid()
         if self.delete_existing:
             self._queue.append(Control(Deletion(self.scope)))
         else:
-            self._load_schemas()
+            self._load_schemas(sink)
         self._accepting = True
         _LIVE.add(self)
         # atexit runs handlers last-registered first: move ours after whatever the sink
@@ -151,10 +135,9 @@ class DataLogger:
         self._thread.start()
         return self
 
-    def _load_schemas(self) -> None:
-        assert self._sink is not None
+    def _load_schemas(self, sink: Sink) -> None:
         try:
-            found = self._sink.schemas(self.scope)
+            found = sink.schemas(self.scope)
         except Exception as exc:  # the server may be down: writes are still checked
             log.warning("streamvis: could not load the schemas of scope %r (%s); "
                         "mismatches will be refused by the store instead", self.scope, exc)
@@ -218,63 +201,9 @@ class DataLogger:
             self._wake.set()
         return _DONE
 
-    def _where(self, name: Any, col: str | None = None) -> str:
-        w = f"scope {self.scope!r}, name {name!r}"
-        return f"{w}, column {col!r}: " if col is not None else f"{w}: "
-
     def _write_checked(self, name: Any, start_index: Any, columns: dict[str, Any]) -> _Done:
         """The careful path: first write of a name, leniencies, and every error message."""
-        if not isinstance(name, str) or not name:
-            raise InvalidArgumentError(
-                f"scope {self.scope!r}: name must be a non-empty string, got {name!r}")
-        if type(start_index) is not int and not isinstance(start_index, (int, np.integer)):
-            raise InvalidArgumentError(
-                f"{self._where(name)}start_index must be an int, got {start_index!r}")
-        start_index = int(start_index)
-        if start_index < 0:
-            raise InvalidArgumentError(f"{self._where(name)}start_index must be >= 0, got {start_index}")
-        if not columns:
-            raise InvalidArgumentError(f"{self._where(name)}write() needs at least one column")
-        schema = self._schemas.get(name)
-        dtypes: dict[str, np.dtype] = {}
-        shapes: dict[str, tuple[int, ...]] = {}
-        for col, v in columns.items():
-            validate_column_name(col, where=self._where(name))
-            sdt = schema.get(col) if schema is not None else None
-            if type(v) in (int, bool) and sdt is not None and sdt in (F4, F8, I4, I8):
-                lo, hi = (_I32_LO, _I32_HI) if sdt is I4 else (_I64_LO, _I64_HI)
-                if sdt.kind == "f" or lo <= v <= hi:  # Python ints take the column's dtype
-                    dtypes[col], shapes[col] = sdt, ()
-                    continue
-            if type(v) is float and sdt is F8:
-                dtypes[col], shapes[col] = sdt, ()
-                continue
-            try:
-                dt, shp, snap = (ADAPTERS.get(type(v)) or _resolve(type(v)))(v)
-            except InvalidArgumentError as exc:
-                raise InvalidArgumentError(
-                    f"{self._where(name, col)}value of shape {_shape_str(v)} {exc}") from None
-            if len(shp) > 2:
-                raise InvalidArgumentError(
-                    f"{self._where(name, col)}rank {len(shp)} (shape {tuple(shp)}) is not "
-                    "allowed; columns are rank 0, 1 (points) or 2 (index, point)")
-            dtypes[col], shapes[col] = dt, tuple(shp)
-            columns[col] = snap
-        try:
-            bshape = np.broadcast_shapes(*((1, 1), *shapes.values()))
-        except ValueError:
-            desc = ", ".join(f"{c}={s}" for c, s in shapes.items())
-            raise InvalidArgumentError(
-                f"{self._where(name)}column shapes do not broadcast together: {desc}") from None
-        if schema is None:
-            schema = self._schemas.setdefault(name, dtypes)
-        if set(schema) != set(dtypes) or any(schema[c] != dtypes[c] for c in dtypes):
-            want = {c: str(d) for c, d in schema.items()}
-            got = {c: str(d) for c, d in dtypes.items()}
-            raise SchemaMismatchError(
-                f"{self._where(name)}columns/dtypes {got} differ from the name's schema "
-                f"{want} (fixed by its first write; shapes {dict(shapes)})")
-        ni, np_ = int(bshape[0]), int(bshape[1])
+        start_index, ni, np_ = check_write(self.scope, self._schemas, name, start_index, columns)
         self._queue.append((name, start_index, ni, np_, columns))
         self._pending_bytes += ni * np_ * 8 * len(columns)
         if self._pending_bytes > self._flush_bytes:
@@ -301,125 +230,45 @@ class DataLogger:
         return _DONE
 
     # ---------------------------------------------------------------- flushing
+    def _take_queue(self) -> list[Any]:
+        """Everything queued so far (writers may keep appending meanwhile)."""
+        q = self._queue
+        n = len(q)
+        self._pending_bytes = 0
+        return [q.popleft() for _ in range(n)]
+
     def _run(self) -> None:
+        d = self._delivery
+        assert d is not None
         while not self._closed:
             wait = self._flush_every
-            if self._outbox.batches:
-                wait = min(wait, max(0.0, self._next_try - time.monotonic()))
+            if d.outbox.batches:
+                wait = min(wait, max(0.0, d.next_try - time.monotonic()))
             self._wake.wait(wait)
             self._wake.clear()
             if self._closed or self._forked:
                 return
             try:
-                with self._cycle_lock:
-                    self._drain()
-                    if time.monotonic() >= self._next_try:
-                        self._deliver()
+                with d.lock:
+                    d.drain(self._take_queue())
+                    if time.monotonic() >= d.next_try:
+                        d.deliver()
             except Exception:  # never let the flush thread die
                 log.exception("streamvis: flush of scope %r failed", self.scope)
-
-    def _drain(self) -> None:
-        """Move queued writes to the outbox as numbered batches (host copies here)."""
-        q = self._queue
-        n = len(q)
-        if not n:
-            return
-        queued = [q.popleft() for _ in range(n)]
-        self._pending_bytes = 0
-        try:
-            items = build_items(self.scope, queued, self._schemas)
-        except Exception as exc:
-            log.error("streamvis: scope %r: dropped %d queued writes that could not be "
-                      "converted: %s", self.scope, n, exc)
-            return
-        for batch in split_batches(items, self._max_batch_bytes):
-            self._seq += 1
-            b = self._outbox.push(self._seq, batch)
-            self._stats["queued_points"] += b.points
-        dropped = self._outbox.enforce()
-        if dropped and not self._warned_drop:
-            self._warned_drop = True
-            log.warning("streamvis: scope %r: the sink is behind and the buffer passed "
-                        "%d bytes; dropping the oldest data (%d points so far; see stats())",
-                        self.scope, self._outbox.max_bytes, self._outbox.dropped_points)
-
-    def _deliver(self) -> bool:
-        """Send outbox batches in order; False when the sink failed (retry later)."""
-        assert self._sink is not None
-        ob = self._outbox
-        while ob.batches:
-            b = ob.batches[0]
-            b.attempts += 1
-            try:
-                self._sink.append(b.items, writer_id=self._writer_id, seq=b.seq)
-            except Exception as exc:
-                if is_permanent(exc):
-                    self._refused(exc)
-                    continue
-                self._stats["retries"] += 1
-                self._backoff = min(5.0, max(0.05, self._backoff * 2))
-                self._next_try = time.monotonic() + self._backoff
-                if not self._warned_down:
-                    self._warned_down = True
-                    log.warning("streamvis: scope %r: sink unavailable (%s); buffering and "
-                                "retrying", self.scope, exc)
-                return False
-            ob.pop()
-            self._stats["delivered_points"] += b.points
-            self._stats["delivered_batches"] += 1
-            if self._warned_down:
-                log.warning("streamvis: scope %r: sink is back; delivering", self.scope)
-            self._backoff = 0.0
-            self._warned_down = False
-        return True
-
-    def _refused(self, exc: BaseException) -> None:
-        """The head batch was refused as a whole: retry its names one by one, drop the
-        refused ones. Later batches were never sent, so they are renumbered."""
-        ob = self._outbox
-        head = ob.pop()
-        names = list(dict.fromkeys(getattr(i, "name", None) for i in head.items))
-        if len(names) <= 1:
-            self._stats["refused_points"] += head.points
-            log.error("streamvis: scope %r: the sink refused %d points of %s: %s",
-                      self.scope, head.points, names, exc)
-            pieces: list[list[Any]] = []
-        else:
-            pieces = [[i for i in head.items if getattr(i, "name", None) == n] for n in names]
-        rest = list(ob.batches)
-        ob.batches.clear()
-        ob.nbytes = 0
-        seq = head.seq - 1
-        for items in pieces + [b.items for b in rest]:
-            seq += 1
-            ob.push(seq, items)
-        self._seq = seq
 
     def flush(self, timeout: float | None = None) -> bool:
         """Send everything written so far; wait up to ``timeout`` seconds (default
         ``close_timeout``) while the sink is down. True when all was delivered."""
-        if not self._accepting:
-            return self._closed and not self._outbox.batches
-        return self._flush_until(time.monotonic() + (self._close_timeout if timeout is None
-                                                       else timeout))
-
-    def _flush_until(self, deadline: float) -> bool:
-        with self._cycle_lock:
-            self._drain()
-            while not self._deliver():
-                now = time.monotonic()
-                if now >= deadline:
-                    return False
-                time.sleep(max(0.0, min(self._next_try, deadline) - now))
-            return True
+        d = self._delivery
+        if not self._accepting or d is None:
+            return self._closed and d is not None and not d.outbox.batches
+        deadline = time.monotonic() + (self._close_timeout if timeout is None else timeout)
+        return d.flush_until(self._take_queue, deadline)
 
     def stats(self) -> dict[str, int]:
-        """Counts: points queued into batches, delivered, dropped, refused, undelivered."""
-        out = dict(getattr(self, "_stats", {}))
-        if hasattr(self, "_outbox"):
-            out["dropped_points"] = self._outbox.dropped_points
-            out["undelivered_points"] = self._outbox.points
-        return out
+        """Counts of points: queued_points (into batches), delivered_points, dropped_points
+        (past the memory bound), refused_points (invalid), undelivered_points; retries."""
+        return self._delivery.stats() if self._delivery is not None else {}
 
     def close(self, timeout: float | None = None) -> None:
         """Flush (waiting up to ``timeout`` s for a down sink), stop, close the sink.
@@ -430,17 +279,18 @@ class DataLogger:
         self._accepting = False
         self._closed = True
         self._wake.set()
+        deadline = time.monotonic() + (self._close_timeout if timeout is None else timeout)
         if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join()
-        ok = self._flush_until(time.monotonic() + (self._close_timeout if timeout is None
-                                                    else timeout))
-        if not ok or self._outbox.dropped_points:
+            self._thread.join(max(0.0, deadline - time.monotonic()))
+        d = self._delivery
+        assert d is not None
+        ok = d.flush_until(self._take_queue, deadline)
+        if not ok or d.outbox.dropped_points:
             log.warning("streamvis: scope %r closed with %d points undelivered and %d "
-                        "dropped", self.scope, self._outbox.points, self._outbox.dropped_points)
+                        "dropped", self.scope, d.outbox.points, d.outbox.dropped_points)
         _LIVE.discard(self)
-        assert self._sink is not None
         try:
-            self._sink.close()
+            d.sink.close()
         except Exception as exc:
             log.warning("streamvis: closing the sink of scope %r failed: %s", self.scope, exc)
 
@@ -451,10 +301,7 @@ class DataLogger:
         self._closed = True
         self._queue = collections.deque()
         self._thread = None
-        self._sink = None
-        self._cycle_lock = threading.Lock()
-        if hasattr(self, "_outbox"):
-            self._outbox = Outbox(self._outbox.max_bytes)
+        self._delivery = None  # its sink (file handle, channel) belongs to the parent
 
     # ---------------------------------------------------------------- context managers
     def __enter__(self) -> DataLogger:
