@@ -80,6 +80,7 @@ def _filesystem(url: str, storage_options: dict[str, Any]) -> tuple[Any, str]:
             # gcsfs's experimental bucket-type probe stalls ~60 s per access on emulators
             os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
         opts.setdefault("use_listings_cache", False)
+        opts.setdefault("consistency", "md5")  # check each upload's MD5 in GCS's answer
     fs, path = fsspec.core.url_to_fs(url, **opts)
     return fs, path.rstrip("/")
 
@@ -251,22 +252,31 @@ class SegmentLog(LogBackend):
         try:
             self.fs.pipe_file(path, data, mode="create")
         except FileExistsError:
-            try:
-                existing = bytes(self.fs.cat_file(path))
-            except Exception as exc:
-                raise self._io(exc, f"checking the existing segment {name}") from exc
-            if existing != data:
+            if self._peek(path) != data:
                 raise ConflictError(
                     f"segment {name} of {self.url} was created by another writer with other "
                     "bytes (same writer id and seq): this batch was not stored"
                 ) from None
-            # the same bytes: our own earlier attempt (or a twin retry) already stored it
+            # the same bytes: our own earlier attempt (a transport retry) stored it
         except Exception as exc:
-            raise self._io(exc, f"writing segment {name}") from exc
+            landed = self._peek(path)
+            if landed != data:  # nothing, or a damaged upload (checksum failed): remove it
+                if landed is not None:
+                    with contextlib.suppress(Exception):
+                        self.fs.rm_file(path)
+                raise self._io(exc, f"writing segment {name}") from exc
+            # the write landed whole; only its answer was lost
         if name not in self._names:
             self._names.add(name)
             bisect.insort(self._listing, (name, writer, seq))
         return name, 0
+
+    def _peek(self, path: str) -> bytes | None:
+        """The object's bytes, or None when it is missing or unreadable."""
+        try:
+            return bytes(self.fs.cat_file(path))
+        except Exception:
+            return None
 
     # -- index -----------------------------------------------------------------------
     def read_index(self) -> bytes | None:
