@@ -106,6 +106,13 @@ def test_async_client_matches_sync(shared_server) -> None:
                 assert got.tables[key].equals(table)
             with pytest.raises(NotFoundError):
                 await aclient.names("nope")
+            groups = await aclient.groups(scope_pattern="^async-run$")
+            assert [(g.name, g.index) for g in groups] == [("loss", 0), ("loss", 1), ("acc", 0)]
+            window = await aclient.read_range("async-run", "loss", 0, 10, 30, max_points=8)
+            with DataClient(shared_server.uri) as sync_client:
+                assert window.equals(sync_client.read_range("async-run", "loss", 0, 10, 30, 8))
+            assert (await aclient.schemas("async-run"))["acc"] == {"t": np.float64, "v": np.int32}
+            assert (await aclient.configs("^async-run$"))["async-run"]["lr"] == 0.01
             updates = aclient.subscribe("async-run", since=want.cursor)
             await aclient.append([Points("async-run", "loss", 5, {"x": np.arange(2), "y": np.ones(2)})])
             update = await anext(updates)
