@@ -42,7 +42,7 @@ def build_items(
     """Storage items for drained queue entries, in queue order between controls.
 
     A name whose values cannot be copied to the host (a deleted jax buffer, say) is
-    left out and reported to ``on_error(name, writes, exc)``; other names go on."""
+    left out and reported to ``on_error(name, points, exc)``; other names go on."""
     items: list[Item] = []
     by_name: dict[str, list[Record]] = {}
 
@@ -53,7 +53,7 @@ def build_items(
             except Exception as exc:
                 if on_error is None:
                     raise
-                on_error(name, len(recs), exc)
+                on_error(name, sum(r[2] * r[3] for r in recs), exc)
         by_name.clear()
 
     for q in queued:

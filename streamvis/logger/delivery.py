@@ -67,7 +67,7 @@ class Delivery:
 
     def _unconvertible(self, name: str, count: int, exc: BaseException) -> None:
         self.counts["refused_points"] += count
-        log.error("streamvis: scope %r, name %r: dropped %d queued writes that could not be "
+        log.error("streamvis: scope %r, name %r: dropped %d points that could not be "
                   "copied to the host: %s", self.scope, name, count, exc)
 
     def deliver(self) -> bool:

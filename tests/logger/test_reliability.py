@@ -15,7 +15,9 @@ import numpy as np
 import pytest
 
 from streamvis import DataLogger
+from streamvis.errors import UnavailableError
 from streamvis.logger import logger as logger_mod
+from streamvis.storage import Points
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -210,3 +212,24 @@ def test_processes_to_one_path_count_every_point(tmp_path, read_points):
         pts = read_points(path, f"p{k}")
         assert pts[("loss", 0)]["x"].tolist() == list(range(3000))
         assert len(pts[("cloud", 0)]["x"]) == 300 * 50
+
+
+def test_refused_name_dropped_other_names_delivered(flaky, log_path, read_points, caplog):
+    flaky.store.append([Points("r", "loss", 0, {"x": np.array([0], np.int64)})])
+
+    def no_schemas(scope: str) -> dict:
+        raise UnavailableError("injected: cannot load schemas")
+
+    flaky.schemas = no_schemas  # so the mismatch is only found by the store
+    lg = DataLogger("r", delete_existing=False).init(sink=flaky, flush_every=3600)
+    lg.write("loss", x=1.5)  # float64 where the store has int64: refused at append
+    lg.write("ok", x=1)
+    with caplog.at_level(logging.ERROR, logger="streamvis.logger"):
+        assert lg.flush(timeout=10)
+    lg.write("ok", x=2)  # later batches keep flowing with fresh sequence numbers
+    lg.close()
+    assert lg.stats()["refused_points"] == 1
+    assert any("refused" in r.message and "loss" in r.message for r in caplog.records)
+    pts = read_points(log_path, "r")
+    assert pts[("ok", 0)]["x"].tolist() == [1, 2]
+    assert pts[("loss", 0)]["x"].tolist() == [0]

@@ -210,3 +210,19 @@ def test_jax_multi_device_replicated_logged_sharded_refused(tmp_path, read_point
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     np.testing.assert_array_equal(read_points(path, "m")[("rep", 0)]["y"], np.arange(4.0))
+
+
+def test_jax_deleted_buffer_drops_that_name_only(log_path, read_points, caplog):
+    jax = pytest.importorskip("jax", reason="jax is not installed: jax adapter untested")
+    import logging
+
+    x = jax.numpy.ones(3)
+    with DataLogger("j", delete_existing=True).init(path=log_path, flush_every=3600) as lg:
+        lg.write("gone", y=x)
+        lg.write("kept", y=jax.numpy.zeros(2))
+        x.delete()  # e.g. donated to a jitted step
+        with caplog.at_level(logging.ERROR, logger="streamvis.logger"):
+            assert lg.flush()
+    assert set(read_points(log_path, "j")) == {("kept", 0)}
+    assert lg.stats()["refused_points"] == 3
+    assert any("'gone'" in r.message for r in caplog.records)
