@@ -80,15 +80,23 @@ def bench_training(table: Table, tmp: str, quick: bool) -> None:
     except ImportError:
         table.add(SECTION_LOOP, "torch MLP", [], "s", note="torch not installed")
         return
+    torch.set_num_threads(1)  # 2 cores here: leave one to the logger's flush thread
+    # (hidden width, batch): a tiny model (~1 ms/step here) and a small one (~5-10 ms)
+    for hidden, batch in ((128, 64), (512, 256)):
+        _bench_model(table, tmp, quick, hidden, batch)
+
+
+def _bench_model(table: Table, tmp: str, quick: bool, hidden: int, batch: int) -> None:
+    import torch
+
     from streamvis import DataLogger
 
     torch.manual_seed(0)
-    torch.set_num_threads(1)  # 2 cores here: leave one to the logger's flush thread
-    model = torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.ReLU(),
-                                torch.nn.Linear(128, 128), torch.nn.ReLU(),
-                                torch.nn.Linear(128, 10))
+    model = torch.nn.Sequential(torch.nn.Linear(64, hidden), torch.nn.ReLU(),
+                                torch.nn.Linear(hidden, hidden), torch.nn.ReLU(),
+                                torch.nn.Linear(hidden, 10))
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
-    xb, yb = torch.randn(64, 64), torch.randint(0, 10, (64,))
+    xb, yb = torch.randn(batch, 64), torch.randint(0, 10, (batch,))
     steps, runs = (50, 10) if quick else (100, 30)
 
     def loop(logger: Any, step0: int) -> float:
@@ -105,19 +113,21 @@ def bench_training(table: Table, tmp: str, quick: bool) -> None:
                     logger.write(f"m{k}", x=s, y=m)
         return (time.perf_counter() - t0) / steps
 
-    lg = DataLogger("train", delete_existing=True).init(
-        path=os.path.join(tmp, "train.svl"), tensor_type="torch")
+    lg = DataLogger(f"train{hidden}", delete_existing=True).init(
+        path=os.path.join(tmp, f"train{hidden}.svl"), tensor_type="torch")
     loop(None, 0)
     loop(lg, 0)  # warm-up (schemas, first flush)
     base, logged = [], []
-    progress(f"training loop: {runs} interleaved runs of {steps} steps each way")
+    progress(f"training loop (MLP {hidden}, batch {batch}): {runs} interleaved runs x {steps} steps")
     for r in range(runs):
         base.append(loop(None, 0))
         logged.append(loop(lg, (r + 1) * steps))
     lg.close()
-    table.add(SECTION_LOOP, "no logging", base, "s", note="per step")
-    row = table.add(SECTION_LOOP, "with DataLogger", logged, "s", baseline="no logging",
-                    note="per step; 10 torch scalars/step", goal="< 1.02x")
+    label = f"MLP 64-{hidden}-{hidden}-10, batch {batch}"
+    table.add(SECTION_LOOP, f"{label}: no logging", base, "s", note="per step")
+    row = table.add(SECTION_LOOP, f"{label}: with DataLogger", logged, "s",
+                    baseline=f"{label}: no logging", note="per step; 10 torch scalars/step",
+                    goal="< 1.02x")
     ratio = table.ratio(row)
     row.met = ratio is not None and ratio < 1.02
 
