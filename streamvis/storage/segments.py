@@ -13,7 +13,12 @@ with the ``ifGenerationMatch=0`` precondition (atomic on GCS) and other filesyst
 implement as check-then-write (a race window between the check and the write, closed
 only by stores with preconditions). When the object exists already and holds the same
 bytes, the append is our own earlier attempt (a transport retry whose answer was
-lost) and succeeds; different bytes raise ``ConflictError`` and nothing changes.
+lost) and succeeds; different bytes raise ``ConflictError`` (``Store.append`` answers
+"duplicate" when the winner holds the same writer id and seq). When a write fails,
+the object is read back: our bytes mean only the answer was lost (success); other
+bytes (a damaged upload: on gs:// every upload's MD5 is checked) are removed and the
+error raised, so no damaged segment stays for readers (one that read it meanwhile
+gets ``CorruptDataError`` once).
 
 Order. Readers apply segments sorted by name, so by ``t``, a time stamp in ns. Each
 backend keeps ``t`` above every segment it has listed (a Lamport clock): a batch
@@ -43,6 +48,7 @@ import contextlib
 import os
 import re
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -112,6 +118,7 @@ class SegmentLog(LogBackend):
         self._listing: list[Listed] = []  # every segment known, sorted by name
         self._names: set[str] = set()
         self._clock = 0  # highest time prefix seen or written
+        self._mutex = threading.Lock()  # guards the three above
 
     # -- helpers -----------------------------------------------------------------------
     def _io(self, exc: Exception, doing: str) -> StorageIOError:
@@ -130,17 +137,18 @@ class SegmentLog(LogBackend):
             paths = []
         except Exception as exc:
             raise self._io(exc, "listing segments") from exc
-        fresh = []
-        for p in paths:
-            name = p.rstrip("/").rsplit("/", 1)[-1]
-            parsed = parse_segment_name(name)
-            if parsed is not None and name not in self._names:
-                fresh.append((name, parsed[1], parsed[2]))
-                self._clock = max(self._clock, parsed[0])
-        if fresh:
-            self._names.update(n for n, _, _ in fresh)
-            self._listing = sorted(self._listing + fresh)
-        return self._listing
+        with self._mutex:
+            fresh = []
+            for p in paths:
+                name = p.rstrip("/").rsplit("/", 1)[-1]
+                parsed = parse_segment_name(name)
+                if parsed is not None and name not in self._names:
+                    fresh.append((name, parsed[1], parsed[2]))
+                    self._clock = max(self._clock, parsed[0])
+            if fresh:
+                self._names.update(n for n, _, _ in fresh)
+                self._listing = sorted(self._listing + fresh)  # replaced, never mutated
+            return self._listing
 
     def _fetch(self, picked: list[Listed]) -> Iterator[Chunk]:
         for i in range(0, len(picked), _FETCH_BATCH):
@@ -246,8 +254,9 @@ class SegmentLog(LogBackend):
         return contextlib.nullcontext()  # object stores have no lock; see the docstring
 
     def append(self, data: bytes, *, writer: str, seq: int) -> tuple[str, int]:
-        self._clock = max(self._clock + 1, self._now())
-        name = segment_name(self._clock, writer, seq)
+        with self._mutex:
+            self._clock = max(self._clock + 1, self._now())
+            name = segment_name(self._clock, writer, seq)
         path = f"{self.segments_dir}/{name}"
         try:
             self.fs.pipe_file(path, data, mode="create")
@@ -266,9 +275,12 @@ class SegmentLog(LogBackend):
                         self.fs.rm_file(path)
                 raise self._io(exc, f"writing segment {name}") from exc
             # the write landed whole; only its answer was lost
-        if name not in self._names:
-            self._names.add(name)
-            bisect.insort(self._listing, (name, writer, seq))
+        with self._mutex:
+            if name not in self._names:
+                self._names.add(name)
+                listing = list(self._listing)  # replaced, never mutated: readers iterate it
+                bisect.insort(listing, (name, writer, seq))
+                self._listing = listing
         return name, 0
 
     def _peek(self, path: str) -> bytes | None:
