@@ -30,7 +30,7 @@ SERVICE_NAME = "streamvis.DataService"
 
 
 class PortInUseError(StreamvisError, OSError):
-    """The server could not listen on the requested address."""
+    """The server could not listen on the requested address (port taken, host not ours)."""
 
     code = "port_in_use"
 
@@ -70,10 +70,9 @@ class DataServer:
         """Open the store, bind and start serving; return the address listened on."""
         from streamvis.storage import Store
 
-        if self.port:
-            problem = _bind_problem(self.host, self.port)  # before gRPC logs its own lines
-            if problem:
-                raise PortInUseError(problem)
+        problem = _bind_problem(self.host, self.port)  # before gRPC logs its own lines
+        if problem:
+            raise PortInUseError(problem)
         server = grpc.aio.server(options=wire.channel_options(self.max_message_bytes))
         target = f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
         try:
@@ -85,7 +84,11 @@ class DataServer:
             raise PortInUseError(
                 _bind_problem(self.host, self.port) or f"cannot listen on {target}"
             )
-        self._store = Store.open(self.path, mode="a", **self.store_options)
+        try:
+            self._store = Store.open(self.path, mode="a", **self.store_options)
+        except BaseException:
+            await server.stop(None)
+            raise
         try:
             self._servicer = DataServicer(
                 self._store,
