@@ -43,6 +43,7 @@ class WriteResult:
     seconds: float  # all writes + close (data durable)
     call_seconds: float  # the write() calls alone
     batches: int  # appends the logger made (each fsynced): the raw baseline's fsyncs
+    cpu_seconds: float = 0.0  # process CPU time (all threads), robust to a busy machine
 
 
 def log_bytes(path: str) -> int:
@@ -65,6 +66,7 @@ def write_scalars(path: str, n: int) -> WriteResult:
     vals = values.tolist()  # Python floats, as loss.item() gives
     logger = DataLogger(scope=SCOPE, delete_existing=True)
     logger.init(path=path, flush_every=1.0)
+    c0 = time.process_time()
     t0 = time.perf_counter()
     with logger:
         write = logger.write
@@ -72,7 +74,8 @@ def write_scalars(path: str, n: int) -> WriteResult:
             write("loss", x=i, y=vals[i])
         t1 = time.perf_counter()
     t2 = time.perf_counter()
-    return WriteResult(t2 - t0, t1 - t0, logger.stats().get("delivered_batches", 1))
+    cpu = time.process_time() - c0
+    return WriteResult(t2 - t0, t1 - t0, logger.stats().get("delivered_batches", 1), cpu)
 
 
 def write_batches(path: str, steps: int, batch: int) -> WriteResult:

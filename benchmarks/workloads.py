@@ -78,6 +78,10 @@ class SEC:
         return f"1. {s.scalars:,} scalar writes, one per step + close (time per write)"
 
     @staticmethod
+    def cpu_scalars(s: Sizes) -> str:
+        return "1b. CPU time per scalar write, all threads (robust to a busy machine)"
+
+    @staticmethod
     def write_batches(s: Sizes) -> str:
         return f"2. {s.steps} steps x {s.batch:,} (x,y) points + close (total)"
 

@@ -214,12 +214,15 @@ def run(s: Sizes, workdir: str) -> Table:
         ("tensorboardX add_scalar", tbx_write_scalars),
     ):
         try:
-            samples = []
+            samples, cpu = [], []
             for r in range(s.runs):
                 progress(f"{label}: {n_w:,} scalar writes, run {r + 1}/{s.runs}")
                 d = fresh_dir(os.path.join(workdir, "tbw"))
+                c0 = time.process_time()
                 samples.append(time_once(lambda: fn(d, n_w)) / n_w)  # noqa: B023
+                cpu.append((time.process_time() - c0) / n_w)
             t.add(SEC.write_scalars(s), label, samples, "s", baseline=BASE, note=frac_note)
+            t.add(SEC.cpu_scalars(s), label, cpu, "s", baseline=BASE, note=frac_note)
         except Exception as e:  # noqa: BLE001
             t.add(SEC.write_scalars(s), label, [], "s", note=f"failed: {e!r}"[:200])
 
