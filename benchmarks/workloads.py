@@ -42,6 +42,7 @@ class Sizes:
     aim_fraction: float = 0.05
     aim_batch_steps: int = 2
     slow_read_runs: int = 1  # EventAccumulator / tbparse on the full log: one run
+    ds_big_runs: int = 10  # Rust data server memory: this many runs of the scalar log
 
     @property
     def batch_points(self) -> int:
@@ -67,6 +68,7 @@ QUICK = Sizes(
     aim_fraction=0.02,
     aim_batch_steps=1,
     slow_read_runs=1,
+    ds_big_runs=0,
 )
 
 
