@@ -176,7 +176,10 @@ def decode_column_into(col: pb.Column, out: np.ndarray) -> None:
         if len(data) != 2 * dtype.itemsize:
             raise ValueError(f"column {col.name!r}: LINEAR needs 2 values, got {len(data)} bytes")
         first, step = np.frombuffer(data, dtype=dtype)
-        out[...] = np.arange(first, first + step * n, step, dtype=dtype) if step else first
+        # Array arithmetic wraps like the encoder's differences did (modular), so values
+        # near the dtype's limits come back exactly.
+        np.multiply(np.arange(n, dtype=dtype), step, out=out)
+        out += first
         return
     if enc in (pb.ZSTD, pb.DELTA_ZSTD):
         data = _ZSTD.decompress(data, decompressed_size=n * dtype.itemsize, asbytes=True)
