@@ -27,7 +27,8 @@ def test_round_trip_is_bit_identical(arr: np.ndarray) -> None:
     [
         ([-715827904, 0, 715827904], np.int32),  # found by the state machine: step * n overflows
         ([2**31 - 3, 2**31 - 2, 2**31 - 1], np.int32),
-        ([-(2**63), 0, 2**63 - 2], np.int64),
+        ([-(2**62), 0, 2**62], np.int64),
+        ([2**63 - 1, 0, -(2**63) + 1], np.int64),
         (list(range(0, 3000, 3)), np.int64),
     ],
 )
