@@ -78,7 +78,9 @@ def _batches(n_batches: int, per_batch: int, scope: str) -> list[list]:
 
 
 def bench_ingest(table: Table, tmp: Path, runs: int, quick: bool) -> None:
-    shapes = [(50, 20_000), (1000, 100)] if not quick else [(20, 20_000), (300, 100)]
+    shapes = [(10, 200_000), (50, 20_000), (1000, 100)]
+    if quick:
+        shapes = [(5, 200_000), (20, 20_000), (300, 100)]
     for fsync in (True, False):
         for n_batches, per_batch in shapes:
             _ingest_shape(table, tmp, runs, n_batches, per_batch, fsync)
