@@ -41,8 +41,9 @@ def make_document(doc: Document, cfg: AppConfig, *, index: bool = False) -> None
     except InvalidArgumentError as exc:
         doc.add_root(error_page(str(exc), cfg.schema))
         return
-    session = LiveSession(doc, cfg, layout)
-    doc.add_root(grid(layout, [v.root for v in session.views]))  # type: ignore[misc]
+    with doc.models.freeze():
+        session = LiveSession(doc, cfg, layout)
+        doc.add_root(grid(layout, [v.root for v in session.views]))  # type: ignore[misc]
     doc.on_session_destroyed(lambda _ctx: session.close())
     session.tick()
 

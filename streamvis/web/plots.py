@@ -10,17 +10,15 @@ zoom and pan).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from bokeh.models import (
-    CDSView,
     Column,
     ColumnDataSource,
     CustomJS,
-    CustomJSFilter,
     CustomJSTransform,
     HoverTool,
     Row,
@@ -33,7 +31,7 @@ from .colors import Ordinals
 from .layout import Cell
 from .schema import PlotSpec
 
-__all__ = ["Key", "Glyph", "PlotView", "group_label"]
+__all__ = ["Key", "Cols", "Glyph", "PlotView", "group_label", "select_rows"]
 
 Key = tuple[str, str, int]  # (scope, name, index)
 Cols = dict[str, np.ndarray]  # "x", "y"[, "f"]
@@ -49,17 +47,6 @@ for (let i = 0; i < xs.length; i++) {
   m = Number.isNaN(m) ? v : a * m + (1 - a) * v;
   out[i] = m;
 }
-return out;
-"""
-
-# show the points whose filter value is the largest one <= the slider's value
-FILTER_JS = """
-const t = source.data["f"];
-const v = slider.value;
-let best = -Infinity;
-for (let i = 0; i < t.length; i++) if (t[i] <= v && t[i] > best) best = t[i];
-const out = new Array(t.length);
-for (let i = 0; i < t.length; i++) out[i] = t[i] === best;
 return out;
 """
 
@@ -86,6 +73,7 @@ class Glyph:
     x_max: float = -np.inf
     dirty: bool = False  # range mode: new points not yet shown
     overview: Cols | None = None
+    shown_f: float | None = None  # filtered plots: the filter value shown
 
     def full_data(self) -> Cols:
         if not self.chunks:
@@ -154,6 +142,8 @@ class PlotView:
         self.slider: Slider | None = None
         self.follow = True
         self._slider_set: float | None = None
+        self.selected: float | None = None  # the filter value shown (server-side filter)
+        self.on_select: Callable[[PlotView, float], None] | None = None
         if spec.filter_column:
             self.slider = Slider(
                 start=0,
@@ -165,7 +155,6 @@ class PlotView:
                 name=f"filter:{cell.position}",
                 sizing_mode="stretch_width",
             )
-            self.slider.js_on_change("value", self.redraw)
             self.slider.on_change("value", self._on_slider)
             controls.append(self.slider)
         if controls:
@@ -190,15 +179,12 @@ class PlotView:
         label = group_label(key)
         kw = dict(self.spec.glyph_kwargs)
         kw.setdefault("color", self.color(key))
-        view = CDSView()
-        if self.slider is not None:
-            view = CDSView(filter=CustomJSFilter(args={"slider": self.slider}, code=FILTER_JS))
         r: Any
         if self.spec.glyph_kind == "line":
             y = {"field": "y", "transform": self.ema_transform}
             r = self.figure.line(x="x", y=y, source=src, name=label, **kw)  # type: ignore[arg-type]
         else:
-            r = self.figure.scatter(x="x", y="y", source=src, view=view, name=label, **kw)
+            r = self.figure.scatter(x="x", y="y", source=src, name=label, **kw)
         item = LegendItem(label=label, renderers=[r])
         self.legend.items.append(item)  # type: ignore[arg-type]
         self.redraw.args["sources"] = [*self.redraw.args["sources"], src]
@@ -241,6 +227,11 @@ class PlotView:
         """Whether a group with these columns can be drawn here."""
         return all(c in cols for c in self.spec.columns)
 
+    def ensure(self, key: Key) -> None:
+        """Create the glyph of ``key`` if it is new (its colour is fixed from now on)."""
+        if key not in self.glyphs:
+            self._add_glyph(key)
+
     def add_points(self, key: Key, data: Cols, *, total: int | None = None) -> None:
         """Append new points of ``key`` (only what the browser lacks)."""
         g = self.glyphs.get(key) or self._add_glyph(key)
@@ -248,7 +239,9 @@ class PlotView:
         if n == 0:
             return
         g.count = total if total is not None else g.count + n
-        self._track_filter(data)
+        if self.slider is not None:
+            self._add_filtered(g, data)
+            return
         if g.mode == "range":
             g.dirty = True
             return
@@ -299,7 +292,6 @@ class PlotView:
             g.overview = overview
             g.dirty = False
         ov = g.overview or _empty(self.spec.filter_column is not None)
-        self._track_filter(ov)
         if detail is None or window is None:
             data = ov
         else:
@@ -308,12 +300,39 @@ class PlotView:
             data = {k: np.concatenate([ov[k][left], detail[k], ov[k][right]]) for k in ov}
         g.source.data = dict(data)
 
-    # ---- filter slider ---------------------------------------------------------------
-    def _track_filter(self, data: Cols) -> None:
-        if self.slider is None or "f" not in data or len(data["f"]) == 0:
+    # ---- filter slider: the browser holds only the selected filter value's points ----
+    def _add_filtered(self, g: Glyph, data: Cols) -> None:
+        """Each glyph shows its points at its largest filter value <= the slider's."""
+        self._track_filter(data)
+        target = self._f_max if self.follow else self.selected
+        if target is None or not np.isfinite(target):
             return
+        f = data["f"]
+        below = f[f <= target]
+        if len(below) == 0:
+            return
+        best = float(below.max())
+        if g.shown_f is not None and best < g.shown_f:
+            return
+        rows = {k: v[f == best] for k, v in data.items()}
+        if g.shown_f == best:
+            g.source.stream(rows)  # type: ignore[arg-type]
+        else:
+            g.shown_f = best
+            g.source.data = rows
+
+    def show_selection(self, value: float, data: Mapping[Key, Cols]) -> None:
+        """Show, per glyph, its points at the largest filter value <= ``value``."""
+        if value != (self._f_max if self.follow else self.selected):
+            return  # superseded by a later move or by following the newest value
+        for key, g in self.glyphs.items():
+            rows = data.get(key) or _empty(True)
+            g.source.data = dict(rows)
+            g.shown_f = float(rows["f"][0]) if len(rows["f"]) else None
+
+    def _track_filter(self, data: Cols) -> None:
         f = data["f"][np.isfinite(data["f"])]
-        if len(f) == 0:
+        if self.slider is None or len(f) == 0:
             return
         self._f_min = min(self._f_min, float(f.min()))
         self._f_max = max(self._f_max, float(f.max()))
@@ -328,5 +347,20 @@ class PlotView:
 
     def _on_slider(self, attr: str, old: object, new: object) -> None:
         if self._slider_set is not None and new == self._slider_set:
+            return  # our own follow update
+        if not isinstance(new, int | float):
             return
-        self.follow = isinstance(new, int | float) and new >= self._f_max
+        self.follow = new >= self._f_max
+        self.selected = None if self.follow else float(new)
+        if self.on_select is not None:
+            self.on_select(self, self._f_max if self.follow else float(new))
+
+
+def select_rows(cols: Cols, value: float) -> Cols:
+    """The rows whose filter value 'f' is the largest one <= ``value``."""
+    f = cols["f"]
+    below = f[f <= value]
+    if len(below) == 0:
+        return {k: v[:0] for k, v in cols.items()}
+    keep = f == below.max()
+    return {k: v[keep] for k, v in cols.items()}

@@ -26,7 +26,7 @@ from streamvis.errors import CursorResetError
 from streamvis.source import DataSource
 
 from .layout import Layout
-from .plots import Cols, Key, PlotView
+from .plots import Cols, Key, PlotView, select_rows
 from .schema import Schema
 
 __all__ = ["AppConfig", "LiveSession", "split_table"]
@@ -97,8 +97,12 @@ class LiveSession:
         self._range_pending: set[int] = set()
         self._range_last = 0.0
         self._debounce: dict[int, Any] = {}
+        self._filtered_res = [
+            rx for v, rx in zip(self.views, self._name_res, strict=True) if v.slider is not None
+        ]
         for i, v in enumerate(self.views):
             v.figure.on_event(RangesUpdate, partial(self._on_ranges, i))
+            v.on_select = partial(self._on_select, i)
         self._cb = doc.add_periodic_callback(self.tick, max(50, int(cfg.refresh * 1000)))
         with cfg.lock:
             cfg.sessions.add(self)
@@ -139,7 +143,12 @@ class LiveSession:
         """Everything so far: groups over budget as decimated overviews, the rest whole."""
         src, budget = self.cfg.source, self.cfg.budget
         infos = src.groups(scope_pattern=self.scope_pattern, name_pattern=self.name_pattern)
-        big = {(g.scope, g.name, g.index): g.count for g in infos if g.count > budget}
+        # filtered plots hold one filter value's points: their groups are read whole
+        big = {
+            (g.scope, g.name, g.index): g.count
+            for g in infos
+            if g.count > budget and not any(rx.search(g.name) for rx in self._filtered_res)
+        }
         big_names = {k[1] for k in big}
         small_names = {g.name for g in infos} - big_names
         mixed = {g.name for g in infos if g.count <= budget} & big_names
@@ -154,10 +163,9 @@ class LiveSession:
         groups = []
         for (s, n), t in r.tables.items():
             for key, cols in split_table(s, n, t):
-                if key in big or len(next(iter(cols.values()), ())) > budget:
-                    big.setdefault(key, len(next(iter(cols.values()))))
-                else:
-                    groups.append((key, cols))
+                if key in big:
+                    continue
+                groups.append((key, cols))
         return Poll(r.cursor, groups, [], big=sorted(big.items()), reset=reset)
 
     def _matches(self, key: Key) -> list[PlotView]:
@@ -174,6 +182,15 @@ class LiveSession:
             log.warning("streamvis web: poll failed: %s", exc)
             return
         self.polls += 1
+        if poll.groups or poll.deleted or poll.big or poll.reset:
+            # new models in one reference sweep; their data once they are attached
+            with self.doc.models.freeze():
+                self._apply_models(poll)
+            self._apply_data(poll)
+        self.cursor = poll.cursor
+        self._maybe_ranges()
+
+    def _apply_models(self, poll: Poll) -> None:
         if poll.reset:
             for v in self.views:
                 v.clear()
@@ -183,12 +200,19 @@ class LiveSession:
         for key, cols in poll.groups:
             for v in self._matches(key):
                 if v.wants(cols):
+                    v.ensure(key)
+        for key, _ in poll.big:
+            for v in self._matches(key):
+                v.ensure(key)
+
+    def _apply_data(self, poll: Poll) -> None:
+        for key, cols in poll.groups:
+            for v in self._matches(key):
+                if v.wants(cols):
                     v.add_points(key, v.pick(cols))
         for key, count in poll.big:
             for v in self._matches(key):
                 v.mark_big(key, count)
-        self.cursor = poll.cursor
-        self._maybe_ranges()
 
     # ---- range mode --------------------------------------------------------------
     def _maybe_ranges(self, force_views: set[int] | None = None) -> None:
@@ -233,10 +257,48 @@ class LiveSession:
             log.warning("streamvis web: range read failed: %s", exc)
             results = []
         for i, key, ov, det, window in results:
-            self.views[i].set_range_data(key, ov, det, window)
+            if i < len(self.views):
+                self.views[i].set_range_data(key, ov, det, window)
         pending, self._range_pending = self._range_pending, set()
         if pending:
             self._maybe_ranges(pending)
+
+    # ---- filter slider moved by the user -------------------------------------------
+    def _on_select(self, i: int, view: PlotView, value: float) -> None:
+        old = self._debounce.pop(-1 - i, None)
+        if old is not None:
+            try:
+                self.doc.remove_timeout_callback(old)
+            except ValueError:
+                pass
+        self._debounce[-1 - i] = self.doc.add_timeout_callback(
+            partial(self._select_now, i, value), DEBOUNCE_MS
+        )
+
+    def _select_now(self, i: int, value: float) -> None:
+        self._debounce.pop(-1 - i, None)
+        keys = list(self.views[i].glyphs)
+        self._submit(
+            partial(self._read_selection, i, keys, value), partial(self._apply_selection, i, value)
+        )
+
+    def _read_selection(self, i: int, keys: list[Key], value: float) -> dict[Key, Cols]:
+        v, out = self.views[i], {}
+        for scope, name in dict.fromkeys((k[0], k[1]) for k in keys):
+            r = self.cfg.source.fetch(scope, name)
+            for key, cols in (g for t in r.tables.values() for g in split_table(scope, name, t)):
+                if key in keys and v.wants(cols):
+                    out[key] = select_rows(v.pick(cols), value)
+        return out
+
+    def _apply_selection(self, i: int, value: float, fut: Future[dict[Key, Cols]]) -> None:
+        try:
+            data = fut.result()
+        except Exception as exc:
+            log.warning("streamvis web: filter read failed: %s", exc)
+            return
+        if self.views:
+            self.views[i].show_selection(value, data)
 
     def _on_ranges(self, i: int, event: RangesUpdate) -> None:
         if event.x0 is None or event.x1 is None:

@@ -8,7 +8,7 @@ import pytest
 from streamvis.storage import Points
 
 from .conftest import WebServer
-from .helpers import GLYPHS_JS, demo_items, glyphs, open_page
+from .helpers import demo_items, glyphs, open_page
 
 pytestmark = pytest.mark.browser
 
@@ -39,36 +39,46 @@ def count_js(plot: int, label: str, n: int) -> str:
 
 
 def expected_counts(store) -> dict[str, int]:
-    """Every logged group's point count, keyed like ``glyphs``."""
+    """Every logged group's point count, keyed like ``glyphs``; a filtered cloud glyph
+    holds only its newest step's points (20 per step in ``demo_items``)."""
     plot_of = {"loss": 0, "lr": 1, "weights": 2, "cloud": 3}
     return {
-        f"plot:{plot_of[g.name]}|{g.scope} · {g.name} · {g.index}": g.count for g in store.groups()
+        f"plot:{plot_of[g.name]}|{g.scope} · {g.name} · {g.index}": 20
+        if g.name == "cloud"
+        else g.count
+        for g in store.groups()
     }
 
 
+COUNTS_JS = """() => { const got = {};
+  for (const i of [0, 1, 2, 3]) {
+    const f = Bokeh.documents[0].get_model_by_name('plot:' + i);
+    if (f) for (const r of f.renderers) got['plot:' + i + '|' + r.name] = r.data_source.data.x.length;
+  }
+  return got; }"""
+
+
 def wait_counts(page, store):
+    """Wait until the page holds exactly the expected points of every group."""
     want = expected_counts(store)
-    page.wait_for_function(
-        "want => { const p = [0,1,2,3].map(i => Bokeh.documents[0].get_model_by_name('plot:' + i));"
-        " const got = {}; for (const [i, f] of p.entries()) for (const r of f.renderers)"
-        " got['plot:' + i + '|' + r.name] = r.data_source.data.x.length;"
-        " return Object.entries(want).every(([k, n]) => got[k] === n); }",
-        arg=want,
-        timeout=WAIT_MS * 3,
-    )
+    try:
+        page.wait_for_function(
+            f"want => {{ const got = ({COUNTS_JS})();"
+            " return Object.keys(got).length === Object.keys(want).length &&"
+            " Object.entries(want).every(([k, n]) => got[k] === n); }",
+            arg=want,
+            timeout=WAIT_MS * 3,
+        )
+    except Exception:
+        got = page.evaluate(COUNTS_JS)
+        diff = {
+            k: (want.get(k), got.get(k)) for k in set(want) | set(got) if want.get(k) != got.get(k)
+        }
+        raise AssertionError(f"page differs from the store (want, got): {diff}") from None
     return want
 
 
 URL = "/?rows=loss,lr;weights,cloud"
-
-
-def wait_shown(page, key: str, n: int) -> None:
-    """Wait until the glyph ``key`` shows ``n`` points after filtering."""
-    page.wait_for_function(
-        "([fn, key, n]) => { const g = eval(fn)()[key]; return g !== undefined && g.shown === n; }",
-        arg=[GLYPHS_JS, key, n],
-        timeout=WAIT_MS,
-    )
 
 
 def test_every_group_drawn_with_exact_counts(server, store, page):
@@ -127,29 +137,56 @@ def test_lines_drawn_in_x_order_after_resume(server, store, page):
     assert all("run1 ·" in k for k in glyphs(page))
 
 
+F_JS = """() => Object.fromEntries(Bokeh.documents[0].get_model_by_name('plot:0').renderers
+  .map(r => [r.name, Array.from(r.data_source.data.f)]))"""
+
+
+def wait_filter(page, n: int, t: float) -> None:
+    """Wait until each cloud glyph holds exactly its ``n`` points at filter value ``t``."""
+    page.wait_for_function(
+        f"([n, t]) => {{ const fs = Object.values(({F_JS})());"
+        " return fs.length === 2 && fs.every(f => f.length === n && f.every(v => v === t)); }",
+        arg=[n, t],
+        timeout=WAIT_MS,
+    )
+
+
 def test_filter_slider_follows_newest_until_moved(server, store, page):
     open_page(page, server.url + "/?rows=cloud")
     slider = "Bokeh.documents[0].get_model_by_name('filter:0')"
     page.wait_for_function(
-        f"() => {slider}.value === 50 && {slider}.disabled === false", timeout=WAIT_MS
+        f"() => {{ const s = {slider}; return s.value === 50 && s.start === 0"
+        " && s.end === 50 && s.disabled === false; }",
+        timeout=WAIT_MS,
     )
-    wait_shown(page, "plot:0|run1 · cloud · 0", 20)  # t = 0, 10, ..., 50; only t=50 shown
-    assert glyphs(page)["plot:0|run1 · cloud · 0"]["n"] == 6 * 20
+    wait_filter(page, 20, 50)  # t = 0, 10, ..., 50 were logged; the newest is shown
     # the newest value is followed
-    store.append(
-        [Points("run1", "cloud", 0, {"x": np.zeros(5), "y": np.zeros(5), "t": np.full(5, 60.0)})]
-    )
+    more = [
+        Points(s, "cloud", 0, {"x": np.zeros(5), "y": np.zeros(5), "t": np.full(5, 60.0)})
+        for s in ("run1", "run2")
+    ]
+    store.append(more)
     page.wait_for_function(f"() => {slider}.value === 60 && {slider}.end === 60", timeout=WAIT_MS)
-    wait_shown(page, "plot:0|run1 · cloud · 0", 5)
-    # the user moves it: filtering follows the slider, and new values no longer move it
+    wait_filter(page, 5, 60)
+    # the user moves it: the plot shows that value, and new values no longer move it
     page.evaluate(f"() => {{ {slider}.value = 20; }}")
-    wait_shown(page, "plot:0|run1 · cloud · 0", 20)
+    wait_filter(page, 20, 20)
+    page.evaluate(f"() => {{ {slider}.value = 25; }}")  # between logged values: the one below
+    page.wait_for_timeout(int(REFRESH * 1000))
+    wait_filter(page, 20, 20)
     store.append(
-        [Points("run1", "cloud", 0, {"x": np.zeros(5), "y": np.zeros(5), "t": np.full(5, 70.0)})]
+        [
+            Points(s, "cloud", 0, {"x": np.ones(5), "y": np.ones(5), "t": np.full(5, 70.0)})
+            for s in ("run1", "run2")
+        ]
     )
     page.wait_for_function(f"() => {slider}.end === 70", timeout=WAIT_MS)
     page.wait_for_timeout(int(REFRESH * 2000))
-    assert page.evaluate(f"() => {slider}.value") == 20
+    assert page.evaluate(f"() => {slider}.value") == 25
+    wait_filter(page, 20, 20)
+    # back to the newest: following again
+    page.evaluate(f"() => {{ {slider}.value = 70; }}")
+    wait_filter(page, 5, 70)
 
 
 EMA_Y_JS = """() => { const views = [];
