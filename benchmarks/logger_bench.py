@@ -139,9 +139,14 @@ def _ingest(target: dict[str, str], n_writes: int, width: int) -> float:
     lg = DataLogger(f"ingest{width}", delete_existing=True).init(**target)  # type: ignore[arg-type]
     x = np.arange(width, dtype=np.int64)
     y = np.random.default_rng(0).standard_normal(width).astype(np.float32)
+    write = lg.write
     t0 = time.perf_counter()
-    for i in range(n_writes):
-        lg.write("pts", x=x + i * width, y=y)
+    if width == 1:  # Python scalars, as loss.item() gives
+        for i in range(n_writes):
+            write("pts", x=i, y=0.5)
+    else:
+        for i in range(n_writes):
+            write("pts", x=x + i * width, y=y)
     lg.close(timeout=600)
     dt = time.perf_counter() - t0
     st = lg.stats()
@@ -176,8 +181,8 @@ def _start_server(path: str) -> tuple[subprocess.Popen[bytes], str]:
 def bench_ingest(table: Table, tmp: str, quick: bool) -> None:
     runs = 3 if quick else 5
     n_vec = 500 if quick else 2000
-    n_sc = 20000 if quick else 100000
-    cases = [("1000-point vectors", n_vec, 1000), ("scalars (x, y)", n_sc, 1)]
+    n_sc = 100000 if quick else 500000
+    cases = [("1000-point vectors", n_vec, 1000), ("Python scalars (x, y)", n_sc, 1)]
     for label, n, width in cases:
         progress(f"ingest to a local path: {label}")
         samples = [_ingest({"path": os.path.join(tmp, f"ing{width}_{r}.svl")}, n, width)

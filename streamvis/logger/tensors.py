@@ -294,6 +294,7 @@ def _jax_concat(
     return np.asarray(host).astype(dt)
 
 
+_PY_SCALARS = {float, int, bool}
 _CONCAT: dict[str, Callable[..., np.ndarray]] = {"host": _host_concat, "torch": _torch_concat, "jax": _jax_concat}
 
 
@@ -305,7 +306,10 @@ def column_to_host(
 
     Values of one kind and device are concatenated there and copied once.
     """
-    if len(set(map(type, vals))) == 1:  # the common case: one kind
+    types = set(map(type, vals))
+    if single and types <= _PY_SCALARS:  # the common case: loss.item() and the step
+        return np.array(vals, dtype=dt)
+    if len(types) == 1:  # one kind
         kind = _kind(vals[0])[0]
         try:
             return _CONCAT[kind](vals, shapes, dt, single)

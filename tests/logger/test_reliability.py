@@ -233,3 +233,42 @@ def test_refused_name_dropped_other_names_delivered(flaky, log_path, read_points
     pts = read_points(log_path, "r")
     assert pts[("ok", 0)]["x"].tolist() == [1, 2]
     assert pts[("loss", 0)]["x"].tolist() == [0]
+
+
+def test_slow_sink_never_blocks_write(flaky, log_path, read_points, wait_for):
+    gate = threading.Event()
+    inner = flaky.append
+
+    def slow_append(items, *, writer_id, seq):  # type: ignore[no-untyped-def]
+        gate.wait(30)
+        return inner(items, writer_id=writer_id, seq=seq)
+
+    flaky.append = slow_append
+    lg = DataLogger("r", delete_existing=True).init(sink=flaky, flush_every=0.01)
+    lg.write("loss", x=0, y=0.5)
+    wait_for(lambda: lg.stats().get("queued_points", 0) >= 1)  # the thread is now stuck
+    for step in range(1, 20001):
+        lg.write("loss", x=step, y=0.5)  # returns at once though the sink hangs
+    assert not flaky.stored
+    gate.set()
+    lg.close()
+    assert read_points(log_path, "r")[("loss", 0)]["x"].tolist() == list(range(20001))
+
+
+def test_size_threshold_triggers_flush_before_interval(log_path, read_points, wait_for):
+    lg = DataLogger("r", delete_existing=True).init(path=log_path, flush_every=3600,
+                                                   flush_bytes=10_000)
+    for step in range(100):
+        lg.write("v", x=step, y=np.zeros(100, np.float32))  # 1.6 kB each by the estimate
+    wait_for(lambda: lg.stats()["delivered_points"] >= 5000)
+    lg.close()
+
+
+def test_public_api_lazy_and_complete():
+    code = ("import sys, streamvis; assert 'streamvis.logger' not in sys.modules; "
+            "from streamvis import DataLogger; import streamvis.logger as L; "
+            "assert DataLogger is L.DataLogger; assert streamvis.__all__ == ['DataLogger']; "
+            "assert isinstance(streamvis.__version__, str)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert proc.returncode == 0, proc.stderr
