@@ -98,3 +98,15 @@ def test_server_down_then_restarted_nothing_lost(server, log_path, read_points, 
     lg.close(timeout=30)
     assert lg.stats()["undelivered_points"] == 0
     assert read_points(log_path, "g")[("loss", 0)]["x"].tolist() == list(range(200))
+
+
+def test_demo_through_server_and_detection(server, log_path):
+    from streamvis.logger.demo import run_demo, server_answers
+    from streamvis.storage import Store
+
+    assert not server_answers(f"127.0.0.1:{server.port}", timeout=0.5)
+    uri = server.start()
+    assert server_answers(uri)
+    run_demo("demo", 5, grpc_uri=uri)
+    with Store.open(log_path, mode="r") as st:
+        assert st.names("demo") == ["loss", "lr", "weights", "cloud"]
