@@ -1,0 +1,159 @@
+"""``streamvis web-serve`` and ``streamvis quickstart``."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import click
+
+from streamvis.errors import InvalidArgumentError
+
+__all__ = ["web_serve_cmd", "quickstart_cmd", "serve", "QUICKSTART_LOG"]
+
+QUICKSTART_LOG = str(Path.home() / ".streamvis" / "quickstart.svl")
+QUICKSTART_LAYOUT = "rows=loss,lr;weights,cloud&width=2,1,1,1&height=1,1"
+
+
+def serve(
+    web_uri: str,
+    data: str,
+    schema_file: str,
+    *,
+    refresh: float,
+    allow_origin: tuple[str, ...] = (),
+    budget: int | None = None,
+    on_ready: object = None,
+) -> None:
+    """Serve the web app until interrupted (blocks)."""
+    from streamvis.source import open_source
+
+    from .schema import load_schema
+    from .server import DEFAULT_BUDGET, build_server
+
+    schema = load_schema(schema_file)  # validated before anything starts
+    source = open_source(data)
+    try:
+        server, cfg = build_server(
+            web_uri,
+            source,
+            schema,
+            refresh=refresh,
+            allow_origins=allow_origin,
+            budget=budget or DEFAULT_BUDGET,
+        )
+        if callable(on_ready):
+            on_ready()
+        try:
+            server.io_loop.start()
+        finally:
+            cfg.executor.shutdown(wait=False, cancel_futures=True)
+    finally:
+        source.close()
+
+
+@click.command("web-serve")
+@click.argument("web_uri")
+@click.argument("data")
+@click.argument("schema_file", type=click.Path(dir_okay=False))
+@click.option(
+    "--refresh",
+    default=1.0,
+    show_default=True,
+    type=float,
+    help="Seconds between polls for new points.",
+)
+@click.option(
+    "--allow-origin",
+    multiple=True,
+    help="Another host[:port] allowed to open the websocket (repeatable).",
+)
+@click.option(
+    "--budget",
+    default=None,
+    type=click.IntRange(min=100),
+    help="Points per glyph before decimation by visible range (default 4000).",
+)
+def web_serve_cmd(
+    web_uri: str,
+    data: str,
+    schema_file: str,
+    refresh: float,
+    allow_origin: tuple[str, ...],
+    budget: int | None,
+) -> None:
+    """Serve live plots of DATA (a data server's host:port, or a log path) at WEB_URI
+    (host:port), laid out by SCHEMA_FILE (YAML) and the page URL."""
+    url = f"http://{web_uri.split('://')[-1]}"
+
+    def ready() -> None:
+        click.echo(f"streamvis web app: open {url}/ (index) or {url}/?{QUICKSTART_LAYOUT}")
+
+    serve(
+        web_uri,
+        data,
+        schema_file,
+        refresh=refresh,
+        allow_origin=allow_origin,
+        budget=budget,
+        on_ready=ready,
+    )
+
+
+@click.command("quickstart")
+@click.option("--port", default=5006, show_default=True, type=int, help="Web port.")
+@click.option(
+    "--path", default=None, help=f"Log path (default $STREAMVIS_LOG or {QUICKSTART_LOG})."
+)
+@click.option(
+    "--steps",
+    default=100_000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Demo steps to log.",
+)
+@click.option(
+    "--step-delay",
+    default=0.05,
+    show_default=True,
+    type=float,
+    help="Seconds between demo steps, so it keeps streaming.",
+)
+@click.option("--scope", default="quickstart", show_default=True, help="Demo scope (run) name.")
+def quickstart_cmd(port: int, path: str | None, steps: int, step_delay: float, scope: str) -> None:
+    """Everything at once: a local log, the demo logger streaming into it, and the
+    web app with the demo schema. Prints the URL to open; Ctrl-C stops it all."""
+    from streamvis.logger.demo import run_demo
+    from streamvis.storage import Store
+
+    from .schema import demo_schema_path
+
+    log = path or os.environ.get("STREAMVIS_LOG") or QUICKSTART_LOG
+    if "://" not in log:
+        Path(log).parent.mkdir(parents=True, exist_ok=True)
+    Store.open(log, mode="a").close()  # the web app reads an existing log
+    errors: list[BaseException] = []
+
+    def demo() -> None:
+        try:
+            run_demo(scope, steps, path=log, step_delay=step_delay)
+        except BaseException as exc:  # noqa: BLE001 - reported on the console
+            errors.append(exc)
+            click.secho(f"demo logger stopped: {exc}", fg="red", err=True)
+
+    threading.Thread(target=demo, name="streamvis-demo", daemon=True).start()
+    web_uri = f"localhost:{port}"
+
+    def ready() -> None:
+        click.echo(f"streamvis quickstart: logging the demo to {log}")
+        click.echo(f"open http://{web_uri}/?{QUICKSTART_LAYOUT}")
+        click.echo(f"(index of plots and runs: http://{web_uri}/index; Ctrl-C to stop)")
+
+    try:
+        serve(web_uri, log, demo_schema_path(), refresh=0.5, on_ready=ready,
+              allow_origin=(f"127.0.0.1:{port}",))
+    except InvalidArgumentError:
+        raise
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,139 @@
+"""``streamvis web-serve`` and ``streamvis quickstart`` as a user runs them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import ARTIFACTS, ROOT, free_port
+from .helpers import demo_items, open_page
+
+CLI = [sys.executable, "-m", "streamvis.cli"]
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def _wait_line(proc: subprocess.Popen, needle: str, timeout: float = 30) -> str:
+    deadline = time.monotonic() + timeout
+    assert proc.stdout is not None
+    seen = []
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            if proc.poll() is not None:
+                break
+            continue
+        seen.append(line)
+        if needle in line:
+            return line
+    raise AssertionError(f"{needle!r} not printed; got {''.join(seen)!r}")
+
+
+def test_bad_schema_stops_with_one_message(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("loss:\n  columns: [x, y]\n  color: {palette: Nope}\n")
+    r = subprocess.run(
+        [*CLI, "web-serve", "127.0.0.1:1", str(tmp_path / "x.log"), str(bad)],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=60,
+    )
+    assert r.returncode == 1
+    assert "Traceback" not in r.stderr
+    assert "plot 'loss', key 'color.palette'" in r.stderr and "Viridis" in r.stderr
+    r = subprocess.run(
+        [*CLI, "web-serve", "nonsense", str(tmp_path / "x.log"), str(bad)],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=60,
+    )
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+
+
+@pytest.mark.browser
+def test_web_serve_command_serves_a_log(store, log_path, demo_schema, page):
+    store.append(demo_items(["run1"], steps=10))
+    port = free_port()
+    proc = subprocess.Popen(
+        [*CLI, "web-serve", f"127.0.0.1:{port}", log_path, str(demo_schema), "--refresh", "0.3"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=_env(),
+    )
+    try:
+        _wait_line(proc, "open http://")
+        open_page(page, f"http://127.0.0.1:{port}/?rows=loss")
+        page.wait_for_function(
+            "() => Bokeh.documents[0].get_model_by_name('plot:0').renderers.length === 3",
+            timeout=10000,
+        )
+        # websocket origins are restricted to WEB_URI: localhost is another origin
+        bad = page.context.new_page()
+        bad.goto(f"http://localhost:{port}/?rows=loss")
+        assert bad.evaluate("() => window.Bokeh === undefined || Bokeh.documents.length === 0")
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.mark.browser
+def test_quickstart_streams_the_demo(tmp_path, page):
+    port = free_port()
+    log = tmp_path / "qs.svl"
+    proc = subprocess.Popen(
+        [
+            *CLI,
+            "quickstart",
+            "--port",
+            str(port),
+            "--path",
+            str(log),
+            "--step-delay",
+            "0.02",
+            "--steps",
+            "5000",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=_env(),
+    )
+    try:
+        line = _wait_line(proc, "open http://")
+        url = line.split("open ", 1)[1].strip()
+        assert url.startswith(f"http://localhost:{port}/?rows=")
+        open_page(page, url.replace("localhost", "127.0.0.1"))
+        count = (
+            "() => { const r = Bokeh.documents[0].get_model_by_name('plot:0').renderers[0];"
+            " return r ? r.data_source.data.x.length : 0; }"
+        )
+        page.wait_for_function(f"() => ({count})() > 20", timeout=20000)
+        n0 = page.evaluate(count)
+        page.wait_for_function(f"n0 => ({count})() > n0 + 10", arg=n0, timeout=10000)  # streaming
+        page.wait_for_function(
+            "() => Bokeh.documents[0].get_model_by_name('plot:2').renderers.length === 8",
+            timeout=10000,
+        )
+        page.wait_for_function(
+            "() => Bokeh.documents[0].get_model_by_name('plot:3').renderers.length === 1",
+            timeout=10000,
+        )
+        page.wait_for_timeout(500)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "web_quickstart.png"))
+        assert Path(log).exists()
+    finally:
+        proc.terminate()
+        proc.wait(10)
