@@ -33,12 +33,14 @@ Positions (cursor content) are per writer, ``{writer_hex: last seq consumed}``, 
 segment that sorts before ones already read (clock skew) is still found later.
 
 No lock: ``writer_lock`` is a no-op. Writers on different machines may race to fix
-the schema of a new name; the first in log order wins. Durability: an object exists
-durably once ``pipe_file`` returns, so ``sync`` has nothing to do.
+the schema of a new name; the first in log order must win (readers skip the loser's
+records: a Store-side rule). Durability: an object exists durably once ``pipe_file``
+returns, so ``sync`` has nothing to do.
 
-Costs: one listing of ``U/segments/`` (O(segments), uncached: gcsfs would otherwise
-cache listings forever) and one small GET of the header per refresh; new segments are
-fetched concurrently. Compaction collapses the segments into few.
+Costs: a refresh is one small GET of the header and one listing of ``U/segments/``
+(O(segments), uncached: gcsfs would otherwise cache listings forever); an append adds
+one PUT. New segments are fetched concurrently. Compaction (not yet implemented for
+object stores) would collapse the segments into few.
 """
 
 from __future__ import annotations
