@@ -281,7 +281,9 @@ class DataLogger:
         self._wake.set()
         deadline = time.monotonic() + (self._close_timeout if timeout is None else timeout)
         if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(max(0.0, deadline - time.monotonic()))
+            # it stops after its current cycle: at most one sink call (bounded by the
+            # sink's own timeout); the sink must not be closed under it
+            self._thread.join()
         d = self._delivery
         assert d is not None
         ok = d.flush_until(self._take_queue, deadline)
