@@ -107,7 +107,10 @@ class LocalLog(LogBackend):
         self.url = self.path
         self.index_path = self.path + ".idx"
         self.lock_path = self.path + ".lock"
-        self._fd: int | None = None
+        self._fd: int | None = None  # for reading
+        self._wfd: int | None = None  # for appending, opened on first append
+        self._lock_fd: int | None = None
+        self._pid = os.getpid()
         self._ident: tuple[int, int] | None = None
 
     # -- opening -------------------------------------------------------------------
@@ -146,11 +149,17 @@ class LocalLog(LogBackend):
         except FileNotFoundError:
             raise LogNotFoundError(f"the log {self.path} was removed") from None
         ident = (st.st_dev, st.st_ino)
-        if self._ident is not None and ident != self._ident and self._fd is not None:
-            os.close(self._fd)  # replaced by compaction: follow the path
-            self._fd = None
+        if self._ident is not None and ident != self._ident:
+            self._close_log_fds()  # replaced by compaction: follow the path
         self._reader_fd()
         return ident
+
+    def _close_log_fds(self) -> None:
+        for fd in (self._fd, self._wfd):
+            if fd is not None:
+                os.close(fd)
+        self._fd = self._wfd = None
+        self._ident = None
 
     def read_header(self) -> bytes:
         return os.pread(self._reader_fd(), 4096, 0)
@@ -185,34 +194,48 @@ class LocalLog(LogBackend):
 
     # -- writing ---------------------------------------------------------------------
     @contextlib.contextmanager
+    def _check_pid(self) -> None:
+        """A forked child must not share our lock's open file description (flock
+        locks belong to it, so parent and child would both 'hold' the lock)."""
+        if os.getpid() != self._pid:
+            self._pid = os.getpid()
+            self._fd = self._wfd = self._lock_fd = None  # the parent's; leave them open
+            self._ident = None
+
+    @contextlib.contextmanager
     def writer_lock(self) -> Iterator[None]:
-        fd = _os_call(os.open, self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        self._check_pid()
+        if self._lock_fd is None:
+            self._lock_fd = _os_call(os.open, self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
             yield
         finally:
-            os.close(fd)  # closing releases the lock
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def _writer_fd(self) -> int:
+        self._check_pid()
+        self.identity()  # reopen everything if the path now names another file
+        if self._wfd is None:
+            self._wfd = _os_call(os.open, self.path, os.O_WRONLY)
+        return self._wfd
 
     def append(self, data: bytes, *, writer: str, seq: int) -> tuple[str, int]:
-        fd = _os_call(os.open, self.path, os.O_WRONLY)
+        fd = self._writer_fd()
+        offset = os.fstat(fd).st_size
         try:
-            offset = os.fstat(fd).st_size
-            try:
-                _write_all(fd, data, offset)
-            except OSError as exc:
-                with contextlib.suppress(OSError):
-                    os.ftruncate(fd, offset)  # leave no partial batch behind
-                raise _io_error(exc, f"appending {len(data)} bytes to {self.path}") from exc
-            return "", offset
-        finally:
-            os.close(fd)
+            _write_all(fd, data, offset)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, offset)  # leave no partial batch behind
+            raise _io_error(exc, f"appending {len(data)} bytes to {self.path}") from exc
+        return "", offset
 
     def sync(self) -> None:
-        fd = _os_call(os.open, self.path, os.O_RDONLY)
         try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+            os.fsync(self._writer_fd())
+        except OSError as exc:
+            raise _io_error(exc, f"fsync of {self.path}") from exc
 
     def discard_tail(self, key: str, offset: int) -> str | None:
         fd = _os_call(os.open, self.path, os.O_RDWR)
@@ -265,9 +288,11 @@ class LocalLog(LogBackend):
             os.close(dirfd)
 
     def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        self._check_pid()
+        self._close_log_fds()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
 
 def _write_all(fd: int, data: bytes, offset: int) -> None:
