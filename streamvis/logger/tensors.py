@@ -246,6 +246,13 @@ def _kind(v: Any) -> tuple[str, Any]:
     return ("jax", None)
 
 
+def _to_stored(arr: np.ndarray, dt: np.dtype) -> np.ndarray:
+    """``arr`` as the stored dtype; uint64 values past int64 are refused, not wrapped."""
+    if arr.dtype.kind == "u" and arr.dtype.itemsize == 8 and arr.size and int(arr.max()) > _INT64_MAX:
+        raise InvalidArgumentError(f"uint64 values above {_INT64_MAX} cannot be stored as int64")
+    return arr.astype(dt, copy=False)
+
+
 def _host_concat(
     vals: list[Any], shapes: list[tuple[int, int]], dt: np.dtype, single: bool
 ) -> np.ndarray:
@@ -256,7 +263,7 @@ def _host_concat(
         else np.broadcast_to(np.asarray(v), s).reshape(-1)
         for v, s in zip(vals, shapes, strict=True)
     ]
-    return np.concatenate(parts).astype(dt, copy=False)
+    return _to_stored(np.concatenate(parts), dt)
 
 
 def _torch_concat(
@@ -277,7 +284,7 @@ def _torch_concat(
     elif flat.dtype == torch.bool:
         flat = flat.int()
     host = flat.cpu().numpy()  # the one device-to-host copy of this column
-    return np.asarray(host).astype(dt, copy=False)
+    return _to_stored(np.asarray(host), dt)
 
 
 def _jax_concat(
@@ -291,7 +298,7 @@ def _jax_concat(
     else:
         flat = jnp.concatenate([jnp.broadcast_to(v, s).reshape(-1) for v, s in zip(vals, shapes, strict=True)])
     host = jax.device_get(flat)  # the one device-to-host copy of this column
-    return np.asarray(host).astype(dt)
+    return _to_stored(np.asarray(host), dt)
 
 
 _PY_SCALARS = {float, int, bool}

@@ -200,3 +200,11 @@ def test_lists_and_numpy_scalars(log_path, read_points):
     pts = read_points(log_path, "run")
     np.testing.assert_array_equal(pts[("l", 0)]["x"], [1, 2, 3, 4])
     assert pts[("l", 0)]["y"].dtype == np.float32
+
+
+def test_uint64_past_int64_dropped_at_flush_not_wrapped(log_path, read_points):
+    with make(log_path) as lg:
+        lg.write("u", x=np.array([2**63 + 5], np.uint64))
+        lg.write("ok", x=1)
+    assert set(read_points(log_path, "run")) == {("ok", 0)}
+    assert lg.stats()["refused_points"] == 1
