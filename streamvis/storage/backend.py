@@ -193,7 +193,6 @@ class LocalLog(LogBackend):
         positions[""] = end
 
     # -- writing ---------------------------------------------------------------------
-    @contextlib.contextmanager
     def _check_pid(self) -> None:
         """A forked child must not share our lock's open file description (flock
         locks belong to it, so parent and child would both 'hold' the lock)."""
