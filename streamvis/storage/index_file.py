@@ -5,6 +5,11 @@ x_max, schema), plus schema metadata naming the log it belongs to (log id,
 generation), how far it covers (positions) and the CRC of the last record covered,
 so a stale or foreign index is detected and rebuilt. Configs, scope order and
 writer sequence numbers ride in the metadata as JSON.
+
+The Arrow bytes are followed by a CRC32C of them and a magic: Arrow does not check
+its input, and a damaged dictionary can crash the process when it is read, so a
+file whose checksum fails is refused before Arrow sees it (the store then rebuilds
+from the log), and what passes is validated in full before use.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from streamvis.storage.framing import checksum
 from streamvis.storage.state import (
     Entry,
     GroupEntries,
@@ -31,6 +37,8 @@ from streamvis.storage.state import (
 __all__ = ["IndexMeta", "dump_index", "load_index"]
 
 INDEX_VERSION = 1
+_TRAILER_MAGIC = b"SVIDXC1\n"  # after the Arrow bytes: u32 crc32c(arrow bytes), magic
+_TRAILER_SIZE = 4 + len(_TRAILER_MAGIC)
 
 _SCHEMA = pa.schema(
     [
@@ -115,13 +123,20 @@ def dump_index(state: LogState, meta: IndexMeta) -> bytes:
     sink = pa.BufferOutputStream()
     with pa.ipc.new_file(sink, schema) as writer:
         writer.write_table(table)
-    return sink.getvalue().to_pybytes()
+    body = sink.getvalue().to_pybytes()
+    return body + checksum(body).to_bytes(4, "little") + _TRAILER_MAGIC
 
 
 def load_index(data: bytes) -> tuple[LogState, IndexMeta]:
     """Parse index bytes; raises ValueError (or an Arrow error) when they are not one."""
-    reader = pa.ipc.open_file(pa.py_buffer(data))
+    if len(data) < _TRAILER_SIZE or data[-len(_TRAILER_MAGIC) :] != _TRAILER_MAGIC:
+        raise ValueError("not a streamvis index (no trailer)")
+    body = memoryview(data)[:-_TRAILER_SIZE]
+    if checksum(body) != int.from_bytes(data[-_TRAILER_SIZE : -len(_TRAILER_MAGIC)], "little"):
+        raise ValueError("index checksum mismatch")
+    reader = pa.ipc.open_file(pa.py_buffer(body))
     table = reader.read_all()
+    table.validate(full=True)  # bounds of dictionary codes, offsets, UTF-8
     raw = (table.schema.metadata or {}).get(b"streamvis")
     if raw is None:
         raise ValueError("not a streamvis index")
