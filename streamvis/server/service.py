@@ -259,11 +259,15 @@ class DataServicer(spb_grpc.DataServiceServicer):
         )
 
     async def _built_in_thread(self, messages: Iterator[T]) -> AsyncIterator[T]:
-        """Messages of a generator, each built in the pool (the loop stays free)."""
+        """Messages of a generator, each built in the pool (the loop stays free) while
+        the previous one is being sent."""
+        loop = asyncio.get_running_loop()
+        pending = loop.run_in_executor(self._pool, next, messages, None)
         while True:
-            msg = await self._run(next, messages, None)
+            msg = await pending
             if msg is None:
                 return
+            pending = loop.run_in_executor(self._pool, next, messages, None)
             yield msg
 
     @_streaming

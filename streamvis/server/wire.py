@@ -92,9 +92,12 @@ def decode_payload(col: dpb.Column) -> np.ndarray:
         first, step = np.frombuffer(col.data, dtype=dtype)
         if step == 0:
             return np.full(col.length, first, dtype=dtype)
-        out = np.arange(col.length, dtype=dtype)
-        if step != 1:
-            out *= step
+        stop = int(first) + int(step) * col.length
+        info = np.iinfo(dtype)
+        if info.min <= stop <= info.max:  # one pass
+            return np.arange(int(first), stop, int(step), dtype=dtype)
+        out = np.arange(col.length, dtype=dtype)  # the end wraps: two passes, same wrap
+        out *= step
         out += first
         return out
     return _decode(col)
