@@ -83,3 +83,24 @@ def test_groups_messages_split_under_limit() -> None:
     assert len(replies) > 1 and all(r.ByteSize() <= 4096 for r in replies)
     back = [msgs.group_from_proto(g) for r in replies for g in r.groups]
     assert back == groups
+
+
+@given(
+    dtype=st.sampled_from([np.int32, np.int64]),
+    first=st.integers(-(2**31), 2**31 - 1),
+    step=st.integers(-5, 5),
+    n=st.integers(0, 50),
+    at_edge=st.booleans(),
+)
+def test_integer_columns_round_trip_up_to_the_dtype_edges(dtype, first, step, n, at_edge) -> None:
+    info = np.iinfo(dtype)
+    if at_edge and step:  # a sequence that ends exactly on the dtype's max or min
+        last = info.max if step > 0 else info.min
+        first = last - step * (n - 1) if n else last
+    values = [first + step * i for i in range(n)]
+    if any(v < info.min or v > info.max for v in values):
+        return
+    arr = np.array(values, dtype=dtype)
+    back = wire.decode_payload(wire.encode_column_raw("x", arr))
+    assert back.dtype == arr.dtype
+    np.testing.assert_array_equal(back, arr)
