@@ -244,6 +244,23 @@ class SegmentLog(LogBackend):
         except Exception as exc:
             raise self._io(exc, f"reading segment {key}") from exc
 
+    def read_many(self, ranges: list[tuple[str, int, int]]) -> list[bytes]:
+        """``read`` for many (key, offset, length) at once, fetched concurrently."""
+        out: list[bytes] = []
+        for i in range(0, len(ranges), _FETCH_BATCH):
+            part = ranges[i : i + _FETCH_BATCH]
+            paths = [f"{self.segments_dir}/{k}" for k, _, _ in part]
+            try:
+                blobs = self.fs.cat_ranges(
+                    paths, [o for _, o, _ in part], [o + n for _, o, n in part], on_error="raise"
+                )
+            except FileNotFoundError as exc:
+                raise LogNotFoundError(f"a segment of {self.url} is gone (compaction?)") from exc
+            except Exception as exc:
+                raise self._io(exc, "reading segments") from exc
+            out.extend(bytes(b) for b in blobs)
+        return out
+
     def advance(self, positions: dict[str, int], key: str, end: int) -> None:
         parsed = parse_segment_name(key)
         if parsed is not None:

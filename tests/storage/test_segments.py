@@ -318,6 +318,7 @@ def test_segment_bytes_are_stored_exactly(log, tail: bytes) -> None:
     key, _ = backend.append(data, writer="ab", seq=1)
     assert backend.read(key, 0, len(data)) == data
     assert backend.read(key, 50, 10) == data[50:60]
+    assert backend.read_many([(key, 0, 3), (key, 50, 10)]) == [data[:3], data[50:60]]
 
 
 def test_transport_retry_finding_its_own_object_succeeds(log) -> None:
@@ -364,16 +365,12 @@ def test_lamport_clock_orders_a_delete_after_what_its_writer_saw(log) -> None:
         assert r.scopes() == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Store/LogState must skip points whose schema lost a race (see the report)",
-)
 def test_schema_race_between_lock_free_writers_keeps_the_log_readable(log) -> None:
     """No lock on object stores: two writers may fix different schemas for a new name.
 
-    The first in log order should win and the other's records be skipped; today the
-    name becomes unreadable (CorruptDataError) instead. (A store that applied its own
-    write before seeing an earlier concurrent one keeps its view until it reopens.)
+    The first in log order wins and the other's records are skipped (LogState and the
+    cursor reader both check). (A store that applied its own write before seeing an
+    earlier concurrent one keeps its view until it reopens.)
     """
     a, _ = _faulty_store(log)
     b, faulty_b = _faulty_store(log)
