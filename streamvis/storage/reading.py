@@ -175,6 +175,7 @@ def read_groups(
 @dataclass
 class _NameParts:
     schema: list[str]
+    dtypes: dict[str, np.dtype]
     by_index: dict[int, list[dict[str, np.ndarray]]] = field(default_factory=dict)
 
 
@@ -187,7 +188,11 @@ class TableBuilder:
     def add(self, scope: str, name: str, index: int, columns: dict[str, np.ndarray]) -> None:
         parts = self._names.get((scope, name))
         if parts is None:
-            parts = self._names[(scope, name)] = _NameParts(list(columns))
+            parts = self._names[(scope, name)] = _NameParts(
+                list(columns), {c: a.dtype for c, a in columns.items()}
+            )
+        elif {c: a.dtype for c, a in columns.items()} != parts.dtypes:
+            return  # lost a schema race (object stores): the first schema in log order wins
         parts.by_index.setdefault(index, []).append(columns)
 
     def add_record(self, body: pb.Points, where: str = "") -> None:

@@ -110,6 +110,7 @@ class LogState:
 
     scopes: dict[str, ScopeState] = field(default_factory=dict)
     writers: dict[bytes, int] = field(default_factory=dict)  # writer id -> last committed seq
+    skipped_records: int = 0  # points records that lost a schema race (object stores)
 
     # -- queries ---------------------------------------------------------------------
     def scope(self, scope: str) -> ScopeState:
@@ -163,14 +164,18 @@ class LogState:
             raise _mismatch(scope, name, existing.schema, received)
 
     # -- applying records ------------------------------------------------------------
-    def apply_points(self, body: pb.Points, entry: Entry) -> None:
-        self.add_entry(
-            body.scope,
-            body.name,
-            body.index,
-            lambda: {c.name: _DTYPE_OF_CODE.get(c.dtype, "?") for c in body.columns},
-            entry,
-        )
+    def apply_points(self, body: pb.Points, entry: Entry) -> bool:
+        """Index a points record read from the log. A record whose columns differ from
+        the name's schema is skipped (False): on object stores, where writers hold no
+        lock, two may race to fix a new name's schema, and the first in log order wins."""
+        schema = {c.name: _DTYPE_OF_CODE.get(c.dtype, "?") for c in body.columns}
+        st = self.scopes.get(body.scope)
+        ns = st.names.get(body.name) if st is not None else None
+        if ns is not None and ns.schema != schema:
+            self.skipped_records += 1
+            return False
+        self.add_entry(body.scope, body.name, body.index, lambda: schema, entry)
+        return True
 
     def add_entry(
         self,

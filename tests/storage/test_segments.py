@@ -437,6 +437,15 @@ def test_create_keeps_an_existing_header(log) -> None:
         assert r.log_id == log_id and _xs(r) == [0, 1]
 
 
+def test_odd_writer_ids_and_large_seqs_round_trip(log) -> None:
+    with _open(log, "a") as w:
+        w.append([_pts(0, 2)], writer_id=b"", seq=0)
+        w.append([_pts(2, 2)], writer_id=b"\xff" * 32, seq=10**15)
+        assert w.append([_pts(2, 2)], writer_id=b"\xff" * 32, seq=10**15).duplicate
+    with _open(log) as r:
+        assert _xs(r) == [0, 1, 2, 3]
+
+
 def test_foreign_objects_under_segments_are_ignored(log) -> None:
     with _open(log, "a") as w:
         w.append([_pts(0, 2)])
