@@ -151,8 +151,14 @@ def quickstart_cmd(port: int, path: str | None, steps: int, step_delay: float, s
         click.echo(f"(index of plots and runs: http://{web_uri}/index; Ctrl-C to stop)")
 
     try:
-        serve(web_uri, log, demo_schema_path(), refresh=0.5, on_ready=ready,
-              allow_origin=(f"127.0.0.1:{port}",))
+        serve(
+            web_uri,
+            log,
+            demo_schema_path(),
+            refresh=0.5,
+            on_ready=ready,
+            allow_origin=(f"127.0.0.1:{port}",),
+        )
     except InvalidArgumentError:
         raise
     except KeyboardInterrupt:

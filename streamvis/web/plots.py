@@ -102,6 +102,9 @@ class PlotView:
         kw: dict[str, object] = {
             "tools": "pan,wheel_zoom,box_zoom,reset,save",
             "active_scroll": "wheel_zoom",
+            # BokehJS sends RangesUpdate for wheel zooms when its level-of-detail
+            # interaction ends, lod_timeout ms after the last event (default 500)
+            "lod_timeout": 60,
         }
         kw.update(spec.figure_kwargs)
         kw.update(sizing_mode="stretch_both", output_backend="webgl", name=f"plot:{cell.position}")

@@ -32,7 +32,7 @@ from .schema import Schema
 __all__ = ["AppConfig", "LiveSession", "split_table"]
 
 log = logging.getLogger(__name__)
-DEBOUNCE_MS = 120
+DEBOUNCE_MS = 20  # BokehJS already sends RangesUpdate at the end of a gesture
 RANGE_MIN_INTERVAL = 1.0  # seconds between re-reads of a growing range-mode glyph
 
 
