@@ -39,7 +39,7 @@ from streamvis.storage.backend import Chunk, LogBackend, open_backend
 from streamvis.storage.codec import dtype_name
 from streamvis.storage.cursor import decode_cursor, encode_cursor
 from streamvis.storage.decimate import decimate_table, select_range, slice_range
-from streamvis.storage.framing import encode_frame
+from streamvis.storage.framing import MAX_PAYLOAD, checksum, encode_frame
 from streamvis.storage.group_cache import GroupCache
 from streamvis.storage.index_file import IndexMeta, dump_index, load_index
 from streamvis.storage.model import (
@@ -156,15 +156,26 @@ class Store:
             return False
         if meta.log_id != self._log_id.hex() or meta.generation != self._generation:
             return False
-        if meta.last_frame is not None:
-            key, offset, crc = meta.last_frame
-            head = self.backend.read(key, offset, 8)
-            if len(head) < 8:
-                return False
-            length = int.from_bytes(head[:4], "little")
-            frame = self.backend.read(key, offset, length + 12)
-            if frame_crc_at(frame) != crc:
-                return False
+        if meta.last_frame is None:
+            return False  # no batch committed yet: nothing worth trusting an index for
+        # The index must end exactly after the intact frame it names: a forged offset or
+        # length must not make us read gigabytes, nor start the scan inside a frame.
+        key, offset, crc = meta.last_frame
+        if offset < 0:
+            return False
+        head = self.backend.read(key, offset, 8)
+        if len(head) < 8 or checksum(head[:4]) != int.from_bytes(head[4:], "little"):
+            return False
+        length = int.from_bytes(head[:4], "little")
+        if length > MAX_PAYLOAD:
+            return False
+        frame = self.backend.read(key, offset, length + 12)
+        if frame_crc_at(frame) != crc:
+            return False
+        covered: dict[str, int] = {}
+        self.backend.advance(covered, key, offset + len(frame))
+        if any(meta.positions.get(k) != v for k, v in covered.items()):
+            return False
         self._state, self._positions, self._last_frame = state, meta.positions, meta.last_frame
         return True
 
