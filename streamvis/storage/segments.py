@@ -55,12 +55,12 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from streamvis.errors import ConflictError, LogNotFoundError, StorageIOError
+from streamvis.errors import ConflictError, InvalidArgumentError, LogNotFoundError, StorageIOError
 from streamvis.storage.backend import Chunk, LogBackend
 
 __all__ = ["SegmentLog", "segment_name", "parse_segment_name"]
 
-_NAME = re.compile(r"^(\d{20})-([0-9a-f]+)-(\d{12})$")
+_NAME = re.compile(r"^(\d{20})-([0-9a-f]*)-(\d{12,})$")
 _FETCH_BATCH = 64  # segments fetched concurrently per request batch
 
 Listed = tuple[str, str, int]  # (name, writer hex, seq)
@@ -273,6 +273,10 @@ class SegmentLog(LogBackend):
         return contextlib.nullcontext()  # object stores have no lock; see the docstring
 
     def append(self, data: bytes, *, writer: str, seq: int) -> tuple[str, int]:
+        if not re.fullmatch(r"[0-9a-f]*", writer) or seq < 0:
+            raise InvalidArgumentError(
+                f"writer must be lowercase hex and seq >= 0: {writer!r}, {seq}"
+            )
         with self._mutex:
             self._clock = max(self._clock + 1, self._now())
             name = segment_name(self._clock, writer, seq)
