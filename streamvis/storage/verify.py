@@ -44,8 +44,11 @@ def verify(
     try:
         parse_header(backend.read_header())
         positions: dict[str, int] = {}
+        seen: dict[str, int] = {}  # bytes checked per object, for a progress that only grows
+        done = 0
 
         def on_batch(batch: list[ScannedRecord]) -> None:
+            nonlocal done
             report.batches += 1
             report.records += len(batch)
             for r in batch:
@@ -56,8 +59,11 @@ def verify(
                         report.damaged.append((r.key, r.offset, str(exc)))
                         continue
                     report.points += len(next(iter(cols.values()), []))
+            last = batch[-1]
+            done += last.end - seen.get(last.key, 0)
+            seen[last.key] = last.end
             if progress:
-                progress(batch[-1].end)
+                progress(done)
 
         outcome = scan_chunks(
             backend.new_chunks(positions),
