@@ -7,6 +7,7 @@ through ``wire``. Create it inside the loop that will use it.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
@@ -20,7 +21,7 @@ from streamvis.proto import service_pb2 as spb
 from streamvis.proto import service_pb2_grpc as spb_grpc
 from streamvis.server import messages as msgs
 from streamvis.server import wire
-from streamvis.server.client import Update, read_range_request
+from streamvis.server.client import Retry, Update, read_range_request
 from streamvis.server.status import error_from_rpc
 from streamvis.storage.model import AppendResult, GroupInfo, Item, ReadResult
 
@@ -153,6 +154,7 @@ class AsyncDataClient:
     ) -> AsyncIterator[Update]:
         """Batches as they are appended (see ``DataClient.subscribe``)."""
         cursor = since
+        retry = Retry(reconnect_timeout)
         while True:
             req = msgs.fetch_request(scope, name, scope_pattern, name_pattern, cursor)
             assembler = wire.TableAssembler()
@@ -161,18 +163,20 @@ class AsyncDataClient:
                     result = assembler.add(reply)
                     if result is not None:
                         cursor = result.cursor
+                        retry.succeeded()
                         yield Update(result.tables, result.cursor, result.deleted, assembler.reset)
                         assembler.reset = False
                 return
-            except UnavailableError:
-                if reconnect_timeout is None:
-                    raise
-                await self.wait_ready(reconnect_timeout)
+            except UnavailableError as exc:
+                pause = retry.failed(exc)  # raises exc when out of time
+                await self.wait_ready(retry.left())
+                await asyncio.sleep(pause)
 
     async def wait_ready(self, timeout: float) -> None:
         """Wait until the server answers (UnavailableError after ``timeout`` s)."""
         try:
-            await asyncio.wait_for(self._channel.channel_ready(), timeout)
+            limit = None if math.isinf(timeout) else timeout
+            await asyncio.wait_for(self._channel.channel_ready(), limit)
         except asyncio.TimeoutError:
             raise UnavailableError(f"data server at {self.uri} is unavailable") from None
 

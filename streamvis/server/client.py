@@ -28,7 +28,7 @@ from streamvis.server import wire
 from streamvis.server.status import error_from_rpc
 from streamvis.storage.model import AppendResult, GroupInfo, Item, ReadResult
 
-__all__ = ["DataClient", "GrpcSource", "Update", "read_range_request"]
+__all__ = ["DataClient", "GrpcSource", "Update", "Retry", "read_range_request"]
 
 
 @dataclass
@@ -55,6 +55,36 @@ def read_range_request(
     if max_points is not None:
         req.max_points = int(max_points)
     return req
+
+
+class Retry:
+    """Reconnect pacing for a subscription: growing pauses (up to 1 s), and a deadline
+    counted from the first failure since the last batch received."""
+
+    def __init__(self, timeout: float | None) -> None:
+        self.timeout = timeout
+        self._deadline: float | None = None
+        self._pause = 0.0
+
+    def succeeded(self) -> None:
+        self._deadline, self._pause = None, 0.0
+
+    def failed(self, exc: Exception) -> float:
+        """The pause before the next attempt; raises ``exc`` when no retry is left."""
+        if self.timeout is None:
+            raise exc
+        now = time.monotonic()
+        if self._deadline is None:
+            self._deadline = now + self.timeout
+        if now >= self._deadline:
+            raise exc
+        pause, self._pause = self._pause, min(1.0, max(0.05, self._pause * 2))
+        return pause
+
+    def left(self) -> float:
+        """Seconds until the deadline (at least a millisecond)."""
+        deadline = self._deadline if self._deadline is not None else time.monotonic()
+        return max(0.001, deadline - time.monotonic())
 
 
 class DataClient:
@@ -197,6 +227,7 @@ class DataClient:
         a lost server is retried from the last cursor for up to that many seconds.
         """
         cursor = since
+        retry = Retry(reconnect_timeout)
         while True:
             req = msgs.fetch_request(scope, name, scope_pattern, name_pattern, cursor)
             assembler = wire.TableAssembler()
@@ -205,13 +236,14 @@ class DataClient:
                     result = assembler.add(reply)
                     if result is not None:
                         cursor = result.cursor
+                        retry.succeeded()
                         yield Update(result.tables, result.cursor, result.deleted, assembler.reset)
                         assembler.reset = False
                 return
-            except UnavailableError:
-                if reconnect_timeout is None:
-                    raise
-                self.wait_ready(reconnect_timeout)
+            except UnavailableError as exc:
+                pause = retry.failed(exc)  # raises exc when out of time
+                self.wait_ready(retry.left())
+                time.sleep(pause)
 
     def wait_ready(self, timeout: float) -> None:
         """Block until the server answers (UnavailableError after ``timeout`` s)."""
