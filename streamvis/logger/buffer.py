@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ __all__ = ["Record", "Control", "build_items", "split_batches", "Batch", "Outbox
 
 # One write: (name, start_index, I, P, {column: snapshot})
 Record = tuple[str, int, int, int, dict[str, Any]]
+_START, _NI, _NP, _COLUMNS = itemgetter(1), itemgetter(2), itemgetter(3), itemgetter(4)
 
 
 @dataclass(frozen=True)
@@ -57,11 +59,15 @@ def build_items(
         by_name.clear()
 
     for q in queued:
-        if isinstance(q, Control):
+        if type(q) is Control:
             emit()
-            items.append(q.item)
+            items.append(q.item)  # type: ignore[union-attr]
         else:
-            by_name.setdefault(q[0], []).append(q)
+            recs = by_name.get(q[0])  # type: ignore[index]
+            if recs is None:
+                by_name[q[0]] = [q]  # type: ignore[index,list-item]
+            else:
+                recs.append(q)  # type: ignore[arg-type]
     emit()
     return items
 
@@ -70,20 +76,24 @@ def points_of(
     scope: str, name: str, recs: list[Record], schema: dict[str, np.dtype]
 ) -> list[Points]:
     """The Points of one name's records, converted with the name's schema dtypes."""
-    shapes = [(r[2], r[3]) for r in recs]
-    idx = np.fromiter((r[1] for r in recs), dtype=np.int64, count=len(recs))
-    single = shapes.count((1, 1)) == len(shapes)
-    if not single:
-        ni = np.fromiter((s[0] for s in shapes), dtype=np.int64, count=len(recs))
-        npt = np.fromiter((s[1] for s in shapes), dtype=np.int64, count=len(recs))
+    n = len(recs)
+    idx = np.fromiter(map(_START, recs), dtype=np.int64, count=n)
+    ni = np.fromiter(map(_NI, recs), dtype=np.int64, count=n)
+    npt = np.fromiter(map(_NP, recs), dtype=np.int64, count=n)
+    single = bool(ni.max() == 1 and npt.max() == 1)
+    if single:
+        shapes = [(1, 1)] * n
+    else:
+        shapes = list(zip(ni.tolist(), npt.tolist(), strict=True))
         # row j of record r is index start_r + j, repeated for its P_r points
         row_start = np.repeat(idx, ni)
         offset = np.arange(int(ni.sum()), dtype=np.int64) - np.repeat(np.cumsum(ni) - ni, ni)
         idx = np.repeat(row_start + offset, np.repeat(npt, ni))
     if idx.size == 0:
         return []
+    cols = list(map(_COLUMNS, recs))
     host = {
-        col: column_to_host([r[4][col] for r in recs], shapes, dt, single)
+        col: column_to_host(list(map(itemgetter(col), cols)), shapes, dt, single)
         for col, dt in schema.items()
     }
     lo, hi = int(idx.min()), int(idx.max())
