@@ -69,6 +69,10 @@ class LogBackend(ABC):
     def read(self, key: str, offset: int, length: int) -> bytes:
         """``length`` bytes of ``key`` at ``offset``."""
 
+    def read_many(self, ranges: list[tuple[str, int, int]]) -> list[bytes]:
+        """``read`` of many (key, offset, length); object stores fetch them concurrently."""
+        return [self.read(key, offset, length) for key, offset, length in ranges]
+
     @abstractmethod
     def append(self, data: bytes, *, writer: str, seq: int) -> tuple[str, int]:
         """Append one batch of frames; returns (key, offset). Call under ``writer_lock``."""

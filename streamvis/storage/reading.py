@@ -42,13 +42,20 @@ def decode_points(body: pb.Points, where: str = "") -> dict[str, np.ndarray]:
         raise CorruptDataError(f"points record {where} does not decode: {exc}") from None
 
 
-def iter_entries(backend: LogBackend, entries: Sequence[Entry]) -> Iterator[tuple[int, pb.Points]]:
-    """``(position in entries, points record)`` for every entry, in file order.
+@dataclass(frozen=True)
+class _Span:
+    """One read: ``length`` bytes of ``key`` at ``offset`` covering some entries."""
 
-    Neighbouring records are fetched in one read; every record's CRC is checked.
-    Only one coalesced read is held in memory at a time.
-    """
+    key: str
+    offset: int
+    length: int
+    members: list[int]
+
+
+def _spans(entries: Sequence[Entry]) -> list[_Span]:
+    """Entries in file order, neighbours coalesced into one read."""
     order = sorted(range(len(entries)), key=lambda i: (entries[i].key, entries[i].offset))
+    spans: list[_Span] = []
     i = 0
     while i < len(order):
         first = entries[order[i]]
@@ -64,21 +71,48 @@ def iter_entries(backend: LogBackend, entries: Sequence[Entry]) -> Iterator[tupl
                 break
             end = max(end, e.offset + e.length)
             j += 1
-        blob = backend.read(first.key, first.offset, end - first.offset)
-        view = memoryview(blob)
-        for k in order[i:j]:
-            e = entries[k]
-            start = e.offset - first.offset
-            frame = view[start : start + e.length]
-            payload = frame[HEADER_SIZE : e.length - TRAILER_SIZE]
-            if len(frame) != e.length or checksum(payload) != int.from_bytes(
-                frame[e.length - TRAILER_SIZE :], "little"
-            ):
-                raise CorruptDataError(
-                    f"record at offset {e.offset} failed its checksum on read", offset=e.offset
-                )
-            yield k, pb.Record.FromString(payload).points
+        spans.append(_Span(first.key, first.offset, end - first.offset, order[i:j]))
         i = j
+    return spans
+
+
+def _windows(spans: list[_Span]) -> Iterator[list[_Span]]:
+    """Spans fetched together: up to 64 reads or 64 MiB (concurrent on object stores)."""
+    window: list[_Span] = []
+    size = 0
+    for span in spans:
+        if window and (len(window) >= 64 or size + span.length > _MAX_READ):
+            yield window
+            window, size = [], 0
+        window.append(span)
+        size += span.length
+    if window:
+        yield window
+
+
+def iter_entries(backend: LogBackend, entries: Sequence[Entry]) -> Iterator[tuple[int, pb.Points]]:
+    """``(position in entries, points record)`` for every entry, in file order.
+
+    Neighbouring records are fetched in one read, many reads at once where the
+    backend can (object stores); every record's CRC is checked. At most one window
+    of reads (64 MiB) is held in memory at a time.
+    """
+    for window in _windows(_spans(entries)):
+        blobs = backend.read_many([(sp.key, sp.offset, sp.length) for sp in window])
+        for span, blob in zip(window, blobs, strict=True):
+            view = memoryview(blob)
+            for k in span.members:
+                e = entries[k]
+                start = e.offset - span.offset
+                frame = view[start : start + e.length]
+                payload = frame[HEADER_SIZE : e.length - TRAILER_SIZE]
+                if len(frame) != e.length or checksum(payload) != int.from_bytes(
+                    frame[e.length - TRAILER_SIZE :], "little"
+                ):
+                    raise CorruptDataError(
+                        f"record at offset {e.offset} failed its checksum on read", offset=e.offset
+                    )
+                yield k, pb.Record.FromString(payload).points
 
 
 def read_entries(backend: LogBackend, entries: Sequence[Entry]) -> list[pb.Points]:
