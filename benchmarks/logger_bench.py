@@ -99,8 +99,8 @@ def _bench_model(table: Table, tmp: str, quick: bool, hidden: int, batch: int) -
     xb, yb = torch.randn(batch, 64), torch.randint(0, 10, (batch,))
     steps, runs = (50, 10) if quick else (100, 30)
 
-    def loop(logger: Any, step0: int) -> float:
-        t0 = time.perf_counter()
+    def loop(logger: Any, step0: int) -> tuple[float, float]:
+        t0, c0 = time.perf_counter(), time.process_time()
         for s in range(step0, step0 + steps):
             opt.zero_grad(set_to_none=True)
             out = model(xb)
@@ -111,25 +111,31 @@ def _bench_model(table: Table, tmp: str, quick: bool, hidden: int, batch: int) -
             if logger is not None:
                 for k, m in enumerate(metrics):
                     logger.write(f"m{k}", x=s, y=m)
-        return (time.perf_counter() - t0) / steps
+        return (time.perf_counter() - t0) / steps, (time.process_time() - c0) / steps
 
     lg = DataLogger(f"train{hidden}", delete_existing=True).init(
         path=os.path.join(tmp, f"train{hidden}.svl"), tensor_type="torch")
     loop(None, 0)
     loop(lg, 0)  # warm-up (schemas, first flush)
-    base, logged = [], []
+    base, logged, again = [], [], []
     progress(f"training loop (MLP {hidden}, batch {batch}): {runs} interleaved runs x {steps} steps")
     for r in range(runs):
         base.append(loop(None, 0))
         logged.append(loop(lg, (r + 1) * steps))
-    lg.close()
+        again.append(loop(None, 0))  # A/A: shows the noise floor of this machine
+    lg.close()  # its final flush is outside the timed loops, the periodic ones inside
     label = f"MLP 64-{hidden}-{hidden}-10, batch {batch}"
-    table.add(SECTION_LOOP, f"{label}: no logging", base, "s", note="per step")
-    row = table.add(SECTION_LOOP, f"{label}: with DataLogger", logged, "s",
-                    baseline=f"{label}: no logging", note="per step; 10 torch scalars/step",
-                    goal="< 1.02x")
-    ratio = table.ratio(row)
-    row.met = ratio is not None and ratio < 1.02
+    for i, kind in ((0, "wall"), (1, "CPU (all threads)")):
+        table.add(SECTION_LOOP, f"{label}: no logging, {kind}", [b[i] for b in base], "s",
+                  note="per step")
+        table.add(SECTION_LOOP, f"{label}: no logging again (A/A), {kind}",
+                  [a[i] for a in again], "s", baseline=f"{label}: no logging, {kind}",
+                  note="noise floor")
+        row = table.add(SECTION_LOOP, f"{label}: with DataLogger, {kind}",
+                        [g[i] for g in logged], "s", baseline=f"{label}: no logging, {kind}",
+                        note="per step; 10 torch scalars/step", goal="< 1.02x")
+        ratio = table.ratio(row)
+        row.met = ratio is not None and ratio < 1.02
 
 
 def _ingest(target: dict[str, str], n_writes: int, width: int) -> float:
