@@ -31,11 +31,12 @@ CLOUD_POINTS = 400
 
 
 def default_log_path() -> str:
-    """The embedded log used when no server answers: $STREAMVIS_LOG or ~/.streamvis/streamvis.svl."""
+    """The embedded log used when no server answers: $STREAMVIS_LOG, else the one
+    ``streamvis quickstart`` uses (~/.streamvis/quickstart.svl)."""
     env = os.environ.get("STREAMVIS_LOG")
     if env:
         return env
-    path = Path.home() / ".streamvis" / "streamvis.svl"
+    path = Path.home() / ".streamvis" / "quickstart.svl"
     path.parent.mkdir(parents=True, exist_ok=True)
     return str(path)
 
@@ -118,7 +119,7 @@ def demo_cmd(scope: str, num_steps: int, path: str | None, grpc_uri: str | None,
     """Log a training-like demo stream under SCOPE for NUM_STEPS steps.
 
     With neither --path nor --grpc-uri: the data server at localhost:8081 if one
-    answers, else the embedded default log ($STREAMVIS_LOG or ~/.streamvis/streamvis.svl).
+    answers, else the embedded default log ($STREAMVIS_LOG or ~/.streamvis/quickstart.svl).
     """
     if path is not None and grpc_uri is not None:
         raise click.UsageError("give at most one of --path and --grpc-uri")
