@@ -35,6 +35,8 @@ __all__ = [
     "gnames",  # noqa: F822 - provided lazily by __getattr__
     "gfetch_sync",  # noqa: F822 - provided lazily by __getattr__
     "gfetch_arrow",  # noqa: F822 - provided lazily by __getattr__
+    "gfetch_pattern",  # noqa: F822
+    "gconfigs",  # noqa: F822
 ]
 
 _REMOTE = {"gscopes", "gnames", "gfetch_sync", "gfetch_arrow", "gfetch_pattern", "gconfigs"}

@@ -77,14 +77,22 @@ class DataSource(Protocol):
 class LocalSource:
     """``DataSource`` over a ``Store`` opened in this process."""
 
-    def __init__(self, store: Store, *, owns_store: bool = True) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        owns_store: bool = True,
+        storage_options: dict[str, Any] | None = None,
+    ) -> None:
         self.store = store
         self._owns_store = owns_store
+        self._storage_options = storage_options
 
     @classmethod
     def open(cls, path: str, **store_options: Any) -> LocalSource:
-        """Open the log at ``path`` for reading (and deleting)."""
-        return cls(Store.open(path, mode="r", **store_options))
+        """Open the log at ``path`` for reading (deleting opens a writer briefly)."""
+        store = Store.open(path, mode="r", **store_options)
+        return cls(store, storage_options=store_options.get("storage_options"))
 
     def scopes(self) -> list[str]:
         self.store.refresh()
@@ -130,7 +138,13 @@ class LocalSource:
         return self.store.read_range(scope, name, index, x_min, x_max, max_points)
 
     def delete(self, scope: str, name: str | None = None) -> None:
-        self.store.delete(scope, name)
+        if self.store.mode == "a":
+            self.store.delete(scope, name)
+            return
+        # A reader deletes through a short-lived writer on the same log.
+        with Store.open(self.store.backend.url, "a", storage_options=self._storage_options) as writer:
+            writer.delete(scope, name)
+        self.store.refresh()
 
     def close(self) -> None:
         if self._owns_store:

@@ -28,6 +28,7 @@ import pyarrow as pa
 
 from streamvis.errors import (
     ConflictError,
+    CorruptDataError,
     InvalidArgumentError,
     LogNotFoundError,
     NotFoundError,
@@ -380,15 +381,29 @@ class Store:
         """Points of the matching groups (after ``since``), one table per (scope, name)."""
         ms = key_filter(scope, scope_pattern, "scope")
         mn = key_filter(name, name_pattern, "name")
+        for attempt in range(2):
+            self.refresh()
+            with self._lock:  # plan under the lock, read the bytes outside it
+                generation, cursor = self._generation, self._cursor()
+                if since is None:
+                    plans = self._plans(ms, mn, scope)
+                else:
+                    start = decode_cursor(since, self._log_id, self._generation)
+                    end = dict(self._positions)
+            try:
+                if since is None:
+                    return ReadResult(read_tables(self.backend, plans), cursor)
+                tables, deleted = read_between(self.backend, start, end, ms, mn, self.skip_damaged)
+                return ReadResult(tables, cursor, deleted)
+            except CorruptDataError:
+                if attempt or not self._replaced_since(generation):
+                    raise
+        raise AssertionError("unreachable")
+
+    def _replaced_since(self, generation: int) -> bool:
+        """Was the log compacted while we read without the lock? (then read again)"""
         self.refresh()
-        with self._lock:
-            if since is None:
-                return self._read_indexed(ms, mn, scope)
-            start = decode_cursor(since, self._log_id, self._generation)
-            end = dict(self._positions)
-            cursor = self._cursor()
-        tables, deleted = read_between(self.backend, start, end, ms, mn, self.skip_damaged)
-        return ReadResult(tables, cursor, deleted)
+        return self._generation != generation
 
     def _plans(self, ms: Any, mn: Any, scope: str | None) -> list[GroupPlan]:
         scopes = [scope] if scope is not None else None
@@ -397,11 +412,6 @@ class Store:
             for s, n, index, ns, grp in self._state.iter_groups(scopes)
             if ms(s) and mn(n)
         ]
-
-    def _read_indexed(self, ms: Any, mn: Any, scope: str | None) -> ReadResult:
-        plans = self._plans(ms, mn, scope)
-        cursor = self._cursor()
-        return ReadResult(read_tables(self.backend, plans), cursor)
 
     def read_arrays(
         self,
@@ -415,10 +425,16 @@ class Store:
         decoded straight into one array per group and column."""
         ms = key_filter(scope, scope_pattern, "scope")
         mn = key_filter(name, name_pattern, "name")
-        self.refresh()
-        with self._lock:
-            plans = self._plans(ms, mn, scope)
-        return read_groups(self.backend, plans)
+        for attempt in range(2):
+            self.refresh()
+            with self._lock:
+                generation, plans = self._generation, self._plans(ms, mn, scope)
+            try:
+                return read_groups(self.backend, plans)
+            except CorruptDataError:
+                if attempt or not self._replaced_since(generation):
+                    raise
+        raise AssertionError("unreachable")
 
     def read_range(
         self,
