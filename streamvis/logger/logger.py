@@ -76,6 +76,7 @@ class DataLogger:
         self._accepting = False
         self._closed = False
         self._forked = False
+        self._at_exit = False
         self._schemas: dict[str, dict[str, np.dtype]] = {}
         self._queue: collections.deque[Any] = collections.deque()
         self._pending_bytes = 0
@@ -211,8 +212,10 @@ class DataLogger:
         return _DONE
 
     def _not_accepting(self) -> _Done:
-        if self._forked:
-            return _DONE  # a forked child never logs the parent's stream
+        if self._forked or self._at_exit:
+            # a forked child never logs the parent's stream; after the exit-time close,
+            # threads still running (daemons) must not fail on the way out
+            return _DONE
         if self._closed:
             raise StreamvisError(f"scope {self.scope!r}: write() after close()")
         raise StreamvisError(f"scope {self.scope!r}: call init() before write()")
@@ -334,6 +337,7 @@ class DataLogger:
 def _close_all_at_exit() -> None:
     for lg in list(_LIVE):
         if getattr(lg, "_pid", None) == os.getpid() and not lg._forked:
+            lg._at_exit = True
             try:
                 lg.close()
             except Exception:  # pragma: no cover - best effort at exit

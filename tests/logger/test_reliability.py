@@ -102,6 +102,7 @@ def test_atexit_flushes_a_logger_never_closed(log_path, read_points):
     lg = DataLogger("r", delete_existing=True).init(path=log_path, flush_every=3600)
     lg.write("loss", x=1, y=0.5)
     logger_mod._close_all_at_exit()  # what atexit runs
+    lg.write("loss", x=2, y=0.5)  # a daemon thread still logging at exit: ignored
     assert read_points(log_path, "r")[("loss", 0)]["x"].tolist() == [1]
 
 
