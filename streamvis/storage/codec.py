@@ -158,9 +158,22 @@ def column_dtype(col: pb.Column) -> np.dtype:
     return dtype
 
 
+_ZSTD_RATIO = 1 << 16  # a zstd block (<= 128 KiB out) costs >= 3 bytes in
+
+
 def decode_column(col: pb.Column) -> np.ndarray:
     """A ``Column`` message back to a numpy array."""
-    out = np.empty(col.length, dtype=column_dtype(col))
+    dtype = column_dtype(col)
+    n, size = col.length * dtype.itemsize, len(col.data)
+    if col.encoding in (pb.RAW, pb.DELTA):
+        bad = size != n
+    elif col.encoding in (pb.ZSTD, pb.DELTA_ZSTD):
+        bad = n > (size + 1) * _ZSTD_RATIO
+    else:  # LINEAR: any length (a record's count bounds it, see scan.py)
+        bad = col.encoding != pb.LINEAR or size != 2 * dtype.itemsize
+    if bad:  # checked before allocating what a forged length claims
+        raise ValueError(f"column {col.name!r}: {size} bytes cannot hold {col.length} x {dtype}")
+    out = np.empty(col.length, dtype=dtype)
     decode_column_into(col, out)
     return out
 
@@ -185,7 +198,10 @@ def decode_column_into(col: pb.Column, out: np.ndarray) -> None:
         out += first
         return
     if enc in (pb.ZSTD, pb.DELTA_ZSTD):
-        data = _ZSTD.decompress(data, decompressed_size=n * dtype.itemsize, asbytes=True)
+        try:
+            data = _ZSTD.decompress(data, decompressed_size=n * dtype.itemsize, asbytes=True)
+        except (OSError, pa.ArrowException) as exc:  # damaged bytes: Arrow raises OSError
+            raise ValueError(f"column {col.name!r}: {exc}") from None
     elif enc not in (pb.RAW, pb.DELTA):
         raise ValueError(f"unknown encoding {enc} in column {col.name!r}")
     if len(data) != n * dtype.itemsize:

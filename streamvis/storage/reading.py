@@ -37,7 +37,12 @@ _MAX_READ = 64 << 20
 def decode_points(body: pb.Points, where: str = "") -> dict[str, np.ndarray]:
     """A points record's columns as numpy arrays."""
     try:
-        return {c.name: decode_column(c) for c in body.columns}
+        out: dict[str, np.ndarray] = {}
+        for c in body.columns:
+            if c.length != body.count:  # before allocating what a forged length claims
+                raise ValueError(f"column {c.name!r} of {c.length} values, count {body.count}")
+            out[c.name] = decode_column(c)
+        return out
     except ValueError as exc:
         raise CorruptDataError(f"points record {where} does not decode: {exc}") from None
 

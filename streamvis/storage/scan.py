@@ -10,6 +10,7 @@ skip damage, a resync to the next valid frame and a count of what was skipped.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -20,6 +21,7 @@ from streamvis.proto import data_pb2 as pb
 from streamvis.storage.backend import Chunk
 from streamvis.storage.framing import (
     FRAME_OVERHEAD,
+    MAX_PAYLOAD,
     ScanResult,
     ScanStop,
     checksum,
@@ -53,12 +55,40 @@ BatchHandler = Callable[[list[ScannedRecord]], None]
 
 def _decode(payload: memoryview, key: str, offset: int) -> pb.Record:
     try:
-        return pb.Record.FromString(payload)
+        rec = pb.Record.FromString(payload)
+        problem = _invalid(rec)
     except DecodeError as exc:
+        problem = str(exc)
+    if problem:
         raise CorruptDataError(
-            f"record at offset {offset} of {key or 'the log'} does not decode: {exc}",
+            f"record at offset {offset} of {key or 'the log'} does not decode: {problem}",
             offset=offset,
         ) from None
+    return rec
+
+
+def _invalid(rec: pb.Record) -> str:
+    """Why a record that parsed is still not one a writer could have written ("" if it
+    could): a CRC-valid but forged record must not reach the state, nor make a reader
+    allocate what its count claims (columns are checked when decoded: reading, codec)."""
+    kind = rec.WhichOneof("body")
+    if kind == "points":
+        p = rec.points
+        ncols = len(p.columns)
+        if not p.scope or not p.name or not ncols:
+            return "points record without scope, name or columns"
+        if p.count * ncols * 8 > MAX_PAYLOAD:  # writers split records far below this
+            return f"points record of {p.count} rows x {ncols} columns above the cap"
+    elif kind == "config":
+        try:
+            config = json.loads(rec.config.json)
+        except (ValueError, RecursionError):
+            config = None
+        if not rec.config.scope or not isinstance(config, dict):
+            return "config record without scope or a JSON object"
+    elif kind == "delete" and not rec.delete.scope:
+        return "delete record without scope"
+    return ""
 
 
 def _resync(data: bytes, start: int) -> int | None:
