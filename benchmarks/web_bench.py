@@ -241,7 +241,7 @@ def bench_big(browser: Any, tmp: str, n: int, runs: int, table: Table) -> None:
             "s",
             goal="< 300 ms",
             met=med < 0.3,
-            note="includes BokehJS lod_timeout 60 ms + 20 ms debounce",
+            note="includes BokehJS lod_timeout 30 ms + 5 ms debounce",
         )
         page.close()
     finally:

@@ -104,7 +104,7 @@ class PlotView:
             "active_scroll": "wheel_zoom",
             # BokehJS sends RangesUpdate for wheel zooms when its level-of-detail
             # interaction ends, lod_timeout ms after the last event (default 500)
-            "lod_timeout": 60,
+            "lod_timeout": 30,
         }
         kw.update(spec.figure_kwargs)
         kw.update(sizing_mode="stretch_both", output_backend="webgl", name=f"plot:{cell.position}")
@@ -197,7 +197,11 @@ class PlotView:
 
     def remove(self, scope: str, name: str | None) -> None:
         """Drop the glyphs of a deleted scope or (scope, name)."""
-        gone = [k for k in self.glyphs if k[0] == scope and (name is None or k[1] == name)]
+        self._remove_keys(
+            [k for k in self.glyphs if k[0] == scope and (name is None or k[1] == name)]
+        )
+
+    def _remove_keys(self, gone: list[Key]) -> None:
         if not gone:
             return
         dead = {id(self.glyphs[k].renderer) for k in gone}
@@ -209,10 +213,14 @@ class PlotView:
         for k in gone:
             del self.glyphs[k]
 
-    def clear(self) -> None:
-        """Forget every glyph's data (after a cursor reset); renderers and colours stay."""
+    def clear(self, keep: set[Key]) -> None:
+        """After a cursor reset: drop glyphs not in ``keep``, forget the data of the rest
+        (renderers and colours stay; the reload refills them)."""
+        for key in [k for k in self.glyphs if k not in keep]:
+            self._remove_keys([key])
         for g in self.glyphs.values():
             g.chunks, g.count, g.x_max, g.mode, g.overview = [], 0, -np.inf, "full", None
+            g.shown_f = None
             g.source.data = _empty(self.spec.filter_column is not None)
 
     # ---- new data ------------------------------------------------------------------

@@ -32,7 +32,7 @@ from .schema import Schema
 __all__ = ["AppConfig", "LiveSession", "split_table"]
 
 log = logging.getLogger(__name__)
-DEBOUNCE_MS = 20  # BokehJS already sends RangesUpdate at the end of a gesture
+DEBOUNCE_MS = 5  # BokehJS already sends RangesUpdate at the end of a gesture
 RANGE_MIN_INTERVAL = 1.0  # seconds between re-reads of a growing range-mode glyph
 
 
@@ -192,8 +192,9 @@ class LiveSession:
 
     def _apply_models(self, poll: Poll) -> None:
         if poll.reset:
+            keep = {k for k, _ in poll.groups} | {k for k, _ in poll.big}
             for v in self.views:
-                v.clear()
+                v.clear(keep)
         for scope, name in poll.deleted:
             for v in self.views:
                 v.remove(scope, name)

@@ -231,3 +231,62 @@ def test_closing_a_tab_frees_its_session(server, browser):
         time.sleep(0.1)
     assert len(server.cfg.sessions) == 1
     ctx.close()
+
+
+def test_compaction_resets_the_cursor_and_reloads_exactly(server, store, log_path, page):
+    from streamvis.storage import Store
+    from streamvis.storage.compact import compact
+
+    open_page(page, server.url + URL)
+    wait_counts(page, store)
+    store.delete("run2")  # compaction drops the tombstoned scope
+    store.close()
+    compact(log_path)
+    with Store.open(log_path, mode="a") as again:
+        again.append(demo_items(["run1"], steps=5, start=60, seed=3))
+        want = expected_counts(again)
+    page.wait_for_function(
+        f"want => {{ const got = ({COUNTS_JS})(); return Object.keys(got).length ==="
+        " Object.keys(want).length && Object.entries(want).every(([k, n]) => got[k] === n); }",
+        arg=want,
+        timeout=WAIT_MS * 3,
+    )
+
+
+HOVER_JS = """() => { const views = [];
+  const walk = v => { views.push(v); for (const c of (v.child_views ?? [])) walk(c); };
+  for (const v of Object.values(Bokeh.index)) walk(v);
+  const pv = views.find(v => v.model.name === 'plot:0');
+  const f = pv.frame.bbox, r = pv.el.getBoundingClientRect();
+  const xr = pv.model.x_range, yr = pv.model.y_range;
+  return {x: r.x + f.left + (0 - xr.start) / (xr.end - xr.start) * f.width,
+          y: r.y + f.top + (1 - (0 - yr.start) / (yr.end - yr.start)) * f.height}; }"""
+
+
+def test_hover_shows_group_and_values_and_legend_hides(server, store, page):
+    store.append(
+        [
+            Points(
+                "hov",
+                "cloud",
+                0,
+                {"x": np.array([0.0, 1.0]), "y": np.array([0.0, 1.0]), "t": np.array([7.0, 7.0])},
+            )
+        ]
+    )
+    open_page(page, server.url + "/?rows=cloud&scopes=^hov$")
+    page.wait_for_function(count_js(0, "hov · cloud · 0", 2), timeout=WAIT_MS)
+    page.wait_for_timeout(200)
+    p = page.evaluate(HOVER_JS)
+    page.mouse.move(p["x"] + 1, p["y"] + 1)
+    page.mouse.move(p["x"], p["y"])
+    tip = page.locator(".bk-tooltip-content").first
+    tip.wait_for(timeout=WAIT_MS)
+    text = tip.inner_text()
+    for w in ["hov · cloud · 0", "x", "y", "t", "7"]:
+        assert w in text, (w, text)
+    policy = page.evaluate(
+        "() => Bokeh.documents[0].get_model_by_name('plot:0').center"
+        ".filter(a => a.items)[0].click_policy"
+    )
+    assert policy == "hide"
