@@ -137,3 +137,56 @@ def test_quickstart_streams_the_demo(tmp_path, page):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@pytest.mark.browser
+def test_web_serve_over_a_data_server(tmp_path, demo_schema, page):
+    """DATA as host:port: the app reads through the gRPC data server, live."""
+    from streamvis.server.client import DataClient
+    from streamvis.storage import Store
+
+    log = str(tmp_path / "grpc.svl")
+    with Store.open(log, mode="a") as s:
+        s.append(demo_items(["run1"], steps=10))
+    gport, wport = free_port(), free_port()
+    grpc = subprocess.Popen(
+        [*CLI, "grpc-serve", log, str(gport)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=_env(),
+    )
+    web = None
+    try:
+        client = DataClient(f"127.0.0.1:{gport}")
+        client.wait_ready(30)
+        web = subprocess.Popen(
+            [
+                *CLI,
+                "web-serve",
+                f"127.0.0.1:{wport}",
+                f"127.0.0.1:{gport}",
+                str(demo_schema),
+                "--refresh",
+                "0.3",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=_env(),
+        )
+        _wait_line(web, "open http://")
+        open_page(page, f"http://127.0.0.1:{wport}/?rows=loss")
+        length = (
+            "() => { const r = Bokeh.documents[0].get_model_by_name('plot:0').renderers"
+            ".find(r => r.name === 'run1 · loss · 0'); return r ? r.data_source.data.x.length : 0; }"
+        )
+        page.wait_for_function(f"() => ({length})() === 10", timeout=15000)
+        client.append(demo_items(["run1"], steps=5, start=10), writer_id=b"web-test", seq=1)
+        page.wait_for_function(f"() => ({length})() === 15", timeout=15000)
+        client.close()
+    finally:
+        for proc in (web, grpc):
+            if proc is not None:
+                proc.terminate()
+                proc.wait(10)
