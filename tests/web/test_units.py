@@ -1,0 +1,56 @@
+"""Pure pieces of the app: splitting read tables, filter selection, URIs, pages."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from streamvis.errors import InvalidArgumentError
+from streamvis.web.pages import example_links
+from streamvis.web.plots import select_rows
+from streamvis.web.schema import parse_schema
+from streamvis.web.server import parse_web_uri
+from streamvis.web.session import split_table
+
+
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(1, 6)), max_size=8))
+def test_split_table_follows_index_runs(runs):
+    idx = np.concatenate([np.full(n, i) for i, n in runs] or [np.zeros(0, np.int64)]).astype(
+        np.int64
+    )
+    x = np.arange(len(idx), dtype=np.float64)
+    table = pa.table({"index": idx, "x": x, "y": -x})
+    groups = split_table("s", "n", table)
+    # consecutive runs with the same index merge; everything is kept in order
+    assert np.concatenate([g[1]["x"] for g in groups] or [np.zeros(0)]).tolist() == x.tolist()
+    for (scope, name, index), cols in groups:
+        assert (scope, name) == ("s", "n")
+        assert np.all(idx[cols["x"].astype(int)] == index)
+        assert np.all(cols["y"] == -cols["x"])
+    assert all(a[0][2] != b[0][2] for a, b in zip(groups, groups[1:], strict=False))
+
+
+def test_select_rows_takes_largest_value_at_or_below():
+    cols = {"x": np.arange(6.0), "y": np.zeros(6), "f": np.array([0, 0, 10, 10, 20, 20.0])}
+    assert select_rows(cols, 15)["x"].tolist() == [2, 3]
+    assert select_rows(cols, 20)["x"].tolist() == [4, 5]
+    assert select_rows(cols, 99)["x"].tolist() == [4, 5]
+    assert select_rows(cols, -1)["x"].tolist() == []
+
+
+def test_parse_web_uri():
+    assert parse_web_uri("localhost:5006") == ("localhost", 5006)
+    assert parse_web_uri("http://127.0.0.1:80") == ("127.0.0.1", 80)
+    for bad in ["localhost", "host:notaport", ":5006", "ftp://h:1"]:
+        with pytest.raises(InvalidArgumentError, match="host:port|WEB_URI"):
+            parse_web_uri(bad)
+
+
+def test_example_links_escape_scopes():
+    schema = parse_schema({p: {"columns": ["x", "y"]} for p in ["a", "b", "c"]})
+    links = dict(example_links(schema, "run.1+x"))
+    assert links["all plots"] == "/?rows=a,b;c&scopes=%5Erun%5C.1%5C%2Bx%24"
+    assert links["b"].startswith("/?rows=b&")
