@@ -36,7 +36,7 @@ from streamvis.storage.state import (
 
 __all__ = ["IndexMeta", "dump_index", "load_index"]
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2  # 2: schemas as JSON (column names with ',' or ':')
 _TRAILER_MAGIC = b"SVIDXC1\n"  # after the Arrow bytes: u32 crc32c(arrow bytes), magic
 _TRAILER_SIZE = 4 + len(_TRAILER_MAGIC)
 

@@ -93,15 +93,13 @@ class ScopeState:
 
 
 def schema_text(schema: dict[str, str]) -> str:
-    return ",".join(f"{k}:{v}" for k, v in schema.items())
+    """A schema as one string for the index: a JSON list of [column, dtype] (column
+    names may hold any character, commas and colons included)."""
+    return json.dumps(list(schema.items()))
 
 
 def parse_schema_text(text: str) -> dict[str, str]:
-    out = {}
-    for part in text.split(","):
-        col, _, dt = part.rpartition(":")
-        out[col] = dt
-    return out
+    return {str(col): str(dt) for col, dt in json.loads(text)}
 
 
 @dataclass
