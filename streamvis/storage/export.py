@@ -3,12 +3,16 @@
 ``DIR/scope=<scope>/name=<name>/part-0.parquet`` holds one (scope, name): the
 ``index`` column and the data columns. Partition values are percent-encoded (so a
 scope with a slash stays one directory), which DuckDB, Polars and Spark decode.
+A value too long for a directory name (file systems allow 255 bytes) is cut and
+made unique with a hash; every file also carries its exact scope and name in its
+schema metadata (``streamvis.scope``, ``streamvis.name``).
 Each (scope, name) is read and written on its own, so memory follows the largest
 name, not the log.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import urllib.parse
 from collections.abc import Callable
@@ -27,8 +31,21 @@ class ParquetExport:
     points: int
 
 
+_MAX_PART = 200  # bytes of an encoded partition value (NAME_MAX is 255)
+
+
 def _part(key: str, value: str) -> str:
-    return f"{key}={urllib.parse.quote(value, safe='')}"
+    encoded = urllib.parse.quote(value, safe="")
+    if len(encoded) > _MAX_PART:
+        head = ""
+        for ch in value:  # whole characters only
+            q = urllib.parse.quote(ch, safe="")
+            if len(head) + len(q) > 160:
+                break
+            head += q
+        digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        encoded = f"{head}~{digest}"
+    return f"{key}={encoded}"
 
 
 def export_parquet(
@@ -57,7 +74,9 @@ def export_parquet(
                 folder = os.path.join(out_dir, _part("scope", scope), _part("name", name))
                 os.makedirs(folder, exist_ok=True)
                 target = os.path.join(folder, "part-0.parquet")
-                pq.write_table(table, target)
+                meta = {**(table.schema.metadata or {}),
+                        b"streamvis.scope": scope.encode(), b"streamvis.name": name.encode()}
+                pq.write_table(table.replace_schema_metadata(meta), target)
                 files.append(target)
                 points += table.num_rows
             if progress:
