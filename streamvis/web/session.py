@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -96,6 +97,7 @@ class LiveSession:
         self._range_busy = False
         self._range_pending: set[int] = set()
         self._range_last = 0.0
+        self._range_cost = 0.0  # seconds the last re-read of growing glyphs took
         self._debounce: dict[int, Any] = {}
         self._filtered_res = [
             rx for v, rx in zip(self.views, self._name_res, strict=True) if v.slider is not None
@@ -217,13 +219,14 @@ class LiveSession:
 
     # ---- range mode --------------------------------------------------------------
     def _maybe_ranges(self, force_views: set[int] | None = None) -> None:
-        import time
-
         force_views = force_views or set()
         if self._range_busy:
             self._range_pending |= force_views
             return
-        due = time.monotonic() - self._range_last >= max(RANGE_MIN_INTERVAL, self.cfg.refresh)
+        # a growing decimated line is re-read at most every few times its read cost,
+        # so a 10M-point line being logged never keeps a core busy
+        wait = max(RANGE_MIN_INTERVAL, self.cfg.refresh, 5 * self._range_cost)
+        due = time.monotonic() - self._range_last >= wait
         jobs = []
         for i, v in enumerate(self.views):
             if i in force_views or due:
@@ -237,6 +240,7 @@ class LiveSession:
         self._submit(partial(self._read_ranges, jobs), self._apply_ranges)
 
     def _read_ranges(self, jobs: list[Any]) -> list[Any]:
+        t0 = time.perf_counter()
         src, budget, out = self.cfg.source, self.cfg.budget, []
         for i, key, window, need_overview in jobs:
             v = self.views[i]
@@ -248,6 +252,8 @@ class LiveSession:
             if window is not None:
                 det = _cols(v, src.read_range(scope, name, index, window[0], window[1], budget))
             out.append((i, key, ov, det, window))
+        if any(job[3] for job in jobs):
+            self._range_cost = time.perf_counter() - t0
         return out
 
     def _apply_ranges(self, fut: Future[list[Any]]) -> None:

@@ -103,3 +103,36 @@ def wheel_at_spike(page, steps: int) -> None:
     for _ in range(steps):
         page.mouse.wheel(0, -400)
         page.wait_for_timeout(20)
+
+
+def test_a_line_crossing_the_budget_live_switches_to_decimated(store, log_path, tmp_path, page):
+    schema = tmp_path / "grow.yaml"
+    schema.write_text(yaml.safe_dump({"big": {"name_pattern": "^big$", "columns": ["x", "y"]}}))
+    store.append([Points("run", "big", 0, {"x": np.arange(500.0), "y": np.zeros(500)})])
+    ws = WebServer(log_path, schema, refresh=0.3, budget=1000)
+    try:
+        open_page(page, ws.url + "/?rows=big")
+        page.wait_for_function(
+            f"() => {{ const d = ({DATA_JS})(); return d !== null && d.n === 500; }}", timeout=10000
+        )
+        # live growth past the budget: decimated, spike kept, newest x shown
+        y = np.zeros(20_000)
+        y[12_345] = -50.0
+        store.append([Points("run", "big", 0, {"x": np.arange(500.0, 20_500.0), "y": y})])
+        page.wait_for_function(
+            "() => { const r = Bokeh.documents[0].get_model_by_name('plot:0').renderers[0];"
+            " const x = r.data_source.data.x, y = r.data_source.data.y;"
+            " return x.length <= 1000 && x[x.length - 1] === 20499 && Math.min(...y) === -50; }",
+            timeout=10000,
+        )
+        # and keeps following as it grows
+        store.append(
+            [Points("run", "big", 0, {"x": np.arange(20_500.0, 30_000.0), "y": np.ones(9500)})]
+        )
+        page.wait_for_function(
+            "() => { const x = Bokeh.documents[0].get_model_by_name('plot:0').renderers[0]"
+            ".data_source.data.x; return x.length <= 1000 && x[x.length - 1] === 29999; }",
+            timeout=10000,
+        )
+    finally:
+        ws.stop()
