@@ -291,8 +291,9 @@ class DataLogger:
         assert d is not None
         ok = d.flush_until(self._take_queue, deadline)
         if not ok or d.outbox.dropped_points:
-            log.warning("streamvis: scope %r closed with %d points undelivered and %d "
-                        "dropped", self.scope, d.outbox.points, d.outbox.dropped_points)
+            log.warning("streamvis: scope %r closed with %d points undelivered (%d batches) "
+                        "and %d dropped", self.scope, d.outbox.points, len(d.outbox.batches),
+                        d.outbox.dropped_points)
         _LIVE.discard(self)
         try:
             d.sink.close()
