@@ -214,12 +214,17 @@ def test_ema_smoothing_changes_drawn_values(server, page):
     page.wait_for_function(f"y5 => ({EMA_Y_JS})()[5] === y5", arg=float(raw[5]), timeout=WAIT_MS)
 
 
-def test_closing_a_tab_frees_its_session(server, browser):
+def test_two_tabs_with_different_layouts_then_closing_one_frees_it(server, store, browser):
+    import time
+
     ctx = browser.new_context()
     pages = [ctx.new_page(), ctx.new_page()]
     open_page(pages[0], server.url + "/?rows=loss")
-    open_page(pages[1], server.url + "/?cols=lr,weights")
-    import time
+    open_page(pages[1], server.url + "/?cols=lr,weights&axes=ylog,lin")
+    store.append(demo_items(["run3"], steps=7, seed=4))
+    pages[0].wait_for_function(count_js(0, "run3 · loss · 2", 7), timeout=WAIT_MS)
+    pages[1].wait_for_function(count_js(0, "run3 · lr · 0", 7), timeout=WAIT_MS)
+    pages[1].wait_for_function(count_js(1, "run3 · weights · 3", 7), timeout=WAIT_MS)
 
     deadline = time.monotonic() + 5
     while len(server.cfg.sessions) < 2 and time.monotonic() < deadline:
