@@ -208,3 +208,14 @@ def test_uint64_past_int64_dropped_at_flush_not_wrapped(log_path, read_points):
         lg.write("ok", x=1)
     assert set(read_points(log_path, "run")) == {("ok", 0)}
     assert lg.stats()["refused_points"] == 1
+
+
+def test_large_writes_split_into_bounded_batches(log_path, read_points):
+    lg = make(log_path, max_batch_bytes=10_000)
+    xs = np.arange(10_000, dtype=np.int64)
+    lg.write("big", x=xs, y=np.ones((2, 1), np.float32))  # 2 indices x 10,000 points
+    lg.close()
+    assert lg.stats()["delivered_batches"] >= 2 * 10_000 * 12 // 10_000
+    pts = read_points(log_path, "run")
+    for i in range(2):
+        np.testing.assert_array_equal(pts[("big", i)]["x"], xs)
