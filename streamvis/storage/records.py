@@ -164,6 +164,7 @@ class EncodedRecord:
     points: NormalizedPoints | None  # set for points records
     x_min: float
     x_max: float
+    other: ConfigUpdate | Deletion | None = None  # set for config and tombstone records
 
 
 def encode_batch(
@@ -191,11 +192,11 @@ def encode_batch(
         elif isinstance(item, ConfigUpdate):
             body = pb.Config(scope=item.scope, json=json.dumps(dict(item.config)))
             rec = pb.Record(wall_time=now, writer_id=writer_id, seq=seq, config=body)
-            out.append(EncodedRecord(rec.SerializeToString(), None, math.nan, math.nan))
+            out.append(EncodedRecord(rec.SerializeToString(), None, math.nan, math.nan, item))
         elif isinstance(item, Deletion):
             body = pb.Delete(scope=item.scope, name=item.name or "")
             rec = pb.Record(wall_time=now, writer_id=writer_id, seq=seq, delete=body)
-            out.append(EncodedRecord(rec.SerializeToString(), None, math.nan, math.nan))
+            out.append(EncodedRecord(rec.SerializeToString(), None, math.nan, math.nan, item))
         else:  # pragma: no cover - normalize_items guarantees the types
             raise TypeError(type(item))
     commit = pb.Record(

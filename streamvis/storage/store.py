@@ -53,6 +53,7 @@ from streamvis.storage.model import (
 )
 from streamvis.storage.reading import GroupPlan, read_between, read_groups, read_tables
 from streamvis.storage.records import (
+    EncodedRecord,
     NormalizedPoints,
     encode_batch,
     header_payload,
@@ -259,35 +260,34 @@ class Store:
                     raise
                 if self.fsync:
                     self.backend.sync()
-                self._apply_written(norm, encoded, frames, key, offset, writer_id, seq)
+                self._apply_written(encoded, frames, key, offset, writer_id, seq)
             self._maybe_save_index()
             return AppendResult(False, self._cursor())
 
     def _apply_written(
         self,
-        norm: list[Item | NormalizedPoints],
-        encoded: list[Any],
+        encoded: list[EncodedRecord],
         frames: list[bytes],
         key: str,
         offset: int,
         writer_id: bytes,
         seq: int,
     ) -> None:
+        """Index a batch we just wrote, item by item in batch order (as a reader would)."""
         pos = offset
         for rec, frame in zip(encoded, frames, strict=True):
-            p = rec.points
+            p, item = rec.points, rec.other
             if p is not None:
                 entry = Entry(key, pos, len(frame), p.count, rec.x_min, rec.x_max)
                 schema = functools.partial(_schema_names, p)
                 self._state.add_entry(p.scope, p.name, p.index, schema, entry)
-            pos += len(frame)
-        for item in norm:  # configs and tombstones, in batch order
-            if isinstance(item, ConfigUpdate):
+            elif isinstance(item, ConfigUpdate):
                 self._state.apply_config(
                     pb.Config(scope=item.scope, json=json.dumps(dict(item.config)))
                 )
             elif isinstance(item, Deletion):
                 self._state.apply_delete(pb.Delete(scope=item.scope, name=item.name or ""))
+            pos += len(frame)
         self._state.apply_commit(writer_id, seq)
         self._advance(key, pos)
         self._last_frame = (key, pos - len(frames[-1]), int.from_bytes(frames[-1][-4:], "little"))

@@ -73,6 +73,13 @@ class LogModel(RuleBasedStateMachine):
         if name is None:
             self.configs.pop(scope, None)
 
+    @rule(scope=st.sampled_from(SCOPES), name=st.sampled_from(NAMES), vals=values)
+    def delete_and_restart_in_one_batch(self, scope, name, vals) -> None:
+        arr = np.array(vals, dtype=np.float64)
+        self.store.append([Deletion(scope, name), Points(scope, name, 0, {"v": arr})])
+        self.model[(scope, name)] = {0: [arr]}
+        self.schemas[(scope, name)] = arr.dtype
+
     @rule()
     def reopen(self) -> None:
         self.store.close()

@@ -179,6 +179,20 @@ class TestStoreContract:
             with pytest.raises(NotFoundError):
                 s.delete("run")
 
+    def test_items_of_one_batch_apply_in_order(self, log) -> None:
+        # found by the logger: a tombstone first, then fresh points, in one batch
+        with _open(log, "a") as s:
+            s.append([_loss(0, 0, 3)])
+            cursor = s.cursor()
+            s.append([Deletion("run"), _loss(0, 100, 2), Points("run", "acc", 0, {"v": np.ones(1)}), Deletion("run", "acc")])
+            for reader in (s, _open(log)):
+                assert reader.names("run") == ["loss"]
+                assert reader.read().tables[("run", "loss")].column("x").to_pylist() == [100, 101]
+            res = s.read(since=cursor)
+            assert res.deleted == [("run", None), ("run", "acc")]
+            assert list(res.tables) == [("run", "loss")]
+            assert res.tables[("run", "loss")].column("x").to_pylist() == [100, 101]
+
     def test_read_range_reads_and_decimates_without_hiding_spikes(self, log) -> None:
         n = 50_000
         x = np.arange(n, dtype=np.int64)
