@@ -100,8 +100,9 @@ class PlotView:
         self.scope_ords, self.name_ords = Ordinals(), Ordinals()
         self.view_range: tuple[float, float] | None = None  # set after the user zooms
         kw: dict[str, object] = {
-            "tools": "pan,wheel_zoom,box_zoom,reset,save",
-            "active_scroll": "wheel_zoom",
+            # lines zoom along x with the wheel (a time axis); scatter plots in both
+            "tools": "pan,xwheel_zoom,wheel_zoom,box_zoom,reset,save",
+            "active_scroll": "xwheel_zoom" if spec.glyph_kind == "line" else "wheel_zoom",
             # BokehJS sends RangesUpdate for wheel zooms when its level-of-detail
             # interaction ends, lod_timeout ms after the last event (default 500)
             "lod_timeout": 30,

@@ -11,7 +11,7 @@ import yaml
 
 from streamvis.storage import Points
 
-from .conftest import WebServer
+from .conftest import ARTIFACTS, WebServer
 from .helpers import open_page
 
 pytestmark = pytest.mark.browser
@@ -62,6 +62,9 @@ def test_big_line_within_budget_spike_visible_zoom_refetches(big_server, page):
     assert d["n"] <= BUDGET
     assert d["ymax"] == 100.0  # the one spike survives decimation at full zoom-out
     assert load_s < 20
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(ARTIFACTS / "web_big_line_full.png"))
     # zoom in with the mouse wheel, centred on the spike
     wheel_at_spike(page, 3)
     page.wait_for_function(
@@ -83,6 +86,7 @@ def test_big_line_within_budget_spike_visible_zoom_refetches(big_server, page):
         timeout=10000,
     )
     z = page.evaluate(DATA_JS)
+    page.screenshot(path=str(ARTIFACTS / "web_big_line_zoomed.png"))
     assert z["xs"] == list(np.arange(np.ceil(z["x0"]), np.floor(z["x1"]) + 1))
     assert z["x0"] <= SPIKE_AT <= z["x1"] and z["ymax"] == 100.0
 

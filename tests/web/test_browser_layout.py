@@ -83,6 +83,9 @@ def test_demo_layout_screenshots(server, page):
         page.screenshot(path=str(ARTIFACTS / f"web_demo_{name}.png"))
     open_page(page, server.url + "/index")
     page.screenshot(path=str(ARTIFACTS / "web_index.png"), full_page=True)
+    open_page(page, server.url + "/?rows=loss,nope&width=1")
+    page.locator(".sv-page").wait_for()
+    page.screenshot(path=str(ARTIFACTS / "web_bad_parameters.png"))
 
 
 def test_webgl_is_the_active_backend(server, page):
