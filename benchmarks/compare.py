@@ -55,7 +55,7 @@ def run_streamvis(s: Sizes, workdir: str, *, memory_points: int) -> Table:
         RAW_W,
         [x / s.scalars for x in raw_w],
         "s",
-        note=f"{nbytes:,} B in 1 MiB writes, {fsyncs} fsync(s), per point",
+        note=f"{nbytes:,} B, {fsyncs} fsync(s) (one per logger append), per point",
     )
     calls = sorted(x.call_seconds / s.scalars for x in res)[len(res) // 2]
     t.add(

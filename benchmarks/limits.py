@@ -22,7 +22,8 @@ CHUNK = 1 << 20
 def raw_write(
     path: str, nbytes: int, *, flush_bytes: int | None = None, fsync: bool = True
 ) -> None:
-    """Append ``nbytes`` to a fresh file in 1 MiB writes; fsync every ``flush_bytes``."""
+    """Append ``nbytes`` to a fresh file in writes of at most 1 MiB that never cross a flush
+    boundary; fsync once per ``flush_bytes`` (and at the end)."""
     step = min(CHUNK, flush_bytes) if flush_bytes else CHUNK
     buf = memoryview(os.urandom(max(1, min(step, nbytes))))
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
