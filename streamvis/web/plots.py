@@ -171,6 +171,7 @@ class PlotView:
         else:
             self.root = self.figure
         self._f_min, self._f_max = np.inf, -np.inf
+        self._unfit: set[tuple[str, str]] = set()
 
     # ---- which groups belong here -------------------------------------------------
     def color(self, key: Key) -> str:
@@ -238,6 +239,16 @@ class PlotView:
     def wants(self, cols: Mapping[str, np.ndarray]) -> bool:
         """Whether a group with these columns can be drawn here."""
         return all(c in cols for c in self.spec.columns)
+
+    def note_unfit(self, key: Key, cols: Mapping[str, np.ndarray]) -> None:
+        """Say in the title, once per (scope, name), why a matching group is not drawn."""
+        scope, name, _ = key
+        if (scope, name) in self._unfit:
+            return
+        self._unfit.add((scope, name))
+        missing = ", ".join(c for c in self.spec.columns if c not in cols)
+        title: Any = self.figure.title
+        title.text = f"{title.text}  [not drawn: {scope}/{name} has no column {missing}]"
 
     def ensure(self, key: Key) -> None:
         """Create the glyph of ``key`` if it is new (its colour is fixed from now on)."""

@@ -204,6 +204,8 @@ class LiveSession:
             for v in self._matches(key):
                 if v.wants(cols):
                     v.ensure(key)
+                else:
+                    v.note_unfit(key, cols)
         for key, _ in poll.big:
             for v in self._matches(key):
                 v.ensure(key)

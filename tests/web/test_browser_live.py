@@ -295,3 +295,14 @@ def test_hover_shows_group_and_values_and_legend_hides(server, store, page):
         ".filter(a => a.items)[0].click_policy"
     )
     assert policy == "hide"
+
+
+def test_a_matching_name_without_the_columns_is_named_in_the_title(server, store, page):
+    store.append([Points("odd", "loss", 0, {"step": np.arange(3.0), "value": np.ones(3)})])
+    open_page(page, server.url + "/?rows=loss")
+    page.wait_for_function(
+        "() => Bokeh.documents[0].get_model_by_name('plot:0').title.text"
+        ".includes('not drawn: odd/loss has no column x, y')",
+        timeout=WAIT_MS,
+    )
+    assert not any("odd ·" in k for k in glyphs(page))

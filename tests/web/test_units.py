@@ -54,3 +54,12 @@ def test_example_links_escape_scopes():
     links = dict(example_links(schema, "run.1+x"))
     assert links["all plots"] == "/?rows=a,b;c&scopes=%5Erun%5C.1%5C%2Bx%24"
     assert links["b"].startswith("/?rows=b&")
+
+
+def test_public_names_exist():
+    import importlib
+
+    for mod in ["app", "cli", "colors", "layout", "pages", "plots", "schema", "server", "session"]:
+        m = importlib.import_module(f"streamvis.web.{mod}")
+        for name in m.__all__:
+            assert hasattr(m, name), (mod, name)
