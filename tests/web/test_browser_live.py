@@ -306,3 +306,22 @@ def test_a_matching_name_without_the_columns_is_named_in_the_title(server, store
         timeout=WAIT_MS,
     )
     assert not any("odd ·" in k for k in glyphs(page))
+
+
+def test_clicking_a_legend_entry_hides_its_glyph(server, page):
+    open_page(page, server.url + "/?rows=lr&scopes=^run1$")
+    page.wait_for_function(count_js(0, "run1 · lr · 0", 60), timeout=WAIT_MS)
+    page.wait_for_timeout(200)
+    box = page.evaluate("""() => { const views = [];
+      const walk = v => { views.push(v); for (const c of (v.child_views ?? [])) walk(c); };
+      for (const v of Object.values(Bokeh.index)) walk(v);
+      const pv = views.find(v => v.model.name === 'plot:0');
+      const legend = pv.model.center.find(a => a.items !== undefined);
+      const lv = pv.renderer_views.get(legend) ?? pv.views?.find(legend);
+      const b = lv.bbox, r = pv.el.getBoundingClientRect();
+      return {x: r.x + b.left, y: r.y + b.top, w: b.width, h: b.height}; }""")
+    page.mouse.click(box["x"] + box["w"] / 2, box["y"] + box["h"] / 2)
+    page.wait_for_function(
+        "() => Bokeh.documents[0].get_model_by_name('plot:0').renderers[0].visible === false",
+        timeout=WAIT_MS,
+    )
