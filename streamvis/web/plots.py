@@ -29,12 +29,12 @@ from bokeh.plotting import figure
 
 from .colors import Ordinals
 from .layout import Cell
+from .rows import Cols, minmax_thin
 from .schema import PlotSpec
 
-__all__ = ["Key", "Cols", "Glyph", "PlotView", "group_label", "select_rows"]
+__all__ = ["Key", "Cols", "Glyph", "PlotView", "group_label"]
 
 Key = tuple[str, str, int]  # (scope, name, index)
-Cols = dict[str, np.ndarray]  # "x", "y"[, "f"]
 
 EMA_JS = """
 const a = alpha.value;
@@ -317,10 +317,11 @@ class PlotView:
         ov = g.overview or _empty(self.spec.filter_column is not None)
         if detail is None or window is None:
             data = ov
-        else:
+        else:  # off-screen, a coarser overview (extremes kept) is enough until a pan re-reads
             lo, hi = window
-            left, right = ov["x"] < lo, ov["x"] > hi
-            data = {k: np.concatenate([ov[k][left], detail[k], ov[k][right]]) for k in ov}
+            coarse = minmax_thin(ov, max(self.budget // 8, 16))
+            left, right = coarse["x"] < lo, coarse["x"] > hi
+            data = {k: np.concatenate([coarse[k][left], detail[k], coarse[k][right]]) for k in ov}
         g.source.data = dict(data)
 
     # ---- filter slider: the browser holds only the selected filter value's points ----
@@ -377,13 +378,3 @@ class PlotView:
         self.selected = None if self.follow else float(new)
         if self.on_select is not None:
             self.on_select(self, self._f_max if self.follow else float(new))
-
-
-def select_rows(cols: Cols, value: float) -> Cols:
-    """The rows whose filter value 'f' is the largest one <= ``value``."""
-    f = cols["f"]
-    below = f[f <= value]
-    if len(below) == 0:
-        return {k: v[:0] for k, v in cols.items()}
-    keep = f == below.max()
-    return {k: v[keep] for k, v in cols.items()}

@@ -27,7 +27,8 @@ from streamvis.errors import CursorResetError
 from streamvis.source import DataSource
 
 from .layout import Layout
-from .plots import Cols, Key, PlotView, select_rows
+from .plots import Key, PlotView
+from .rows import Cols, select_rows
 from .schema import Schema
 
 __all__ = ["AppConfig", "LiveSession", "split_table"]

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from streamvis.errors import InvalidArgumentError
 from streamvis.web.pages import example_links
-from streamvis.web.plots import select_rows
+from streamvis.web.rows import minmax_thin, select_rows
 from streamvis.web.schema import parse_schema
 from streamvis.web.server import parse_web_uri
 from streamvis.web.session import split_table
@@ -59,7 +59,32 @@ def test_example_links_escape_scopes():
 def test_public_names_exist():
     import importlib
 
-    for mod in ["app", "cli", "colors", "layout", "pages", "plots", "schema", "server", "session"]:
+    for mod in [
+        "app",
+        "cli",
+        "colors",
+        "layout",
+        "pages",
+        "plots",
+        "rows",
+        "schema",
+        "server",
+        "session",
+    ]:
         m = importlib.import_module(f"streamvis.web.{mod}")
         for name in m.__all__:
             assert hasattr(m, name), (mod, name)
+
+
+@given(st.integers(0, 3000), st.integers(1, 50), st.integers(0, 2**32 - 1))
+def test_minmax_thin_keeps_every_bucket_extreme(n, buckets, seed):
+    rng = np.random.default_rng(seed)
+    cols = {"x": np.arange(float(n)), "y": rng.standard_normal(n)}
+    out = minmax_thin(cols, buckets)
+    assert len(out["x"]) <= max(n, 0) and len(out["x"]) <= max(
+        2 * buckets + 2, n if n <= 2 * buckets + 2 else 0
+    )
+    if n:
+        assert out["y"].max() == cols["y"].max() and out["y"].min() == cols["y"].min()
+        assert out["x"][0] == 0 and out["x"][-1] == n - 1
+        assert np.all(np.diff(out["x"]) > 0)
