@@ -108,7 +108,7 @@ def web_serve_cmd(
 )
 @click.option(
     "--steps",
-    default=100_000,
+    default=20_000,
     show_default=True,
     type=click.IntRange(min=1),
     help="Demo steps to log.",
