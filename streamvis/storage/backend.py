@@ -92,6 +92,9 @@ class LogBackend(ABC):
     def sync(self) -> None:
         """Make appended bytes durable."""
 
+    def cut_back(self, key: str, offset: int) -> None:
+        """Remove a just-appended batch starting at ``offset`` (its fsync failed)."""
+
     @abstractmethod
     def read_index(self) -> bytes | None: ...
 
@@ -233,6 +236,10 @@ class LocalLog(LogBackend):
                 os.ftruncate(fd, offset)  # leave no partial batch behind
             raise _io_error(exc, f"appending {len(data)} bytes to {self.path}") from exc
         return "", offset
+
+    def cut_back(self, key: str, offset: int) -> None:
+        with contextlib.suppress(OSError):
+            os.ftruncate(self._writer_fd(), offset)
 
     def sync(self) -> None:
         try:

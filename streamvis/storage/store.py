@@ -32,6 +32,7 @@ from streamvis.errors import (
     InvalidArgumentError,
     LogNotFoundError,
     NotFoundError,
+    StorageIOError,
     StreamvisError,
 )
 from streamvis.patterns import key_filter, matcher
@@ -259,7 +260,13 @@ class Store:
                         return AppendResult(True, self._cursor())
                     raise
                 if self.fsync:
-                    self.backend.sync()
+                    try:
+                        self.backend.sync()
+                    except StorageIOError:
+                        # Not durable: take the batch back, so a retry without a
+                        # writer id/seq cannot store it twice.
+                        self.backend.cut_back(key, offset)
+                        raise
                 self._apply_written(encoded, frames, key, offset, writer_id, seq)
             self._maybe_save_index()
             return AppendResult(False, self._cursor())
