@@ -41,6 +41,10 @@ class DataSource(Protocol):
         """Every live (scope, name, index) group with its point count and x range."""
         ...
 
+    def cursor(self) -> str:
+        """A cursor at the current end of the log (``fetch(since=...)`` from there)."""
+        ...
+
     def fetch(
         self,
         scope: str | None = None,
@@ -111,6 +115,10 @@ class LocalSource:
     ) -> list[GroupInfo]:
         self.store.refresh()
         return self.store.groups(scope_pattern=scope_pattern, name_pattern=name_pattern)
+
+    def cursor(self) -> str:
+        self.store.refresh()
+        return self.store.cursor()
 
     def fetch(
         self,

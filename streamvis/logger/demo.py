@@ -14,31 +14,19 @@ Names logged under the scope (columns; indices):
 from __future__ import annotations
 
 import math
-import os
 import time
-from pathlib import Path
 
 import click
 import numpy as np
 
 from streamvis.logger.logger import DataLogger
+from streamvis.paths import default_log_path  # re-exported: callers and tests use it here
 
 __all__ = ["run_demo", "demo_cmd", "DEFAULT_SERVER", "default_log_path"]
 
 DEFAULT_SERVER = "localhost:8081"  # the seed's Quick Start port
 NUM_LAYERS = 8
 CLOUD_POINTS = 400
-
-
-def default_log_path() -> str:
-    """The embedded log used when no server answers: $STREAMVIS_LOG, else the one
-    ``streamvis quickstart`` uses (~/.streamvis/quickstart.svl)."""
-    env = os.environ.get("STREAMVIS_LOG")
-    if env:
-        return env
-    path = Path.home() / ".streamvis" / "quickstart.svl"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return str(path)
 
 
 def server_answers(uri: str, timeout: float = 1.0) -> bool:

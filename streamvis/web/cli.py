@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 
 import click
 
 from streamvis.errors import InvalidArgumentError
+from streamvis.paths import default_log_path
 
 __all__ = ["web_serve_cmd", "quickstart_cmd", "serve", "QUICKSTART_LOG"]
 
@@ -129,7 +129,7 @@ def quickstart_cmd(port: int, path: str | None, steps: int, step_delay: float, s
 
     from .schema import demo_schema_path
 
-    log = path or os.environ.get("STREAMVIS_LOG") or QUICKSTART_LOG
+    log = path or default_log_path()
     if "://" not in log:
         Path(log).parent.mkdir(parents=True, exist_ok=True)
     Store.open(log, mode="a").close()  # the web app reads an existing log
