@@ -8,6 +8,7 @@ opaque strings. Patterns are RE2 regexes matched anywhere in the string.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from typing import Any, Protocol, runtime_checkable
@@ -16,7 +17,14 @@ import pyarrow as pa
 
 from streamvis.storage import GroupInfo, ReadResult, Store
 
-__all__ = ["DataSource", "LocalSource", "open_source", "is_server_address"]
+__all__ = [
+    "DataSource",
+    "LocalSource",
+    "open_source",
+    "is_server_address",
+    "is_loopback",
+    "reach_note",
+]
 
 
 @runtime_checkable
@@ -182,3 +190,20 @@ def open_source(target: str, **options: Any) -> DataSource:
 
         return GrpcSource(target, **options)
     return LocalSource.open(target, **options)
+
+
+def is_loopback(host: str) -> bool:
+    """True when ``host`` only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def reach_note(host: str, widen: str = "use --host 0.0.0.0") -> str:
+    """How far an address listened on reaches, for the start-up line."""
+    if is_loopback(host):
+        return f"local only; {widen} to accept other machines"
+    return "other machines can connect"

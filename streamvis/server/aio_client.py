@@ -21,8 +21,15 @@ from streamvis.proto import service_pb2 as spb
 from streamvis.proto import service_pb2_grpc as spb_grpc
 from streamvis.server import messages as msgs
 from streamvis.server import wire
-from streamvis.server.client import Retry, Update, read_range_request
-from streamvis.server.status import error_from_rpc
+from streamvis.server.client import (
+    Retry,
+    Update,
+    auth_metadata,
+    open_channel,
+    read_range_request,
+    resolve_tls_ca,
+    rpc_error,
+)
 from streamvis.storage.model import AppendResult, GroupInfo, Item, ReadResult
 
 __all__ = ["AsyncDataClient"]
@@ -36,21 +43,23 @@ class AsyncDataClient:
         uri: str,
         token: str | None = None,
         *,
+        tls_ca: str | None = None,
         timeout: float | None = 30.0,
         max_message_bytes: int = wire.DEFAULT_MAX_MESSAGE_BYTES,
     ) -> None:
         self.uri = uri
         self.timeout = timeout
         self.limit = max_message_bytes
-        self._metadata = (("authorization", f"Bearer {token}"),) if token else None
-        self._channel = grpc.aio.insecure_channel(uri, options=wire.channel_options(self.limit))
+        self._metadata = auth_metadata(token)
+        self.tls = resolve_tls_ca(tls_ca) is not None
+        self._channel = open_channel(uri, tls_ca=tls_ca, max_message_bytes=self.limit, aio=True)
         self._stub = spb_grpc.DataServiceStub(self._channel)
 
     async def _unary(self, method: Any, request: Any) -> Any:
         try:
             return await method(request, timeout=self.timeout, metadata=self._metadata)
         except grpc.RpcError as exc:
-            raise error_from_rpc(exc, self.uri) from None
+            raise rpc_error(exc, self.uri, self.tls) from None
 
     async def _stream(
         self, method: Any, request: Any, timeout: float | None = None
@@ -60,7 +69,7 @@ class AsyncDataClient:
             async for reply in call:
                 yield reply
         except grpc.RpcError as exc:
-            raise error_from_rpc(exc, self.uri) from None
+            raise rpc_error(exc, self.uri, self.tls) from None
         finally:
             call.cancel()
 

@@ -46,15 +46,36 @@ def _one_line_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _open(target: str, *, writable: bool = False) -> Any:
-    """A DataSource for a log path/URL or a server ``host:port``."""
+def _open(
+    target: str,
+    *,
+    writable: bool = False,
+    token: str | None = None,
+    tls_ca: str | None = None,
+) -> Any:
+    """A DataSource for a log path/URL or a server ``host:port`` (token/CA for a server)."""
     from streamvis.source import LocalSource, is_server_address, open_source
 
-    if writable and not is_server_address(target):
+    if is_server_address(target):
+        return open_source(target, token=token, tls_ca=tls_ca)
+    if writable:
         from streamvis.storage import Store
 
         return LocalSource(Store.open(target, mode="a"))
     return open_source(target)
+
+
+def _client_options(fn: F) -> F:
+    """``--token`` and ``--tls-ca`` for commands whose TARGET may be a data server."""
+    fn = click.option(
+        "--tls-ca", default=None, type=click.Path(dir_okay=False),
+        help="CA certificate (PEM) of a TLS data server (env STREAMVIS_TLS_CA).",
+    )(fn)
+    fn = click.option(
+        "--token", default=None,
+        help="Token the data server requires (env STREAMVIS_TOKEN).",
+    )(fn)
+    return fn
 
 
 @click.command("grpc-serve")
@@ -66,10 +87,21 @@ def _open(target: str, *, writable: bool = False) -> Any:
               show_default=True, help="Messages above this are split into chunks.")
 @click.option("--token", envvar="STREAMVIS_TOKEN", default=None,
               help="Require this bearer token from clients (env STREAMVIS_TOKEN).")
+@click.option("--tls-cert", default=None, type=click.Path(dir_okay=False),
+              help="Serve TLS with this certificate chain (PEM); needs --tls-key.")
+@click.option("--tls-key", default=None, type=click.Path(dir_okay=False),
+              help="Private key (PEM) of --tls-cert.")
 @click.option("--no-fsync", is_flag=True, help="Do not fsync every write (faster, survives process crashes only).")
 @_one_line_errors
 def grpc_serve_cmd(
-    path: str, port: int, host: str, max_message_bytes: int, token: str | None, no_fsync: bool
+    path: str,
+    port: int,
+    host: str,
+    max_message_bytes: int,
+    token: str | None,
+    tls_cert: str | None,
+    tls_key: str | None,
+    no_fsync: bool,
 ) -> None:
     """Serve the log at PATH (local or gs://) on PORT until Ctrl-C / SIGTERM."""
     from streamvis.server.server import run
@@ -81,16 +113,19 @@ def grpc_serve_cmd(
         echo=click.echo,
         max_message_bytes=max_message_bytes,
         token=token,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
         store_options={"fsync": not no_fsync},
     )
 
 
 @click.command("scopes")
 @click.argument("target")
+@_client_options
 @_one_line_errors
-def scopes_cmd(target: str) -> None:
+def scopes_cmd(target: str, token: str | None, tls_ca: str | None) -> None:
     """Print the scopes of TARGET (a log path/URL or host:port), one a line."""
-    with _closing(_open(target)) as src:
+    with _closing(_open(target, token=token, tls_ca=tls_ca)) as src:
         for scope in src.scopes():
             click.echo(scope)
 
@@ -98,10 +133,11 @@ def scopes_cmd(target: str) -> None:
 @click.command("names")
 @click.argument("target")
 @click.argument("scope")
+@_client_options
 @_one_line_errors
-def names_cmd(target: str, scope: str) -> None:
+def names_cmd(target: str, scope: str, token: str | None, tls_ca: str | None) -> None:
     """Print the names logged under SCOPE, one a line."""
-    with _closing(_open(target)) as src:
+    with _closing(_open(target, token=token, tls_ca=tls_ca)) as src:
         for name in src.names(scope):
             click.echo(name)
 
@@ -109,10 +145,11 @@ def names_cmd(target: str, scope: str) -> None:
 @click.command("configs")
 @click.argument("target")
 @click.argument("scope", required=False)
+@_client_options
 @_one_line_errors
-def configs_cmd(target: str, scope: str | None) -> None:
+def configs_cmd(target: str, scope: str | None, token: str | None, tls_ca: str | None) -> None:
     """Print the config of SCOPE as JSON (of every scope, "scope<TAB>json", without SCOPE)."""
-    with _closing(_open(target)) as src:
+    with _closing(_open(target, token=token, tls_ca=tls_ca)) as src:
         if scope is None:
             for s, cfg in src.configs().items():
                 click.echo(f"{s}\t{json.dumps(cfg, sort_keys=True)}")
@@ -127,10 +164,13 @@ def configs_cmd(target: str, scope: str | None) -> None:
 @click.argument("target")
 @click.argument("scope")
 @click.argument("name", required=False)
+@_client_options
 @_one_line_errors
-def delete_cmd(target: str, scope: str, name: str | None) -> None:
+def delete_cmd(
+    target: str, scope: str, name: str | None, token: str | None, tls_ca: str | None
+) -> None:
     """Delete SCOPE, or only NAME within it (readers stop seeing it; compact reclaims it)."""
-    with _closing(_open(target, writable=True)) as src:
+    with _closing(_open(target, writable=True, token=token, tls_ca=tls_ca)) as src:
         if name is None:
             if scope not in src.scopes():
                 raise NotFoundError(f"scope {scope!r} not found")
@@ -150,6 +190,7 @@ def delete_cmd(target: str, scope: str, name: str | None) -> None:
 @click.option("--count", type=click.IntRange(1), default=None, help="Exit after this many points.")
 @click.option("--interval", type=float, default=0.2, show_default=True,
               help="Polling interval for a local log, seconds.")
+@_client_options
 @_one_line_errors
 def tail_cmd(
     target: str,
@@ -160,11 +201,13 @@ def tail_cmd(
     from_start: bool,
     count: int | None,
     interval: float,
+    token: str | None,
+    tls_ca: str | None,
 ) -> None:
     """Print points as they are appended: "scope name index col=value ...", one a line."""
     sel = dict(scope=scope, name=name, scope_pattern=scope_pattern, name_pattern=name_pattern)
     printed = 0
-    with _closing(_open(target)) as src:
+    with _closing(_open(target, token=token, tls_ca=tls_ca)) as src:
         for result in _follow(src, sel, from_start, interval):
             for scope_, name_ in result.deleted:
                 click.echo(f"# deleted {scope_}" + (f"/{name_}" if name_ else ""))

@@ -6,10 +6,16 @@ read too; ``GrpcSource`` is the ``DataSource`` read interface over the server (w
 ``StreamvisError`` classes as the local store; an unreachable server raises
 ``UnavailableError``. Message building and decoding live in ``wire`` (shared with
 the async client).
+
+Access control lives here once for every client (sync, async, logger, CLI, web app,
+script): ``open_channel`` makes the channel (TLS when given a CA, ``tls_ca=`` or
+``$STREAMVIS_TLS_CA``), ``auth_metadata`` the bearer token sent with every call
+(``token=`` or ``$STREAMVIS_TOKEN``); a refused token raises ``UnauthenticatedError``.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,7 +25,7 @@ import grpc
 import numpy as np
 import pyarrow as pa
 
-from streamvis.errors import UnavailableError
+from streamvis.errors import InvalidArgumentError, UnavailableError
 from streamvis.proto import data_pb2 as dpb
 from streamvis.proto import service_pb2 as spb
 from streamvis.proto import service_pb2_grpc as spb_grpc
@@ -28,7 +34,94 @@ from streamvis.server import wire
 from streamvis.server.status import error_from_rpc
 from streamvis.storage.model import AppendResult, GroupInfo, Item, ReadResult
 
-__all__ = ["DataClient", "GrpcSource", "Update", "Retry", "read_range_request"]
+__all__ = [
+    "DataClient",
+    "GrpcSource",
+    "Update",
+    "Retry",
+    "read_range_request",
+    "TOKEN_ENV",
+    "TLS_CA_ENV",
+    "resolve_token",
+    "resolve_tls_ca",
+    "auth_metadata",
+    "open_channel",
+    "rpc_error",
+]
+
+TOKEN_ENV = "STREAMVIS_TOKEN"
+TLS_CA_ENV = "STREAMVIS_TLS_CA"
+
+
+def resolve_token(token: str | None) -> str | None:
+    """``token``, else ``$STREAMVIS_TOKEN``; None when neither is set (or empty)."""
+    if token is None:
+        token = os.environ.get(TOKEN_ENV)
+    return token or None
+
+
+def auth_metadata(token: str | None) -> tuple[tuple[str, str], ...] | None:
+    """Call metadata carrying ``token`` (resolved with ``resolve_token``)."""
+    token = resolve_token(token)
+    return (("authorization", f"Bearer {token}"),) if token else None
+
+
+def resolve_tls_ca(tls_ca: str | None) -> str | None:
+    """``tls_ca``, else ``$STREAMVIS_TLS_CA``; None (plaintext) when neither is set."""
+    if tls_ca is None:
+        tls_ca = os.environ.get(TLS_CA_ENV)
+    return tls_ca or None
+
+
+def _read_ca(path: str) -> bytes:
+    try:
+        with open(os.path.expanduser(path), "rb") as f:
+            return f.read()
+    except OSError as exc:
+        raise InvalidArgumentError(
+            f"cannot read the TLS CA certificate {path!r}: {exc.strerror or exc}"
+        ) from None
+
+
+def open_channel(
+    uri: str,
+    *,
+    tls_ca: str | None = None,
+    max_message_bytes: int = wire.DEFAULT_MAX_MESSAGE_BYTES,
+    aio: bool = False,
+) -> Any:
+    """The one place channels to a data server are made (sync, or grpc.aio with ``aio``).
+
+    With ``tls_ca`` (a PEM file of the CA that signed the server's certificate; else
+    ``$STREAMVIS_TLS_CA``) the channel is TLS, otherwise plaintext.
+    """
+    options = wire.channel_options(max_message_bytes)
+    path = resolve_tls_ca(tls_ca)
+    mod: Any = grpc.aio if aio else grpc
+    if path is None:
+        return mod.insecure_channel(uri, options=options)
+    ca = _read_ca(path)
+    return mod.secure_channel(uri, grpc.ssl_channel_credentials(root_certificates=ca), options)
+
+
+_TLS_MISMATCH = ("socket closed", "handshake", "ssl", "tls", "wrong_version_number")
+
+
+def rpc_error(exc: grpc.RpcError, uri: str, tls: bool) -> Exception:
+    """``error_from_rpc``, with a hint when a plaintext client likely met a TLS server
+    (or a TLS client a plaintext one): gRPC only says the socket closed."""
+    err = error_from_rpc(exc, uri)
+    text = str(err).lower()
+    if not isinstance(err, UnavailableError) or not any(m in text for m in _TLS_MISMATCH):
+        return err
+    hint = (
+        "; if the server uses TLS, give its CA certificate (tls_ca= / --tls-ca / "
+        "$STREAMVIS_TLS_CA)"
+        if not tls
+        else "; check that the server uses TLS (--tls-cert/--tls-key) with a certificate "
+        "signed by this CA for this host name"
+    )
+    return UnavailableError(f"{err}{hint}")
 
 
 @dataclass
@@ -99,28 +192,30 @@ class DataClient:
         uri: str,
         token: str | None = None,
         *,
+        tls_ca: str | None = None,
         timeout: float | None = 30.0,
         max_message_bytes: int = wire.DEFAULT_MAX_MESSAGE_BYTES,
     ) -> None:
         self.uri = uri
         self.timeout = timeout
         self.limit = max_message_bytes
-        self._metadata = (("authorization", f"Bearer {token}"),) if token else None
-        self._channel = grpc.insecure_channel(uri, options=wire.channel_options(self.limit))
+        self._metadata = auth_metadata(token)
+        self.tls = resolve_tls_ca(tls_ca) is not None
+        self._channel = open_channel(uri, tls_ca=tls_ca, max_message_bytes=self.limit)
         self._stub = spb_grpc.DataServiceStub(self._channel)
 
     def _unary(self, method: Any, request: Any) -> Any:
         try:
             return method(request, timeout=self.timeout, metadata=self._metadata)
         except grpc.RpcError as exc:
-            raise error_from_rpc(exc, self.uri) from None
+            raise rpc_error(exc, self.uri, self.tls) from None
 
     def _stream(self, method: Any, request: Any, timeout: float | None = None) -> Iterator[Any]:
         call = method(request, timeout=timeout, metadata=self._metadata)
         try:
             yield from call
         except grpc.RpcError as exc:
-            raise error_from_rpc(exc, self.uri) from None
+            raise rpc_error(exc, self.uri, self.tls) from None
         finally:
             call.cancel()
 

@@ -8,6 +8,9 @@ Same shapes as the local export API (``streamvis.script``)::
     names = script.gnames(uri=uri, scope=scopes[0])
     data = script.gfetch_sync(uri, scopes[0])        # {(scope, name, index): {column: ndarray}}
     tables = script.gfetch_arrow(uri, name_pattern="loss")   # {(scope, name): pyarrow.Table}
+
+Every function takes ``token=`` (default ``$STREAMVIS_TOKEN``) and ``tls_ca=`` (the
+PEM CA of a TLS server; default ``$STREAMVIS_TLS_CA``).
 """
 
 from __future__ import annotations
@@ -23,23 +26,31 @@ from streamvis.storage.convert import tables_to_arrays
 __all__ = ["gscopes", "gnames", "gconfigs", "gfetch_arrow", "gfetch_sync", "gfetch_pattern"]
 
 
-def gscopes(uri: str, *, token: str | None = None) -> list[str]:
+def gscopes(
+    uri: str, *, token: str | None = None, tls_ca: str | None = None
+) -> list[str]:
     """Scopes held by the data server at ``uri`` ("host:port")."""
-    with GrpcSource(uri, token) as src:
+    with GrpcSource(uri, token, tls_ca=tls_ca) as src:
         return src.scopes()
 
 
-def gnames(uri: str, scope: str, *, token: str | None = None) -> list[str]:
+def gnames(
+    uri: str, scope: str, *, token: str | None = None, tls_ca: str | None = None
+) -> list[str]:
     """Names of ``scope`` (NotFoundError when the server does not hold it)."""
-    with GrpcSource(uri, token) as src:
+    with GrpcSource(uri, token, tls_ca=tls_ca) as src:
         return src.names(scope)
 
 
 def gconfigs(
-    uri: str, scope_pattern: str | None = None, *, token: str | None = None
+    uri: str,
+    scope_pattern: str | None = None,
+    *,
+    token: str | None = None,
+    tls_ca: str | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Config of every (matching) scope."""
-    with GrpcSource(uri, token) as src:
+    with GrpcSource(uri, token, tls_ca=tls_ca) as src:
         return src.configs(scope_pattern)
 
 
@@ -51,12 +62,13 @@ def gfetch_arrow(
     scope_pattern: str | None = None,
     name_pattern: str | None = None,
     token: str | None = None,
+    tls_ca: str | None = None,
 ) -> dict[tuple[str, str], pa.Table]:
     """One Arrow table per (scope, name): an int64 "index" column, then the data columns.
 
     ``scope``/``name`` are exact; ``*_pattern`` are RE2 regexes matched anywhere.
     """
-    with GrpcSource(uri, token, timeout=None) as src:
+    with GrpcSource(uri, token, tls_ca=tls_ca, timeout=None) as src:
         result = src.fetch(scope, name, scope_pattern=scope_pattern, name_pattern=name_pattern)
     return result.tables
 
@@ -69,10 +81,12 @@ def gfetch_sync(
     scope_pattern: str | None = None,
     name_pattern: str | None = None,
     token: str | None = None,
+    tls_ca: str | None = None,
 ) -> dict[tuple[str, str, int], dict[str, np.ndarray]]:
     """``{(scope, name, index): {column: ndarray}}`` of the selection, like ``export``."""
     tables = gfetch_arrow(
-        uri, scope, name, scope_pattern=scope_pattern, name_pattern=name_pattern, token=token
+        uri, scope, name, scope_pattern=scope_pattern, name_pattern=name_pattern, token=token,
+        tls_ca=tls_ca,
     )
     return tables_to_arrays(tables)
 
@@ -83,7 +97,10 @@ def gfetch_pattern(
     name_pattern: str | None = None,
     *,
     token: str | None = None,
+    tls_ca: str | None = None,
 ) -> dict[tuple[str, str, int], dict[str, np.ndarray]]:
     """``gfetch_sync`` selecting by RE2 patterns (matched anywhere) instead of exact names."""
-    return gfetch_sync(uri, scope_pattern=scope_pattern, name_pattern=name_pattern, token=token)
+    return gfetch_sync(
+        uri, scope_pattern=scope_pattern, name_pattern=name_pattern, token=token, tls_ca=tls_ca
+    )
 

@@ -19,10 +19,11 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 
-from streamvis.errors import StreamvisError
+from streamvis.errors import InvalidArgumentError, StreamvisError
 from streamvis.proto import service_pb2_grpc as spb_grpc
 from streamvis.server import wire
 from streamvis.server.service import DataServicer
+from streamvis.source import is_loopback, reach_note
 
 __all__ = ["SERVICE_NAME", "PortInUseError", "DataServer", "run"]
 
@@ -51,6 +52,8 @@ class DataServer:
         max_message_bytes: int = wire.DEFAULT_MAX_MESSAGE_BYTES,
         poll_interval: float = 0.02,
         token: str | None = None,
+        tls_cert: str | None = None,
+        tls_key: str | None = None,
         store_options: dict[str, Any] | None = None,
     ) -> None:
         self.path = path
@@ -58,7 +61,9 @@ class DataServer:
         self.port = port
         self.max_message_bytes = max_message_bytes
         self.poll_interval = poll_interval
-        self.token = token
+        self.token = token or None
+        self.tls_cert = tls_cert
+        self.tls_key = tls_key
         self.store_options = store_options or {}
         self.address = ""
         self._server: grpc.aio.Server | None = None
@@ -70,13 +75,17 @@ class DataServer:
         """Open the store, bind and start serving; return the address listened on."""
         from streamvis.storage import Store
 
+        credentials = _server_credentials(self.tls_cert, self.tls_key)
         problem = _bind_problem(self.host, self.port)  # before gRPC logs its own lines
         if problem:
             raise PortInUseError(problem)
         server = grpc.aio.server(options=wire.channel_options(self.max_message_bytes))
         target = f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
         try:
-            port = server.add_insecure_port(target)
+            if credentials is None:
+                port = server.add_insecure_port(target)
+            else:
+                port = server.add_secure_port(target, credentials)
         except RuntimeError:
             port = 0
         if port == 0:
@@ -131,6 +140,24 @@ class DataServer:
             await self._server.wait_for_termination()
 
 
+def _server_credentials(cert: str | None, key: str | None) -> grpc.ServerCredentials | None:
+    """TLS credentials from PEM files (None for plaintext); both or neither."""
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise InvalidArgumentError("TLS needs both --tls-cert and --tls-key")
+    pems = []
+    for what, path in (("certificate", cert), ("key", key)):
+        try:
+            with open(path, "rb") as f:
+                pems.append(f.read())
+        except OSError as exc:
+            raise InvalidArgumentError(
+                f"cannot read the TLS {what} {path!r}: {exc.strerror or exc}"
+            ) from None
+    return grpc.ssl_server_credentials([(pems[1], pems[0])])
+
+
 def _bind_problem(host: str, port: int) -> str:
     """Why ``host:port`` cannot be listened on ("" when a test bind succeeds)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -162,7 +189,12 @@ def run(
     async def main() -> None:
         server = DataServer(path, port, host, **options)
         address = await server.start()
-        say(f"streamvis data server: serving {path} on {address}")
+        tls = "TLS" if server.tls_cert else "no TLS"
+        token = "token required" if server.token else "no token"
+        say(f"streamvis data server: serving {path} on {address} ({reach_note(host)}); {tls}, {token}")
+        if not is_loopback(host) and not server.token:
+            say("streamvis data server: warning: anyone who can reach this port can read and "
+                "write the log; consider --token (and --tls-cert/--tls-key)")
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

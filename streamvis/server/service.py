@@ -123,12 +123,18 @@ class DataServicer(spb_grpc.DataServiceServicer):
     def _check_token(self, context: grpc.aio.ServicerContext) -> None:
         if self.token is None:
             return
+        sent = False
         for key, value in context.invocation_metadata() or ():
             if key == "authorization" and isinstance(value, str):
+                sent = True
                 given = value.removeprefix("Bearer ").strip()
                 if hmac.compare_digest(given.encode(), self.token.encode()):
                     return
-        raise UnauthenticatedError("missing or wrong token (pass the server's --token)")
+        what = "the token sent is wrong" if sent else "no token was sent"
+        raise UnauthenticatedError(
+            f"the data server requires a token and {what} "
+            "(give token= / --token, or set STREAMVIS_TOKEN)"
+        )
 
     async def _abort(self, context: grpc.aio.ServicerContext, exc: BaseException) -> None:
         if isinstance(exc, asyncio.CancelledError | grpc.aio.AbortError):
