@@ -19,9 +19,10 @@ from streamvis.errors import InvalidArgumentError
 
 from .schema import Schema, check_regex
 
-__all__ = ["LayoutError", "Cell", "Layout", "parse_layout", "AXIS_MODES", "PARAMS"]
+__all__ = ["LayoutError", "Cell", "Layout", "parse_layout", "AXIS_MODES", "PARAMS", "MAX_PLOTS"]
 
 AXIS_MODES = ("lin", "xlog", "ylog", "xylog")
+MAX_PLOTS = 32  # plots per page: each is built on the server's event loop (~40 ms apiece)
 PARAMS = ("rows", "cols", "width", "height", "axes", "scopes", "names")
 
 
@@ -141,6 +142,11 @@ def parse_layout(args: Mapping[str, Sequence[str]], schema: Schema) -> Layout:
     assert text is not None
     groups = _groups(mode, text, schema)
     n_plots = sum(len(g) for g in groups)
+    if n_plots > MAX_PLOTS:
+        raise LayoutError(
+            f"'{mode}' lists {n_plots} plots; at most {MAX_PLOTS} fit on one page "
+            "(open several pages, or match more names per plot with names=REGEX)"
+        )
     width, height = _one(args, "width"), _one(args, "height")
     if mode == "rows":
         per_plot = _numbers("width", width, n_plots, "plot")
