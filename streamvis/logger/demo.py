@@ -29,14 +29,16 @@ NUM_LAYERS = 8
 CLOUD_POINTS = 400
 
 
-def server_answers(uri: str, timeout: float = 1.0) -> bool:
+def server_answers(uri: str, timeout: float = 1.0, *, tls_ca: str | None = None) -> bool:
     """True when a streamvis data server at ``uri`` reports SERVING."""
     try:
         import grpc
         from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+        from streamvis.server.client import open_channel
     except ImportError:  # pragma: no cover - grpcio-health-checking is a dependency
         return False
-    with grpc.insecure_channel(uri) as channel:
+    with open_channel(uri, tls_ca=tls_ca) as channel:
         try:
             reply = health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(service=""), timeout=timeout
@@ -64,13 +66,22 @@ def run_demo(
     path: str | None = None,
     grpc_uri: str | None = None,
     step_delay: float = 0.0,
+    token: str | None = None,
+    tls_ca: str | None = None,
 ) -> None:
     """Log the demo stream under ``scope`` to ``path`` or the server at ``grpc_uri``
-    (exactly one of them), sleeping ``step_delay`` seconds between steps."""
+    (exactly one of them), sleeping ``step_delay`` seconds between steps. ``token`` and
+    ``tls_ca`` are for the server (defaults: $STREAMVIS_TOKEN, $STREAMVIS_TLS_CA)."""
     rng = np.random.default_rng(0)
     base_lr, warmup = 3e-3, max(1, num_steps // 20)
     logger = DataLogger(scope=scope, delete_existing=True)
-    logger.init(path=path, grpc_uri=grpc_uri, flush_every=0.5, tensor_type="numpy")
+    if grpc_uri is not None:  # a refused token or TLS mismatch fails here, in one line
+        from streamvis.server.client import DataClient
+
+        with DataClient(grpc_uri, token, tls_ca=tls_ca) as client:
+            client.scopes()
+    logger.init(path=path, grpc_uri=grpc_uri, flush_every=0.5, tensor_type="numpy",
+                token=token, tls_ca=tls_ca)
     norms = rng.uniform(0.5, 2.0, NUM_LAYERS).astype(np.float32)
     with logger:
         logger.write_config({
@@ -102,8 +113,11 @@ def run_demo(
 @click.option("--grpc-uri", default=None, help="Log through the data server at host:port.")
 @click.option("--step-delay", default=0.0, show_default=True, type=float,
               help="Seconds to sleep between steps (to watch it stream).")
+@click.option("--token", default=None, help="Token of the data server (env STREAMVIS_TOKEN).")
+@click.option("--tls-ca", default=None, type=click.Path(dir_okay=False),
+              help="CA certificate (PEM) of a TLS data server (env STREAMVIS_TLS_CA).")
 def demo_cmd(scope: str, num_steps: int, path: str | None, grpc_uri: str | None,
-             step_delay: float) -> None:
+             step_delay: float, token: str | None, tls_ca: str | None) -> None:
     """Log a training-like demo stream under SCOPE for NUM_STEPS steps.
 
     With neither --path nor --grpc-uri: the data server at localhost:8081 if one
@@ -112,7 +126,7 @@ def demo_cmd(scope: str, num_steps: int, path: str | None, grpc_uri: str | None,
     if path is not None and grpc_uri is not None:
         raise click.UsageError("give at most one of --path and --grpc-uri")
     if path is None and grpc_uri is None:
-        if server_answers(DEFAULT_SERVER):
+        if server_answers(DEFAULT_SERVER, tls_ca=tls_ca):
             grpc_uri = DEFAULT_SERVER
         else:
             path = default_log_path()
@@ -120,5 +134,6 @@ def demo_cmd(scope: str, num_steps: int, path: str | None, grpc_uri: str | None,
     target = f"the data server at {grpc_uri}" if grpc_uri else f"the log {path}"
     click.echo(f"demo: logging {num_steps} steps of scope {scope!r} to {target}")
     t0 = time.perf_counter()
-    run_demo(scope, num_steps, path=path, grpc_uri=grpc_uri, step_delay=step_delay)
+    run_demo(scope, num_steps, path=path, grpc_uri=grpc_uri, step_delay=step_delay,
+             token=token, tls_ca=tls_ca)
     click.echo(f"demo: done in {time.perf_counter() - t0:.1f} s")

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from streamvis.errors import InvalidArgumentError, StreamvisError
+from streamvis.errors import InvalidArgumentError, StreamvisError, UnauthenticatedError
 from streamvis.logger.buffer import Control
 from streamvis.logger.checks import check_write
 from streamvis.logger.delivery import Delivery
@@ -94,6 +94,7 @@ class DataLogger:
         tensor_type: str = "numpy",
         *,
         token: str | None = None,
+        tls_ca: str | None = None,
         sink: Sink | None = None,
         max_buffer_bytes: int = 256 << 20,
         flush_bytes: int = 16 << 20,
@@ -102,7 +103,9 @@ class DataLogger:
     ) -> DataLogger:
         """Open the sink (a log ``path``, a server ``grpc_uri``, or a ready ``sink``) and
         start the flush thread. ``tensor_type`` ("numpy", "torch", "jax") is a hint:
-        values of every supported kind are accepted. Returns the logger."""
+        values of every supported kind are accepted. For a server, ``token`` (default
+        ``$STREAMVIS_TOKEN``) is sent with every call and ``tls_ca`` (a PEM CA; default
+        ``$STREAMVIS_TLS_CA``) makes the connection TLS. Returns the logger."""
         if self._accepting or self._closed:
             raise StreamvisError("init() was already called on this logger")
         if tensor_type not in TENSOR_TYPES:
@@ -110,7 +113,9 @@ class DataLogger:
         if not flush_every > 0:
             raise InvalidArgumentError(f"flush_every must be > 0 seconds, got {flush_every!r}")
         if sink is None:
-            sink = open_sink(None if path is None else os.fspath(path), grpc_uri, token=token)
+            sink = open_sink(
+                None if path is None else os.fspath(path), grpc_uri, token=token, tls_ca=tls_ca
+            )
         elif path is not None or grpc_uri is not None:
             raise InvalidArgumentError("give sink= alone, without path= or grpc_uri=")
         self._flush_every = float(flush_every)
@@ -139,6 +144,9 @@ class DataLogger:
     def _load_schemas(self, sink: Sink) -> None:
         try:
             found = sink.schemas(self.scope)
+        except UnauthenticatedError:  # a wrong token never heals: say so at init
+            sink.close()
+            raise
         except Exception as exc:  # the server may be down: writes are still checked
             log.warning("streamvis: could not load the schemas of scope %r (%s); "
                         "mismatches will be refused by the store instead", self.scope, exc)

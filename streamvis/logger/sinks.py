@@ -35,9 +35,16 @@ class Sink(Protocol):
 
 
 def open_sink(
-    path: str | None = None, grpc_uri: str | None = None, *, token: str | None = None
+    path: str | None = None,
+    grpc_uri: str | None = None,
+    *,
+    token: str | None = None,
+    tls_ca: str | None = None,
 ) -> Sink:
-    """A Store (mode "a") at ``path`` or a DataClient for ``grpc_uri``; exactly one."""
+    """A Store (mode "a") at ``path`` or a DataClient for ``grpc_uri``; exactly one.
+
+    ``token`` (default ``$STREAMVIS_TOKEN``) and ``tls_ca`` (default
+    ``$STREAMVIS_TLS_CA``) apply to ``grpc_uri`` only."""
     if (path is None) == (grpc_uri is None):
         raise InvalidArgumentError("give exactly one of path= or grpc_uri=")
     if path is not None:
@@ -47,7 +54,7 @@ def open_sink(
         return store
     from streamvis.server.client import DataClient
 
-    client: Sink = DataClient(str(grpc_uri), token=token)
+    client: Sink = DataClient(str(grpc_uri), token=token, tls_ca=tls_ca)
     return client
 
 
