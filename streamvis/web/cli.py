@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from streamvis.errors import InvalidArgumentError
+from streamvis.errors import InvalidArgumentError, StreamvisError, UnauthenticatedError
 from streamvis.paths import default_log_path
 
 __all__ = ["web_serve_cmd", "quickstart_cmd", "serve", "QUICKSTART_LOG"]
@@ -25,15 +25,28 @@ def serve(
     allow_origin: tuple[str, ...] = (),
     budget: int | None = None,
     on_ready: object = None,
+    token: str | None = None,
+    tls_ca: str | None = None,
 ) -> None:
-    """Serve the web app until interrupted (blocks)."""
-    from streamvis.source import open_source
+    """Serve the web app until interrupted (blocks). ``token``/``tls_ca`` are used
+    when DATA is a data server (defaults: $STREAMVIS_TOKEN, $STREAMVIS_TLS_CA)."""
+    from streamvis.source import is_server_address, open_source
 
     from .schema import load_schema
     from .server import DEFAULT_BUDGET, build_server
 
     schema = load_schema(schema_file)  # validated before anything starts
-    source = open_source(data)
+    if is_server_address(data):
+        source = open_source(data, token=token, tls_ca=tls_ca)
+        try:  # a refused token fails now, in one line, not on every page
+            source.scopes()
+        except UnauthenticatedError:
+            source.close()
+            raise
+        except StreamvisError:
+            pass  # the server may come up later
+    else:
+        source = open_source(data)
     try:
         server, cfg = build_server(
             web_uri,
@@ -75,6 +88,10 @@ def serve(
     type=click.IntRange(min=100),
     help="Points per glyph before decimation by visible range (default 4000).",
 )
+@click.option("--token", default=None,
+              help="Token of the data server DATA (env STREAMVIS_TOKEN).")
+@click.option("--tls-ca", default=None, type=click.Path(dir_okay=False),
+              help="CA certificate (PEM) of a TLS data server DATA (env STREAMVIS_TLS_CA).")
 def web_serve_cmd(
     web_uri: str,
     data: str,
@@ -82,12 +99,22 @@ def web_serve_cmd(
     refresh: float,
     allow_origin: tuple[str, ...],
     budget: int | None,
+    token: str | None,
+    tls_ca: str | None,
 ) -> None:
     """Serve live plots of DATA (a data server's host:port, or a log path) at WEB_URI
-    (host:port), laid out by SCHEMA_FILE (YAML) and the page URL."""
+    (host:port, e.g. 127.0.0.1:5006; 0.0.0.0:5006 accepts other machines), laid out
+    by SCHEMA_FILE (YAML) and the page URL."""
+    from streamvis.source import reach_note
+
+    from .server import parse_web_uri
+
     url = f"http://{web_uri.split('://')[-1]}"
+    host, port = parse_web_uri(web_uri)
 
     def ready() -> None:
+        note = reach_note(host, widen=f"use 0.0.0.0:{port} as WEB_URI")
+        click.echo(f"streamvis web app: listening on {host}:{port} ({note})")
         click.echo(f"streamvis web app: open {url}/ (index) or {url}/?{QUICKSTART_LAYOUT}")
 
     serve(
@@ -98,6 +125,8 @@ def web_serve_cmd(
         allow_origin=allow_origin,
         budget=budget,
         on_ready=ready,
+        token=token,
+        tls_ca=tls_ca,
     )
 
 
