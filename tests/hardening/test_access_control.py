@@ -1,0 +1,461 @@
+"""Access control (issue 7): token and TLS on the data server, every client, the web app.
+
+Real ``python -m streamvis.grpc_server`` processes on free 127.0.0.1 ports: one with a
+token, one with a token and TLS (a self-signed certificate for 127.0.0.1/localhost made
+here). A call without the token or with a wrong one is refused with UNAUTHENTICATED
+(``UnauthenticatedError``) and writes nothing (checked by reading the log locally);
+the same call with the token succeeds. The web app serves only its configured data:
+no query parameter names a file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import ipaddress
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import numpy as np
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from streamvis import script
+from streamvis.errors import UnauthenticatedError, UnavailableError
+from streamvis.logger import DataLogger
+from streamvis.server.client import DataClient, open_channel
+from streamvis.storage import Store
+from streamvis.storage.model import Points
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "s3cret-token"
+CLI = [sys.executable, "-m", "streamvis.cli"]
+TIMEOUT = 30.0
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMVIS_")}
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STREAMVIS_TOKEN", raising=False)
+    monkeypatch.delenv("STREAMVIS_TLS_CA", raising=False)
+
+
+class Server:
+    """One data server subprocess; ``line`` is what it printed when it started."""
+
+    def __init__(self, path: Path, *args: str, tls_ca: str | None = None) -> None:
+        self.path = str(path)
+        self.port = _free_port()
+        self.uri = f"127.0.0.1:{self.port}"
+        self.tls_ca = tls_ca
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streamvis.grpc_server", self.path, str(self.port), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=_env(),
+            cwd=ROOT,
+        )
+        self._wait_serving()
+        assert self.proc.stdout is not None
+        self.line = self.proc.stdout.readline()  # printed right after it started
+
+    def _wait_serving(self) -> None:
+        deadline = time.monotonic() + TIMEOUT
+        with open_channel(self.uri, tls_ca=self.tls_ca) as channel:  # health stays open
+            stub = health_pb2_grpc.HealthStub(channel)
+            while True:
+                if self.proc.poll() is not None:
+                    raise AssertionError(f"server exited: {self.proc.communicate()[0]}")
+                try:
+                    reply = stub.Check(
+                        health_pb2.HealthCheckRequest(), timeout=0.5, wait_for_ready=True
+                    )
+                    if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                        return
+                except grpc.RpcError:
+                    pass
+                assert time.monotonic() < deadline, f"server at {self.uri} not SERVING"
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.communicate()
+
+
+def _points(scope: str, name: str = "loss", n: int = 5, offset: float = 0.0) -> Points:
+    x = np.arange(n, dtype=np.int64)
+    return Points(scope, name, 0, {"x": x, "y": x.astype(np.float32) + offset})
+
+
+def _stored(path: str, scope: str) -> dict[tuple[str, str], object]:
+    """What the log holds for ``scope``, read locally (no server involved)."""
+    with Store.open(path, mode="r") as store:
+        if scope not in store.scopes():
+            return {}
+        return dict(store.read(scope).tables)
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A self-signed certificate (its own CA) for localhost and 127.0.0.1, and its key."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    d = tmp_path_factory.mktemp("tls")
+    cert_path, key_path = d / "cert.pem", d / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(cert_path), str(key_path)
+
+
+@pytest.fixture(scope="module")
+def token_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = Server(tmp_path_factory.mktemp("tok") / "log.svl", "--token", TOKEN)
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def tls_server(
+    tmp_path_factory: pytest.TempPathFactory, tls_files: tuple[str, str]
+) -> Iterator[Server]:
+    cert, key = tls_files
+    srv = Server(
+        tmp_path_factory.mktemp("tls") / "log.svl",
+        "--token",
+        TOKEN,
+        "--tls-cert",
+        cert,
+        "--tls-key",
+        key,
+        tls_ca=cert,
+    )
+    yield srv
+    srv.stop()
+
+
+# -- the start-up line ------------------------------------------------------------------------
+
+
+def test_server_says_it_listens_on_localhost_only(token_server: Server, tls_server: Server) -> None:
+    line = token_server.line
+    assert f"on 127.0.0.1:{token_server.port} (local only; use --host 0.0.0.0" in line, line
+    assert "no TLS" in line and "token required" in line, line
+    assert "TLS, token required" in tls_server.line, tls_server.line
+
+
+# -- writes -----------------------------------------------------------------------------------
+
+
+def test_append_refused_without_or_with_wrong_token_writes_nothing(token_server: Server) -> None:
+    scope = "append-auth"
+    for token in (None, "wrong", TOKEN + "x", ""):
+        with DataClient(token_server.uri, token) as client:
+            with pytest.raises(UnauthenticatedError, match="requires a token"):
+                client.append([_points(scope, offset=100.0)], writer_id=b"w", seq=1)
+            with pytest.raises(UnauthenticatedError):  # the streaming Append too
+                client.append([_points(scope, n=300_000, offset=100.0)])
+            with pytest.raises(UnauthenticatedError):
+                client.delete("anything")
+    assert _stored(token_server.path, scope) == {}
+    with DataClient(token_server.uri, TOKEN) as client:
+        client.append([_points(scope)], writer_id=b"w", seq=1)
+    tables = _stored(token_server.path, scope)
+    y = tables[(scope, "loss")].column("y").to_numpy()  # type: ignore[attr-defined]
+    assert y.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]  # only the accepted batch
+
+
+def test_logger_refused_token_fails_init_and_writes_nothing(token_server: Server) -> None:
+    scope = "logger-auth"
+    for token in (None, "wrong"):
+        logger = DataLogger(scope)
+        with pytest.raises(UnauthenticatedError):
+            logger.init(grpc_uri=token_server.uri, token=token)
+    assert _stored(token_server.path, scope) == {}
+    logger = DataLogger(scope).init(grpc_uri=token_server.uri, token=TOKEN, flush_every=0.05)
+    with logger:
+        for step in range(10):
+            logger.write("loss", x=step, y=float(step))
+    y = _stored(token_server.path, scope)[(scope, "loss")].column("y").to_numpy()  # type: ignore[attr-defined]
+    assert y.tolist() == [float(s) for s in range(10)]
+
+
+# -- reads (streamvis.script) -----------------------------------------------------------------
+
+
+def test_script_reads_need_the_token(token_server: Server) -> None:
+    scope = "read-auth"
+    with DataClient(token_server.uri, TOKEN) as client:
+        client.append([_points(scope)])
+    for token in (None, "wrong"):
+        with pytest.raises(UnauthenticatedError):
+            script.gscopes(token_server.uri, token=token)
+        with pytest.raises(UnauthenticatedError):
+            script.gfetch_sync(token_server.uri, scope, token=token)
+    assert scope in script.gscopes(token_server.uri, token=TOKEN)
+    assert script.gnames(token_server.uri, scope, token=TOKEN) == ["loss"]
+    data = script.gfetch_sync(token_server.uri, scope, token=TOKEN)
+    assert data[(scope, "loss", 0)]["y"].tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
+
+
+def test_token_from_the_environment(token_server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    scope = "env-auth"
+    monkeypatch.setenv("STREAMVIS_TOKEN", "wrong")
+    with pytest.raises(UnauthenticatedError):
+        script.gscopes(token_server.uri)
+    monkeypatch.setenv("STREAMVIS_TOKEN", TOKEN)
+    with DataClient(token_server.uri) as client:
+        client.append([_points(scope)])
+    assert scope in script.gscopes(token_server.uri)
+    with DataLogger("env-logger").init(grpc_uri=token_server.uri, flush_every=0.05) as logger:
+        logger.write("loss", x=1, y=2.0)
+    assert ("env-logger", "loss") in _stored(token_server.path, "env-logger")
+    r = subprocess.run(
+        [*CLI, "scopes", token_server.uri],
+        capture_output=True,
+        text=True,
+        env=_env(STREAMVIS_TOKEN=TOKEN),
+        timeout=TIMEOUT,
+    )
+    assert r.returncode == 0 and scope in r.stdout.split(), r.stderr
+
+
+# -- the CLI ----------------------------------------------------------------------------------
+
+
+def test_cli_refuses_in_one_line_and_deletes_nothing(token_server: Server) -> None:
+    scope = "cli-auth"
+    with DataClient(token_server.uri, TOKEN) as client:
+        client.append([_points(scope)])
+    for extra in ([], ["--token", "wrong"]):
+        for cmd in (["scopes", token_server.uri], ["delete", token_server.uri, scope]):
+            r = subprocess.run(
+                [*CLI, *cmd, *extra], capture_output=True, text=True, env=_env(), timeout=TIMEOUT
+            )
+            assert r.returncode == 1, (cmd, extra, r.stdout, r.stderr)
+            lines = r.stderr.strip().splitlines()
+            assert len(lines) == 1 and "token" in lines[0], r.stderr
+            assert "Traceback" not in r.stderr
+    assert (scope, "loss") in _stored(token_server.path, scope)  # the delete was refused
+    r = subprocess.run(
+        [*CLI, "scopes", token_server.uri, "--token", TOKEN],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=TIMEOUT,
+    )
+    assert r.returncode == 0 and scope in r.stdout.split(), r.stderr
+
+
+# -- TLS --------------------------------------------------------------------------------------
+
+
+def test_tls_client_with_the_ca_connects(tls_server: Server) -> None:
+    scope = "tls-auth"
+    ca = tls_server.tls_ca
+    with DataClient(tls_server.uri, "wrong", tls_ca=ca) as client:
+        with pytest.raises(UnauthenticatedError):
+            client.append([_points(scope)])
+    assert _stored(tls_server.path, scope) == {}
+    with DataClient(tls_server.uri, TOKEN, tls_ca=ca) as client:
+        client.append([_points(scope)])
+    assert scope in script.gscopes(tls_server.uri, token=TOKEN, tls_ca=ca)
+    with DataLogger("tls-logger").init(
+        grpc_uri=tls_server.uri, token=TOKEN, tls_ca=ca, flush_every=0.05
+    ) as logger:
+        logger.write("loss", x=1, y=2.0)
+    assert ("tls-logger", "loss") in _stored(tls_server.path, "tls-logger")
+
+    async def async_client() -> list[str]:
+        from streamvis.server.aio_client import AsyncDataClient
+
+        async with AsyncDataClient(tls_server.uri, "wrong", tls_ca=ca) as bad:
+            with pytest.raises(UnauthenticatedError):
+                await bad.scopes()
+        async with AsyncDataClient(tls_server.uri, TOKEN, tls_ca=ca) as good:
+            return await good.scopes()
+
+    assert scope in asyncio.run(async_client())
+    r = subprocess.run(
+        [*CLI, "scopes", tls_server.uri, "--token", TOKEN, "--tls-ca", str(ca)],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=TIMEOUT,
+    )
+    assert r.returncode == 0 and scope in r.stdout.split(), r.stderr
+
+
+def test_plaintext_client_of_a_tls_server_fails_clearly(tls_server: Server) -> None:
+    with pytest.raises(UnavailableError, match="uses TLS.*--tls-ca"):
+        script.gscopes(tls_server.uri, token=TOKEN)
+    r = subprocess.run(
+        [*CLI, "scopes", tls_server.uri, "--token", TOKEN],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=TIMEOUT,
+    )
+    assert r.returncode == 1 and "--tls-ca" in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+# -- the web app ------------------------------------------------------------------------------
+
+
+class Web:
+    def __init__(self, data: str, *args: str) -> None:
+        from streamvis.web.schema import demo_schema_path
+
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [*CLI, "web-serve", f"127.0.0.1:{self.port}", data, str(demo_schema_path()), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=_env(),
+            cwd=ROOT,
+        )
+        self.lines: list[str] = []
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:  # the ready line comes once it listens
+            line = self.proc.stdout.readline()
+            if not line:
+                raise AssertionError(f"web-serve exited: {''.join(self.lines)}")
+            self.lines.append(line)
+            if "open http://" in line:
+                return
+        raise AssertionError(f"web-serve not ready: {''.join(self.lines)}")
+
+    def get(self, path: str, args: dict[str, str] | None = None) -> str:
+        """The page as a browser gets it: the HTML over HTTP, then the document that
+        Bokeh sends over the websocket (pulled with ``bokeh.client``, no browser)."""
+        from bokeh.client import pull_session
+
+        query = "?" + urllib.parse.urlencode(args) if args else ""
+        with urllib.request.urlopen(f"{self.url}/{path}{query}", timeout=TIMEOUT) as reply:
+            assert reply.status == 200
+            html = reply.read().decode("utf-8", "replace")
+        with pull_session(url=f"{self.url}/{path}", arguments=args) as session:
+            doc = json.dumps(session.document.to_json(), default=repr)
+        return f"{html}\n{doc}"
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.communicate()
+
+
+def test_web_app_with_the_token_shows_data(token_server: Server, tmp_path: Path) -> None:
+    scope = "web-auth-run"
+    with DataClient(token_server.uri, TOKEN) as client:
+        client.append([_points(scope)])
+    r = subprocess.run(
+        [
+            *CLI,
+            "web-serve",
+            f"127.0.0.1:{_free_port()}",
+            token_server.uri,
+            str(_demo_schema()),
+            "--token",
+            "wrong",
+        ],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=TIMEOUT,
+    )
+    assert r.returncode == 1 and "token" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    web = Web(token_server.uri, "--token", TOKEN)
+    try:
+        assert any(f"listening on 127.0.0.1:{web.port} (local only" in ln for ln in web.lines)
+        assert scope in web.get("index")
+        # no query parameter names a file: hostile ones get a readable error, no content
+        secret = tmp_path / "secret.txt"
+        secret.write_text("TOP-SECRET-CONTENT\n")
+        etc = Path("/etc/passwd")
+        passwd = etc.read_text().splitlines()[0] if etc.exists() else "TOP-SECRET-CONTENT"
+        hostile: list[dict[str, str]] = [
+            {"rows": "../../etc/passwd"},
+            {"rows": str(secret)},
+            {"path": "/etc/passwd"},
+            {"file": str(secret)},
+            {"data": str(secret), "rows": "loss"},
+            {"schema": str(secret)},
+            {"log": "/etc/passwd"},
+        ]
+        for args in hostile:
+            page = web.get("", args)
+            assert "TOP-SECRET-CONTENT" not in page and passwd not in page, args
+            assert "parameters are not valid" in page, args  # a readable error page
+        # a valid layout whose regexes look like paths: plots, still no file read
+        page = web.get("", {"rows": "loss", "scopes": "../../../etc/passwd", "names": str(secret)})
+        assert "TOP-SECRET-CONTENT" not in page and passwd not in page
+        assert "parameters are not valid" not in page
+    finally:
+        web.stop()
+
+
+def _demo_schema() -> Path:
+    from streamvis.web.schema import demo_schema_path
+
+    return Path(demo_schema_path())
