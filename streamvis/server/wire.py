@@ -41,6 +41,9 @@ __all__ = [
 ]
 
 DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+# decoded bytes an Append batch may claim beyond what it carried: a LINEAR column is
+# 16 bytes on the wire for any length, so a forged length must not be allocated
+MAX_DECODED_EXTRA = 256 * 1024 * 1024
 _OVERHEAD = 1024  # room for keys, tags and lengths around the column bytes
 _DTYPE_OF_CODE = {code: dt for dt, code in STORED_DTYPES.items()}
 
@@ -276,7 +279,9 @@ def items_from_requests(
     parts: list[Item | tuple[str, str, int, list[dict[str, np.ndarray]]]] = []
     writer_id: bytes | None = None
     seq: int | None = None
+    budget = MAX_DECODED_EXTRA
     for req in requests:
+        budget += 4 * req.ByteSize()
         writer_id = writer_id or req.writer_id or None
         if req.HasField("seq"):
             seq = req.seq
@@ -284,6 +289,13 @@ def items_from_requests(
             kind = it.WhichOneof("body")
             if kind == "points":
                 p = it.points
+                for c in p.columns:
+                    budget -= c.length * _itemsize(c)
+                if budget < 0:
+                    raise InvalidArgumentError(
+                        f"points of {p.scope!r}/{p.name!r}: the batch's columns claim more rows "
+                        "than its bytes can hold (forged lengths?); split it into smaller batches"
+                    )
                 cols = {c.name: decode_payload(c) for c in p.columns}
                 if it.continued and parts and isinstance(parts[-1], tuple):
                     parts[-1][3].append(cols)
@@ -303,6 +315,11 @@ def items_from_requests(
         else:
             items.append(part)
     return items, writer_id, seq
+
+
+def _itemsize(col: dpb.Column) -> int:
+    dtype = _DTYPE_OF_CODE.get(col.dtype)
+    return dtype.itemsize if dtype is not None else 8
 
 
 def _concat_columns(chunks: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
