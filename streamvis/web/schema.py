@@ -24,10 +24,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import re2
 import yaml
 
 from streamvis.errors import InvalidArgumentError
+from streamvis.patterns import compile_pattern
 
 from .colors import FORMULAS, ColorSpec, resolve_palette
 
@@ -108,10 +108,11 @@ def check_regex(pattern: str, what: str) -> str:
     """Compile ``pattern`` with RE2; InvalidArgumentError naming ``what`` when it fails."""
     if not isinstance(pattern, str):
         raise InvalidArgumentError(f"{what}: a regex string is required, got {pattern!r}")
-    try:
-        re2.compile(pattern)
-    except Exception as exc:  # re2.error and friends
-        raise InvalidArgumentError(f"{what}: bad regex {pattern!r} ({exc})") from None
+    try:  # the same checks (RE2 syntax, length) as the data source applies later
+        compile_pattern(pattern, "the pattern")
+    except InvalidArgumentError as exc:
+        shown = pattern if len(pattern) <= 200 else pattern[:200] + "…"
+        raise InvalidArgumentError(f"{what}: bad regex {shown!r} ({exc})") from None
     return pattern
 
 
