@@ -75,11 +75,15 @@ def run_demo(
     rng = np.random.default_rng(0)
     base_lr, warmup = 3e-3, max(1, num_steps // 20)
     logger = DataLogger(scope=scope, delete_existing=True)
-    if grpc_uri is not None:  # a refused token or TLS mismatch fails here, in one line
+    if grpc_uri is not None:  # a refused token fails here, in one line
+        from streamvis.errors import UnavailableError
         from streamvis.server.client import DataClient
 
         with DataClient(grpc_uri, token, tls_ca=tls_ca) as client:
-            client.scopes()
+            try:
+                client.scopes()
+            except UnavailableError:
+                pass  # the server may come up later: the logger buffers and retries
     logger.init(path=path, grpc_uri=grpc_uri, flush_every=0.5, tensor_type="numpy",
                 token=token, tls_ca=tls_ca)
     norms = rng.uniform(0.5, 2.0, NUM_LAYERS).astype(np.float32)

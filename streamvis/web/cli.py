@@ -176,6 +176,7 @@ def quickstart_cmd(port: int, path: str | None, steps: int, step_delay: float, s
 
     def ready() -> None:
         click.echo(f"streamvis quickstart: logging the demo to {log}")
+        click.echo(f"streamvis web app: listening on {web_uri} (local only)")
         click.echo(f"open http://{web_uri}/?{QUICKSTART_LAYOUT}")
         click.echo(f"(index of plots and runs: http://{web_uri}/index; Ctrl-C to stop)")
 

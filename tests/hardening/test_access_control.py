@@ -292,6 +292,24 @@ def test_cli_refuses_in_one_line_and_deletes_nothing(token_server: Server) -> No
             assert "Traceback" not in r.stderr
     assert (scope, "loss") in _stored(token_server.path, scope)  # the delete was refused
     r = subprocess.run(
+        [*CLI, "demo", "demo-auth", "3", "--grpc-uri", token_server.uri, "--token", "wrong"],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=TIMEOUT,
+    )
+    assert r.returncode == 1 and "token" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert _stored(token_server.path, "demo-auth") == {}
+    r = subprocess.run(
+        [*CLI, "demo", "demo-auth", "3", "--grpc-uri", token_server.uri, "--token", TOKEN],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=TIMEOUT,
+    )
+    assert r.returncode == 0, r.stderr
+    assert ("demo-auth", "loss") in _stored(token_server.path, "demo-auth")
+    r = subprocess.run(
         [*CLI, "scopes", token_server.uri, "--token", TOKEN],
         capture_output=True,
         text=True,
