@@ -1,4 +1,5 @@
-"""``python -m streamvis.grpc_server PATH PORT [--host HOST]``: serve a log over gRPC.
+"""``python -m streamvis.grpc_server PATH PORT [--host HOST] [--token T] [--tls-cert C --tls-key K]``:
+serve a log over gRPC.
 
 The same as ``streamvis grpc-serve``.
 """
