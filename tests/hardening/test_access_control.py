@@ -31,6 +31,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from streamvis import script
 from streamvis.errors import UnauthenticatedError, UnavailableError
 from streamvis.logger import DataLogger
+from streamvis.server import wire
 from streamvis.server.client import DataClient, open_channel
 from streamvis.storage import Store
 from streamvis.storage.model import Points
@@ -203,12 +204,15 @@ def test_server_says_it_listens_on_localhost_only(token_server: Server, tls_serv
 
 def test_append_refused_without_or_with_wrong_token_writes_nothing(token_server: Server) -> None:
     scope = "append-auth"
+    noise = np.random.default_rng(0).standard_normal(1_000_000)  # incompressible: chunked
+    big = Points(scope, "loss", 0, {"x": np.arange(noise.size), "y": noise})
+    assert len(list(wire.append_requests([big], b"", None, wire.DEFAULT_MAX_MESSAGE_BYTES))) > 1
     for token in (None, "wrong", TOKEN + "x", ""):
         with DataClient(token_server.uri, token) as client:
             with pytest.raises(UnauthenticatedError, match="requires a token"):
                 client.append([_points(scope, offset=100.0)], writer_id=b"w", seq=1)
             with pytest.raises(UnauthenticatedError):  # the streaming Append too
-                client.append([_points(scope, n=300_000, offset=100.0)])
+                client.append([big])
             with pytest.raises(UnauthenticatedError):
                 client.delete("anything")
     assert _stored(token_server.path, scope) == {}
