@@ -29,6 +29,7 @@ import pyarrow as pa
 from streamvis.errors import (
     ConflictError,
     CorruptDataError,
+    CursorResetError,
     InvalidArgumentError,
     LogNotFoundError,
     NotFoundError,
@@ -69,6 +70,13 @@ from streamvis.storage.scan import (
     scan_chunks,
 )
 from streamvis.storage.state import Entry, LogState
+
+# a cursor whose positions are not batch boundaries of this log (forged or mangled):
+# the reader starts over, as after a compaction
+_NOT_A_POSITION = (
+    "the cursor does not point at a batch boundary of this log: read again from the "
+    "start (since=None)"
+)
 
 __all__ = ["Store"]
 
@@ -397,13 +405,19 @@ class Store:
                 else:
                     start = decode_cursor(since, self._log_id, self._generation)
                     end = dict(self._positions)
+            if since is not None and any(
+                k not in end or not 0 <= v <= end[k] for k, v in start.items()
+            ):
+                raise CursorResetError(_NOT_A_POSITION)
             try:
                 if since is None:
                     return ReadResult(read_tables(self.backend, plans), cursor)
                 tables, deleted = read_between(self.backend, start, end, ms, mn, self.skip_damaged)
                 return ReadResult(tables, cursor, deleted)
-            except CorruptDataError:
+            except CorruptDataError as exc:
                 if attempt or not self._replaced_since(generation):
+                    if since is not None and set(start) == {""} and exc.offset == start[""]:
+                        raise CursorResetError(_NOT_A_POSITION) from None  # not a record start
                     raise
         raise AssertionError("unreachable")
 
