@@ -657,3 +657,28 @@ def test_layout_plot_cap() -> None:
         with pytest.raises(LayoutError, match=f"{MAX_PLOTS + 1} plots"):
             parse_layout({key: [";".join(["m"] * (MAX_PLOTS + 1))]}, schema)
     assert math.isfinite(MAX_PLOTS)
+
+
+def test_mangled_cursor_resets(tmp_path: Path) -> None:
+    """Regression: a cursor pointing inside a record (offset 1) was read as a damaged
+    log (DATA_LOSS, 'run streamvis verify'); negative or future offsets likewise. Such a
+    cursor now means 'read again from the start' (CursorResetError), the log is fine."""
+    from streamvis.errors import CursorResetError
+
+    path = str(tmp_path / "c.svl")
+    _seed(path)
+    store = Store.open(path, mode="r")
+    try:
+        doc = json.loads(base64.urlsafe_b64decode(store.cursor()))
+        end = doc["p"][""]
+        for offset in (1, 7, -1, end + 1, 2**62):
+            doc["p"] = {"": offset}
+            since = base64.urlsafe_b64encode(json.dumps(doc).encode()).decode()
+            with pytest.raises(CursorResetError, match="batch boundary"):
+                store.read(since=since)
+        doc["p"] = {"": end}
+        since = base64.urlsafe_b64encode(json.dumps(doc).encode()).decode()
+        assert store.read(since=since).tables == {}
+        assert store.read_arrays(scope="base")
+    finally:
+        store.close()
