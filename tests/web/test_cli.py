@@ -119,16 +119,16 @@ def test_quickstart_streams_the_demo(tmp_path, page):
             "() => { const r = Bokeh.documents[0].get_model_by_name('plot:0').renderers[0];"
             " return r ? r.data_source.data.x.length : 0; }"
         )
-        page.wait_for_function(f"() => ({count})() > 20", timeout=20000)
+        page.wait_for_function(f"() => ({count})() > 20", timeout=45000)
         n0 = page.evaluate(count)
-        page.wait_for_function(f"n0 => ({count})() > n0 + 10", arg=n0, timeout=10000)  # streaming
+        page.wait_for_function(f"n0 => ({count})() > n0 + 10", arg=n0, timeout=30000)  # streaming
         page.wait_for_function(
             "() => Bokeh.documents[0].get_model_by_name('plot:2').renderers.length === 8",
-            timeout=10000,
+            timeout=30000,
         )
         page.wait_for_function(
             "() => Bokeh.documents[0].get_model_by_name('plot:3').renderers.length === 1",
-            timeout=10000,
+            timeout=30000,
         )
         page.wait_for_timeout(500)
         ARTIFACTS.mkdir(exist_ok=True)
