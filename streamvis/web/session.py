@@ -24,6 +24,7 @@ from bokeh.document import Document
 from bokeh.events import RangesUpdate
 
 from streamvis.errors import CursorResetError
+from streamvis.patterns import MAX_PATTERN_LENGTH
 from streamvis.source import DataSource
 
 from .layout import Layout
@@ -87,7 +88,9 @@ class LiveSession:
     def __init__(self, doc: Document, cfg: AppConfig, layout: Layout) -> None:
         self.doc, self.cfg, self.layout = doc, cfg, layout
         self.views = [PlotView(cfg.schema.plot(c.plot), c, budget=cfg.budget) for c in layout.cells]
-        self.name_pattern = "|".join(f"(?:{v.name_pattern})" for v in self.views)
+        self.name_pattern: str | None = "|".join(f"(?:{v.name_pattern})" for v in self.views)
+        if len(self.name_pattern) > MAX_PATTERN_LENGTH:
+            self.name_pattern = None  # too long for one pattern: read every name, route below
         self.scope_pattern = layout.scopes
         self._scope_re = re2.compile(layout.scopes) if layout.scopes else None
         self._name_res = [re2.compile(v.name_pattern) for v in self.views]
@@ -156,8 +159,11 @@ class LiveSession:
         small_names = {g.name for g in infos} - big_names
         mixed = {g.name for g in infos if g.count <= budget} & big_names
         names = sorted(small_names | mixed)
+        pattern: str | None
         if big and names:
             pattern = "^(?:" + "|".join(re2.escape(n) for n in names) + ")$"
+            if len(pattern) > MAX_PATTERN_LENGTH:  # too many names for one pattern: read
+                pattern = self.name_pattern  # the plots' names; big groups are skipped below
         elif big:
             pattern = "[^\\x00-\\x{10FFFF}]"  # matches nothing: only the cursor
         else:
