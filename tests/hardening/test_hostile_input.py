@@ -48,6 +48,7 @@ EVIL_SCOPE = "a" * 40 + "b"  # Python's re would need ~2**40 steps for EVIL on t
 EVIL_NAME = "a" * 36 + "b"
 UNI_SCOPE = "ünï cødé 😀 / run\u200b 1"
 LONG = "x" * 100_000
+WIDE_NAMES, WIDE_BIG = 130, 4500  # 130 escaped names: over 4096 characters; 4500 > budget
 OK_CODES = {
     grpc.StatusCode.OK,
     grpc.StatusCode.INVALID_ARGUMENT,
@@ -69,6 +70,9 @@ HYP_READS = settings(HYP, max_examples=4 * HYP.max_examples)
 SCHEMA = """
 metric:
   name_pattern: ^(y|metric)$
+  columns: [x, y]
+many:
+  name_pattern: ^many/
   columns: [x, y]
 evil:
   name_pattern: a+b$
@@ -111,6 +115,11 @@ def _seed(path: str) -> None:
             items.append(Points(scope, "y", index, {"x": x, "y": x * (index + 1)}))
         items.append(Points(scope, EVIL_NAME, 0, {"x": x, "y": -x}))
         items.append(Points(scope, "métrique ✓ / 1", 0, {"x": x, "y": x + 0.5}))
+    # one scope with more names than one RE2 pattern of them can hold, and a big group
+    for i in range(WIDE_NAMES):
+        items.append(Points("wide", f"many/{'n' * 30}{i:03d}", 0, {"x": x[:5], "y": x[:5] + i}))
+    big = np.arange(WIDE_BIG, dtype=np.float64)
+    items.append(Points("wide", "many/big", 0, {"x": big, "y": big}))
     store.append(items)
     store.close()
 
@@ -682,3 +691,36 @@ def test_mangled_cursor_resets(tmp_path: Path) -> None:
         assert store.read_arrays(scope="base")
     finally:
         store.close()
+
+
+@pytest.mark.browser
+def test_web_many_names_and_a_big_group(web: str) -> None:
+    """Regression: with a group over the glyph budget, the first read names every small
+    name in one pattern; with many names it passed the 4096-character limit and every
+    poll failed (an empty page, a warning per tick)."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is absent")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1000, "height": 700})
+        page.goto(f"{web}/?" + _q(rows="many", scopes="^wide$"))
+        seen: dict[str, int] = {}
+
+        def complete() -> bool:
+            seen.clear()
+            seen.update(page.evaluate(GLYPHS_JS))
+            small = [v for k, v in seen.items() if "many/n" in k]
+            return (
+                len(small) == WIDE_NAMES
+                and set(small) == {5}
+                and seen.get("wide · many/big · 0", 0) > 0
+            )
+
+        try:
+            wait_for(complete, timeout=30, interval=0.25)
+        except AssertionError:
+            raise AssertionError(f"{len(seen)} glyphs: {dict(list(seen.items())[:5])}") from None
+        assert seen["wide · many/big · 0"] <= WIDE_BIG
+        browser.close()
