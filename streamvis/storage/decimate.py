@@ -9,13 +9,16 @@ TensorBoard, MLflow and Aim do) cannot promise. Below the budget nothing is drop
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import pyarrow as pa
 from tsdownsample import MinMaxDownsampler, NaNMinMaxDownsampler
 
+from streamvis.errors import InvalidArgumentError
 from streamvis.storage.records import x_column
 
-__all__ = ["decimate_table", "select_range", "slice_range"]
+__all__ = ["decimate_table", "range_bounds", "select_range", "slice_range"]
 
 
 def select_range(table: pa.Table, lo: float, hi: float) -> pa.Table:
@@ -35,6 +38,18 @@ def select_range(table: pa.Table, lo: float, hi: float) -> pa.Table:
         order = np.argsort(x, kind="stable")
         table = table.take(pa.array(order))
     return table
+
+
+def range_bounds(
+    x_min: float | None, x_max: float | None, max_points: int | None
+) -> tuple[float, float]:
+    """Checked arguments of a range read: (lo, hi), infinite where not given."""
+    if max_points is not None and (not isinstance(max_points, int) or max_points < 4):
+        raise InvalidArgumentError(f"max_points must be an int >= 4, got {max_points!r}")
+    for label, bound in (("x_min", x_min), ("x_max", x_max)):
+        if bound is not None and (not isinstance(bound, numbers.Real) or bound != bound):
+            raise InvalidArgumentError(f"{label} must be a number or None, got {bound!r}")
+    return (-np.inf if x_min is None else float(x_min), np.inf if x_max is None else float(x_max))
 
 
 def _bound(value: float, dtype: np.dtype, *, up: bool) -> np.generic:

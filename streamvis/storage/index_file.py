@@ -23,7 +23,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from streamvis.storage.framing import checksum
+from streamvis.storage.backend import LogBackend
+from streamvis.storage.framing import FRAME_OVERHEAD, MAX_PAYLOAD, checksum
+from streamvis.storage.scan import frame_crc_at
 from streamvis.storage.state import (
     Entry,
     GroupEntries,
@@ -34,7 +36,7 @@ from streamvis.storage.state import (
     schema_text,
 )
 
-__all__ = ["IndexMeta", "dump_index", "load_index"]
+__all__ = ["IndexMeta", "dump_index", "load_index", "load_trusted_index"]
 
 INDEX_VERSION = 2  # 2: schemas as JSON (column names with ',' or ':')
 _TRAILER_MAGIC = b"SVIDXC1\n"  # after the Arrow bytes: u32 crc32c(arrow bytes), magic
@@ -224,3 +226,40 @@ class _Columns:
             )
             grp.count += sum(count[a:b])
         return out
+
+
+def load_trusted_index(
+    backend: LogBackend, log_id: bytes, generation: int
+) -> tuple[LogState, IndexMeta] | None:
+    """The sidecar index of this log, or None when it is missing, damaged or not
+    provably this log's (then the caller rebuilds from the log, with the same result)."""
+    data = backend.read_index()
+    if data is None:
+        return None
+    try:
+        state, meta = load_index(data)
+    except Exception:  # any damage means: rebuild from the log
+        return None
+    if meta.log_id != log_id.hex() or meta.generation != generation:
+        return None
+    if meta.last_frame is None:
+        return None  # no batch committed yet: nothing worth trusting an index for
+    # The index must end exactly after the intact frame it names: a forged offset or
+    # length must not make us read gigabytes, nor start the scan inside a frame.
+    key, offset, crc = meta.last_frame
+    if offset < 0:
+        return None
+    head = backend.read(key, offset, 8)
+    if len(head) < 8 or checksum(head[:4]) != int.from_bytes(head[4:], "little"):
+        return None
+    length = int.from_bytes(head[:4], "little")
+    if length > MAX_PAYLOAD:
+        return None
+    frame = backend.read(key, offset, length + FRAME_OVERHEAD)
+    if frame_crc_at(frame) != crc:
+        return None
+    covered: dict[str, int] = {}
+    backend.advance(covered, key, offset + len(frame))
+    if any(meta.positions.get(k) != v for k, v in covered.items()):
+        return None
+    return state, meta

@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import functools
 import json
-import numbers
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from typing import Any, Literal
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -41,10 +40,10 @@ from streamvis.proto import data_pb2 as pb
 from streamvis.storage.backend import Chunk, LogBackend, open_backend
 from streamvis.storage.codec import dtype_name
 from streamvis.storage.cursor import decode_cursor, encode_cursor
-from streamvis.storage.decimate import decimate_table, select_range, slice_range
-from streamvis.storage.framing import MAX_PAYLOAD, checksum, encode_frame
+from streamvis.storage.decimate import decimate_table, range_bounds, select_range, slice_range
+from streamvis.storage.framing import encode_frame
 from streamvis.storage.group_cache import GroupCache
-from streamvis.storage.index_file import IndexMeta, dump_index, load_index
+from streamvis.storage.index_file import IndexMeta, dump_index, load_trusted_index
 from streamvis.storage.model import (
     AppendResult,
     ConfigUpdate,
@@ -65,7 +64,6 @@ from streamvis.storage.records import (
 from streamvis.storage.scan import (
     ScannedRecord,
     ScanOutcome,
-    frame_crc_at,
     parse_header,
     scan_chunks,
 )
@@ -81,6 +79,8 @@ _NOT_A_POSITION = (
 __all__ = ["Store"]
 
 Mode = Literal["r", "a"]
+_P = TypeVar("_P")
+_R = TypeVar("_R")
 
 
 def _new_writer_id() -> bytes:
@@ -158,36 +158,11 @@ class Store:
             self._save_index_quietly()
 
     def _load_index(self) -> bool:
-        data = self.backend.read_index()
-        if data is None:
+        trusted = load_trusted_index(self.backend, self._log_id, self._generation)
+        if trusted is None:
             return False
-        try:
-            state, meta = load_index(data)
-        except Exception:  # any damage means: rebuild from the log
-            return False
-        if meta.log_id != self._log_id.hex() or meta.generation != self._generation:
-            return False
-        if meta.last_frame is None:
-            return False  # no batch committed yet: nothing worth trusting an index for
-        # The index must end exactly after the intact frame it names: a forged offset or
-        # length must not make us read gigabytes, nor start the scan inside a frame.
-        key, offset, crc = meta.last_frame
-        if offset < 0:
-            return False
-        head = self.backend.read(key, offset, 8)
-        if len(head) < 8 or checksum(head[:4]) != int.from_bytes(head[4:], "little"):
-            return False
-        length = int.from_bytes(head[:4], "little")
-        if length > MAX_PAYLOAD:
-            return False
-        frame = self.backend.read(key, offset, length + 12)
-        if frame_crc_at(frame) != crc:
-            return False
-        covered: dict[str, int] = {}
-        self.backend.advance(covered, key, offset + len(frame))
-        if any(meta.positions.get(k) != v for k, v in covered.items()):
-            return False
-        self._state, self._positions, self._last_frame = state, meta.positions, meta.last_frame
+        self._state, meta = trusted
+        self._positions, self._last_frame = meta.positions, meta.last_frame
         return True
 
     # -- catching up with the log -----------------------------------------------------
@@ -396,28 +371,42 @@ class Store:
         """Points of the matching groups (after ``since``), one table per (scope, name)."""
         ms = key_filter(scope, scope_pattern, "scope")
         mn = key_filter(name, name_pattern, "name")
-        for attempt in range(2):
-            self.refresh()
-            with self._lock:  # plan under the lock, read the bytes outside it
-                generation, cursor = self._generation, self._cursor()
-                if since is None:
-                    plans = self._plans(ms, mn, scope)
-                else:
-                    start = decode_cursor(since, self._log_id, self._generation)
-                    end = dict(self._positions)
-            if since is not None and any(
-                k not in end or not 0 <= v <= end[k] for k, v in start.items()
-            ):
+        if since is None:
+            return self._read_unlocked(
+                lambda: (self._cursor(), self._plans(ms, mn, scope)),
+                lambda p: ReadResult(read_tables(self.backend, p[1]), p[0]),
+            )
+
+        def plan() -> tuple[str, dict[str, int], dict[str, int]]:
+            start = decode_cursor(since, self._log_id, self._generation)
+            return self._cursor(), start, dict(self._positions)
+
+        def read(p: tuple[str, dict[str, int], dict[str, int]]) -> ReadResult:
+            cursor, start, end = p
+            if any(k not in end or not 0 <= v <= end[k] for k, v in start.items()):
                 raise CursorResetError(_NOT_A_POSITION)
             try:
-                if since is None:
-                    return ReadResult(read_tables(self.backend, plans), cursor)
                 tables, deleted = read_between(self.backend, start, end, ms, mn, self.skip_damaged)
-                return ReadResult(tables, cursor, deleted)
             except CorruptDataError as exc:
+                if set(start) == {""} and exc.offset == start[""]:
+                    raise CursorResetError(_NOT_A_POSITION) from None  # not a record start
+                raise
+            return ReadResult(tables, cursor, deleted)
+
+        return self._read_unlocked(plan, read)
+
+    def _read_unlocked(self, plan: Callable[[], _P], read: Callable[[_P], _R]) -> _R:
+        """Plan under the lock, read the bytes outside it (writers and listings are not
+        held up by a large read). If a compaction replaced the log meanwhile, the read
+        fails its checksums: plan and read once more."""
+        for attempt in range(2):
+            self.refresh()
+            with self._lock:
+                generation, planned = self._generation, plan()
+            try:
+                return read(planned)
+            except CorruptDataError:
                 if attempt or not self._replaced_since(generation):
-                    if since is not None and set(start) == {""} and exc.offset == start[""]:
-                        raise CursorResetError(_NOT_A_POSITION) from None  # not a record start
                     raise
         raise AssertionError("unreachable")
 
@@ -446,16 +435,9 @@ class Store:
         decoded straight into one array per group and column."""
         ms = key_filter(scope, scope_pattern, "scope")
         mn = key_filter(name, name_pattern, "name")
-        for attempt in range(2):
-            self.refresh()
-            with self._lock:
-                generation, plans = self._generation, self._plans(ms, mn, scope)
-            try:
-                return read_groups(self.backend, plans)
-            except CorruptDataError:
-                if attempt or not self._replaced_since(generation):
-                    raise
-        raise AssertionError("unreachable")
+        return self._read_unlocked(
+            lambda: self._plans(ms, mn, scope), lambda plans: read_groups(self.backend, plans)
+        )
 
     def read_range(
         self,
@@ -473,19 +455,13 @@ class Store:
         panning a large line costs a slice and a decimation. Decimation keeps the
         minimum and maximum of every bucket, so no spike is hidden.
         """
-        if max_points is not None and (not isinstance(max_points, int) or max_points < 4):
-            raise InvalidArgumentError(f"max_points must be an int >= 4, got {max_points!r}")
-        for label, bound in (("x_min", x_min), ("x_max", x_max)):
-            if bound is not None and (not isinstance(bound, numbers.Real) or bound != bound):
-                raise InvalidArgumentError(f"{label} must be a number or None, got {bound!r}")
+        lo, hi = range_bounds(x_min, x_max, max_points)
         self.refresh()
         with self._lock:
             ns = self._state.name(scope, name)
             grp = ns.groups.get(int(index))
             if grp is None:
                 raise NotFoundError(f"index {index} not found in scope {scope!r}, name {name!r}")
-            lo = -np.inf if x_min is None else float(x_min)
-            hi = np.inf if x_max is None else float(x_max)
             schema = dict(ns.schema)
             entries = list(grp.entries)
             key = (self._generation, scope, name, int(index))
