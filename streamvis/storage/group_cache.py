@@ -46,6 +46,11 @@ class GroupCache:
         self._groups: OrderedDict[tuple, CachedGroup] = OrderedDict()
         self._bytes = 0
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the cached columns (their capacity)."""
+        return self._bytes
+
     def has(self, key: tuple) -> bool:
         return key in self._groups
 

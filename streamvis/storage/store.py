@@ -49,8 +49,16 @@ from streamvis.storage.model import (
     ConfigUpdate,
     Deletion,
     GroupInfo,
+    GroupSnapshot,
     Item,
     ReadResult,
+)
+from streamvis.storage.ranges import (
+    RangeRequest,
+    RangesResult,
+    SmoothCache,
+    check_requests,
+    read_ranges,
 )
 from streamvis.storage.reading import GroupPlan, read_between, read_groups, read_tables
 from streamvis.storage.records import (
@@ -121,6 +129,7 @@ class Store:
         self._dirty_since: float | None = None
         self._index_saved_at = time.monotonic()
         self._group_cache = GroupCache()
+        self._smooth_cache = SmoothCache()
         self._open()
 
     # -- opening -----------------------------------------------------------------------
@@ -341,6 +350,13 @@ class Store:
         self, *, scope_pattern: str | None = None, name_pattern: str | None = None
     ) -> list[GroupInfo]:
         """Every live group with its point count and x range."""
+        return self.snapshot(scope_pattern=scope_pattern, name_pattern=name_pattern).groups
+
+    def snapshot(
+        self, *, scope_pattern: str | None = None, name_pattern: str | None = None
+    ) -> GroupSnapshot:
+        """``groups(...)`` and the cursor of the same state: a reader that starts from
+        these counts follows on with ``read(since=cursor)`` and misses nothing."""
         ms, mn = matcher(scope_pattern, "scope_pattern"), matcher(name_pattern, "name_pattern")
         with self._lock:
             out = []
@@ -348,7 +364,7 @@ class Store:
                 if ms(scope) and mn(name):
                     lo, hi = grp.x_range()
                     out.append(GroupInfo(scope, name, index, grp.count, lo, hi))
-            return out
+            return GroupSnapshot(out, self._cursor())
 
     # -- reading -----------------------------------------------------------------------
     def cursor(self) -> str:
@@ -477,6 +493,28 @@ class Store:
         )
         table = select_range(pa.table(next(iter(arrays.values()))), lo, hi)
         return decimate_table(table, max_points)
+
+    def read_ranges(self, requests: Sequence[RangeRequest]) -> RangesResult:
+        """Many ``read_range``s in one call, all from one state of the log (see
+        ``streamvis.storage.ranges``): a table per request (None for a group that does
+        not exist), the groups' counts, and the cursor of that state."""
+        reqs = check_requests(requests)
+        self.refresh()
+        with self._lock:
+            tables, counts = read_ranges(
+                self.backend,
+                self._state,
+                self._group_cache,
+                self._smooth_cache,
+                self._generation,
+                reqs,
+            )
+            return RangesResult(tables, counts, self._cursor())
+
+    @property
+    def cache_bytes(self) -> int:
+        """Bytes of decoded columns held for range reads (shared by every reader)."""
+        return self._group_cache.nbytes + self._smooth_cache.nbytes
 
     # -- lifetime ----------------------------------------------------------------------
     def _maybe_save_index(self) -> None:
