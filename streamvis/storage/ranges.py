@@ -21,13 +21,20 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 from streamvis.errors import InvalidArgumentError, NotFoundError
 from streamvis.storage.backend import LogBackend
-from streamvis.storage.decimate import decimate_table, range_bounds, slice_range
+from streamvis.storage.decimate import (
+    decimate_columns,
+    decimate_table,
+    range_bounds,
+    slice_range,
+    slice_sorted,
+)
 from streamvis.storage.group_cache import GroupCache
 from streamvis.storage.records import x_column
 from streamvis.storage.smooth import EmaState, check_weight, ema
@@ -145,7 +152,9 @@ def range_table(
             else smooth_cache.get((*cache_key, c, req.smoothing), a, req.smoothing)
             for c, a in columns.items()
         }
-    return decimate_table(slice_range(columns, xcol, lo, hi, x_sorted), req.max_points)
+    if not x_sorted:
+        return decimate_table(slice_range(columns, xcol, lo, hi, x_sorted), req.max_points)
+    return pa.table(decimate_columns(slice_sorted(columns, xcol, lo, hi), xcol, req.max_points))
 
 
 def check_requests(requests: Sequence[RangeRequest]) -> list[RangeRequest]:
@@ -167,21 +176,24 @@ def read_ranges(
     requests: Sequence[RangeRequest],
 ) -> tuple[list[pa.Table | None], list[int]]:
     """Tables and counts for checked ``requests`` (the caller holds the store's lock)."""
-    tables: list[pa.Table | None] = []
-    counts: list[int] = []
-    for r in requests:
+    found: list[tuple[int, tuple, dict[str, str], Any]] = []
+    counts = [0] * len(requests)
+    for k, r in enumerate(requests):
         try:
             ns = state.name(r.scope, r.name)
         except NotFoundError:
-            ns = None
-        grp = ns.groups.get(int(r.index)) if ns is not None else None
-        if ns is None or grp is None:
-            tables.append(None)
-            counts.append(0)
             continue
-        schema = dict(ns.schema)
-        key = (generation, r.scope, r.name, int(r.index))
-        columns, x_sorted = group_cache.columns(backend, key, schema, list(grp.entries))
-        tables.append(range_table(columns, x_column(schema), x_sorted, r, smooth_cache, key))
-        counts.append(grp.count)
+        grp = ns.groups.get(int(r.index))
+        if grp is None:
+            continue
+        found.append((k, (generation, r.scope, r.name, int(r.index)), dict(ns.schema), grp))
+        counts[k] = grp.count
+    unique: dict[tuple, tuple[tuple, dict[str, str], list[Any]]] = {}
+    for _, key, schema, grp in found:
+        unique.setdefault(key, (key, schema, grp.entries))
+    cols = dict(zip(unique, group_cache.columns_many(backend, list(unique.values())), strict=True))
+    tables: list[pa.Table | None] = [None] * len(requests)
+    for k, key, schema, _ in found:
+        columns, x_sorted = cols[key]
+        tables[k] = range_table(columns, x_column(schema), x_sorted, requests[k], smooth_cache, key)
     return tables, counts
