@@ -397,8 +397,7 @@ class PlotView:
 
     def _show_overview(self, line: Line, job: Job, ov: Cols, det: Cols | None) -> None:
         upto = job.request.upto or 0
-        if line.count > upto and line.count <= self.cap and line.mode == "exact":
-            return  # superseded
+        line.count = max(line.count, upto)  # the first read: the snapshot's count
         line.mode = "decimated"
         line.stale = False
         # keep the points that arrived after what was read
