@@ -32,6 +32,7 @@ __all__ = [
     "LOCK_MAGIC",
     "check_index_bytes",
     "check_local_files",
+    "check_local_log",
     "check_log_file",
     "check_index_file",
     "is_our_index",
@@ -149,17 +150,23 @@ def check_lock_file(path: str) -> None:
     raise foreign_error(path, "a streamvis lock file")
 
 
-def check_local_files(log_path: str, index_path: str, lock_path: str) -> None:
-    """Before opening a local log: the log, its index and its lock are each absent,
-    empty or ours. When the log is absent and ``PATH.log``/``PATH.idx`` hold the
-    original streamvis's records, PATH was meant as its data prefix: say so."""
+def check_local_log(log_path: str) -> None:
+    """The log at ``log_path`` is absent, empty or ours. When it is absent and
+    ``PATH.log``/``PATH.idx`` hold the original streamvis's records, PATH was meant as
+    that streamvis's data prefix: LegacyFormatError says so."""
     if os.path.lexists(log_path):
         check_log_file(log_path)
-    else:
-        for legacy, kinds in ((log_path + ".log", LOG_KINDS), (log_path + ".idx", INDEX_KINDS)):
-            ends = _read_ends(legacy) if os.path.isfile(legacy) else None
-            if ends is not None and looks_legacy(ends[0], ends[2], kinds):
-                raise legacy_error(legacy, log_path)
+        return
+    for legacy, kinds in ((log_path + ".log", LOG_KINDS), (log_path + ".idx", INDEX_KINDS)):
+        ends = _read_ends(legacy) if os.path.isfile(legacy) else None
+        if ends is not None and looks_legacy(ends[0], ends[2], kinds):
+            raise legacy_error(legacy, log_path)
+
+
+def check_local_files(log_path: str, index_path: str, lock_path: str) -> None:
+    """Before opening a local log: the log, its index and its lock are each absent,
+    empty or ours (``check_local_log`` for the log)."""
+    check_local_log(log_path)
     check_index_file(index_path)
     check_lock_file(lock_path)
 
