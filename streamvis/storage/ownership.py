@@ -8,7 +8,7 @@ file is absent, empty, or carries our mark:
 * the index: our trailer magic at its end, or (an index of ours cut short) Arrow's
   file magic at its start with our ``streamvis`` metadata after it. An index with our
   mark but a bad checksum is ours: it is rebuilt from the log, as always;
-* the lock: empty (older versions) or starting with ``LOCK_MAGIC``;
+* the lock: empty (older versions), starting with ``LOCK_MAGIC``, or a start of it;
 * an export's Parquet file: our ``streamvis.scope`` key in its schema metadata.
 
 Anything else raises ``ForeignFileError`` naming the file, or ``LegacyFormatError``
@@ -145,8 +145,8 @@ def check_index_file(path: str) -> None:
 def check_lock_file(path: str) -> None:
     """Refuse a non-empty file at ``path`` that is not our lock file."""
     ends = _read_ends(path)
-    if ends is None or ends[2] == 0 or ends[0].startswith(LOCK_MAGIC):
-        return
+    if ends is None or ends[0].startswith(LOCK_MAGIC) or LOCK_MAGIC.startswith(ends[0]):
+        return  # absent, ours, or ours cut short (a crash as it was created)
     raise foreign_error(path, "a streamvis lock file")
 
 

@@ -155,6 +155,13 @@ def test_runs_with_different_columns_are_refused_before_writing(tmp_path) -> Non
     assert not [f for f in os.listdir(tmp_path) if f.startswith("out.svl")]
 
 
+def test_the_prefix_may_be_given_as_one_of_its_files(legacy, tmp_path) -> None:
+    for i, one_file in enumerate((legacy + ".log", legacy + ".idx")):
+        path = str(tmp_path / f"via{i}.svl")
+        import_legacy(one_file, path)
+        _assert_same(path, legacy, {"index": "index_"})
+
+
 def test_not_a_legacy_prefix(tmp_path) -> None:
     (tmp_path / "p.idx").write_bytes(os.urandom(200))
     (tmp_path / "p.log").write_bytes(os.urandom(200))

@@ -153,11 +153,13 @@ def test_lock_files_are_marked_and_old_empty_ones_still_work(tmp_path):
     path = str(tmp_path / "run.svl")
     _make_log(path)
     assert (tmp_path / "run.svl.lock").read_bytes() == LOCK_MAGIC
-    other = str(tmp_path / "old.svl")
-    (tmp_path / "old.svl.lock").write_bytes(b"")  # as earlier versions left it
-    _make_log(other)
-    with Store.open(other) as s:
-        assert s.read("run", "loss").tables[("run", "loss")].num_rows == 30
+    for name, lock in (("old", b""), ("cut", LOCK_MAGIC[:7])):  # earlier versions; a crash
+        other = str(tmp_path / f"{name}.svl")
+        (tmp_path / f"{name}.svl.lock").write_bytes(lock)
+        _make_log(other)
+        with Store.open(other) as s:
+            assert s.read("run", "loss").tables[("run", "loss")].num_rows == 30
+        assert (tmp_path / f"{name}.svl.lock").read_bytes() == lock  # left as it was
 
 
 # -- quarantine files -----------------------------------------------------------------
