@@ -15,6 +15,7 @@ logged once per name (``logging``, logger ``streamvis.faces``) and counted.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -30,7 +31,7 @@ from streamvis.logger import DataLogger
 from streamvis.logger.sinks import Sink, open_sink
 from streamvis.paths import default_log_path
 
-__all__ = ["RunLog", "RunSet", "as_float32", "as_step"]
+__all__ = ["RunLog", "RunSet", "as_float32", "as_step", "json_config"]
 
 log = logging.getLogger("streamvis.faces")
 
@@ -113,6 +114,13 @@ def as_step(step: Any) -> Any:
 
         return step.detach().to(torch.int64).reshape(())
     return int(step)
+
+
+def json_config(params: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` as a config JSON can hold: what it cannot (types, callables,
+    tensors, dtypes) becomes its text."""
+    out: dict[str, Any] = json.loads(json.dumps(dict(params), default=str))
+    return out
 
 
 class RunLog:
