@@ -72,6 +72,12 @@ def _torch_tensor_type() -> Any:
     return getattr(torch, "Tensor", None) if torch is not None else None
 
 
+def _torch_float(double: bool) -> Any:
+    import torch
+
+    return torch.float64 if double else torch.float32
+
+
 def as_float32(value: Any, double: bool = False) -> Any:
     """``value`` as a float32 scalar the logger takes without a host copy (float64
     when ``double``): Python numbers stay Python floats, torch tensors are cast on
@@ -83,6 +89,8 @@ def as_float32(value: Any, double: bool = False) -> Any:
         return _F8(value) if double else float(value)
     tensor = _torch_tensor_type()
     if tensor is not None and isinstance(value, tensor):
+        if value.dim() == 0 and value.dtype is _torch_float(double):
+            return value  # the common case: nothing to convert
         if value.numel() != 1:
             raise ValueError(f"a scalar needs one element, got a tensor of shape {tuple(value.shape)}")
         import torch

@@ -38,7 +38,7 @@ class StreamvisLogger(Logger):
         self._name = name
         self._version = version
         self._prefix = prefix
-        self._open = {"path": path, "grpc_uri": grpc_uri, "token": token, "tls_ca": tls_ca,
+        self._open: dict[str, Any] = {"path": path, "grpc_uri": grpc_uri, "token": token, "tls_ca": tls_ca,
                       "flush_every": flush_every, "delete_existing": delete_existing}
         self._runs: RunSet | None = None
         self._run: RunLog | None = None
