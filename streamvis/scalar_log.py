@@ -101,6 +101,10 @@ def as_float32(value: Any, double: bool = False) -> Any:
         ):
             value = value.detach().to(want)
         return value.reshape(())
+    if getattr(value, "shape", None) == () and getattr(value, "dtype", None) == (
+        _F8 if double else _F4
+    ):
+        return value  # a numpy or jax scalar of the right dtype: taken as it is
     arr = np.asarray(value)
     if arr.size != 1:
         raise ValueError(f"a scalar needs one element, got shape {arr.shape}")

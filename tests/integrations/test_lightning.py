@@ -72,3 +72,15 @@ def test_fit_logs_loss_and_lr_at_lightnings_steps(tmp_path: Path) -> None:
     lr = tables[("tiny/version_0", "lr-SGD")]
     assert lr["y"][0] == np.float32(0.05) and lr["y"][-1] < lr["y"][0]  # the schedule
     assert len(tables[("tiny/version_0", "train_loss")]["x"]) == 2 * STEPS
+
+
+def test_other_ranks_never_open_the_store(tmp_path: Path, monkeypatch) -> None:
+    from lightning.pytorch.utilities import rank_zero_only
+
+    monkeypatch.setattr(rank_zero_only, "rank", 1)  # what DDP sets on a non-zero rank
+    lg = StreamvisLogger(name="ddp", path=str(tmp_path / "r.svl"))
+    lg.log_hyperparams({"lr": 1.0})
+    lg.log_metrics({"loss": 1.0}, step=0)
+    lg.save()
+    lg.finalize("success")
+    assert not (tmp_path / "r.svl").exists()

@@ -61,3 +61,14 @@ def test_train_logs_loss_and_lr_at_global_steps(tmp_path: Path) -> None:
     cfg = configs["hf-tiny"]
     assert cfg["args"]["learning_rate"] == 1e-3 and cfg["args"]["max_steps"] == STEPS
     assert cfg["model_config"]["n_embd"] == 16 and cfg["model_config"]["vocab_size"] == 64
+
+
+def test_only_world_process_zero_logs(tmp_path: Path) -> None:
+    state = transformers.TrainerState(is_world_process_zero=False, global_step=3)
+    args = transformers.TrainingArguments(output_dir=str(tmp_path / "o"), report_to="none",
+                                          use_cpu=True)
+    cb = StreamvisCallback(path=str(tmp_path / "z.svl"))
+    cb.on_train_begin(args, state, transformers.TrainerControl())
+    cb.on_log(args, state, transformers.TrainerControl(), logs={"loss": 1.0})
+    cb.on_train_end(args, state, transformers.TrainerControl())
+    assert cb.run is None and not (tmp_path / "z.svl").exists()

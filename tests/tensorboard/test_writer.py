@@ -121,3 +121,35 @@ def test_schema_draws_scalars_and_histograms_apart() -> None:
     assert matches("histogram", "weights/l1:hist") and not matches("scalars", "weights/l1:hist")
     for stat in ("min", "max", "mean"):
         assert matches("histogram_stats", f"w:{stat}") and not matches("scalars", f"w:{stat}")
+
+
+def test_writer_through_a_data_server(tmp_path: Path) -> None:
+    """One DataClient shared by the runs of add_scalars, against a real server."""
+    import asyncio
+    import socket
+    import threading
+
+    from streamvis.server.server import DataServer
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = str(tmp_path / "srv.svl")
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    server = DataServer(log, port=port)
+    try:
+        uri = asyncio.run_coroutine_threadsafe(server.start(), loop).result(30)
+        with SummaryWriter(str(tmp_path / "runs" / "g"), grpc_uri=str(uri)) as w:
+            for step in range(5):
+                w.add_scalar("loss", 1.0 / (step + 1), step)
+                w.add_scalars("pair", {"a": step, "b": -step}, step)
+            assert w.stats()["refused_calls"] == 0
+    finally:
+        asyncio.run_coroutine_threadsafe(server.stop(grace=1.0), loop).result(30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+    tables, _ = read_log(log)
+    assert sorted(tables) == [("g", "loss"), ("g/pair_a", "pair"), ("g/pair_b", "pair")]
+    assert tables[("g/pair_b", "pair")]["y"].tolist() == [0.0, -1.0, -2.0, -3.0, -4.0]
