@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from streamvis.columns import STEP_COLUMN, VALUE_COLUMN, WALL_TIME_COLUMN
+from streamvis.errors import StreamvisError
 from streamvis.logger import DataLogger
 from streamvis.logger.sinks import Sink, open_sink
 from streamvis.paths import default_log_path
@@ -207,6 +208,8 @@ class RunSet:
         if r is not None:
             return r
         with self._lock:
+            if self._closed:
+                raise StreamvisError(f"scope {scope!r}: the writer was closed")
             r = self.runs.get(scope)
             if r is None:
                 lg = DataLogger(scope, delete_existing=self._delete_existing)

@@ -153,3 +153,17 @@ def test_writer_through_a_data_server(tmp_path: Path) -> None:
     tables, _ = read_log(log)
     assert sorted(tables) == [("g", "loss"), ("g/pair_a", "pair"), ("g/pair_b", "pair")]
     assert tables[("g/pair_b", "pair")]["y"].tolist() == [0.0, -1.0, -2.0, -3.0, -4.0]
+
+
+def test_calls_after_close_log_nothing_and_do_not_raise(tmp_path: Path, caplog) -> None:
+    log = str(tmp_path / "c.svl")
+    w = SummaryWriter(str(tmp_path / "r"), path=log)
+    w.add_scalar("a", 1.0, 0)
+    w.close()
+    caplog.set_level(logging.WARNING, logger="streamvis.faces")
+    w.add_scalar("a", 2.0, 1)
+    w.add_scalars("m", {"k": 1.0}, 1)
+    w.close()  # idempotent
+    assert w.stats()["refused_calls"] == 2
+    tables, _ = read_log(log)
+    assert list(tables) == [("r", "a")] and tables[("r", "a")]["x"].tolist() == [0]
