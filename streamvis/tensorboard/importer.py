@@ -2,7 +2,8 @@
 
 Each run directory under LOGDIR becomes a scope with the names our SummaryWriter
 gives the same program (``streamvis.tensorboard.naming``); torch's ``add_hparams``
-sub-run (a directory holding an hparams Experiment) is folded into its parent run.
+sub-run (a directory whose event file holds an hparams Experiment and a session's
+hparams, as torch and tensorboardX write them) is folded into its parent run.
 
 Idempotent and resumable: every event file is imported under a writer id of its
 own (a hash of its scope, its path in the run and its first record) and each batch
@@ -172,6 +173,7 @@ class Importer:
         for path in files:
             dec = EventDecoder()
             stop = RecordStop()
+            experiment = session = False
             try:
                 with open(path, "rb") as f:
                     for i, (_, payload) in enumerate(iter_records(f, 0, stop)):
@@ -182,7 +184,11 @@ class Importer:
                             obs = dec.decode(payload)
                         except CorruptDataError:
                             break
-                        if any(isinstance(o, HParams) and o.experiment for o in obs):
+                        for o in obs:
+                            if isinstance(o, HParams):
+                                experiment = experiment or o.experiment
+                                session = session or not o.experiment
+                        if experiment and session:  # both in one file: torch's / tensorboardX's
                             found = True
                             break
             except OSError:

@@ -243,3 +243,21 @@ def test_follow_imports_a_live_logdir(tmp_path: Path) -> None:
             proc.communicate()
     tables, _ = read_log(log)
     assert tables[("r1", "m")]["x"].tolist() == list(range(25))
+
+
+def test_only_hparams_sub_runs_are_folded(tmp_path: Path) -> None:
+    """tensorboard's hparams_config (an Experiment alone) in a run of its own and
+    hp.hparams (a session alone) inside a run: neither is folded."""
+    w = EventFileWriter(str(tmp_path / "logs" / "group" / "cfg"))
+    w.add_event(Event(wall_time=1.0, step=0, summary=hp.hparams_config_pb(
+        hparams=[hp.HParam("lr")], metrics=[hp.Metric("acc")])))
+    w.add_event(Event(wall_time=1.0, step=0, summary=scalar_pb("acc", 0.5)))
+    w.close()
+    w = EventFileWriter(str(tmp_path / "logs" / "group" / "run1"))
+    w.add_event(Event(wall_time=1.0, step=0, summary=hp.hparams_pb({"lr": 0.1})))
+    w.add_event(Event(wall_time=1.0, step=1, summary=scalar_pb("acc", 0.7)))
+    w.close()
+    assert import_tb(str(tmp_path / "logs"), str(tmp_path / "h.svl")) == 0
+    tables, configs = read_log(tmp_path / "h.svl")
+    assert sorted(tables) == [("group/cfg", "acc"), ("group/run1", "acc")]
+    assert configs["group/run1"] == {"lr": 0.1}
