@@ -20,6 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -158,11 +159,13 @@ class Importer:
         self._configs: dict[str, dict[str, Any]] = {}
 
     # ------------------------------------------------------------------ runs
-    def scope_of(self, run_dir: str) -> str:
-        """The scope of a run directory, folding torch's add_hparams sub-run."""
+    def scope_of(self, run_dir: str) -> tuple[str, str]:
+        """The scope of a run directory, folding torch's add_hparams sub-run, and the
+        directory that scope names (the parent, for a sub-run)."""
         if run_dir != self.logdir and self._is_hparams_subrun(run_dir):
-            return run_name(os.path.dirname(run_dir), self.logdir)
-        return run_name(run_dir, self.logdir)
+            parent = os.path.dirname(run_dir)
+            return run_name(parent, self.logdir), parent
+        return run_name(run_dir, self.logdir), run_dir
 
     def _is_hparams_subrun(self, run_dir: str) -> bool:
         known = self._subrun.get(run_dir)
@@ -206,9 +209,9 @@ class Importer:
         report = ImportReport()
         self.store.refresh()
         runs = find_event_files(self.logdir) if os.path.isdir(self.logdir) else {}
-        todo: list[tuple[str, str, int]] = []
+        todo: list[tuple[str, str, str, int]] = []
         for run_dir, files in runs.items():
-            scope = self.scope_of(run_dir)
+            scope, scope_dir = self.scope_of(run_dir)
             for path in files:
                 report.files += 1
                 if path in self._dead:
@@ -220,13 +223,14 @@ class Importer:
                 if self._done.get(path) == (st.st_size, st.st_mtime):
                     report.runs.add(scope)
                     continue
-                todo.append((scope, path, st.st_size))
-        bar = self._bar(sum(size for _, _, size in todo))
+                todo.append((scope, os.path.relpath(path, scope_dir), path, st.st_size))
+        bar = self._bar(sum(t[-1] for t in todo))
         try:
-            for scope, path, size in todo:
+            for scope, rel, path, size in todo:
                 report.runs.add(scope)
-                self._import_file(scope, path, size, report, bar.update if bar else None,
-                                  quiet_torn)
+                wid = partial(self._writer_id, scope, rel)
+                self._import_file(scope, wid, path, size, report,
+                                  bar.update if bar else None, quiet_torn)
         finally:
             if bar is not None:
                 bar.close()
@@ -240,16 +244,19 @@ class Importer:
         return tqdm(total=total, unit="B", unit_scale=True, desc="import-tb",
                     disable=None if self.progress is None else not self.progress)
 
-    def _writer_id(self, scope: str, path: str, first: bytes) -> bytes:
-        rel = os.path.relpath(path, self.logdir).replace(os.sep, "/")
+    @staticmethod
+    def _writer_id(scope: str, rel: str, first: bytes) -> bytes:
+        """The file's identity: its scope, its path within the run (so importing
+        ``runs`` and then ``runs/exp1`` is the same file) and its first record."""
         h = hashlib.blake2b(digest_size=16, person=b"sv-import-tb")
-        for part in (scope.encode(), rel.encode(), first):
+        for part in (scope.encode(), rel.replace(os.sep, "/").encode(), first):
             h.update(len(part).to_bytes(8, "little"))
             h.update(part)
         return h.digest()
 
-    def _import_file(self, scope: str, path: str, size: int, report: ImportReport,
-                     advance: Callable[[int], Any] | None, quiet_torn: bool) -> None:
+    def _import_file(self, scope: str, writer_id: Callable[[bytes], bytes], path: str,
+                     size: int, report: ImportReport, advance: Callable[[int], Any] | None,
+                     quiet_torn: bool) -> None:
         try:
             f = open(path, "rb")  # noqa: SIM115 - closed below
         except OSError:
@@ -260,7 +267,7 @@ class Importer:
             if first is None:
                 self._note_stop(path, stop, 0, report, quiet_torn)
                 return
-            wid = self._writer_id(scope, path, bytes(first[1]))
+            wid = writer_id(bytes(first[1]))
             start = committed_seq(self.store, wid) or 0
             if advance is not None and start:
                 advance(min(start, size))

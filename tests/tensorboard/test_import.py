@@ -261,3 +261,16 @@ def test_only_hparams_sub_runs_are_folded(tmp_path: Path) -> None:
     tables, configs = read_log(tmp_path / "h.svl")
     assert sorted(tables) == [("group/cfg", "acc"), ("group/run1", "acc")]
     assert configs["group/run1"] == {"lr": 0.1}
+
+
+def test_a_run_imported_from_another_root_is_the_same_run(tmp_path: Path, capsys) -> None:
+    tb = pytest.importorskip("torch.utils.tensorboard")
+    with tb.SummaryWriter(str(tmp_path / "runs" / "exp1")) as w:
+        w.add_scalar("loss", 1.0, 0)
+        w.add_hparams({"lr": 0.1}, {"m": 1.0})
+    log = str(tmp_path / "r.svl")
+    assert import_tb(str(tmp_path / "runs"), log) == 0
+    assert import_tb(str(tmp_path / "runs" / "exp1"), log) == 0
+    assert "imported 0 new points" in capsys.readouterr().out.splitlines()[-1]
+    tables, _ = read_log(log)
+    assert sorted(tables) == [("exp1", "loss"), ("exp1", "m")]
