@@ -8,7 +8,8 @@ grad_norm, epoch, eval metrics, ...) as a scalar at ``state.global_step``;
 ``on_train_begin`` stores the training arguments and the model config as the run's
 config (``{"args": ..., "model_config": ...}``). The scope defaults to
 ``args.run_name`` (else the output directory's name). Only the world process zero
-logs.
+logs. ``on_evaluate`` sends what was logged at once (an ``evaluate()`` after
+``train()`` logs into the reopened run).
 """
 
 from __future__ import annotations
@@ -81,6 +82,11 @@ class StreamvisCallback(TrainerCallback):
                 hasattr(value, "numel") and value.numel() == 1
             ):
                 run.scalar(str(key), value, step)
+
+    def on_evaluate(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        # evaluate() after train() logs into a reopened run: send it now, not at exit
+        if self._runs is not None:
+            self._runs.flush()
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self._runs is not None:

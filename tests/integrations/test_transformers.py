@@ -43,8 +43,10 @@ def test_train_logs_loss_and_lr_at_global_steps(tmp_path: Path) -> None:
         dataloader_num_workers=0)
     callback = StreamvisCallback(path=str(tmp_path / "hf.svl"))
     trainer = transformers.Trainer(model=model, args=args,
-                                   train_dataset=RandomTokens(32, 64, 8), callbacks=[callback])
+                                   train_dataset=RandomTokens(32, 64, 8),
+                                   eval_dataset=RandomTokens(4, 64, 8), callbacks=[callback])
     trainer.train()
+    metrics = trainer.evaluate()  # after on_train_end: the run is reopened and appended to
 
     history = [h for h in trainer.state.log_history if "loss" in h]
     assert [h["step"] for h in history] == list(range(1, STEPS + 1))
@@ -58,6 +60,8 @@ def test_train_logs_loss_and_lr_at_global_steps(tmp_path: Path) -> None:
                                                     np.float32))
     assert lr["y"][0] > lr["y"][-1]  # the linear decay
     assert "train_runtime" in {n for s, n in tables if s == "hf-tiny"}
+    ev = tables[("hf-tiny", "eval_loss")]
+    assert ev["x"].tolist() == [STEPS] and ev["y"][0] == np.float32(metrics["eval_loss"])
     cfg = configs["hf-tiny"]
     assert cfg["args"]["learning_rate"] == 1e-3 and cfg["args"]["max_steps"] == STEPS
     assert cfg["model_config"]["n_embd"] == 16 and cfg["model_config"]["vocab_size"] == 64
