@@ -60,6 +60,11 @@ class _SharedSink:
     def schemas(self, scope: str) -> Mapping[str, Mapping[str, np.dtype]]:
         return self._sink.schemas(scope)
 
+    def configs(self) -> dict[str, dict[str, Any]]:
+        """Every scope's config (a Store and a DataClient both answer this)."""
+        found: dict[str, dict[str, Any]] = self._sink.configs()  # type: ignore[attr-defined]
+        return found
+
     def close(self) -> None:
         with self._lock:
             self._users -= 1
@@ -138,7 +143,8 @@ def json_config(params: Mapping[str, Any]) -> dict[str, Any]:
 
 class RunLog:
     """One run: scalars at steps with wall times, and its config (kept whole here,
-    because a config update replaces the stored one)."""
+    because a config update replaces the stored one; a resumed run starts from the
+    stored config)."""
 
     def __init__(self, logger: DataLogger) -> None:
         self.logger = logger
@@ -214,8 +220,20 @@ class RunSet:
             if r is None:
                 lg = DataLogger(scope, delete_existing=self._delete_existing)
                 lg.init(sink=self._sink.acquire(), flush_every=self._flush_every)
-                r = self.runs[scope] = RunLog(lg)
+                r = RunLog(lg)
+                if not self._delete_existing:
+                    r.config = self._stored_config(scope)
+                self.runs[scope] = r
         return r
+
+    def _stored_config(self, scope: str) -> dict[str, Any]:
+        """The config a resumed run already has, so that updates extend it."""
+        try:
+            return dict(self._sink.configs().get(scope) or {})
+        except Exception as exc:  # a server that is down: start from an empty config
+            log.warning("streamvis: scope %r: could not read its stored config (%s); "
+                        "config updates will replace it", scope, exc)
+            return {}
 
     def flush(self, timeout: float | None = None) -> bool:
         """Send everything logged so far; True when all was delivered."""

@@ -167,3 +167,17 @@ def test_calls_after_close_log_nothing_and_do_not_raise(tmp_path: Path, caplog) 
     assert w.stats()["refused_calls"] == 2
     tables, _ = read_log(log)
     assert list(tables) == [("r", "a")] and tables[("r", "a")]["x"].tolist() == [0]
+
+
+def test_a_resumed_run_extends_its_stored_config(tmp_path: Path) -> None:
+    log = str(tmp_path / "resume.svl")
+    with SummaryWriter(str(tmp_path / "r"), path=log) as w:
+        w.add_hparams({"lr": 0.1}, {})
+    with SummaryWriter(str(tmp_path / "r"), path=log) as w:  # resumed from a checkpoint
+        w.add_text("note", "resumed")
+    _, configs = read_log(log)
+    assert configs["r"] == {"lr": 0.1, "text.note": "resumed"}
+    with SummaryWriter(str(tmp_path / "r"), path=log, delete_existing=True) as w:
+        w.add_text("note", "fresh")
+    _, configs = read_log(log)
+    assert configs["r"] == {"text.note": "fresh"}
