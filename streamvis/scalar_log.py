@@ -30,6 +30,7 @@ from streamvis.columns import STEP_COLUMN, VALUE_COLUMN, WALL_TIME_COLUMN
 from streamvis.errors import StreamvisError
 from streamvis.logger import DataLogger
 from streamvis.logger.sinks import Sink, open_sink
+from streamvis.logger.tensors import F4, F8, stored_dtype
 from streamvis.paths import default_log_path
 
 __all__ = ["RunLog", "RunSet", "as_float32", "as_step", "json_config"]
@@ -107,10 +108,14 @@ def as_float32(value: Any, double: bool = False) -> Any:
         ):
             value = value.detach().to(want)
         return value.reshape(())
-    if getattr(value, "shape", None) == () and getattr(value, "dtype", None) == (
-        _F8 if double else _F4
-    ):
-        return value  # a numpy or jax scalar of the right dtype: taken as it is
+    dt = getattr(value, "dtype", None)
+    if dt is not None and getattr(value, "size", None) == 1 and hasattr(value, "reshape"):
+        try:
+            stored = stored_dtype(np.dtype(dt))
+        except TypeError:
+            stored = None
+        if stored is (F8 if double else F4):  # numpy or jax, the right dtype: no host copy
+            return value if getattr(value, "shape", None) == () else value.reshape(())
     arr = np.asarray(value)
     if arr.size != 1:
         raise ValueError(f"a scalar needs one element, got shape {arr.shape}")

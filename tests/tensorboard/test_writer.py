@@ -181,3 +181,16 @@ def test_a_resumed_run_extends_its_stored_config(tmp_path: Path) -> None:
         w.add_text("note", "fresh")
     _, configs = read_log(log)
     assert configs["r"] == {"text.note": "fresh"}
+
+
+def test_jax_scalars_are_taken_as_they_are(tmp_path: Path) -> None:
+    jnp = pytest.importorskip("jax.numpy")
+    log = str(tmp_path / "j.svl")
+    with SummaryWriter(str(tmp_path / "r"), path=log) as w:
+        for step in range(3):
+            w.add_scalar("loss", jnp.float32(0.5) * step, step)
+            w.add_scalar("wide", jnp.asarray([1.5 * step]), step)  # one element, shape (1,)
+        assert w.stats()["refused_calls"] == 0
+    tables, _ = read_log(log)
+    assert tables[("r", "loss")]["y"].tolist() == [0.0, 0.5, 1.0]
+    assert tables[("r", "wide")]["y"].tolist() == [0.0, 1.5, 3.0]
