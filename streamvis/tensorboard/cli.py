@@ -13,6 +13,21 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
+def _sigterm_stops() -> None:
+    """SIGTERM ends --follow as Ctrl-C does: the pass in progress is cut at a batch
+    (appends are atomic) and the log is closed."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+
+
 @click.command("import-tb")
 @click.argument("logdir", type=click.Path(file_okay=False))
 @click.argument("path")
@@ -42,6 +57,8 @@ def import_tb_cmd(logdir: str, path: str, follow: bool, interval: float) -> None
         if follow and report.points:
             click.echo(f"imported {report.points} new points")
 
+    if follow:
+        _sigterm_stops()
     try:
         report = import_tb(logdir, path, progress=None, follow=follow, interval=interval,
                            on_pass=on_pass)

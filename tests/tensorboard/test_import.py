@@ -231,7 +231,7 @@ def test_follow_imports_a_live_logdir(tmp_path: Path) -> None:
         w.flush()
         _torch_run(logs / "r2", 3)  # a new run appears
         wait_for(lambda: count("r1") == 25 and count("r2") == 3, timeout=30)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGTERM)  # as a supervisor stops it (Ctrl-C: the same)
         out, err = proc.communicate(timeout=30)
         assert proc.returncode == 0, err
         assert b"stopped following" in out
