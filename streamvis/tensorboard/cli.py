@@ -74,5 +74,5 @@ def import_tb_cmd(logdir: str, path: str, follow: bool, interval: float) -> None
     corrupt = report.corrupt
     if corrupt:
         raise CorruptDataError(
-            f"{_plural(len(corrupt), 'corrupt event file')}, the rest of each skipped: "
-            + ", ".join(p.path for p in corrupt))
+            f"{_plural(len(corrupt), 'corrupt event file')} imported up to the damage "
+            "(see the warnings above): " + ", ".join(p.path for p in corrupt))
