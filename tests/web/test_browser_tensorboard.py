@@ -13,7 +13,7 @@ from .helpers import glyphs, open_page
 
 pytestmark = pytest.mark.browser
 
-WAIT_MS = 5000
+WAIT_MS = 15000  # generous: CI machines are shared
 F_JS = """() => Object.fromEntries(Bokeh.documents[0].get_model_by_name('plot:1').renderers
   .map(r => [r.name, [Array.from(r.data_source.data.f), Array.from(r.data_source.data.x)]]))"""
 SLIDER = "Bokeh.documents[0].get_model_by_name('filter:1')"
