@@ -47,9 +47,8 @@ CHROMIUM_ARGS = [
 ]
 BUDGET = 4000
 
-LEN_JS = """name => { const f = Bokeh.documents[0].get_model_by_name('plot:0');
-  const r = f && f.renderers.find(r => r.name === name);
-  return r ? r.data_source.data.x.length : -1; }"""
+LEN_JS = """name => { try { const d = Bokeh.documents[0].get_model_by_name('lines:0:source').data;
+  const j = d.label.indexOf(name); return j < 0 ? -1 : d.n[j]; } catch (e) { return -1; } }"""
 
 BYTES_JS = """() => { let b = 0; for (const m of Bokeh.documents[0].all_models) {
   if (m.data !== undefined && m.data instanceof Map) for (const v of m.data.values())
@@ -64,11 +63,12 @@ FRAME_JS = """() => { const views = [];
   const f = pv.frame.bbox, r = pv.el.getBoundingClientRect(), xr = pv.model.x_range;
   return {x: r.x + f.left, y: r.y + f.top, w: f.width, h: f.height, x0: xr.start, x1: xr.end}; }"""
 
-# count data changes of the big line's source, and paint a frame after each
+# count data changes of plot 0's lines, and note when RangesUpdate and the wheel happen
 WATCH_JS = """() => { const p = Bokeh.documents[0].get_model_by_name('plot:0');
-  const r = p.renderers[0];
+  const s = Bokeh.documents[0].get_model_by_name('lines:0:source');
   window.__gen = 0;
-  r.data_source.change.connect(() => { window.__gen++; window.__data = performance.now(); });
+  const bump = () => { window.__gen++; window.__data = performance.now(); };
+  s.patching.connect(bump); s.streaming.connect(bump); s.properties.data.change.connect(bump);
   const orig = p.trigger_event.bind(p);
   p.trigger_event = (e) => { if (e.event_name === 'rangesupdate') window.__ru = performance.now();
                              orig(e); };
@@ -101,7 +101,7 @@ def _rss(pid: int) -> tuple[int, int]:
 class WebServe:
     """``streamvis web-serve`` as a subprocess."""
 
-    def __init__(self, log: str, schema: str, refresh: float) -> None:
+    def __init__(self, log: str, schema: str, refresh: float, *extra: str) -> None:
         self.port = _free_port()
         env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
         self.proc = subprocess.Popen(
@@ -117,6 +117,7 @@ class WebServe:
                 str(refresh),
                 "--budget",
                 str(BUDGET),
+                *extra,
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
