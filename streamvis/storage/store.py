@@ -526,6 +526,13 @@ class Store:
             )
             return RangesResult(tables, counts, self._cursor())
 
+    def committed_seq(self, writer_id: bytes) -> int | None:
+        """The last sequence number stored for ``writer_id`` (None: nothing from it), so
+        a writer that resumes (an importer) can start after what is already stored."""
+        self.refresh()
+        with self._lock:
+            return self._state.writers.get(writer_id)
+
     def release_cache(self) -> None:
         """Drop the decoded groups kept for range reads (they are read again on demand)."""
         with self._lock:

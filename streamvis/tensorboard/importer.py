@@ -93,17 +93,8 @@ def find_event_files(logdir: str) -> dict[str, list[str]]:
 
 
 def committed_seq(store: Store, writer_id: bytes) -> int | None:
-    """The last sequence number the store holds for ``writer_id`` (None: none).
-
-    Store has no public accessor for this yet; its state keeps the number for
-    de-duplication. Without it an import starts from byte 0 (duplicates are still
-    refused batch by batch)."""
-    state = getattr(store, "_state", None)
-    writers = getattr(state, "writers", None)
-    if not isinstance(writers, dict):
-        return None
-    seq = writers.get(writer_id)
-    return int(seq) if seq is not None else None
+    """The last sequence number the store holds for ``writer_id`` (None: none)."""
+    return store.committed_seq(writer_id)
 
 
 class _Batch:
