@@ -85,7 +85,7 @@ def apply_submodels(fig: Any, submodels: Mapping[str, Mapping[str, Any]]) -> Non
             continue
         if key == "title":
             if fig.title is None:
-                from bokeh.models import Title
+                from bokeh.models.annotations import Title
 
                 fig.title = Title()
             fig.title.update(**props)
