@@ -79,7 +79,7 @@ class DataServer:
         problem = _bind_problem(self.host, self.port)  # before gRPC logs its own lines
         if problem:
             raise PortInUseError(problem)
-        server = grpc.aio.server(options=wire.channel_options(self.max_message_bytes))
+        server = grpc.aio.server(options=wire.server_options(self.max_message_bytes))
         target = f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
         try:
             if credentials is None:
