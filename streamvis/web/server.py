@@ -19,7 +19,12 @@ from .app import make_applications
 from .schema import Schema
 from .session import AppConfig
 
-__all__ = ["parse_web_uri", "build_server", "DEFAULT_BUDGET", "check_tls_files"]
+__all__ = [
+    "parse_web_uri",
+    "build_server",
+    "DEFAULT_BUDGET",
+    "check_tls_files",
+]
 
 DEFAULT_BUDGET = 4000
 

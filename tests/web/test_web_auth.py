@@ -230,3 +230,58 @@ def test_https_page_streams_in_chromium(tls_server, browser):
         assert page.evaluate("() => location.protocol") == "https:"
     finally:
         ctx.close()
+
+
+def _own_ip() -> str | None:
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("192.0.2.254", 9))  # the default route's address; nothing is sent
+            ip = str(s.getsockname()[0])
+    except OSError:
+        return None
+    return None if ip.startswith("127.") else ip
+
+
+@pytest.mark.browser
+def test_a_colleague_opens_the_shared_link_of_a_non_local_bind(store, log_path, browser, procs):
+    """web-serve 0.0.0.0:PORT --web-token: the link http://THIS-IP:PORT/...&web_token=T
+    gives a live page (websocket origin accepted), the address bar loses the token,
+    and without it the same address is refused."""
+    import subprocess
+    import sys
+
+    from .conftest import ROOT, free_port
+
+    ip = _own_ip()
+    if ip is None:
+        pytest.skip("no non-loopback address to share a page on")
+    store.append(demo_items(["secret-run"], steps=20))
+    port = free_port()
+    web = procs.popen(
+        [sys.executable, "-m", "streamvis.cli", "web-serve", f"0.0.0.0:{port}", log_path,
+         str(ROOT / "schemas" / "demo.yaml"), "--web-token", TOKEN, "--refresh", "0.3"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    )
+    assert web.stdout is not None
+    for line in web.stdout:
+        if "open http://" in line:
+            break
+    ctx = browser.new_context(viewport={"width": 1000, "height": 700})
+    try:
+        page = ctx.new_page()
+        open_page(page, f"http://{ip}:{port}/?rows=loss&web_token={TOKEN}")
+        assert page.url == f"http://{ip}:{port}/?rows=loss"
+        page.wait_for_function(
+            "() => { const p = Bokeh.documents[0].get_model_by_name('plot:0');"
+            " return p && p.renderers.some(r => r.data_source.data.x.length === 20); }",
+            timeout=15000,
+        )
+    finally:
+        ctx.close()
+    conn = http.client.HTTPConnection(ip, port, timeout=20)
+    conn.request("GET", "/?rows=loss")
+    assert conn.getresponse().status == 403
+    conn.close()
