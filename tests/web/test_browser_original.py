@@ -74,3 +74,40 @@ _GLYPH_KEYS_JS = """() => { const out = {};
       out['plot:' + i + '|' + r.name] = 1;
   }
   return out; }"""
+
+
+_PLOTS_PY = (Path(__file__).resolve().parents[2] / "streamvis" / "web" / "plots.py").read_text()
+
+STYLE_JS = """() => { const out = {};
+  for (const i of [0, 1, 2]) {
+    const f = Bokeh.documents[0].get_model_by_name('plot:' + i);
+    out[i] = {title: f.title.text, title_size: f.title.text_font_size,
+              x: f.below.map(a => a.axis_label), y: f.left.map(a => a.axis_label),
+              x_size: f.below.map(a => a.major_label_text_font_size),
+              glyph: f.renderers.map(r => r.glyph.type)};
+  }
+  return out; }"""
+
+
+@pytest.mark.skipif(
+    "apply_submodels" not in _PLOTS_PY or "glyph_method" not in _PLOTS_PY,
+    reason="streamvis/web/plots.py does not apply PlotSpec.figure_submodels/glyph_method yet",
+)
+def test_original_schema_draws_its_titles_axis_labels_and_radius_circles(server, page):
+    url = (
+        server.url + "/?rows=loss;filtered-lines,filtered-scatter"
+        "&names=^top$&names=^lines$&names=^belief$"
+    )
+    open_page(page, url)
+    page.wait_for_function(
+        "() => [0, 1, 2].every(i => Bokeh.documents[0].get_model_by_name('plot:' + i)"
+        ".renderers.length > 0)",
+        timeout=15000,
+    )
+    got = page.evaluate(STYLE_JS)
+    assert got["0"]["title"].startswith("Loss") and got["0"]["title_size"] == "24px"
+    assert got["0"]["x"] == ["SGD Step"] and got["0"]["y"] == ["Nats"]
+    assert got["0"]["x_size"] == ["24px"]
+    assert got["1"]["title"].startswith("Lines") and got["1"]["x"] == ["Component 1"]
+    assert got["2"]["title"].startswith("Belief State") and got["2"]["y"] == ["Component 2"]
+    assert set(got["2"]["glyph"]) == {"Circle"}  # radius: 0.001 in data units
