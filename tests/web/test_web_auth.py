@@ -20,7 +20,12 @@ from .helpers import demo_items, open_page
 TOKEN = "t0ken-for-tests-5d1e"
 # every Bokeh route that serves a page, a websocket or data, for both applications
 PAGES = ["/", "/?rows=loss", "/index"]
-DATA = ["/metadata", "/index/metadata", "/autoload.js?bokeh-autoload-element=x"]
+DATA = [
+    "/metadata",
+    "/index/metadata",
+    "/autoload.js?bokeh-autoload-element=x",
+    "/index/autoload.js?bokeh-autoload-element=x",
+]
 WEBSOCKETS = ["/ws", "/index/ws"]
 
 
