@@ -1,4 +1,6 @@
-"""Regenerate the protobuf/gRPC modules in streamvis/proto from their .proto files.
+"""Regenerate the protobuf/gRPC modules in streamvis/proto from their .proto files
+(data.proto, service.proto, and legacy_data.proto: the original streamvis's records,
+read by ``streamvis import-legacy``).
 
 Run from anywhere: ``python scripts/gen_proto.py``. The output is committed;
 tests/test_generated.py fails when it is stale. ``--out DIR`` writes elsewhere

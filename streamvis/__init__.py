@@ -1,14 +1,14 @@
 """streamvis: log tensors from training, watch them stream into live plots.
 
-``from streamvis import DataLogger`` imports the logger on first access only, so
-``import streamvis`` stays cheap for the CLI and the web app.
+``from streamvis import DataLogger`` (or ``AsyncDataLogger``) imports the logger on
+first access only, so ``import streamvis`` stays cheap for the CLI and the web app.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["DataLogger"]
+__all__ = ["AsyncDataLogger", "DataLogger"]
 
 try:
     from importlib.metadata import PackageNotFoundError, version
@@ -22,8 +22,8 @@ except ImportError:  # pragma: no cover
 
 
 def __getattr__(name: str) -> Any:
-    if name == "DataLogger":
-        from streamvis.logger import DataLogger
+    if name in ("DataLogger", "AsyncDataLogger"):
+        from streamvis import logger
 
-        return DataLogger
+        return getattr(logger, name)
     raise AttributeError(f"module 'streamvis' has no attribute {name!r}")

@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "export": "streamvis.storage_cli:export_cmd",
     "compact": "streamvis.storage_cli:compact_cmd",
     "verify": "streamvis.storage_cli:verify_cmd",
+    "import-legacy": "streamvis.legacy.cli:import_legacy_cmd",
     "grpc-serve": "streamvis.server.cli:grpc_serve_cmd",
     "scopes": "streamvis.server.cli:scopes_cmd",
     "names": "streamvis.server.cli:names_cmd",

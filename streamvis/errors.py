@@ -14,6 +14,8 @@ matching built-in where one exists, so ``except FileNotFoundError`` or
     ├── CursorResetError                       the cursor predates a compaction: read from scratch
     ├── StorageIOError (OSError)               the byte store failed (disk full, I/O error)
     ├── ConflictError                          a concurrent writer won a race (segment exists)
+    ├── ForeignFileError (FileExistsError)     a file streamvis would create or replace is not ours
+    │   └── LegacyFormatError                  ... it is the original streamvis's PREFIX.log/.idx
     ├── UnavailableError (ConnectionError)     the data server cannot be reached
     └── UnauthenticatedError (PermissionError) a missing or wrong token
 
@@ -34,6 +36,8 @@ __all__ = [
     "CursorResetError",
     "StorageIOError",
     "ConflictError",
+    "ForeignFileError",
+    "LegacyFormatError",
     "UnavailableError",
     "UnauthenticatedError",
     "error_for_code",
@@ -104,6 +108,25 @@ class ConflictError(StreamvisError):
     code = "conflict"
 
 
+class ForeignFileError(StreamvisError, FileExistsError):
+    """A file at a path streamvis would create or replace exists and was not written by
+    streamvis: nothing was written; the message names the file and what to do."""
+
+    code = "foreign_file"
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class LegacyFormatError(ForeignFileError):
+    """The file is in the format of the original streamvis (``PREFIX.log`` and
+    ``PREFIX.idx`` of its 2025 Bokeh + gRPC era): convert it with
+    ``streamvis import-legacy PREFIX PATH``."""
+
+    code = "legacy_format"
+
+
 class UnavailableError(StreamvisError, ConnectionError):
     """The data server could not be reached."""
 
@@ -129,6 +152,8 @@ _BY_CODE: dict[str, type[StreamvisError]] = {
         CursorResetError,
         StorageIOError,
         ConflictError,
+        ForeignFileError,
+        LegacyFormatError,
         UnavailableError,
         UnauthenticatedError,
     )

@@ -11,11 +11,19 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import pyarrow as pa
 
-from streamvis.storage import GroupInfo, ReadResult, Store
+from streamvis.storage import (
+    GroupInfo,
+    GroupSnapshot,
+    RangeRequest,
+    RangesResult,
+    ReadResult,
+    Store,
+)
 
 __all__ = [
     "DataSource",
@@ -49,6 +57,12 @@ class DataSource(Protocol):
         """Every live (scope, name, index) group with its point count and x range."""
         ...
 
+    def snapshot(
+        self, *, scope_pattern: str | None = None, name_pattern: str | None = None
+    ) -> GroupSnapshot:
+        """``groups(...)`` and the cursor of the same state (follow on with ``fetch``)."""
+        ...
+
     def cursor(self) -> str:
         """A cursor at the current end of the log (``fetch(since=...)`` from there)."""
         ...
@@ -75,6 +89,10 @@ class DataSource(Protocol):
         max_points: int | None = None,
     ) -> pa.Table:
         """One group's points with x in [x_min, x_max], decimated to ``max_points``."""
+        ...
+
+    def read_ranges(self, requests: Sequence[RangeRequest]) -> RangesResult:
+        """Many groups' ranges in one call, from one state of the log (its cursor returned)."""
         ...
 
     def delete(self, scope: str, name: str | None = None) -> None:
@@ -124,6 +142,12 @@ class LocalSource:
         self.store.refresh()
         return self.store.groups(scope_pattern=scope_pattern, name_pattern=name_pattern)
 
+    def snapshot(
+        self, *, scope_pattern: str | None = None, name_pattern: str | None = None
+    ) -> GroupSnapshot:
+        self.store.refresh()
+        return self.store.snapshot(scope_pattern=scope_pattern, name_pattern=name_pattern)
+
     def cursor(self) -> str:
         self.store.refresh()
         return self.store.cursor()
@@ -152,6 +176,9 @@ class LocalSource:
     ) -> pa.Table:
         self.store.refresh()
         return self.store.read_range(scope, name, index, x_min, x_max, max_points)
+
+    def read_ranges(self, requests: Sequence[RangeRequest]) -> RangesResult:
+        return self.store.read_ranges(requests)
 
     def delete(self, scope: str, name: str | None = None) -> None:
         if self.store.mode == "a":

@@ -18,6 +18,9 @@ def test_generated_modules_are_fresh(tmp_path) -> None:
     spec.loader.exec_module(gen)
     written = gen.generate(tmp_path)
     assert written, "no .proto files found"
+    names = {f.name for f in written}
+    # the records (data.proto), the service, and the original streamvis's records
+    assert {"data_pb2.py", "service_pb2.py", "legacy_data_pb2.py"} <= names, names
     for fresh in written:
         committed = ROOT / "streamvis" / "proto" / fresh.name
         assert committed.exists(), f"{committed} is not committed: run python scripts/gen_proto.py"

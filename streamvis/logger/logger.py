@@ -66,13 +66,52 @@ class DataLogger:
     >>> logger.init(path="runs.log", flush_every=1.0)      # or grpc_uri="host:8081"
     >>> with logger:
     ...     logger.write("loss", x=step, y=loss)
+
+    The original streamvis's form is accepted too:
+
+    >>> logger = DataLogger(scope="run1", grpc_uri="host:8081")  # or path="runs.log"
+    >>> logger.start()
+    >>> logger.write("loss", x=step, y=loss)
+    >>> logger.stop()                                           # flushes everything
     """
 
-    def __init__(self, scope: str, delete_existing: bool = False) -> None:
+    def __init__(
+        self,
+        scope: str,
+        delete_existing: bool | None = None,
+        *,
+        grpc_uri: str | None = None,
+        path: str | os.PathLike[str] | None = None,
+        tensor_type: str | None = None,
+        flush_every: float | None = None,
+        token: str | None = None,
+        tls_ca: str | None = None,
+    ) -> None:
+        """Two forms. The seed's: ``DataLogger(scope, delete_existing=False)``, then
+        ``init(path=... | grpc_uri=..., flush_every=1.0, tensor_type="numpy")``.
+        The original streamvis's: the destination given here (``grpc_uri=`` or
+        ``path=``), then ``start()`` ... ``stop()``; in that form the original's
+        defaults apply, ``delete_existing=True`` and ``flush_every=2.0``."""
         if not isinstance(scope, str) or not scope:
             raise InvalidArgumentError(f"scope must be a non-empty string, got {scope!r}")
+        if isinstance(delete_existing, str) and grpc_uri is None:
+            # the original's positional form: DataLogger(scope, grpc_uri, ...)
+            grpc_uri, delete_existing = delete_existing, None
+        if grpc_uri is not None and path is not None:
+            raise InvalidArgumentError("give one of path= or grpc_uri=, not both")
+        if tensor_type is not None and tensor_type not in TENSOR_TYPES:
+            raise InvalidArgumentError(
+                f"tensor_type must be one of {TENSOR_TYPES}, got {tensor_type!r}")
+        original_form = grpc_uri is not None or path is not None
+        if delete_existing is None:
+            delete_existing = original_form  # the original's default: True
+        if flush_every is None and original_form:
+            flush_every = 2.0  # the original's default
         self.scope = scope
         self.delete_existing = bool(delete_existing)
+        self._target = (path, grpc_uri) if original_form else None
+        self._defaults: dict[str, Any] = {"flush_every": flush_every, "tensor_type": tensor_type,
+                                          "token": token, "tls_ca": tls_ca}
         self._accepting = False
         self._closed = False
         self._forked = False
@@ -90,8 +129,8 @@ class DataLogger:
         self,
         path: str | os.PathLike[str] | None = None,
         grpc_uri: str | None = None,
-        flush_every: float = 1.0,
-        tensor_type: str = "numpy",
+        flush_every: float | None = None,
+        tensor_type: str | None = None,
         *,
         token: str | None = None,
         tls_ca: str | None = None,
@@ -102,10 +141,23 @@ class DataLogger:
         close_timeout: float = 10.0,
     ) -> DataLogger:
         """Open the sink (a log ``path``, a server ``grpc_uri``, or a ready ``sink``) and
-        start the flush thread. ``tensor_type`` ("numpy", "torch", "jax") is a hint:
+        start the flush thread. ``flush_every`` defaults to 1.0 s (2.0 s in the
+        original's form). ``tensor_type`` ("numpy", "torch", "jax") is a hint:
         values of every supported kind are accepted. For a server, ``token`` (default
         ``$STREAMVIS_TOKEN``) is sent with every call and ``tls_ca`` (a PEM CA; default
-        ``$STREAMVIS_TLS_CA``) makes the connection TLS. Returns the logger."""
+        ``$STREAMVIS_TLS_CA``) makes the connection TLS. Without a destination, the one
+        given to the constructor is used. Returns the logger."""
+        if path is None and grpc_uri is None and sink is None and self._target is not None:
+            path, grpc_uri = self._target
+        elif self._target is not None and (path, grpc_uri) != self._target:
+            raise InvalidArgumentError(
+                f"scope {self.scope!r}: the destination was given to DataLogger() already")
+        defaults = self._defaults
+        flush_every = defaults["flush_every"] if flush_every is None else flush_every
+        flush_every = 1.0 if flush_every is None else flush_every
+        tensor_type = tensor_type or defaults["tensor_type"] or "numpy"
+        token = defaults["token"] if token is None else token
+        tls_ca = defaults["tls_ca"] if tls_ca is None else tls_ca
         if self._accepting or self._closed:
             raise StreamvisError("init() was already called on this logger")
         if tensor_type not in TENSOR_TYPES:
@@ -140,6 +192,19 @@ class DataLogger:
         )
         self._thread.start()
         return self
+
+    def start(self) -> DataLogger:
+        """The original's form: open the destination given to the constructor and start
+        flushing (``init()`` with the constructor's arguments)."""
+        if self._target is None:
+            raise StreamvisError(
+                f"scope {self.scope!r}: start() needs the destination in the constructor, "
+                "DataLogger(scope=..., grpc_uri=...) or (..., path=...); or call init(path=...)")
+        return self.init()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """The original's form: flush everything written and close (``close()``)."""
+        self.close(timeout)
 
     def _load_schemas(self, sink: Sink) -> None:
         try:
@@ -319,6 +384,8 @@ class DataLogger:
 
     # ---------------------------------------------------------------- context managers
     def __enter__(self) -> DataLogger:
+        if not self._accepting and not self._closed and self._target is not None:
+            self.init()  # the original's form: entering starts the logger
         if not self._accepting:
             raise StreamvisError(f"scope {self.scope!r}: call init() before entering the logger")
         return self
@@ -328,6 +395,10 @@ class DataLogger:
         self.close()
 
     async def __aenter__(self) -> DataLogger:
+        if not self._accepting and not self._closed and self._target is not None:
+            import asyncio
+
+            await asyncio.to_thread(self.init)  # opening a server sink may block
         return self.__enter__()
 
     async def __aexit__(self, et: type[BaseException] | None, ev: BaseException | None,

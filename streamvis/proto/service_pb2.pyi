@@ -8,14 +8,16 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class TableChunk(_message.Message):
-    __slots__ = ("scope", "name", "columns")
+    __slots__ = ("scope", "name", "columns", "request")
     SCOPE_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
     scope: str
     name: str
     columns: _containers.RepeatedCompositeFieldContainer[_data_pb2.Column]
-    def __init__(self, scope: _Optional[str] = ..., name: _Optional[str] = ..., columns: _Optional[_Iterable[_Union[_data_pb2.Column, _Mapping]]] = ...) -> None: ...
+    request: int
+    def __init__(self, scope: _Optional[str] = ..., name: _Optional[str] = ..., columns: _Optional[_Iterable[_Union[_data_pb2.Column, _Mapping]]] = ..., request: _Optional[int] = ...) -> None: ...
 
 class Item(_message.Message):
     __slots__ = ("points", "config", "delete", "continued")
@@ -140,10 +142,12 @@ class Group(_message.Message):
     def __init__(self, scope: _Optional[str] = ..., name: _Optional[str] = ..., index: _Optional[int] = ..., count: _Optional[int] = ..., x_min: _Optional[float] = ..., x_max: _Optional[float] = ...) -> None: ...
 
 class GroupsReply(_message.Message):
-    __slots__ = ("groups",)
+    __slots__ = ("groups", "cursor")
     GROUPS_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
     groups: _containers.RepeatedCompositeFieldContainer[Group]
-    def __init__(self, groups: _Optional[_Iterable[_Union[Group, _Mapping]]] = ...) -> None: ...
+    cursor: str
+    def __init__(self, groups: _Optional[_Iterable[_Union[Group, _Mapping]]] = ..., cursor: _Optional[str] = ...) -> None: ...
 
 class CursorRequest(_message.Message):
     __slots__ = ()
@@ -170,20 +174,30 @@ class FetchRequest(_message.Message):
     def __init__(self, scope: _Optional[str] = ..., name: _Optional[str] = ..., scope_pattern: _Optional[str] = ..., name_pattern: _Optional[str] = ..., since: _Optional[str] = ...) -> None: ...
 
 class ReadRangeRequest(_message.Message):
-    __slots__ = ("scope", "name", "index", "x_min", "x_max", "max_points")
+    __slots__ = ("scope", "name", "index", "x_min", "x_max", "max_points", "upto", "smoothing")
     SCOPE_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     INDEX_FIELD_NUMBER: _ClassVar[int]
     X_MIN_FIELD_NUMBER: _ClassVar[int]
     X_MAX_FIELD_NUMBER: _ClassVar[int]
     MAX_POINTS_FIELD_NUMBER: _ClassVar[int]
+    UPTO_FIELD_NUMBER: _ClassVar[int]
+    SMOOTHING_FIELD_NUMBER: _ClassVar[int]
     scope: str
     name: str
     index: int
     x_min: float
     x_max: float
     max_points: int
-    def __init__(self, scope: _Optional[str] = ..., name: _Optional[str] = ..., index: _Optional[int] = ..., x_min: _Optional[float] = ..., x_max: _Optional[float] = ..., max_points: _Optional[int] = ...) -> None: ...
+    upto: int
+    smoothing: float
+    def __init__(self, scope: _Optional[str] = ..., name: _Optional[str] = ..., index: _Optional[int] = ..., x_min: _Optional[float] = ..., x_max: _Optional[float] = ..., max_points: _Optional[int] = ..., upto: _Optional[int] = ..., smoothing: _Optional[float] = ...) -> None: ...
+
+class ReadRangesRequest(_message.Message):
+    __slots__ = ("ranges",)
+    RANGES_FIELD_NUMBER: _ClassVar[int]
+    ranges: _containers.RepeatedCompositeFieldContainer[ReadRangeRequest]
+    def __init__(self, ranges: _Optional[_Iterable[_Union[ReadRangeRequest, _Mapping]]] = ...) -> None: ...
 
 class Tombstone(_message.Message):
     __slots__ = ("scope", "name")
@@ -194,15 +208,17 @@ class Tombstone(_message.Message):
     def __init__(self, scope: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
 
 class FetchReply(_message.Message):
-    __slots__ = ("reset", "deleted", "tables", "end_of_batch", "cursor")
+    __slots__ = ("reset", "deleted", "tables", "end_of_batch", "cursor", "counts")
     RESET_FIELD_NUMBER: _ClassVar[int]
     DELETED_FIELD_NUMBER: _ClassVar[int]
     TABLES_FIELD_NUMBER: _ClassVar[int]
     END_OF_BATCH_FIELD_NUMBER: _ClassVar[int]
     CURSOR_FIELD_NUMBER: _ClassVar[int]
+    COUNTS_FIELD_NUMBER: _ClassVar[int]
     reset: bool
     deleted: _containers.RepeatedCompositeFieldContainer[Tombstone]
     tables: _containers.RepeatedCompositeFieldContainer[TableChunk]
     end_of_batch: bool
     cursor: str
-    def __init__(self, reset: _Optional[bool] = ..., deleted: _Optional[_Iterable[_Union[Tombstone, _Mapping]]] = ..., tables: _Optional[_Iterable[_Union[TableChunk, _Mapping]]] = ..., end_of_batch: _Optional[bool] = ..., cursor: _Optional[str] = ...) -> None: ...
+    counts: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, reset: _Optional[bool] = ..., deleted: _Optional[_Iterable[_Union[Tombstone, _Mapping]]] = ..., tables: _Optional[_Iterable[_Union[TableChunk, _Mapping]]] = ..., end_of_batch: _Optional[bool] = ..., cursor: _Optional[str] = ..., counts: _Optional[_Iterable[int]] = ...) -> None: ...

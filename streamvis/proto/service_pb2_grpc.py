@@ -95,6 +95,11 @@ class DataServiceStub:
                 request_serializer=streamvis_dot_proto_dot_service__pb2.ReadRangeRequest.SerializeToString,
                 response_deserializer=streamvis_dot_proto_dot_service__pb2.FetchReply.FromString,
                 _registered_method=True)
+        self.ReadRanges = channel.unary_stream(
+                '/streamvis.DataService/ReadRanges',
+                request_serializer=streamvis_dot_proto_dot_service__pb2.ReadRangesRequest.SerializeToString,
+                response_deserializer=streamvis_dot_proto_dot_service__pb2.FetchReply.FromString,
+                _registered_method=True)
         self.Subscribe = channel.unary_stream(
                 '/streamvis.DataService/Subscribe',
                 request_serializer=streamvis_dot_proto_dot_service__pb2.FetchRequest.SerializeToString,
@@ -182,6 +187,14 @@ class DataServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReadRanges(self, request, context):
+        """many groups' ranges from one state of the log: chunks carry their request's number;
+        the last message has the cursor of that state and every request's group count
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Subscribe(self, request, context):
         """Fetch, then one batch per change as points and tombstones are appended.
         """
@@ -250,6 +263,11 @@ def add_DataServiceServicer_to_server(servicer, server):
             'ReadRange': grpc.unary_stream_rpc_method_handler(
                     servicer.ReadRange,
                     request_deserializer=streamvis_dot_proto_dot_service__pb2.ReadRangeRequest.FromString,
+                    response_serializer=streamvis_dot_proto_dot_service__pb2.FetchReply.SerializeToString,
+            ),
+            'ReadRanges': grpc.unary_stream_rpc_method_handler(
+                    servicer.ReadRanges,
+                    request_deserializer=streamvis_dot_proto_dot_service__pb2.ReadRangesRequest.FromString,
                     response_serializer=streamvis_dot_proto_dot_service__pb2.FetchReply.SerializeToString,
             ),
             'Subscribe': grpc.unary_stream_rpc_method_handler(
@@ -581,6 +599,33 @@ class DataService:
             target,
             '/streamvis.DataService/ReadRange',
             streamvis_dot_proto_dot_service__pb2.ReadRangeRequest.SerializeToString,
+            streamvis_dot_proto_dot_service__pb2.FetchReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReadRanges(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/streamvis.DataService/ReadRanges',
+            streamvis_dot_proto_dot_service__pb2.ReadRangesRequest.SerializeToString,
             streamvis_dot_proto_dot_service__pb2.FetchReply.FromString,
             options,
             channel_credentials,

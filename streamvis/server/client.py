@@ -33,7 +33,8 @@ from streamvis.server import messages as msgs
 from streamvis.server import wire
 from streamvis.server.reach import unavailable_message
 from streamvis.server.status import error_from_rpc
-from streamvis.storage.model import AppendResult, GroupInfo, Item, ReadResult
+from streamvis.storage.model import AppendResult, GroupInfo, GroupSnapshot, Item, ReadResult
+from streamvis.storage.ranges import RangeRequest, RangesResult, check_requests
 
 __all__ = [
     "DataClient",
@@ -306,6 +307,25 @@ class DataClient:
         """One group's points with x in [x_min, x_max], decimated to ``max_points``."""
         req = read_range_request(scope, name, index, x_min, x_max, max_points)
         return wire.table_from_chunks(self._stream(self._stub.ReadRange, req, self.timeout))
+
+    def snapshot(
+        self, *, scope_pattern: str | None = None, name_pattern: str | None = None
+    ) -> GroupSnapshot:
+        """Groups and the cursor of the state they were listed at."""
+        req = spb.GroupsRequest()
+        if scope_pattern is not None:
+            req.scope_pattern = scope_pattern
+        if name_pattern is not None:
+            req.name_pattern = name_pattern
+        replies = list(self._stream(self._stub.Groups, req, self.timeout))
+        groups = [msgs.group_from_proto(g) for reply in replies for g in reply.groups]
+        return GroupSnapshot(groups, replies[-1].cursor if replies else "")
+
+    def read_ranges(self, requests: Sequence[RangeRequest]) -> RangesResult:
+        """Many groups' ranges from one state of the log, in one call."""
+        reqs = check_requests(requests)
+        req = spb.ReadRangesRequest(ranges=[wire.range_request_to_proto(r) for r in reqs])
+        return wire.ranges_from_replies(self._stream(self._stub.ReadRanges, req, self.timeout), len(reqs))
 
     def subscribe(
         self,

@@ -245,12 +245,14 @@ class DataServicer(spb_grpc.DataServiceServicer):
 
     @_streaming
     async def Groups(self, request: spb.GroupsRequest, context: Any) -> AsyncIterator[Any]:
-        groups = await self._run(
-            self.store.groups,
+        snap = await self._run(
+            self.store.snapshot,
             scope_pattern=msgs.opt(request, "scope_pattern"),
             name_pattern=msgs.opt(request, "name_pattern"),
         )
-        for msg in msgs.groups_messages(groups, self.limit):
+        replies = list(msgs.groups_messages(snap.groups, self.limit))
+        replies[-1].cursor = snap.cursor
+        for msg in replies:
             yield msg
 
     # -- reads ------------------------------------------------------------------------------
@@ -297,6 +299,12 @@ class DataServicer(spb_grpc.DataServiceServicer):
         for msg in wire.table_chunks(request.scope, request.name, table, self.limit):
             yield msg
         yield spb.FetchReply(end_of_batch=True)
+
+    async def ReadRanges(self, request: spb.ReadRangesRequest, context: Any) -> AsyncIterator[Any]:
+        reqs = [wire.range_request_from_proto(r) for r in request.ranges]
+        result = await self._run(self.store.read_ranges, reqs)
+        for msg in wire.ranges_messages(result, self.limit):
+            yield msg
 
     @_streaming
     async def Subscribe(self, request: spb.FetchRequest, context: Any) -> AsyncIterator[Any]:

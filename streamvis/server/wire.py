@@ -26,6 +26,7 @@ from streamvis.storage.codec import (
     normalize_array,
 )
 from streamvis.storage.model import ConfigUpdate, Deletion, Item, Points, ReadResult
+from streamvis.storage.ranges import RangeRequest, RangesResult
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",
@@ -190,6 +191,81 @@ def table_chunks(scope: str, name: str, table: pa.Table, limit: int) -> Iterator
         reply = spb.FetchReply()
         _add_chunk(reply, scope, name, arrays)
         yield reply
+
+
+def ranges_messages(result: RangesResult, limit: int) -> Iterator[spb.FetchReply]:
+    """A ReadRanges answer under ``limit`` bytes per message: each request's rows in chunks
+    tagged with its number; the last message carries the cursor and every count."""
+    reply, size = spb.FetchReply(), 0
+    for i, table in enumerate(result.tables):
+        if table is None:
+            continue
+        for arrays, chunk_size in _row_slices(table, limit):
+            if reply.tables and size + chunk_size + 16 > limit - _OVERHEAD:
+                yield reply
+                reply, size = spb.FetchReply(), 0
+            _add_chunk(reply, "", "", arrays)
+            reply.tables[-1].request = i
+            size += chunk_size + 16
+    reply.end_of_batch = True
+    reply.cursor = result.cursor
+    reply.counts.extend(c if t is not None else -1 for c, t in zip(result.counts, result.tables, strict=True))
+    yield reply
+
+
+def ranges_from_replies(replies: Iterable[spb.FetchReply], requests: int) -> RangesResult:
+    """Reassemble a ReadRanges reply stream of ``requests`` requests."""
+    parts: dict[int, list[dict[str, np.ndarray]]] = {}
+    for reply in replies:
+        for chunk in reply.tables:
+            if chunk.request >= requests:
+                raise InvalidArgumentError(f"a ReadRanges reply names request {chunk.request}")
+            parts.setdefault(chunk.request, []).append(
+                {c.name: decode_payload(c) for c in chunk.columns}
+            )
+        if reply.end_of_batch:
+            counts = list(reply.counts)
+            if len(counts) != requests:
+                raise InvalidArgumentError(
+                    f"a ReadRanges reply has {len(counts)} counts for {requests} requests"
+                )
+            tables: list[pa.Table | None] = [
+                None if c < 0 else (_concat(parts[i]) if i in parts else pa.table({}))
+                for i, c in enumerate(counts)
+            ]
+            return RangesResult(tables, [max(c, 0) for c in counts], reply.cursor)
+    raise InvalidArgumentError("the ReadRanges reply stream ended without its last message")
+
+
+def range_request_to_proto(r: RangeRequest) -> spb.ReadRangeRequest:
+    """A ReadRangeRequest with only the given fields set."""
+    req = spb.ReadRangeRequest(scope=r.scope, name=r.name, index=int(r.index))
+    if r.x_min is not None:
+        req.x_min = float(r.x_min)
+    if r.x_max is not None:
+        req.x_max = float(r.x_max)
+    if r.max_points is not None:
+        req.max_points = int(r.max_points)
+    if r.upto is not None:
+        req.upto = int(r.upto)
+    req.smoothing = float(r.smoothing)
+    return req
+
+
+def range_request_from_proto(req: spb.ReadRangeRequest) -> RangeRequest:
+    """The storage-side request of a ReadRangeRequest."""
+    opt = lambda f: getattr(req, f) if req.HasField(f) else None  # noqa: E731
+    max_points, upto = opt("max_points"), opt("upto")
+    return RangeRequest(
+        req.scope,
+        req.name,
+        int(req.index),
+        opt("x_min"),
+        opt("x_max"),
+        int(max_points) if max_points is not None else None,
+        int(upto) if upto is not None else None,
+        float(req.smoothing),
+    )
 
 
 def read_result_messages(

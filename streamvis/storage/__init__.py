@@ -8,10 +8,12 @@ from streamvis.storage.model import (
     ConfigUpdate,
     Deletion,
     GroupInfo,
+    GroupSnapshot,
     Item,
     Points,
     ReadResult,
 )
+from streamvis.storage.ranges import RangeRequest, RangesResult
 from streamvis.storage.store import Store
 
 __all__ = [
@@ -21,6 +23,9 @@ __all__ = [
     "Deletion",
     "Item",
     "GroupInfo",
+    "GroupSnapshot",
+    "RangeRequest",
+    "RangesResult",
     "ReadResult",
     "AppendResult",
 ]

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from streamvis.errors import LogNotFoundError, StorageIOError
+from streamvis.storage.ownership import LOCK_MAGIC, check_index_file, check_lock_file
 
 __all__ = ["Chunk", "LogBackend", "LocalLog", "open_backend"]
 
@@ -212,7 +213,7 @@ class LocalLog(LogBackend):
     def writer_lock(self) -> Iterator[None]:
         self._check_pid()
         if self._lock_fd is None:
-            self._lock_fd = _os_call(os.open, self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            self._lock_fd = _open_lock(self.lock_path)
         fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
         try:
             yield
@@ -254,11 +255,7 @@ class LocalLog(LogBackend):
             if size <= offset:
                 return None
             tail = os.pread(fd, size - offset, offset)
-            qpath = f"{self.path}.quarantine-{offset}-{time.time_ns()}"
-            with open(qpath, "wb") as q:
-                q.write(tail)
-                q.flush()
-                os.fsync(q.fileno())
+            qpath = _write_new_file(f"{self.path}.quarantine-{offset}-{time.time_ns()}", tail)
             os.ftruncate(fd, offset)
             os.fsync(fd)
             return qpath
@@ -274,9 +271,10 @@ class LocalLog(LogBackend):
             return None
 
     def write_index(self, data: bytes) -> None:
+        check_index_file(self.index_path)  # never replace an index we did not write
         tmp = f"{self.index_path}.tmp-{os.getpid()}-{time.time_ns()}"
         try:
-            with open(tmp, "wb") as f:
+            with open(tmp, "xb") as f:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
@@ -288,6 +286,7 @@ class LocalLog(LogBackend):
 
     def replace_log(self, tmp_path: str) -> None:
         """Atomically put a rewritten log (compaction) in place of this one."""
+        check_index_file(self.index_path)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.index_path)
         os.replace(tmp_path, self.path)
@@ -303,6 +302,42 @@ class LocalLog(LogBackend):
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
+
+
+def _open_lock(path: str) -> int:
+    """The lock file's fd: created with our magic, or an existing one that is ours
+    (empty, as older versions left it, or starting with the magic)."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        check_lock_file(path)
+        return _os_call(os.open, path, os.O_RDWR)
+    except OSError as exc:
+        raise _io_error(exc, f"creating {path}") from exc
+    try:
+        _write_all(fd, LOCK_MAGIC, 0)
+    except OSError:
+        pass  # an empty lock file works as well
+    return fd
+
+
+def _write_new_file(path: str, data: bytes) -> str:
+    """Write ``data`` to a new file at ``path`` (or, should that name be taken, at
+    ``path.1``, ``path.2``, ...: an existing file is never opened for writing), fsynced.
+    Returns the path written."""
+    for attempt in range(1000):
+        target = path if attempt == 0 else f"{path}.{attempt}"
+        try:
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            continue
+        try:
+            _write_all(fd, data, 0)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return target
+    raise StorageIOError(f"no free file name beside {path}")
 
 
 def _write_all(fd: int, data: bytes, offset: int) -> None:

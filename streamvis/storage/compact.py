@@ -19,6 +19,7 @@ from streamvis.proto import data_pb2 as pb
 from streamvis.storage.backend import LocalLog
 from streamvis.storage.framing import encode_frame
 from streamvis.storage.model import ConfigUpdate, Points
+from streamvis.storage.ownership import check_log_file
 from streamvis.storage.records import encode_batch, header_payload, normalize_items
 from streamvis.storage.store import Store
 
@@ -45,7 +46,10 @@ def compact(path: str, progress: Callable[[int, int], None] | None = None) -> Co
         )
     tmp = backend.path + ".compact-tmp"
     compactor = os.urandom(8)
+    created = False
     try:
+        # a leftover of ours (a compaction that crashed) is replaced; anything else is refused
+        check_log_file(tmp, "the output of a streamvis compaction")
         with backend.writer_lock():
             store.refresh()
             tail = store._catch_up().tail  # noqa: SLF001 - same package; rescans only the tail
@@ -56,7 +60,11 @@ def compact(path: str, progress: Callable[[int, int], None] | None = None) -> Co
             groups = list(state.iter_groups())
             total_points = 0
             seq = 0
-            with open(tmp, "wb") as out:
+            if os.path.lexists(tmp):
+                check_log_file(tmp, "the output of a streamvis compaction")
+                os.unlink(tmp)
+            with open(tmp, "xb") as out:
+                created = True
                 out.write(encode_frame(header_payload(store.log_id, store.generation + 1)))
                 for scope, st in state.scopes.items():
                     if st.config is not None:
@@ -80,7 +88,7 @@ def compact(path: str, progress: Callable[[int, int], None] | None = None) -> Co
             generation = store.generation + 1
     finally:
         store.close()
-        if os.path.exists(tmp):
+        if created and os.path.exists(tmp):
             os.unlink(tmp)
     with Store.open(path, "r") as fresh:
         fresh.save_index()

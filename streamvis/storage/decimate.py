@@ -10,6 +10,7 @@ TensorBoard, MLflow and Aim do) cannot promise. Below the budget nothing is drop
 from __future__ import annotations
 
 import numbers
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -18,7 +19,23 @@ from tsdownsample import MinMaxDownsampler, NaNMinMaxDownsampler
 from streamvis.errors import InvalidArgumentError
 from streamvis.storage.records import x_column
 
-__all__ = ["decimate_table", "range_bounds", "select_range", "slice_range"]
+try:  # the compiled kernels behind MinMaxDownsampler (see _rust_kernel)
+    from tsdownsample._rust._tsdownsample_rs import minmax as _minmax_mod
+
+    _RUST: Any = _minmax_mod.sequential
+except (ImportError, AttributeError):  # pragma: no cover - another tsdownsample layout
+    _RUST = None
+_KERNELS: dict[tuple[str, str, bool], Any] = {}
+
+__all__ = [
+    "decimate_table",
+    "decimate_columns",
+    "decimate_rows",
+    "range_bounds",
+    "select_range",
+    "slice_range",
+    "slice_sorted",
+]
 
 
 def select_range(table: pa.Table, lo: float, hi: float) -> pa.Table:
@@ -61,24 +78,88 @@ def _bound(value: float, dtype: np.dtype, *, up: bool) -> np.generic:
     return dtype.type(min(max(rounded, info.min), info.max))
 
 
+def slice_sorted(
+    columns: dict[str, np.ndarray], xcol: str, lo: float, hi: float
+) -> dict[str, np.ndarray]:
+    """Views of the rows of ``columns`` (x sorted) with x in [lo, hi]."""
+    x = columns[xcol]
+    start = 0 if np.isneginf(lo) else int(np.searchsorted(x, _bound(lo, x.dtype, up=True), "left"))
+    stop = (
+        x.size
+        if np.isposinf(hi)
+        else int(np.searchsorted(x, _bound(hi, x.dtype, up=False), side="right"))
+    )
+    return {c: a[start:stop] for c, a in columns.items()}
+
+
 def slice_range(
     columns: dict[str, np.ndarray], xcol: str, lo: float, hi: float, x_sorted: bool
 ) -> pa.Table:
     """Rows of ``columns`` with x in [lo, hi]: a zero-copy slice when x is sorted."""
     if x_sorted:
-        x = columns[xcol]
-        start = (
-            0
-            if np.isneginf(lo)
-            else int(np.searchsorted(x, _bound(lo, x.dtype, up=True), side="left"))
-        )
-        stop = (
-            x.size
-            if np.isposinf(hi)
-            else int(np.searchsorted(x, _bound(hi, x.dtype, up=False), side="right"))
-        )
-        return pa.table({c: a[start:stop] for c, a in columns.items()})
+        return pa.table(slice_sorted(columns, xcol, lo, hi))
     return select_range(pa.table(columns), lo, hi)
+
+
+def _rust_kernel(x: np.ndarray, y: np.ndarray, nan: bool) -> Any:
+    """tsdownsample's compiled MinMax kernel for these dtypes, or None.
+
+    Its Python wrapper checks dtypes with string matching on every call (~60 us,
+    longer than the kernel on a few thousand points); a page of 1,000 lines calls
+    it 1,000 times per zoom, so the kernel is looked up once per dtype pair.
+    """
+    key = (x.dtype.str, y.dtype.str, nan)
+    if key not in _KERNELS:
+        names = {"i": "i", "u": "u", "f": "f"}
+        xk, yk = names.get(x.dtype.kind), names.get(y.dtype.kind)
+        fn = None
+        if xk and yk and _RUST is not None:
+            name = (
+                f"downsample_{'nan_' if nan else ''}{xk}{x.dtype.itemsize * 8}_"
+                f"{yk}{y.dtype.itemsize * 8}"
+            )
+            fn = getattr(_RUST, name, None)
+        _KERNELS[key] = fn
+    return _KERNELS[key]
+
+
+def _minmax(x: np.ndarray, y: np.ndarray, n_out: int) -> np.ndarray:
+    nan = y.dtype.kind == "f" and bool(np.isnan(y).any())
+    fn = _rust_kernel(x, y, nan)
+    if fn is not None:
+        try:
+            return np.asarray(fn(x, y, n_out))
+        except (TypeError, ValueError):
+            pass
+    ds = NaNMinMaxDownsampler() if nan else MinMaxDownsampler()
+    return np.asarray(ds.downsample(x, y, n_out=n_out))
+
+
+def decimate_rows(x: np.ndarray, ys: list[np.ndarray], max_points: int) -> np.ndarray:
+    """Row numbers keeping every bucket's min and max of each of ``ys`` (x sorted),
+    plus the first and last row: at most about ``max_points``."""
+    n = x.size
+    x = np.ascontiguousarray(x)
+    per_col = max(4, (max_points - 2) // max(1, len(ys)))
+    per_col -= per_col % 2  # min and max per bucket
+    keep = [np.array([0, n - 1], dtype=np.int64)]
+    for y in ys:
+        keep.append(_minmax(x, np.ascontiguousarray(y), per_col).astype(np.int64))
+    rows = np.concatenate(keep)
+    rows.sort()
+    return rows[np.concatenate([[True], rows[1:] != rows[:-1]])]
+
+
+def decimate_columns(
+    columns: dict[str, np.ndarray], xcol: str, max_points: int | None
+) -> dict[str, np.ndarray]:
+    """``decimate_table`` for a dict of x-sorted numpy columns."""
+    n = len(columns[xcol])
+    if max_points is None or n <= max_points:
+        return columns
+    ycols = [c for c in columns if c != xcol] or [xcol]
+    rows = decimate_rows(columns[xcol], [columns[c] for c in ycols], max_points)
+    return {c: a[rows] for c, a in columns.items()}
 
 
 def decimate_table(table: pa.Table, max_points: int | None) -> pa.Table:
@@ -88,17 +169,7 @@ def decimate_table(table: pa.Table, max_points: int | None) -> pa.Table:
         return table
     xcol = x_column(table.column_names)
     ycols = [c for c in table.column_names if c != xcol] or [xcol]
-    x = np.ascontiguousarray(table.column(xcol).to_numpy())
-    per_col = max(4, (max_points - 2) // len(ycols))
-    per_col -= per_col % 2  # min and max per bucket
-    keep = [np.array([0, n - 1], dtype=np.int64)]
-    for c in ycols:
-        y = np.ascontiguousarray(table.column(c).to_numpy())
-        ds = (
-            NaNMinMaxDownsampler()
-            if y.dtype.kind == "f" and np.isnan(y).any()
-            else MinMaxDownsampler()
-        )
-        keep.append(ds.downsample(x, y, n_out=per_col).astype(np.int64))
-    rows = np.unique(np.concatenate(keep))
+    rows = decimate_rows(
+        table.column(xcol).to_numpy(), [table.column(c).to_numpy() for c in ycols], max_points
+    )
     return table.take(pa.array(rows))

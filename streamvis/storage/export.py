@@ -7,7 +7,8 @@ A value too long for a directory name (file systems allow 255 bytes) is cut and
 made unique with a hash; every file also carries its exact scope and name in its
 schema metadata (``streamvis.scope``, ``streamvis.name``).
 Each (scope, name) is read and written on its own, so memory follows the largest
-name, not the log.
+name, not the log. A file at one of those paths that an earlier export did not write
+is never replaced: ``ForeignFileError`` before anything is written.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
+from streamvis.storage.ownership import foreign_error
 from streamvis.storage.store import Store
 
 __all__ = ["ParquetExport", "export_parquet"]
@@ -48,6 +51,24 @@ def _part(key: str, value: str) -> str:
     return f"{key}={encoded}"
 
 
+_PART_FILE = "part-0.parquet"
+_OUR_KEY = b"streamvis.scope"
+
+
+def _check_ours(target: str) -> None:
+    """Refuse to replace a file that is not a Parquet file of an earlier export."""
+    if not os.path.lexists(target):
+        return
+    if os.path.isfile(target) and os.path.getsize(target) == 0:
+        return
+    try:
+        meta = pq.read_schema(target).metadata or {}
+    except (OSError, pa.ArrowException):
+        meta = {}
+    if _OUR_KEY not in meta:
+        raise foreign_error(target, "a Parquet file of a streamvis export")
+
+
 def export_parquet(
     path: str,
     out_dir: str,
@@ -68,12 +89,19 @@ def export_parquet(
             },
             key=lambda k: (store.scopes().index(k[0]), k[1]),
         )
+        folders = {
+            key: os.path.join(out_dir, _part("scope", key[0]), _part("name", key[1]))
+            for key in keys
+        }
+        for folder in folders.values():  # before writing anything
+            _check_ours(os.path.join(folder, _PART_FILE))
         for done, (scope, name) in enumerate(keys, 1):
             table = store.read(scope, name).tables.get((scope, name))
             if table is not None:
-                folder = os.path.join(out_dir, _part("scope", scope), _part("name", name))
+                folder = folders[(scope, name)]
                 os.makedirs(folder, exist_ok=True)
-                target = os.path.join(folder, "part-0.parquet")
+                target = os.path.join(folder, _PART_FILE)
+                _check_ours(target)
                 meta = {**(table.schema.metadata or {}),
                         b"streamvis.scope": scope.encode(), b"streamvis.name": name.encode()}
                 pq.write_table(table.replace_schema_metadata(meta), target)

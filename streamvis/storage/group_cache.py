@@ -46,6 +46,11 @@ class GroupCache:
         self._groups: OrderedDict[tuple, CachedGroup] = OrderedDict()
         self._bytes = 0
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the cached columns (their capacity)."""
+        return self._bytes
+
     def has(self, key: tuple) -> bool:
         return key in self._groups
 
@@ -53,30 +58,56 @@ class GroupCache:
         self, backend: LogBackend, key: tuple, schema: dict[str, str], entries: list[Entry]
     ) -> tuple[dict[str, np.ndarray], bool]:
         """The group's columns (read-only views) and whether x is sorted."""
-        cached = self._groups.pop(key, None)
-        if cached is not None:
-            self._bytes -= cached.nbytes
-            n = cached.entries
-            if n > len(entries) or (n and entries[n - 1] != cached.last):
-                cached = None  # the log was rewritten under us: start over
-        if cached is None:
-            cached = CachedGroup(
-                {c: np.empty(0, np.dtype(d)) for c, d in schema.items()}, 0, 0, None, True
-            )
-        if cached.entries < len(entries):
-            self._extend(backend, cached, schema, entries)
-        self._groups[key] = cached
-        self._bytes += cached.nbytes
+        return self.columns_many(backend, [(key, schema, entries)])[0]
+
+    def columns_many(
+        self,
+        backend: LogBackend,
+        groups: list[tuple[tuple, dict[str, str], list[Entry]]],
+    ) -> list[tuple[dict[str, np.ndarray], bool]]:
+        """``columns`` of many groups; the records of all that need decoding are read
+        in one pass (adjacent records coalesced), not one read per group."""
+        found: list[CachedGroup] = []
+        todo: list[tuple[CachedGroup, dict[str, str], list[Entry]]] = []
+        for key, schema, entries in groups:
+            cached = self._groups.pop(key, None)
+            if cached is not None:
+                self._bytes -= cached.nbytes
+                n = cached.entries
+                if n > len(entries) or (n and entries[n - 1] != cached.last):
+                    cached = None  # the log was rewritten under us: start over
+            if cached is None:
+                cached = CachedGroup(
+                    {c: np.empty(0, np.dtype(d)) for c, d in schema.items()}, 0, 0, None, True
+                )
+            if cached.entries < len(entries):
+                todo.append((cached, schema, entries))
+            self._groups[key] = cached
+            self._bytes += cached.nbytes
+            found.append(cached)
+        if todo:
+            plans = [
+                GroupPlan("", "", k, schema, entries[c.entries :])
+                for k, (c, schema, entries) in enumerate(todo)
+            ]
+            fresh = read_groups(backend, plans)
+            for k, (cached, schema, entries) in enumerate(todo):
+                self._bytes -= cached.nbytes
+                self._extend(cached, schema, entries, fresh[("", "", k)])
+                self._bytes += cached.nbytes
+        out = [(c.view(), c.x_sorted) for c in found]  # views outlive an eviction
         while self._bytes > self.max_bytes and len(self._groups) > 1:
             _, dropped = self._groups.popitem(last=False)
             self._bytes -= dropped.nbytes
-        return cached.view(), cached.x_sorted
+        return out
 
+    @staticmethod
     def _extend(
-        self, backend: LogBackend, cached: CachedGroup, schema: dict[str, str], entries: list[Entry]
+        cached: CachedGroup,
+        schema: dict[str, str],
+        entries: list[Entry],
+        fresh: dict[str, np.ndarray],
     ) -> None:
-        new = entries[cached.entries :]
-        fresh = next(iter(read_groups(backend, [GroupPlan("", "", 0, schema, new)]).values()))
         add = len(next(iter(fresh.values())))
         need = cached.length + add
         xcol = x_column(schema)
@@ -88,14 +119,17 @@ class GroupCache:
             and (old_x.size == 0 or x_new.size == 0 or x_new[0] >= old_x[-1])
         )
         capacity = next(iter(cached.columns.values())).size
-        if need > capacity:
-            grown = max(need, 2 * capacity)
-            for c, a in cached.columns.items():
-                bigger = np.empty(grown, a.dtype)
-                bigger[: cached.length] = a[: cached.length]
-                cached.columns[c] = bigger
-        for c, a in fresh.items():
-            cached.columns[c][cached.length : need] = a
+        if cached.length == 0 and capacity == 0:
+            cached.columns = dict(fresh)  # first fill: take the decoded arrays as they are
+        else:
+            if need > capacity:
+                grown = max(need, 2 * capacity)
+                for c, a in cached.columns.items():
+                    bigger = np.empty(grown, a.dtype)
+                    bigger[: cached.length] = a[: cached.length]
+                    cached.columns[c] = bigger
+            for c, a in fresh.items():
+                cached.columns[c][cached.length : need] = a
         cached.length = need
         cached.entries = len(entries)
         cached.last = entries[-1]

@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from streamvis.storage.backend import LogBackend
 from streamvis.storage.framing import FRAME_OVERHEAD, MAX_PAYLOAD, checksum
+from streamvis.storage.ownership import INDEX_TRAILER_MAGIC
 from streamvis.storage.scan import frame_crc_at
 from streamvis.storage.state import (
     Entry,
@@ -39,7 +40,7 @@ from streamvis.storage.state import (
 __all__ = ["IndexMeta", "dump_index", "load_index", "load_trusted_index"]
 
 INDEX_VERSION = 2  # 2: schemas as JSON (column names with ',' or ':')
-_TRAILER_MAGIC = b"SVIDXC1\n"  # after the Arrow bytes: u32 crc32c(arrow bytes), magic
+_TRAILER_MAGIC = INDEX_TRAILER_MAGIC  # after the Arrow bytes: u32 crc32c(arrow bytes), magic
 _TRAILER_SIZE = 4 + len(_TRAILER_MAGIC)
 
 _SCHEMA = pa.schema(
@@ -229,11 +230,13 @@ class _Columns:
 
 
 def load_trusted_index(
-    backend: LogBackend, log_id: bytes, generation: int
+    backend: LogBackend, log_id: bytes, generation: int, data: bytes | None = None
 ) -> tuple[LogState, IndexMeta] | None:
     """The sidecar index of this log, or None when it is missing, damaged or not
-    provably this log's (then the caller rebuilds from the log, with the same result)."""
-    data = backend.read_index()
+    provably this log's (then the caller rebuilds from the log, with the same result).
+    ``data``: the index bytes when the caller has read them already."""
+    if data is None:
+        data = backend.read_index()
     if data is None:
         return None
     try:

@@ -15,6 +15,7 @@ __all__ = [
     "Deletion",
     "Item",
     "GroupInfo",
+    "GroupSnapshot",
     "ReadResult",
     "AppendResult",
 ]
@@ -59,6 +60,14 @@ class GroupInfo:
     count: int
     x_min: float
     x_max: float
+
+
+@dataclass
+class GroupSnapshot:
+    """Every matching live group and the cursor of the same state of the log."""
+
+    groups: list[GroupInfo]
+    cursor: str
 
 
 @dataclass

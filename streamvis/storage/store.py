@@ -37,7 +37,7 @@ from streamvis.errors import (
 )
 from streamvis.patterns import key_filter, matcher
 from streamvis.proto import data_pb2 as pb
-from streamvis.storage.backend import Chunk, LogBackend, open_backend
+from streamvis.storage.backend import Chunk, LocalLog, LogBackend, open_backend
 from streamvis.storage.codec import dtype_name
 from streamvis.storage.cursor import decode_cursor, encode_cursor
 from streamvis.storage.decimate import decimate_table, range_bounds, select_range, slice_range
@@ -49,8 +49,22 @@ from streamvis.storage.model import (
     ConfigUpdate,
     Deletion,
     GroupInfo,
+    GroupSnapshot,
     Item,
     ReadResult,
+)
+from streamvis.storage.ownership import (
+    check_index_bytes,
+    check_local_files,
+    foreign_error,
+    is_our_log,
+)
+from streamvis.storage.ranges import (
+    RangeRequest,
+    RangesResult,
+    SmoothCache,
+    check_requests,
+    read_ranges,
 )
 from streamvis.storage.reading import GroupPlan, read_between, read_groups, read_tables
 from streamvis.storage.records import (
@@ -98,6 +112,7 @@ class Store:
         fsync: bool = True,
         skip_damaged: bool = False,
         index_interval: float = 30.0,
+        _index: bytes | None = None,
     ) -> None:
         if mode not in ("r", "a"):
             raise InvalidArgumentError(f"mode must be 'r' or 'a', got {mode!r}")
@@ -121,7 +136,8 @@ class Store:
         self._dirty_since: float | None = None
         self._index_saved_at = time.monotonic()
         self._group_cache = GroupCache()
-        self._open()
+        self._smooth_cache = SmoothCache()
+        self._open(_index)
 
     # -- opening -----------------------------------------------------------------------
     @classmethod
@@ -138,27 +154,35 @@ class Store:
         """Open the log at ``path`` (local path, ``file://``, ``memory://``, ``gs://``)."""
         if not isinstance(path, str) or not path:
             raise InvalidArgumentError(f"path must be a non-empty string, got {path!r}")
+        if mode not in ("r", "a"):
+            raise InvalidArgumentError(f"mode must be 'r' or 'a', got {mode!r}")
         backend = open_backend(path, storage_options)
+        index = _check_ours(backend)  # before anything is created or replaced
         if not backend.exists():
             if mode == "r":
                 raise LogNotFoundError(f"no streamvis log at {path}")
             backend.create(encode_frame(header_payload(os.urandom(16), 1)))
         return cls(
-            backend, mode, fsync=fsync, skip_damaged=skip_damaged, index_interval=index_interval
+            backend,
+            mode,
+            fsync=fsync,
+            skip_damaged=skip_damaged,
+            index_interval=index_interval,
+            _index=index,
         )
 
-    def _open(self) -> None:
+    def _open(self, index: bytes | None = None) -> None:
         self._ident = self.backend.identity()
         header = parse_header(self.backend.read_header())
         self._log_id, self._generation = header.log_id, header.generation
         self._state, self._positions, self._last_frame = LogState(), {}, None
-        loaded = self._load_index()
+        loaded = self._load_index(index)
         outcome = self._catch_up()
         if (not loaded and outcome.bytes_scanned > (1 << 20)) or outcome.bytes_scanned > (64 << 20):
             self._save_index_quietly()
 
-    def _load_index(self) -> bool:
-        trusted = load_trusted_index(self.backend, self._log_id, self._generation)
+    def _load_index(self, data: bytes | None = None) -> bool:
+        trusted = load_trusted_index(self.backend, self._log_id, self._generation, data)
         if trusted is None:
             return False
         self._state, meta = trusted
@@ -341,6 +365,13 @@ class Store:
         self, *, scope_pattern: str | None = None, name_pattern: str | None = None
     ) -> list[GroupInfo]:
         """Every live group with its point count and x range."""
+        return self.snapshot(scope_pattern=scope_pattern, name_pattern=name_pattern).groups
+
+    def snapshot(
+        self, *, scope_pattern: str | None = None, name_pattern: str | None = None
+    ) -> GroupSnapshot:
+        """``groups(...)`` and the cursor of the same state: a reader that starts from
+        these counts follows on with ``read(since=cursor)`` and misses nothing."""
         ms, mn = matcher(scope_pattern, "scope_pattern"), matcher(name_pattern, "name_pattern")
         with self._lock:
             out = []
@@ -348,7 +379,7 @@ class Store:
                 if ms(scope) and mn(name):
                     lo, hi = grp.x_range()
                     out.append(GroupInfo(scope, name, index, grp.count, lo, hi))
-            return out
+            return GroupSnapshot(out, self._cursor())
 
     # -- reading -----------------------------------------------------------------------
     def cursor(self) -> str:
@@ -478,6 +509,28 @@ class Store:
         table = select_range(pa.table(next(iter(arrays.values()))), lo, hi)
         return decimate_table(table, max_points)
 
+    def read_ranges(self, requests: Sequence[RangeRequest]) -> RangesResult:
+        """Many ``read_range``s in one call, all from one state of the log (see
+        ``streamvis.storage.ranges``): a table per request (None for a group that does
+        not exist), the groups' counts, and the cursor of that state."""
+        reqs = check_requests(requests)
+        self.refresh()
+        with self._lock:
+            tables, counts = read_ranges(
+                self.backend,
+                self._state,
+                self._group_cache,
+                self._smooth_cache,
+                self._generation,
+                reqs,
+            )
+            return RangesResult(tables, counts, self._cursor())
+
+    @property
+    def cache_bytes(self) -> int:
+        """Bytes of decoded columns held for range reads (shared by every reader)."""
+        return self._group_cache.nbytes + self._smooth_cache.nbytes
+
     # -- lifetime ----------------------------------------------------------------------
     def _maybe_save_index(self) -> None:
         if (
@@ -532,6 +585,20 @@ class Store:
 
     def __repr__(self) -> str:
         return f"Store({self.backend.url!r}, mode={self.mode!r})"
+
+
+def _check_ours(backend: LogBackend) -> bytes | None:
+    """Refuse (ForeignFileError, LegacyFormatError) when a file the store would create
+    or replace exists and is not ours. Returns the index bytes when it had to read them
+    whole (object stores), so that opening does not fetch them twice."""
+    if isinstance(backend, LocalLog):
+        check_local_files(backend.path, backend.index_path, backend.lock_path)
+        return None
+    if backend.exists() and not is_our_log(backend.read_header()):
+        raise foreign_error(f"{backend.url}/header", "the header of a streamvis log")
+    data = backend.read_index()
+    check_index_bytes(f"{backend.url}/index.arrow", data)
+    return data
 
 
 def _schema_names(p: NormalizedPoints) -> dict[str, str]:

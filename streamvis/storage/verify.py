@@ -6,7 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from streamvis.errors import CorruptDataError
-from streamvis.storage.backend import open_backend
+from streamvis.storage.backend import LocalLog, open_backend
+from streamvis.storage.ownership import check_local_log
 from streamvis.storage.reading import decode_points
 from streamvis.storage.scan import ScannedRecord, parse_header, scan_chunks
 
@@ -40,6 +41,8 @@ def verify(
     scan: it resyncs at the next valid frame and records what it skipped.
     """
     backend = open_backend(path, storage_options)
+    if isinstance(backend, LocalLog):
+        check_local_log(backend.path)  # name a foreign file or the original's format
     report = VerifyReport()
     try:
         parse_header(backend.read_header())

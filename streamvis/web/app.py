@@ -14,8 +14,9 @@ from .auth import TOKEN_PARAM
 from .layout import parse_layout
 from .pages import error_page, grid, index_page
 from .session import AppConfig, LiveSession
+from .webgl import probe_js, use_webgl
 
-__all__ = ["make_document", "make_applications", "request_args"]
+__all__ = ["make_document", "make_applications", "request_args", "request_cookies"]
 
 
 def request_args(doc: Document) -> dict[str, list[str]]:
@@ -31,6 +32,13 @@ def request_args(doc: Document) -> dict[str, list[str]]:
     }
 
 
+def request_cookies(doc: Document) -> dict[str, str]:
+    """The page request's cookies (empty when there is no request, as in tests)."""
+    request = getattr(doc.session_context, "request", None)
+    cookies = getattr(request, "cookies", None) or {}
+    return {str(k): str(v) for k, v in dict(cookies).items()}
+
+
 def make_document(doc: Document, cfg: AppConfig, *, index: bool = False) -> None:
     """Fill ``doc``: the index page, an error page, or the live plots of a layout."""
     doc.title = "streamvis"
@@ -43,9 +51,12 @@ def make_document(doc: Document, cfg: AppConfig, *, index: bool = False) -> None
     except InvalidArgumentError as exc:
         doc.add_root(error_page(str(exc), cfg.schema))
         return
+    webgl, probe = use_webgl(layout.webgl or cfg.webgl, request_cookies(doc))
     with doc.models.freeze():
-        session = LiveSession(doc, cfg, layout)
+        session = LiveSession(doc, cfg, layout, webgl=webgl)
         doc.add_root(grid(layout, [v.root for v in session.views]))  # type: ignore[misc]
+    if probe:
+        doc.js_on_event("document_ready", probe_js())
     doc.on_session_destroyed(lambda _ctx: session.close())
     session.tick()
 

@@ -25,6 +25,8 @@ def serve(
     refresh: float,
     allow_origin: tuple[str, ...] = (),
     budget: int | None = None,
+    max_lines: int | None = None,
+    webgl: str = "auto",
     on_ready: object = None,
     token: str | None = None,
     tls_ca: str | None = None,
@@ -40,7 +42,7 @@ def serve(
     from streamvis.source import is_server_address, open_source
 
     from .schema import load_schema
-    from .server import DEFAULT_BUDGET, build_server, check_tls_files
+    from .server import DEFAULT_BUDGET, DEFAULT_MAX_LINES, build_server, check_tls_files
 
     if schema is None:
         schema = load_schema(schema_file)  # validated before anything starts
@@ -64,6 +66,8 @@ def serve(
             refresh=refresh,
             allow_origins=allow_origin,
             budget=budget or DEFAULT_BUDGET,
+            max_lines=max_lines or DEFAULT_MAX_LINES,
+            webgl=webgl,
             web_token=web_token,
             tls_cert=tls_cert,
             tls_key=tls_key,
@@ -97,8 +101,22 @@ def serve(
 @click.option(
     "--budget",
     default=None,
-    type=click.IntRange(min=100),
-    help="Points per glyph before decimation by visible range (default 4000).",
+    type=click.IntRange(min=1000),
+    help="Points per plot in the browser, shared by its lines (default 1,000,000); each "
+    "line holds at most min(2 x the plot's width in pixels, budget / lines).",
+)
+@click.option(
+    "--max-lines",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Lines drawn per plot (default 10,000); the page says how many more match.",
+)
+@click.option(
+    "--webgl",
+    default="auto",
+    show_default=True,
+    type=click.Choice(["auto", "on", "off"]),
+    help="Default of the page's webgl= parameter (auto: WebGL unless rendered in software).",
 )
 @click.option("--token", default=None,
               help="Token of the data server DATA (env STREAMVIS_TOKEN).")
@@ -118,6 +136,8 @@ def web_serve_cmd(
     refresh: float,
     allow_origin: tuple[str, ...],
     budget: int | None,
+    max_lines: int | None,
+    webgl: str,
     token: str | None,
     tls_ca: str | None,
     web_token: str | None,
@@ -165,6 +185,8 @@ def web_serve_cmd(
         refresh=refresh,
         allow_origin=allow_origin,
         budget=budget,
+        max_lines=max_lines,
+        webgl=webgl,
         on_ready=ready,
         token=token,
         tls_ca=tls_ca,

@@ -6,7 +6,8 @@ one number per plot (normalised within its row), ``height`` one per row
 one per column, ``height`` one per plot (normalised within its column). Exactly
 one of ``rows``/``cols``; omitted ``width``/``height`` are all ones.
 ``axes=lin,xlog,ylog,xylog`` one per plot; ``scopes=REGEX`` once; ``names=REGEX``
-once per plot in layout order (an empty value keeps the schema's pattern).
+once per plot in layout order (an empty value keeps the schema's pattern);
+``webgl=auto|on|off`` (auto: WebGL unless the browser renders it in software).
 """
 
 from __future__ import annotations
@@ -19,11 +20,21 @@ from streamvis.errors import InvalidArgumentError
 
 from .schema import Schema, check_regex
 
-__all__ = ["LayoutError", "Cell", "Layout", "parse_layout", "AXIS_MODES", "PARAMS", "MAX_PLOTS"]
+__all__ = [
+    "LayoutError",
+    "Cell",
+    "Layout",
+    "parse_layout",
+    "AXIS_MODES",
+    "PARAMS",
+    "MAX_PLOTS",
+    "WEBGL_MODES",
+]
 
 AXIS_MODES = ("lin", "xlog", "ylog", "xylog")
 MAX_PLOTS = 32  # plots per page: each is built on the server's event loop (~40 ms apiece)
-PARAMS = ("rows", "cols", "width", "height", "axes", "scopes", "names")
+PARAMS = ("rows", "cols", "width", "height", "axes", "scopes", "names", "webgl")
+WEBGL_MODES = ("auto", "on", "off")
 
 
 class LayoutError(InvalidArgumentError):
@@ -63,6 +74,7 @@ class Layout:
     inner: tuple[tuple[float, ...], ...]  # fractions within each group
     cells: tuple[Cell, ...]
     scopes: str | None = None
+    webgl: str | None = None  # auto | on | off; None: the server's default
 
     @property
     def plots(self) -> list[str]:
@@ -190,6 +202,10 @@ def parse_layout(args: Mapping[str, Sequence[str]], schema: Schema) -> Layout:
         except InvalidArgumentError as exc:
             raise LayoutError(str(exc)) from None
 
+    webgl = _one(args, "webgl")
+    if webgl is not None and webgl not in WEBGL_MODES:
+        raise LayoutError(f"'webgl={webgl}' is not a mode; allowed: {', '.join(WEBGL_MODES)}")
+
     cells = []
     pos, offset = 0, 0.0
     for gi, g in enumerate(groups):
@@ -216,4 +232,4 @@ def parse_layout(args: Mapping[str, Sequence[str]], schema: Schema) -> Layout:
             along += f
             pos += 1
         offset += outer[gi]
-    return Layout(mode, groups, outer, inner, tuple(cells), scopes or None)
+    return Layout(mode, groups, outer, inner, tuple(cells), scopes or None, webgl)

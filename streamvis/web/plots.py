@@ -1,331 +1,486 @@
-"""One plot on the page: a WebGL figure whose glyphs are (scope, name, index) groups.
+"""One plot on the page: a figure whose lines (or points) are (scope, name, index) groups.
 
-``PlotView`` owns the Bokeh models of one layout cell and applies data to them; it
-never does I/O (the session fetches in a worker thread and hands results here on
-Bokeh's event loop). A glyph holds every point while it has at most ``budget``
-points ("full" mode, new points streamed); beyond that it is in "range" mode and
-shows a decimated overview plus the visible x-range at full budget (re-read on
-zoom and pan).
+``PlotView`` owns the Bokeh models of one layout cell and decides what each group
+shows; it never does I/O (the session reads in a worker thread, through one batched
+``read_ranges`` per round, and hands results here on Bokeh's event loop).
+
+Point budget: a plot holds about ``budget`` points in the browser, shared by the
+lines it shows. Each line's cap is ``min(2 x the plot's pixel width, budget /
+lines)``. A line within its cap holds every point ("exact": new points are
+appended). A longer line holds a min/max decimation of its whole range ("overview",
+every bucket's extremes, so no spike is hidden) plus the raw points that arrived
+since; once that tail passes half the cap, the overview is read again. After a zoom
+or pan, decimated lines show the visible range at full cap inside the window.
+
+Smoothing (the EMA slider) is computed by the store over every point of a line
+(``RangeRequest.smoothing``) and drawn as a second layer over the raw lines, which
+stay drawn faintly behind, as TensorBoard does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from bokeh.models import (
-    Column,
-    ColumnDataSource,
-    CustomJS,
-    CustomJSTransform,
-    HoverTool,
-    Row,
-)
-from bokeh.models.annotations import Legend, LegendItem
+import pyarrow as pa
+from bokeh.models import Column, HoverTool, Row
+from bokeh.models.annotations import Legend
 from bokeh.models.widgets import Slider
 from bokeh.plotting import figure
 
+from streamvis.storage import GroupInfo, RangeRequest
+
 from .colors import Ordinals
 from .layout import Cell
+from .lines import Key, LineLayer, group_label
+from .points import PointLayer
 from .rows import Cols, minmax_thin
 from .schema import PlotSpec
 
-__all__ = ["Key", "Cols", "Glyph", "PlotView", "group_label"]
+__all__ = ["Key", "Cols", "PlotView", "group_label", "PlotLimits", "Job"]
 
-Key = tuple[str, str, int]  # (scope, name, index)
-
-EMA_JS = """
-const a = alpha.value;
-if (!(a > 0)) return xs;
-const out = new Float64Array(xs.length);
-let m = NaN;
-for (let i = 0; i < xs.length; i++) {
-  const v = xs[i];
-  if (!Number.isFinite(v)) { out[i] = v; continue; }
-  m = Number.isNaN(m) ? v : a * m + (1 - a) * v;
-  out[i] = m;
-}
-return out;
-"""
-
-REDRAW_JS = "for (const s of sources) s.change.emit();"
+RAW_ALPHA_SMOOTHED = 0.25  # the raw lines behind a smoothed plot
+MIN_CAP = 64  # points per line, however many lines share the budget
 
 
-def group_label(key: Key) -> str:
-    """The legend and hover label of a glyph."""
-    scope, name, index = key
-    return f"{scope} · {name} · {index}"
+@dataclass(frozen=True)
+class PlotLimits:
+    """How much one plot shows: ``budget`` points in all, ``max_lines`` groups."""
+
+    budget: int = 1_000_000
+    max_lines: int = 10_000
+    width_px: int = 1200  # until the browser reports the plot's width
 
 
 @dataclass
-class Glyph:
-    """Server-side state of one drawn group."""
+class Line:
+    """What the browser holds of one group, and what must be read for it."""
 
     key: Key
-    source: ColumnDataSource
-    renderer: object
-    item: LegendItem
-    mode: str = "full"  # "full": every point; "range": decimated per visible range
-    chunks: list[Cols] = field(default_factory=list)  # full mode: what the browser has
-    count: int = 0
+    color: str
+    count: int = 0  # the group's points this page has seen (log order)
+    mode: str = "exact"  # "exact": every point; "decimated": overview (+ window) + tail
     x_max: float = -np.inf
-    dirty: bool = False  # range mode: new points not yet shown
-    overview: Cols | None = None
+    tail: list[tuple[int, Cols]] = field(default_factory=list)  # (first count, points)
+    stale: bool = False  # decimated: the overview should be read again
+    smooth_stale: bool = True
     shown_f: float | None = None  # filtered plots: the filter value shown
 
-    def full_data(self) -> Cols:
-        if not self.chunks:
-            return {}
-        if len(self.chunks) > 1:
-            self.chunks = [{k: np.concatenate([c[k] for c in self.chunks]) for k in self.chunks[0]}]
-        return self.chunks[0]
 
+@dataclass(frozen=True)
+class Job:
+    """One range read a plot wants: for ``key``, of ``kind`` overview|detail|smooth."""
 
-def _empty(filtered: bool) -> Cols:
-    cols = {"x": np.zeros(0), "y": np.zeros(0)}
-    if filtered:
-        cols["f"] = np.zeros(0)
-    return cols
+    key: Key
+    kind: str
+    request: RangeRequest
 
 
 class PlotView:
-    """The figure, legend and controls of one layout cell."""
+    """The figure, layers and controls of one layout cell."""
 
-    def __init__(self, spec: PlotSpec, cell: Cell, *, budget: int) -> None:
-        self.spec, self.cell, self.budget = spec, cell, budget
+    def __init__(
+        self, spec: PlotSpec, cell: Cell, *, limits: PlotLimits, webgl: bool = False
+    ) -> None:
+        self.spec, self.cell, self.limits = spec, cell, limits
         self.name_pattern = cell.names or spec.name_pattern
-        self.glyphs: dict[Key, Glyph] = {}
+        self.lines: dict[Key, Line] = {}
+        self.hidden = 0  # matching groups beyond max_lines
         self.scope_ords, self.name_ords = Ordinals(), Ordinals()
         self.view_range: tuple[float, float] | None = None  # set after the user zooms
+        self.width_px = limits.width_px
+        self.smoothing = 0.0
+        self.filtered = spec.filter_column is not None
+        self.is_line = spec.glyph_kind == "line"
+        self.figure = self._figure(webgl)
+        self._base_title = str(self.figure.title.text)  # type: ignore[attr-defined]
+        self._notes: dict[str, str] = {}
+        legend_kw: dict[str, object] = {"click_policy": "hide", "location": "top_left"}
+        legend_kw.update(spec.legend_kwargs)
+        self.legend = Legend(items=[], visible=False, **legend_kw)  # type: ignore[arg-type]
+        self.figure.add_layout(self.legend)
+        name = f"lines:{cell.position}"
+        self.layer: LineLayer | PointLayer
+        if self.is_line:
+            self.layer = LineLayer(
+                self.figure, self.legend, glyph_kwargs=spec.glyph_kwargs, name=name
+            )
+        else:
+            self.layer = PointLayer(
+                self.figure,
+                self.legend,
+                glyph_kwargs=spec.glyph_kwargs,
+                name=name,
+                filtered=self.filtered,
+            )
+        self.smooth_layer: LineLayer | None = None
+        tips = [("run", "@scope"), ("name", "@name"), ("index", "@index")]
+        if self.is_line:
+            tips += [(spec.x, "$data_x"), (spec.y, "$data_y")]
+        else:
+            tips += [(spec.x, "@x"), (spec.y, "@y")]
+        if spec.filter_column and not self.is_line:
+            tips.append((spec.filter_column, "@f"))
+        self.figure.add_tools(HoverTool(tooltips=tips, line_policy="nearest"))
+        self.root: object = self._controls()
+        self._f_min, self._f_max = np.inf, -np.inf
+        self._unfit: set[tuple[str, str]] = set()
+        self.unfit_keys: set[Key] = set()
+
+    def _figure(self, webgl: bool) -> Any:
+        spec, cell = self.spec, self.cell
         kw: dict[str, object] = {
             # lines zoom along x with the wheel (a time axis); scatter plots in both
             "tools": "pan,xwheel_zoom,wheel_zoom,box_zoom,reset,save",
-            "active_scroll": "xwheel_zoom" if spec.glyph_kind == "line" else "wheel_zoom",
+            "active_scroll": "xwheel_zoom" if self.is_line else "wheel_zoom",
             # BokehJS sends RangesUpdate for wheel zooms when its level-of-detail
             # interaction ends, lod_timeout ms after the last event (default 500)
             "lod_timeout": 30,
         }
         kw.update(spec.figure_kwargs)
-        kw.update(sizing_mode="stretch_both", output_backend="webgl", name=f"plot:{cell.position}")
+        kw.update(
+            sizing_mode="stretch_both",
+            output_backend="webgl" if webgl else "canvas",
+            name=f"plot:{cell.position}",
+        )
         kw.setdefault("title", spec.name)
         if cell.x_log:
             kw["x_axis_type"] = "log"
         if cell.y_log:
             kw["y_axis_type"] = "log"
-        self.figure = figure(**kw)  # type: ignore[arg-type]
-        self.figure.min_height = 60
-        self.figure.min_width = 60
-        legend_kw: dict[str, object] = {"click_policy": "hide", "location": "top_left"}
-        legend_kw.update(spec.legend_kwargs)
-        self.legend = Legend(items=[], **legend_kw)  # type: ignore[arg-type]
-        self.figure.add_layout(self.legend)
-        tips = [("group", "$name"), (spec.x, "@x"), (spec.y, "@y")]
-        if spec.filter_column:
-            tips.append((spec.filter_column, "@f"))
-        self.figure.add_tools(HoverTool(tooltips=tips))
+        fig = figure(**kw)  # type: ignore[arg-type]
+        fig.min_height = 60
+        fig.min_width = 60
+        return fig
 
+    def _controls(self) -> object:
         controls: list[object] = []
         self.ema: Slider | None = None
-        self.ema_transform: CustomJSTransform | None = None
-        self.redraw = CustomJS(args={"sources": []}, code=REDRAW_JS)
-        if spec.glyph_kind == "line":
+        self.on_smoothing: Callable[[PlotView], None] | None = None
+        if self.is_line:
             self.ema = Slider(
                 start=0,
                 end=0.99,
                 step=0.01,
                 value=0,
                 title="EMA smoothing",
-                name=f"ema:{cell.position}",
+                name=f"ema:{self.cell.position}",
                 sizing_mode="stretch_width",
             )
-            self.ema_transform = CustomJSTransform(args={"alpha": self.ema}, v_func=EMA_JS)
-            self.ema.js_on_change("value", self.redraw)
+            self.ema.on_change("value", self._on_ema)
             controls.append(self.ema)
         self.slider: Slider | None = None
         self.follow = True
         self._slider_set: float | None = None
         self.selected: float | None = None  # the filter value shown (server-side filter)
         self.on_select: Callable[[PlotView, float], None] | None = None
-        if spec.filter_column:
+        if self.filtered:
             self.slider = Slider(
                 start=0,
                 end=1,
                 step=1,
                 value=0,
                 disabled=True,
-                title=spec.filter_title or spec.filter_column,
-                name=f"filter:{cell.position}",
+                title=self.spec.filter_title or self.spec.filter_column,
+                name=f"filter:{self.cell.position}",
                 sizing_mode="stretch_width",
             )
             self.slider.on_change("value", self._on_slider)
             controls.append(self.slider)
-        if controls:
-            bar = Row(children=controls, sizing_mode="stretch_width", height=50)  # type: ignore[arg-type]
-            self.root: object = Column(
-                children=[self.figure, bar],
-                sizing_mode="stretch_both",
-                name=f"cell:{cell.position}",
-            )
-        else:
-            self.root = self.figure
-        self._f_min, self._f_max = np.inf, -np.inf
-        self._unfit: set[tuple[str, str]] = set()
+        if not controls:
+            return self.figure
+        bar = Row(children=controls, sizing_mode="stretch_width", height=50)  # type: ignore[arg-type]
+        return Column(
+            children=[self.figure, bar], sizing_mode="stretch_both", name=f"cell:{self.cell.position}"
+        )
 
-    # ---- which groups belong here -------------------------------------------------
+    # ---- which groups, how many points -------------------------------------------------
     def color(self, key: Key) -> str:
         scope, name, index = key
         return self.spec.color.color(self.scope_ords(scope), self.name_ords(name), index)
 
-    def _add_glyph(self, key: Key) -> Glyph:
-        filtered = self.spec.filter_column is not None
-        src = ColumnDataSource(data=_empty(filtered))
-        label = group_label(key)
-        kw = dict(self.spec.glyph_kwargs)
-        kw.setdefault("color", self.color(key))
-        r: Any
-        if self.spec.glyph_kind == "line":
-            y = {"field": "y", "transform": self.ema_transform}
-            r = self.figure.line(x="x", y=y, source=src, name=label, **kw)  # type: ignore[arg-type]
-        else:
-            r = self.figure.scatter(x="x", y="y", source=src, name=label, **kw)
-        item = LegendItem(label=label, renderers=[r])
-        self.legend.items.append(item)  # type: ignore[arg-type]
-        self.redraw.args["sources"] = [*self.redraw.args["sources"], src]
-        g = Glyph(key=key, source=src, renderer=r, item=item)
-        self.glyphs[key] = g
-        return g
+    @property
+    def cap(self) -> int:
+        """Points per line: 2 x the plot's width, and the budget shared by the lines."""
+        share = self.limits.budget // max(1, len(self.lines))
+        return max(MIN_CAP, min(2 * self.width_px, share))
 
-    def remove(self, scope: str, name: str | None) -> None:
-        """Drop the glyphs of a deleted scope or (scope, name)."""
-        self._remove_keys(
-            [k for k in self.glyphs if k[0] == scope and (name is None or k[1] == name)]
-        )
+    def wants(self, cols: Mapping[str, Any]) -> bool:
+        """Whether a group with these columns can be drawn here."""
+        return all(c in cols for c in self.spec.columns)
 
-    def _remove_keys(self, gone: list[Key]) -> None:
-        if not gone:
-            return
-        dead = {id(self.glyphs[k].renderer) for k in gone}
-        self.figure.renderers = [r for r in self.figure.renderers if id(r) not in dead]
-        items: list[Any] = list(self.legend.items)
-        self.legend.items = [i for i in items if id(i.renderers[0]) not in dead]
-        srcs = {id(self.glyphs[k].source) for k in gone}
-        self.redraw.args["sources"] = [s for s in self.redraw.args["sources"] if id(s) not in srcs]
-        for k in gone:
-            del self.glyphs[k]
-
-    def clear(self, keep: set[Key]) -> None:
-        """After a cursor reset: drop glyphs not in ``keep``, forget the data of the rest
-        (renderers and colours stay; the reload refills them)."""
-        for key in [k for k in self.glyphs if k not in keep]:
-            self._remove_keys([key])
-        for g in self.glyphs.values():
-            g.chunks, g.count, g.x_max, g.mode, g.overview = [], 0, -np.inf, "full", None
-            g.shown_f = None
-            g.source.data = _empty(self.spec.filter_column is not None)
-
-    # ---- new data ------------------------------------------------------------------
-    def pick(self, cols: Mapping[str, np.ndarray]) -> Cols:
+    def pick(self, cols: Mapping[str, Any]) -> Cols:
         """Columns of one group as this plot draws them ('x', 'y'[, 'f'])."""
+        y = np.asarray(cols[self.spec.y])
         data = {
             "x": np.asarray(cols[self.spec.x], dtype=np.float64),
-            "y": np.asarray(cols[self.spec.y], dtype=np.float64),
+            "y": y if y.dtype == np.float32 else y.astype(np.float64),
         }
         if self.spec.filter_column:
             data["f"] = np.asarray(cols[self.spec.filter_column], dtype=np.float64)
         return data
 
-    def wants(self, cols: Mapping[str, np.ndarray]) -> bool:
-        """Whether a group with these columns can be drawn here."""
-        return all(c in cols for c in self.spec.columns)
+    def admit(self, key: Key) -> bool:
+        """Take ``key`` on if it is new and the plot has room (its colour is fixed now)."""
+        if key in self.lines:
+            return True
+        if key in self.unfit_keys:
+            return False
+        if len(self.lines) >= self.limits.max_lines:
+            self.hidden += 1
+            self._note(
+                "limit",
+                f"showing {len(self.lines):,} of {len(self.lines) + self.hidden:,} lines:"
+                " narrow them with scopes= (or names=)",
+            )
+            return False
+        self.lines[key] = Line(key, color=self.color(key))
+        return True
 
-    def note_unfit(self, key: Key, cols: Mapping[str, np.ndarray]) -> None:
+    def _put(self, key: Key, data: Cols) -> None:
+        """Show ``data`` as the whole of ``key``'s line (its row is made on first data)."""
+        if key in self.layer:
+            self.layer.replace(key, data)
+        else:
+            self.layer.add(key, self.lines[key].color, data)
+            if self.smoothing and self.smooth_layer is not None:
+                self.layer.set_alpha(key, RAW_ALPHA_SMOOTHED)
+
+    def _extend(self, key: Key, data: Cols) -> None:
+        """Append ``data`` to ``key``'s line."""
+        if key in self.layer:
+            self.layer.append(key, data)
+        else:
+            self._put(key, data)
+
+    def note_unfit(self, key: Key, cols: Mapping[str, Any]) -> None:
         """Say in the title, once per (scope, name), why a matching group is not drawn."""
         scope, name, _ = key
         if (scope, name) in self._unfit:
             return
         self._unfit.add((scope, name))
         missing = ", ".join(c for c in self.spec.columns if c not in cols)
+        self._note(f"unfit:{scope}/{name}", f"not drawn: {scope}/{name} has no column {missing}")
+
+    def _note(self, key: str, text: str) -> None:
+        self._notes[key] = text
         title: Any = self.figure.title
-        title.text = f"{title.text}  [not drawn: {scope}/{name} has no column {missing}]"
+        title.text = "  ".join([self._base_title, *(f"[{t}]" for t in self._notes.values())])
 
-    def ensure(self, key: Key) -> None:
-        """Create the glyph of ``key`` if it is new (its colour is fixed from now on)."""
-        if key not in self.glyphs:
-            self._add_glyph(key)
+    def _empty(self) -> Cols:
+        cols = {"x": np.zeros(0), "y": np.zeros(0)}
+        if self.filtered:
+            cols["f"] = np.zeros(0)
+        return cols
 
-    def add_points(self, key: Key, data: Cols, *, total: int | None = None) -> None:
-        """Append new points of ``key`` (only what the browser lacks)."""
-        g = self.glyphs.get(key) or self._add_glyph(key)
+    # ---- the first read ------------------------------------------------------------------
+    def initial_jobs(self, infos: Sequence[GroupInfo]) -> list[Job]:
+        """Admit the groups of a snapshot and say what to read for each."""
+        for g in infos:
+            self.admit((g.scope, g.name, g.index))
+        cap, jobs = self.cap, []
+        for g in infos:
+            key = (g.scope, g.name, g.index)
+            if key not in self.lines:
+                continue
+            big = g.count > cap and not self.filtered
+            req = RangeRequest(g.scope, g.name, g.index, max_points=cap if big else None, upto=g.count)
+            jobs.append(Job(key, "overview" if big else "full", req))
+        return jobs
+
+    # ---- new data ------------------------------------------------------------------------
+    def add_points(self, key: Key, data: Cols) -> None:
+        """Points of ``key`` that arrived after what this page has seen."""
+        line = self.lines.get(key)
         n = len(data["x"])
-        if n == 0:
+        if line is None or n == 0:
             return
-        g.count = total if total is not None else g.count + n
+        first = line.count
+        line.count += n
         if self.slider is not None:
-            self._add_filtered(g, data)
+            self._add_filtered(line, data)
             return
-        if g.mode == "range":
-            g.dirty = True
+        line.smooth_stale = True
+        if line.mode == "decimated":
+            line.tail.append((first, data))
+            self._extend(key, data)
+            if sum(len(c["x"]) for _, c in line.tail) > self.cap // 2:
+                line.stale = True
             return
-        if g.count > self.budget:
-            g.mode, g.dirty, g.chunks = "range", True, []
+        if line.count > self.cap:  # crossed the cap: an overview will replace the row
+            line.mode, line.stale = "decimated", True
+            line.tail.append((first, data))
+            self._extend(key, data)
             return
         x = data["x"]
-        in_order = self.spec.glyph_kind != "line" or (
-            x[0] >= g.x_max and bool(np.all(x[1:] >= x[:-1]))
-        )
-        g.chunks.append(dict(data))
-        g.x_max = max(g.x_max, float(np.max(x)))
-        if in_order and g.count > n:
-            g.source.stream(data)  # type: ignore[arg-type]
-        else:
-            full = g.full_data()
-            if self.spec.glyph_kind == "line":
-                order = np.argsort(full["x"], kind="stable")
-                full = {k: v[order] for k, v in full.items()}
-                g.chunks = [full]
-            g.source.data = dict(full)
-
-    def mark_big(self, key: Key, count: int) -> None:
-        """A group already over budget: draw it in range mode."""
-        g = self.glyphs.get(key) or self._add_glyph(key)
-        g.mode, g.dirty, g.chunks, g.count = "range", True, [], count
-
-    def range_jobs(self, force: bool = False) -> list[tuple[Key, tuple[float, float] | None]]:
-        """Range-mode glyphs that need a re-read: (key, visible x-range or None)."""
-        return [
-            (k, self.view_range)
-            for k, g in self.glyphs.items()
-            if g.mode == "range" and (g.dirty or force)
-        ]
-
-    def set_range_data(
-        self,
-        key: Key,
-        overview: Cols | None,
-        detail: Cols | None,
-        window: tuple[float, float] | None,
-    ) -> None:
-        """Show a range-mode glyph: the overview outside ``window``, the detail inside."""
-        g = self.glyphs.get(key)
-        if g is None:
+        in_order = not self.is_line or (x[0] >= line.x_max and bool(np.all(x[1:] >= x[:-1])))
+        line.x_max = max(line.x_max, float(np.nanmax(x)) if n else line.x_max)
+        if in_order or key not in self.layer:
+            self._extend(key, data)
             return
-        if overview is not None:
-            g.overview = overview
-            g.dirty = False
-        ov = g.overview or _empty(self.spec.filter_column is not None)
-        if detail is None or window is None:
-            data = ov
-        else:  # off-screen, a coarser overview (extremes kept) is enough until a pan re-reads
+        old = self.layer.data(key)
+        full = {k: np.concatenate([old[k], data[k]]) for k in ("x", "y")}
+        order = np.argsort(full["x"], kind="stable")
+        self.layer.replace(key, {k: v[order] for k, v in full.items()})
+
+    def set_full(self, key: Key, data: Cols) -> None:
+        """Every point of a group within its cap (the first read)."""
+        line = self.lines.get(key)
+        if line is None:
+            return
+        line.count = len(data["x"])
+        if self.slider is not None:
+            self._add_filtered(line, data)
+            return
+        line.mode = "exact"
+        line.x_max = float(np.nanmax(data["x"])) if len(data["x"]) else -np.inf
+        self._put(key, data)
+
+    # ---- range reads -------------------------------------------------------------------
+    def range_jobs(self, *, zoomed: bool) -> list[Job]:
+        """Reads this plot wants now: stale overviews, the zoomed window, smoothed lines."""
+        if self.slider is not None:
+            return []
+        cap, jobs = self.cap, []
+        window = self.view_range
+        for key, line in self.lines.items():
+            s, n, i = key
+            if line.mode == "exact" and line.count > cap:
+                line.mode, line.stale = "decimated", True
+            if line.mode == "decimated" and (line.stale or (zoomed and window is not None)):
+                req = RangeRequest(s, n, i, max_points=cap, upto=line.count)
+                jobs.append(Job(key, "overview", req))
+                if window is not None:
+                    lo, hi = window
+                    jobs.append(Job(key, "detail", RangeRequest(s, n, i, lo, hi, cap, line.count)))
+            if self.smoothing and (line.smooth_stale or (zoomed and line.mode == "decimated")):
+                lo_hi = window if (window is not None and line.mode == "decimated") else (None, None)
+                req = RangeRequest(
+                    s, n, i, lo_hi[0], lo_hi[1], cap if line.count > cap else None,
+                    line.count, self.smoothing,
+                )
+                jobs.append(Job(key, "smooth", req))
+        return jobs
+
+    def apply_ranges(self, results: Sequence[tuple[Job, pa.Table | None]]) -> None:
+        """Show what the jobs read (overview + detail of a line arrive together)."""
+        overview: dict[Key, tuple[Job, Cols]] = {}
+        detail: dict[Key, Cols] = {}
+        for job, table in results:
+            if job.key not in self.lines:
+                continue
+            cols = self._table_cols(table)
+            if cols is None:
+                if table is not None:  # the group lacks this plot's columns
+                    self.note_unfit(job.key, dict.fromkeys(table.column_names))
+                    self.unfit_keys.add(job.key)
+                    del self.lines[job.key]
+                continue
+            if job.kind == "full":
+                self.set_full(job.key, cols)
+            elif job.kind == "overview":
+                overview[job.key] = (job, cols)
+            elif job.kind == "detail":
+                detail[job.key] = cols
+            elif job.kind == "smooth":
+                self._show_smoothed(job, cols)
+        for key, (job, ov) in overview.items():
+            self._show_overview(self.lines[key], job, ov, detail.get(key))
+
+    def _table_cols(self, table: pa.Table | None) -> Cols | None:
+        if table is None:
+            return None
+        cols = {c: table.column(c).to_numpy() for c in table.column_names if c != "index"}
+        return self.pick(cols) if self.wants(cols) else None
+
+    def _show_overview(self, line: Line, job: Job, ov: Cols, det: Cols | None) -> None:
+        upto = job.request.upto or 0
+        line.count = max(line.count, upto)  # the first read: the snapshot's count
+        line.mode = "decimated"
+        line.stale = False
+        # keep the points that arrived after what was read
+        line.tail = [(a, c) for a, c in line.tail if a + len(c["x"]) > upto]
+        after = [
+            {k: v[max(0, upto - a) :] for k, v in c.items()} for a, c in line.tail
+        ]
+        window = self.view_range
+        if det is not None and window is not None:
             lo, hi = window
-            coarse = minmax_thin(ov, max(self.budget // 8, 16))
+            coarse = minmax_thin(ov, max(self.cap // 16, 16))
             left, right = coarse["x"] < lo, coarse["x"] > hi
-            data = {k: np.concatenate([coarse[k][left], detail[k], coarse[k][right]]) for k in ov}
-        g.source.data = dict(data)
+            parts = [{k: v[left] for k, v in coarse.items()}, det]
+            parts.append({k: v[right] for k, v in coarse.items()})
+        else:
+            parts = [ov]
+        parts += after
+        self._put(line.key, {k: np.concatenate([p[k] for p in parts]) for k in ("x", "y")})
+
+    # ---- smoothing -----------------------------------------------------------------------
+    def _on_ema(self, attr: str, old: object, new: object) -> None:
+        if not isinstance(new, int | float) or new == self.smoothing:
+            return
+        self.smoothing = float(min(max(new, 0.0), 0.999))
+        for line in self.lines.values():
+            line.smooth_stale = True
+        if self.smoothing == 0 and self.smooth_layer is not None:
+            self.smooth_layer.clear()
+            self._raw_alpha(1.0)
+        if self.on_smoothing is not None:
+            self.on_smoothing(self)
+
+    def _raw_alpha(self, alpha: float) -> None:
+        for key in self.layer.keys():
+            self.layer.set_alpha(key, alpha)
+
+    def _show_smoothed(self, job: Job, cols: Cols) -> None:
+        if not self.smoothing or job.request.smoothing != self.smoothing:
+            return  # turned off or changed meanwhile
+        if self.smooth_layer is None:
+            self.smooth_layer = LineLayer(
+                self.figure,
+                None,
+                glyph_kwargs=self.spec.glyph_kwargs,
+                name=f"smooth:{self.cell.position}",
+            )
+        layer = self.smooth_layer
+        if job.key not in layer:
+            layer.add(job.key, self.lines[job.key].color, cols)
+            if job.key in self.layer:
+                self.layer.set_alpha(job.key, RAW_ALPHA_SMOOTHED)
+        else:
+            layer.replace(job.key, cols)
+        line = self.lines.get(job.key)
+        if line is not None and line.count == job.request.upto:
+            line.smooth_stale = False
+
+    # ---- deletions, resets, flushing ---------------------------------------------------
+    def remove(self, scope: str, name: str | None) -> None:
+        """Drop the lines of a deleted scope or (scope, name)."""
+        gone = [k for k in self.lines if k[0] == scope and (name is None or k[1] == name)]
+        for k in gone:
+            del self.lines[k]
+        self.layer.remove(gone)
+        if self.smooth_layer is not None:
+            self.smooth_layer.remove(gone)
+
+    def clear(self) -> None:
+        """Forget every line (after a cursor reset; the reload refills them)."""
+        self.lines.clear()
+        self.hidden = 0
+        self.layer.clear()
+        if self.smooth_layer is not None:
+            self.smooth_layer.clear()
+
+    def flush(self) -> None:
+        """Send this plot's changes of the round to the browser."""
+        self.layer.flush()
+        if self.smooth_layer is not None:
+            self.smooth_layer.flush()
 
     # ---- filter slider: the browser holds only the selected filter value's points ----
-    def _add_filtered(self, g: Glyph, data: Cols) -> None:
+    def _add_filtered(self, line: Line, data: Cols) -> None:
         """Each glyph shows its points at its largest filter value <= the slider's."""
         self._track_filter(data)
         target = self._f_max if self.follow else self.selected
@@ -336,23 +491,23 @@ class PlotView:
         if len(below) == 0:
             return
         best = float(below.max())
-        if g.shown_f is not None and best < g.shown_f:
+        if line.shown_f is not None and best < line.shown_f:
             return
         rows = {k: v[f == best] for k, v in data.items()}
-        if g.shown_f == best:
-            g.source.stream(rows)  # type: ignore[arg-type]
+        if line.shown_f == best:
+            self._extend(line.key, rows)
         else:
-            g.shown_f = best
-            g.source.data = rows
+            line.shown_f = best
+            self._put(line.key, rows)
 
     def show_selection(self, value: float, data: Mapping[Key, Cols]) -> None:
         """Show, per glyph, its points at the largest filter value <= ``value``."""
         if value != (self._f_max if self.follow else self.selected):
             return  # superseded by a later move or by following the newest value
-        for key, g in self.glyphs.items():
-            rows = data.get(key) or _empty(True)
-            g.source.data = dict(rows)
-            g.shown_f = float(rows["f"][0]) if len(rows["f"]) else None
+        for key, line in self.lines.items():
+            rows = data.get(key) or self._empty()
+            self._put(key, rows)
+            line.shown_f = float(rows["f"][0]) if len(rows["f"]) else None
 
     def _track_filter(self, data: Cols) -> None:
         f = data["f"][np.isfinite(data["f"])]

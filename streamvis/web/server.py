@@ -16,6 +16,8 @@ from streamvis.errors import InvalidArgumentError
 from streamvis.source import DataSource
 
 from .app import make_applications
+from .layout import WEBGL_MODES
+from .plots import PlotLimits
 from .schema import Schema
 from .session import AppConfig
 
@@ -23,10 +25,12 @@ __all__ = [
     "parse_web_uri",
     "build_server",
     "DEFAULT_BUDGET",
+    "DEFAULT_MAX_LINES",
     "check_tls_files",
 ]
 
-DEFAULT_BUDGET = 4000
+DEFAULT_BUDGET = 1_000_000  # points per plot in the browser, shared by its lines
+DEFAULT_MAX_LINES = 10_000  # lines per plot; more are counted and named, not drawn
 
 
 def parse_web_uri(uri: str) -> tuple[str, int]:
@@ -70,6 +74,8 @@ def build_server(
     *,
     refresh: float = 1.0,
     budget: int = DEFAULT_BUDGET,
+    max_lines: int = DEFAULT_MAX_LINES,
+    webgl: str = "auto",
     allow_origins: Sequence[str] = (),
     io_loop: IOLoop | None = None,
     web_token: str | None = None,
@@ -86,8 +92,15 @@ def build_server(
     """
     if refresh <= 0:
         raise InvalidArgumentError(f"--refresh must be positive, got {refresh}")
+    if budget < 1000:
+        raise InvalidArgumentError(f"--budget must be at least 1000 points, got {budget}")
+    if max_lines < 1:
+        raise InvalidArgumentError(f"--max-lines must be at least 1, got {max_lines}")
+    if webgl not in WEBGL_MODES:
+        raise InvalidArgumentError(f"--webgl {webgl!r}: allowed {', '.join(WEBGL_MODES)}")
     host, port = parse_web_uri(web_uri)
-    cfg = AppConfig(source=source, schema=schema, refresh=refresh, budget=budget)
+    limits = PlotLimits(budget=budget, max_lines=max_lines)
+    cfg = AppConfig(source=source, schema=schema, refresh=refresh, limits=limits, webgl=webgl)
     origins = [f"{host}:{port}", *allow_origins]
     kw: dict[str, Any] = {
         "address": host,

@@ -10,7 +10,8 @@ Every entry point may only raise a ``StreamvisError``: ``scan_frames`` (nothing 
 all), ``scan_chunks``, ``Store.open`` (skip_damaged False and True) and the reads
 after it, ``verify``, and the next writer's append. A mutated ``.idx`` beside a valid
 log is never trusted over the log: the store opens and answers exactly as a fresh
-rebuild does. pytest-timeout bounds every test (no hang); peak allocation is checked
+rebuild does (or, when the mutation left none of our marks on it, refuses to replace
+it with ``ForeignFileError``, leaving its bytes as they were). pytest-timeout bounds every test (no hang); peak allocation is checked
 with tracemalloc for forged lengths and max RSS for the whole run.
 
 The number of inputs is printed at the end (``[fuzz-storage] inputs fuzzed: ...``).
@@ -34,12 +35,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streamvis.errors import StreamvisError
+from streamvis.errors import ForeignFileError, StreamvisError
 from streamvis.proto import data_pb2 as pb
 from streamvis.storage import ConfigUpdate, Deletion, Points, Store
 from streamvis.storage.backend import Chunk
 from streamvis.storage.framing import MAX_PAYLOAD, ScanResult, encode_frame, scan_frames
 from streamvis.storage.index_file import load_index
+from streamvis.storage.ownership import SNIFF_BYTES, is_our_index
 from streamvis.storage.scan import scan_chunks
 from streamvis.storage.verify import verify
 
@@ -376,7 +378,14 @@ def test_mutated_index_never_trusted_over_the_log(base, tmp_path) -> None:
         only_streamvis_errors(_load_index_only_arrow_or_value_errors, data)
         with open(path + ".idx", "wb") as f:
             f.write(data)
-        with Store.open(path) as s:  # a valid log always opens, whatever the index holds
+        try:
+            s = Store.open(path)  # a valid log opens whatever an index of ours holds
+        except ForeignFileError:  # bytes without our marks: never replaced, left as they are
+            assert not is_our_index(data[:SNIFF_BYTES], data[-8:])
+            with open(path + ".idx", "rb") as f:
+                assert f.read() == data
+            return
+        with s:
             assert _answers(s) == base["ref"]
 
     run()

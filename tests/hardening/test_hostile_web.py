@@ -125,11 +125,16 @@ MESSAGE_JS = """() => {
   return null;
 }"""
 GLYPHS_JS = """() => {
+  // points per line label: rows of the plots' multi_line sources (their "n"), or the
+  // points of a scatter source sharing a label (raw layers only, not smoothed ones)
   const out = {};
   for (const doc of Bokeh.documents)
-    for (const m of doc.all_models)
-      if (m.glyph !== undefined && m.data_source !== undefined && m.data_source.data.x !== undefined)
-        out[m.name] = m.data_source.data.x.length;
+    for (const m of doc.all_models) {
+      if (m.data === undefined || !(m.name || '').startsWith('lines:')) continue;
+      const d = m.data;
+      if (d.xs !== undefined) for (let j = 0; j < d.xs.length; j++) out[d.label[j]] = d.n[j];
+      else if (d.label !== undefined) for (const l of d.label) out[l] = (out[l] ?? 0) + 1;
+    }
   return out;
 }"""
 

@@ -269,8 +269,9 @@ def test_size_threshold_triggers_flush_before_interval(log_path, read_points, wa
 
 def test_public_api_lazy_and_complete():
     code = ("import sys, streamvis; assert 'streamvis.logger' not in sys.modules; "
-            "from streamvis import DataLogger; import streamvis.logger as L; "
-            "assert DataLogger is L.DataLogger; assert streamvis.__all__ == ['DataLogger']; "
+            "from streamvis import AsyncDataLogger, DataLogger; import streamvis.logger as L; "
+            "assert DataLogger is L.DataLogger and AsyncDataLogger is L.AsyncDataLogger; "
+            "assert streamvis.__all__ == ['AsyncDataLogger', 'DataLogger']; "
             "assert isinstance(streamvis.__version__, str)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60, env=dict(os.environ, PYTHONPATH=str(ROOT)))

@@ -96,6 +96,38 @@ class SourceContract:
         with pytest.raises(NotFoundError):
             src.read_range("alpha", "loss", 7)
 
+    def test_read_ranges_batch_upto_smoothing_and_cursor(self, filled) -> None:
+        from streamvis.storage import RangeRequest
+        from streamvis.storage.smooth import ema
+
+        src, sink = filled
+        snap = src.snapshot(name_pattern="^loss$")
+        assert {(g.scope, g.index, g.count) for g in snap.groups} == {
+            ("alpha", 0, 100), ("alpha", 1, 10), ("beta", 0, 7)}
+        reqs = [
+            RangeRequest("alpha", "loss", 0, max_points=20),
+            RangeRequest("alpha", "loss", 0, 10, 19.5),
+            RangeRequest("alpha", "loss", 0, upto=30, smoothing=0.9),
+            RangeRequest("gamma", "loss", 0),
+            RangeRequest("beta", "loss", 0),
+        ]
+        r = src.read_ranges(reqs)
+        assert r.counts == [100, 100, 100, 0, 7]
+        assert r.tables[0].num_rows <= 22
+        assert r.tables[1].column("x").to_pylist() == list(range(10, 20))
+        want, _ = ema(np.sin(np.arange(30.0)), 0.9)
+        np.testing.assert_allclose(r.tables[2].column("y").to_numpy(), want, rtol=1e-12)
+        assert r.tables[3] is None
+        assert r.tables[4].column("y").to_pylist() == [0.0] * 7
+        # the cursor is the state read: what follows it comes next, exactly once
+        sink.append([Points("beta", "loss", 0, {"x": np.array([7, 8]), "y": np.ones(2)})])
+        assert src.fetch(since=r.cursor).num_points == 2
+        assert src.fetch(since=snap.cursor).num_points == 2
+        with pytest.raises(InvalidArgumentError, match="upto"):
+            src.read_ranges([RangeRequest("alpha", "loss", 0, upto=-1)])
+        with pytest.raises(InvalidArgumentError, match="smoothing"):
+            src.read_ranges([RangeRequest("alpha", "loss", 0, smoothing=1.0)])
+
 
 class TestLocalSource(SourceContract):
     @pytest.fixture

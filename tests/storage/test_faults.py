@@ -73,7 +73,7 @@ def test_flipped_byte_in_the_middle_is_detected(tmp_path) -> None:
         assert not verify(path).ok
 
 
-@pytest.mark.parametrize("damage", ["delete", "truncate", "garbage", "stale", "foreign"])
+@pytest.mark.parametrize("damage", ["delete", "truncate", "garbage", "stale", "foreign", "flipped"])
 def test_index_is_never_trusted_over_the_log(tmp_path, damage: str) -> None:
     path = str(tmp_path / "a.log")
     with Store.open(path, "a") as s:
@@ -86,8 +86,12 @@ def test_index_is_never_trusted_over_the_log(tmp_path, damage: str) -> None:
     elif damage == "truncate":
         data = open(idx, "rb").read()
         open(idx, "wb").write(data[: len(data) // 2])
-    elif damage == "garbage":
-        open(idx, "wb").write(os.urandom(500))
+    elif damage == "garbage":  # random bytes with our magic: ours, damaged, rebuilt
+        open(idx, "wb").write(os.urandom(500) + b"SVIDXC1\n")
+    elif damage == "flipped":  # a bad checksum
+        data = bytearray(open(idx, "rb").read())
+        data[len(data) // 2] ^= 0xFF
+        open(idx, "wb").write(bytes(data))
     elif damage == "stale":  # index covers more than a truncated log holds
         size = os.path.getsize(path)
         with open(path, "r+b") as f:

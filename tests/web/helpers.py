@@ -18,37 +18,81 @@ VIEWS_JS = """
 })()
 """
 
-# {renderer name: {n, color, visible, shown}} for every glyph renderer
-GLYPHS_JS = (
-    "() => { const views = "
-    + VIEWS_JS
-    + """;
+# {"plot:i|scope · name · index": {n, color, visible, ymax, xs, ys}}: every line (a row of
+# the plot's multi_line source) or scatter group (the points sharing a label)
+LINES_JS = """(plot) => { const out = {};
+  try {
   const doc = Bokeh.documents[0];
-  const out = {};
-  for (const v of views) {
-    if (!v.renderer_views) continue;
-    for (const [r, rv] of v.renderer_views) {
-      if (r.glyph === undefined || r.data_source === undefined) continue;
-      const c = r.glyph.line_color ?? r.glyph.fill_color;
-      out[v.model.name + "|" + r.name] = {
-        n: r.data_source.data.x.length, color: c.value ?? c, visible: r.visible,
-        shown: rv.all_indices ? (rv.all_indices.count ?? rv.all_indices.length) : null,
-        ymax: Math.max(...r.data_source.data.y), xs: Array.from(r.data_source.data.x)};
+  for (let i = 0; i < 64; i++) {
+    if (plot !== undefined && plot !== null && i !== plot) continue;
+    const fig = doc.get_model_by_name('plot:' + i);
+    const src = doc.get_model_by_name('lines:' + i + ':source');
+    if (!fig || !src) continue;
+    const d = src.data;
+    const vis = {};
+    for (const r of fig.renderers) if (r.data_source === src) vis[r.name] = r.visible;
+    const single = vis['lines:' + i];
+    if (d.xs !== undefined) {
+      for (let j = 0; j < d.xs.length; j++) {
+        const n = d.n[j], label = d.label[j];
+        const xs = Array.from(d.xs[j].slice(0, n)), ys = Array.from(d.ys[j].slice(0, n));
+        out['plot:' + i + '|' + label] = {n, color: d.color[j], xs, ys,
+          visible: single ?? vis[label] ?? true, ymax: n ? Math.max(...ys) : null};
+      }
+    } else {
+      for (let j = 0; j < d.x.length; j++) {
+        const k = 'plot:' + i + '|' + d.label[j];
+        const g = out[k] ?? (out[k] = {n: 0, color: d.color[j], xs: [], ys: [],
+                                        visible: single ?? true, ymax: null});
+        g.n++; g.xs.push(d.x[j]); g.ys.push(d.y[j]);
+        g.ymax = g.ymax === null ? d.y[j] : Math.max(g.ymax, d.y[j]);
+      }
     }
   }
+  } catch (e) { return null; }  // the document is being updated: ask again
   return out;
 }"""
+GLYPHS_JS = "() => (" + LINES_JS + ")(null)"
+
+# true once the page holds exactly ``want`` points per line key (and no other line)
+COUNTS_MATCH_JS = (
+    "want => { const got = (" + LINES_JS + ")(null); if (got === null) return false;"
+    " const ks = Object.keys(got); return ks.length === Object.keys(want).length &&"
+    " Object.entries(want).every(([k, n]) => got[k] !== undefined && got[k].n === n); }"
 )
+
+
+def count_js(plot: int, label: str, n: int) -> str:
+    """JS predicate: line ``label`` of plot ``plot`` holds exactly ``n`` points."""
+    return (
+        f"() => {{ const g = ({LINES_JS})({plot}); "
+        f"return g !== null && g['plot:{plot}|' + {label!r}] !== undefined && "
+        f"g['plot:{plot}|' + {label!r}].n === {n}; }}"
+    )
+
+
+def counts(page: Any) -> dict[str, int]:
+    """Points per line key on the page."""
+    got = page.evaluate(GLYPHS_JS) or {}
+    return {k: g["n"] for k, g in got.items()}
+
 
 READY_JS = "() => window.Bokeh !== undefined && Bokeh.documents.length > 0 && Object.keys(Bokeh.index).length > 0"
 
 
 def glyphs(page: Any, *, with_x: bool = False) -> dict[str, dict[str, Any]]:
-    """The page's glyphs, keyed 'plot:i|scope · name · index'."""
-    out: dict[str, dict[str, Any]] = page.evaluate(GLYPHS_JS)
+    """The page's lines, keyed 'plot:i|scope · name · index'."""
+    out: dict[str, dict[str, Any]] | None = None
+    for _ in range(50):  # None while the document is being updated
+        out = page.evaluate(GLYPHS_JS)
+        if out is not None:
+            break
+        page.wait_for_timeout(50)
+    assert out is not None, "the page's lines could not be read"
     if not with_x:
         for g in out.values():
             g.pop("xs")
+            g.pop("ys")
     return out
 
 

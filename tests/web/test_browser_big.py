@@ -12,7 +12,7 @@ import yaml
 from streamvis.storage import Points
 
 from .conftest import ARTIFACTS, WebServer
-from .helpers import open_page
+from .helpers import LINES_JS, open_page
 
 pytestmark = pytest.mark.browser
 
@@ -20,13 +20,14 @@ BIG_N = int(os.environ.get("STREAMVIS_WEB_BIG_N", 10_000_000))
 BUDGET = 4000
 SPIKE_AT = BIG_N * 7 // 10 + 3
 
-DATA_JS = """() => { const r = Bokeh.documents[0].get_model_by_name('plot:0').renderers
-  .find(r => r.name === 'run · big · 0');
-  if (r === undefined) return null;
-  const x = r.data_source.data.x, y = r.data_source.data.y;
+DATA_JS = """() => { const g = (""" + LINES_JS + """)(0);
+  const r = g && g['plot:0|run · big · 0'];
+  if (!r) return null;
+  const x = r.xs, y = r.ys;
   const xr = Bokeh.documents[0].get_model_by_name('plot:0').x_range;
   let inside = 0; for (const v of x) if (v >= xr.start && v <= xr.end) inside++;
-  return {n: x.length, ymax: Math.max(...y), x0: xr.start, x1: xr.end, inside,
+  return {n: x.length, ymax: Math.max(...y), ymin: Math.min(...y), last: x[x.length - 1],
+          x0: xr.start, x1: xr.end, inside,
           xs: Array.from(x.filter(v => v >= xr.start && v <= xr.end))}; }"""
 
 
@@ -124,9 +125,8 @@ def test_a_line_crossing_the_budget_live_switches_to_decimated(store, log_path, 
         y[12_345] = -50.0
         store.append([Points("run", "big", 0, {"x": np.arange(500.0, 20_500.0), "y": y})])
         page.wait_for_function(
-            "() => { const r = Bokeh.documents[0].get_model_by_name('plot:0').renderers[0];"
-            " const x = r.data_source.data.x, y = r.data_source.data.y;"
-            " return x.length <= 1000 && x[x.length - 1] === 20499 && Math.min(...y) === -50; }",
+            f"() => {{ const d = ({DATA_JS})(); return d !== null && d.n <= 1000 &&"
+            " d.xs.length > 0 && Math.max(...d.xs) === 20499 && d.ymin === -50; }",
             timeout=10000,
         )
         # and keeps following as it grows
@@ -134,8 +134,8 @@ def test_a_line_crossing_the_budget_live_switches_to_decimated(store, log_path, 
             [Points("run", "big", 0, {"x": np.arange(20_500.0, 30_000.0), "y": np.ones(9500)})]
         )
         page.wait_for_function(
-            "() => { const x = Bokeh.documents[0].get_model_by_name('plot:0').renderers[0]"
-            ".data_source.data.x; return x.length <= 1000 && x[x.length - 1] === 29999; }",
+            f"() => {{ const d = ({DATA_JS})(); return d !== null && d.n <= 1000 &&"
+            " d.last === 29999; }",
             timeout=10000,
         )
     finally:

@@ -88,8 +88,8 @@ def test_demo_layout_screenshots(server, page):
     page.screenshot(path=str(ARTIFACTS / "web_bad_parameters.png"))
 
 
-def test_webgl_is_the_active_backend(server, page):
-    open_page(page, server.url + "/?rows=loss,lr;weights,cloud")
+def test_webgl_on_is_the_active_backend(server, page):
+    open_page(page, server.url + "/?rows=loss,lr;weights,cloud&webgl=on")
     page.wait_for_function(
         "() => Object.keys(Bokeh.documents[0].get_model_by_name('plot:3').renderers).length > 0"
     )

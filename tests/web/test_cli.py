@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import ARTIFACTS, ROOT, free_port
-from .helpers import demo_items, open_page
+from .helpers import LINES_JS, demo_items, open_page
 
 CLI = [sys.executable, "-m", "streamvis.cli"]
 
@@ -116,8 +116,8 @@ def test_quickstart_streams_the_demo(tmp_path, page, procs):
         assert url.startswith(f"http://localhost:{port}/?rows=")
         open_page(page, url.replace("localhost", "127.0.0.1"))
         count = (
-            "() => { const r = Bokeh.documents[0].get_model_by_name('plot:0').renderers[0];"
-            " return r ? r.data_source.data.x.length : 0; }"
+            f"() => {{ const g = ({LINES_JS})(0); if (!g) return 0;"
+            " return Math.max(0, ...Object.values(g).map(l => l.n)); }"
         )
         page.wait_for_function(f"() => ({count})() > 20", timeout=45000)
         n0 = page.evaluate(count)
@@ -178,8 +178,8 @@ def test_web_serve_over_a_data_server(tmp_path, demo_schema, page, procs):
         _wait_line(web, "open http://")
         open_page(page, f"http://127.0.0.1:{wport}/?rows=loss")
         length = (
-            "() => { const r = Bokeh.documents[0].get_model_by_name('plot:0').renderers"
-            ".find(r => r.name === 'run1 · loss · 0'); return r ? r.data_source.data.x.length : 0; }"
+            f"() => {{ const g = ({LINES_JS})(0); const l = g && g['plot:0|run1 · loss · 0'];"
+            " return l ? l.n : 0; }"
         )
         page.wait_for_function(f"() => ({length})() === 10", timeout=15000)
         client.append(demo_items(["run1"], steps=5, start=10), writer_id=b"web-test", seq=1)

@@ -15,7 +15,7 @@ from streamvis.web.auth import COOKIE_NAME, cookie_value, resolve_web_token, str
 from tests.helpers import self_signed_cert
 
 from .conftest import WebServer
-from .helpers import demo_items, open_page
+from .helpers import count_js, demo_items, open_page
 
 TOKEN = "t0ken-for-tests-5d1e"
 # every Bokeh route that serves a page, a websocket or data, for both applications
@@ -62,6 +62,7 @@ def ws_headers(server: WebServer, extra: dict[str, str] | None = None) -> dict[s
     }
 
 
+LOSS_0_ARRIVED = count_js(0, "secret-run · loss · 0", 20)  # the websocket delivered data
 COOKIE = {"Cookie": f"{COOKIE_NAME}={cookie_value(TOKEN)}"}
 
 
@@ -165,11 +166,7 @@ def test_browser_gets_in_once_and_the_url_drops_the_token(server, browser):
         open_page(page, f"{server.url}/?rows=loss&web_token={TOKEN}")
         assert page.url == f"{server.url}/?rows=loss"  # shared links never carry it
         # the websocket is up: the page receives the plot's data
-        page.wait_for_function(
-            "() => { const p = Bokeh.documents[0].get_model_by_name('plot:0');"
-            " return p && p.renderers.some(r => r.data_source.data.x.length === 20); }",
-            timeout=15000,
-        )
+        page.wait_for_function(LOSS_0_ARRIVED, timeout=15000)
         again = ctx.new_page()  # the cookie alone lets the same browser in
         open_page(again, f"{server.url}/?rows=lr")
     finally:
@@ -227,11 +224,7 @@ def test_https_page_streams_in_chromium(tls_server, browser):
         page = ctx.new_page()
         open_page(page, f"{tls_server.url}/?rows=loss&web_token={TOKEN}")
         assert page.url == f"{tls_server.url}/?rows=loss"
-        page.wait_for_function(
-            "() => { const p = Bokeh.documents[0].get_model_by_name('plot:0');"
-            " return p && p.renderers.some(r => r.data_source.data.x.length === 20); }",
-            timeout=15000,
-        )
+        page.wait_for_function(LOSS_0_ARRIVED, timeout=15000)
         assert page.evaluate("() => location.protocol") == "https:"
     finally:
         ctx.close()
@@ -279,11 +272,7 @@ def test_a_colleague_opens_the_shared_link_of_a_non_local_bind(store, log_path, 
         page = ctx.new_page()
         open_page(page, f"http://{ip}:{port}/?rows=loss&web_token={TOKEN}")
         assert page.url == f"http://{ip}:{port}/?rows=loss"
-        page.wait_for_function(
-            "() => { const p = Bokeh.documents[0].get_model_by_name('plot:0');"
-            " return p && p.renderers.some(r => r.data_source.data.x.length === 20); }",
-            timeout=15000,
-        )
+        page.wait_for_function(LOSS_0_ARRIVED, timeout=15000)
     finally:
         ctx.close()
     conn = http.client.HTTPConnection(ip, port, timeout=20)

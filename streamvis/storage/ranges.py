@@ -1,0 +1,199 @@
+"""Batched range reads: many groups' visible ranges in one call, consistent with a cursor.
+
+A page of 1,000 runs re-reads every run's visible range on each zoom; one call per
+group would be 1,000 round trips. ``read_ranges`` answers a list of requests under
+one acquisition of the store's lock, from the shared decoded-group cache, and
+returns the cursor of the state it read, so a live reader can follow on with
+``read(since=cursor)`` without missing or repeating a point.
+
+Two options make a range read usable for live pages:
+
+- ``upto``: only the group's first ``upto`` points in log order. A page that has
+  seen ``n`` points of a group re-reads exactly those, so a zoom never shows points
+  that its next poll will deliver again.
+- ``smoothing``: TensorBoard's debiased EMA over every point of the group (the full
+  resolution, in log order), applied to each non-x column before the x-range cut and
+  the decimation; cached per group, column and weight, and extended as points arrive.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from streamvis.errors import InvalidArgumentError, NotFoundError
+from streamvis.storage.backend import LogBackend
+from streamvis.storage.decimate import (
+    decimate_columns,
+    decimate_table,
+    range_bounds,
+    slice_range,
+    slice_sorted,
+)
+from streamvis.storage.group_cache import GroupCache
+from streamvis.storage.records import x_column
+from streamvis.storage.smooth import EmaState, check_weight, ema
+from streamvis.storage.state import LogState
+
+__all__ = ["RangeRequest", "RangesResult", "SmoothCache", "range_table", "read_ranges"]
+
+
+@dataclass(frozen=True)
+class RangeRequest:
+    """One group's points with x in [x_min, x_max], at most ``max_points`` of them."""
+
+    scope: str
+    name: str
+    index: int
+    x_min: float | None = None
+    x_max: float | None = None
+    max_points: int | None = None
+    upto: int | None = None  # only the first ``upto`` points (log order)
+    smoothing: float = 0.0  # EMA weight in [0, 1); 0: raw values
+
+    def checked(self) -> RangeRequest:
+        """Itself, or InvalidArgumentError naming the bad field."""
+        range_bounds(self.x_min, self.x_max, self.max_points)
+        if self.upto is not None and (
+            isinstance(self.upto, bool) or not isinstance(self.upto, int) or self.upto < 0
+        ):
+            raise InvalidArgumentError(f"upto must be an int >= 0 or None, got {self.upto!r}")
+        check_weight(self.smoothing)
+        return self
+
+
+@dataclass
+class RangesResult:
+    """Per request (same order): the table, or None for a group that does not exist;
+    the group's point count when read; and the cursor of the state read."""
+
+    tables: list[pa.Table | None]
+    counts: list[int]
+    cursor: str
+
+
+@dataclass
+class _Smoothed:
+    values: np.ndarray
+    length: int
+    state: EmaState
+    raw_last: float
+
+
+class SmoothCache:
+    """Smoothed columns per (group key, column, weight), LRU-bounded in bytes."""
+
+    def __init__(self, max_bytes: int = 128 << 20) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[tuple, _Smoothed] = OrderedDict()
+        self._bytes = 0
+
+    @property
+    def nbytes(self) -> int:
+        return self._bytes
+
+    def get(self, key: tuple, raw: np.ndarray, weight: float) -> np.ndarray:
+        """The smoothed ``raw`` (a group column in log order), reusing what was computed."""
+        n = raw.size
+        hit = self._items.pop(key, None)
+        if hit is not None:
+            self._bytes -= hit.values.nbytes
+            if hit.length >= n:
+                self._keep(key, hit)
+                return hit.values[:n]
+            if hit.length and not _same(raw[hit.length - 1], hit.raw_last):
+                hit = None  # the group was rewritten: start over
+        if hit is None:
+            values, state = ema(raw, weight)
+            hit = _Smoothed(values, n, state, float(raw[-1]) if n else np.nan)
+        else:
+            more, state = ema(raw[hit.length :], weight, hit.state)
+            hit = _Smoothed(np.concatenate([hit.values, more]), n, state, float(raw[-1]))
+        self._keep(key, hit)
+        return hit.values
+
+    def _keep(self, key: tuple, hit: _Smoothed) -> None:
+        self._items[key] = hit
+        self._bytes += hit.values.nbytes
+        while self._bytes > self.max_bytes and len(self._items) > 1:
+            _, dropped = self._items.popitem(last=False)
+            self._bytes -= dropped.values.nbytes
+
+    def clear(self) -> None:
+        self._items.clear()
+        self._bytes = 0
+
+
+def _same(a: float, b: float) -> bool:
+    return bool(a == b or (a != a and b != b))
+
+
+def range_table(
+    columns: dict[str, np.ndarray],
+    xcol: str,
+    x_sorted: bool,
+    req: RangeRequest,
+    smooth_cache: SmoothCache,
+    cache_key: tuple,
+) -> pa.Table:
+    """Answer ``req`` from a group's decoded columns (log order)."""
+    lo, hi = range_bounds(req.x_min, req.x_max, req.max_points)
+    if req.upto is not None:
+        columns = {c: a[: req.upto] for c, a in columns.items()}
+    if req.smoothing:
+        columns = {
+            c: a
+            if c == xcol or a.dtype.kind not in "fiu"
+            else smooth_cache.get((*cache_key, c, req.smoothing), a, req.smoothing)
+            for c, a in columns.items()
+        }
+    if not x_sorted:
+        return decimate_table(slice_range(columns, xcol, lo, hi, x_sorted), req.max_points)
+    return pa.table(decimate_columns(slice_sorted(columns, xcol, lo, hi), xcol, req.max_points))
+
+
+def check_requests(requests: Sequence[RangeRequest]) -> list[RangeRequest]:
+    """The requests, each checked (InvalidArgumentError names the first bad one)."""
+    out = []
+    for i, r in enumerate(requests):
+        if not isinstance(r, RangeRequest):
+            raise InvalidArgumentError(f"request {i}: a RangeRequest is required, got {r!r}")
+        out.append(r.checked())
+    return out
+
+
+def read_ranges(
+    backend: LogBackend,
+    state: LogState,
+    group_cache: GroupCache,
+    smooth_cache: SmoothCache,
+    generation: int,
+    requests: Sequence[RangeRequest],
+) -> tuple[list[pa.Table | None], list[int]]:
+    """Tables and counts for checked ``requests`` (the caller holds the store's lock)."""
+    found: list[tuple[int, tuple, dict[str, str], Any]] = []
+    counts = [0] * len(requests)
+    for k, r in enumerate(requests):
+        try:
+            ns = state.name(r.scope, r.name)
+        except NotFoundError:
+            continue
+        grp = ns.groups.get(int(r.index))
+        if grp is None:
+            continue
+        found.append((k, (generation, r.scope, r.name, int(r.index)), dict(ns.schema), grp))
+        counts[k] = grp.count
+    unique: dict[tuple, tuple[tuple, dict[str, str], list[Any]]] = {}
+    for _, key, schema, grp in found:
+        unique.setdefault(key, (key, schema, grp.entries))
+    cols = dict(zip(unique, group_cache.columns_many(backend, list(unique.values())), strict=True))
+    tables: list[pa.Table | None] = [None] * len(requests)
+    for k, key, schema, _ in found:
+        columns, x_sorted = cols[key]
+        tables[k] = range_table(columns, x_column(schema), x_sorted, requests[k], smooth_cache, key)
+    return tables, counts

@@ -1,0 +1,301 @@
+"""Every line of one plot in one ``multi_line`` ColumnDataSource: a row per line.
+
+A page of thousands of runs cannot afford a renderer, a data source and a legend
+item per line (BokehJS builds a view per renderer; the document grows by three
+models per line). Here a plot's lines are rows of one source with per-row colour,
+alpha and labels; hover reads the row's ``scope``/``name``/``index``.
+
+Rows are allocated with spare capacity, the tail filled with NaN (which BokehJS
+neither draws nor counts in the auto range). New points of a line are written in
+place by a slice patch (only the new points travel); a line that outgrows its row
+is re-sent with more room (amortised: capacity grows by half). All changes of a
+poll are collected and sent by ``flush`` as at most one stream (new rows), one
+patch (points and replaced rows) and, when rows were removed, one replacement.
+
+With at most ``LEGEND_MAX`` lines each line also has its own renderer over its row
+(an ``IndexFilter`` view of the same source), so the legend can name and hide it;
+past that one renderer draws every row and the legend is hidden.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from bokeh.models import CDSView, ColumnDataSource, IndexFilter
+from bokeh.models.annotations import Legend, LegendItem
+from bokeh.plotting import figure as Figure
+
+from .inline import inline
+from .rows import Cols
+
+__all__ = ["Key", "LineLayer", "LEGEND_MAX", "group_label", "split_style"]
+
+Key = tuple[str, str, int]  # (scope, name, index)
+LEGEND_MAX = 10
+MIN_SLACK = 32
+
+
+def group_label(key: Key) -> str:
+    """The legend and hover label of a line."""
+    scope, name, index = key
+    return f"{scope} · {name} · {index}"
+
+
+def _capacity(n: int) -> int:
+    return n + max(MIN_SLACK, n // 2)
+
+
+def _row(values: np.ndarray, n: int, cap: int, dtype: np.dtype) -> np.ndarray:
+    out = np.full(cap, np.nan, dtype=dtype)
+    out[:n] = values[:n]
+    return inline(out)
+
+
+COLOR_KEYS = ("color", "line_color", "fill_color")
+ALPHA_KEYS = ("alpha", "line_alpha", "fill_alpha")
+
+
+def split_style(glyph_kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], str | None, float]:
+    """A schema's glyph kwargs without colour and alpha (which the layers set per line),
+    the colour they fix for every line (or None) and the base alpha."""
+    rest = {k: v for k, v in glyph_kwargs.items() if k not in COLOR_KEYS + ALPHA_KEYS}
+    color = next((glyph_kwargs[k] for k in COLOR_KEYS if k in glyph_kwargs), None)
+    alpha = next((glyph_kwargs[k] for k in ALPHA_KEYS if k in glyph_kwargs), 1.0)
+    return rest, (str(color) if color is not None else None), float(alpha)
+
+
+def _y_dtype(y: np.ndarray) -> np.dtype:
+    return np.dtype(np.float32) if y.dtype == np.float32 else np.dtype(np.float64)
+
+
+@dataclass
+class _Row:
+    index: int
+    length: int
+
+
+class LineLayer:
+    """The lines of one plot: rows of one multi_line source (see the module doc)."""
+
+    COLUMNS = ("xs", "ys", "n", "color", "alpha", "label", "scope", "name", "index")
+
+    def __init__(
+        self,
+        fig: Figure,
+        legend: Legend | None,
+        *,
+        glyph_kwargs: Mapping[str, Any],
+        name: str,
+        alpha: float = 1.0,
+    ) -> None:
+        self.figure, self.legend, self.name = fig, legend, name
+        self.glyph_kwargs, self.fixed_color, style_alpha = split_style(glyph_kwargs)
+        self.base_alpha = alpha * style_alpha
+        self.source = ColumnDataSource(
+            data={c: [] for c in self.COLUMNS}, name=f"{name}:source"
+        )
+        self.rows: dict[Key, _Row] = {}
+        self._keys: list[Key] = []  # by row
+        # the arrays of every row, as the browser has (or will have, after flush) them
+        self._xs: list[np.ndarray] = []
+        self._ys: list[np.ndarray] = []
+        self._new: dict[str, list[Any]] = {c: [] for c in self.COLUMNS}
+        self._patches: dict[str, list[tuple[Any, Any]]] = {}
+        self._rebuild = False
+        self._single: Any = None  # the renderer of every row (past LEGEND_MAX lines)
+        self._per_line: dict[Key, Any] = {}  # row renderers while there are few lines
+        self.renderers: list[Any] = []
+        self._synced = 0  # rows when the renderers were last arranged
+
+    # ---- reading back ----------------------------------------------------------------
+    def __contains__(self, key: Key) -> bool:
+        return key in self.rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def keys(self) -> list[Key]:
+        return list(self._keys)
+
+    def data(self, key: Key) -> Cols:
+        """What the browser holds for ``key`` (x, y), without the spare capacity."""
+        r = self.rows[key]
+        return {"x": self._xs[r.index][: r.length], "y": self._ys[r.index][: r.length]}
+
+    def length(self, key: Key) -> int:
+        return self.rows[key].length
+
+    # ---- changes (sent by flush) -----------------------------------------------------
+    def add(self, key: Key, color: str, cols: Cols) -> None:
+        """A new line; ``cols`` may be empty."""
+        n = len(cols["x"])
+        cap = _capacity(n)
+        index = len(self._xs)
+        xs = _row(np.asarray(cols["x"], np.float64), n, cap, np.dtype(np.float64))
+        ys = _row(cols["y"], n, cap, _y_dtype(cols["y"]))
+        row: dict[str, Any] = {
+            "xs": xs,
+            "ys": ys,
+            "n": n,
+            "color": self.fixed_color or color,
+            "alpha": self.base_alpha,
+            "label": group_label(key),
+            "scope": key[0],
+            "name": key[1],
+            "index": key[2],
+        }
+        for c in self.COLUMNS:
+            self._new[c].append(row[c])
+        self._xs.append(xs)
+        self._ys.append(ys)
+        self.rows[key] = _Row(index, n)
+        self._keys.append(key)
+
+    def append(self, key: Key, cols: Cols) -> None:
+        """New points at the end of a line (only they are sent, while the row has room)."""
+        k = len(cols["x"])
+        if k == 0:
+            return
+        r = self.rows[key]
+        xs, ys = self._xs[r.index], self._ys[r.index]
+        end = r.length + k
+        if end > xs.size:
+            old = self.data(key)
+            self.replace(
+                key,
+                {
+                    "x": np.concatenate([old["x"], cols["x"]]),
+                    "y": np.concatenate([old["y"], np.asarray(cols["y"], ys.dtype)]),
+                },
+            )
+            return
+        xs[r.length : end] = cols["x"]
+        ys[r.length : end] = cols["y"]
+        if r.index < len(self.source.data["xs"]):
+            sl = slice(r.length, end)
+            self._patch("xs", (r.index, sl), xs[sl].copy())
+            self._patch("ys", (r.index, sl), ys[sl].copy())
+        self._set_length(r, end)
+
+    def replace(self, key: Key, cols: Cols) -> None:
+        """New contents for a line (an overview, a zoomed window, a re-sorted line)."""
+        r = self.rows[key]
+        n = len(cols["x"])
+        cap = _capacity(n)
+        xs = _row(np.asarray(cols["x"], np.float64), n, cap, np.dtype(np.float64))
+        ys = _row(cols["y"], n, cap, _y_dtype(cols["y"]))
+        self._xs[r.index], self._ys[r.index] = xs, ys
+        if r.index < len(self.source.data["xs"]):
+            self._patch("xs", r.index, xs)
+            self._patch("ys", r.index, ys)
+        else:
+            j = r.index - len(self.source.data["xs"])
+            self._new["xs"][j], self._new["ys"][j] = xs, ys
+        self._set_length(r, n)
+
+    def _set_length(self, r: _Row, n: int) -> None:
+        r.length = n
+        if r.index < len(self.source.data["n"]):
+            self._patch("n", r.index, n)
+        else:
+            self._new["n"][r.index - len(self.source.data["n"])] = n
+
+    def set_alpha(self, key: Key, alpha: float) -> None:
+        """The line's opacity (dimmed behind smoothed lines, or to highlight others)."""
+        r = self.rows[key]
+        if r.index < len(self.source.data["alpha"]):
+            self._patch("alpha", r.index, alpha * self.base_alpha)
+        else:
+            self._new["alpha"][r.index - len(self.source.data["alpha"])] = alpha * self.base_alpha
+
+    def remove(self, keys: Iterable[Key]) -> None:
+        """Drop lines (their rows are compacted away in the next flush)."""
+        gone = {k for k in keys if k in self.rows}
+        if not gone:
+            return
+        self.flush()  # apply what is pending, then rebuild without the gone rows
+        data = self.source.data
+        keep = [i for i, k in enumerate(self._keys) if k not in gone]
+        new_data = {c: [data[c][i] for i in keep] for c in self.COLUMNS}
+        lengths = [self.rows[self._keys[i]].length for i in keep]
+        self._keys = [self._keys[i] for i in keep]
+        self._xs = [self._xs[i] for i in keep]
+        self._ys = [self._ys[i] for i in keep]
+        self.rows = {k: _Row(i, n) for i, (k, n) in enumerate(zip(self._keys, lengths, strict=True))}
+        self.source.data = new_data
+        self._rebuild = True
+
+    def clear(self) -> None:
+        """Forget every line (after a cursor reset)."""
+        self._new = {c: [] for c in self.COLUMNS}
+        self._patches = {}
+        self.rows, self._keys = {}, []
+        self._xs, self._ys = [], []
+        self.source.data = {c: [] for c in self.COLUMNS}
+        self._rebuild = True
+
+    def flush(self) -> None:
+        """Send what changed since the last flush: new rows, then patches."""
+        if self._new["xs"]:
+            new, self._new = self._new, {c: [] for c in self.COLUMNS}
+            self.source.stream(new)  # type: ignore[arg-type]
+        if self._patches:
+            patches, self._patches = self._patches, {}
+            self.source.patch(patches)
+        if self._rebuild or len(self.rows) != self._synced:
+            self._rebuild = False
+            self._sync_renderers()
+
+    # ---- internals -------------------------------------------------------------------
+    def _patch(self, column: str, where: Any, value: Any) -> None:
+        self._patches.setdefault(column, []).append((where, value))
+
+    def _glyph(self, view: CDSView | None, label: str) -> Any:
+        kw: dict[str, Any] = dict(self.glyph_kwargs)
+        if view is not None:
+            kw["view"] = view
+        return self.figure.multi_line(
+            xs="xs",
+            ys="ys",
+            line_color="color",
+            line_alpha="alpha",
+            source=self.source,
+            name=label,
+            **kw,
+        )
+
+    def _sync_renderers(self) -> None:
+        """One renderer per line while there are few, else one for all rows."""
+        self._synced = len(self.rows)
+        ours = {id(r) for r in self._per_line.values()} | {id(self._single)}
+        others = [r for r in self.figure.renderers if id(r) not in ours]
+        if len(self.rows) <= LEGEND_MAX:
+            self._single = None
+            rows = {k: self.rows[k].index for k in self._keys}
+            per_line = {}
+            for k in self._keys:
+                r = self._per_line.get(k)
+                if r is None:
+                    r = self._glyph(CDSView(filter=IndexFilter(indices=[rows[k]])), group_label(k))
+                elif list(r.view.filter.indices) != [rows[k]]:
+                    r.view.filter.indices = [rows[k]]
+                per_line[k] = r
+            self._per_line = per_line
+            self.renderers = list(per_line.values())
+            if self.legend is not None:
+                self.legend.items = [  # type: ignore[assignment]
+                    LegendItem(label=group_label(k), renderers=[r]) for k, r in per_line.items()
+                ]
+                self.legend.visible = bool(per_line)
+        else:
+            self._per_line = {}
+            if self._single is None:
+                self._single = self._glyph(None, self.name)
+            self.renderers = [self._single]
+            if self.legend is not None:
+                self.legend.items = []
+                self.legend.visible = False
+        self.figure.renderers = [*others, *self.renderers]
