@@ -95,6 +95,10 @@ class DataSource(Protocol):
         """Many groups' ranges in one call, from one state of the log (its cursor returned)."""
         ...
 
+    def release_cache(self) -> None:
+        """Drop decoded data kept for range reads (when no page needs it any more)."""
+        ...
+
     def delete(self, scope: str, name: str | None = None) -> None:
         """Hide a scope or a (scope, name)."""
         ...
@@ -179,6 +183,9 @@ class LocalSource:
 
     def read_ranges(self, requests: Sequence[RangeRequest]) -> RangesResult:
         return self.store.read_ranges(requests)
+
+    def release_cache(self) -> None:
+        self.store.release_cache()
 
     def delete(self, scope: str, name: str | None = None) -> None:
         if self.store.mode == "a":

@@ -321,6 +321,9 @@ class DataClient:
         groups = [msgs.group_from_proto(g) for reply in replies for g in reply.groups]
         return GroupSnapshot(groups, replies[-1].cursor if replies else "")
 
+    def release_cache(self) -> None:
+        """Nothing to drop here: the data server keeps the decoded groups."""
+
     def read_ranges(self, requests: Sequence[RangeRequest]) -> RangesResult:
         """Many groups' ranges from one state of the log, in one call."""
         reqs = check_requests(requests)

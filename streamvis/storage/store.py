@@ -526,6 +526,12 @@ class Store:
             )
             return RangesResult(tables, counts, self._cursor())
 
+    def release_cache(self) -> None:
+        """Drop the decoded groups kept for range reads (they are read again on demand)."""
+        with self._lock:
+            self._group_cache.clear()
+            self._smooth_cache.clear()
+
     @property
     def cache_bytes(self) -> int:
         """Bytes of decoded columns held for range reads (shared by every reader)."""

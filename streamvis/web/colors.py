@@ -3,7 +3,8 @@
 Each glyph (scope, name, index) gets a slot from its plot's formula; its colour is
 ``palette[slot % num_colors]``. Scopes and names are numbered in order of first
 appearance (``Ordinals``), so a group that appears later never changes the colour
-of one already drawn.
+of one already drawn. The ``key`` formula (the default without a ``color`` section)
+gives the k-th (scope, name, index) of a plot the palette position ``vdc(k)``.
 """
 
 from __future__ import annotations
@@ -16,9 +17,33 @@ import bokeh.palettes as bp
 
 from streamvis.errors import InvalidArgumentError
 
-__all__ = ["FORMULAS", "ColorSpec", "Ordinals", "resolve_palette", "palette_families", "slot_for"]
+__all__ = [
+    "FORMULAS",
+    "ColorSpec",
+    "Ordinals",
+    "resolve_palette",
+    "palette_families",
+    "slot_for",
+    "vdc",
+    "DEFAULT_PALETTE",
+]
 
-FORMULAS = ("name", "index", "name_index", "index_name", "scope", "scope_name")
+FORMULAS = ("name", "index", "name_index", "index_name", "scope", "scope_name", "key")
+# without a schema ``color`` section: a colour per (scope, name, index), spread over
+# a continuous palette (its darkest and lightest ends left out)
+DEFAULT_PALETTE = "Turbo256"
+SPREAD = (0.08, 0.92)
+
+
+def vdc(k: int) -> float:
+    """The k-th van der Corput number in base 2 (0, 1/2, 1/4, 3/4, 1/8, ...): each new
+    value falls in the largest gap left by the ones before, so neighbours differ most."""
+    out, denom = 0.0, 1.0
+    while k:
+        denom *= 2
+        k, bit = divmod(k, 2)
+        out += bit / denom
+    return out
 
 
 def palette_families() -> list[str]:
@@ -54,6 +79,7 @@ def slot_for(
     index: int,
     num_groups: int = 1,
     num_indices: int = 1,
+    key_ord: int = 0,
 ) -> int:
     """The colour slot of a glyph under ``formula`` (see the module doc)."""
     if formula == "name":
@@ -68,6 +94,8 @@ def slot_for(
         return scope_ord
     if formula == "scope_name":
         return scope_ord * num_groups + name_ord
+    if formula == "key":
+        return key_ord
     raise InvalidArgumentError(
         f"unknown colour formula {formula!r}; allowed: {', '.join(FORMULAS)}"
     )
@@ -113,8 +141,13 @@ class ColorSpec:
             colors = tuple(bp.interp_palette(tuple(palette), num_colors))
         return cls(palette_name, colors, formula, num_groups, num_indices)
 
-    def color(self, scope_ord: int, name_ord: int, index: int) -> str:
-        """The colour of a glyph given its scope and name ordinals and its index."""
+    def color(self, scope_ord: int, name_ord: int, index: int, key_ord: int = 0) -> str:
+        """The colour of a glyph given its scope and name ordinals, its index and (for the
+        ``key`` formula) the order in which its (scope, name, index) first appeared."""
+        if self.formula == "key":
+            lo, hi = SPREAD
+            pos = lo + vdc(key_ord) * (hi - lo)
+            return self.colors[min(len(self.colors) - 1, int(pos * len(self.colors)))]
         slot = slot_for(
             self.formula,
             scope_ord=scope_ord,

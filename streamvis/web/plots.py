@@ -88,7 +88,7 @@ class PlotView:
         self.name_pattern = cell.names or spec.name_pattern
         self.lines: dict[Key, Line] = {}
         self.hidden = 0  # matching groups beyond max_lines
-        self.scope_ords, self.name_ords = Ordinals(), Ordinals()
+        self.scope_ords, self.name_ords, self.key_ords = Ordinals(), Ordinals(), Ordinals()
         self.view_range: tuple[float, float] | None = None  # set after the user zooms
         self.width_px = limits.width_px
         self.smoothing = 0.0
@@ -199,7 +199,9 @@ class PlotView:
     # ---- which groups, how many points -------------------------------------------------
     def color(self, key: Key) -> str:
         scope, name, index = key
-        return self.spec.color.color(self.scope_ords(scope), self.name_ords(name), index)
+        return self.spec.color.color(
+            self.scope_ords(scope), self.name_ords(name), index, self.key_ords(key)
+        )
 
     @property
     def cap(self) -> int:

@@ -37,7 +37,7 @@ import yaml
 from streamvis.errors import InvalidArgumentError
 from streamvis.patterns import compile_pattern
 
-from .colors import FORMULAS, ColorSpec, resolve_palette
+from .colors import DEFAULT_PALETTE, FORMULAS, ColorSpec, resolve_palette
 
 __all__ = [
     "SchemaError",
@@ -213,6 +213,13 @@ def _positive_int(plot: str, key: str, value: Any, default: int) -> int:
 
 def _parse_color(plot: str, raw: Mapping[str, Any]) -> ColorSpec:
     _check_keys(plot, "color.", raw, COLOR_KEYS)
+    if not raw:  # no color section: a colour per line, spread over a continuous palette
+        return ColorSpec.build(
+            palette_name=DEFAULT_PALETTE,
+            palette=resolve_palette(DEFAULT_PALETTE),
+            num_colors=len(resolve_palette(DEFAULT_PALETTE)),
+            formula="key",
+        )
     palette_name = raw.get("palette", "Category10_10")
     try:
         palette = resolve_palette(palette_name)

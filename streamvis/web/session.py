@@ -362,4 +362,16 @@ class LiveSession:
         self.closed = True
         with self.cfg.lock:
             self.cfg.sessions.discard(self)
+            last = not self.cfg.sessions
         self.views = []
+        if last:  # no page left: the decoded groups of range reads are not needed
+            self.cfg.executor.submit(self._release_cache)
+
+    def _release_cache(self) -> None:
+        with self.cfg.lock:
+            if self.cfg.sessions:
+                return  # a page opened meanwhile
+        try:
+            self.cfg.source.release_cache()
+        except Exception as exc:  # a hint only; never fail a closing session
+            log.warning("streamvis web: releasing the read cache failed: %s", exc)

@@ -90,3 +90,21 @@ def test_colours_never_shift_as_groups_appear(formula, groups, num_colors):
     scopes2, names2 = Ordinals(), Ordinals()
     for s, n, i in groups[: len(groups) // 2]:
         assert spec.color(scopes2(f"s{s}"), names2(f"n{n}"), i) == seen[(s, n, i)]
+
+
+def test_van_der_corput_spreads_and_never_repeats():
+    from streamvis.web.colors import vdc
+
+    assert [vdc(k) for k in range(8)] == [0, 0.5, 0.25, 0.75, 0.125, 0.625, 0.375, 0.875]
+    assert len({vdc(k) for k in range(4096)}) == 4096
+
+
+def test_without_a_color_section_every_line_gets_its_own_colour():
+    from streamvis.web.schema import parse_schema
+
+    spec = parse_schema({"loss": {"columns": ["x", "y"]}}).plot("loss")
+    assert spec.color.formula == "key"
+    colours = [spec.color.color(0, 0, 0, key_ord=k) for k in range(12)]
+    assert len(set(colours)) == 12
+    # a colour once given never changes: the k-th key's colour does not depend on later keys
+    assert spec.color.color(0, 0, 0, key_ord=3) == colours[3]
