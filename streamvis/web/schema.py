@@ -230,7 +230,9 @@ def _parse_color(plot: str, raw: Mapping[str, Any]) -> ColorSpec:
         raise SchemaError(
             f"plot {plot!r}: give one of 'color.formula' and 'color.key_fun', not both"
         )
-    formula = raw.get("formula", "name_index")
+    # key_fun: the "key" formula (a colour per distinct key, spread over the palette);
+    # the key is color_key(PlotSpec.key_fun, ...) rather than the whole (scope, name, index)
+    formula = raw.get("formula", "key" if key_fun is not None else "name_index")
     if formula not in FORMULAS:
         raise SchemaError(
             f"plot {plot!r}, key 'color.formula': {formula!r} is not one of {', '.join(FORMULAS)}"

@@ -60,6 +60,9 @@ def test_names_per_plot_select_what_each_plot_of_the_original_schema_draws(serve
     got = glyphs(page)
     assert set(got) == want
     assert all(got[k]["n"] == 30 for k in want if "top" in k)
+    # key_fun: sni over Turbo256: three clearly different colours, not three purples
+    tops = [got[k]["color"] for k in sorted(want) if "top" in k]
+    assert len(set(tops)) == 3, tops
     # filtered plots show the newest step's points: t == 2
     assert got["plot:1|run1 · lines · 0"]["n"] == 10
     assert got["plot:2|run1 · belief · 0"]["ymax"] == pytest.approx(27.0)

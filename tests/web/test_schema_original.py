@@ -210,3 +210,30 @@ def test_original_schema_takes_names_from_the_url_once_per_plot():
     layout = parse_layout(args, schema)
     assert [c.names for c in layout.cells] == ["^loss$", "^lines$", "^belief$"]
     assert [c.plot for c in layout.cells] == ["loss", "filtered-lines", "filtered-scatter"]
+
+
+def test_key_fun_colours_are_distinct_per_key_and_shared_within_one():
+    """key_fun selects the "key" formula: the k-th distinct key gets the k-th spread
+    colour. With "sni" the original's three lines differ; with "ni" two runs' same
+    (name, index) share one."""
+    from streamvis.web.colors import Ordinals
+
+    loss = load_schema(ORIGINAL).plot("loss")
+    assert loss.color.formula == "key"
+
+    def colours(spec, groups):
+        ords, s_ords, n_ords = Ordinals(), Ordinals(), Ordinals()
+        out = []
+        for scope, name, index in groups:
+            s, n = s_ords(scope), n_ords(name)
+            key = color_key(spec.key_fun, s, n, index)
+            out.append(spec.color.color(s, n, index, ords(key)))
+        return out
+
+    three = colours(loss, [("run1", "top", 0), ("run1", "top", 1), ("run1", "top", 2)])
+    assert len(set(three)) == 3, three
+    doc = copy.deepcopy(BASE)
+    doc["loss"]["color"] = {"key_fun": "ni", "palette": "Turbo256"}
+    ni = parse(doc).plot("loss")
+    got = colours(ni, [("a", "loss", 0), ("a", "loss", 1), ("b", "loss", 0), ("b", "loss", 1)])
+    assert got[0] == got[2] and got[1] == got[3] and got[0] != got[1]
