@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> Any:
         exc.show()
         sys.exit(exc.exit_code)
     except StreamvisError as exc:
-        click.secho(f"error: {exc}", fg="red", err=True)
+        click.secho(f"Error: {' '.join(str(exc).split())}", fg="red", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)

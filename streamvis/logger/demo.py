@@ -68,10 +68,15 @@ def run_demo(
     step_delay: float = 0.0,
     token: str | None = None,
     tls_ca: str | None = None,
-) -> None:
+    close_timeout: float = 10.0,
+) -> dict[str, int]:
     """Log the demo stream under ``scope`` to ``path`` or the server at ``grpc_uri``
     (exactly one of them), sleeping ``step_delay`` seconds between steps. ``token`` and
-    ``tls_ca`` are for the server (defaults: $STREAMVIS_TOKEN, $STREAMVIS_TLS_CA)."""
+    ``tls_ca`` are for the server (defaults: $STREAMVIS_TOKEN, $STREAMVIS_TLS_CA).
+
+    Returns the logger's ``stats()``. Raises UnavailableError when points were not
+    delivered (the server stayed down for ``close_timeout`` s after the last step),
+    naming how many and where."""
     rng = np.random.default_rng(0)
     base_lr, warmup = 3e-3, max(1, num_steps // 20)
     logger = DataLogger(scope=scope, delete_existing=True)
@@ -85,7 +90,7 @@ def run_demo(
             except UnavailableError:
                 pass  # the server may come up later: the logger buffers and retries
     logger.init(path=path, grpc_uri=grpc_uri, flush_every=0.5, tensor_type="numpy",
-                token=token, tls_ca=tls_ca)
+                token=token, tls_ca=tls_ca, close_timeout=close_timeout)
     norms = rng.uniform(0.5, 2.0, NUM_LAYERS).astype(np.float32)
     with logger:
         logger.write_config({
@@ -108,6 +113,27 @@ def run_demo(
             logger.write("cloud", x=cx, y=cy, t=step)
             if step_delay > 0:
                 time.sleep(step_delay)
+    stats = logger.stats()
+    _check_delivered(stats, f"the data server at {grpc_uri}" if grpc_uri else f"the log {path}",
+                     close_timeout)
+    return stats
+
+
+def _check_delivered(stats: dict[str, int], target: str, waited: float) -> None:
+    """UnavailableError saying what was not delivered, if anything."""
+    from streamvis.errors import UnavailableError
+
+    lost = {k: stats.get(k, 0) for k in ("undelivered_points", "dropped_points", "refused_points")}
+    missing = sum(lost.values())
+    if missing == 0:
+        return
+    total = stats.get("delivered_points", 0) + missing
+    parts = [f"{n} {k.split('_')[0]}" for k, n in lost.items() if n]
+    hint = (" (is `streamvis grpc-serve` running there?)" if "data server" in target else "")
+    raise UnavailableError(
+        f"demo: {missing} of {total} points were not delivered to {target} "
+        f"({', '.join(parts)}; waited {waited:g} s after the last step){hint}"
+    )
 
 
 @click.command("demo")
@@ -120,12 +146,16 @@ def run_demo(
 @click.option("--token", default=None, help="Token of the data server (env STREAMVIS_TOKEN).")
 @click.option("--tls-ca", default=None, type=click.Path(dir_okay=False),
               help="CA certificate (PEM) of a TLS data server (env STREAMVIS_TLS_CA).")
+@click.option("--wait", default=10.0, show_default=True, type=click.FloatRange(min=0),
+              help="Seconds to keep retrying an unreachable server after the last step.")
 def demo_cmd(scope: str, num_steps: int, path: str | None, grpc_uri: str | None,
-             step_delay: float, token: str | None, tls_ca: str | None) -> None:
+             step_delay: float, token: str | None, tls_ca: str | None, wait: float) -> None:
     """Log a training-like demo stream under SCOPE for NUM_STEPS steps.
 
     With neither --path nor --grpc-uri: the data server at localhost:8081 if one
     answers, else the embedded default log ($STREAMVIS_LOG or ~/.streamvis/quickstart.svl).
+    Exits with status 1, saying how many points were not delivered, when the server
+    stays unreachable.
     """
     if path is not None and grpc_uri is not None:
         raise click.UsageError("give at most one of --path and --grpc-uri")
@@ -138,6 +168,7 @@ def demo_cmd(scope: str, num_steps: int, path: str | None, grpc_uri: str | None,
     target = f"the data server at {grpc_uri}" if grpc_uri else f"the log {path}"
     click.echo(f"demo: logging {num_steps} steps of scope {scope!r} to {target}")
     t0 = time.perf_counter()
-    run_demo(scope, num_steps, path=path, grpc_uri=grpc_uri, step_delay=step_delay,
-             token=token, tls_ca=tls_ca)
-    click.echo(f"demo: done in {time.perf_counter() - t0:.1f} s")
+    stats = run_demo(scope, num_steps, path=path, grpc_uri=grpc_uri, step_delay=step_delay,
+                     token=token, tls_ca=tls_ca, close_timeout=wait)
+    click.echo(f"demo: done in {time.perf_counter() - t0:.1f} s: "
+               f"{stats.get('delivered_points', 0)} points delivered")

@@ -30,6 +30,7 @@ from streamvis.server.client import (
     resolve_tls_ca,
     rpc_error,
 )
+from streamvis.server.reach import unavailable_message
 from streamvis.storage.model import AppendResult, GroupInfo, Item, ReadResult
 
 __all__ = ["AsyncDataClient"]
@@ -187,7 +188,7 @@ class AsyncDataClient:
             limit = None if math.isinf(timeout) else timeout
             await asyncio.wait_for(self._channel.channel_ready(), limit)
         except asyncio.TimeoutError:
-            raise UnavailableError(f"data server at {self.uri} is unavailable") from None
+            raise UnavailableError(unavailable_message(self.uri)) from None
 
     async def close(self) -> None:
         await self._channel.close()
@@ -197,3 +198,4 @@ class AsyncDataClient:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+

@@ -31,6 +31,7 @@ from streamvis.proto import service_pb2 as spb
 from streamvis.proto import service_pb2_grpc as spb_grpc
 from streamvis.server import messages as msgs
 from streamvis.server import wire
+from streamvis.server.reach import unavailable_message
 from streamvis.server.status import error_from_rpc
 from streamvis.storage.model import AppendResult, GroupInfo, GroupSnapshot, Item, ReadResult
 from streamvis.storage.ranges import RangeRequest, RangesResult, check_requests
@@ -369,7 +370,7 @@ class DataClient:
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise UnavailableError(f"data server at {self.uri} is unavailable")
+                raise UnavailableError(unavailable_message(self.uri))
             try:
                 grpc.channel_ready_future(self._channel).result(timeout=min(left, 5.0))
                 return
@@ -392,3 +393,4 @@ class GrpcSource(DataClient):
 
     def __enter__(self) -> GrpcSource:
         return self
+

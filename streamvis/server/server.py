@@ -25,7 +25,7 @@ from streamvis.server import wire
 from streamvis.server.service import DataServicer
 from streamvis.source import is_loopback, reach_note
 
-__all__ = ["SERVICE_NAME", "PortInUseError", "DataServer", "run"]
+__all__ = ["SERVICE_NAME", "PortInUseError", "DataServer", "run", "ensure_parent_dir"]
 
 SERVICE_NAME = "streamvis.DataService"
 
@@ -79,7 +79,7 @@ class DataServer:
         problem = _bind_problem(self.host, self.port)  # before gRPC logs its own lines
         if problem:
             raise PortInUseError(problem)
-        server = grpc.aio.server(options=wire.channel_options(self.max_message_bytes))
+        server = grpc.aio.server(options=wire.server_options(self.max_message_bytes))
         target = f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
         try:
             if credentials is None:
@@ -175,6 +175,26 @@ def _bind_problem(host: str, port: int) -> str:
     return ""
 
 
+def ensure_parent_dir(path: str) -> str | None:
+    """Create the missing directory of a local log ``path`` (the seed's Quick Start
+    serves /data/test on a fresh machine); returns the directory created, or None."""
+    import os
+
+    if "://" in path:
+        return None
+    parent = os.path.dirname(os.path.abspath(os.path.expanduser(path)))
+    if os.path.isdir(parent):
+        return None
+    try:
+        os.makedirs(parent, exist_ok=True)
+    except OSError as exc:
+        raise InvalidArgumentError(
+            f"cannot create the directory {parent} for the log {path}: {exc.strerror or exc}; "
+            "create it, or choose another PATH"
+        ) from None
+    return parent
+
+
 def run(
     path: str,
     port: int,
@@ -185,6 +205,9 @@ def run(
 ) -> None:
     """Serve ``path`` on ``host:port`` until SIGINT/SIGTERM (blocking)."""
     say = echo or (lambda msg: print(msg, flush=True))
+    created = ensure_parent_dir(path)
+    if created:
+        say(f"streamvis data server: created the directory {created} for {path}")
 
     async def main() -> None:
         server = DataServer(path, port, host, **options)

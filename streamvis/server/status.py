@@ -92,7 +92,12 @@ def error_from_rpc(exc: grpc.RpcError, uri: str = "") -> E.StreamvisError:
         where = f" at {uri}" if uri else ""
         if code == grpc.StatusCode.DEADLINE_EXCEEDED:
             return E.UnavailableError(f"data server{where} did not answer in time ({details})")
-        return E.UnavailableError(f"data server{where} is unavailable: {details}")
+        from streamvis.server.reach import unreachable_hint
+
+        hint = unreachable_hint(uri, details) if uri else ""
+        return E.UnavailableError(
+            f"data server{where} is unavailable: {details}" + (f"; {hint}" if hint else "")
+        )
     if cls is E.CorruptDataError:
         return E.CorruptDataError(details)
     return cls(details)

@@ -8,6 +8,7 @@ under a size limit by splitting rows into chunks. Pure functions: no I/O, no gRP
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, cast
 
@@ -30,6 +31,9 @@ from streamvis.storage.ranges import RangeRequest, RangesResult
 __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",
     "channel_options",
+    "server_options",
+    "keepalive_ms",
+    "KEEPALIVE_ENV",
     "encode_column_raw",
     "fill_column",
     "decode_payload",
@@ -42,6 +46,8 @@ __all__ = [
 ]
 
 DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+KEEPALIVE_ENV = "STREAMVIS_KEEPALIVE_MS"
+DEFAULT_KEEPALIVE_MS = 20_000
 # decoded bytes an Append batch may claim beyond what it carried: a LINEAR column is
 # 16 bytes on the wire for any length, so a forged length must not be allocated
 MAX_DECODED_EXTRA = 256 * 1024 * 1024
@@ -49,8 +55,28 @@ _OVERHEAD = 1024  # room for keys, tags and lengths around the column bytes
 _DTYPE_OF_CODE = {code: dt for dt, code in STORED_DTYPES.items()}
 
 
-def channel_options(max_message_bytes: int) -> list[tuple[str, Any]]:
-    """Options for both ends: the message limit, quick reconnects, no port sharing."""
+def keepalive_ms() -> int:
+    """Milliseconds between the clients' keepalive pings: $STREAMVIS_KEEPALIVE_MS, else
+    20 s. Both ends read it, so the server always accepts the pings the clients send."""
+    raw = os.environ.get(KEEPALIVE_ENV)
+    if raw is None or raw == "":
+        return DEFAULT_KEEPALIVE_MS
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 100:
+        raise InvalidArgumentError(
+            f"${KEEPALIVE_ENV}={raw!r}: a whole number of milliseconds >= 100 is required"
+        )
+    return value
+
+
+def channel_options(
+    max_message_bytes: int, *, keepalive: int | None = None
+) -> list[tuple[str, Any]]:
+    """Client channel options: the message limit, quick reconnects, no port sharing, and
+    a keepalive ping every ``keepalive`` ms (default ``keepalive_ms()``), idle or not."""
     return [
         ("grpc.max_send_message_length", max_message_bytes),
         ("grpc.max_receive_message_length", max_message_bytes),
@@ -58,9 +84,23 @@ def channel_options(max_message_bytes: int) -> list[tuple[str, Any]]:
         ("grpc.initial_reconnect_backoff_ms", 100),
         ("grpc.min_reconnect_backoff_ms", 100),
         ("grpc.max_reconnect_backoff_ms", 1000),
-        ("grpc.keepalive_time_ms", 20_000),
+        ("grpc.keepalive_time_ms", keepalive or keepalive_ms()),
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.http2.max_pings_without_data", 0),
+    ]
+
+
+def server_options(
+    max_message_bytes: int, *, keepalive: int | None = None
+) -> list[tuple[str, Any]]:
+    """Server options: the same limits, and pings accepted as often as the clients send
+    them. Without ``min_ping_interval_without_data_ms`` the server allows one ping per
+    5 minutes on an idle connection and answers the clients' 20 s pings with GOAWAY
+    ENHANCE_YOUR_CALM "too_many_pings"; half the clients' interval leaves slack."""
+    interval = keepalive or keepalive_ms()
+    return [
+        *channel_options(max_message_bytes, keepalive=interval),
+        ("grpc.http2.min_ping_interval_without_data_ms", max(1, interval // 2)),
     ]
 
 

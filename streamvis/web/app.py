@@ -10,6 +10,7 @@ from bokeh.document import Document
 
 from streamvis.errors import InvalidArgumentError
 
+from .auth import TOKEN_PARAM
 from .layout import parse_layout
 from .pages import error_page, grid, index_page
 from .session import AppConfig, LiveSession
@@ -19,14 +20,15 @@ __all__ = ["make_document", "make_applications", "request_args", "request_cookie
 
 
 def request_args(doc: Document) -> dict[str, list[str]]:
-    """The page's query arguments, decoded, without Bokeh's own."""
+    """The page's query arguments, decoded, without Bokeh's own and without a web
+    token (web/auth.py redirects it away when one is required; ignored otherwise)."""
     ctx = doc.session_context
     request = getattr(ctx, "request", None)
     raw: Mapping[str, Sequence[bytes]] = request.arguments if request is not None else {}
     return {
         k: [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in vs]
         for k, vs in raw.items()
-        if not k.startswith("bokeh-")
+        if not k.startswith("bokeh-") and k != TOKEN_PARAM
     }
 
 

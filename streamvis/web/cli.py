@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import click
 
 from streamvis.errors import InvalidArgumentError, StreamvisError, UnauthenticatedError
 from streamvis.paths import default_log_path
 
-__all__ = ["web_serve_cmd", "quickstart_cmd", "serve", "QUICKSTART_LOG"]
+__all__ = ["web_serve_cmd", "quickstart_cmd", "serve", "example_layout", "QUICKSTART_LOG"]
 
 QUICKSTART_LOG = str(Path.home() / ".streamvis" / "quickstart.svl")
 QUICKSTART_LAYOUT = "rows=loss,lr;weights,cloud&width=2,1,1,1&height=1,1"
@@ -29,15 +30,23 @@ def serve(
     on_ready: object = None,
     token: str | None = None,
     tls_ca: str | None = None,
+    web_token: str | None = None,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
+    schema: Any = None,
 ) -> None:
     """Serve the web app until interrupted (blocks). ``token``/``tls_ca`` are used
-    when DATA is a data server (defaults: $STREAMVIS_TOKEN, $STREAMVIS_TLS_CA)."""
+    when DATA is a data server (defaults: $STREAMVIS_TOKEN, $STREAMVIS_TLS_CA);
+    ``web_token`` guards the pages (web/auth.py), ``tls_cert``/``tls_key`` serve HTTPS.
+    ``schema``: the already loaded SCHEMA_FILE, if the caller loaded it."""
     from streamvis.source import is_server_address, open_source
 
     from .schema import load_schema
-    from .server import DEFAULT_BUDGET, DEFAULT_MAX_LINES, build_server
+    from .server import DEFAULT_BUDGET, DEFAULT_MAX_LINES, build_server, check_tls_files
 
-    schema = load_schema(schema_file)  # validated before anything starts
+    if schema is None:
+        schema = load_schema(schema_file)  # validated before anything starts
+    check_tls_files(tls_cert, tls_key)
     if is_server_address(data):
         source = open_source(data, token=token, tls_ca=tls_ca)
         try:  # a refused token fails now, in one line, not on every page
@@ -59,6 +68,9 @@ def serve(
             budget=budget or DEFAULT_BUDGET,
             max_lines=max_lines or DEFAULT_MAX_LINES,
             webgl=webgl,
+            web_token=web_token,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
         )
         if callable(on_ready):
             on_ready()
@@ -110,6 +122,13 @@ def serve(
               help="Token of the data server DATA (env STREAMVIS_TOKEN).")
 @click.option("--tls-ca", default=None, type=click.Path(dir_okay=False),
               help="CA certificate (PEM) of a TLS data server DATA (env STREAMVIS_TLS_CA).")
+@click.option("--web-token", default=None,
+              help="Require this token to see any page (env STREAMVIS_WEB_TOKEN); give it "
+              "once as ?web_token=... or 'Authorization: Bearer ...', then a cookie.")
+@click.option("--tls-cert", default=None, type=click.Path(dir_okay=False),
+              help="Serve HTTPS with this certificate chain (PEM); needs --tls-key.")
+@click.option("--tls-key", default=None, type=click.Path(dir_okay=False),
+              help="Private key (PEM) of --tls-cert.")
 def web_serve_cmd(
     web_uri: str,
     data: str,
@@ -121,21 +140,43 @@ def web_serve_cmd(
     webgl: str,
     token: str | None,
     tls_ca: str | None,
+    web_token: str | None,
+    tls_cert: str | None,
+    tls_key: str | None,
 ) -> None:
     """Serve live plots of DATA (a data server's host:port, or a log path) at WEB_URI
     (host:port, e.g. 127.0.0.1:5006; 0.0.0.0:5006 accepts other machines), laid out
     by SCHEMA_FILE (YAML) and the page URL."""
-    from streamvis.source import reach_note
+    from streamvis.source import is_loopback, reach_note
 
-    from .server import parse_web_uri
+    from .auth import TOKEN_PARAM, resolve_web_token
+    from .schema import load_schema
+    from .server import check_tls_files, parse_web_uri
 
-    url = f"http://{web_uri.split('://')[-1]}"
     host, port = parse_web_uri(web_uri)
+    web_token = resolve_web_token(web_token)
+    tls = check_tls_files(tls_cert, tls_key)
+    schema = load_schema(schema_file)
+    url = f"{'https' if tls else 'http'}://{web_uri.split('://')[-1]}"
 
     def ready() -> None:
         note = reach_note(host, widen=f"use 0.0.0.0:{port} as WEB_URI")
-        click.echo(f"streamvis web app: listening on {host}:{port} ({note})")
-        click.echo(f"streamvis web app: open {url}/ (index) or {url}/?{QUICKSTART_LAYOUT}")
+        guard = "web token required" if web_token else "no web token"
+        click.echo(
+            f"streamvis web app: listening on {host}:{port} ({note}); "
+            f"{'HTTPS' if tls else 'no TLS'}, {guard}"
+        )
+        if not is_loopback(host) and not web_token:
+            click.echo(
+                "streamvis web app: warning: anyone who can reach this port sees every run; "
+                "consider --web-token (and --tls-cert/--tls-key)"
+            )
+        click.echo(f"streamvis web app: open {url}/ (index) or {url}/?{example_layout(schema)}")
+        if web_token:
+            click.echo(
+                f"streamvis web app: add {TOKEN_PARAM}=<token> to the first link you open "
+                "(the browser then keeps a cookie and the URL drops it)"
+            )
 
     serve(
         web_uri,
@@ -149,7 +190,18 @@ def web_serve_cmd(
         on_ready=ready,
         token=token,
         tls_ca=tls_ca,
+        web_token=web_token,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        schema=schema,
     )
+
+
+def example_layout(schema: Any, per_row: int = 2, max_plots: int = 4) -> str:
+    """A page layout over the schema's first plots, two a row: 'rows=a,b;c,d'."""
+    names = list(schema.plots)[:max_plots]
+    rows = [",".join(names[i : i + per_row]) for i in range(0, len(names), per_row)]
+    return "rows=" + ";".join(rows)
 
 
 @click.command("quickstart")
@@ -189,18 +241,24 @@ def quickstart_cmd(port: int, path: str | None, steps: int, step_delay: float, s
     def demo() -> None:
         try:
             run_demo(scope, steps, path=log, step_delay=step_delay)
+            click.echo(
+                f"streamvis quickstart: the demo has ended ({steps} steps logged); "
+                "the page keeps serving them (Ctrl-C to stop)"
+            )
         except BaseException as exc:  # noqa: BLE001 - reported on the console
             errors.append(exc)
-            click.secho(f"demo logger stopped: {exc}", fg="red", err=True)
+            click.secho(f"Error: the demo logger stopped: {exc}", fg="red", err=True)
 
-    threading.Thread(target=demo, name="streamvis-demo", daemon=True).start()
     web_uri = f"localhost:{port}"
 
     def ready() -> None:
-        click.echo(f"streamvis quickstart: logging the demo to {log}")
+        took = f", about {steps * step_delay:.0f} s" if step_delay > 0 else ""
+        click.echo(f"streamvis quickstart: logging the demo ({steps} steps{took}) to {log}")
         click.echo(f"streamvis web app: listening on {web_uri} (local only)")
         click.echo(f"open http://{web_uri}/?{QUICKSTART_LAYOUT}")
         click.echo(f"(index of plots and runs: http://{web_uri}/index; Ctrl-C to stop)")
+        # the demo starts once the page can be opened, so its end is said after the URL
+        threading.Thread(target=demo, name="streamvis-demo", daemon=True).start()
 
     try:
         serve(

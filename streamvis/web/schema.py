@@ -6,11 +6,19 @@ plot (nested mappings merged key by key, the plot's own keys winning). Per plot:
     name_pattern: RE2 regex, matched anywhere in a name
     glyph_kind:   line | scatter
     columns:      [x, y] or [x, y, filter]
-    color:        {palette, num_colors, formula, num_groups, num_indices}
-    figure_kwargs: Bokeh figure properties (title, x_axis_label, ...); its
-                   ``legend`` mapping is applied to the figure's legend
-    glyph_kwargs:  Bokeh glyph properties (line_width, size, alpha, ...)
+    color:        {palette, num_colors, formula | key_fun, num_groups, num_indices}
+                  key_fun: letters of s, n, i (scope, name, index) in any order and
+                  subset ("sni", "ni", "is"): the colour key is the tuple of those
+                  ordinals in that order (the original streamvis's form)
+    figure_kwargs: Bokeh figure properties (title, x_axis_label, ...); the mappings
+                   ``title``, ``xaxis``, ``yaxis``, ``xgrid``, ``ygrid`` are applied to
+                   those sub-models and ``legend`` to the legend (see figure_kwargs.py)
+    glyph_kwargs:  Bokeh glyph properties (line_width, size, alpha, ...); a scatter
+                   with ``radius`` (data units) is drawn with circle()
     filter_opts:   {column, title}: a slider over that column's values
+
+Keys of older schemas (scope_pattern, group_pattern, glyph) are refused with a
+message naming what replaced them.
 
 Everything is checked when the schema is loaded; a mistake raises ``SchemaError``
 naming the plot, the key and what is allowed.
@@ -41,6 +49,8 @@ __all__ = [
     "parse_schema",
     "demo_schema_path",
     "check_regex",
+    "parse_key_fun",
+    "color_key",
 ]
 
 PLOT_KEYS = (
@@ -52,7 +62,14 @@ PLOT_KEYS = (
     "glyph_kwargs",
     "filter_opts",
 )
-COLOR_KEYS = ("palette", "num_colors", "formula", "num_groups", "num_indices")
+COLOR_KEYS = ("palette", "num_colors", "formula", "key_fun", "num_groups", "num_indices")
+KEY_FUN_LETTERS = {"s": "scope", "n": "name", "i": "index"}
+# keys of older schemas -> what replaced them
+LEGACY_KEYS = {
+    "scope_pattern": "the page's scopes= URL parameter (runs are chosen per page)",
+    "group_pattern": "'name_pattern' (a regex over logged names)",
+    "glyph": "'glyph_kind' (line | scatter)",
+}
 FILTER_KEYS = ("column", "title")
 GLYPH_KINDS = ("line", "scatter")
 DEFAULTS_KEY = "DEFAULTS"
@@ -79,6 +96,21 @@ class PlotSpec:
     legend_kwargs: dict[str, Any] = field(default_factory=dict)
     glyph_kwargs: dict[str, Any] = field(default_factory=dict)
     filter_title: str | None = None
+    # figure_kwargs' sub-model mappings ({"title": {...}, "xaxis": {...}, ...}): apply
+    # with streamvis.web.figure_kwargs.apply_submodels(fig, spec.figure_submodels)
+    figure_submodels: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # color.key_fun, validated ("sni", "ni", ...): the colour key of a glyph is
+    # color_key(key_fun, scope_ord, name_ord, index); None: use color.formula
+    key_fun: str | None = None
+
+    @property
+    def glyph_method(self) -> str:
+        """The ``figure`` method that draws this plot's glyphs: ``line``, ``scatter``,
+        or ``circle`` for a scatter sized by ``radius`` (data units; Bokeh deprecated
+        ``scatter(radius=...)`` in 3.4)."""
+        if self.glyph_kind == "scatter" and "radius" in self.glyph_kwargs:
+            return "circle"
+        return self.glyph_kind
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -116,6 +148,28 @@ def check_regex(pattern: str, what: str) -> str:
     return pattern
 
 
+def parse_key_fun(value: Any, what: str = "color.key_fun") -> str:
+    """Validate a key_fun: a non-empty string of distinct letters from s, n, i."""
+    if (
+        not isinstance(value, str)
+        or not value
+        or any(c not in KEY_FUN_LETTERS for c in value)
+        or len(set(value)) != len(value)
+    ):
+        raise SchemaError(
+            f"{what}: {value!r} is not a key function; use distinct letters of s (scope), "
+            "n (name), i (index) in any order, e.g. sni, ni, is"
+        )
+    return value
+
+
+def color_key(key_fun: str, scope_ord: int, name_ord: int, index: int) -> tuple[int, ...]:
+    """The colour key of a glyph under ``key_fun``: its ordinals in the letters' order
+    (``color_key("is", 2, 5, 1) == (1, 2)``)."""
+    ords = {"s": scope_ord, "n": name_ord, "i": index}
+    return tuple(ords[c] for c in key_fun)
+
+
 def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in over.items():
@@ -136,6 +190,11 @@ def _mapping(plot: str, key: str, value: Any) -> dict[str, Any]:
 
 def _check_keys(plot: str, where: str, got: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
     for key in got:
+        if not where and key in LEGACY_KEYS:
+            raise SchemaError(
+                f"plot {plot!r}: key {key!r} is from an older streamvis schema; it was "
+                f"replaced by {LEGACY_KEYS[key]}"
+            )
         if key not in allowed:
             raise SchemaError(
                 f"plot {plot!r}: unknown key {where}{key!r}; allowed: {', '.join(allowed)}"
@@ -166,7 +225,14 @@ def _parse_color(plot: str, raw: Mapping[str, Any]) -> ColorSpec:
         palette = resolve_palette(palette_name)
     except InvalidArgumentError as exc:
         raise SchemaError(f"plot {plot!r}, key 'color.palette': {exc}") from None
-    formula = raw.get("formula", "name_index")
+    key_fun = raw.get("key_fun")
+    if key_fun is not None and "formula" in raw:
+        raise SchemaError(
+            f"plot {plot!r}: give one of 'color.formula' and 'color.key_fun', not both"
+        )
+    # key_fun: the "key" formula (a colour per distinct key, spread over the palette);
+    # the key is color_key(PlotSpec.key_fun, ...) rather than the whole (scope, name, index)
+    formula = raw.get("formula", "key" if key_fun is not None else "name_index")
     if formula not in FORMULAS:
         raise SchemaError(
             f"plot {plot!r}, key 'color.formula': {formula!r} is not one of {', '.join(FORMULAS)}"
@@ -181,19 +247,32 @@ def _parse_color(plot: str, raw: Mapping[str, Any]) -> ColorSpec:
     )
 
 
-def _check_bokeh_kwargs(
-    plot: str, kind: str, fig_kw: dict[str, Any], glyph_kw: dict[str, Any]
-) -> None:
+def _check_bokeh_kwargs(plot: str, spec: PlotSpec) -> None:
+    """Build a throw-away figure and glyph from the plot's kwargs, as the page will."""
     from bokeh.plotting import figure
 
+    from .figure_kwargs import apply_submodels
+
     try:
-        fig = figure(**fig_kw)
+        fig = figure(**spec.figure_kwargs)
     except Exception as exc:
         raise SchemaError(f"plot {plot!r}, key 'figure_kwargs': {exc}") from None
+    for key, props in spec.figure_submodels.items():
+        try:
+            apply_submodels(fig, {key: props})
+        except Exception as exc:
+            raise SchemaError(f"plot {plot!r}, key 'figure_kwargs.{key}': {exc}") from None
     try:
-        getattr(fig, kind)(x=[0.0], y=[0.0], **glyph_kw)
+        getattr(fig, spec.glyph_method)(x=[0.0], y=[0.0], **spec.glyph_kwargs)
     except Exception as exc:
         raise SchemaError(f"plot {plot!r}, key 'glyph_kwargs': {exc}") from None
+    if spec.legend_kwargs:
+        from bokeh.models.annotations import Legend
+
+        try:
+            Legend(**spec.legend_kwargs)
+        except Exception as exc:
+            raise SchemaError(f"plot {plot!r}, key 'figure_kwargs.legend': {exc}") from None
 
 
 def _parse_plot(name: str, raw: Mapping[str, Any]) -> PlotSpec:
@@ -234,19 +313,17 @@ def _parse_plot(name: str, raw: Mapping[str, Any]) -> PlotSpec:
                 f"is required, got {fc!r}"
             )
         filter_column = fc
-    fig_kw = _mapping(name, "figure_kwargs", raw.get("figure_kwargs"))
-    legend_kw = _mapping(name, "figure_kwargs.legend", fig_kw.pop("legend", None))
-    glyph_kw = _mapping(name, "glyph_kwargs", raw.get("glyph_kwargs"))
-    _check_bokeh_kwargs(name, kind, fig_kw, glyph_kw)
-    if legend_kw:
-        from bokeh.models.annotations import Legend
+    from .figure_kwargs import split_figure_kwargs
 
-        try:
-            Legend(**legend_kw)
-        except Exception as exc:
-            raise SchemaError(f"plot {name!r}, key 'figure_kwargs.legend': {exc}") from None
-    color = _parse_color(name, _mapping(name, "color", raw.get("color")))
-    return PlotSpec(
+    try:
+        fig_kw = split_figure_kwargs(_mapping(name, "figure_kwargs", raw.get("figure_kwargs")))
+    except ValueError as exc:
+        raise SchemaError(f"plot {name!r}, key {exc}") from None
+    glyph_kw = _mapping(name, "glyph_kwargs", raw.get("glyph_kwargs"))
+    color_raw = _mapping(name, "color", raw.get("color"))
+    color = _parse_color(name, color_raw)
+    key_fun = color_raw.get("key_fun")
+    spec = PlotSpec(
         name=name,
         name_pattern=pattern,
         glyph_kind=kind,
@@ -254,11 +331,39 @@ def _parse_plot(name: str, raw: Mapping[str, Any]) -> PlotSpec:
         y=columns[1],
         filter_column=filter_column,
         color=color,
-        figure_kwargs=fig_kw,
-        legend_kwargs=legend_kw,
+        figure_kwargs=fig_kw.figure,
+        legend_kwargs=fig_kw.legend,
         glyph_kwargs=glyph_kw,
         filter_title=filter_opts.get("title"),
+        figure_submodels=fig_kw.submodels,
+        key_fun=None if key_fun is None else parse_key_fun(key_fun, f"plot {name!r}, key 'color.key_fun'"),
     )
+    _check_bokeh_kwargs(name, spec)
+    return spec
+
+
+def _title_as_mapping(defaults: Mapping[str, Any], own: dict[str, Any]) -> dict[str, Any]:
+    """A plot's title string as {text: ...} when DEFAULTS style the title with a
+    mapping, so the merge keeps that style (font size, ...) and replaces the text."""
+    base_fig, own_fig = defaults.get("figure_kwargs"), own.get("figure_kwargs")
+    if not isinstance(base_fig, Mapping) or not isinstance(own_fig, Mapping):
+        return own
+    if not isinstance(base_fig.get("title"), Mapping) or not isinstance(own_fig.get("title"), str):
+        return own
+    return {**own, "figure_kwargs": {**own_fig, "title": {"text": own_fig["title"]}}}
+
+
+def _defaults_for(defaults: dict[str, Any], own: Mapping[str, Any]) -> dict[str, Any]:
+    """DEFAULTS as merged into one plot: a plot's own color.formula or color.key_fun
+    replaces both of the DEFAULTS' (they are two ways of saying the same thing)."""
+    own_color = own.get("color")
+    base_color = defaults.get("color")
+    if not isinstance(own_color, Mapping) or not isinstance(base_color, Mapping):
+        return defaults
+    if "formula" not in own_color and "key_fun" not in own_color:
+        return defaults
+    trimmed = {k: v for k, v in base_color.items() if k not in ("formula", "key_fun")}
+    return {**defaults, "color": trimmed}
 
 
 def parse_schema(doc: Any, source: str = "<schema>") -> Schema:
@@ -275,7 +380,8 @@ def parse_schema(doc: Any, source: str = "<schema>") -> Schema:
             raise SchemaError(
                 f"{source}: plot name {name!r} must be a non-empty string without , ; & ="
             )
-        plots[name] = _parse_plot(name, _merge(defaults, _mapping(name, "(plot)", raw)))
+        own = _title_as_mapping(defaults, _mapping(name, "(plot)", raw))
+        plots[name] = _parse_plot(name, _merge(_defaults_for(defaults, own), own))
     if not plots:
         raise SchemaError(f"{source}: the schema defines no plots")
     return Schema(plots=plots, source=source)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import ssl
 import urllib.parse
 from collections.abc import Sequence
 from typing import Any
@@ -18,7 +21,13 @@ from .plots import PlotLimits
 from .schema import Schema
 from .session import AppConfig
 
-__all__ = ["parse_web_uri", "build_server", "DEFAULT_BUDGET", "DEFAULT_MAX_LINES"]
+__all__ = [
+    "parse_web_uri",
+    "build_server",
+    "DEFAULT_BUDGET",
+    "DEFAULT_MAX_LINES",
+    "check_tls_files",
+]
 
 DEFAULT_BUDGET = 1_000_000  # points per plot in the browser, shared by its lines
 DEFAULT_MAX_LINES = 10_000  # lines per plot; more are counted and named, not drawn
@@ -37,6 +46,27 @@ def parse_web_uri(uri: str) -> tuple[str, int]:
     return parts.hostname, port
 
 
+def check_tls_files(cert: str | None, key: str | None) -> bool:
+    """Both or neither of --tls-cert/--tls-key, readable; True when TLS is on."""
+    if cert is None and key is None:
+        return False
+    if cert is None or key is None:
+        raise InvalidArgumentError("HTTPS needs both --tls-cert and --tls-key")
+    for what, path in (("certificate", cert), ("key", key)):
+        if not os.access(path, os.R_OK) or not os.path.isfile(path):
+            raise InvalidArgumentError(f"cannot read the TLS {what} {path!r}; give a PEM file")
+    return True
+
+
+def _listen_problem(host: str, port: int, exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"cannot listen on {host}:{port}: the port is already in use "
+            "(another web app?); stop it or choose another port in WEB_URI"
+        )
+    return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+
+
 def build_server(
     web_uri: str,
     source: DataSource,
@@ -48,12 +78,17 @@ def build_server(
     webgl: str = "auto",
     allow_origins: Sequence[str] = (),
     io_loop: IOLoop | None = None,
+    web_token: str | None = None,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
     **server_kwargs: Any,
 ) -> tuple[Server, AppConfig]:
     """A started-but-not-running Bokeh Server serving ``schema`` over ``source``.
 
-    Websocket origins are restricted to WEB_URI plus ``allow_origins``. Run it with
-    ``server.io_loop.start()`` (or start the loop yourself).
+    Websocket origins are restricted to WEB_URI plus ``allow_origins``. With
+    ``web_token`` every page, websocket and data route needs it (``web/auth.py``);
+    ``tls_cert``/``tls_key`` (PEM) serve HTTPS. Run it with ``server.io_loop.start()``
+    (or start the loop yourself).
     """
     if refresh <= 0:
         raise InvalidArgumentError(f"--refresh must be positive, got {refresh}")
@@ -74,10 +109,21 @@ def build_server(
         "check_unused_sessions_milliseconds": 2000,
         "unused_session_lifetime_milliseconds": 5000,
     }
+    tls = check_tls_files(tls_cert, tls_key)
+    if tls:
+        kw.update(ssl_certfile=tls_cert, ssl_keyfile=tls_key)
+    if web_token:
+        from .auth import WebTokenAuth
+
+        kw["auth_provider"] = WebTokenAuth(web_token, secure_cookie=tls)
     kw.update(server_kwargs)
     try:
         server = Server(make_applications(cfg), io_loop=io_loop, **kw)
+    except ssl.SSLError as exc:  # an OSError too: first
+        raise InvalidArgumentError(
+            f"cannot serve HTTPS with {tls_cert!r} and {tls_key!r}: {exc}"
+        ) from None
     except OSError as exc:
-        raise InvalidArgumentError(f"cannot listen on {host}:{port}: {exc}") from None
+        raise InvalidArgumentError(_listen_problem(host, port, exc)) from None
     server.start()
     return server, cfg

@@ -25,6 +25,7 @@ from streamvis.proto import service_pb2 as spb
 from streamvis.proto import service_pb2_grpc as spb_grpc
 from streamvis.server import wire
 from streamvis.storage import ConfigUpdate, Points, Store
+from tests.helpers import spawn
 from tests.server.conftest import ROOT, free_port, wait_serving
 
 DEADLINE = 15.0  # seconds per call: generous on a loaded machine; a hang fails
@@ -76,7 +77,7 @@ class Proc:
         self.log = log
         self._out = open(log, "ab")  # noqa: SIM115 - closed in stop()
         env = dict(os.environ, PYTHONPATH=str(ROOT))
-        self.proc = subprocess.Popen(args, stdout=self._out, stderr=self._out, env=env, cwd=ROOT)
+        self.proc = spawn(args, stdout=self._out, stderr=self._out, env=env, cwd=ROOT)
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")

@@ -35,6 +35,7 @@ from streamvis.server import wire
 from streamvis.server.client import DataClient, open_channel
 from streamvis.storage import Store
 from streamvis.storage.model import Points
+from tests.helpers import spawn
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "s3cret-token"
@@ -71,7 +72,7 @@ class Server:
         self.port = _free_port()
         self.uri = f"127.0.0.1:{self.port}"
         self.tls_ca = tls_ca
-        self.proc = subprocess.Popen(
+        self.proc = spawn(
             [sys.executable, "-m", "streamvis.grpc_server", self.path, str(self.port), *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -385,7 +386,7 @@ class Web:
 
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(
+        self.proc = spawn(
             [*CLI, "web-serve", f"127.0.0.1:{self.port}", data, str(demo_schema_path()), *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -43,7 +43,7 @@ if HERE not in sys.path:
 from _chaos_child import expected_y, run_logger, vm_hwm_kib  # noqa: E402
 
 from streamvis.storage import Store  # noqa: E402
-from tests.helpers import wait_for  # noqa: E402
+from tests.helpers import spawn, wait_for  # noqa: E402
 from tests.server.conftest import ROOT, free_port, wait_serving  # noqa: E402
 from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
@@ -98,7 +98,7 @@ class Proc:
         self.log = log
         self.out = open(log, "ab")  # noqa: SIM115 - closed in stop()
         env = dict(os.environ, PYTHONPATH=str(ROOT))
-        self.proc = subprocess.Popen(args, stdout=self.out, stderr=self.out, env=env, cwd=ROOT)
+        self.proc = spawn(args, stdout=self.out, stderr=self.out, env=env, cwd=ROOT)
         self.peak_kib = 0
 
     def sample(self) -> int:

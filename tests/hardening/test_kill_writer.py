@@ -54,6 +54,7 @@ from _kill_model import (  # noqa: E402
 
 from streamvis.storage import Points, Store  # noqa: E402
 from streamvis.storage.verify import verify  # noqa: E402
+from tests.helpers import spawn  # noqa: E402
 
 SEED = int(os.environ.get("STREAMVIS_KILL_SEED", "20261124"))
 
@@ -78,7 +79,7 @@ class Zygote:
     def __init__(self, stderr_path: str) -> None:
         self.stderr_path = stderr_path
         self._err = open(stderr_path, "wb")
-        self.proc = subprocess.Popen(
+        self.proc = spawn(
             [sys.executable, CHILD, "zygote"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -372,7 +373,7 @@ def test_spawned_writer_killed(tmp_path, kind: str) -> None:
     path = str(tmp_path / "s.log")
     ackfile = path + ".ack0"
     seed = SEED + 200
-    proc = subprocess.Popen(
+    proc = spawn(
         [sys.executable, CHILD, "run", kind, path, ackfile, str(seed), "0", "400"],
         cwd=ROOT,
         env=_env(),

@@ -15,6 +15,8 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from tests.helpers import ChildProcesses
+
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 30.0
 
@@ -51,7 +53,10 @@ def wait_serving(uri: str, proc: subprocess.Popen[str], timeout: float = START_T
 class ServerProc:
     """One ``python -m streamvis.grpc_server PATH PORT`` process (restartable)."""
 
-    def __init__(self, path: str, port: int, args: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, path: str, port: int, args: tuple[str, ...] = (), procs: ChildProcesses | None = None
+    ) -> None:
+        self.procs = procs or ChildProcesses()
         self.path = path
         self.port = port
         self.args = args
@@ -60,7 +65,7 @@ class ServerProc:
 
     def start(self) -> ServerProc:
         env = dict(os.environ, PYTHONPATH=str(ROOT))
-        self.proc = subprocess.Popen(
+        self.proc = self.procs.popen(
             [sys.executable, "-m", "streamvis.grpc_server", self.path, str(self.port), *self.args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -91,12 +96,13 @@ class ServerProc:
 
 
 @pytest.fixture
-def start_server(tmp_path: Path) -> Iterator[object]:
-    """``start_server(path=None, *args)`` -> a running ServerProc; all stopped afterwards."""
+def start_server(tmp_path: Path, procs: ChildProcesses) -> Iterator[object]:
+    """``start_server(path=None, *args)`` -> a running ServerProc; all stopped afterwards
+    (and reaped by ``procs`` on every exit path)."""
     servers: list[ServerProc] = []
 
     def start(path: str | None = None, *args: str, port: int | None = None) -> ServerProc:
-        srv = ServerProc(path or str(tmp_path / "log.svl"), port or free_port(), args)
+        srv = ServerProc(path or str(tmp_path / "log.svl"), port or free_port(), args, procs)
         servers.append(srv)
         return srv.start()
 
@@ -109,6 +115,10 @@ def start_server(tmp_path: Path) -> Iterator[object]:
 def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProc]:
     """One server per test module, for tests that only add their own scopes."""
     path = str(tmp_path_factory.mktemp("shared") / "log.svl")
-    srv = ServerProc(path, free_port()).start()
-    yield srv
-    srv.stop()
+    children = ChildProcesses()
+    try:
+        srv = ServerProc(path, free_port(), procs=children).start()
+        yield srv
+        srv.stop()
+    finally:
+        children.reap()

@@ -20,6 +20,7 @@ from streamvis.storage import Points, Store
 from streamvis.storage.framing import encode_frame
 from streamvis.storage.records import header_payload
 from streamvis.storage.segments import SegmentLog, parse_segment_name
+from tests.helpers import spawn
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -469,7 +470,6 @@ with Store.open(url, "a", storage_options=opts) as s:
 
 def test_follower_while_two_processes_append(gcs_emulator) -> None:
     """Writers in other processes (own gcsfs instances): every read gives whole batches."""
-    import subprocess
     import sys
     import time
 
@@ -478,7 +478,7 @@ def test_follower_while_two_processes_append(gcs_emulator) -> None:
     Store.open(url, "a", storage_options=opts).close()
     env = dict(os.environ, GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT="false")
     procs = [
-        subprocess.Popen(
+        spawn(
             [sys.executable, "-c", _WRITER, url, gcs_emulator["endpoint"], str(tag)], env=env
         )
         for tag in (1, 2)

@@ -62,10 +62,10 @@ def test_bad_schema_stops_with_one_message(tmp_path):
 
 
 @pytest.mark.browser
-def test_web_serve_command_serves_a_log(store, log_path, demo_schema, page):
+def test_web_serve_command_serves_a_log(store, log_path, demo_schema, page, procs):
     store.append(demo_items(["run1"], steps=10))
     port = free_port()
-    proc = subprocess.Popen(
+    proc = procs.popen(
         [*CLI, "web-serve", f"127.0.0.1:{port}", log_path, str(demo_schema), "--refresh", "0.3"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -89,10 +89,10 @@ def test_web_serve_command_serves_a_log(store, log_path, demo_schema, page):
 
 
 @pytest.mark.browser
-def test_quickstart_streams_the_demo(tmp_path, page):
+def test_quickstart_streams_the_demo(tmp_path, page, procs):
     port = free_port()
     log = tmp_path / "qs.svl"
-    proc = subprocess.Popen(
+    proc = procs.popen(
         [
             *CLI,
             "quickstart",
@@ -140,7 +140,7 @@ def test_quickstart_streams_the_demo(tmp_path, page):
 
 
 @pytest.mark.browser
-def test_web_serve_over_a_data_server(tmp_path, demo_schema, page):
+def test_web_serve_over_a_data_server(tmp_path, demo_schema, page, procs):
     """DATA as host:port: the app reads through the gRPC data server, live."""
     from streamvis.server.client import DataClient
     from streamvis.storage import Store
@@ -149,7 +149,7 @@ def test_web_serve_over_a_data_server(tmp_path, demo_schema, page):
     with Store.open(log, mode="a") as s:
         s.append(demo_items(["run1"], steps=10))
     gport, wport = free_port(), free_port()
-    grpc = subprocess.Popen(
+    grpc = procs.popen(
         [*CLI, "grpc-serve", log, str(gport)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -160,7 +160,7 @@ def test_web_serve_over_a_data_server(tmp_path, demo_schema, page):
     try:
         client = DataClient(f"127.0.0.1:{gport}")
         client.wait_ready(30)
-        web = subprocess.Popen(
+        web = procs.popen(
             [
                 *CLI,
                 "web-serve",
