@@ -37,7 +37,8 @@ from .layout import Cell
 from .lines import Key, LineLayer, group_label
 from .points import PointLayer
 from .rows import Cols, minmax_thin
-from .schema import PlotSpec
+from .figure_kwargs import apply_submodels
+from .schema import PlotSpec, color_key
 
 __all__ = ["Key", "Cols", "PlotView", "group_label", "PlotLimits", "Job"]
 
@@ -114,6 +115,7 @@ class PlotView:
                 glyph_kwargs=spec.glyph_kwargs,
                 name=name,
                 filtered=self.filtered,
+                glyph_method=spec.glyph_method,
             )
         self.smooth_layer: LineLayer | None = None
         tips = [("run", "@scope"), ("name", "@name"), ("index", "@index")]
@@ -151,6 +153,7 @@ class PlotView:
         if cell.y_log:
             kw["y_axis_type"] = "log"
         fig = figure(**kw)  # type: ignore[arg-type]
+        apply_submodels(fig, spec.figure_submodels)  # the original's nested title/axis styles
         fig.min_height = 60
         fig.min_width = 60
         return fig
@@ -199,9 +202,9 @@ class PlotView:
     # ---- which groups, how many points -------------------------------------------------
     def color(self, key: Key) -> str:
         scope, name, index = key
-        return self.spec.color.color(
-            self.scope_ords(scope), self.name_ords(name), index, self.key_ords(key)
-        )
+        s_ord, n_ord = self.scope_ords(scope), self.name_ords(name)
+        ck = color_key(self.spec.key_fun, s_ord, n_ord, index) if self.spec.key_fun else key
+        return self.spec.color.color(s_ord, n_ord, index, self.key_ords(ck))
 
     @property
     def cap(self) -> int:

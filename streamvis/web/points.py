@@ -33,12 +33,14 @@ class PointLayer:
         glyph_kwargs: Mapping[str, Any],
         name: str,
         filtered: bool,
+        glyph_method: str = "scatter",
     ) -> None:
         self.figure, self.legend, self.filtered = fig, legend, filtered
         self._cols = ["x", "y", *(["f"] if filtered else [])]
         self.source = ColumnDataSource(data=self._empty(), name=f"{name}:source")
         kw, self.fixed_color, self.base_alpha = split_style(glyph_kwargs)
-        self.renderer = fig.scatter(
+        draw = getattr(fig, glyph_method)  # "circle" for a scatter sized by radius
+        self.renderer = draw(
             x="x", y="y", color="color", alpha="alpha", source=self.source, name=name, **kw
         )
         self.renderers = [self.renderer]
