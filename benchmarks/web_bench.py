@@ -125,9 +125,15 @@ class WebServe:
             env=env,
         )
         assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if "open http://" not in line:
-            raise RuntimeError(f"web-serve did not start: {line}{self.proc.stdout.read()}")
+        seen = []
+        while True:  # the start-up lines end with the URL to open
+            line = self.proc.stdout.readline()
+            seen.append(line)
+            if "open http://" in line:
+                break
+            if not line or len(seen) > 20:
+                self.proc.kill()
+                raise RuntimeError("web-serve did not start: " + "".join(seen))
         self.url = f"http://127.0.0.1:{self.port}"
 
     def stop(self) -> None:

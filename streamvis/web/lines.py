@@ -36,6 +36,7 @@ __all__ = ["Key", "LineLayer", "LEGEND_MAX", "group_label", "split_style"]
 Key = tuple[str, str, int]  # (scope, name, index)
 LEGEND_MAX = 10
 MIN_SLACK = 32
+SMALL_PATCH = 64  # appended points sent as plain numbers up to this many
 
 
 def group_label(key: Key) -> str:
@@ -176,8 +177,10 @@ class LineLayer:
         ys[r.length : end] = cols["y"]
         if r.index < len(self.source.data["xs"]):
             sl = slice(r.length, end)
-            self._patch("xs", (r.index, sl), xs[sl].copy())
-            self._patch("ys", (r.index, sl), ys[sl].copy())
+            # a few new points travel as JSON numbers (an array costs a frame or a gzip)
+            small = k <= SMALL_PATCH
+            self._patch("xs", (r.index, sl), xs[sl].tolist() if small else xs[sl].copy())
+            self._patch("ys", (r.index, sl), ys[sl].tolist() if small else ys[sl].copy())
         self._set_length(r, end)
 
     def replace(self, key: Key, cols: Cols) -> None:

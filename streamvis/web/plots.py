@@ -66,6 +66,8 @@ class Line:
     x_max: float = -np.inf
     tail: list[tuple[int, Cols]] = field(default_factory=list)  # (first count, points)
     stale: bool = False  # decimated: the overview should be read again
+    coarse: Cols | None = None  # decimated: a thinned overview, shown outside a zoomed window
+    overview_upto: int = 0  # the count the overview was read at (tail: points after it)
     smooth_stale: bool = True
     shown_f: float | None = None  # filtered plots: the filter value shown
 
@@ -140,6 +142,8 @@ class PlotView:
             # BokehJS sends RangesUpdate for wheel zooms when its level-of-detail
             # interaction ends, lod_timeout ms after the last event (default 500)
             "lod_timeout": 30,
+            # a pan or zoom over many lines draws every 10th of them until it ends
+            "lod_threshold": 200,
         }
         kw.update(spec.figure_kwargs)
         kw.update(
@@ -354,12 +358,12 @@ class PlotView:
             s, n, i = key
             if line.mode == "exact" and line.count > cap:
                 line.mode, line.stale = "decimated", True
-            if line.mode == "decimated" and (line.stale or (zoomed and window is not None)):
+            if line.mode == "decimated" and line.stale:
                 req = RangeRequest(s, n, i, max_points=cap, upto=line.count)
                 jobs.append(Job(key, "overview", req))
-                if window is not None:
-                    lo, hi = window
-                    jobs.append(Job(key, "detail", RangeRequest(s, n, i, lo, hi, cap, line.count)))
+            if line.mode == "decimated" and window is not None and (line.stale or zoomed):
+                lo, hi = window
+                jobs.append(Job(key, "detail", RangeRequest(s, n, i, lo, hi, cap, line.count)))
             if self.smoothing and (line.smooth_stale or (zoomed and line.mode == "decimated")):
                 lo_hi = window if (window is not None and line.mode == "decimated") else (None, None)
                 req = RangeRequest(
@@ -372,7 +376,7 @@ class PlotView:
     def apply_ranges(self, results: Sequence[tuple[Job, pa.Table | None]]) -> None:
         """Show what the jobs read (overview + detail of a line arrive together)."""
         overview: dict[Key, tuple[Job, Cols]] = {}
-        detail: dict[Key, Cols] = {}
+        detail: dict[Key, tuple[Job, Cols]] = {}
         for job, table in results:
             if job.key not in self.lines:
                 continue
@@ -388,11 +392,13 @@ class PlotView:
             elif job.kind == "overview":
                 overview[job.key] = (job, cols)
             elif job.kind == "detail":
-                detail[job.key] = cols
+                detail[job.key] = (job, cols)
             elif job.kind == "smooth":
                 self._show_smoothed(job, cols)
-        for key, (job, ov) in overview.items():
-            self._show_overview(self.lines[key], job, ov, detail.get(key))
+        for key in {**overview, **detail}:
+            line = self.lines.get(key)
+            if line is not None:
+                self._show_decimated(line, overview.get(key), detail.get(key))
 
     def _table_cols(self, table: pa.Table | None) -> Cols | None:
         if table is None:
@@ -400,26 +406,41 @@ class PlotView:
         cols = {c: table.column(c).to_numpy() for c in table.column_names if c != "index"}
         return self.pick(cols) if self.wants(cols) else None
 
-    def _show_overview(self, line: Line, job: Job, ov: Cols, det: Cols | None) -> None:
-        upto = job.request.upto or 0
-        line.count = max(line.count, upto)  # the first read: the snapshot's count
-        line.mode = "decimated"
-        line.stale = False
-        # keep the points that arrived after what was read
-        line.tail = [(a, c) for a, c in line.tail if a + len(c["x"]) > upto]
-        after = [
-            {k: v[max(0, upto - a) :] for k, v in c.items()} for a, c in line.tail
-        ]
-        window = self.view_range
-        if det is not None and window is not None:
+    def _show_decimated(
+        self, line: Line, overview: tuple[Job, Cols] | None, detail: tuple[Job, Cols] | None
+    ) -> None:
+        """A decimated line: its overview, or (zoomed) its thinned overview outside the
+        window and the window's detail; then the points that arrived after both reads."""
+        ov: Cols | None = None
+        if overview is not None:
+            job, ov = overview
+            upto = job.request.upto or 0
+            line.count = max(line.count, upto)  # the first read: the snapshot's count
+            line.mode, line.stale, line.overview_upto = "decimated", False, upto
+            line.coarse = minmax_thin(ov, max(self.cap // 16, 16))
+            line.tail = [(a, c) for a, c in line.tail if a + len(c["x"]) > upto]
+        if line.coarse is None:
+            return  # a detail before any overview: wait for the overview
+        window = self.view_range if detail is not None else None
+        det_upto = (detail[0].request.upto or 0) if detail is not None else 0
+        if window is not None and detail is not None:
             lo, hi = window
-            coarse = minmax_thin(ov, max(self.cap // 16, 16))
+            coarse = line.coarse
             left, right = coarse["x"] < lo, coarse["x"] > hi
-            parts = [{k: v[left] for k, v in coarse.items()}, det]
+            parts = [{k: v[left] for k, v in coarse.items()}, detail[1]]
             parts.append({k: v[right] for k, v in coarse.items()})
-        else:
+        elif ov is not None:
             parts = [ov]
-        parts += after
+        else:
+            return
+        for a, c in line.tail:  # points after the overview, except those the detail holds
+            pos = np.arange(a, a + len(c["x"]))
+            keep = pos >= line.overview_upto
+            if window is not None:
+                inside = (c["x"] >= window[0]) & (c["x"] <= window[1])
+                keep &= ~((pos < det_upto) & inside)
+            if keep.any():
+                parts.append({k: v[keep] for k, v in c.items()})
         self._put(line.key, {k: np.concatenate([p[k] for p in parts]) for k in ("x", "y")})
 
     # ---- smoothing -----------------------------------------------------------------------

@@ -9,13 +9,16 @@ import pytest
 from streamvis.tensorboard import SummaryWriter
 
 from .conftest import ROOT, WebServer
-from .helpers import glyphs, open_page
+from .helpers import LINES_JS, glyphs, open_page
 
 pytestmark = pytest.mark.browser
 
 WAIT_MS = 15000  # generous: CI machines are shared
-F_JS = """() => Object.fromEntries(Bokeh.documents[0].get_model_by_name('plot:1').renderers
-  .map(r => [r.name, [Array.from(r.data_source.data.f), Array.from(r.data_source.data.x)]]))"""
+# {label: its bucket positions} as the histogram plot shows them
+F_JS = (
+    "() => { const g = (" + LINES_JS + ")(1); if (g === null) return {};"
+    " return Object.fromEntries(Object.entries(g).map(([k, l]) => [k.split('|')[1], l.xs])); }"
+)
 SLIDER = "Bokeh.documents[0].get_model_by_name('filter:1')"
 
 
@@ -44,16 +47,12 @@ def test_histogram_follows_the_step_slider(server, store, page) -> None:
     page.wait_for_function(f"() => {{ const s = {SLIDER}; return s && s.value === 20 && s.end === 20; }}",
                            timeout=WAIT_MS)
 
-    def shown() -> dict:
-        return page.evaluate(F_JS)
-
     def wait_step(step: int) -> None:
         want = {f"{run} · weights:hist · 0": _buckets(store, run, step) for run in ("exp1", "exp2")}
         page.wait_for_function(
             f"want => {{ const got = ({F_JS})(); return Object.entries(want).every(([k, xs]) =>"
-            " got[k] && got[k][1].length === xs.length && got[k][1].every((x, i) => x === xs[i])); }",
+            " got[k] && got[k].length === xs.length && got[k].every((x, i) => x === xs[i])); }",
             arg=want, timeout=WAIT_MS)
-        assert all(set(f) == {step} for f, _ in shown().values())
 
     wait_step(20)
     page.evaluate(f"() => {{ {SLIDER}.value = 10; }}")
