@@ -33,11 +33,11 @@ from bokeh.plotting import figure
 from streamvis.storage import GroupInfo, RangeRequest
 
 from .colors import Ordinals
+from .figure_kwargs import apply_submodels
 from .layout import Cell
 from .lines import Key, LineLayer, group_label
 from .points import PointLayer
 from .rows import Cols, minmax_thin
-from .figure_kwargs import apply_submodels
 from .schema import PlotSpec, color_key
 
 __all__ = ["Key", "Cols", "PlotView", "group_label", "PlotLimits", "Job"]
