@@ -34,6 +34,7 @@ from streamvis.storage import GroupInfo, RangeRequest
 
 from .colors import Ordinals
 from .figure_kwargs import apply_submodels
+from .filter_slider import FilterSliderMixin
 from .layout import Cell
 from .lines import Key, LineLayer, group_label
 from .points import PointLayer
@@ -81,7 +82,7 @@ class Job:
     request: RangeRequest
 
 
-class PlotView:
+class PlotView(FilterSliderMixin):
     """The figure, layers and controls of one layout cell."""
 
     def __init__(
@@ -504,58 +505,3 @@ class PlotView:
         self.layer.flush()
         if self.smooth_layer is not None:
             self.smooth_layer.flush()
-
-    # ---- filter slider: the browser holds only the selected filter value's points ----
-    def _add_filtered(self, line: Line, data: Cols) -> None:
-        """Each glyph shows its points at its largest filter value <= the slider's."""
-        self._track_filter(data)
-        target = self._f_max if self.follow else self.selected
-        if target is None or not np.isfinite(target):
-            return
-        f = data["f"]
-        below = f[f <= target]
-        if len(below) == 0:
-            return
-        best = float(below.max())
-        if line.shown_f is not None and best < line.shown_f:
-            return
-        rows = {k: v[f == best] for k, v in data.items()}
-        if line.shown_f == best:
-            self._extend(line.key, rows)
-        else:
-            line.shown_f = best
-            self._put(line.key, rows)
-
-    def show_selection(self, value: float, data: Mapping[Key, Cols]) -> None:
-        """Show, per glyph, its points at the largest filter value <= ``value``."""
-        if value != (self._f_max if self.follow else self.selected):
-            return  # superseded by a later move or by following the newest value
-        for key, line in self.lines.items():
-            rows = data.get(key) or self._empty()
-            self._put(key, rows)
-            line.shown_f = float(rows["f"][0]) if len(rows["f"]) else None
-
-    def _track_filter(self, data: Cols) -> None:
-        f = data["f"][np.isfinite(data["f"])]
-        if self.slider is None or len(f) == 0:
-            return
-        self._f_min = min(self._f_min, float(f.min()))
-        self._f_max = max(self._f_max, float(f.max()))
-        lo, hi = self._f_min, self._f_max
-        integral = bool(np.all(np.floor(f) == f))
-        step = 1.0 if integral else max((hi - lo) / 200.0, 1e-12)
-        s = self.slider
-        s.update(start=lo, end=max(hi, lo + step), step=step, disabled=False)
-        if self.follow:
-            self._slider_set = hi
-            s.value = hi
-
-    def _on_slider(self, attr: str, old: object, new: object) -> None:
-        if self._slider_set is not None and new == self._slider_set:
-            return  # our own follow update
-        if not isinstance(new, int | float):
-            return
-        self.follow = new >= self._f_max
-        self.selected = None if self.follow else float(new)
-        if self.on_select is not None:
-            self.on_select(self, self._f_max if self.follow else float(new))
