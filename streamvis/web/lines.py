@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from bokeh.models import CDSView, ColumnDataSource, IndexFilter
+from bokeh.models import CDSView, ColumnDataSource, CustomJS, IndexFilter
 from bokeh.models.annotations import Legend, LegendItem
 from bokeh.plotting import figure as Figure
 
@@ -36,7 +36,20 @@ __all__ = ["Key", "LineLayer", "LEGEND_MAX", "group_label", "split_style"]
 Key = tuple[str, str, int]  # (scope, name, index)
 LEGEND_MAX = 10
 MIN_SLACK = 32
-SMALL_PATCH = 64  # appended points sent as plain numbers up to this many
+
+# the browser's half of LineLayer.append: points into the rows' spare capacity, in place
+# (no change is sent back: the server already holds them), then one redraw
+APPEND_JS = """
+const a = cb_obj.data, d = lines.data;
+const row = a.row, pos = a.pos, x = a.x, y = a.y;
+for (let k = 0; k < row.length; k++) {
+  const r = row[k], p = pos[k];
+  d.xs[r][p] = x[k];
+  d.ys[r][p] = y[k];
+  if (p + 1 > d.n[r]) d.n[r] = p + 1;
+}
+if (row.length) lines.change.emit();
+"""
 
 
 def group_label(key: Key) -> str:
@@ -98,6 +111,14 @@ class LineLayer:
         self.source = ColumnDataSource(
             data={c: [] for c in self.COLUMNS}, name=f"{name}:source"
         )
+        # new points of many lines in one message: flat (row, position, x, y) columns that
+        # the browser writes into the rows' spare capacity (APPEND_JS)
+        self.appendix = ColumnDataSource(
+            data={c: [] for c in ("row", "pos", "x", "y")}, name=f"{name}:appendix"
+        )
+        self.appendix.js_on_change("data", CustomJS(args={"lines": self.source}, code=APPEND_JS))
+        self.source.tags = [self.appendix]  # keeps it in the document
+        self._appended: dict[int, list[tuple[int, np.ndarray, np.ndarray]]] = {}
         self.rows: dict[Key, _Row] = {}
         self._keys: list[Key] = []  # by row
         # the arrays of every row, as the browser has (or will have, after flush) them
@@ -173,15 +194,15 @@ class LineLayer:
                 },
             )
             return
-        xs[r.length : end] = cols["x"]
+        xs[r.length : end] = cols["x"]  # the server's copy, in place (no change event)
         ys[r.length : end] = cols["y"]
         if r.index < len(self.source.data["xs"]):
-            sl = slice(r.length, end)
-            # a few new points travel as JSON numbers (an array costs a frame or a gzip)
-            small = k <= SMALL_PATCH
-            self._patch("xs", (r.index, sl), xs[sl].tolist() if small else xs[sl].copy())
-            self._patch("ys", (r.index, sl), ys[sl].tolist() if small else ys[sl].copy())
-        self._set_length(r, end)
+            self._appended.setdefault(r.index, []).append((r.length, xs[r.length : end], ys[r.length : end]))
+            n_col: list[int] = self.source.data["n"]  # type: ignore[assignment]
+            list.__setitem__(n_col, r.index, end)  # in place, as the browser does
+            r.length = end
+        else:
+            self._set_length(r, end)
 
     def replace(self, key: Key, cols: Cols) -> None:
         """New contents for a line (an overview, a zoomed window, a re-sorted line)."""
@@ -191,6 +212,7 @@ class LineLayer:
         xs = _row(np.asarray(cols["x"], np.float64), n, cap, np.dtype(np.float64))
         ys = _row(cols["y"], n, cap, _y_dtype(cols["y"]))
         self._xs[r.index], self._ys[r.index] = xs, ys
+        self._appended.pop(r.index, None)  # the new row holds them
         if r.index < len(self.source.data["xs"]):
             self._patch("xs", r.index, xs)
             self._patch("ys", r.index, ys)
@@ -235,6 +257,7 @@ class LineLayer:
         """Forget every line (after a cursor reset)."""
         self._new = {c: [] for c in self.COLUMNS}
         self._patches = {}
+        self._appended = {}
         self.rows, self._keys = {}, []
         self._xs, self._ys = [], []
         self.source.data = {c: [] for c in self.COLUMNS}
@@ -248,6 +271,18 @@ class LineLayer:
         if self._patches:
             patches, self._patches = self._patches, {}
             self.source.patch(patches)
+        if self._appended:
+            appended, self._appended = self._appended, {}
+            chunks = [(r, p, x, y) for r, cs in appended.items() for p, x, y in cs]
+            sizes = [len(x) for _, _, x, _ in chunks]
+            self.appendix.data = {
+                "row": np.repeat(np.array([c[0] for c in chunks], np.int32), sizes),
+                "pos": np.concatenate(
+                    [np.arange(p, p + len(x), dtype=np.int32) for _, p, x, _ in chunks]
+                ),
+                "x": np.concatenate([x for _, _, x, _ in chunks]).astype(np.float64),
+                "y": np.concatenate([y for _, _, _, y in chunks]).astype(np.float64),
+            }
         if self._rebuild or len(self.rows) != self._synced:
             self._rebuild = False
             self._sync_renderers()

@@ -80,6 +80,13 @@ def test_a_thousand_runs_every_point_exact_and_live(log_path, schema, page):
             ])
         want = {k: STEPS + 10 for k in want}
         page.wait_for_function(COUNTS_MATCH_JS, arg=want, timeout=WAIT_MS, polling=200)
+        grown = glyphs(page, with_x=True)
+        assert grown["plot:0|run0500 · loss · 0"]["xs"] == list(range(STEPS + 10))
+        # a tab opened now gets the same lines from the server's copy
+        late = page.context.new_page()
+        open_page(late, ws.url + "/?rows=loss")
+        late.wait_for_function(COUNTS_MATCH_JS, arg=want, timeout=WAIT_MS, polling=200)
+        assert glyphs(late, with_x=True)["plot:0|run0500 · loss · 0"] == grown["plot:0|run0500 · loss · 0"]
     finally:
         ws.stop()
 
