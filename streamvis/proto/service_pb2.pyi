@@ -174,7 +174,7 @@ class FetchRequest(_message.Message):
     def __init__(self, scope: _Optional[str] = ..., name: _Optional[str] = ..., scope_pattern: _Optional[str] = ..., name_pattern: _Optional[str] = ..., since: _Optional[str] = ...) -> None: ...
 
 class ReadRangeRequest(_message.Message):
-    __slots__ = ("scope", "name", "index", "x_min", "x_max", "max_points", "upto", "smoothing")
+    __slots__ = ("scope", "name", "index", "x_min", "x_max", "max_points", "upto", "smoothing", "x_column")
     SCOPE_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     INDEX_FIELD_NUMBER: _ClassVar[int]
@@ -183,6 +183,7 @@ class ReadRangeRequest(_message.Message):
     MAX_POINTS_FIELD_NUMBER: _ClassVar[int]
     UPTO_FIELD_NUMBER: _ClassVar[int]
     SMOOTHING_FIELD_NUMBER: _ClassVar[int]
+    X_COLUMN_FIELD_NUMBER: _ClassVar[int]
     scope: str
     name: str
     index: int
@@ -191,7 +192,8 @@ class ReadRangeRequest(_message.Message):
     max_points: int
     upto: int
     smoothing: float
-    def __init__(self, scope: _Optional[str] = ..., name: _Optional[str] = ..., index: _Optional[int] = ..., x_min: _Optional[float] = ..., x_max: _Optional[float] = ..., max_points: _Optional[int] = ..., upto: _Optional[int] = ..., smoothing: _Optional[float] = ...) -> None: ...
+    x_column: str
+    def __init__(self, scope: _Optional[str] = ..., name: _Optional[str] = ..., index: _Optional[int] = ..., x_min: _Optional[float] = ..., x_max: _Optional[float] = ..., max_points: _Optional[int] = ..., upto: _Optional[int] = ..., smoothing: _Optional[float] = ..., x_column: _Optional[str] = ...) -> None: ...
 
 class ReadRangesRequest(_message.Message):
     __slots__ = ("ranges",)

@@ -249,6 +249,8 @@ def range_request_to_proto(r: RangeRequest) -> spb.ReadRangeRequest:
     if r.upto is not None:
         req.upto = int(r.upto)
     req.smoothing = float(r.smoothing)
+    if r.x_column is not None:
+        req.x_column = r.x_column
     return req
 
 
@@ -265,6 +267,7 @@ def range_request_from_proto(req: spb.ReadRangeRequest) -> RangeRequest:
         int(max_points) if max_points is not None else None,
         int(upto) if upto is not None else None,
         float(req.smoothing),
+        opt("x_column"),
     )
 
 

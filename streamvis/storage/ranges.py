@@ -55,6 +55,7 @@ class RangeRequest:
     max_points: int | None = None
     upto: int | None = None  # only the first ``upto`` points (log order)
     smoothing: float = 0.0  # EMA weight in [0, 1); 0: raw values
+    x_column: str | None = None  # the column to cut and decimate along (default: x's rule)
 
     def checked(self) -> RangeRequest:
         """Itself, or InvalidArgumentError naming the bad field."""
@@ -145,13 +146,22 @@ def range_table(
     lo, hi = range_bounds(req.x_min, req.x_max, req.max_points)
     if req.upto is not None:
         columns = {c: a[: req.upto] for c, a in columns.items()}
-    if req.smoothing:
+    if req.x_column is not None and req.x_column in columns and req.x_column != xcol:
+        xcol = req.x_column  # e.g. wall_time, in log order as logged: checked here
+        x = columns[xcol]
+        x_sorted = bool(x.size < 2 or (x[1:] >= x[:-1]).all())
+    if req.smoothing:  # over every point in log order, before any cut
         columns = {
             c: a
             if c == xcol or a.dtype.kind not in "fiu"
             else smooth_cache.get((*cache_key, c, req.smoothing), a, req.smoothing)
             for c, a in columns.items()
         }
+    if not x_sorted and xcol != x_column(columns):  # the fallback below sorts by x's rule
+        keep = ~np.isnan(columns[xcol]) if columns[xcol].dtype.kind == "f" else slice(None)
+        columns = {c: a[keep] for c, a in columns.items()}
+        order = np.argsort(columns[xcol], kind="stable")
+        columns, x_sorted = {c: a[order] for c, a in columns.items()}, True
     if not x_sorted:
         return decimate_table(slice_range(columns, xcol, lo, hi, x_sorted), req.max_points)
     return pa.table(decimate_columns(slice_sorted(columns, xcol, lo, hi), xcol, req.max_points))

@@ -7,7 +7,9 @@ one per column, ``height`` one per plot (normalised within its column). Exactly
 one of ``rows``/``cols``; omitted ``width``/``height`` are all ones.
 ``axes=lin,xlog,ylog,xylog`` one per plot; ``scopes=REGEX`` once; ``names=REGEX``
 once per plot in layout order (an empty value keeps the schema's pattern);
-``webgl=auto|on|off`` (auto: WebGL unless the browser renders it in software).
+``webgl=auto|on|off`` (auto: WebGL unless the browser renders it in software);
+``where=`` runs selected by config (see ``streamvis.web.where``); ``color_by=KEY``
+runs coloured by a config value; ``x=step|wall|relative``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from streamvis.errors import InvalidArgumentError
 
 from .schema import Schema, check_regex
+from .where import Condition, parse_where
 
 __all__ = [
     "LayoutError",
@@ -29,12 +32,16 @@ __all__ = [
     "PARAMS",
     "MAX_PLOTS",
     "WEBGL_MODES",
+    "X_MODES",
 ]
 
 AXIS_MODES = ("lin", "xlog", "ylog", "xylog")
 MAX_PLOTS = 32  # plots per page: each is built on the server's event loop (~40 ms apiece)
-PARAMS = ("rows", "cols", "width", "height", "axes", "scopes", "names", "webgl")
+PARAMS = (
+    "rows", "cols", "width", "height", "axes", "scopes", "names", "webgl", "where", "color_by", "x"
+)
 WEBGL_MODES = ("auto", "on", "off")
+X_MODES = ("step", "wall", "relative")
 
 
 class LayoutError(InvalidArgumentError):
@@ -75,6 +82,10 @@ class Layout:
     cells: tuple[Cell, ...]
     scopes: str | None = None
     webgl: str | None = None  # auto | on | off; None: the server's default
+    where: tuple[Condition, ...] = ()  # runs selected by config (all must hold)
+    where_text: str | None = None
+    color_by: str | None = None  # a config key: runs coloured by its value
+    x_mode: str | None = None  # step | wall | relative; None: each plot's own (step)
 
     @property
     def plots(self) -> list[str]:
@@ -205,6 +216,17 @@ def parse_layout(args: Mapping[str, Sequence[str]], schema: Schema) -> Layout:
     webgl = _one(args, "webgl")
     if webgl is not None and webgl not in WEBGL_MODES:
         raise LayoutError(f"'webgl={webgl}' is not a mode; allowed: {', '.join(WEBGL_MODES)}")
+    where_text = _one(args, "where")
+    try:
+        where = tuple(parse_where(where_text)) if where_text is not None else ()
+    except InvalidArgumentError as exc:
+        raise LayoutError(str(exc)) from None
+    color_by = _one(args, "color_by")
+    if color_by is not None and not color_by.strip():
+        raise LayoutError("'color_by=' needs a config key, e.g. color_by=opt or color_by=optim.lr")
+    x_mode = _one(args, "x")
+    if x_mode is not None and x_mode not in X_MODES:
+        raise LayoutError(f"'x={x_mode}' is not an x mode; allowed: {', '.join(X_MODES)}")
 
     cells = []
     pos, offset = 0, 0.0
@@ -232,4 +254,16 @@ def parse_layout(args: Mapping[str, Sequence[str]], schema: Schema) -> Layout:
             along += f
             pos += 1
         offset += outer[gi]
-    return Layout(mode, groups, outer, inner, tuple(cells), scopes or None, webgl)
+    return Layout(
+        mode,
+        groups,
+        outer,
+        inner,
+        tuple(cells),
+        scopes or None,
+        webgl,
+        where,
+        where_text,
+        color_by.strip() if color_by else None,
+        x_mode,
+    )

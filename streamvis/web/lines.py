@@ -228,6 +228,20 @@ class LineLayer:
         else:
             self._new["n"][r.index - len(self.source.data["n"])] = n
 
+    def set_color(self, key: Key, color: str) -> None:
+        """The line's colour (``color_by`` recolours lines as values arrive)."""
+        r = self.rows[key]
+        if r.index < len(self.source.data["color"]):
+            self._patch("color", r.index, color)
+        else:
+            self._new["color"][r.index - len(self.source.data["color"])] = color
+
+    def legend_ref(self, key: Key) -> tuple[Any, int | None]:
+        """(renderer, row) that draws ``key``, for a legend item of its own."""
+        if key in self._per_line:
+            return self._per_line[key], None
+        return self._single, self.rows[key].index
+
     def set_alpha(self, key: Key, alpha: float) -> None:
         """The line's opacity (dimmed behind smoothed lines, or to highlight others)."""
         r = self.rows[key]

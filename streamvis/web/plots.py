@@ -20,75 +20,57 @@ stay drawn faintly behind, as TensorBoard does.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 from bokeh.models import Column, HoverTool, Row
-from bokeh.models.annotations import Legend
+from bokeh.models.annotations import ColorBar, Legend
 from bokeh.models.widgets import Slider
 from bokeh.plotting import figure
 
+from streamvis.columns import WALL_TIME_COLUMN
 from streamvis.storage import GroupInfo, RangeRequest
 
+from .color_by import ColorBy, ColorByMixin
 from .colors import Ordinals
 from .figure_kwargs import apply_submodels
 from .filter_slider import FilterSliderMixin
 from .layout import Cell
+from .line_state import Job, Line, PlotLimits
 from .lines import Key, LineLayer, group_label
 from .points import PointLayer
 from .rows import Cols, minmax_thin
 from .schema import PlotSpec, color_key
+from .smoothing import RAW_ALPHA_SMOOTHED, SmoothingMixin
 
 __all__ = ["Key", "Cols", "PlotView", "group_label", "PlotLimits", "Job"]
 
-RAW_ALPHA_SMOOTHED = 0.25  # the raw lines behind a smoothed plot
 MIN_CAP = 64  # points per line, however many lines share the budget
 
 
-@dataclass(frozen=True)
-class PlotLimits:
-    """How much one plot shows: ``budget`` points in all, ``max_lines`` groups."""
-
-    budget: int = 1_000_000
-    max_lines: int = 10_000
-    width_px: int = 1200  # until the browser reports the plot's width
-
-
-@dataclass
-class Line:
-    """What the browser holds of one group, and what must be read for it."""
-
-    key: Key
-    color: str
-    count: int = 0  # the group's points this page has seen (log order)
-    mode: str = "exact"  # "exact": every point; "decimated": overview (+ window) + tail
-    x_max: float = -np.inf
-    tail: list[tuple[int, Cols]] = field(default_factory=list)  # (first count, points)
-    stale: bool = False  # decimated: the overview should be read again
-    coarse: Cols | None = None  # decimated: a thinned overview, shown outside a zoomed window
-    overview_upto: int = 0  # the count the overview was read at (tail: points after it)
-    smooth_stale: bool = True
-    shown_f: float | None = None  # filtered plots: the filter value shown
-
-
-@dataclass(frozen=True)
-class Job:
-    """One range read a plot wants: for ``key``, of ``kind`` overview|detail|smooth."""
-
-    key: Key
-    kind: str
-    request: RangeRequest
-
-
-class PlotView(FilterSliderMixin):
+class PlotView(FilterSliderMixin, ColorByMixin, SmoothingMixin):
     """The figure, layers and controls of one layout cell."""
 
     def __init__(
-        self, spec: PlotSpec, cell: Cell, *, limits: PlotLimits, webgl: bool = False
+        self,
+        spec: PlotSpec,
+        cell: Cell,
+        *,
+        limits: PlotLimits,
+        webgl: bool = False,
+        color_by: str | None = None,
+        run_value: Callable[[str, str], Any] | None = None,
+        x_mode: str | None = None,
     ) -> None:
         self.spec, self.cell, self.limits = spec, cell, limits
+        # x=wall|relative: drawn against each point's wall time (a datetime axis for wall)
+        self.x_mode = x_mode or "step"
+        self.x_col = WALL_TIME_COLUMN if self.x_mode != "step" else spec.x
+        self.color_by = ColorBy(color_by) if color_by else None
+        self.run_value = run_value or (lambda scope, key: None)
+        self._recolor = False
+        self._color_bar: ColorBar | None = None
         self.name_pattern = cell.names or spec.name_pattern
         self.lines: dict[Key, Line] = {}
         self.hidden = 0  # matching groups beyond max_lines
@@ -120,6 +102,8 @@ class PlotView(FilterSliderMixin):
                 filtered=self.filtered,
                 glyph_method=spec.glyph_method,
             )
+        if self.color_by is not None:
+            self.layer.legend = None  # the legend names the values, not the lines
         self.smooth_layer: LineLayer | None = None
         tips = [("run", "@scope"), ("name", "@name"), ("index", "@index")]
         if self.is_line:
@@ -142,7 +126,7 @@ class PlotView(FilterSliderMixin):
             "active_scroll": "xwheel_zoom" if self.is_line else "wheel_zoom",
             # BokehJS sends RangesUpdate for wheel zooms when its level-of-detail
             # interaction ends, lod_timeout ms after the last event (default 500)
-            "lod_timeout": 30,
+            "lod_timeout": 10,
             # a pan or zoom over many lines draws every 10th of them until it ends
             "lod_threshold": 200,
         }
@@ -155,6 +139,11 @@ class PlotView(FilterSliderMixin):
         kw.setdefault("title", spec.name)
         if cell.x_log:
             kw["x_axis_type"] = "log"
+        if self.x_mode == "wall":
+            kw["x_axis_type"] = "datetime"
+            kw.setdefault("x_axis_label", "wall time")
+        elif self.x_mode == "relative":
+            kw.setdefault("x_axis_label", "seconds since the line's first point")
         if cell.y_log:
             kw["y_axis_type"] = "log"
         fig = figure(**kw)  # type: ignore[arg-type]
@@ -207,6 +196,10 @@ class PlotView(FilterSliderMixin):
     # ---- which groups, how many points -------------------------------------------------
     def color(self, key: Key) -> str:
         scope, name, index = key
+        if self.color_by is not None:
+            value = self.run_value(scope, self.color_by.key)
+            self._recolor |= self.color_by.observe(value)
+            return self.color_by.color(value)
         s_ord, n_ord = self.scope_ords(scope), self.name_ords(name)
         ck = color_key(self.spec.key_fun, s_ord, n_ord, index) if self.spec.key_fun else key
         return self.spec.color.color(s_ord, n_ord, index, self.key_ords(ck))
@@ -217,17 +210,28 @@ class PlotView(FilterSliderMixin):
         share = self.limits.budget // max(1, len(self.lines))
         return max(MIN_CAP, min(2 * self.width_px, share))
 
+    @property
+    def needed(self) -> tuple[str, ...]:
+        """The columns a group needs to be drawn here."""
+        return (self.x_col, *self.spec.columns[1:])
+
     def wants(self, cols: Mapping[str, Any]) -> bool:
         """Whether a group with these columns can be drawn here."""
-        return all(c in cols for c in self.spec.columns)
+        return all(c in cols for c in self.needed)
 
-    def pick(self, cols: Mapping[str, Any]) -> Cols:
-        """Columns of one group as this plot draws them ('x', 'y'[, 'f'])."""
+    def pick(self, cols: Mapping[str, Any], key: Key | None = None) -> Cols:
+        """Columns of one group as this plot draws them ('x', 'y'[, 'f']), x in axis units
+        (wall: milliseconds since the epoch; relative: seconds since the line's start)."""
         y = np.asarray(cols[self.spec.y])
-        data = {
-            "x": np.asarray(cols[self.spec.x], dtype=np.float64),
-            "y": y if y.dtype == np.float32 else y.astype(np.float64),
-        }
+        x = np.asarray(cols[self.x_col], dtype=np.float64)
+        if self.x_mode == "wall":
+            x = x * 1000.0
+        elif self.x_mode == "relative":
+            line = self.lines.get(key) if key is not None else None
+            if line is not None and line.t0 is None and x.size:
+                line.t0 = float(np.nanmin(x))
+            x = x - (line.t0 if line is not None and line.t0 is not None else 0.0)
+        data = {"x": x, "y": y if y.dtype == np.float32 else y.astype(np.float64)}
         if self.spec.filter_column:
             data["f"] = np.asarray(cols[self.spec.filter_column], dtype=np.float64)
         return data
@@ -271,11 +275,21 @@ class PlotView(FilterSliderMixin):
         if (scope, name) in self._unfit:
             return
         self._unfit.add((scope, name))
-        missing = ", ".join(c for c in self.spec.columns if c not in cols)
+        missing = ", ".join(c for c in self.needed if c not in cols)
         self._note(f"unfit:{scope}/{name}", f"not drawn: {scope}/{name} has no column {missing}")
 
     def _note(self, key: str, text: str) -> None:
+        """Say ``text`` in the plot's title (one note per ``key``)."""
+        if self._notes.get(key) == text:
+            return
         self._notes[key] = text
+        self._show_notes()
+
+    def _unnote(self, key: str) -> None:
+        if self._notes.pop(key, None) is not None:
+            self._show_notes()
+
+    def _show_notes(self) -> None:
         title: Any = self.figure.title
         title.text = "  ".join([self._base_title, *(f"[{t}]" for t in self._notes.values())])
 
@@ -296,7 +310,14 @@ class PlotView(FilterSliderMixin):
             if key not in self.lines:
                 continue
             big = g.count > cap and not self.filtered
-            req = RangeRequest(g.scope, g.name, g.index, max_points=cap if big else None, upto=g.count)
+            req = RangeRequest(
+                g.scope,
+                g.name,
+                g.index,
+                max_points=cap if big else None,
+                upto=g.count,
+                x_column=self.x_col if self.x_mode != "step" else None,
+            )
             jobs.append(Job(key, "overview" if big else "full", req))
         return jobs
 
@@ -355,24 +376,41 @@ class PlotView(FilterSliderMixin):
             return []
         cap, jobs = self.cap, []
         window = self.view_range
+        xc = self.x_col if self.x_mode != "step" else None
         for key, line in self.lines.items():
             s, n, i = key
             if line.mode == "exact" and line.count > cap:
                 line.mode, line.stale = "decimated", True
             if line.mode == "decimated" and line.stale:
-                req = RangeRequest(s, n, i, max_points=cap, upto=line.count)
+                req = RangeRequest(s, n, i, max_points=cap, upto=line.count, x_column=xc)
                 jobs.append(Job(key, "overview", req))
-            if line.mode == "decimated" and window is not None and (line.stale or zoomed):
-                lo, hi = window
-                jobs.append(Job(key, "detail", RangeRequest(s, n, i, lo, hi, cap, line.count)))
+            zoom_read = line.mode == "decimated" and window is not None
+            if zoom_read and (line.stale or zoomed):
+                lo, hi = self._to_stored(window, line)
+                req = RangeRequest(s, n, i, lo, hi, cap, line.count, x_column=xc)
+                jobs.append(Job(key, "detail", req))
             if self.smoothing and (line.smooth_stale or (zoomed and line.mode == "decimated")):
-                lo_hi = window if (window is not None and line.mode == "decimated") else (None, None)
+                lo_hi = self._to_stored(window, line) if zoom_read else (None, None)
                 req = RangeRequest(
                     s, n, i, lo_hi[0], lo_hi[1], cap if line.count > cap else None,
-                    line.count, self.smoothing,
+                    line.count, self.smoothing, xc,
                 )
                 jobs.append(Job(key, "smooth", req))
         return jobs
+
+    def _to_stored(
+        self, window: tuple[float, float] | None, line: Line
+    ) -> tuple[float | None, float | None]:
+        """An axis range in the stored x column's units (wall: ms -> s; relative: + t0)."""
+        if window is None:
+            return None, None
+        lo, hi = window
+        if self.x_mode == "wall":
+            return lo / 1000.0, hi / 1000.0
+        if self.x_mode == "relative":
+            t0 = line.t0 or 0.0
+            return lo + t0, hi + t0
+        return lo, hi
 
     def apply_ranges(self, results: Sequence[tuple[Job, pa.Table | None]]) -> None:
         """Show what the jobs read (overview + detail of a line arrive together)."""
@@ -381,7 +419,7 @@ class PlotView(FilterSliderMixin):
         for job, table in results:
             if job.key not in self.lines:
                 continue
-            cols = self._table_cols(table)
+            cols = self._table_cols(table, job.key)
             if cols is None:
                 if table is not None:  # the group lacks this plot's columns
                     self.note_unfit(job.key, dict.fromkeys(table.column_names))
@@ -401,11 +439,11 @@ class PlotView(FilterSliderMixin):
             if line is not None:
                 self._show_decimated(line, overview.get(key), detail.get(key))
 
-    def _table_cols(self, table: pa.Table | None) -> Cols | None:
+    def _table_cols(self, table: pa.Table | None, key: Key) -> Cols | None:
         if table is None:
             return None
         cols = {c: table.column(c).to_numpy() for c in table.column_names if c != "index"}
-        return self.pick(cols) if self.wants(cols) else None
+        return self.pick(cols, key) if self.wants(cols) else None
 
     def _show_decimated(
         self, line: Line, overview: tuple[Job, Cols] | None, detail: tuple[Job, Cols] | None
@@ -444,44 +482,6 @@ class PlotView(FilterSliderMixin):
                 parts.append({k: v[keep] for k, v in c.items()})
         self._put(line.key, {k: np.concatenate([p[k] for p in parts]) for k in ("x", "y")})
 
-    # ---- smoothing -----------------------------------------------------------------------
-    def _on_ema(self, attr: str, old: object, new: object) -> None:
-        if not isinstance(new, int | float) or new == self.smoothing:
-            return
-        self.smoothing = float(min(max(new, 0.0), 0.999))
-        for line in self.lines.values():
-            line.smooth_stale = True
-        if self.smoothing == 0 and self.smooth_layer is not None:
-            self.smooth_layer.clear()
-            self._raw_alpha(1.0)
-        if self.on_smoothing is not None:
-            self.on_smoothing(self)
-
-    def _raw_alpha(self, alpha: float) -> None:
-        for key in self.layer.keys():
-            self.layer.set_alpha(key, alpha)
-
-    def _show_smoothed(self, job: Job, cols: Cols) -> None:
-        if not self.smoothing or job.request.smoothing != self.smoothing:
-            return  # turned off or changed meanwhile
-        if self.smooth_layer is None:
-            self.smooth_layer = LineLayer(
-                self.figure,
-                None,
-                glyph_kwargs=self.spec.glyph_kwargs,
-                name=f"smooth:{self.cell.position}",
-            )
-        layer = self.smooth_layer
-        if job.key not in layer:
-            layer.add(job.key, self.lines[job.key].color, cols)
-            if job.key in self.layer:
-                self.layer.set_alpha(job.key, RAW_ALPHA_SMOOTHED)
-        else:
-            layer.replace(job.key, cols)
-        line = self.lines.get(job.key)
-        if line is not None and line.count == job.request.upto:
-            line.smooth_stale = False
-
     # ---- deletions, resets, flushing ---------------------------------------------------
     def remove(self, scope: str, name: str | None) -> None:
         """Drop the lines of a deleted scope or (scope, name)."""
@@ -502,6 +502,10 @@ class PlotView(FilterSliderMixin):
 
     def flush(self) -> None:
         """Send this plot's changes of the round to the browser."""
+        if self.color_by is not None and self._recolor:
+            self._recolor_lines()
         self.layer.flush()
         if self.smooth_layer is not None:
             self.smooth_layer.flush()
+        if self.color_by is not None:
+            self._value_legend()

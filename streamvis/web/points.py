@@ -48,6 +48,7 @@ class PointLayer:
         self._colors: dict[Key, str] = {}
         self._alpha: dict[Key, float] = {}
         self._dirty = False
+        self._starts: dict[Key, int] = {}
 
     def _empty(self) -> dict[str, Any]:
         out: dict[str, Any] = {c: np.zeros(0) for c in self._cols}
@@ -85,6 +86,14 @@ class PointLayer:
         self._data[key] = {c: np.asarray(cols[c], np.float64) for c in self._cols}
         self._dirty = True
 
+    def set_color(self, key: Key, color: str) -> None:
+        self._colors[key] = color
+        self._dirty = True
+
+    def legend_ref(self, key: Key) -> tuple[Any, int | None]:
+        """(renderer, index of one of its points), for a legend item of its own."""
+        return self.renderer, self._starts.get(key)
+
     def set_alpha(self, key: Key, alpha: float) -> None:
         self._alpha[key] = alpha
         self._dirty = True
@@ -105,6 +114,8 @@ class PointLayer:
         self._dirty = False
         keys = list(self._data)
         sizes = [len(self._data[k]["x"]) for k in keys]
+        starts = np.cumsum([0, *sizes])[: len(sizes)].tolist()
+        self._starts = {k: int(a) for k, a, n in zip(keys, starts, sizes, strict=True) if n}
         out: dict[str, Any] = {
             c: np.concatenate([self._data[k][c] for k in keys]) if keys else np.zeros(0)
             for c in self._cols
@@ -120,7 +131,6 @@ class PointLayer:
         self.source.data = out
         if self.legend is not None:
             few = len(keys) <= LEGEND_MAX
-            starts = np.cumsum([0, *sizes])[: len(sizes)].tolist()
             self.legend.items = (  # type: ignore[assignment]
                 [
                     LegendItem(label=group_label(k), renderers=[self.renderer], index=int(i))  # type: ignore[list-item]

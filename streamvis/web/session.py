@@ -39,6 +39,7 @@ from streamvis.storage import GroupSnapshot, RangeRequest
 from .layout import Layout
 from .plots import Job, Key, PlotLimits, PlotView
 from .rows import Cols, select_rows
+from .run_filter import RunFilter
 from .schema import Schema
 
 __all__ = ["AppConfig", "LiveSession", "split_table"]
@@ -96,8 +97,17 @@ class LiveSession:
 
     def __init__(self, doc: Document, cfg: AppConfig, layout: Layout, *, webgl: bool = False) -> None:
         self.doc, self.cfg, self.layout = doc, cfg, layout
+        self.run_filter = RunFilter(layout.where, keep_configs=layout.color_by is not None)
         self.views = [
-            PlotView(cfg.schema.plot(c.plot), c, limits=cfg.limits, webgl=webgl)
+            PlotView(
+                cfg.schema.plot(c.plot),
+                c,
+                limits=cfg.limits,
+                webgl=webgl,
+                color_by=layout.color_by,
+                run_value=self.run_filter.value,
+                x_mode=layout.x_mode,
+            )
             for c in layout.cells
         ]
         self.name_pattern: str | None = "|".join(f"(?:{v.name_pattern})" for v in self.views)
@@ -153,6 +163,8 @@ class LiveSession:
 
     def _routes_of(self, scope: str, name: str) -> list[int]:
         """The plots a (scope, name) belongs to (cached: polls ask for thousands)."""
+        if not self.run_filter.allows(scope):
+            return []
         hit = self._routes.get((scope, name))
         if hit is None:
             if self._scope_re is not None and not self._scope_re.search(scope):
@@ -174,9 +186,11 @@ class LiveSession:
             self._submit(partial(self._fetch, self.cursor), self._apply_poll)
 
     def _snapshot(self) -> GroupSnapshot:
-        return self.cfg.source.snapshot(
+        snap = self.cfg.source.snapshot(
             scope_pattern=self.scope_pattern, name_pattern=self.name_pattern
         )
+        self.run_filter.decide(self.cfg.source, dict.fromkeys(g.scope for g in snap.groups))
+        return snap
 
     def _apply_snapshot(self, fut: Future[GroupSnapshot]) -> None:
         try:
@@ -215,6 +229,8 @@ class LiveSession:
             )
         except CursorResetError:
             return Poll("", [], [], reset=True)
+        if self.run_filter.decide(self.cfg.source, dict.fromkeys(s for s, _ in r.tables)):
+            return Poll("", [], [], reset=True)  # a hidden run now matches: draw it whole
         groups = [g for (s, n), t in r.tables.items() for g in split_table(s, n, t)]
         return Poll(r.cursor, groups, list(r.deleted))
 
@@ -240,7 +256,7 @@ class LiveSession:
                 if not v.wants(cols):
                     v.note_unfit(key, cols)
                 elif v.admit(key):
-                    v.add_points(key, v.pick(cols))
+                    v.add_points(key, v.pick(cols, key))
         self.cursor = poll.cursor
         self._maybe_ranges()
 
@@ -345,7 +361,7 @@ class LiveSession:
                 continue
             cols = {c: table.column(c).to_numpy() for c in table.column_names}
             if v.wants(cols):
-                out[key] = select_rows(v.pick(cols), value)
+                out[key] = select_rows(v.pick(cols, key), value)
         return out
 
     def _apply_selection(self, i: int, value: float, fut: Future[dict[Key, Cols]]) -> None:

@@ -1,0 +1,161 @@
+"""``color_by=KEY``: runs coloured by a config value instead of one colour per line.
+
+Runs with equal values share a colour. Strings, booleans and up to ``MAX_CATEGORIES``
+distinct numbers take a categorical palette (values numbered in order of first
+appearance, so their colours stay); more distinct numbers take a continuous palette
+over their range, shown by a colour bar (colours follow the range as it grows). A run
+without the key is grey.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import TYPE_CHECKING, Any
+
+import bokeh.palettes as bp
+from bokeh.models import LinearColorMapper
+from bokeh.models.annotations import ColorBar, LegendItem
+
+from .colors import Ordinals
+from .lines import Key
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from bokeh.models.annotations import Legend
+
+    from .lines import LineLayer
+    from .points import PointLayer
+
+__all__ = ["ColorBy", "ColorByMixin", "MISSING_COLOR", "MAX_CATEGORIES"]
+
+MISSING_COLOR = "#9e9e9e"
+MAX_CATEGORIES = 10
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def value_label(v: Any) -> str:
+    """How a config value is named in the legend."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return v
+    return json.dumps(v, default=str)
+
+
+class ColorBy:
+    """The colour of each value of one config key, on one plot."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self._ords = Ordinals()
+        self._numbers: set[float] = set()
+        self._categorical = True
+        self.low = self.high = math.nan
+        self.seen_key = False
+
+    @property
+    def continuous(self) -> bool:
+        return not self._categorical
+
+    def observe(self, value: Any) -> bool:
+        """Take a run's value into account; True when existing colours must be redone
+        (the palette switched to continuous, or the continuous range grew)."""
+        if value is None:
+            return False
+        self.seen_key = True
+        key = value_label(value)
+        self._ords(key)
+        if not _is_number(value):
+            return False
+        changed = False
+        self._numbers.add(float(value))
+        if self._categorical and len(self._numbers) > MAX_CATEGORIES and self._all_numeric():
+            self._categorical = False
+            changed = True
+        lo, hi = min(self._numbers), max(self._numbers)
+        if not self._categorical and (lo != self.low or hi != self.high):
+            self.low, self.high = lo, hi
+            changed = True
+        return changed
+
+    def _all_numeric(self) -> bool:
+        return len(self._numbers) == len(self._ords)
+
+    def color(self, value: Any) -> str:
+        """The colour of ``value`` (grey when the run has no value)."""
+        if value is None:
+            return MISSING_COLOR
+        if not self._categorical and _is_number(value):
+            ramp: tuple[str, ...] = tuple(bp.Viridis256)
+            span = self.high - self.low
+            pos = 0.5 if span <= 0 else (float(value) - self.low) / span
+            return ramp[min(len(ramp) - 1, max(0, int(pos * (len(ramp) - 1))))]
+        k = self._ords(value_label(value))
+        cats: tuple[str, ...] = tuple(bp.Category10[10] if len(self._ords) <= 10 else bp.Category20[20])
+        return cats[k % len(cats)]
+
+
+class ColorByMixin:
+    """A plot's side of ``color_by``: recolouring its lines, the colour bar and the
+    legend of values. ``PlotView`` provides the attributes declared here."""
+
+    color_by: ColorBy | None
+    run_value: Callable[[str, str], Any]
+    layer: LineLayer | PointLayer
+    smooth_layer: LineLayer | None
+    legend: Legend
+    lines: dict[Key, Any]
+    figure: Any
+    _recolor: bool
+    _color_bar: ColorBar | None
+
+    if TYPE_CHECKING:
+
+        def _note(self, key: str, text: str) -> None: ...
+        def _unnote(self, key: str) -> None: ...
+
+    def _recolor_lines(self) -> None:
+        """Every line's colour again (the palette became continuous or its range grew)."""
+        assert self.color_by is not None
+        self._recolor = False
+        for key in self.layer.keys():
+            color = self.color_by.color(self.run_value(key[0], self.color_by.key))
+            self.layer.set_color(key, color)
+            if self.smooth_layer is not None and key in self.smooth_layer:
+                self.smooth_layer.set_color(key, color)
+        if self.color_by.continuous:
+            if self._color_bar is None:
+                mapper = LinearColorMapper(palette=bp.Viridis256)
+                self._color_bar = ColorBar(color_mapper=mapper, title=self.color_by.key)
+                self.figure.add_layout(self._color_bar, "right")
+            bar_mapper = self._color_bar.color_mapper
+            bar_mapper.update(low=self.color_by.low, high=self.color_by.high)
+
+    def _value_legend(self) -> None:
+        """A legend of the values (categorical), or a note that no run has the key."""
+        cb = self.color_by
+        assert cb is not None
+        if self.lines and not cb.seen_key:
+            self._note("color_by", f"color_by: no run here has config key {cb.key!r}")
+        else:
+            self._unnote("color_by")
+        if cb.continuous:
+            self.legend.items, self.legend.visible = [], False
+            return
+        first: dict[str, Key] = {}
+        for key in self.layer.keys():
+            value = self.run_value(key[0], cb.key)
+            first.setdefault(value_label(value) if value is not None else "(none)", key)
+        items = []
+        for label, key in list(first.items())[:MAX_CATEGORIES * 2]:
+            renderer, index = self.layer.legend_ref(key)
+            if renderer is not None:
+                items.append(LegendItem(label=f"{cb.key}={label}", renderers=[renderer], index=index))
+        self.legend.items = items  # type: ignore[assignment]
+        self.legend.visible = bool(items)
+
