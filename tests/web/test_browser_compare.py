@@ -1,0 +1,163 @@
+"""Comparing runs in real Chromium: where= selects by config, color_by= colours by value,
+x=wall|relative draw against wall time, and bad input names what is wrong."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import yaml
+
+from streamvis.columns import WALL_TIME_COLUMN
+from streamvis.storage import ConfigUpdate, Points, Store
+
+from .conftest import WebServer
+from .helpers import LINES_JS, glyphs, open_page
+
+pytestmark = pytest.mark.browser
+WAIT_MS = 20_000
+
+CONFIGS = {
+    "r0": {"lr": 1e-4, "opt": "adam", "net": {"width": 64}},
+    "r1": {"lr": 3e-4, "opt": "sgd", "net": {"width": 128}},
+    "r2": {"lr": 1e-3, "opt": "adam", "net": {"width": 128}},
+    "r3": {"lr": 3e-3, "opt": "adamw"},
+    "r4": {"opt": "adam"},  # no lr
+    "p": {"lr": 2e-4, "opt": "adam"},
+}
+
+
+@pytest.fixture
+def server(tmp_path, log_path):
+    schema = tmp_path / "s.yaml"
+    schema.write_text(yaml.safe_dump({"loss": {"name_pattern": "^loss$", "columns": ["x", "y"]}}))
+    t0 = 1_767_225_600.0  # 2026-01-01
+    with Store.open(log_path, "a") as s:
+        for k, (scope, cfg) in enumerate(CONFIGS.items()):
+            s.append([ConfigUpdate(scope, cfg)])
+            wall = t0 + 3600 * k + np.arange(20) * 0.5
+            s.append([Points(scope, "loss", 0, {
+                "x": np.arange(20, dtype=np.int64),
+                "y": np.linspace(1, 0, 20, dtype=np.float32) * (k + 1),
+                WALL_TIME_COLUMN: wall,
+            })])
+        # a TensorBoard-style sub-run without a config of its own: uses p's
+        s.append([Points("p/train", "loss", 0, {
+            "x": np.arange(5, dtype=np.int64), "y": np.ones(5, np.float32),
+            WALL_TIME_COLUMN: t0 + np.arange(5.0),
+        })])
+    ws = WebServer(log_path, schema, refresh=0.3)
+    yield ws
+    ws.stop()
+
+
+def scopes_shown(page) -> set[str]:
+    page.wait_for_function(f"() => ({LINES_JS})(0) !== null", timeout=WAIT_MS)
+    return {k.split("|")[1].split(" · ")[0] for k in glyphs(page)}
+
+
+def wait_lines(page, n: int) -> None:
+    page.wait_for_function(
+        f"() => {{ const g = ({LINES_JS})(0); return g && Object.keys(g).length === {n}"
+        " && Object.values(g).every(l => l.n > 0); }",
+        timeout=WAIT_MS,
+    )
+
+
+@pytest.mark.parametrize(
+    "where, want",
+    [
+        ("lr<5e-4", {"r0", "r1", "p", "p/train"}),
+        ("lr<5e-4,opt=adam", {"r0", "p", "p/train"}),
+        ("opt~^adam", {"r0", "r2", "r3", "r4", "p", "p/train"}),
+        ("net.width=128", {"r1", "r2"}),
+        ("lr>=1e-3", {"r2", "r3"}),
+        ("opt='sgd'", {"r1"}),
+    ],
+)
+def test_where_selects_exactly_the_matching_runs(server, page, where, want):
+    from urllib.parse import quote
+
+    open_page(page, server.url + "/?rows=loss&where=" + quote(where))
+    wait_lines(page, len(want))
+    assert scopes_shown(page) == want
+
+
+def test_where_and_scopes_both_apply(server, page):
+    open_page(page, server.url + "/?rows=loss&where=opt%3Dadam&scopes=^r")
+    wait_lines(page, 3)
+    assert scopes_shown(page) == {"r0", "r2", "r4"}
+
+
+def test_color_by_gives_one_colour_per_value_with_a_legend(server, page):
+    open_page(page, server.url + "/?rows=loss&color_by=opt")
+    wait_lines(page, 7)
+    g = {k.split("|")[1].split(" · ")[0]: v["color"] for k, v in glyphs(page).items()}
+    assert g["r0"] == g["r2"] == g["r4"] == g["p"]  # adam
+    assert len({g["r0"], g["r1"], g["r3"]}) == 3  # adam, sgd, adamw
+    legend = page.evaluate(
+        "() => Bokeh.documents[0].get_model_by_name('plot:0').center"
+        ".filter(a => a.items !== undefined)[0].items.map(i => i.label.value)"
+    )
+    assert {"opt=adam", "opt=sgd", "opt=adamw"} <= set(legend)
+
+
+def test_color_by_a_key_no_run_has_says_so_and_draws(server, page):
+    open_page(page, server.url + "/?rows=loss&color_by=nothere")
+    wait_lines(page, 7)
+    page.wait_for_function(
+        "() => Bokeh.documents[0].get_model_by_name('plot:0').title.text"
+        ".includes(\"no run here has config key 'nothere'\")",
+        timeout=WAIT_MS,
+    )
+
+
+def test_without_a_color_section_twelve_runs_get_twelve_colours(tmp_path, page):
+    schema = tmp_path / "s.yaml"
+    schema.write_text(yaml.safe_dump({"loss": {"name_pattern": "^loss$", "columns": ["x", "y"]}}))
+    log = str(tmp_path / "twelve.svl")
+    with Store.open(log, "a") as s:
+        s.append([Points(f"run{k}", "loss", 0, {"x": np.arange(3.0), "y": np.ones(3)}) for k in range(12)])
+    ws = WebServer(log, schema, refresh=0.3)
+    try:
+        open_page(page, ws.url + "/?rows=loss")
+        wait_lines(page, 12)
+        assert len({g["color"] for g in glyphs(page).values()}) == 12
+    finally:
+        ws.stop()
+
+
+def test_x_wall_is_a_datetime_axis_of_the_points_times(server, page):
+    open_page(page, server.url + "/?rows=loss&x=wall&scopes=^r1$")
+    wait_lines(page, 1)
+    line = glyphs(page, with_x=True)["plot:0|r1 · loss · 0"]
+    t0 = 1_767_225_600.0 + 3600
+    np.testing.assert_allclose(line["xs"], (t0 + np.arange(20) * 0.5) * 1000)
+    axis = page.evaluate(
+        "() => Bokeh.documents[0].get_model_by_name('plot:0').below[0].type"
+    )
+    assert axis == "DatetimeAxis"
+
+
+def test_x_relative_starts_at_zero_for_every_run(server, page):
+    open_page(page, server.url + "/?rows=loss&x=relative")
+    wait_lines(page, 7)
+    for g in glyphs(page, with_x=True).values():
+        assert g["xs"][0] == 0.0
+    assert glyphs(page, with_x=True)["plot:0|r0 · loss · 0"]["xs"][-1] == pytest.approx(9.5)
+
+
+@pytest.mark.parametrize(
+    "query, words",
+    [
+        ("where=lr%3C%3C1", ["'lr<<1'", "OP is one of"]),
+        ("where=lr%3F1", ["'lr?1'", "no operator"]),
+        ("where=opt%3D%27adam", ["unclosed quote"]),
+        ("x=epoch", ["'x=epoch'", "step, wall, relative"]),
+    ],
+)
+def test_bad_compare_parameters_name_what_is_wrong(server, page, query, words):
+    open_page(page, server.url + "/?rows=loss&" + query)
+    page.locator(".sv-error").wait_for(timeout=WAIT_MS)
+    text = page.locator(".sv-error").inner_text()
+    for w in words:
+        assert w in text, text
