@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from bokeh.application import Application
 from bokeh.application.handlers.function import FunctionHandler
 from bokeh.document import Document
+from bokeh.models import Row
 
 from streamvis.errors import InvalidArgumentError
 
@@ -54,7 +55,8 @@ def make_document(doc: Document, cfg: AppConfig, *, index: bool = False) -> None
     webgl, probe = use_webgl(layout.webgl or cfg.webgl, request_cookies(doc))
     with doc.models.freeze():
         session = LiveSession(doc, cfg, layout, webgl=webgl)
-        doc.add_root(grid(layout, [v.root for v in session.views]))  # type: ignore[misc]
+        plots = grid(layout, [v.root for v in session.views])  # type: ignore[misc]
+        doc.add_root(Row(children=[session.panel.root, plots], sizing_mode="stretch_both"))
     if probe:
         doc.js_on_event("document_ready", probe_js())
     doc.on_session_destroyed(lambda _ctx: session.close())

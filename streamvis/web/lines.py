@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from bokeh.models import CDSView, ColumnDataSource, CustomJS, IndexFilter
+from bokeh.models import BooleanFilter, CDSView, ColumnDataSource, CustomJS, IndexFilter
 from bokeh.models.annotations import Legend, LegendItem
 from bokeh.plotting import figure as Figure
 
@@ -131,6 +131,8 @@ class LineLayer:
         self._per_line: dict[Key, Any] = {}  # row renderers while there are few lines
         self.renderers: list[Any] = []
         self._synced = 0  # rows when the renderers were last arranged
+        self.hidden: set[str] = set()  # scopes not drawn (the runs panel's ticks)
+        self._hidden_synced: tuple[int, frozenset[str]] = (0, frozenset())
 
     # ---- reading back ----------------------------------------------------------------
     def __contains__(self, key: Key) -> bool:
@@ -300,6 +302,20 @@ class LineLayer:
         if self._rebuild or len(self.rows) != self._synced:
             self._rebuild = False
             self._sync_renderers()
+        if (len(self.rows), frozenset(self.hidden)) != self._hidden_synced:
+            self._sync_hidden()
+
+    def _sync_hidden(self) -> None:
+        """Draw only the rows of scopes not in ``hidden``."""
+        self._hidden_synced = (len(self.rows), frozenset(self.hidden))
+        for k, r in self._per_line.items():
+            r.visible = k[0] not in self.hidden
+        if self._single is not None:
+            if self.hidden:
+                shown = [k[0] not in self.hidden for k in self._keys]
+                self._single.view = CDSView(filter=BooleanFilter(booleans=shown))
+            else:
+                self._single.view = CDSView()
 
     # ---- internals -------------------------------------------------------------------
     def _patch(self, column: str, where: Any, value: Any) -> None:
@@ -346,6 +362,7 @@ class LineLayer:
             self._per_line = {}
             if self._single is None:
                 self._single = self._glyph(None, self.name)
+                self._hidden_synced = (-1, frozenset())
             self.renderers = [self._single]
             if self.legend is not None:
                 self.legend.items = []

@@ -47,6 +47,7 @@ from .smoothing import RAW_ALPHA_SMOOTHED, SmoothingMixin
 __all__ = ["Key", "Cols", "PlotView", "group_label", "PlotLimits", "Job"]
 
 MIN_CAP = 64  # points per line, however many lines share the budget
+DIMMED_ALPHA = 0.15  # lines of runs not highlighted in the runs panel
 
 
 class PlotView(FilterSliderMixin, ColorByMixin, SmoothingMixin):
@@ -112,7 +113,8 @@ class PlotView(FilterSliderMixin, ColorByMixin, SmoothingMixin):
             tips += [(spec.x, "@x"), (spec.y, "@y")]
         if spec.filter_column and not self.is_line:
             tips.append((spec.filter_column, "@f"))
-        self.figure.add_tools(HoverTool(tooltips=tips, line_policy="nearest"))
+        self.hover = HoverTool(tooltips=tips, line_policy="nearest")
+        self.figure.add_tools(self.hover)
         self.root: object = self._controls()
         self._f_min, self._f_max = np.inf, -np.inf
         self._unfit: set[tuple[str, str]] = set()
@@ -499,6 +501,17 @@ class PlotView(FilterSliderMixin, ColorByMixin, SmoothingMixin):
         self.layer.clear()
         if self.smooth_layer is not None:
             self.smooth_layer.clear()
+
+    def set_hidden(self, scopes: set[str]) -> None:
+        """Draw no line of these runs (the runs panel's ticks)."""
+        self.layer.hidden = set(scopes)
+        if self.smooth_layer is not None:
+            self.smooth_layer.hidden = set(scopes)
+
+    def highlight(self, scopes: set[str]) -> None:
+        """Lines of ``scopes`` at full strength, the others dimmed (none: all full)."""
+        for key in self.layer.keys():
+            self.layer.set_alpha(key, 1.0 if not scopes or key[0] in scopes else DIMMED_ALPHA)
 
     def flush(self) -> None:
         """Send this plot's changes of the round to the browser."""

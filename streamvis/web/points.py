@@ -49,6 +49,8 @@ class PointLayer:
         self._alpha: dict[Key, float] = {}
         self._dirty = False
         self._starts: dict[Key, int] = {}
+        self.hidden: set[str] = set()  # scopes not drawn (the runs panel's ticks)
+        self._hidden_drawn: frozenset[str] = frozenset()
 
     def _empty(self) -> dict[str, Any]:
         out: dict[str, Any] = {c: np.zeros(0) for c in self._cols}
@@ -109,10 +111,11 @@ class PointLayer:
 
     def flush(self) -> None:
         """Send every group's points once, if anything changed since the last flush."""
-        if not self._dirty:
+        if not self._dirty and frozenset(self.hidden) == self._hidden_drawn:
             return
         self._dirty = False
-        keys = list(self._data)
+        self._hidden_drawn = frozenset(self.hidden)
+        keys = [k for k in self._data if k[0] not in self.hidden]
         sizes = [len(self._data[k]["x"]) for k in keys]
         starts = np.cumsum([0, *sizes])[: len(sizes)].tolist()
         self._starts = {k: int(a) for k, a, n in zip(keys, starts, sizes, strict=True) if n}

@@ -37,6 +37,10 @@ class RunFilter:
     def active(self) -> bool:
         return bool(self.conditions) or self.keep_configs
 
+    def flat(self, scope: str) -> dict[str, Any]:
+        """``scope``'s flattened config ({} when none was seen)."""
+        return self._configs.get(scope, {})
+
     def value(self, scope: str, key: str) -> Any:
         """``scope``'s config value at ``key`` (``a.b`` for nested), or None."""
         return self._configs.get(scope, {}).get(key)

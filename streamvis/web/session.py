@@ -30,6 +30,7 @@ import pyarrow as pa
 import re2
 from bokeh.document import Document
 from bokeh.events import RangesUpdate
+from bokeh.models import CustomJS
 
 from streamvis.errors import CursorResetError
 from streamvis.patterns import MAX_PATTERN_LENGTH
@@ -40,6 +41,7 @@ from .layout import Layout
 from .plots import Job, Key, PlotLimits, PlotView
 from .rows import Cols, select_rows
 from .run_filter import RunFilter
+from .runs_panel import RunRow, RunsPanel
 from .schema import Schema
 
 __all__ = ["AppConfig", "LiveSession", "split_table"]
@@ -47,6 +49,19 @@ __all__ = ["AppConfig", "LiveSession", "split_table"]
 log = logging.getLogger(__name__)
 DEBOUNCE_MS = 5  # BokehJS already sends RangesUpdate at the end of a gesture
 RANGE_MIN_INTERVAL = 1.0  # seconds between re-reads of growing decimated lines
+PANEL_INTERVAL = 1.0  # seconds between refreshes of the runs panel's table
+
+# hovering a line selects its run's row in the runs panel (which highlights the run)
+HOVER_SELECT_JS = """
+const sel = cb_data.index;
+let rows = sel.indices;
+if ((!rows || !rows.length) && sel.multiline_indices) rows = Object.keys(sel.multiline_indices).map(Number);
+if (!rows || !rows.length) return;
+const scope = lines.data.scope[rows[0]];
+const j = table.data.scope.indexOf(scope);
+if (j >= 0 && !(table.selected.indices.length === 1 && table.selected.indices[0] === j))
+  table.selected.indices = [j];
+"""
 
 
 @dataclass
@@ -97,7 +112,7 @@ class LiveSession:
 
     def __init__(self, doc: Document, cfg: AppConfig, layout: Layout, *, webgl: bool = False) -> None:
         self.doc, self.cfg, self.layout = doc, cfg, layout
-        self.run_filter = RunFilter(layout.where, keep_configs=layout.color_by is not None)
+        self.run_filter = RunFilter(layout.where, keep_configs=True)  # the panel shows configs
         self.views = [
             PlotView(
                 cfg.schema.plot(c.plot),
@@ -117,6 +132,8 @@ class LiveSession:
         self._scope_re = re2.compile(layout.scopes) if layout.scopes else None
         self._name_res = [re2.compile(v.name_pattern) for v in self.views]
         self._routes: dict[tuple[str, str], list[int]] = {}
+        self._runs_seen: dict[int, set[Key]] = {}
+        self._snap_groups: list[Any] = []
         self.cursor: str | None = None
         self.closed = False
         self.polls = 0
@@ -131,6 +148,13 @@ class LiveSession:
             v.on_select = partial(self._on_select, i)
             v.on_smoothing = partial(self._on_smoothing, i)
             v.figure.on_change("inner_width", partial(self._on_width, i))
+        self.runs: dict[str, RunRow] = {}
+        self.panel = RunsPanel(on_shown=self._on_shown, on_highlight=self._on_highlight)
+        self._panel_dirty, self._panel_at = False, 0.0
+        for v in self.views:
+            v.hover.callback = CustomJS(
+                args={"table": self.panel.source, "lines": v.layer.source}, code=HOVER_SELECT_JS
+            )
         self._cb = doc.add_periodic_callback(self.tick, max(50, int(cfg.refresh * 1000)))
         with cfg.lock:
             cfg.sessions.add(self)
@@ -156,10 +180,52 @@ class LiveSession:
         try:
             with self.doc.models.freeze():
                 apply(fut)
+                self._note_runs()
                 for v in self.views:
                     v.flush()
+                self._refresh_panel()
         finally:
             self.doc.unhold()
+
+    # ---- the runs panel ------------------------------------------------------------
+    def _note_runs(self) -> None:
+        """Runs that appeared on the plots get a row (colour of their first line)."""
+        for v in self.views:
+            if len(v.lines) == len(self._runs_seen.get(id(v), ())):
+                continue
+            seen = self._runs_seen.setdefault(id(v), set())
+            for key, line in v.lines.items():
+                if key not in seen:
+                    seen.add(key)
+                    if key[0] not in self.runs:
+                        self.runs[key[0]] = RunRow(line.color, updated=time.time())
+                        self._panel_dirty = True
+
+    def _note_points(self, scope: str, x: np.ndarray) -> None:
+        row = self.runs.get(scope)
+        if row is not None and x.size:
+            top = float(np.nanmax(x)) if x.dtype.kind == "f" else float(x.max())
+            if not row.last_step >= top:
+                row.last_step = top
+            row.updated = time.time()
+            self._panel_dirty = True
+
+    def _refresh_panel(self) -> None:
+        if not self._panel_dirty or time.monotonic() - self._panel_at < PANEL_INTERVAL:
+            return
+        self._panel_dirty, self._panel_at = False, time.monotonic()
+        configs = {s: self.run_filter.flat(s) for s in self.runs}
+        self.panel.update(self.runs, configs)
+
+    def _on_shown(self, hidden: set[str]) -> None:
+        for v in self.views:
+            v.set_hidden(hidden)
+            v.flush()
+
+    def _on_highlight(self, scopes: set[str]) -> None:
+        for v in self.views:
+            v.highlight(scopes)
+            v.flush()
 
     def _routes_of(self, scope: str, name: str) -> list[int]:
         """The plots a (scope, name) belongs to (cached: polls ask for thousands)."""
@@ -200,6 +266,7 @@ class LiveSession:
             log.warning("streamvis web: listing groups failed: %s", exc)
             return
         per_view: list[list[Any]] = [[] for _ in self.views]
+        self._snap_groups = list(snap.groups)
         for g in snap.groups:
             for i in self._routes_of(g.scope, g.name):
                 per_view[i].append(g)
@@ -219,6 +286,12 @@ class LiveSession:
                 v.clear()
             return
         self._apply_jobs(results)
+        self._note_runs()
+        for g in self._snap_groups:
+            row = self.runs.get(g.scope)
+            if row is not None and not row.last_step >= g.x_max:
+                row.last_step = float(g.x_max)
+        self._snap_groups = []
         self.cursor = cursor
         self.polls += 1
 
@@ -251,6 +324,8 @@ class LiveSession:
             for v in self.views:
                 v.remove(scope, name)
         for key, cols in poll.groups:
+            if "x" in cols:
+                self._note_points(key[0], cols["x"])
             for i in self._routes_of(key[0], key[1]):
                 v = self.views[i]
                 if not v.wants(cols):

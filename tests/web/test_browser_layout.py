@@ -28,14 +28,18 @@ def server(store, log_path, demo_schema):
 
 
 def _check_boxes(page, expected, titles):
-    """expected: per cell (left, top, width, height) as page fractions."""
+    """expected: per cell (left, top, width, height) as fractions of the plots' area:
+    the window less the runs panel on its left."""
     boxes = page.evaluate(BOXES_JS)
     W, H = page.viewport_size["width"], page.viewport_size["height"]
-    page_box = boxes["page"]
-    assert page_box["w"] == pytest.approx(W, abs=2) and page_box["h"] == pytest.approx(H, abs=2)
+    page_box, panel = boxes["page"], boxes["runs:panel"]
+    assert page_box["x"] == pytest.approx(panel["x"] + panel["w"], abs=12)
+    assert page_box["x"] + page_box["w"] == pytest.approx(W, abs=2)
+    assert page_box["h"] == pytest.approx(H, abs=2)
+    x0, W = page_box["x"], page_box["w"]
     for i, (left, top, w, h) in enumerate(expected):
         b = boxes[f"cell:{i}"]
-        assert b["x"] == pytest.approx(left * W, abs=3), (i, b)
+        assert b["x"] - x0 == pytest.approx(left * W, abs=3), (i, b)
         assert b["y"] == pytest.approx(top * H, abs=3), (i, b)
         assert b["w"] == pytest.approx(w * W, abs=3), (i, b)
         assert b["h"] == pytest.approx(h * H, abs=3), (i, b)

@@ -1,0 +1,227 @@
+"""The runs panel beside a page's plots: a table of its runs to sort, search, tick and pick.
+
+One row per run (scope) on the page: a colour swatch, the scope, its config's keys
+as columns (nested keys flattened as ``a.b``), its last step and last update. The
+``shown`` checkbox of a row shows or hides that run on every plot; "only these" shows
+just the rows the search and the filter box (``where=`` grammar) leave listed; "show
+all" undoes it. Clicking rows highlights their runs' lines on every plot (the others
+dimmed); hovering a line selects its row. Built from Bokeh widgets; the session
+applies what they change (``on_shown``, ``on_highlight``).
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bokeh.models import CDSView, Column, ColumnDataSource, IndexFilter, Row
+from bokeh.models.widgets import (
+    BooleanFormatter,
+    Button,
+    CheckboxEditor,
+    DataTable,
+    Div,
+    HTMLTemplateFormatter,
+    NumberFormatter,
+    StringFormatter,
+    TableColumn,
+    TextInput,
+    Toggle,
+)
+
+from streamvis.errors import InvalidArgumentError
+
+from .where import parse_where, selects
+
+__all__ = ["RunsPanel", "RunRow", "MAX_CONFIG_COLUMNS", "PANEL_WIDTH"]
+
+MAX_CONFIG_COLUMNS = 24
+PANEL_WIDTH = 380
+SWATCH = '<span style="display:inline-block;width:12px;height:12px;background:<%= value %>"></span>'
+
+
+@dataclass
+class RunRow:
+    """What the panel shows of one run."""
+
+    color: str
+    last_step: float = float("nan")
+    updated: float = 0.0  # seconds since the epoch
+
+
+class RunsPanel:
+    """The widgets of the panel and the state they edit (see the module doc)."""
+
+    def __init__(
+        self,
+        *,
+        on_shown: Callable[[set[str]], None],
+        on_highlight: Callable[[set[str]], None],
+    ) -> None:
+        self.on_shown, self.on_highlight = on_shown, on_highlight
+        self.scopes: list[str] = []
+        self.hidden: set[str] = set()
+        self._configs: dict[str, Mapping[str, Any]] = {}
+        self._keys: list[str] = []
+        self.source = ColumnDataSource(data=self._empty(), name="runs:source")
+        self.table = DataTable(
+            source=self.source,
+            columns=self._columns(),
+            sortable=True,
+            editable=True,
+            selectable=True,
+            index_position=None,
+            sizing_mode="stretch_both",
+            name="runs:table",
+        )
+        self.search = TextInput(placeholder="search runs", name="runs:search", sizing_mode="stretch_width")
+        self.where = TextInput(
+            placeholder="filter: lr<5e-4,opt=adam", name="runs:where", sizing_mode="stretch_width"
+        )
+        self.message = Div(text="", name="runs:message", sizing_mode="stretch_width")
+        self.only = Button(label="only these", name="runs:only", width=100)
+        self.all = Button(label="show all", name="runs:all", width=100)
+        self.toggle = Toggle(label="runs", active=True, name="runs:toggle", width=70)
+        self.body = Column(
+            children=[self.search, self.where, self.message, Row(children=[self.only, self.all]), self.table],
+            sizing_mode="stretch_height",
+            width=PANEL_WIDTH,
+            name="runs:body",
+        )
+        self.root = Column(
+            children=[self.toggle, self.body], sizing_mode="stretch_height", name="runs:panel"
+        )
+        self.toggle.js_link("active", self.body, "visible")
+        self.search.on_change("value_input", self._on_search)
+        self.where.on_change("value", self._on_where)
+        self.only.on_click(self._only_these)
+        self.all.on_click(self._show_all)
+        self.source.selected.on_change("indices", self._on_select)
+        self.source.on_change("data", self._on_edit)
+        self._listed: set[str] | None = None  # None: every run passes search and filter
+        self._setting = False
+
+    # ---- table contents -----------------------------------------------------------------
+    def _empty(self) -> dict[str, list[Any]]:
+        return {"swatch": [], "scope": [], "shown": [], "last_step": [], "updated": []}
+
+    def _columns(self) -> list[TableColumn]:
+        cols = [
+            TableColumn(field="swatch", title="", width=18, formatter=HTMLTemplateFormatter(template=SWATCH), sortable=False),
+            TableColumn(field="shown", title="shown", width=46, formatter=BooleanFormatter(), editor=CheckboxEditor()),
+            TableColumn(field="scope", title="run", width=120, formatter=StringFormatter()),
+            TableColumn(field="last_step", title="last step", width=70, formatter=NumberFormatter(format="0,0")),
+            TableColumn(field="updated", title="last update", width=80),
+        ]
+        for k in self._keys:
+            cols.append(TableColumn(field=f"cfg:{k}", title=k, width=80))
+        return cols
+
+    def update(self, runs: Mapping[str, RunRow], configs: Mapping[str, Mapping[str, Any]]) -> None:
+        """Show ``runs`` (in page order) with their flattened configs: one data change."""
+        self.scopes = list(runs)
+        self._configs = dict(configs)
+        keys: dict[str, None] = dict.fromkeys(self._keys)
+        for s in self.scopes:
+            for k in self._configs.get(s, {}):
+                if len(keys) >= MAX_CONFIG_COLUMNS:
+                    break
+                keys.setdefault(k)
+        if list(keys) != self._keys:
+            self._keys = list(keys)
+            self.table.columns = self._columns()
+        data: dict[str, list[Any]] = {
+            "swatch": [runs[s].color for s in self.scopes],
+            "scope": self.scopes,
+            "shown": [s not in self.hidden for s in self.scopes],
+            "last_step": [runs[s].last_step for s in self.scopes],
+            "updated": [_when(runs[s].updated) for s in self.scopes],
+        }
+        for k in self._keys:
+            data[f"cfg:{k}"] = [_cell(self._configs.get(s, {}).get(k)) for s in self.scopes]
+        self._setting = True
+        try:
+            self.source.data = data
+        finally:
+            self._setting = False
+        self._apply_listing()
+
+    # ---- search, filter, ticks, selection -------------------------------------------------
+    def _on_search(self, attr: str, old: Any, new: Any) -> None:
+        self._relist()
+
+    def _on_where(self, attr: str, old: Any, new: Any) -> None:
+        self._relist()
+
+    def _relist(self) -> None:
+        text = (self.search.value_input or "").strip().lower()
+        listed: set[str] | None = None
+        if text:
+            listed = {s for s in self.scopes if text in self._row_text(s)}
+        where = (self.where.value or "").strip()
+        self.message.text = ""
+        if where:
+            try:
+                conds = parse_where(where)
+            except InvalidArgumentError as exc:
+                self.message.text = (
+                    f"<span class='sv-error' style='color:#b00020'>{html.escape(str(exc))}</span>"
+                )
+            else:
+                ok = {s for s in self.scopes if selects(conds, self._configs.get(s))}
+                listed = ok if listed is None else listed & ok
+        self._listed = listed
+        self._apply_listing()
+
+    def _row_text(self, scope: str) -> str:
+        cfg = self._configs.get(scope, {})
+        return " ".join([scope, *(f"{k}={v}" for k, v in cfg.items())]).lower()
+
+    def _apply_listing(self) -> None:
+        if self._listed is None:
+            self.table.view = CDSView()
+        else:
+            rows = [i for i, s in enumerate(self.scopes) if s in self._listed]
+            self.table.view = CDSView(filter=IndexFilter(indices=rows))
+
+    def _only_these(self) -> None:
+        listed = set(self.scopes) if self._listed is None else self._listed
+        self._set_hidden({s for s in self.scopes if s not in listed})
+
+    def _show_all(self) -> None:
+        self._set_hidden(set())
+
+    def _set_hidden(self, hidden: set[str]) -> None:
+        self.hidden = hidden
+        self._setting = True
+        try:
+            self.source.patch({"shown": [(slice(0, len(self.scopes)), [s not in hidden for s in self.scopes])]})
+        finally:
+            self._setting = False
+        self.on_shown(set(hidden))
+
+    def _on_edit(self, attr: str, old: Any, new: Any) -> None:
+        if self._setting:
+            return
+        shown = list(self.source.data.get("shown", []))
+        hidden = {s for s, v in zip(self.scopes, shown, strict=False) if not v}
+        if hidden != self.hidden:
+            self.hidden = hidden
+            self.on_shown(set(hidden))
+
+    def _on_select(self, attr: str, old: Any, new: Any) -> None:
+        picked = {self.scopes[i] for i in new if 0 <= i < len(self.scopes)}
+        self.on_highlight(picked)
+
+
+def _cell(v: Any) -> Any:
+    if v is None or isinstance(v, bool | int | float | str):
+        return v
+    return str(v)
+
+
+def _when(t: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) if t else ""
