@@ -19,7 +19,6 @@ from typing import Any
 
 from bokeh.models import CDSView, Column, ColumnDataSource, IndexFilter, Row
 from bokeh.models.widgets import (
-    BooleanFormatter,
     Button,
     CheckboxEditor,
     DataTable,
@@ -40,6 +39,7 @@ __all__ = ["RunsPanel", "RunRow", "MAX_CONFIG_COLUMNS", "PANEL_WIDTH"]
 
 MAX_CONFIG_COLUMNS = 24
 PANEL_WIDTH = 380
+TICK = '<%= value ? "&#9745;" : "&#9744;" %>'
 SWATCH = '<span style="display:inline-block;width:12px;height:12px;background:<%= value %>"></span>'
 
 
@@ -67,8 +67,10 @@ class RunsPanel:
         self._configs: dict[str, Mapping[str, Any]] = {}
         self._keys: list[str] = []
         self.source = ColumnDataSource(data=self._empty(), name="runs:source")
+        self._rows = IndexFilter(indices=[])  # the rows the search and filter box leave
         self.table = DataTable(
             source=self.source,
+            view=CDSView(filter=self._rows),
             columns=self._columns(),
             sortable=True,
             editable=True,
@@ -111,7 +113,13 @@ class RunsPanel:
     def _columns(self) -> list[TableColumn]:
         cols = [
             TableColumn(field="swatch", title="", width=18, formatter=HTMLTemplateFormatter(template=SWATCH), sortable=False),
-            TableColumn(field="shown", title="shown", width=46, formatter=BooleanFormatter(), editor=CheckboxEditor()),
+            TableColumn(
+                field="shown",
+                title="shown",
+                width=46,
+                formatter=HTMLTemplateFormatter(template=TICK),
+                editor=CheckboxEditor(),
+            ),
             TableColumn(field="scope", title="run", width=120, formatter=StringFormatter()),
             TableColumn(field="last_step", title="last step", width=70, formatter=NumberFormatter(format="0,0")),
             TableColumn(field="updated", title="last update", width=80),
@@ -181,11 +189,10 @@ class RunsPanel:
         return " ".join([scope, *(f"{k}={v}" for k, v in cfg.items())]).lower()
 
     def _apply_listing(self) -> None:
-        if self._listed is None:
-            self.table.view = CDSView()
-        else:
-            rows = [i for i, s in enumerate(self.scopes) if s in self._listed]
-            self.table.view = CDSView(filter=IndexFilter(indices=rows))
+        listed = self._listed
+        rows = [i for i, s in enumerate(self.scopes) if listed is None or s in listed]
+        if list(self._rows.indices or []) != rows:
+            self._rows.indices = rows
 
     def _only_these(self) -> None:
         listed = set(self.scopes) if self._listed is None else self._listed

@@ -291,6 +291,7 @@ class LiveSession:
             row = self.runs.get(g.scope)
             if row is not None and not row.last_step >= g.x_max:
                 row.last_step = float(g.x_max)
+                self._panel_dirty = True
         self._snap_groups = []
         self.cursor = cursor
         self.polls += 1

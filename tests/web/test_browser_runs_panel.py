@@ -1,0 +1,126 @@
+"""The runs panel in real Chromium: a row per run with its config, shown ticks that
+hide a run on every plot, search plus "only these", the filter box, and highlighting."""
+
+from __future__ import annotations
+
+import pytest
+
+from streamvis.storage import ConfigUpdate
+
+from .conftest import WebServer
+from .helpers import LINES_JS, demo_items, open_page
+
+pytestmark = pytest.mark.browser
+WAIT_MS = 20_000
+URL = "/?rows=loss,lr;weights,cloud"
+PANEL = "Bokeh.documents[0].get_model_by_name('runs:source')"
+
+
+@pytest.fixture
+def server(store, log_path, demo_schema):
+    store.append(demo_items(["run1", "run2", "run3"], steps=30))
+    store.append([ConfigUpdate("run2", {"lr": 3e-4, "opt": "adam", "net": {"width": 64}})])
+    ws = WebServer(log_path, demo_schema, refresh=0.3)
+    yield ws
+    ws.stop()
+
+
+def panel_rows(page) -> dict:
+    return page.evaluate(f"() => {{ const d = {PANEL}.data; return Object.fromEntries("
+                         "d.scope.map((s, i) => [s, Object.fromEntries(Object.keys(d).map(k => [k, d[k][i]]))])); }")
+
+
+def drawn_scopes(page) -> set[str]:
+    """Scopes with a visible line on any plot (lines hidden by a filter are not drawn)."""
+    return set(page.evaluate("""() => { const out = new Set();
+      for (let i = 0; i < 4; i++) {
+        const fig = Bokeh.documents[0].get_model_by_name('plot:' + i);
+        const src = Bokeh.documents[0].get_model_by_name('lines:' + i + ':source');
+        for (const r of fig.renderers) {
+          if (r.data_source !== src || !r.visible) continue;
+          const f = r.view.filter; const d = src.data;
+          const n = d.xs ? d.xs.length : d.x.length;
+          for (let j = 0; j < n; j++) {
+            const ok = f.booleans ? f.booleans[j] : (f.indices ? f.indices.includes(j) : true);
+            if (ok) out.add(d.scope[j]);
+          }
+        }
+      }
+      return [...out]; }"""))
+
+
+def wait_drawn(page, want: set[str]) -> None:
+    from tests.helpers import wait_for
+
+    try:
+        wait_for(lambda: drawn_scopes(page) == want, timeout=WAIT_MS / 1000)
+    except AssertionError:
+        raise AssertionError(f"drawn {drawn_scopes(page)}, want {want}") from None
+
+
+def test_a_row_per_run_with_config_columns_and_last_step(server, page):
+    open_page(page, server.url + URL)
+    page.wait_for_function(f"() => {PANEL} && {PANEL}.data.scope.length === 3", timeout=WAIT_MS)
+    page.wait_for_function(f"() => {PANEL}.data.last_step.every(v => v === 29)", timeout=WAIT_MS)
+    rows = panel_rows(page)
+    assert rows["run2"]["cfg:opt"] == "adam" and rows["run2"]["cfg:net.width"] == 64
+    assert rows["run1"]["cfg:lr"] == pytest.approx(1e-3)
+    assert all(r["shown"] for r in rows.values())
+    assert rows["run1"]["updated"].startswith("20")  # a date, not an epoch float
+
+
+def test_a_tick_hides_a_run_on_every_plot_and_show_all_brings_it_back(server, page):
+    open_page(page, server.url + URL)
+    page.wait_for_function(f"() => {PANEL} && {PANEL}.data.scope.length === 3", timeout=WAIT_MS)
+    page.wait_for_function(f"() => Object.keys(({LINES_JS})(null) || {{}}).length === 27", timeout=WAIT_MS)
+    wait_drawn(page, {"run1", "run2", "run3"})
+    page.evaluate(f"""() => {{ const s = {PANEL}; const d = {{...s.data}};
+      d.shown = d.scope.map(x => x !== 'run2'); s.data = d; }}""")
+    wait_drawn(page, {"run1", "run3"})
+    page.get_by_role("button", name="show all").click()
+    wait_drawn(page, {"run1", "run2", "run3"})
+
+
+def test_search_then_only_these_and_the_filter_box(server, page):
+    open_page(page, server.url + URL)
+    page.wait_for_function(f"() => {PANEL} && {PANEL}.data.scope.length === 3", timeout=WAIT_MS)
+    wait_drawn(page, {"run1", "run2", "run3"})
+    page.get_by_placeholder("search runs").fill("run3")
+    page.wait_for_function(
+        "() => { const t = Bokeh.documents[0].get_model_by_name('runs:table');"
+        " return t.view.filter.indices && t.view.filter.indices.length === 1; }",
+        timeout=WAIT_MS,
+    )
+    page.get_by_role("button", name="only these").click()
+    wait_drawn(page, {"run3"})
+    page.get_by_placeholder("search runs").fill("")
+    box = page.get_by_placeholder("filter: lr<5e-4,opt=adam")
+    box.fill("opt=adam")
+    box.press("Enter")
+    page.wait_for_function(
+        "() => { const t = Bokeh.documents[0].get_model_by_name('runs:table');"
+        " return t.view.filter.indices && t.view.filter.indices.length === 1; }",
+        timeout=WAIT_MS,
+    )
+    page.get_by_role("button", name="only these").click()
+    wait_drawn(page, {"run2"})
+    # a malformed filter says what is wrong in the panel; the page stays usable
+    box.fill("lr<<1")
+    box.press("Enter")
+    page.locator(".sv-error").wait_for(timeout=WAIT_MS)
+    assert "lr<<1" in page.locator(".sv-error").inner_text()
+
+
+def test_clicking_a_row_highlights_that_run_and_dims_the_others(server, page):
+    open_page(page, server.url + URL)
+    page.wait_for_function(f"() => {PANEL} && {PANEL}.data.scope.length === 3", timeout=WAIT_MS)
+    page.wait_for_function(f"() => Object.keys(({LINES_JS})(null) || {{}}).length === 27", timeout=WAIT_MS)
+    # the row selection a click makes (SlickGrid re-renders rows as the table refreshes)
+    page.evaluate(f"() => {{ const s = {PANEL}; s.selected.indices = [s.data.scope.indexOf('run2')]; }}")
+    alpha = (
+        "() => { const d = Bokeh.documents[0].get_model_by_name('lines:0:source').data;"
+        " return Object.fromEntries(d.label.map((l, i) => [l, d.alpha[i]])); }"
+    )
+    page.wait_for_function(f"() => ({alpha})()['run1 · loss · 0'] < 0.5", timeout=WAIT_MS)
+    a = page.evaluate(alpha)
+    assert a["run2 · loss · 0"] == 1 and a["run3 · loss · 1"] < 0.5
