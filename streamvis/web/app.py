@@ -12,8 +12,9 @@ from bokeh.models import Row
 from streamvis.errors import InvalidArgumentError
 
 from .auth import TOKEN_PARAM
+from .index_page import index_root
 from .layout import parse_layout
-from .pages import error_page, grid, index_page
+from .pages import error_page, grid
 from .session import AppConfig, LiveSession
 from .webgl import probe_js, use_webgl
 
@@ -45,7 +46,7 @@ def make_document(doc: Document, cfg: AppConfig, *, index: bool = False) -> None
     doc.title = "streamvis"
     args = request_args(doc)
     if index or not args:
-        doc.add_root(index_page(cfg.source, cfg.schema))
+        doc.add_root(index_root(cfg.source, cfg.schema))
         return
     try:
         layout = parse_layout(args, cfg.schema)

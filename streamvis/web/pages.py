@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import json
 import urllib.parse
 from collections.abc import Sequence
 from typing import Any
@@ -11,12 +10,10 @@ from typing import Any
 from bokeh.models import GridBox, LayoutDOM
 from bokeh.models.widgets import Div
 
-from streamvis.source import DataSource
-
 from .layout import Layout
 from .schema import Schema
 
-__all__ = ["grid", "error_page", "index_page", "example_links"]
+__all__ = ["grid", "error_page", "example_links", "PAGE_CSS"]
 
 ONE: Any = ["minmax(0, 1fr)"]
 PAGE_CSS = ":host { font-family: system-ui, sans-serif; font-size: 14px; }"
@@ -103,51 +100,10 @@ def error_page(message: str, schema: Schema) -> Div:
 or <code>cols=A,B;C</code>; <code>width</code> and <code>height</code>: positive numbers
 (rows mode: one width per plot, one height per row; cols mode: one width per column, one
 height per plot); <code>axes=lin,xlog,ylog,xylog</code> one per plot;
-<code>scopes=REGEX</code>; <code>names=REGEX</code> once per plot.</p>
+<code>scopes=REGEX</code>; <code>names=REGEX</code> once per plot;
+<code>where=lr&lt;5e-4,opt=adam</code> (runs by config: KEY OP VALUE joined by ',', OP one of
+= != &lt; &lt;= &gt; &gt;= ~; write a '+' as %2B); <code>color_by=KEY</code>;
+<code>x=step|wall|relative</code>; <code>webgl=auto|on|off</code>.</p>
 <p>Try: {_links_html(example_links(schema))} · <a href="/index">index</a></p>
 </div>"""
     return Div(text=body, name="error", sizing_mode="stretch_width", stylesheets=[PAGE_CSS])
-
-
-def index_page(source: DataSource, schema: Schema, note: str = "") -> Div:
-    """The schema's plots, the scopes with their names and configs, and ready links."""
-    rows = []
-    for p in schema.plots.values():
-        rows.append(
-            f"<tr><td><a href='/?rows={urllib.parse.quote(p.name)}'>{html.escape(p.name)}</a>"
-            f"</td><td><code>{html.escape(p.name_pattern)}</code></td>"
-            f"<td>{p.glyph_kind}</td><td>{html.escape(', '.join(p.columns))}</td></tr>"
-        )
-    parts = [
-        "<div class='sv-page'><h2>streamvis</h2>",
-        f"<p>{html.escape(note)}</p>" if note else "",
-        f"<p>Open: {_links_html(example_links(schema))}</p>",
-        "<h3>Plots</h3><table class='sv-plots' border=1 cellpadding=4 style='border-collapse:collapse'>"
-        "<tr><th>plot</th><th>name_pattern</th><th>glyph</th><th>columns</th></tr>",
-        *rows,
-        "</table><h3>Scopes</h3>",
-    ]
-    try:
-        scopes = source.scopes()
-        configs: dict[str, Any] = source.configs()
-    except Exception as exc:  # the data is unreachable: say so, keep the page
-        scopes, configs = [], {}
-        parts.append(f"<p style='color:#b00020'>cannot list scopes: {html.escape(str(exc))}</p>")
-    if not scopes:
-        parts.append("<p>No scopes logged yet.</p>")
-    for s in scopes:
-        try:
-            names = source.names(s)
-        except Exception:
-            names = []
-        cfg = configs.get(s)
-        parts.append(
-            f"<div class='sv-scope'><h4>{html.escape(s)}</h4>"
-            f"<p>names: {html.escape(', '.join(names)) or '(none)'}</p>"
-            + (f"<pre>{html.escape(json.dumps(cfg, indent=1, default=str))}</pre>" if cfg else "")
-            + f"<p>open this scope: {_links_html(example_links(schema, s))}</p></div>"
-        )
-    parts.append("</div>")
-    return Div(
-        text="\n".join(parts), name="index", sizing_mode="stretch_width", stylesheets=[PAGE_CSS]
-    )

@@ -1,0 +1,152 @@
+"""The index page: the schema's plots, and a table of every run to sort, search and open.
+
+One row per run: the run, the names it logged, its start time (a ``start-time`` /
+``start_time`` config value, as a date) and its config's keys as columns (nested keys
+as ``a.b``). Each row links to a page of all plots with that run alone; ticking rows
+builds a link to a page with exactly the ticked runs (a ``scopes=`` pattern, so it can
+be shared), and the search box narrows the table.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+import urllib.parse
+from typing import Any
+
+from bokeh.models import CDSView, Column, ColumnDataSource, IndexFilter
+from bokeh.models.widgets import DataTable, Div, HTMLTemplateFormatter, TableColumn, TextInput
+
+from streamvis.patterns import MAX_PATTERN_LENGTH
+from streamvis.source import DataSource
+
+from .pages import PAGE_CSS, _links_html, _re_escape, example_links
+from .schema import Schema
+from .where import flatten
+
+__all__ = ["index_root", "MAX_CONFIG_COLUMNS"]
+
+MAX_CONFIG_COLUMNS = 24
+START_KEYS = ("start-time", "start_time", "start")
+OPEN = '<a href="<%= value %>">open</a>'
+
+
+def _all_plots(schema: Schema) -> str:
+    plots = list(schema.plots)
+    return ";".join(",".join(plots[i : i + 2]) for i in range(0, len(plots), 2))
+
+
+def _page_of(schema: Schema, scopes: list[str]) -> str:
+    pattern = "^(?:" + "|".join(_re_escape(s) for s in scopes) + ")$"
+    return "/?" + urllib.parse.urlencode({"rows": _all_plots(schema), "scopes": pattern}, safe=",;")
+
+
+def _date(v: Any) -> str:
+    if isinstance(v, int | float) and not isinstance(v, bool) and v > 0:
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(v)))
+    return "" if v is None else str(v)
+
+
+def index_root(source: DataSource, schema: Schema, note: str = "") -> Column:
+    """The index page's models."""
+    plots = "".join(
+        f"<tr><td><a href='/?rows={urllib.parse.quote(p.name)}'>{html.escape(p.name)}</a>"
+        f"</td><td><code>{html.escape(p.name_pattern)}</code></td>"
+        f"<td>{p.glyph_kind}</td><td>{html.escape(', '.join(p.columns))}</td></tr>"
+        for p in schema.plots.values()
+    )
+    head = [
+        "<div class='sv-page'><h2>streamvis</h2>",
+        f"<p>{html.escape(note)}</p>" if note else "",
+        f"<p>Open: {_links_html(example_links(schema))}</p>",
+        "<h3>Plots</h3><table class='sv-plots' border=1 cellpadding=4 "
+        "style='border-collapse:collapse'><tr><th>plot</th><th>name_pattern</th>"
+        f"<th>glyph</th><th>columns</th></tr>{plots}</table><h3>Runs</h3>",
+    ]
+    try:
+        scopes = source.scopes()
+        configs: dict[str, Any] = source.configs()
+        names: dict[str, list[str]] = {}
+        for g in source.groups():
+            got = names.setdefault(g.scope, [])
+            if g.name not in got:
+                got.append(g.name)
+    except Exception as exc:  # the data is unreachable: say so, keep the page
+        scopes, configs, names = [], {}, {}
+        head.append(f"<p style='color:#b00020'>cannot list runs: {html.escape(str(exc))}</p>")
+    if not scopes:
+        head.append("<p>No runs logged yet.</p>")
+    head.append("</div>")
+    flat = {s: flatten(configs.get(s) or {}) for s in scopes}
+    keys: dict[str, None] = {}
+    for s in scopes:
+        for k in flat[s]:
+            if len(keys) < MAX_CONFIG_COLUMNS and k not in START_KEYS:
+                keys.setdefault(k)
+    data: dict[str, list[Any]] = {
+        "scope": scopes,
+        "names": [", ".join(names.get(s, [])) for s in scopes],
+        "start": [_date(next((flat[s][k] for k in START_KEYS if k in flat[s]), None)) for s in scopes],
+        "open": [_page_of(schema, [s]) for s in scopes],
+    }
+    for k in keys:
+        data[f"cfg:{k}"] = [_cell(flat[s].get(k)) for s in scopes]
+    table_source = ColumnDataSource(data=data, name="index:runs")
+    columns = [
+        TableColumn(field="open", title="", width=40, formatter=HTMLTemplateFormatter(template=OPEN), sortable=False),
+        TableColumn(field="scope", title="run", width=140),
+        TableColumn(field="names", title="names", width=200),
+        TableColumn(field="start", title="start time", width=130),
+        *(TableColumn(field=f"cfg:{k}", title=k, width=90) for k in keys),
+    ]
+    rows = IndexFilter(indices=list(range(len(scopes))))
+    table = DataTable(
+        source=table_source,
+        columns=columns,
+        view=CDSView(filter=rows),
+        sortable=True,
+        selectable="checkbox",
+        index_position=None,
+        sizing_mode="stretch_width",
+        height=min(600, 60 + 28 * max(1, len(scopes))),
+        name="index:table",
+    )
+    search = TextInput(placeholder="search runs", name="index:search", width=300)
+    ticked = Div(text="<p>Tick runs to open them together.</p>", name="index:ticked")
+
+    def on_search(attr: str, old: Any, new: Any) -> None:
+        text = (new or "").strip().lower()
+        rows.indices = [
+            i
+            for i, s in enumerate(scopes)
+            if not text
+            or text in " ".join([s, data["names"][i], *(f"{k}={v}" for k, v in flat[s].items())]).lower()
+        ]
+
+    def on_tick(attr: str, old: Any, new: Any) -> None:
+        picked = [scopes[i] for i in new if 0 <= i < len(scopes)]
+        if not picked:
+            ticked.text = "<p>Tick runs to open them together.</p>"
+            return
+        url = _page_of(schema, picked)
+        if len(urllib.parse.parse_qs(url[2:]).get("scopes", [""])[0]) > MAX_PATTERN_LENGTH:
+            ticked.text = (
+                f"<p>{len(picked)} runs ticked: too many for one scopes= pattern; "
+                "narrow them with the plots' where= parameter instead.</p>"
+            )
+            return
+        ticked.text = (
+            f"<p><a class='sv-open-ticked' href='{html.escape(url, quote=True)}'>"
+            f"open the {len(picked)} ticked run{'s' if len(picked) > 1 else ''}</a></p>"
+        )
+
+    search.on_change("value_input", on_search)
+    table_source.selected.on_change("indices", on_tick)
+    top = Div(text="\n".join(head), name="index", sizing_mode="stretch_width", stylesheets=[PAGE_CSS])
+    return Column(children=[top, search, ticked, table], sizing_mode="stretch_width", name="index:page")
+
+
+def _cell(v: Any) -> Any:
+    if v is None or isinstance(v, bool | int | float | str):
+        return v
+    return str(v)
