@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from bokeh.application import Application
 from bokeh.application.handlers.function import FunctionHandler
 from bokeh.document import Document
-from bokeh.models import Row
+from bokeh.models import Column, Row
 
 from streamvis.errors import InvalidArgumentError
 
@@ -57,7 +57,8 @@ def make_document(doc: Document, cfg: AppConfig, *, index: bool = False) -> None
     with doc.models.freeze():
         session = LiveSession(doc, cfg, layout, webgl=webgl)
         plots = grid(layout, [v.root for v in session.views])  # type: ignore[misc]
-        doc.add_root(Row(children=[session.panel.root, plots], sizing_mode="stretch_both"))
+        body = Row(children=[session.panel.root, plots], sizing_mode="stretch_both")
+        doc.add_root(Column(children=[session.banner, body], sizing_mode="stretch_both"))
     if probe:
         doc.js_on_event("document_ready", probe_js())
     doc.on_session_destroyed(lambda _ctx: session.close())

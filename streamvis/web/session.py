@@ -16,6 +16,7 @@ while lines grow and immediate after a zoom (``RangesUpdate``) or a slider move.
 
 from __future__ import annotations
 
+import html
 import logging
 import threading
 import time
@@ -31,6 +32,7 @@ import re2
 from bokeh.document import Document
 from bokeh.events import RangesUpdate
 from bokeh.models import CustomJS
+from bokeh.models.widgets import Div
 
 from streamvis.errors import CursorResetError
 from streamvis.patterns import MAX_PATTERN_LENGTH
@@ -148,6 +150,11 @@ class LiveSession:
             v.on_select = partial(self._on_select, i)
             v.on_smoothing = partial(self._on_smoothing, i)
             v.figure.on_change("inner_width", partial(self._on_width, i))
+        self.banner = Div(
+            text="", visible=False, name="banner", sizing_mode="stretch_width",
+            styles={"background": "#fdecea", "color": "#b00020", "padding": "6px 10px",
+                    "font-weight": "600", "font-family": "system-ui, sans-serif"},
+        )
         self.runs: dict[str, RunRow] = {}
         self.panel = RunsPanel(on_shown=self._on_shown, on_highlight=self._on_highlight)
         self._panel_dirty, self._panel_at = False, 0.0
@@ -258,13 +265,32 @@ class LiveSession:
         self.run_filter.decide(self.cfg.source, dict.fromkeys(g.scope for g in snap.groups))
         return snap
 
+    def _source_down(self, exc: BaseException | None) -> None:
+        """Show (or, with None, clear) the banner saying the data cannot be reached."""
+        if exc is None:
+            if self.banner.visible:
+                self.banner.update(visible=False, text="")
+            return
+        text = f"The data source cannot be reached: {exc}. Retrying; the page keeps what it has."
+        if self.banner.text != text:
+            self.banner.update(visible=True, text=html.escape(text))
+
+    def _waiting_notes(self) -> None:
+        for v in self.views:
+            if v.lines:
+                v._unnote("waiting")
+            else:
+                v._note("waiting", "waiting for data")
+
     def _apply_snapshot(self, fut: Future[GroupSnapshot]) -> None:
         try:
             snap = fut.result()
         except Exception as exc:  # the source failed: keep the page, retry next tick
             self._busy = False
             log.warning("streamvis web: listing groups failed: %s", exc)
+            self._source_down(exc)
             return
+        self._source_down(None)
         per_view: list[list[Any]] = [[] for _ in self.views]
         self._snap_groups = list(snap.groups)
         for g in snap.groups:
@@ -282,10 +308,12 @@ class LiveSession:
             results = fut.result()
         except Exception as exc:
             log.warning("streamvis web: first read failed: %s", exc)
+            self._source_down(exc)
             for v in self.views:
                 v.clear()
             return
         self._apply_jobs(results)
+        self._waiting_notes()
         self._note_runs()
         for g in self._snap_groups:
             row = self.runs.get(g.scope)
@@ -314,7 +342,9 @@ class LiveSession:
             poll = fut.result()
         except Exception as exc:  # the source failed: keep the page, retry next tick
             log.warning("streamvis web: poll failed: %s", exc)
+            self._source_down(exc)
             return
+        self._source_down(None)
         self.polls += 1
         if poll.reset:  # compacted (or a mangled cursor): start over from a snapshot
             for v in self.views:
@@ -334,6 +364,7 @@ class LiveSession:
                 elif v.admit(key):
                     v.add_points(key, v.pick(cols, key))
         self.cursor = poll.cursor
+        self._waiting_notes()
         self._maybe_ranges()
 
     # ---- range reads -------------------------------------------------------------

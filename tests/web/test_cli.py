@@ -190,3 +190,60 @@ def test_web_serve_over_a_data_server(tmp_path, demo_schema, page, procs):
             if proc is not None:
                 proc.terminate()
                 proc.wait(10)
+
+
+@pytest.mark.browser
+def test_a_banner_while_the_data_server_is_down_cleared_when_it_is_back(
+    tmp_path, demo_schema, page, procs
+):
+    from streamvis.server.client import DataClient
+    from streamvis.storage import Store
+
+    log = str(tmp_path / "down.svl")
+    with Store.open(log, mode="a") as s:
+        s.append(demo_items(["run1"], steps=10))
+    gport, wport = free_port(), free_port()
+
+    def grpc_serve() -> subprocess.Popen:
+        proc = procs.popen(
+            [*CLI, "grpc-serve", log, str(gport)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(),
+        )
+        with DataClient(f"127.0.0.1:{gport}") as c:
+            c.wait_ready(30)
+        return proc
+
+    grpc = grpc_serve()
+    web = procs.popen(
+        [*CLI, "web-serve", f"127.0.0.1:{wport}", f"127.0.0.1:{gport}", str(demo_schema),
+         "--refresh", "0.3"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(),
+    )
+    _wait_line(web, "open http://")
+    open_page(page, f"http://127.0.0.1:{wport}/?rows=loss,lr")
+    banner = "() => { const b = Bokeh.documents[0].get_model_by_name('banner'); return b.visible ? b.text : null; }"
+    page.wait_for_function(f"() => {{ const g = ({LINES_JS})(0); return g && Object.keys(g).length === 3; }}",
+                           timeout=30000)
+    assert page.evaluate(banner) is None
+    grpc.terminate()
+    grpc.wait(10)
+    page.wait_for_function(f"() => ({banner})() !== null", timeout=30000)
+    assert "cannot be reached" in page.evaluate(banner)
+    grpc = grpc_serve()
+    page.wait_for_function(f"() => ({banner})() === null", timeout=30000)
+
+
+@pytest.mark.browser
+def test_a_plot_with_no_data_says_it_is_waiting(store, log_path, demo_schema, page):
+    from .conftest import WebServer
+
+    store.append(demo_items(["run1"], steps=5))
+    ws = WebServer(log_path, demo_schema, refresh=0.3)
+    try:
+        open_page(page, ws.url + "/?rows=loss&scopes=^nobody$")
+        page.wait_for_function(
+            "() => Bokeh.documents[0].get_model_by_name('plot:0').title.text.includes('waiting for data')",
+            timeout=15000,
+        )
+    finally:
+        ws.stop()
