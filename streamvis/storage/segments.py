@@ -89,6 +89,8 @@ def _filesystem(url: str, storage_options: dict[str, Any]) -> tuple[Any, str]:
             os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
         opts.setdefault("use_listings_cache", False)
         opts.setdefault("consistency", "md5")  # check each upload's MD5 in GCS's answer
+    elif protocol in ("s3", "s3a"):
+        opts.setdefault("use_listings_cache", False)
     fs, path = fsspec.core.url_to_fs(url, **opts)
     return fs, path.rstrip("/")
 

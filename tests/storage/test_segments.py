@@ -24,13 +24,14 @@ from streamvis.storage.segments import SegmentLog, parse_segment_name
 pytestmark = pytest.mark.timeout(60)
 
 
-@pytest.fixture(params=["memory", "gs"])
+@pytest.fixture(params=["memory", "gs", "s3"])
 def log(request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
     """(url, storage_options) of a fresh object-store log."""
     if request.param == "memory":
         return f"memory://seg-{uuid.uuid4().hex}/runs.log", {}
-    emu = request.getfixturevalue("gcs_emulator")
-    return f"gs://{emu['bucket']}/{uuid.uuid4().hex}/runs.log", dict(emu["storage_options"])
+    emu = request.getfixturevalue("gcs_emulator" if request.param == "gs" else "s3_emulator")
+    url = f"{request.param}://{emu['bucket']}/{uuid.uuid4().hex}/runs.log"
+    return url, dict(emu["storage_options"])
 
 
 def _open(log: tuple[str, dict[str, Any]], mode: str = "r", **kw: Any) -> Store:
