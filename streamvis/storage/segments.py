@@ -1,4 +1,4 @@
-"""``SegmentLog``: a streamvis log on an object store (``gs://``, ``memory://``, any fsspec).
+"""``SegmentLog``: a streamvis log on an object store (``gs://``, ``s3://``, ``memory://``).
 
 Object stores cannot append (gcsfs's mode ``'ab'`` silently overwrites), so a log at URL
 ``U`` is a prefix of immutable objects::
@@ -6,41 +6,53 @@ Object stores cannot append (gcsfs's mode ``'ab'`` silently overwrites), so a lo
     U/header                      the header frame, created once (exclusively)
     U/segments/{t:020d}-{writer}-{seq:012d}
                                   one object per appended batch: exactly its frames
-    U/index.arrow                 the sidecar index, replaced whole (atomic on GCS)
+    U/index.arrow                 the sidecar index, replaced whole (atomic on GCS/S3)
 
 Segments are created exclusively: ``pipe_file(..., mode="create")``, which gcsfs sends
-with the ``ifGenerationMatch=0`` precondition (atomic on GCS) and other filesystems
-implement as check-then-write (a race window between the check and the write, closed
-only by stores with preconditions). When the object exists already and holds the same
-bytes, the append is our own earlier attempt (a transport retry whose answer was
-lost) and succeeds; different bytes raise ``ConflictError`` (``Store.append`` answers
-"duplicate" when the winner holds the same writer id and seq). When a write fails,
-the object is read back: our bytes mean only the answer was lost (success); other
-bytes (a damaged upload: on gs:// every upload's MD5 is checked) are removed and the
-error raised, so no damaged segment stays for readers (one that read it meanwhile
-gets ``CorruptDataError`` once).
+with ``ifGenerationMatch=0`` and s3fs with ``If-None-Match: *`` (atomic on GCS and S3)
+and other filesystems implement as check-then-write. When the object exists already
+and holds the same bytes, the append is our own earlier attempt (a transport retry
+whose answer was lost) and succeeds; different bytes raise ``ConflictError``
+(``Store.append`` answers "duplicate" when the winner holds the same writer id and
+seq). When a write fails, the object is read back: our bytes mean only the answer was
+lost (success); other bytes (a damaged upload: on gs:// every upload's MD5 is checked)
+are removed and the error raised, so no damaged segment stays for readers.
 
 Order. Readers apply segments sorted by name, so by ``t``, a time stamp in ns. Each
 backend keeps ``t`` above every segment it has listed (a Lamport clock): a batch
 written after its writer caught up (``Store.append`` always does) sorts after all it
-saw, so a tombstone follows the data it deletes even when clocks disagree. Batches
-written concurrently on machines with skewed clocks are ordered by those clocks: a
-reader following the log may apply them in another order than a fresh reader (e.g.
-a delete and a concurrent write of the same name). A writer's seqs must be created
-in increasing order; several copies of one (writer, seq) are read once (the first).
+saw, so a tombstone follows the data it deletes, and the first schema in log order is
+the same for every reader, whatever the clocks say. A writer's seqs must be created in
+increasing order; several copies of one (writer, seq) are read once (the first).
 
-Positions (cursor content) are per writer, ``{writer_hex: last seq consumed}``, so a
-segment that sorts before ones already read (clock skew) is still found later.
+Listing only what is new. A refresh lists ``U/segments/`` from ``t_max - lookback``
+(``startOffset`` on GCS, ``StartAfter`` on S3; ``object_listing``), where ``t_max`` is
+the newest name this backend has seen: one request and a few names, whatever the
+log's age. A segment can appear "late", below names already listed, when its writer
+computed its name before another writer's higher name became visible (a clock ahead,
+or a slow upload). The writer checks that at its next listing (the next append's
+catch-up, or ``close``): if a name above ``t + lookback`` is visible, a follower may
+have listed past its segment, so it stores a copy under a fresh name above everything
+it sees (readers take the first copy of a (writer, seq) and skip the other). The bound:
+a follower that is following misses no segment; a segment whose writer's clock lags
+(or an upload that took longer than ``lookback``) reaches it at most one flush of that
+writer later (or at its ``close``), as the copy; a fresh open sees the original at
+once. Only a writer that dies between such an upload and its next listing leaves a
+late segment that current followers do not see (they find it when they reopen).
+
+Positions (cursor content) are per writer, ``{writer_hex: last seq consumed}``.
 
 No lock: ``writer_lock`` is a no-op. Writers on different machines may race to fix
-the schema of a new name; the first in log order must win (readers skip the loser's
+the schema of a new name; the first in log order wins (readers skip the loser's
 records: a Store-side rule). Durability: an object exists durably once ``pipe_file``
 returns, so ``sync`` has nothing to do.
 
-Costs: a refresh is one small GET of the header and one listing of ``U/segments/``
-(O(segments), uncached: gcsfs would otherwise cache listings forever); an append adds
-one PUT. New segments are fetched concurrently. Compaction (not yet implemented for
-object stores) would collapse the segments into few.
+Costs: an idle refresh is one GET of the header and one listing of the last
+``lookback`` of names; an append adds one PUT; new segments are fetched concurrently,
+once: the bytes a refresh fetched (and the bytes a writer wrote) stay in a small LRU
+(``ByteCache``), from which the read since a cursor that follows is served. Small
+ranged reads read ahead (``READ_AHEAD``) so a record's length probe and the record
+are one GET.
 """
 
 from __future__ import annotations
@@ -53,21 +65,31 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from streamvis.errors import ConflictError, InvalidArgumentError, LogNotFoundError, StorageIOError
 from streamvis.storage.backend import Chunk, LogBackend
+from streamvis.storage.byte_cache import ByteCache
+from streamvis.storage.object_listing import list_names
 
-__all__ = ["SegmentLog", "segment_name", "parse_segment_name"]
+__all__ = ["SegmentLog", "segment_name", "parse_segment_name", "manifest_name", "LOOKBACK_NS"]
 
 _NAME = re.compile(r"^(\d{20})-([0-9a-f]*)-(\d{12,})$")
+_MANIFEST = re.compile(r"^~gen-(\d{12})$")  # sorts after every segment: in every listing
 _FETCH_BATCH = 64  # segments fetched concurrently per request batch
+LOOKBACK_NS = 5 * 10**9  # listings start this far (in name time) behind the newest name
+READ_AHEAD = 64 << 10  # ranged reads shorter than this fetch this much (one GET)
 
 Listed = tuple[str, str, int]  # (name, writer hex, seq)
 
 
 def segment_name(t: int, writer: str, seq: int) -> str:
     return f"{t:020d}-{writer}-{seq:012d}"
+
+
+def manifest_name(generation: int) -> str:
+    return f"~gen-{generation:012d}"
 
 
 def parse_segment_name(name: str) -> tuple[int, str, int] | None:
@@ -95,6 +117,18 @@ def _filesystem(url: str, storage_options: dict[str, Any]) -> tuple[Any, str]:
     return fs, path.rstrip("/")
 
 
+@dataclass
+class _Unchecked:
+    """A segment we wrote whose order no listing has confirmed yet (see the docstring)."""
+
+    name: str
+    t: int
+    writer: str
+    seq: int
+    data: bytes
+    written_at: float  # time.monotonic() when its PUT returned
+
+
 class SegmentLog(LogBackend):
     """A log made of immutable segment objects; see the module docstring."""
 
@@ -105,10 +139,13 @@ class SegmentLog(LogBackend):
         *,
         fs: Any = None,
         clock: Callable[[], int] = time.time_ns,
+        lookback_ns: int = LOOKBACK_NS,
+        cache_bytes: int = 32 << 20,
     ) -> None:
         """``fs`` overrides the filesystem (tests wrap one); ``clock`` gives ns time stamps."""
         self.url = url.rstrip("/")
         self._now = clock
+        self.lookback_ns = lookback_ns
         if fs is None:
             fs, root = _filesystem(self.url, storage_options or {})
         else:
@@ -118,11 +155,19 @@ class SegmentLog(LogBackend):
         self.header_path = f"{root}/header"
         self.segments_dir = f"{root}/segments"
         self.index_path = f"{root}/index.arrow"
+        self.cache = ByteCache(cache_bytes)
+        self.republished = 0  # copies stored because a segment may have been listed past
         self._header: bytes | None = None
         self._listing: list[Listed] = []  # every segment known, sorted by name
         self._names: set[str] = set()
+        self._time_of: dict[tuple[str, int], int] = {}  # (writer, seq) -> t of its first copy
         self._clock = 0  # highest time prefix seen or written
-        self._mutex = threading.Lock()  # guards the three above
+        self._listed_from: int | None = None  # lowest start time listed (complete above)
+        self._base: dict[str, int] | None = None  # positions when we first listed
+        self._unchecked: list[_Unchecked] = []
+        self._manifests: set[int] = set()  # generations whose manifest we listed
+        self._just_listed = 0.0  # when identity() listed: the next new_chunks need not
+        self._mutex = threading.Lock()  # guards the listing state above
 
     # -- helpers -----------------------------------------------------------------------
     def _io(self, exc: Exception, doing: str) -> StorageIOError:
@@ -132,34 +177,89 @@ class SegmentLog(LogBackend):
         with contextlib.suppress(Exception):
             self.fs.invalidate_cache(path)
 
-    def _list(self) -> list[Listed]:
-        """List ``U/segments/`` afresh (never from a listing cache), merging into ours."""
-        self._invalidate(self.segments_dir)
+    def _path(self, key: str) -> str:
+        return f"{self.segments_dir}/{key}"
+
+    def _note(self, name: str) -> Listed | None:
+        """Add a segment name to what we know (under the mutex); the entry if new."""
+        parsed = parse_segment_name(name)
+        if parsed is None or name in self._names:
+            return None
+        t, writer, seq = parsed
+        self._names.add(name)
+        self._clock = max(self._clock, t)
+        self._time_of.setdefault((writer, seq), t)
+        return (name, writer, seq)
+
+    def _list_from(self, start_t: int) -> None:
+        """List segment names from time ``start_t`` on and merge them into ours; then
+        confirm (or re-store) the segments we wrote before this listing started."""
+        started = time.monotonic()
         try:
-            paths = self.fs.ls(self.segments_dir, detail=False)
+            names = list_names(self.fs, self.segments_dir, f"{start_t:020d}" if start_t else "")
         except FileNotFoundError:
-            paths = []
+            names = []
         except Exception as exc:
             raise self._io(exc, "listing segments") from exc
         with self._mutex:
-            fresh = []
-            for p in paths:
-                name = p.rstrip("/").rsplit("/", 1)[-1]
-                parsed = parse_segment_name(name)
-                if parsed is not None and name not in self._names:
-                    fresh.append((name, parsed[1], parsed[2]))
-                    self._clock = max(self._clock, parsed[0])
+            self._note_manifests(names)
+            fresh = [e for e in map(self._note, names) if e is not None]
             if fresh:
-                self._names.update(n for n, _, _ in fresh)
-                self._listing = sorted(self._listing + fresh)  # replaced, never mutated
-            return self._listing
+                listing = list(self._listing)  # replaced, never mutated: readers iterate it
+                for entry in fresh:
+                    bisect.insort(listing, entry)
+                self._listing = listing
+            if self._listed_from is None or start_t < self._listed_from:
+                self._listed_from = start_t
+            due = [u for u in self._unchecked if u.written_at <= started]
+            self._unchecked = [u for u in self._unchecked if u.written_at > started]
+        for u in due:
+            self._confirm(u, names)
+
+    def _note_manifests(self, names: list[str]) -> None:
+        for name in names:
+            m = _MANIFEST.match(name)
+            if m:
+                self._manifests.add(int(m.group(1)))
+
+    @property
+    def generation(self) -> int | None:
+        """The newest generation whose manifest we listed (None: the header's)."""
+        return max(self._manifests) if self._manifests else None
+
+    def _confirm(self, u: _Unchecked, listed: list[str]) -> None:
+        """Store a copy of ``u`` above everything visible if a name more than
+        ``lookback`` above it was visible (a follower may have listed past it)."""
+        limit = u.t + self.lookback_ns
+        for name in listed:
+            parsed = parse_segment_name(name)
+            if parsed is None or parsed[0] <= limit:
+                continue
+            if parsed[1] == u.writer and parsed[2] > u.seq:
+                continue  # our own later segment, written after this one was visible
+            self.republished += 1
+            self._put(u.data, u.writer, u.seq)
+            return
+
+    def _ensure_listed(self, positions: dict[str, int]) -> None:
+        """List what may be new since our last listing (or since ``positions``)."""
+        if self._listed_from is None:
+            self._base = dict(positions)
+            if positions and self._clock:  # an index told us where we are
+                self._list_from(max(0, self._clock - self.lookback_ns))
+            else:
+                self._list_from(0)
+            return
+        self._list_from(max(0, self._clock - self.lookback_ns))
 
     def _fetch(self, picked: list[Listed]) -> Iterator[Chunk]:
-        for i in range(0, len(picked), _FETCH_BATCH):
-            part = picked[i : i + _FETCH_BATCH]
-            paths = [f"{self.segments_dir}/{name}" for name, _, _ in part]
+        missing = [p for p in picked if self.cache.whole(p[0]) is None]
+        for i in range(0, len(missing), _FETCH_BATCH):
+            part = missing[i : i + _FETCH_BATCH]
+            paths = [self._path(name) for name, _, _ in part]
             try:
-                blobs = self.fs.cat_ranges(paths, None, None, on_error="raise")
+                # start 0, no end: one GET (s3fs asks the size first when given neither)
+                blobs = self.fs.cat_ranges(paths, [0] * len(paths), None, on_error="raise")
             except FileNotFoundError as exc:
                 raise LogNotFoundError(
                     f"a segment of {self.url} vanished (compaction?): {exc}"
@@ -167,7 +267,20 @@ class SegmentLog(LogBackend):
             except Exception as exc:
                 raise self._io(exc, "reading segments") from exc
             for (name, _, _), data in zip(part, blobs, strict=True):
-                yield Chunk(name, 0, bytes(data), complete=True)
+                self.cache.put(name, bytes(data), whole=True)
+        for name, _, _ in picked:
+            data = self.cache.whole(name)
+            if data is None:  # dropped by the LRU meanwhile (a huge batch)
+                data = self._read_object(name)
+            yield Chunk(name, 0, data, complete=True)
+
+    def _read_object(self, name: str) -> bytes:
+        try:
+            return bytes(self.fs.cat_file(self._path(name), start=0, end=None))
+        except FileNotFoundError as exc:
+            raise LogNotFoundError(f"segment {name} of {self.url} is gone (compaction?)") from exc
+        except Exception as exc:
+            raise self._io(exc, f"reading segment {name}") from exc
 
     @staticmethod
     def _pick(
@@ -180,23 +293,23 @@ class SegmentLog(LogBackend):
             if seq <= start.get(writer, -1) or (end is not None and seq > end.get(writer, -1)):
                 continue
             if (writer, seq) in seen:
-                continue  # a second copy of a retried batch
+                continue  # a second copy of a retried or re-stored batch
             seen.add((writer, seq))
             out.append((name, writer, seq))
         return out
 
     # -- opening -----------------------------------------------------------------------
     def exists(self) -> bool:
-        self._invalidate(self.header_path)
         try:
-            return bool(self.fs.isfile(self.header_path))
+            self._header = bytes(self.fs.cat_file(self.header_path, start=0, end=None))
+            return True
         except FileNotFoundError:
             return False
         except Exception as exc:
-            raise self._io(exc, "checking the header") from exc
+            raise self._io(exc, "reading the header") from exc
 
     def create(self, header_frame: bytes) -> None:
-        if self.exists():  # also where create is check-then-write (emulators ignore preconditions)
+        if self.exists():  # also where create is check-then-write
             return
         try:
             self.fs.pipe_file(self.header_path, header_frame, mode="create")
@@ -209,49 +322,92 @@ class SegmentLog(LogBackend):
         self._invalidate(self.root)
 
     def identity(self) -> object:
-        """The header's bytes: a compaction writes a new header (new generation)."""
-        try:
-            self._header = bytes(self.fs.cat_file(self.header_path))
-        except FileNotFoundError:
-            raise LogNotFoundError(f"no streamvis log at {self.url}") from None
-        except Exception as exc:
-            raise self._io(exc, "reading the header") from exc
-        return self._header
+        """(header bytes, newest generation): a compaction adds a generation manifest.
+
+        The header is read once (it never changes); the generation comes from a
+        listing, which ``new_chunks`` then reuses: a refresh is one request when idle.
+        """
+        if self._header is None:
+            try:
+                self._header = bytes(self.fs.cat_file(self.header_path, start=0, end=None))
+            except FileNotFoundError:
+                raise LogNotFoundError(f"no streamvis log at {self.url}") from None
+            except Exception as exc:
+                raise self._io(exc, "reading the header") from exc
+        if self._listed_from is None:  # opening: only the manifests, not the segments
+            try:
+                names = list_names(self.fs, self.segments_dir, "~")
+            except FileNotFoundError:
+                names = []
+            except Exception as exc:
+                raise self._io(exc, "listing generations") from exc
+            with self._mutex:
+                self._note_manifests(names)
+        else:
+            self._list_from(max(0, self._clock - self.lookback_ns))
+            self._just_listed = time.monotonic()
+        return (self._header, self.generation)
 
     def read_header(self) -> bytes:
-        return self._header if self._header is not None else self.identity()  # type: ignore[return-value]
+        """The header frame, carrying the newest generation."""
+        if self._header is None:
+            self.identity()
+        assert self._header is not None
+        generation = self.generation
+        if generation is None:
+            return self._header
+        from streamvis.storage.framing import encode_frame
+        from streamvis.storage.records import header_payload
+        from streamvis.storage.scan import parse_header
+
+        log_id = parse_header(self._header).log_id
+        return encode_frame(header_payload(log_id, generation))
 
     # -- reading ---------------------------------------------------------------------
     def new_chunks(self, positions: dict[str, int]) -> Iterator[Chunk]:
-        yield from self._fetch(self._pick(self._list(), positions, None))
+        if time.monotonic() - self._just_listed < 1.0:
+            self._just_listed = 0.0
+        else:
+            self._ensure_listed(positions)
+        yield from self._fetch(self._pick(self._listing, positions, None))
 
     def chunks_between(self, start: dict[str, int], end: dict[str, int]) -> Iterator[Chunk]:
-        listing = self._listing
         known: dict[str, int] = {}
-        for _, writer, seq in listing:
+        for _, writer, seq in self._listing:
             known[writer] = max(known.get(writer, -1), seq)
-        if any(seq > known.get(writer, -1) for writer, seq in end.items()):
-            listing = self._list()  # ``end`` came from elsewhere: look again
-        yield from self._fetch(self._pick(listing, start, end))
+        base = self._base if self._base is not None else {}
+        if any(v < base.get(w, -1) for w, v in start.items()) or any(
+            w not in start for w in base
+        ):
+            self._base = {}  # a cursor older than what we listed: list everything once
+            self._list_from(0)
+        elif any(seq > known.get(writer, -1) for writer, seq in end.items()):
+            self._ensure_listed(start)  # ``end`` came from elsewhere: look again
+        yield from self._fetch(self._pick(self._listing, start, end))
 
     def read(self, key: str, offset: int, length: int) -> bytes:
         if length <= 0:
             return b""
+        hit = self.cache.get(key, offset, length)
+        if hit is not None:
+            return hit
+        fetch = max(length, READ_AHEAD)
         try:  # explicit start and end: emulators answer a suffix range with everything
-            return bytes(
-                self.fs.cat_file(f"{self.segments_dir}/{key}", start=offset, end=offset + length)
-            )
+            data = bytes(self.fs.cat_file(self._path(key), start=offset, end=offset + fetch))
         except FileNotFoundError as exc:
             raise LogNotFoundError(f"segment {key} of {self.url} is gone (compaction?)") from exc
         except Exception as exc:
             raise self._io(exc, f"reading segment {key}") from exc
+        self.cache.put(key, data, offset, whole=offset == 0 and len(data) < fetch)
+        return data[:length]
 
     def read_many(self, ranges: list[tuple[str, int, int]]) -> list[bytes]:
         """``read`` for many (key, offset, length) at once, fetched concurrently."""
-        out: list[bytes] = []
-        for i in range(0, len(ranges), _FETCH_BATCH):
-            part = ranges[i : i + _FETCH_BATCH]
-            paths = [f"{self.segments_dir}/{k}" for k, _, _ in part]
+        out: list[bytes | None] = [self.cache.get(k, o, n) for k, o, n in ranges]
+        todo = [i for i, hit in enumerate(out) if hit is None]
+        for j in range(0, len(todo), _FETCH_BATCH):
+            part = [ranges[i] for i in todo[j : j + _FETCH_BATCH]]
+            paths = [self._path(k) for k, _, _ in part]
             try:
                 blobs = self.fs.cat_ranges(
                     paths, [o for _, o, _ in part], [o + n for _, o, n in part], on_error="raise"
@@ -260,15 +416,19 @@ class SegmentLog(LogBackend):
                 raise LogNotFoundError(f"a segment of {self.url} is gone (compaction?)") from exc
             except Exception as exc:
                 raise self._io(exc, "reading segments") from exc
-            out.extend(bytes(b) for b in blobs)
-        return out
+            for i, blob in zip(todo[j : j + _FETCH_BATCH], blobs, strict=True):
+                out[i] = bytes(blob)
+        return [b if b is not None else b"" for b in out]
 
     def advance(self, positions: dict[str, int], key: str, end: int) -> None:
         parsed = parse_segment_name(key)
         if parsed is not None:
-            _, writer, seq = parsed
+            t, writer, seq = parsed
             if seq > positions.get(writer, -1):
                 positions[writer] = seq
+            if t > self._clock:
+                with self._mutex:
+                    self._clock = max(self._clock, t)  # e.g. an index's last record
 
     # -- writing ---------------------------------------------------------------------
     def writer_lock(self) -> contextlib.AbstractContextManager[None]:
@@ -279,10 +439,15 @@ class SegmentLog(LogBackend):
             raise InvalidArgumentError(
                 f"writer must be lowercase hex and seq >= 0: {writer!r}, {seq}"
             )
+        return self._put(data, writer, seq), 0
+
+    def _put(self, data: bytes, writer: str, seq: int) -> str:
+        """Create one segment under a fresh name above everything seen; its name."""
         with self._mutex:
             self._clock = max(self._clock + 1, self._now())
-            name = segment_name(self._clock, writer, seq)
-        path = f"{self.segments_dir}/{name}"
+            t = self._clock
+            name = segment_name(t, writer, seq)
+        path = self._path(name)
         try:
             self.fs.pipe_file(path, data, mode="create")
         except FileExistsError:
@@ -300,25 +465,33 @@ class SegmentLog(LogBackend):
                         self.fs.rm_file(path)
                 raise self._io(exc, f"writing segment {name}") from exc
             # the write landed whole; only its answer was lost
+        self.cache.put(name, data, whole=True)
         with self._mutex:
-            if name not in self._names:
-                self._names.add(name)
+            entry = self._note(name)
+            if entry is not None:
                 listing = list(self._listing)  # replaced, never mutated: readers iterate it
-                bisect.insort(listing, (name, writer, seq))
+                bisect.insort(listing, entry)
                 self._listing = listing
-        return name, 0
+            self._unchecked.append(_Unchecked(name, t, writer, seq, data, time.monotonic()))
+        return name
 
     def _peek(self, path: str) -> bytes | None:
         """The object's bytes, or None when it is missing or unreadable."""
         try:
-            return bytes(self.fs.cat_file(path))
+            return bytes(self.fs.cat_file(path, start=0, end=None))
         except Exception:
             return None
+
+    def close(self) -> None:
+        """Confirm the order of what we wrote last (one listing), see the docstring."""
+        if self._unchecked:
+            with contextlib.suppress(Exception):
+                self._list_from(max(0, self._clock - self.lookback_ns))
 
     # -- index -----------------------------------------------------------------------
     def read_index(self) -> bytes | None:
         try:
-            return bytes(self.fs.cat_file(self.index_path))
+            return bytes(self.fs.cat_file(self.index_path, start=0, end=None))
         except FileNotFoundError:
             return None
         except Exception:

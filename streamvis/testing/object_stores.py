@@ -361,3 +361,42 @@ def s3_server(bucket: str = "streamvis-test") -> Iterator[Emulator]:
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=10)
+
+
+# -- building big logs fast -------------------------------------------------------------------
+def write_segment_log(
+    url: str,
+    storage_options: dict[str, Any] | None,
+    segments: int,
+    *,
+    points: int = 200,
+    spacing_ns: int = 200_000_000,
+    t0_ns: int | None = None,
+    writer: bytes = b"\x5e" * 8,
+) -> int:
+    """Create a log of ``segments`` one-batch segments as a logger would leave them
+    (``points`` scalar points each, names ``spacing_ns`` apart in time: a 1 kHz logger
+    flushing every 0.2 s by default), uploaded concurrently. Returns the last time."""
+    import numpy as np
+
+    from streamvis.storage.framing import encode_frame
+    from streamvis.storage.model import Points
+    from streamvis.storage.records import encode_batch, header_payload, normalize_items
+    from streamvis.storage.segments import SegmentLog, segment_name
+
+    log = SegmentLog(url, storage_options or {})
+    log.create(encode_frame(header_payload(os.urandom(16), 1)))
+    t0 = t0_ns if t0_ns is not None else time.time_ns() - segments * spacing_ns
+    blobs: dict[str, bytes] = {}
+    for i in range(segments):
+        x = np.arange(i * points, (i + 1) * points, dtype=np.int64)
+        item = Points("run", "loss", 0, {"x": x, "y": (x * 0.5).astype(np.float32)})
+        frames = [encode_frame(r.payload) for r in encode_batch(normalize_items([item]), writer, i + 1)]
+        name = segment_name(t0 + i * spacing_ns, writer.hex(), i + 1)
+        blobs[f"{log.segments_dir}/{name}"] = b"".join(frames)
+        if len(blobs) >= 500:
+            log.fs.pipe(blobs)
+            blobs = {}
+    if blobs:
+        log.fs.pipe(blobs)
+    return t0 + (segments - 1) * spacing_ns
