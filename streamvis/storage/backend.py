@@ -41,9 +41,16 @@ class LogBackend(ABC):
     """The byte store under a log."""
 
     url: str
+    # may a reader persist the index it rebuilt? (object-store readers may hold read-only
+    # credentials and must never write; a local reader tries, and never fails for it)
+    readers_write_index: bool = True
 
     @abstractmethod
     def exists(self) -> bool: ...
+
+    def missing_reason(self) -> str:
+        """Why there is no log here, for the error of a read-only open."""
+        return f"no streamvis log at {self.url}"
 
     @abstractmethod
     def create(self, header_frame: bytes) -> None:

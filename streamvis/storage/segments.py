@@ -132,6 +132,8 @@ class _Unchecked:
 class SegmentLog(LogBackend):
     """A log made of immutable segment objects; see the module docstring."""
 
+    readers_write_index = False  # readers may hold read-only credentials: never write
+
     def __init__(
         self,
         url: str,
@@ -171,7 +173,10 @@ class SegmentLog(LogBackend):
 
     # -- helpers -----------------------------------------------------------------------
     def _io(self, exc: Exception, doing: str) -> StorageIOError:
-        return StorageIOError(f"{doing} on {self.url} failed: {exc.__class__.__name__}: {exc}")
+        text = f"{exc.__class__.__name__}: {exc}"
+        if "credential" in text.lower() or isinstance(exc, PermissionError):
+            text += " (give credentials the usual gcsfs/s3fs way, or storage_options=)"
+        return StorageIOError(f"{doing} on {self.url} failed: {text}")
 
     def _invalidate(self, path: str) -> None:
         with contextlib.suppress(Exception):
@@ -309,17 +314,61 @@ class SegmentLog(LogBackend):
             raise self._io(exc, "reading the header") from exc
 
     def create(self, header_frame: bytes) -> None:
+        """Create the header, unless one exists; refuse a missing bucket or a prefix
+        that holds other objects (nothing is written then)."""
         if self.exists():  # also where create is check-then-write
             return
+        foreign = self._foreign_objects()
+        if foreign:
+            raise InvalidArgumentError(
+                f"cannot create a streamvis log at {self.url}: the prefix holds "
+                f"{len(foreign)} object(s) that are not a streamvis log (e.g. {foreign[0]!r}); "
+                "choose an empty prefix"
+            )
         try:
             self.fs.pipe_file(self.header_path, header_frame, mode="create")
         except FileExistsError:
             pass  # someone created the log first: keep theirs
         except FileNotFoundError as exc:
-            raise LogNotFoundError(f"cannot create log {self.url}: {exc}") from exc
+            raise LogNotFoundError(f"cannot create log {self.url}: {self.missing_reason()}") from exc
         except Exception as exc:
             raise self._io(exc, "creating the header") from exc
         self._invalidate(self.root)
+
+    def _bucket(self) -> str:
+        return self.root.split("/", 1)[0]
+
+    def _foreign_objects(self) -> list[str]:
+        """Objects under the log's prefix that a streamvis log does not hold."""
+        try:
+            paths = self.fs.ls(self.root, detail=False)
+        except FileNotFoundError:
+            return []
+        except Exception as exc:
+            raise self._io(exc, "listing the prefix") from exc
+        ours = {"header", "segments", "index.arrow", "bases"}
+        return sorted(
+            p.rstrip("/").rsplit("/", 1)[-1]
+            for p in paths
+            if p.rstrip("/").rsplit("/", 1)[-1] not in ours
+        )
+
+    def missing_reason(self) -> str:
+        """Names what is wrong: no bucket, other objects, or simply no log."""
+        bucket = self._bucket()
+        try:
+            if "://" in self.url and not self.url.startswith("memory://"):
+                if not self.fs.exists(bucket):
+                    return f"the bucket {bucket!r} of {self.url} does not exist"
+            foreign = self._foreign_objects()
+        except Exception as exc:  # permissions, network: say what was tried
+            return f"no streamvis log at {self.url} ({exc.__class__.__name__}: {exc})"
+        if foreign:
+            return (
+                f"no streamvis log at {self.url}: the prefix holds {len(foreign)} object(s) "
+                f"that are not one (e.g. {foreign[0]!r}) and no header"
+            )
+        return f"no streamvis log at {self.url}"
 
     def identity(self) -> object:
         """(header bytes, newest generation): a compaction adds a generation manifest.

@@ -141,7 +141,7 @@ class Store:
         backend = open_backend(path, storage_options)
         if not backend.exists():
             if mode == "r":
-                raise LogNotFoundError(f"no streamvis log at {path}")
+                raise LogNotFoundError(backend.missing_reason())
             backend.create(encode_frame(header_payload(os.urandom(16), 1)))
         return cls(
             backend, mode, fsync=fsync, skip_damaged=skip_damaged, index_interval=index_interval
@@ -149,13 +149,17 @@ class Store:
 
     def _open(self) -> None:
         self._ident = self.backend.identity()
-        header = parse_header(self.backend.read_header())
+        try:
+            header = parse_header(self.backend.read_header())
+        except CorruptDataError as exc:
+            raise CorruptDataError(f"{self.backend.url}: {exc}", offset=0) from None
         self._log_id, self._generation = header.log_id, header.generation
         self._state, self._positions, self._last_frame = LogState(), {}, None
         loaded = self._load_index()
         outcome = self._catch_up()
         if (not loaded and outcome.bytes_scanned > (1 << 20)) or outcome.bytes_scanned > (64 << 20):
-            self._save_index_quietly()
+            if self.mode == "a" or self.backend.readers_write_index:
+                self._save_index_quietly()
 
     def _load_index(self) -> bool:
         trusted = load_trusted_index(self.backend, self._log_id, self._generation)

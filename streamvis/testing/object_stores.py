@@ -333,6 +333,8 @@ class _CountingApp:
 @contextlib.contextmanager
 def s3_server(bucket: str = "streamvis-test") -> Iterator[Emulator]:
     """moto's S3 server on 127.0.0.1 (a free port), with one bucket."""
+    import logging
+
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
         MotoRequestHandler,
@@ -340,6 +342,7 @@ def s3_server(bucket: str = "streamvis-test") -> Iterator[Emulator]:
     )
     from werkzeug.serving import make_server
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
     counter = RequestCounter()
     app = _CountingApp(DomainDispatcherApplication(create_backend_app), counter)
     httpd = make_server("127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler)

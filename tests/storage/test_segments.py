@@ -132,10 +132,10 @@ def test_follower_is_not_fooled_by_listing_caches(log) -> None:
     if url.startswith("gs://"):
         fs = _fs(log, use_listings_cache=True)
         root = fs._strip_protocol(url)
-        fs.pipe_file(f"{root}/probe/a", b"1")
-        assert len(fs.ls(f"{root}/probe")) == 1
-        _fs(log).pipe_file(f"{root}/probe/b", b"2")  # another writer
-        assert len(fs.ls(f"{root}/probe")) == 1, "gcsfs listing cache is stale: the hazard"
+        fs.pipe_file(f"{root}-probe/a", b"1")
+        assert len(fs.ls(f"{root}-probe")) == 1
+        _fs(log).pipe_file(f"{root}-probe/b", b"2")  # another writer
+        assert len(fs.ls(f"{root}-probe")) == 1, "gcsfs listing cache is stale: the hazard"
     with _open(log, "a") as w:
         w.append([_pts(0, 5)])
         reader_opts = dict(options, use_listings_cache=True, skip_instance_cache=True)
