@@ -59,62 +59,29 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import os
 import re
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from streamvis.errors import ConflictError, InvalidArgumentError, LogNotFoundError, StorageIOError
+from streamvis.errors import ConflictError, InvalidArgumentError, LogNotFoundError
 from streamvis.storage.backend import Chunk, LogBackend
-from streamvis.storage.byte_cache import ByteCache
 from streamvis.storage.object_listing import list_names
+from streamvis.storage.object_prefix import (
+    FETCH_BATCH,
+    ObjectPrefix,
+    manifest_name,
+    parse_manifest_name,
+    parse_segment_name,
+    segment_name,
+)
 
 __all__ = ["SegmentLog", "segment_name", "parse_segment_name", "manifest_name", "LOOKBACK_NS"]
 
-_NAME = re.compile(r"^(\d{20})-([0-9a-f]*)-(\d{12,})$")
-_MANIFEST = re.compile(r"^~gen-(\d{12})$")  # sorts after every segment: in every listing
-_FETCH_BATCH = 64  # segments fetched concurrently per request batch
 LOOKBACK_NS = 5 * 10**9  # listings start this far (in name time) behind the newest name
-READ_AHEAD = 64 << 10  # ranged reads shorter than this fetch this much (one GET)
-
 Listed = tuple[str, str, int]  # (name, writer hex, seq)
-
-
-def segment_name(t: int, writer: str, seq: int) -> str:
-    return f"{t:020d}-{writer}-{seq:012d}"
-
-
-def manifest_name(generation: int) -> str:
-    return f"~gen-{generation:012d}"
-
-
-def parse_segment_name(name: str) -> tuple[int, str, int] | None:
-    """(time, writer, seq) of a segment's name, None for anything else."""
-    m = _NAME.match(name.rsplit("/", 1)[-1])
-    return (int(m.group(1)), m.group(2), int(m.group(3))) if m else None
-
-
-def _filesystem(url: str, storage_options: dict[str, Any]) -> tuple[Any, str]:
-    import fsspec
-
-    protocol = url.split("://", 1)[0]
-    opts = dict(storage_options)
-    if protocol in ("gs", "gcs"):
-        if "gcsfs" not in sys.modules and (
-            os.environ.get("STORAGE_EMULATOR_HOST") or opts.get("endpoint_url")
-        ):
-            # gcsfs's experimental bucket-type probe stalls ~60 s per access on emulators
-            os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
-        opts.setdefault("use_listings_cache", False)
-        opts.setdefault("consistency", "md5")  # check each upload's MD5 in GCS's answer
-    elif protocol in ("s3", "s3a"):
-        opts.setdefault("use_listings_cache", False)
-    fs, path = fsspec.core.url_to_fs(url, **opts)
-    return fs, path.rstrip("/")
 
 
 @dataclass
@@ -129,7 +96,7 @@ class _Unchecked:
     written_at: float  # time.monotonic() when its PUT returned
 
 
-class SegmentLog(LogBackend):
+class SegmentLog(ObjectPrefix, LogBackend):
     """A log made of immutable segment objects; see the module docstring."""
 
     readers_write_index = False  # readers may hold read-only credentials: never write
@@ -145,21 +112,10 @@ class SegmentLog(LogBackend):
         cache_bytes: int = 32 << 20,
     ) -> None:
         """``fs`` overrides the filesystem (tests wrap one); ``clock`` gives ns time stamps."""
-        self.url = url.rstrip("/")
+        super().__init__(url, storage_options, fs=fs, cache_bytes=cache_bytes)
         self._now = clock
         self.lookback_ns = lookback_ns
-        if fs is None:
-            fs, root = _filesystem(self.url, storage_options or {})
-        else:
-            root = fs._strip_protocol(self.url).rstrip("/")
-        self.fs = fs
-        self.root = root
-        self.header_path = f"{root}/header"
-        self.segments_dir = f"{root}/segments"
-        self.index_path = f"{root}/index.arrow"
-        self.cache = ByteCache(cache_bytes)
         self.republished = 0  # copies stored because a segment may have been listed past
-        self._header: bytes | None = None
         self._listing: list[Listed] = []  # every segment known, sorted by name
         self._names: set[str] = set()
         self._time_of: dict[tuple[str, int], int] = {}  # (writer, seq) -> t of its first copy
@@ -170,20 +126,6 @@ class SegmentLog(LogBackend):
         self._manifests: set[int] = set()  # generations whose manifest we listed
         self._just_listed = 0.0  # when identity() listed: the next new_chunks need not
         self._mutex = threading.Lock()  # guards the listing state above
-
-    # -- helpers -----------------------------------------------------------------------
-    def _io(self, exc: Exception, doing: str) -> StorageIOError:
-        text = f"{exc.__class__.__name__}: {exc}"
-        if "credential" in text.lower() or isinstance(exc, PermissionError):
-            text += " (give credentials the usual gcsfs/s3fs way, or storage_options=)"
-        return StorageIOError(f"{doing} on {self.url} failed: {text}")
-
-    def _invalidate(self, path: str) -> None:
-        with contextlib.suppress(Exception):
-            self.fs.invalidate_cache(path)
-
-    def _path(self, key: str) -> str:
-        return f"{self.segments_dir}/{key}"
 
     def _note(self, name: str) -> Listed | None:
         """Add a segment name to what we know (under the mutex); the entry if new."""
@@ -223,9 +165,9 @@ class SegmentLog(LogBackend):
 
     def _note_manifests(self, names: list[str]) -> None:
         for name in names:
-            m = _MANIFEST.match(name)
-            if m:
-                self._manifests.add(int(m.group(1)))
+            generation = parse_manifest_name(name)
+            if generation is not None:
+                self._manifests.add(generation)
 
     @property
     def generation(self) -> int | None:
@@ -259,8 +201,8 @@ class SegmentLog(LogBackend):
 
     def _fetch(self, picked: list[Listed]) -> Iterator[Chunk]:
         missing = [p for p in picked if self.cache.whole(p[0]) is None]
-        for i in range(0, len(missing), _FETCH_BATCH):
-            part = missing[i : i + _FETCH_BATCH]
+        for i in range(0, len(missing), FETCH_BATCH):
+            part = missing[i : i + FETCH_BATCH]
             paths = [self._path(name) for name, _, _ in part]
             try:
                 # start 0, no end: one GET (s3fs asks the size first when given neither)
@@ -279,14 +221,6 @@ class SegmentLog(LogBackend):
                 data = self._read_object(name)
             yield Chunk(name, 0, data, complete=True)
 
-    def _read_object(self, name: str) -> bytes:
-        try:
-            return bytes(self.fs.cat_file(self._path(name), start=0, end=None))
-        except FileNotFoundError as exc:
-            raise LogNotFoundError(f"segment {name} of {self.url} is gone (compaction?)") from exc
-        except Exception as exc:
-            raise self._io(exc, f"reading segment {name}") from exc
-
     @staticmethod
     def _pick(
         listing: list[Listed], start: dict[str, int], end: dict[str, int] | None
@@ -304,72 +238,6 @@ class SegmentLog(LogBackend):
         return out
 
     # -- opening -----------------------------------------------------------------------
-    def exists(self) -> bool:
-        try:
-            self._header = bytes(self.fs.cat_file(self.header_path, start=0, end=None))
-            return True
-        except FileNotFoundError:
-            return False
-        except Exception as exc:
-            raise self._io(exc, "reading the header") from exc
-
-    def create(self, header_frame: bytes) -> None:
-        """Create the header, unless one exists; refuse a missing bucket or a prefix
-        that holds other objects (nothing is written then)."""
-        if self.exists():  # also where create is check-then-write
-            return
-        foreign = self._foreign_objects()
-        if foreign:
-            raise InvalidArgumentError(
-                f"cannot create a streamvis log at {self.url}: the prefix holds "
-                f"{len(foreign)} object(s) that are not a streamvis log (e.g. {foreign[0]!r}); "
-                "choose an empty prefix"
-            )
-        try:
-            self.fs.pipe_file(self.header_path, header_frame, mode="create")
-        except FileExistsError:
-            pass  # someone created the log first: keep theirs
-        except FileNotFoundError as exc:
-            raise LogNotFoundError(f"cannot create log {self.url}: {self.missing_reason()}") from exc
-        except Exception as exc:
-            raise self._io(exc, "creating the header") from exc
-        self._invalidate(self.root)
-
-    def _bucket(self) -> str:
-        return self.root.split("/", 1)[0]
-
-    def _foreign_objects(self) -> list[str]:
-        """Objects under the log's prefix that a streamvis log does not hold."""
-        try:
-            paths = self.fs.ls(self.root, detail=False)
-        except FileNotFoundError:
-            return []
-        except Exception as exc:
-            raise self._io(exc, "listing the prefix") from exc
-        ours = {"header", "segments", "index.arrow", "bases"}
-        return sorted(
-            p.rstrip("/").rsplit("/", 1)[-1]
-            for p in paths
-            if p.rstrip("/").rsplit("/", 1)[-1] not in ours
-        )
-
-    def missing_reason(self) -> str:
-        """Names what is wrong: no bucket, other objects, or simply no log."""
-        bucket = self._bucket()
-        try:
-            if "://" in self.url and not self.url.startswith("memory://"):
-                if not self.fs.exists(bucket):
-                    return f"the bucket {bucket!r} of {self.url} does not exist"
-            foreign = self._foreign_objects()
-        except Exception as exc:  # permissions, network: say what was tried
-            return f"no streamvis log at {self.url} ({exc.__class__.__name__}: {exc})"
-        if foreign:
-            return (
-                f"no streamvis log at {self.url}: the prefix holds {len(foreign)} object(s) "
-                f"that are not one (e.g. {foreign[0]!r}) and no header"
-            )
-        return f"no streamvis log at {self.url}"
-
     def identity(self) -> object:
         """(header bytes, newest generation): a compaction adds a generation manifest.
 
@@ -434,41 +302,6 @@ class SegmentLog(LogBackend):
             self._ensure_listed(start)  # ``end`` came from elsewhere: look again
         yield from self._fetch(self._pick(self._listing, start, end))
 
-    def read(self, key: str, offset: int, length: int) -> bytes:
-        if length <= 0:
-            return b""
-        hit = self.cache.get(key, offset, length)
-        if hit is not None:
-            return hit
-        fetch = max(length, READ_AHEAD)
-        try:  # explicit start and end: emulators answer a suffix range with everything
-            data = bytes(self.fs.cat_file(self._path(key), start=offset, end=offset + fetch))
-        except FileNotFoundError as exc:
-            raise LogNotFoundError(f"segment {key} of {self.url} is gone (compaction?)") from exc
-        except Exception as exc:
-            raise self._io(exc, f"reading segment {key}") from exc
-        self.cache.put(key, data, offset, whole=offset == 0 and len(data) < fetch)
-        return data[:length]
-
-    def read_many(self, ranges: list[tuple[str, int, int]]) -> list[bytes]:
-        """``read`` for many (key, offset, length) at once, fetched concurrently."""
-        out: list[bytes | None] = [self.cache.get(k, o, n) for k, o, n in ranges]
-        todo = [i for i, hit in enumerate(out) if hit is None]
-        for j in range(0, len(todo), _FETCH_BATCH):
-            part = [ranges[i] for i in todo[j : j + _FETCH_BATCH]]
-            paths = [self._path(k) for k, _, _ in part]
-            try:
-                blobs = self.fs.cat_ranges(
-                    paths, [o for _, o, _ in part], [o + n for _, o, n in part], on_error="raise"
-                )
-            except FileNotFoundError as exc:
-                raise LogNotFoundError(f"a segment of {self.url} is gone (compaction?)") from exc
-            except Exception as exc:
-                raise self._io(exc, "reading segments") from exc
-            for i, blob in zip(todo[j : j + _FETCH_BATCH], blobs, strict=True):
-                out[i] = bytes(blob)
-        return [b if b is not None else b"" for b in out]
-
     def advance(self, positions: dict[str, int], key: str, end: int) -> None:
         parsed = parse_segment_name(key)
         if parsed is not None:
@@ -524,30 +357,8 @@ class SegmentLog(LogBackend):
             self._unchecked.append(_Unchecked(name, t, writer, seq, data, time.monotonic()))
         return name
 
-    def _peek(self, path: str) -> bytes | None:
-        """The object's bytes, or None when it is missing or unreadable."""
-        try:
-            return bytes(self.fs.cat_file(path, start=0, end=None))
-        except Exception:
-            return None
-
     def close(self) -> None:
         """Confirm the order of what we wrote last (one listing), see the docstring."""
         if self._unchecked:
             with contextlib.suppress(Exception):
                 self._list_from(max(0, self._clock - self.lookback_ns))
-
-    # -- index -----------------------------------------------------------------------
-    def read_index(self) -> bytes | None:
-        try:
-            return bytes(self.fs.cat_file(self.index_path, start=0, end=None))
-        except FileNotFoundError:
-            return None
-        except Exception:
-            return None  # the index is a cache: rebuild from the log
-
-    def write_index(self, data: bytes) -> None:
-        try:
-            self.fs.pipe_file(self.index_path, data)  # one object, replaced whole
-        except Exception as exc:
-            raise self._io(exc, "writing the index") from exc
