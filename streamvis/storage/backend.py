@@ -48,6 +48,10 @@ class LogBackend(ABC):
     @abstractmethod
     def exists(self) -> bool: ...
 
+    def maintenance_due(self) -> bool:
+        """Should an appending Store compact now? (object stores, automatically)"""
+        return False
+
     def missing_reason(self) -> str:
         """Why there is no log here, for the error of a read-only open."""
         return f"no streamvis log at {self.url}"

@@ -40,15 +40,23 @@ writer later (or at its ``close``), as the copy; a fresh open sees the original 
 once. Only a writer that dies between such an upload and its next listing leaves a
 late segment that current followers do not see (they find it when they reopen).
 
-Positions (cursor content) are per writer, ``{writer_hex: last seq consumed}``.
+Generations. Compaction (``object_compact``) merges segments into base objects
+``U/bases/...`` and publishes generation ``g`` as a manifest ``U/segments/~gen-{g:012d}``
+(created exclusively; ``~`` sorts after every segment name, so every listing sees the
+newest manifest for free). A reader of generation ``g`` reads its bases, then the
+segments named at or after its frontier; a writer compacts when it knows more than
+``AUTO_COMPACT_SEGMENTS`` live segments, so a reader opens about 1,000 objects at most.
+
+Positions (cursor content) are per writer, ``{writer_hex: last seq consumed}``, plus
+``"~b"``: how many of the generation's bases were read.
 
 No lock: ``writer_lock`` is a no-op. Writers on different machines may race to fix
 the schema of a new name; the first in log order wins (readers skip the loser's
 records: a Store-side rule). Durability: an object exists durably once ``pipe_file``
 returns, so ``sync`` has nothing to do.
 
-Costs: an idle refresh is one GET of the header and one listing of the last
-``lookback`` of names; an append adds one PUT; new segments are fetched concurrently,
+Costs: an idle refresh is one listing of the last ``lookback`` of names (the header
+is read once; a cold open with an index lists from where the index ends); an append adds one PUT; new segments are fetched concurrently,
 once: the bytes a refresh fetched (and the bytes a writer wrote) stay in a small LRU
 (``ByteCache``), from which the read since a cursor that follows is served. Small
 ranged reads read ahead (``READ_AHEAD``) so a record's length probe and the record
@@ -59,6 +67,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import random
 import re
 import threading
 import time
@@ -81,6 +90,7 @@ from streamvis.storage.object_prefix import (
 __all__ = ["SegmentLog", "segment_name", "parse_segment_name", "manifest_name", "LOOKBACK_NS"]
 
 LOOKBACK_NS = 5 * 10**9  # listings start this far (in name time) behind the newest name
+AUTO_COMPACT_SEGMENTS = 500  # a writer compacts above this many live segments (+ up to 50%)
 Listed = tuple[str, str, int]  # (name, writer hex, seq)
 
 
@@ -108,13 +118,13 @@ class SegmentLog(ObjectPrefix, LogBackend):
         *,
         fs: Any = None,
         clock: Callable[[], int] = time.time_ns,
-        lookback_ns: int = LOOKBACK_NS,
+        lookback_ns: int | None = None,
         cache_bytes: int = 32 << 20,
     ) -> None:
         """``fs`` overrides the filesystem (tests wrap one); ``clock`` gives ns time stamps."""
         super().__init__(url, storage_options, fs=fs, cache_bytes=cache_bytes)
         self._now = clock
-        self.lookback_ns = lookback_ns
+        self.lookback_ns = LOOKBACK_NS if lookback_ns is None else lookback_ns
         self.republished = 0  # copies stored because a segment may have been listed past
         self._listing: list[Listed] = []  # every segment known, sorted by name
         self._names: set[str] = set()
@@ -124,6 +134,16 @@ class SegmentLog(ObjectPrefix, LogBackend):
         self._base: dict[str, int] | None = None  # positions when we first listed
         self._unchecked: list[_Unchecked] = []
         self._manifests: set[int] = set()  # generations whose manifest we listed
+        self.bases: list[dict[str, Any]] = []  # the newest generation's base objects
+        self.frontier = 0  # segments named below this time are in the bases
+        self._loaded_generation: int | None = None
+        self.manifest: dict[str, Any] = {}
+        # None: never compact automatically (readers never do: they do not write)
+        self.auto_compact_at: int | None = AUTO_COMPACT_SEGMENTS + random.randrange(
+            AUTO_COMPACT_SEGMENTS // 2
+        )
+        self._compact_after = 0  # live count at the last attempt: retry well above it
+        self._index_bytes: bytes | None = None  # fetched by the first identity()
         self._just_listed = 0.0  # when identity() listed: the next new_chunks need not
         self._mutex = threading.Lock()  # guards the listing state above
 
@@ -188,16 +208,63 @@ class SegmentLog(ObjectPrefix, LogBackend):
             self._put(u.data, u.writer, u.seq)
             return
 
+    def _start(self) -> int:
+        """Where a listing of what is new starts (time)."""
+        return max(self.frontier, self._clock - self.lookback_ns, 0)
+
     def _ensure_listed(self, positions: dict[str, int]) -> None:
         """List what may be new since our last listing (or since ``positions``)."""
         if self._listed_from is None:
-            self._base = dict(positions)
             if positions and self._clock:  # an index told us where we are
-                self._list_from(max(0, self._clock - self.lookback_ns))
+                self._list_from(self._start())
             else:
-                self._list_from(0)
+                self._list_from(self.frontier)
             return
-        self._list_from(max(0, self._clock - self.lookback_ns))
+        self._list_from(self._start())
+
+    def _first_use(self, positions: dict[str, int]) -> None:
+        """Remember where the store started; without positions, know every live name."""
+        if self._base is None:
+            self._base = dict(positions)
+        if not positions and (self._listed_from is None or self._listed_from > self.frontier):
+            self._list_from(self.frontier)  # e.g. an index hint we listed from was refused
+
+    def _load_manifest(self) -> None:
+        """Read the newest generation's manifest (once per generation)."""
+        generation = self.generation
+        if generation is None or generation == self._loaded_generation:
+            return
+        doc = self.read_json(manifest_name(generation))
+        if not isinstance(doc, dict) or int(doc.get("generation", -1)) != generation:
+            raise LogNotFoundError(f"the manifest of generation {generation} of {self.url} is unreadable")
+        self.bases = list(doc.get("bases") or [])
+        self.frontier = int(doc.get("frontier") or 0)
+        self.manifest = doc
+        self._loaded_generation = generation
+
+    def maintenance_due(self) -> bool:
+        """Should the appending Store compact now? (see ``object_compact``)"""
+        if self.auto_compact_at is None:
+            return False
+        live = self.live_segments()
+        return live > self.auto_compact_at and live > self._compact_after
+
+    def compaction_tried(self) -> None:
+        self._compact_after = self.live_segments() + (self.auto_compact_at or 0) // 4
+
+    def live_segments(self) -> int:
+        """Segments known above the frontier (what a fresh reader lists and reads)."""
+        listing = self._listing
+        return len(listing) - bisect.bisect_left(listing, (f"{self.frontier:020d}",))
+
+    def _base_chunks(self, lo: int, hi: int) -> Iterator[Chunk]:
+        for base in self.bases[lo:hi]:
+            key = base["key"]
+            data = self.cache.whole(key)
+            if data is None:
+                data = self._read_object(key)
+                self.cache.put(key, data, whole=True)
+            yield Chunk(key, 0, data, complete=True)
 
     def _fetch(self, picked: list[Listed]) -> Iterator[Chunk]:
         missing = [p for p in picked if self.cache.whole(p[0]) is None]
@@ -221,14 +288,15 @@ class SegmentLog(ObjectPrefix, LogBackend):
                 data = self._read_object(name)
             yield Chunk(name, 0, data, complete=True)
 
-    @staticmethod
     def _pick(
-        listing: list[Listed], start: dict[str, int], end: dict[str, int] | None
+        self, listing: list[Listed], start: dict[str, int], end: dict[str, int] | None
     ) -> list[Listed]:
-        """Segments past ``start`` (and not past ``end``), one per (writer, seq), in order."""
+        """Segments past ``start`` (and not past ``end``), one per (writer, seq), in order;
+        none below the frontier (those are in the bases)."""
         seen: set[tuple[str, int]] = set()
         out = []
-        for name, writer, seq in listing:
+        lo = bisect.bisect_left(listing, (f"{self.frontier:020d}",)) if self.frontier else 0
+        for name, writer, seq in listing[lo:]:
             if seq <= start.get(writer, -1) or (end is not None and seq > end.get(writer, -1)):
                 continue
             if (writer, seq) in seen:
@@ -251,19 +319,31 @@ class SegmentLog(ObjectPrefix, LogBackend):
                 raise LogNotFoundError(f"no streamvis log at {self.url}") from None
             except Exception as exc:
                 raise self._io(exc, "reading the header") from exc
-        if self._listed_from is None:  # opening: only the manifests, not the segments
-            try:
-                names = list_names(self.fs, self.segments_dir, "~")
-            except FileNotFoundError:
-                names = []
-            except Exception as exc:
-                raise self._io(exc, "listing generations") from exc
-            with self._mutex:
-                self._note_manifests(names)
+        if self._listed_from is None:  # opening
+            self._index_bytes = super().read_index()
+            hint = _index_clock(self._index_bytes)
+            if hint:  # list from where the index ends (it names its last segment)
+                self._clock = max(self._clock, hint)
+                self._list_from(max(0, hint - self.lookback_ns))
+                self._just_listed = time.monotonic()
+            else:  # only the manifests, not the segments
+                try:
+                    names = list_names(self.fs, self.segments_dir, "~")
+                except FileNotFoundError:
+                    names = []
+                except Exception as exc:
+                    raise self._io(exc, "listing generations") from exc
+                with self._mutex:
+                    self._note_manifests(names)
         else:
-            self._list_from(max(0, self._clock - self.lookback_ns))
+            self._list_from(self._start())
             self._just_listed = time.monotonic()
+        self._load_manifest()
         return (self._header, self.generation)
+
+    def read_index(self) -> bytes | None:
+        data, self._index_bytes = self._index_bytes, None
+        return data if data is not None else super().read_index()
 
     def read_header(self) -> bytes:
         """The header frame, carrying the newest generation."""
@@ -286,6 +366,8 @@ class SegmentLog(ObjectPrefix, LogBackend):
             self._just_listed = 0.0
         else:
             self._ensure_listed(positions)
+        self._first_use(positions)
+        yield from self._base_chunks(positions.get("~b", 0), len(self.bases))
         yield from self._fetch(self._pick(self._listing, positions, None))
 
     def chunks_between(self, start: dict[str, int], end: dict[str, int]) -> Iterator[Chunk]:
@@ -297,12 +379,20 @@ class SegmentLog(ObjectPrefix, LogBackend):
             w not in start for w in base
         ):
             self._base = {}  # a cursor older than what we listed: list everything once
-            self._list_from(0)
-        elif any(seq > known.get(writer, -1) for writer, seq in end.items()):
+            self._list_from(self.frontier)
+        elif any(seq > known.get(writer, -1) for writer, seq in end.items() if writer != "~b"):
             self._ensure_listed(start)  # ``end`` came from elsewhere: look again
+        yield from self._base_chunks(start.get("~b", 0), end.get("~b", 0))
         yield from self._fetch(self._pick(self._listing, start, end))
 
     def advance(self, positions: dict[str, int], key: str, end: int) -> None:
+        if key.startswith("bases/"):
+            for i, base in enumerate(self.bases):
+                if base["key"] == key:
+                    positions["~b"] = max(positions.get("~b", 0), i + 1)
+                    for writer, seq in (base.get("writers") or {}).items():
+                        positions[writer] = max(positions.get(writer, -1), int(seq))
+            return
         parsed = parse_segment_name(key)
         if parsed is not None:
             t, writer, seq = parsed
@@ -361,4 +451,41 @@ class SegmentLog(ObjectPrefix, LogBackend):
         """Confirm the order of what we wrote last (one listing), see the docstring."""
         if self._unchecked:
             with contextlib.suppress(Exception):
-                self._list_from(max(0, self._clock - self.lookback_ns))
+                self._list_from(self._start())
+
+    @property
+    def clock(self) -> int:
+        """The newest segment time seen or written (ns)."""
+        return self._clock
+
+    def list_between(self, lo: int, hi: int) -> list[Listed]:
+        """Every segment named in [lo, hi) time, listed now (paged; for compaction)."""
+        self._list_from(lo)
+        listing = self._listing
+        a = bisect.bisect_left(listing, (f"{lo:020d}",))
+        b = bisect.bisect_left(listing, (f"{hi:020d}",))
+        return listing[a:b]
+
+    def whole(self, key: str) -> bytes:
+        """An object's bytes, from the cache when held."""
+        data = self.cache.whole(key)
+        return data if data is not None else self._read_object(key)
+
+
+def _index_clock(data: bytes | None) -> int:
+    """The time of the last segment an index covers (a listing hint; 0 when unknown).
+    Reads only the Arrow footer's metadata; the index is checked in full later."""
+    if not data or len(data) < 12:
+        return 0
+    try:
+        import json
+
+        import pyarrow as pa
+
+        body = memoryview(data)[:-12]  # the trailer: crc32c and a magic (index_file)
+        meta = pa.ipc.open_file(pa.py_buffer(body)).schema.metadata or {}
+        last = json.loads(meta[b"streamvis"]).get("last_frame")
+        parsed = parse_segment_name(str(last[0])) if last else None
+        return parsed[0] if parsed else 0
+    except Exception:
+        return 0

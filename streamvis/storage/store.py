@@ -256,6 +256,10 @@ class Store:
                         raise
                 self._apply_written(encoded, frames, key, offset, writer_id, seq)
             self._maybe_save_index()
+            if self.backend.maintenance_due():
+                from streamvis.storage.object_compact import auto_compact
+
+                auto_compact(self)  # object stores: bounded live objects (never raises)
             return AppendResult(False, self._cursor())
 
     def _apply_written(
@@ -409,7 +413,7 @@ class Store:
                 generation, planned = self._generation, plan()
             try:
                 return read(planned)
-            except CorruptDataError:
+            except (CorruptDataError, LogNotFoundError):  # replaced, or its objects retired
                 if attempt or not self._replaced_since(generation):
                     raise
         raise AssertionError("unreachable")

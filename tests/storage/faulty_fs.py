@@ -22,6 +22,7 @@ class FaultyFS:
         self.fail_after_create: Exception | None = None
         self.reads: list[tuple[str, int | None, int | None]] = []
         self.listings: list[tuple[str, str]] = []
+        self.before_read: Callable[[], None] | None = None  # once, before the next read
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -50,11 +51,20 @@ class FaultyFS:
         self, path: str, start: int | None = None, end: int | None = None, **kw: Any
     ) -> bytes:
         self.reads.append((path, start, end))
+        self._hook_read(path)
         return self.inner.cat_file(path, start=start, end=end, **kw)
+
+    def _hook_read(self, path: str) -> None:
+        if "/segments/" in path or "/bases/" in path:
+            hook, self.before_read = self.before_read, None
+            if hook is not None:
+                hook()
 
     def cat_ranges(self, paths: list[str], starts: Any, ends: Any, **kw: Any) -> list[bytes]:
         n = len(paths)
         s = starts if isinstance(starts, list) else [starts] * n
         e = ends if isinstance(ends, list) else [ends] * n
         self.reads.extend(zip(paths, s, e, strict=True))
+        if paths:
+            self._hook_read(paths[0])
         return self.inner.cat_ranges(paths, starts, ends, **kw)
