@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 __all__ = ["IdleBackoff", "DEFAULT_CEILING"]
 
-DEFAULT_CEILING = 8.0  # seconds between polls of an idle log at most
+DEFAULT_CEILING = 10.0  # seconds between polls of an idle log at most
 
 
 class IdleBackoff:

@@ -495,8 +495,12 @@ class Store:
             self._save_index_quietly()
 
     def save_index(self) -> None:
-        """Persist the sidecar index now (atomic replace)."""
+        """Persist the sidecar index now (atomic replace). Not when the log was replaced
+        (compacted) since this store last looked: its state would overwrite the new
+        generation's index with an older one (correct, but every open would rebuild)."""
         with self._lock:
+            if self.backend.identity() != self._ident:
+                return
             meta = IndexMeta(
                 self._log_id.hex(), self._generation, dict(self._positions), self._last_frame
             )

@@ -217,7 +217,7 @@ def test_writers_compact_automatically_and_followers_see_each_point_once(log) ->
             follower.poll()
             back = follower.store.backend
             opened = max(opened, len(back.bases) + back.live_segments())
-        stored = max(stored, len(_objects(log)))
+            stored = max(stored, len(_objects(log)))
     follower.poll()
     assert sorted(follower.points) == list(range(600))
     assert follower.store.generation >= 3
@@ -243,3 +243,16 @@ def test_compact_command_on_object_stores(gcs_emulator, monkeypatch) -> None:
     assert "generation 2" in result.output and "objects a reader opens: 30 -> " in result.output
     with Store.open(url, storage_options=gcs_emulator["storage_options"]) as r:
         assert sorted(_xs(r.read())) == list(range(300))
+
+
+def test_a_writer_that_missed_the_switch_keeps_the_new_index(log) -> None:
+    from streamvis.storage.index_file import load_index
+
+    stale, _ = _store(log)
+    compactor, _ = _store(log)
+    for i in range(10):
+        stale.append([_pts(10 * i, 10)])
+    assert compact_store(compactor) is not None
+    stale.close()  # it never looked again: its generation-1 state must not be saved
+    _, meta = load_index(compactor.backend.read_index())
+    assert meta.generation == 2
