@@ -38,7 +38,8 @@ a follower that is following misses no segment; a segment whose writer's clock l
 (or an upload that took longer than ``lookback``) reaches it at most one flush of that
 writer later (or at its ``close``), as the copy; a fresh open sees the original at
 once. Only a writer that dies between such an upload and its next listing leaves a
-late segment that current followers do not see (they find it when they reopen).
+late segment that current followers do not see: a fresh open finds it until a
+compaction's frontier passes its time, after which no reader does.
 
 Generations. Compaction (``object_compact``) merges segments into base objects
 ``U/bases/...`` and publishes generation ``g`` as a manifest ``U/segments/~gen-{g:012d}``
@@ -56,11 +57,11 @@ records: a Store-side rule). Durability: an object exists durably once ``pipe_fi
 returns, so ``sync`` has nothing to do.
 
 Costs: an idle refresh is one listing of the last ``lookback`` of names (the header
-is read once; a cold open with an index lists from where the index ends); an append adds one PUT; new segments are fetched concurrently,
-once: the bytes a refresh fetched (and the bytes a writer wrote) stay in a small LRU
-(``ByteCache``), from which the read since a cursor that follows is served. Small
-ranged reads read ahead (``READ_AHEAD``) so a record's length probe and the record
-are one GET.
+is read once; a cold open with an index lists from where the index ends); an append
+adds one PUT; new segments are fetched concurrently, once: the bytes a refresh
+fetched (and the bytes a writer wrote) stay in a small LRU (``ByteCache``), from
+which the read since a cursor that follows is served. Small ranged reads read ahead
+(``READ_AHEAD``) so a record's length probe and the record are one GET.
 """
 
 from __future__ import annotations
