@@ -242,6 +242,13 @@ class SegmentLog(ObjectPrefix, LogBackend):
         self.frontier = int(doc.get("frontier") or 0)
         self.manifest = doc
         self._loaded_generation = generation
+        with self._mutex:  # names below the frontier are in the bases: forget them
+            cut = bisect.bisect_left(self._listing, (f"{self.frontier:020d}",))
+            if cut:
+                for name, writer, seq in self._listing[:cut]:
+                    self._names.discard(name)
+                    self._time_of.pop((writer, seq), None)
+                self._listing = self._listing[cut:]
 
     def maintenance_due(self) -> bool:
         """Should the appending Store compact now? (see ``object_compact``)"""

@@ -3,7 +3,8 @@
 ``gcs_emulator``: gcp-storage-emulator in this process, wrapped to page listings at
 1,000 items, honour ``startOffset`` and ``ifGenerationMatch`` (see
 ``streamvis.testing.object_stores``). ``s3_emulator``: moto's S3 server on 127.0.0.1.
-Both yield ``{"bucket", "endpoint", "storage_options", "counter", "scheme"}`` and are
+Both yield ``{"bucket", "endpoint", "storage_options", "counter", "scheme", "bulk_put"}``
+and are
 stopped at the end of the session, whatever happens.
 """
 
@@ -30,6 +31,7 @@ def _as_dict(emu: Any) -> dict[str, Any]:
         "endpoint": emu.endpoint,
         "storage_options": emu.storage_options,
         "counter": emu.counter,
+        "bulk_put": emu.bulk_put,  # {bucket/key: bytes} straight into the store, uncounted
     }
 
 

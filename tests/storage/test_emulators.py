@@ -24,7 +24,7 @@ def _gcs_list(fs: Any, bucket: str, **params: Any) -> dict[str, Any]:
 def test_gcs_listings_page_at_1000_and_honour_start_offset(gcs_emulator) -> None:
     fs = _fs(gcs_emulator)
     bucket, prefix = gcs_emulator["bucket"], f"page-{uuid.uuid4().hex}/"
-    fs.pipe({f"{bucket}/{prefix}{i:05d}": b"x" for i in range(1005)})
+    gcs_emulator["bulk_put"]({f"{bucket}/{prefix}{i:05d}": b"x" for i in range(1005)})
     counter = gcs_emulator["counter"]
     snap = counter.snapshot()
     page = _gcs_list(fs, bucket, prefix=prefix, maxResults=5000)
@@ -53,7 +53,7 @@ def test_s3_listings_page_at_1000_start_after_and_exclusive_create(s3_emulator) 
 
     fs = _fs(s3_emulator)
     bucket, prefix = s3_emulator["bucket"], f"page-{uuid.uuid4().hex}/"
-    fs.pipe({f"{bucket}/{prefix}{i:05d}": b"x" for i in range(1003)})
+    s3_emulator["bulk_put"]({f"{bucket}/{prefix}{i:05d}": b"x" for i in range(1003)})
     page = sync(fs.loop, fs._call_s3, "list_objects_v2", Bucket=bucket, Prefix=prefix)
     assert page["KeyCount"] == 1000 and page["IsTruncated"]
     tail = sync(
