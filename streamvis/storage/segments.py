@@ -78,12 +78,12 @@ from typing import Any
 
 from streamvis.errors import ConflictError, InvalidArgumentError, LogNotFoundError
 from streamvis.storage.backend import Chunk, LogBackend
+from streamvis.storage.generations import Generations, index_clock
 from streamvis.storage.object_listing import list_names
 from streamvis.storage.object_prefix import (
     FETCH_BATCH,
     ObjectPrefix,
     manifest_name,
-    parse_manifest_name,
     parse_segment_name,
     segment_name,
 )
@@ -107,7 +107,7 @@ class _Unchecked:
     written_at: float  # time.monotonic() when its PUT returned
 
 
-class SegmentLog(ObjectPrefix, LogBackend):
+class SegmentLog(Generations, ObjectPrefix, LogBackend):
     """A log made of immutable segment objects; see the module docstring."""
 
     readers_write_index = False  # readers may hold read-only credentials: never write
@@ -184,17 +184,6 @@ class SegmentLog(ObjectPrefix, LogBackend):
         for u in due:
             self._confirm(u, names)
 
-    def _note_manifests(self, names: list[str]) -> None:
-        for name in names:
-            generation = parse_manifest_name(name)
-            if generation is not None:
-                self._manifests.add(generation)
-
-    @property
-    def generation(self) -> int | None:
-        """The newest generation whose manifest we listed (None: the header's)."""
-        return max(self._manifests) if self._manifests else None
-
     def _confirm(self, u: _Unchecked, listed: list[str]) -> None:
         """Store a copy of ``u`` above everything visible if a name more than
         ``lookback`` above it was visible (a follower may have listed past it)."""
@@ -229,50 +218,6 @@ class SegmentLog(ObjectPrefix, LogBackend):
             self._base = dict(positions)
         if not positions and (self._listed_from is None or self._listed_from > self.frontier):
             self._list_from(self.frontier)  # e.g. an index hint we listed from was refused
-
-    def _load_manifest(self) -> None:
-        """Read the newest generation's manifest (once per generation)."""
-        generation = self.generation
-        if generation is None or generation == self._loaded_generation:
-            return
-        doc = self.read_json(manifest_name(generation))
-        if not isinstance(doc, dict) or int(doc.get("generation", -1)) != generation:
-            raise LogNotFoundError(f"the manifest of generation {generation} of {self.url} is unreadable")
-        self.bases = list(doc.get("bases") or [])
-        self.frontier = int(doc.get("frontier") or 0)
-        self.manifest = doc
-        self._loaded_generation = generation
-        with self._mutex:  # names below the frontier are in the bases: forget them
-            cut = bisect.bisect_left(self._listing, (f"{self.frontier:020d}",))
-            if cut:
-                for name, writer, seq in self._listing[:cut]:
-                    self._names.discard(name)
-                    self._time_of.pop((writer, seq), None)
-                self._listing = self._listing[cut:]
-
-    def maintenance_due(self) -> bool:
-        """Should the appending Store compact now? (see ``object_compact``)"""
-        if self.auto_compact_at is None:
-            return False
-        live = self.live_segments()
-        return live > self.auto_compact_at and live > self._compact_after
-
-    def compaction_tried(self) -> None:
-        self._compact_after = self.live_segments() + (self.auto_compact_at or 0) // 4
-
-    def live_segments(self) -> int:
-        """Segments known above the frontier (what a fresh reader lists and reads)."""
-        listing = self._listing
-        return len(listing) - bisect.bisect_left(listing, (f"{self.frontier:020d}",))
-
-    def _base_chunks(self, lo: int, hi: int) -> Iterator[Chunk]:
-        for base in self.bases[lo:hi]:
-            key = base["key"]
-            data = self.cache.whole(key)
-            if data is None:
-                data = self._read_object(key)
-                self.cache.put(key, data, whole=True)
-            yield Chunk(key, 0, data, complete=True)
 
     def _fetch(self, picked: list[Listed]) -> Iterator[Chunk]:
         missing = [p for p in picked if self.cache.whole(p[0]) is None]
@@ -329,7 +274,7 @@ class SegmentLog(ObjectPrefix, LogBackend):
                 raise self._io(exc, "reading the header") from exc
         if self._listed_from is None:  # opening
             self._index_bytes = super().read_index()
-            hint = _index_clock(self._index_bytes)
+            hint = index_clock(self._index_bytes)
             if hint:  # list from where the index ends (it names its last segment)
                 self._clock = max(self._clock, hint)
                 self._list_from(max(0, hint - self.lookback_ns))
@@ -353,22 +298,6 @@ class SegmentLog(ObjectPrefix, LogBackend):
         data, self._index_bytes = self._index_bytes, None
         return data if data is not None else super().read_index()
 
-    def read_header(self) -> bytes:
-        """The header frame, carrying the newest generation."""
-        if self._header is None:
-            self.identity()
-        assert self._header is not None
-        generation = self.generation
-        if generation is None:
-            return self._header
-        from streamvis.storage.framing import encode_frame
-        from streamvis.storage.records import header_payload
-        from streamvis.storage.scan import parse_header
-
-        log_id = parse_header(self._header).log_id
-        return encode_frame(header_payload(log_id, generation))
-
-    # -- reading ---------------------------------------------------------------------
     def new_chunks(self, positions: dict[str, int]) -> Iterator[Chunk]:
         if time.monotonic() - self._just_listed < 1.0:
             self._just_listed = 0.0
@@ -478,22 +407,3 @@ class SegmentLog(ObjectPrefix, LogBackend):
         """An object's bytes, from the cache when held."""
         data = self.cache.whole(key)
         return data if data is not None else self._read_object(key)
-
-
-def _index_clock(data: bytes | None) -> int:
-    """The time of the last segment an index covers (a listing hint; 0 when unknown).
-    Reads only the Arrow footer's metadata; the index is checked in full later."""
-    if not data or len(data) < 12:
-        return 0
-    try:
-        import json
-
-        import pyarrow as pa
-
-        body = memoryview(data)[:-12]  # the trailer: crc32c and a magic (index_file)
-        meta = pa.ipc.open_file(pa.py_buffer(body)).schema.metadata or {}
-        last = json.loads(meta[b"streamvis"]).get("last_frame")
-        parsed = parse_segment_name(str(last[0])) if last else None
-        return parsed[0] if parsed else 0
-    except Exception:
-        return 0
