@@ -19,7 +19,7 @@ import fcntl
 import os
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from streamvis.errors import LogNotFoundError, StorageIOError
@@ -47,6 +47,17 @@ class LogBackend(ABC):
 
     @abstractmethod
     def exists(self) -> bool: ...
+
+    def carries_cursor(self, old: int, new: int) -> bool:
+        """May a cursor of generation ``old`` be read in generation ``new``?"""
+        return old == new
+
+    def batch_filter(
+        self, start: dict[str, int], end: dict[str, int]
+    ) -> Callable[[bytes, int], bool] | None:
+        """A test (writer id, seq) -> bool for the batches a read between positions takes,
+        when the chunks can hold others (None: every batch in the chunks)."""
+        return None
 
     def maintenance_due(self) -> bool:
         """Should an appending Store compact now? (object stores, automatically)"""

@@ -95,8 +95,26 @@ class Generations:
         listing = self._listing
         return len(listing) - bisect.bisect_left(listing, (f"{self.frontier:020d}",))
 
-    def _base_chunks(self, lo: int, hi: int) -> Iterator[Chunk]:
-        for base in self.bases[lo:hi]:
+    def in_bases(self) -> dict[str, int]:
+        """The highest seq of each writer held by the bases (cumulative)."""
+        return {w: int(s) for w, s in (self.bases[-1].get("writers") or {}).items()} if self.bases else {}
+
+    def _base_chunks(
+        self, start: dict[str, int], end: dict[str, int] | None = None
+    ) -> Iterator[Chunk]:
+        """The bases holding batches past ``start`` (and not past ``end``), in order.
+        Base i holds, for each writer, the seqs above base i-1's and up to its own."""
+        previous: dict[str, Any] = {}
+        for base in self.bases:
+            held = base.get("writers") or {}
+            wanted = any(
+                int(s) > start.get(w, -1)
+                and (end is None or int(previous.get(w, -1)) < end.get(w, -1))
+                for w, s in held.items()
+            )
+            previous = held
+            if not wanted:
+                continue
             key = base["key"]
             data = self.cache.whole(key)
             if data is None:

@@ -14,8 +14,10 @@ name seen minus the lookback. A segment not yet visible now is named at or above
 ``F`` unless it is late, and a late one is re-stored by its writer above everything
 (``segments``), so no batch is left out; copies of a (writer, seq) already in a base
 are skipped. Writers keep appending throughout (their segments sort after ``F``) and
-readers keep following: on their next refresh they see the new manifest and reopen
-(a cursor of the old generation raises ``CursorResetError``: read from the start).
+readers keep following: on their next refresh they see the new manifest and reopen,
+and their cursors carry over (positions are per writer seq, which compaction keeps; a
+cursor behind the merge reads the bases it needs, filtered by seq), so a follower
+neither repeats nor skips a point and a web page does not reload.
 
 Retiring. What generation ``g + 1`` made redundant (the merged segments, merged
 bases) is listed in ``U/bases/...retire`` and deleted when generation ``g + 2`` is

@@ -48,8 +48,10 @@ newest manifest for free). A reader of generation ``g`` reads its bases, then th
 segments named at or after its frontier; a writer compacts when it knows more than
 ``AUTO_COMPACT_SEGMENTS`` live segments, so a reader opens about 1,000 objects at most.
 
-Positions (cursor content) are per writer, ``{writer_hex: last seq consumed}``, plus
-``"~b"``: how many of the generation's bases were read.
+Positions (cursor content) are per writer, ``{writer_hex: last seq consumed}``, the
+same in every generation: compaction moves batches, never changes them, so a cursor of
+an older generation carries over (the bases it has not read are read, and their batches
+filtered by seq: ``batch_filter``).
 
 No lock: ``writer_lock`` is a no-op. Writers on different machines may race to fix
 the schema of a new name; the first in log order wins (readers skip the loser's
@@ -249,7 +251,10 @@ class SegmentLog(Generations, ObjectPrefix, LogBackend):
         seen: set[tuple[str, int]] = set()
         out = []
         lo = bisect.bisect_left(listing, (f"{self.frontier:020d}",)) if self.frontier else 0
+        held = self.in_bases()
         for name, writer, seq in listing[lo:]:
+            if seq <= held.get(writer, -1):
+                continue  # a copy of a batch the bases hold
             if seq <= start.get(writer, -1) or (end is not None and seq > end.get(writer, -1)):
                 continue
             if (writer, seq) in seen:
@@ -304,7 +309,7 @@ class SegmentLog(Generations, ObjectPrefix, LogBackend):
         else:
             self._ensure_listed(positions)
         self._first_use(positions)
-        yield from self._base_chunks(positions.get("~b", 0), len(self.bases))
+        yield from self._base_chunks(positions)
         yield from self._fetch(self._pick(self._listing, positions, None))
 
     def chunks_between(self, start: dict[str, int], end: dict[str, int]) -> Iterator[Chunk]:
@@ -317,16 +322,15 @@ class SegmentLog(Generations, ObjectPrefix, LogBackend):
         ):
             self._base = {}  # a cursor older than what we listed: list everything once
             self._list_from(self.frontier)
-        elif any(seq > known.get(writer, -1) for writer, seq in end.items() if writer != "~b"):
+        elif any(seq > known.get(writer, -1) for writer, seq in end.items()):
             self._ensure_listed(start)  # ``end`` came from elsewhere: look again
-        yield from self._base_chunks(start.get("~b", 0), end.get("~b", 0))
+        yield from self._base_chunks(start, end)
         yield from self._fetch(self._pick(self._listing, start, end))
 
     def advance(self, positions: dict[str, int], key: str, end: int) -> None:
         if key.startswith("bases/"):
-            for i, base in enumerate(self.bases):
+            for base in self.bases:
                 if base["key"] == key:
-                    positions["~b"] = max(positions.get("~b", 0), i + 1)
                     for writer, seq in (base.get("writers") or {}).items():
                         positions[writer] = max(positions.get(writer, -1), int(seq))
             return
@@ -340,6 +344,16 @@ class SegmentLog(Generations, ObjectPrefix, LogBackend):
                     self._clock = max(self._clock, t)  # e.g. an index's last record
 
     # -- writing ---------------------------------------------------------------------
+    def carries_cursor(self, old: int, new: int) -> bool:
+        """Cursors of older generations stay valid (see Positions in the docstring)."""
+        return 1 <= old <= new
+
+    def batch_filter(
+        self, start: dict[str, int], end: dict[str, int]
+    ) -> Callable[[bytes, int], bool] | None:
+        """Which batches a read between two positions takes (bases hold many writers')."""
+        return lambda writer, seq: start.get(writer.hex(), -1) < seq <= end.get(writer.hex(), -1)
+
     def writer_lock(self) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()  # object stores have no lock; see the docstring
 

@@ -39,7 +39,7 @@ from streamvis.patterns import key_filter, matcher
 from streamvis.proto import data_pb2 as pb
 from streamvis.storage.backend import Chunk, LogBackend, open_backend
 from streamvis.storage.codec import dtype_name
-from streamvis.storage.cursor import decode_cursor, encode_cursor
+from streamvis.storage.cursor import cursor_positions, decode_cursor, encode_cursor
 from streamvis.storage.decimate import decimate_table, range_bounds, select_range, slice_range
 from streamvis.storage.framing import encode_frame
 from streamvis.storage.group_cache import GroupCache
@@ -386,7 +386,9 @@ class Store:
             )
 
         def plan() -> tuple[str, dict[str, int], dict[str, int]]:
-            start = decode_cursor(since, self._log_id, self._generation)
+            generation, start = cursor_positions(since, self._log_id)
+            if not self.backend.carries_cursor(generation, self._generation):
+                decode_cursor(since, self._log_id, self._generation)  # raises the reset
             return self._cursor(), start, dict(self._positions)
 
         def read(p: tuple[str, dict[str, int], dict[str, int]]) -> ReadResult:
