@@ -371,6 +371,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-100m", action="store_true", help="skip the 100M-point cursor log")
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--object-stores", action="store_true",
+                    help="also the gs:// and s3:// table (issue 12, benchmarks.object_store_bench)")
     a = ap.parse_args(argv)
     s = QUICK if a.quick else FULL
     if a.runs:
@@ -383,6 +385,10 @@ def main(argv: list[str] | None = None) -> int:
     os.makedirs(wd, exist_ok=True)
     try:
         t = run(s, wd)
+        if a.object_stores:
+            from benchmarks import object_store_bench as osb
+
+            t.extend(osb.run(osb.QUICK if a.quick else osb.FULL, {"gs", "s3"}))
         t.title += f" ({'quick' if a.quick else 'full'} size, medians of {s.runs} runs)"
         t.print()
         if a.json:

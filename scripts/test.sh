@@ -13,7 +13,7 @@ python -m pip install -q --upgrade pip
 # torch: the CPU wheel of this machine kind (a plain `torch` would pull a CUDA build).
 python -m pip install -q "torch==2.13.0" || echo "note: torch==2.13.0 not installable; torch tests will skip"
 # tensorboard, lightning, transformers: the integrations' tests (they take the torch above)
-python -m pip install -q -e ".[test,gcs,torch,jax,tensorboard,lightning,transformers]"
+python -m pip install -q -e ".[test,gcs,s3,torch,jax,tensorboard,lightning,transformers]"
 
 # Debian's chromium for the browser tests (never a browser download).
 if ! command -v chromium >/dev/null 2>&1; then

@@ -33,9 +33,13 @@ def export_cmd(path: str, out_dir: str, scope_pattern: str | None, name_pattern:
 
 @click.command("compact")
 @click.argument("path")
-def compact_cmd(path: str) -> None:
-    """Rewrite the log at PATH without deleted data, each group contiguous."""
+@click.option("--grace", type=float, default=10.0, show_default=True,
+              help="gs:// and s3://: seconds readers get to move on before old objects go.")
+def compact_cmd(path: str, grace: float) -> None:
+    """Rewrite the log at PATH without deleted data, each group contiguous (gs://, s3://:
+    merge its segments into a new generation while writers and readers go on)."""
     from streamvis.storage.compact import compact
+    from streamvis.storage.object_compact import compact_object_log
 
     with tqdm(desc="compact", unit="group", disable=None) as bar:
 
@@ -43,11 +47,16 @@ def compact_cmd(path: str) -> None:
             bar.total = total
             bar.update(done - bar.n)
 
-        stats = compact(path, progress=progress)
+        if "://" in path and not path.startswith("file://"):
+            stats = compact_object_log(path, progress=progress, grace=grace)
+        else:
+            stats = compact(path, progress=progress)
     click.echo(
         f"compacted {path}: {stats.bytes_before} -> {stats.bytes_after} bytes, "
         f"{stats.groups} groups, {stats.points} points, generation {stats.generation}"
     )
+    if stats.objects_before is not None:
+        click.echo(f"objects a reader opens: {stats.objects_before} -> {stats.objects_after}")
 
 
 @click.command("verify")

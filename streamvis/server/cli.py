@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import click
 import numpy as np
 
+from streamvis.backoff import DEFAULT_CEILING, IdleBackoff
 from streamvis.errors import NotFoundError, StreamvisError
 from streamvis.server import wire
 
@@ -189,7 +190,9 @@ def delete_cmd(
 @click.option("--from-start", is_flag=True, help="Print what exists first, then follow.")
 @click.option("--count", type=click.IntRange(1), default=None, help="Exit after this many points.")
 @click.option("--interval", type=float, default=0.2, show_default=True,
-              help="Polling interval for a local log, seconds.")
+              help="Polling interval for a log, seconds (while points arrive).")
+@click.option("--max-interval", type=float, default=DEFAULT_CEILING, show_default=True,
+              help="While nothing arrives the interval grows up to this, seconds.")
 @_client_options
 @_one_line_errors
 def tail_cmd(
@@ -201,6 +204,7 @@ def tail_cmd(
     from_start: bool,
     count: int | None,
     interval: float,
+    max_interval: float,
     token: str | None,
     tls_ca: str | None,
 ) -> None:
@@ -208,7 +212,7 @@ def tail_cmd(
     sel = dict(scope=scope, name=name, scope_pattern=scope_pattern, name_pattern=name_pattern)
     printed = 0
     with _closing(_open(target, token=token, tls_ca=tls_ca)) as src:
-        for result in _follow(src, sel, from_start, interval):
+        for result in _follow(src, sel, from_start, IdleBackoff(interval, max_interval)):
             for scope_, name_ in result.deleted:
                 click.echo(f"# deleted {scope_}" + (f"/{name_}" if name_ else ""))
             for (scope_, name_), table in result.tables.items():
@@ -223,8 +227,8 @@ def tail_cmd(
                         return
 
 
-def _follow(src: Any, sel: dict[str, Any], from_start: bool, interval: float) -> Iterator[Any]:
-    """Batches of new points: a server pushes them, a local log is polled."""
+def _follow(src: Any, sel: dict[str, Any], from_start: bool, backoff: IdleBackoff) -> Iterator[Any]:
+    """Batches of new points: a server pushes them, a log is polled (less often while idle)."""
     from streamvis.server.client import GrpcSource
 
     if isinstance(src, GrpcSource):
@@ -236,8 +240,10 @@ def _follow(src: Any, sel: dict[str, Any], from_start: bool, interval: float) ->
         result = src.fetch(**sel, since=since)
         since = result.cursor
         yield result
-        if not result.tables and not result.deleted:
-            time.sleep(interval)
+        got = bool(result.tables or result.deleted)
+        wait = backoff.after(got)
+        if not got:
+            time.sleep(wait)
 
 
 def _fmt(value: Any) -> str:

@@ -19,7 +19,7 @@ import fcntl
 import os
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from streamvis.errors import LogNotFoundError, StorageIOError
@@ -42,9 +42,31 @@ class LogBackend(ABC):
     """The byte store under a log."""
 
     url: str
+    # may a reader persist the index it rebuilt? (object-store readers may hold read-only
+    # credentials and must never write; a local reader tries, and never fails for it)
+    readers_write_index: bool = True
 
     @abstractmethod
     def exists(self) -> bool: ...
+
+    def carries_cursor(self, old: int, new: int) -> bool:
+        """May a cursor of generation ``old`` be read in generation ``new``?"""
+        return old == new
+
+    def batch_filter(
+        self, start: dict[str, int], end: dict[str, int]
+    ) -> Callable[[bytes, int], bool] | None:
+        """A test (writer id, seq) -> bool for the batches a read between positions takes,
+        when the chunks can hold others (None: every batch in the chunks)."""
+        return None
+
+    def maintenance_due(self) -> bool:
+        """Should an appending Store compact now? (object stores, automatically)"""
+        return False
+
+    def missing_reason(self) -> str:
+        """Why there is no log here, for the error of a read-only open."""
+        return f"no streamvis log at {self.url}"
 
     @abstractmethod
     def create(self, header_frame: bytes) -> None:

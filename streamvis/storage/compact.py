@@ -33,10 +33,16 @@ class CompactStats:
     groups: int
     points: int
     generation: int
+    objects_before: int | None = None  # object stores: what a fresh reader opens
+    objects_after: int | None = None
 
 
 def compact(path: str, progress: Callable[[int, int], None] | None = None) -> CompactStats:
     """Rewrite the log at ``path``; ``progress(done, total)`` is called per group."""
+    if "://" in path and not path.startswith("file://"):  # object stores: online, by segments
+        from streamvis.storage.object_compact import compact_object_log
+
+        return compact_object_log(path, progress=progress)
     store = Store.open(path, "r")
     backend = store.backend
     if not isinstance(backend, LocalLog):

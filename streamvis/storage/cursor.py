@@ -13,13 +13,26 @@ import json
 
 from streamvis.errors import CursorResetError, InvalidArgumentError
 
-__all__ = ["encode_cursor", "decode_cursor"]
+__all__ = ["encode_cursor", "decode_cursor", "cursor_positions"]
 
 
 def encode_cursor(log_id: bytes, generation: int, positions: dict[str, int]) -> str:
     """The opaque cursor string for a position."""
     doc = {"l": log_id.hex(), "g": generation, "p": positions}
     return base64.urlsafe_b64encode(json.dumps(doc, separators=(",", ":")).encode()).decode()
+
+
+def cursor_positions(cursor: str, log_id: bytes) -> tuple[int, dict[str, int]]:
+    """(generation, positions) of a cursor of this log; errors when it is malformed."""
+    try:
+        doc = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        cur_log, gen = doc["l"], int(doc["g"])
+        positions = {str(k): int(v) for k, v in doc["p"].items()}
+    except Exception:
+        raise InvalidArgumentError(f"not a streamvis cursor: {str(cursor)[:80]!r}") from None
+    if cur_log != log_id.hex():
+        raise InvalidArgumentError("the cursor belongs to another log")
+    return gen, positions
 
 
 def decode_cursor(cursor: str, log_id: bytes, generation: int) -> dict[str, int]:

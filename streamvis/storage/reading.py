@@ -272,13 +272,19 @@ def read_between(
     skip_damaged: bool = False,
 ) -> tuple[dict[tuple[str, str], pa.Table], list[tuple[str, str | None]]]:
     """Tables of the points appended between two cursors' positions, and the tombstones
-    passed on the way (data a tombstone covers is dropped from the tables)."""
+    passed on the way (data a tombstone covers is dropped from the tables). Batches the
+    backend's ``batch_filter`` refuses (object stores' bases) are skipped."""
     from streamvis.storage.scan import ScannedRecord, scan_chunks  # scan imports backend only
 
     builder = TableBuilder()
     deleted: list[tuple[str, str | None]] = []
 
+    keep = backend.batch_filter(start, end)
+
     def on_batch(batch: list[ScannedRecord]) -> None:
+        commit = batch[-1].record
+        if keep is not None and not keep(commit.writer_id, commit.seq):
+            return
         for r in batch[:-1]:
             kind = r.record.WhichOneof("body")
             if kind == "points":

@@ -1,4 +1,4 @@
-"""``SegmentLog``: a streamvis log on an object store (``gs://``, ``memory://``, any fsspec).
+"""``SegmentLog``: a streamvis log on an object store (``gs://``, ``s3://``, ``memory://``).
 
 Object stores cannot append (gcsfs's mode ``'ab'`` silently overwrites), so a log at URL
 ``U`` is a prefix of immutable objects::
@@ -6,95 +6,113 @@ Object stores cannot append (gcsfs's mode ``'ab'`` silently overwrites), so a lo
     U/header                      the header frame, created once (exclusively)
     U/segments/{t:020d}-{writer}-{seq:012d}
                                   one object per appended batch: exactly its frames
-    U/index.arrow                 the sidecar index, replaced whole (atomic on GCS)
+    U/index.arrow                 the sidecar index, replaced whole (atomic on GCS/S3)
 
 Segments are created exclusively: ``pipe_file(..., mode="create")``, which gcsfs sends
-with the ``ifGenerationMatch=0`` precondition (atomic on GCS) and other filesystems
-implement as check-then-write (a race window between the check and the write, closed
-only by stores with preconditions). When the object exists already and holds the same
-bytes, the append is our own earlier attempt (a transport retry whose answer was
-lost) and succeeds; different bytes raise ``ConflictError`` (``Store.append`` answers
-"duplicate" when the winner holds the same writer id and seq). When a write fails,
-the object is read back: our bytes mean only the answer was lost (success); other
-bytes (a damaged upload: on gs:// every upload's MD5 is checked) are removed and the
-error raised, so no damaged segment stays for readers (one that read it meanwhile
-gets ``CorruptDataError`` once).
+with ``ifGenerationMatch=0`` and s3fs with ``If-None-Match: *`` (atomic on GCS and S3)
+and other filesystems implement as check-then-write. When the object exists already
+and holds the same bytes, the append is our own earlier attempt (a transport retry
+whose answer was lost) and succeeds; different bytes raise ``ConflictError``
+(``Store.append`` answers "duplicate" when the winner holds the same writer id and
+seq). When a write fails, the object is read back: our bytes mean only the answer was
+lost (success); other bytes (a damaged upload: on gs:// every upload's MD5 is checked)
+are removed and the error raised, so no damaged segment stays for readers.
 
 Order. Readers apply segments sorted by name, so by ``t``, a time stamp in ns. Each
 backend keeps ``t`` above every segment it has listed (a Lamport clock): a batch
 written after its writer caught up (``Store.append`` always does) sorts after all it
-saw, so a tombstone follows the data it deletes even when clocks disagree. Batches
-written concurrently on machines with skewed clocks are ordered by those clocks: a
-reader following the log may apply them in another order than a fresh reader (e.g.
-a delete and a concurrent write of the same name). A writer's seqs must be created
-in increasing order; several copies of one (writer, seq) are read once (the first).
+saw, so a tombstone follows the data it deletes, and the first schema in log order is
+the same for every reader, whatever the clocks say. A writer's seqs must be created in
+increasing order; several copies of one (writer, seq) are read once (the first).
 
-Positions (cursor content) are per writer, ``{writer_hex: last seq consumed}``, so a
-segment that sorts before ones already read (clock skew) is still found later.
+Listing only what is new. A refresh lists ``U/segments/`` from ``t_max - lookback``
+(``startOffset`` on GCS, ``StartAfter`` on S3; ``object_listing``), where ``t_max`` is
+the newest name this backend has seen: one request and a few names, whatever the
+log's age. A segment can appear "late", below names already listed, when its writer
+computed its name before another writer's higher name became visible (a clock ahead,
+or a slow upload). The writer checks that at its next listing (the next append's
+catch-up, or ``close``): if a name above ``t + lookback`` is visible, a follower may
+have listed past its segment, so it stores a copy under a fresh name above everything
+it sees (readers take the first copy of a (writer, seq) and skip the other). The bound:
+a follower that is following misses no segment; a segment whose writer's clock lags
+(or an upload that took longer than ``lookback``) reaches it at most one flush of that
+writer later (or at its ``close``), as the copy; a fresh open sees the original at
+once. Only a writer that dies between such an upload and its next listing leaves a
+late segment that current followers do not see: a fresh open finds it until a
+compaction's frontier passes its time, after which no reader does.
+
+Generations. Compaction (``object_compact``) merges segments into base objects
+``U/bases/...`` and publishes generation ``g`` as a manifest ``U/segments/~gen-{g:012d}``
+(created exclusively; ``~`` sorts after every segment name, so every listing sees the
+newest manifest for free). A reader of generation ``g`` reads its bases, then the
+segments named at or after its frontier; a writer compacts when it knows more than
+``AUTO_COMPACT_SEGMENTS`` live segments, so a reader opens about 1,000 objects at most.
+
+Positions (cursor content) are per writer, ``{writer_hex: last seq consumed}``, the
+same in every generation: compaction moves batches, never changes them, so a cursor of
+an older generation carries over (the bases it has not read are read, and their batches
+filtered by seq: ``batch_filter``).
 
 No lock: ``writer_lock`` is a no-op. Writers on different machines may race to fix
-the schema of a new name; the first in log order must win (readers skip the loser's
+the schema of a new name; the first in log order wins (readers skip the loser's
 records: a Store-side rule). Durability: an object exists durably once ``pipe_file``
 returns, so ``sync`` has nothing to do.
 
-Costs: a refresh is one small GET of the header and one listing of ``U/segments/``
-(O(segments), uncached: gcsfs would otherwise cache listings forever); an append adds
-one PUT. New segments are fetched concurrently. Compaction (not yet implemented for
-object stores) would collapse the segments into few.
+Costs: an idle refresh is one listing of the last ``lookback`` of names (the header
+is read once; a cold open with an index lists from where the index ends); an append
+adds one PUT; new segments are fetched concurrently, once: the bytes a refresh
+fetched (and the bytes a writer wrote) stay in a small LRU (``ByteCache``), from
+which the read since a cursor that follows is served. Small ranged reads read ahead
+(``READ_AHEAD``) so a record's length probe and the record are one GET.
 """
 
 from __future__ import annotations
 
 import bisect
 import contextlib
-import os
+import random
 import re
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
-from streamvis.errors import ConflictError, InvalidArgumentError, LogNotFoundError, StorageIOError
+from streamvis.errors import ConflictError, InvalidArgumentError, LogNotFoundError
 from streamvis.storage.backend import Chunk, LogBackend
+from streamvis.storage.generations import Generations, index_clock
+from streamvis.storage.object_listing import list_names
+from streamvis.storage.object_prefix import (
+    FETCH_BATCH,
+    ObjectPrefix,
+    manifest_name,
+    parse_segment_name,
+    segment_name,
+)
 
-__all__ = ["SegmentLog", "segment_name", "parse_segment_name"]
+__all__ = ["SegmentLog", "segment_name", "parse_segment_name", "manifest_name", "LOOKBACK_NS"]
 
-_NAME = re.compile(r"^(\d{20})-([0-9a-f]*)-(\d{12,})$")
-_FETCH_BATCH = 64  # segments fetched concurrently per request batch
-
+LOOKBACK_NS = 5 * 10**9  # listings start this far (in name time) behind the newest name
+AUTO_COMPACT_SEGMENTS = 500  # a writer compacts above this many live segments (+ up to 50%)
 Listed = tuple[str, str, int]  # (name, writer hex, seq)
 
 
-def segment_name(t: int, writer: str, seq: int) -> str:
-    return f"{t:020d}-{writer}-{seq:012d}"
+@dataclass
+class _Unchecked:
+    """A segment we wrote whose order no listing has confirmed yet (see the docstring)."""
+
+    name: str
+    t: int
+    writer: str
+    seq: int
+    data: bytes
+    written_at: float  # time.monotonic() when its PUT returned
 
 
-def parse_segment_name(name: str) -> tuple[int, str, int] | None:
-    """(time, writer, seq) of a segment's name, None for anything else."""
-    m = _NAME.match(name.rsplit("/", 1)[-1])
-    return (int(m.group(1)), m.group(2), int(m.group(3))) if m else None
-
-
-def _filesystem(url: str, storage_options: dict[str, Any]) -> tuple[Any, str]:
-    import fsspec
-
-    protocol = url.split("://", 1)[0]
-    opts = dict(storage_options)
-    if protocol in ("gs", "gcs"):
-        if "gcsfs" not in sys.modules and (
-            os.environ.get("STORAGE_EMULATOR_HOST") or opts.get("endpoint_url")
-        ):
-            # gcsfs's experimental bucket-type probe stalls ~60 s per access on emulators
-            os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
-        opts.setdefault("use_listings_cache", False)
-        opts.setdefault("consistency", "md5")  # check each upload's MD5 in GCS's answer
-    fs, path = fsspec.core.url_to_fs(url, **opts)
-    return fs, path.rstrip("/")
-
-
-class SegmentLog(LogBackend):
+class SegmentLog(Generations, ObjectPrefix, LogBackend):
     """A log made of immutable segment objects; see the module docstring."""
+
+    readers_write_index = False  # readers may hold read-only credentials: never write
 
     def __init__(
         self,
@@ -103,61 +121,114 @@ class SegmentLog(LogBackend):
         *,
         fs: Any = None,
         clock: Callable[[], int] = time.time_ns,
+        lookback_ns: int | None = None,
+        cache_bytes: int = 32 << 20,
     ) -> None:
         """``fs`` overrides the filesystem (tests wrap one); ``clock`` gives ns time stamps."""
-        self.url = url.rstrip("/")
+        super().__init__(url, storage_options, fs=fs, cache_bytes=cache_bytes)
         self._now = clock
-        if fs is None:
-            fs, root = _filesystem(self.url, storage_options or {})
-        else:
-            root = fs._strip_protocol(self.url).rstrip("/")
-        self.fs = fs
-        self.root = root
-        self.header_path = f"{root}/header"
-        self.segments_dir = f"{root}/segments"
-        self.index_path = f"{root}/index.arrow"
-        self._header: bytes | None = None
+        self.lookback_ns = LOOKBACK_NS if lookback_ns is None else lookback_ns
+        self.republished = 0  # copies stored because a segment may have been listed past
         self._listing: list[Listed] = []  # every segment known, sorted by name
         self._names: set[str] = set()
+        self._time_of: dict[tuple[str, int], int] = {}  # (writer, seq) -> t of its first copy
         self._clock = 0  # highest time prefix seen or written
-        self._mutex = threading.Lock()  # guards the three above
+        self._listed_from: int | None = None  # lowest start time listed (complete above)
+        self._base: dict[str, int] | None = None  # positions when we first listed
+        self._unchecked: list[_Unchecked] = []
+        self._manifests: set[int] = set()  # generations whose manifest we listed
+        self.bases: list[dict[str, Any]] = []  # the newest generation's base objects
+        self.frontier = 0  # segments named below this time are in the bases
+        self._loaded_generation: int | None = None
+        self.manifest: dict[str, Any] = {}
+        # None: never compact automatically (readers never do: they do not write)
+        self.auto_compact_at: int | None = AUTO_COMPACT_SEGMENTS + random.randrange(
+            AUTO_COMPACT_SEGMENTS // 2
+        )
+        self._compact_after = 0  # live count at the last attempt: retry well above it
+        self._index_bytes: bytes | None = None  # fetched by the first identity()
+        self._just_listed = 0.0  # when identity() listed: the next new_chunks need not
+        self._mutex = threading.Lock()  # guards the listing state above
 
-    # -- helpers -----------------------------------------------------------------------
-    def _io(self, exc: Exception, doing: str) -> StorageIOError:
-        return StorageIOError(f"{doing} on {self.url} failed: {exc.__class__.__name__}: {exc}")
+    def _note(self, name: str) -> Listed | None:
+        """Add a segment name to what we know (under the mutex); the entry if new."""
+        parsed = parse_segment_name(name)
+        if parsed is None or name in self._names:
+            return None
+        t, writer, seq = parsed
+        self._names.add(name)
+        self._clock = max(self._clock, t)
+        self._time_of.setdefault((writer, seq), t)
+        return (name, writer, seq)
 
-    def _invalidate(self, path: str) -> None:
-        with contextlib.suppress(Exception):
-            self.fs.invalidate_cache(path)
-
-    def _list(self) -> list[Listed]:
-        """List ``U/segments/`` afresh (never from a listing cache), merging into ours."""
-        self._invalidate(self.segments_dir)
+    def _list_from(self, start_t: int) -> None:
+        """List segment names from time ``start_t`` on and merge them into ours; then
+        confirm (or re-store) the segments we wrote before this listing started."""
+        started = time.monotonic()
         try:
-            paths = self.fs.ls(self.segments_dir, detail=False)
+            names = list_names(self.fs, self.segments_dir, f"{start_t:020d}" if start_t else "")
         except FileNotFoundError:
-            paths = []
+            names = []
         except Exception as exc:
             raise self._io(exc, "listing segments") from exc
         with self._mutex:
-            fresh = []
-            for p in paths:
-                name = p.rstrip("/").rsplit("/", 1)[-1]
-                parsed = parse_segment_name(name)
-                if parsed is not None and name not in self._names:
-                    fresh.append((name, parsed[1], parsed[2]))
-                    self._clock = max(self._clock, parsed[0])
+            self._note_manifests(names)
+            fresh = [e for e in map(self._note, names) if e is not None]
             if fresh:
-                self._names.update(n for n, _, _ in fresh)
-                self._listing = sorted(self._listing + fresh)  # replaced, never mutated
-            return self._listing
+                listing = list(self._listing)  # replaced, never mutated: readers iterate it
+                for entry in fresh:
+                    bisect.insort(listing, entry)
+                self._listing = listing
+            if self._listed_from is None or start_t < self._listed_from:
+                self._listed_from = start_t
+            due = [u for u in self._unchecked if u.written_at <= started]
+            self._unchecked = [u for u in self._unchecked if u.written_at > started]
+        for u in due:
+            self._confirm(u, names)
+
+    def _confirm(self, u: _Unchecked, listed: list[str]) -> None:
+        """Store a copy of ``u`` above everything visible if a name more than
+        ``lookback`` above it was visible (a follower may have listed past it)."""
+        limit = u.t + self.lookback_ns
+        for name in listed:
+            parsed = parse_segment_name(name)
+            if parsed is None or parsed[0] <= limit:
+                continue
+            if parsed[1] == u.writer and parsed[2] > u.seq:
+                continue  # our own later segment, written after this one was visible
+            self.republished += 1
+            self._put(u.data, u.writer, u.seq)
+            return
+
+    def _start(self) -> int:
+        """Where a listing of what is new starts (time)."""
+        return max(self.frontier, self._clock - self.lookback_ns, 0)
+
+    def _ensure_listed(self, positions: dict[str, int]) -> None:
+        """List what may be new since our last listing (or since ``positions``)."""
+        if self._listed_from is None:
+            if positions and self._clock:  # an index told us where we are
+                self._list_from(self._start())
+            else:
+                self._list_from(self.frontier)
+            return
+        self._list_from(self._start())
+
+    def _first_use(self, positions: dict[str, int]) -> None:
+        """Remember where the store started; without positions, know every live name."""
+        if self._base is None:
+            self._base = dict(positions)
+        if not positions and (self._listed_from is None or self._listed_from > self.frontier):
+            self._list_from(self.frontier)  # e.g. an index hint we listed from was refused
 
     def _fetch(self, picked: list[Listed]) -> Iterator[Chunk]:
-        for i in range(0, len(picked), _FETCH_BATCH):
-            part = picked[i : i + _FETCH_BATCH]
-            paths = [f"{self.segments_dir}/{name}" for name, _, _ in part]
+        missing = [p for p in picked if self.cache.whole(p[0]) is None]
+        for i in range(0, len(missing), FETCH_BATCH):
+            part = missing[i : i + FETCH_BATCH]
+            paths = [self._path(name) for name, _, _ in part]
             try:
-                blobs = self.fs.cat_ranges(paths, None, None, on_error="raise")
+                # start 0, no end: one GET (s3fs asks the size first when given neither)
+                blobs = self.fs.cat_ranges(paths, [0] * len(paths), None, on_error="raise")
             except FileNotFoundError as exc:
                 raise LogNotFoundError(
                     f"a segment of {self.url} vanished (compaction?): {exc}"
@@ -165,110 +236,124 @@ class SegmentLog(LogBackend):
             except Exception as exc:
                 raise self._io(exc, "reading segments") from exc
             for (name, _, _), data in zip(part, blobs, strict=True):
-                yield Chunk(name, 0, bytes(data), complete=True)
+                self.cache.put(name, bytes(data), whole=True)
+        for name, _, _ in picked:
+            data = self.cache.whole(name)
+            if data is None:  # dropped by the LRU meanwhile (a huge batch)
+                data = self._read_object(name)
+            yield Chunk(name, 0, data, complete=True)
 
-    @staticmethod
     def _pick(
-        listing: list[Listed], start: dict[str, int], end: dict[str, int] | None
+        self, listing: list[Listed], start: dict[str, int], end: dict[str, int] | None
     ) -> list[Listed]:
-        """Segments past ``start`` (and not past ``end``), one per (writer, seq), in order."""
+        """Segments past ``start`` (and not past ``end``), one per (writer, seq), in order;
+        none below the frontier (those are in the bases)."""
         seen: set[tuple[str, int]] = set()
         out = []
-        for name, writer, seq in listing:
+        lo = bisect.bisect_left(listing, (f"{self.frontier:020d}",)) if self.frontier else 0
+        held = self.in_bases()
+        for name, writer, seq in listing[lo:]:
+            if seq <= held.get(writer, -1):
+                continue  # a copy of a batch the bases hold
             if seq <= start.get(writer, -1) or (end is not None and seq > end.get(writer, -1)):
                 continue
             if (writer, seq) in seen:
-                continue  # a second copy of a retried batch
+                continue  # a second copy of a retried or re-stored batch
             seen.add((writer, seq))
             out.append((name, writer, seq))
         return out
 
     # -- opening -----------------------------------------------------------------------
-    def exists(self) -> bool:
-        self._invalidate(self.header_path)
-        try:
-            return bool(self.fs.isfile(self.header_path))
-        except FileNotFoundError:
-            return False
-        except Exception as exc:
-            raise self._io(exc, "checking the header") from exc
-
-    def create(self, header_frame: bytes) -> None:
-        if self.exists():  # also where create is check-then-write (emulators ignore preconditions)
-            return
-        try:
-            self.fs.pipe_file(self.header_path, header_frame, mode="create")
-        except FileExistsError:
-            pass  # someone created the log first: keep theirs
-        except FileNotFoundError as exc:
-            raise LogNotFoundError(f"cannot create log {self.url}: {exc}") from exc
-        except Exception as exc:
-            raise self._io(exc, "creating the header") from exc
-        self._invalidate(self.root)
-
     def identity(self) -> object:
-        """The header's bytes: a compaction writes a new header (new generation)."""
-        try:
-            self._header = bytes(self.fs.cat_file(self.header_path))
-        except FileNotFoundError:
-            raise LogNotFoundError(f"no streamvis log at {self.url}") from None
-        except Exception as exc:
-            raise self._io(exc, "reading the header") from exc
-        return self._header
+        """(header bytes, newest generation): a compaction adds a generation manifest.
 
-    def read_header(self) -> bytes:
-        return self._header if self._header is not None else self.identity()  # type: ignore[return-value]
+        The header is read once (it never changes); the generation comes from a
+        listing, which ``new_chunks`` then reuses: a refresh is one request when idle.
+        """
+        if self._header is None:
+            try:
+                self._header = bytes(self.fs.cat_file(self.header_path, start=0, end=None))
+            except FileNotFoundError:
+                raise LogNotFoundError(f"no streamvis log at {self.url}") from None
+            except Exception as exc:
+                raise self._io(exc, "reading the header") from exc
+        if self._listed_from is None:  # opening
+            self._index_bytes = super().read_index()
+            hint = index_clock(self._index_bytes)
+            if hint:  # list from where the index ends (it names its last segment)
+                self._clock = max(self._clock, hint)
+                self._list_from(max(0, hint - self.lookback_ns))
+                self._just_listed = time.monotonic()
+            else:  # only the manifests, not the segments
+                try:
+                    names = list_names(self.fs, self.segments_dir, "~")
+                except FileNotFoundError:
+                    names = []
+                except Exception as exc:
+                    raise self._io(exc, "listing generations") from exc
+                with self._mutex:
+                    self._note_manifests(names)
+        else:
+            self._list_from(self._start())
+            self._just_listed = time.monotonic()
+        self._load_manifest()
+        return (self._header, self.generation)
 
-    # -- reading ---------------------------------------------------------------------
+    def read_index(self) -> bytes | None:
+        data, self._index_bytes = self._index_bytes, None
+        return data if data is not None else super().read_index()
+
     def new_chunks(self, positions: dict[str, int]) -> Iterator[Chunk]:
-        yield from self._fetch(self._pick(self._list(), positions, None))
+        if time.monotonic() - self._just_listed < 1.0:
+            self._just_listed = 0.0
+        else:
+            self._ensure_listed(positions)
+        self._first_use(positions)
+        yield from self._base_chunks(positions)
+        yield from self._fetch(self._pick(self._listing, positions, None))
 
     def chunks_between(self, start: dict[str, int], end: dict[str, int]) -> Iterator[Chunk]:
-        listing = self._listing
         known: dict[str, int] = {}
-        for _, writer, seq in listing:
+        for _, writer, seq in self._listing:
             known[writer] = max(known.get(writer, -1), seq)
-        if any(seq > known.get(writer, -1) for writer, seq in end.items()):
-            listing = self._list()  # ``end`` came from elsewhere: look again
-        yield from self._fetch(self._pick(listing, start, end))
-
-    def read(self, key: str, offset: int, length: int) -> bytes:
-        if length <= 0:
-            return b""
-        try:  # explicit start and end: emulators answer a suffix range with everything
-            return bytes(
-                self.fs.cat_file(f"{self.segments_dir}/{key}", start=offset, end=offset + length)
-            )
-        except FileNotFoundError as exc:
-            raise LogNotFoundError(f"segment {key} of {self.url} is gone (compaction?)") from exc
-        except Exception as exc:
-            raise self._io(exc, f"reading segment {key}") from exc
-
-    def read_many(self, ranges: list[tuple[str, int, int]]) -> list[bytes]:
-        """``read`` for many (key, offset, length) at once, fetched concurrently."""
-        out: list[bytes] = []
-        for i in range(0, len(ranges), _FETCH_BATCH):
-            part = ranges[i : i + _FETCH_BATCH]
-            paths = [f"{self.segments_dir}/{k}" for k, _, _ in part]
-            try:
-                blobs = self.fs.cat_ranges(
-                    paths, [o for _, o, _ in part], [o + n for _, o, n in part], on_error="raise"
-                )
-            except FileNotFoundError as exc:
-                raise LogNotFoundError(f"a segment of {self.url} is gone (compaction?)") from exc
-            except Exception as exc:
-                raise self._io(exc, "reading segments") from exc
-            out.extend(bytes(b) for b in blobs)
-        return out
+        base = self._base if self._base is not None else {}
+        if any(v < base.get(w, -1) for w, v in start.items()) or any(
+            w not in start for w in base
+        ):
+            self._base = {}  # a cursor older than what we listed: list everything once
+            self._list_from(self.frontier)
+        elif any(seq > known.get(writer, -1) for writer, seq in end.items()):
+            self._ensure_listed(start)  # ``end`` came from elsewhere: look again
+        yield from self._base_chunks(start, end)
+        yield from self._fetch(self._pick(self._listing, start, end))
 
     def advance(self, positions: dict[str, int], key: str, end: int) -> None:
+        if key.startswith("bases/"):
+            for base in self.bases:
+                if base["key"] == key:
+                    for writer, seq in (base.get("writers") or {}).items():
+                        positions[writer] = max(positions.get(writer, -1), int(seq))
+            return
         parsed = parse_segment_name(key)
         if parsed is not None:
-            _, writer, seq = parsed
+            t, writer, seq = parsed
             if seq > positions.get(writer, -1):
                 positions[writer] = seq
+            if t > self._clock:
+                with self._mutex:
+                    self._clock = max(self._clock, t)  # e.g. an index's last record
 
     # -- writing ---------------------------------------------------------------------
+    def carries_cursor(self, old: int, new: int) -> bool:
+        """Cursors of older generations stay valid (see Positions in the docstring)."""
+        return 1 <= old <= new
+
+    def batch_filter(
+        self, start: dict[str, int], end: dict[str, int]
+    ) -> Callable[[bytes, int], bool] | None:
+        """Which batches a read between two positions takes (bases hold many writers')."""
+        return lambda writer, seq: start.get(writer.hex(), -1) < seq <= end.get(writer.hex(), -1)
+
     def writer_lock(self) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()  # object stores have no lock; see the docstring
 
@@ -277,10 +362,15 @@ class SegmentLog(LogBackend):
             raise InvalidArgumentError(
                 f"writer must be lowercase hex and seq >= 0: {writer!r}, {seq}"
             )
+        return self._put(data, writer, seq), 0
+
+    def _put(self, data: bytes, writer: str, seq: int) -> str:
+        """Create one segment under a fresh name above everything seen; its name."""
         with self._mutex:
             self._clock = max(self._clock + 1, self._now())
-            name = segment_name(self._clock, writer, seq)
-        path = f"{self.segments_dir}/{name}"
+            t = self._clock
+            name = segment_name(t, writer, seq)
+        path = self._path(name)
         try:
             self.fs.pipe_file(path, data, mode="create")
         except FileExistsError:
@@ -298,32 +388,36 @@ class SegmentLog(LogBackend):
                         self.fs.rm_file(path)
                 raise self._io(exc, f"writing segment {name}") from exc
             # the write landed whole; only its answer was lost
+        self.cache.put(name, data, whole=True)
         with self._mutex:
-            if name not in self._names:
-                self._names.add(name)
+            entry = self._note(name)
+            if entry is not None:
                 listing = list(self._listing)  # replaced, never mutated: readers iterate it
-                bisect.insort(listing, (name, writer, seq))
+                bisect.insort(listing, entry)
                 self._listing = listing
-        return name, 0
+            self._unchecked.append(_Unchecked(name, t, writer, seq, data, time.monotonic()))
+        return name
 
-    def _peek(self, path: str) -> bytes | None:
-        """The object's bytes, or None when it is missing or unreadable."""
-        try:
-            return bytes(self.fs.cat_file(path))
-        except Exception:
-            return None
+    def close(self) -> None:
+        """Confirm the order of what we wrote last (one listing), see the docstring."""
+        if self._unchecked:
+            with contextlib.suppress(Exception):
+                self._list_from(self._start())
 
-    # -- index -----------------------------------------------------------------------
-    def read_index(self) -> bytes | None:
-        try:
-            return bytes(self.fs.cat_file(self.index_path))
-        except FileNotFoundError:
-            return None
-        except Exception:
-            return None  # the index is a cache: rebuild from the log
+    @property
+    def clock(self) -> int:
+        """The newest segment time seen or written (ns)."""
+        return self._clock
 
-    def write_index(self, data: bytes) -> None:
-        try:
-            self.fs.pipe_file(self.index_path, data)  # one object, replaced whole
-        except Exception as exc:
-            raise self._io(exc, "writing the index") from exc
+    def list_between(self, lo: int, hi: int) -> list[Listed]:
+        """Every segment named in [lo, hi) time, listed now (paged; for compaction)."""
+        self._list_from(lo)
+        listing = self._listing
+        a = bisect.bisect_left(listing, (f"{lo:020d}",))
+        b = bisect.bisect_left(listing, (f"{hi:020d}",))
+        return listing[a:b]
+
+    def whole(self, key: str) -> bytes:
+        """An object's bytes, from the cache when held."""
+        data = self.cache.whole(key)
+        return data if data is not None else self._read_object(key)

@@ -39,7 +39,7 @@ from streamvis.patterns import key_filter, matcher
 from streamvis.proto import data_pb2 as pb
 from streamvis.storage.backend import Chunk, LocalLog, LogBackend, open_backend
 from streamvis.storage.codec import dtype_name
-from streamvis.storage.cursor import decode_cursor, encode_cursor
+from streamvis.storage.cursor import cursor_positions, decode_cursor, encode_cursor
 from streamvis.storage.decimate import decimate_table, range_bounds, select_range, slice_range
 from streamvis.storage.framing import encode_frame
 from streamvis.storage.group_cache import GroupCache
@@ -160,7 +160,7 @@ class Store:
         index = _check_ours(backend)  # before anything is created or replaced
         if not backend.exists():
             if mode == "r":
-                raise LogNotFoundError(f"no streamvis log at {path}")
+                raise LogNotFoundError(backend.missing_reason())
             backend.create(encode_frame(header_payload(os.urandom(16), 1)))
         return cls(
             backend,
@@ -173,13 +173,17 @@ class Store:
 
     def _open(self, index: bytes | None = None) -> None:
         self._ident = self.backend.identity()
-        header = parse_header(self.backend.read_header())
+        try:
+            header = parse_header(self.backend.read_header())
+        except CorruptDataError as exc:
+            raise CorruptDataError(f"{self.backend.url}: {exc}", offset=0) from None
         self._log_id, self._generation = header.log_id, header.generation
         self._state, self._positions, self._last_frame = LogState(), {}, None
         loaded = self._load_index(index)
         outcome = self._catch_up()
         if (not loaded and outcome.bytes_scanned > (1 << 20)) or outcome.bytes_scanned > (64 << 20):
-            self._save_index_quietly()
+            if self.mode == "a" or self.backend.readers_write_index:
+                self._save_index_quietly()
 
     def _load_index(self, data: bytes | None = None) -> bool:
         trusted = load_trusted_index(self.backend, self._log_id, self._generation, data)
@@ -276,6 +280,10 @@ class Store:
                         raise
                 self._apply_written(encoded, frames, key, offset, writer_id, seq)
             self._maybe_save_index()
+            if self.backend.maintenance_due():
+                from streamvis.storage.object_compact import auto_compact
+
+                auto_compact(self)  # object stores: bounded live objects (never raises)
             return AppendResult(False, self._cursor())
 
     def _apply_written(
@@ -409,7 +417,9 @@ class Store:
             )
 
         def plan() -> tuple[str, dict[str, int], dict[str, int]]:
-            start = decode_cursor(since, self._log_id, self._generation)
+            generation, start = cursor_positions(since, self._log_id)
+            if not self.backend.carries_cursor(generation, self._generation):
+                decode_cursor(since, self._log_id, self._generation)  # raises the reset
             return self._cursor(), start, dict(self._positions)
 
         def read(p: tuple[str, dict[str, int], dict[str, int]]) -> ReadResult:
@@ -436,7 +446,7 @@ class Store:
                 generation, planned = self._generation, plan()
             try:
                 return read(planned)
-            except CorruptDataError:
+            except (CorruptDataError, LogNotFoundError):  # replaced, or its objects retired
                 if attempt or not self._replaced_since(generation):
                     raise
         raise AssertionError("unreachable")
@@ -553,8 +563,12 @@ class Store:
             self._save_index_quietly()
 
     def save_index(self) -> None:
-        """Persist the sidecar index now (atomic replace)."""
+        """Persist the sidecar index now (atomic replace). Not when the log was replaced
+        (compacted) since this store last looked: its state would overwrite the new
+        generation's index with an older one (correct, but every open would rebuild)."""
         with self._lock:
+            if self.backend.identity() != self._ident:
+                return
             meta = IndexMeta(
                 self._log_id.hex(), self._generation, dict(self._positions), self._last_frame
             )

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import fsspec
@@ -21,17 +20,19 @@ from streamvis.storage.framing import encode_frame
 from streamvis.storage.records import header_payload
 from streamvis.storage.segments import SegmentLog, parse_segment_name
 from tests.helpers import spawn
+from tests.storage.faulty_fs import FaultyFS
 
 pytestmark = pytest.mark.timeout(60)
 
 
-@pytest.fixture(params=["memory", "gs"])
+@pytest.fixture(params=["memory", "gs", "s3"])
 def log(request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
     """(url, storage_options) of a fresh object-store log."""
     if request.param == "memory":
         return f"memory://seg-{uuid.uuid4().hex}/runs.log", {}
-    emu = request.getfixturevalue("gcs_emulator")
-    return f"gs://{emu['bucket']}/{uuid.uuid4().hex}/runs.log", dict(emu["storage_options"])
+    emu = request.getfixturevalue("gcs_emulator" if request.param == "gs" else "s3_emulator")
+    url = f"{request.param}://{emu['bucket']}/{uuid.uuid4().hex}/runs.log"
+    return url, dict(emu["storage_options"])
 
 
 def _open(log: tuple[str, dict[str, Any]], mode: str = "r", **kw: Any) -> Store:
@@ -64,50 +65,6 @@ def _segments(log: tuple[str, dict[str, Any]]) -> list[str]:
         return sorted(p.rsplit("/", 1)[-1] for p in fs.ls(f"{root}/segments", detail=False))
     except FileNotFoundError:
         return []
-
-
-class FaultyFS:
-    """Wraps an fsspec filesystem: enforces ``mode="create"`` and injects faults.
-
-    ``before_create(path, data)`` runs once, just before the next segment create (a
-    racing writer); ``fail_after_create`` is raised once after the next create
-    succeeded (a lost acknowledgement). Every ranged read is recorded.
-    """
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.before_create: Callable[[str, bytes], None] | None = None
-        self.fail_after_create: Exception | None = None
-        self.reads: list[tuple[str, int | None, int | None]] = []
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    def pipe_file(self, path: str, value: bytes, mode: str = "overwrite", **kw: Any) -> None:
-        if mode == "create" and "/segments/" in path:
-            hook, self.before_create = self.before_create, None
-            if hook is not None:
-                hook(path, value)
-            self.inner.invalidate_cache(path)
-            if self.inner.exists(path):  # the precondition the emulator does not enforce
-                raise FileExistsError(path)
-        self.inner.pipe_file(path, value, mode=mode, **kw)
-        fail, self.fail_after_create = self.fail_after_create, None
-        if fail is not None and "/segments/" in path:
-            raise fail
-
-    def cat_file(
-        self, path: str, start: int | None = None, end: int | None = None, **kw: Any
-    ) -> bytes:
-        self.reads.append((path, start, end))
-        return self.inner.cat_file(path, start=start, end=end, **kw)
-
-    def cat_ranges(self, paths: list[str], starts: Any, ends: Any, **kw: Any) -> list[bytes]:
-        n = len(paths)
-        s = starts if isinstance(starts, list) else [starts] * n
-        e = ends if isinstance(ends, list) else [ends] * n
-        self.reads.extend(zip(paths, s, e, strict=True))
-        return self.inner.cat_ranges(paths, starts, ends, **kw)
 
 
 def _faulty_store(log: tuple[str, dict[str, Any]], **kw: Any) -> tuple[Store, FaultyFS]:
@@ -176,10 +133,10 @@ def test_follower_is_not_fooled_by_listing_caches(log) -> None:
     if url.startswith("gs://"):
         fs = _fs(log, use_listings_cache=True)
         root = fs._strip_protocol(url)
-        fs.pipe_file(f"{root}/probe/a", b"1")
-        assert len(fs.ls(f"{root}/probe")) == 1
-        _fs(log).pipe_file(f"{root}/probe/b", b"2")  # another writer
-        assert len(fs.ls(f"{root}/probe")) == 1, "gcsfs listing cache is stale: the hazard"
+        fs.pipe_file(f"{root}-probe/a", b"1")
+        assert len(fs.ls(f"{root}-probe")) == 1
+        _fs(log).pipe_file(f"{root}-probe/b", b"2")  # another writer
+        assert len(fs.ls(f"{root}-probe")) == 1, "gcsfs listing cache is stale: the hazard"
     with _open(log, "a") as w:
         w.append([_pts(0, 5)])
         reader_opts = dict(options, use_listings_cache=True, skip_instance_cache=True)
@@ -390,22 +347,26 @@ def test_schema_race_between_lock_free_writers_keeps_the_log_readable(log) -> No
 
 
 # -- replacement and damage -----------------------------------------------------------------
-def test_new_header_means_new_generation(log) -> None:
+def test_a_generation_manifest_means_a_new_generation(log) -> None:
+    from streamvis.storage.segments import manifest_name
+
     with _open(log, "a") as w:
         w.append([_pts(0, 3)])
     r = _open(log)
     old = r.cursor()
-    header = r.backend.read_header()
-    from streamvis.storage.scan import parse_header
-
-    log_id = parse_header(header).log_id
+    assert r.generation == 1
     fs = _fs(log)
     root = fs._strip_protocol(log[0])
-    fs.pipe_file(f"{root}/header", encode_frame(header_payload(log_id, 2)))  # as compaction would
+    fs.pipe_file(f"{root}/segments/{manifest_name(2)}", b'{"generation": 2}')  # as compaction would
     assert _xs(r) == [0, 1, 2]
     assert r.generation == 2
-    with pytest.raises(CursorResetError):
-        r.read(since=old)
+    assert _xs(r, since=old) == []  # an older generation's cursor carries over
+    forged = r.cursor().replace(r.cursor(), old)
+    from streamvis.storage.cursor import encode_cursor
+
+    with pytest.raises(CursorResetError):  # a cursor from a generation to come does not
+        r.read(since=encode_cursor(r.log_id, 3, {}))
+    assert forged
 
 
 def test_damaged_or_cut_segment_is_corruption(log) -> None:

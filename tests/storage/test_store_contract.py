@@ -1,4 +1,4 @@
-"""One contract, every backend: local files, memory:// and gs:// (GCS emulator)."""
+"""One contract, every backend: local files, memory://, gs:// (GCS emulator), s3:// (moto)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from streamvis.errors import (
 )
 from streamvis.storage import ConfigUpdate, Deletion, Points, Store
 
-BACKENDS = ["local", "memory", "gs"]
+BACKENDS = ["local", "memory", "gs", "s3"]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -34,8 +34,9 @@ def log(request, tmp_path):
         return str(tmp_path / "runs.log"), {}
     if request.param == "memory":
         return f"memory://contract-{uuid.uuid4().hex}/runs.log", {}
-    options = request.getfixturevalue("gcs_emulator")
-    return f"gs://{options['bucket']}/{uuid.uuid4().hex}/runs.log", options["storage_options"]
+    options = request.getfixturevalue("gcs_emulator" if request.param == "gs" else "s3_emulator")
+    url = f"{request.param}://{options['bucket']}/{uuid.uuid4().hex}/runs.log"
+    return url, options["storage_options"]
 
 
 def _open(log, mode="r", **kw) -> Store:

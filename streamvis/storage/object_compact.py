@@ -1,0 +1,240 @@
+"""Online compaction of object-store logs: many small segments become one base object.
+
+Generation ``g + 1`` is published by creating its manifest ``U/segments/~gen-{g+1}``
+exclusively (``ifGenerationMatch=0`` / ``If-None-Match: *``, the precondition segments
+already rely on), so two compactions at once cannot both win: the loser deletes what
+it wrote. The manifest names the base objects (``U/bases/...``) in order and the
+frontier time ``F``: a reader of ``g + 1`` reads the bases, then the segments named
+at or after ``F``. A base is the covered segments' bytes concatenated in log order
+(each batch keeps its frames, writer id and seq), so log order, tombstones, configs
+and the first-schema-wins rule are exactly what they were, and nothing is decoded.
+
+Which segments: those listed now and named in ``[F_g, F)``, with ``F`` = the newest
+name seen minus the lookback. A segment not yet visible now is named at or above
+``F`` unless it is late, and a late one is re-stored by its writer above everything
+(``segments``), so no batch is left out; copies of a (writer, seq) already in a base
+are skipped. Writers keep appending throughout (their segments sort after ``F``) and
+readers keep following: on their next refresh they see the new manifest and reopen,
+and their cursors carry over (positions are per writer seq, which compaction keeps; a
+cursor behind the merge reads the bases it needs, filtered by seq), so a follower
+neither repeats nor skips a point and a web page does not reload.
+
+Retiring. What generation ``g + 1`` made redundant (the merged segments, merged
+bases) is listed in ``U/bases/...retire`` and deleted when generation ``g + 2`` is
+published (a grace of one compaction interval for readers still on ``g``), or after
+``grace`` seconds by ``compact_url`` (``streamvis compact``). A crash between writing
+a generation and deleting the old objects leaves them until the next compaction.
+
+Automatic: a writer (``Store.append``) compacts when it knows more than
+``AUTO_COMPACT_SEGMENTS`` (500) live segments (plus a random share, so writers do not all start at
+once), so a reader never opens more than about 1,000 objects. In the many-machines
+set-up every writer may compact, and compacts every writer's segments: compacting
+only its own would move its batches before another writer's earlier ones and could
+undo the order of a tombstone and the data it deletes.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from streamvis.errors import InvalidArgumentError
+from streamvis.storage.compact import CompactStats
+from streamvis.storage.object_prefix import manifest_name, parse_segment_name
+from streamvis.storage.segments import SegmentLog
+from streamvis.storage.store import Store
+
+__all__ = ["ObjectCompactStats", "compact_store", "compact_url", "retire", "auto_compact"]
+
+MAX_BASES = 8  # more bases than this are merged into one
+
+
+@dataclass(frozen=True)
+class ObjectCompactStats:
+    generation: int
+    segments_merged: int
+    bases: int
+    bytes_merged: int
+    seconds: float
+
+
+def compact_store(store: Store, *, min_segments: int = 1) -> ObjectCompactStats | None:
+    """Publish the next generation of ``store``'s log (an appending Store on an object
+    store); None when there is nothing to merge or another compaction won."""
+    backend = store.backend
+    if not isinstance(backend, SegmentLog):
+        raise InvalidArgumentError(f"{backend.url} is not an object-store log")
+    started = time.monotonic()
+    with store._lock:  # noqa: SLF001 - same package: the log's state must not move meanwhile
+        store.refresh()
+        generation = store.generation
+        old_front = backend.frontier
+        new_front = backend.clock - backend.lookback_ns
+        if new_front <= old_front:
+            return None
+        covered = dict(backend.bases[-1].get("writers") or {}) if backend.bases else {}
+        picked: list[str] = []
+        seen: set[tuple[str, int]] = set()
+        entries = []
+        for name, writer, seq in backend.list_between(old_front, new_front):
+            if seq <= int(covered.get(writer, -1)) or (writer, seq) in seen:
+                continue  # in a base already, or a second copy
+            seen.add((writer, seq))
+            picked.append(name)
+            entries.append((name, writer, seq))
+        if len(picked) < min_segments:
+            return None
+        merge = len(backend.bases) + 1 > MAX_BASES
+        parts = [backend.whole(b["key"]) for b in backend.bases] if merge else []
+        parts.extend(chunk.data for chunk in backend._fetch(entries))  # noqa: SLF001
+        writers = {w: int(s) for w, s in covered.items()}
+        for writer, seq in seen:
+            writers[writer] = max(writers.get(writer, -1), seq)
+        tag = f"{generation + 1:012d}-{uuid.uuid4().hex}"
+        key, retire_key = f"bases/{tag}", f"bases/{tag}.retire"
+        redundant = picked + ([b["key"] for b in backend.bases] if merge else [])
+        data = b"".join(parts)
+        backend.create_object(key, data)
+        backend.create_object(retire_key, json.dumps(redundant).encode())
+        bases = ([] if merge else list(backend.bases)) + [{"key": key, "writers": writers}]
+        manifest = {
+            "generation": generation + 1,
+            "bases": bases,
+            "frontier": new_front,
+            "retire": retire_key,
+            "previous": generation,
+        }
+        if not backend.create_object(
+            manifest_name(generation + 1), json.dumps(manifest).encode()
+        ):
+            backend.remove([key, retire_key])  # another compaction published g + 1 first
+            return None
+        store.refresh()  # reopens on the new generation (the base is in the cache)
+        store.save_index()
+        retire(backend, generation)  # what generation g made redundant: one grace later
+    return ObjectCompactStats(
+        generation + 1, len(picked), len(bases), len(data), time.monotonic() - started
+    )
+
+
+def retire(backend: SegmentLog, generation: int) -> int:
+    """Delete what generation ``generation`` made redundant, older manifests, and bases
+    that neither it nor the current generation names (a crashed compaction's). Readers
+    still on ``generation - 1`` lose their objects. Returns how many were deleted."""
+    if generation < 2:
+        return 0
+    doc = backend.read_json(manifest_name(generation))
+    keys: list[str] = []
+    live: set[str] = set()
+    for manifest in (doc, backend.manifest):
+        if isinstance(manifest, dict):
+            for base in manifest.get("bases") or []:
+                live |= {base["key"], base["key"] + ".retire"}
+    if isinstance(doc, dict) and doc.get("retire"):
+        keys.extend(backend.read_json(doc["retire"]) or [])
+        keys.append(doc["retire"])
+        live.discard(doc["retire"])
+    try:
+        paths = backend.fs.ls(backend.bases_dir, detail=False)
+    except FileNotFoundError:
+        paths = []
+    current = backend.generation or 1
+    for path in paths:
+        name = path.rstrip("/").rsplit("/", 1)[-1]
+        key = f"bases/{name}"
+        try:
+            made_for = int(name.split("-", 1)[0])
+        except ValueError:
+            continue  # not ours
+        if made_for <= current and key not in live and key not in keys:
+            keys.append(key)
+    keys.extend(manifest_name(g) for g in range(max(2, generation - 8), generation))
+    keys = [k for k in keys if k not in live and k != manifest_name(current)]
+    backend.remove(keys)
+    return len(keys)
+
+
+def live_objects(backend: SegmentLog) -> tuple[int, int]:
+    """(objects, bytes) a fresh reader of the current generation opens: bases and the
+    segments above the frontier (one paged listing with sizes)."""
+    try:
+        items = backend.fs.ls(backend.segments_dir, detail=True)
+    except FileNotFoundError:
+        items = []
+    count = len(backend.bases)
+    size = 0
+    for base in backend.bases:
+        try:
+            size += int(backend.fs.size(backend._path(base["key"])))  # noqa: SLF001
+        except Exception:
+            pass
+    for item in items:
+        parsed = parse_segment_name(str(item["name"]))
+        if parsed is not None and parsed[0] >= backend.frontier:
+            count += 1
+            size += int(item.get("size") or 0)
+    return count, size
+
+
+def compact_object_log(
+    path: str, *, progress: Callable[[int, int], None] | None = None, grace: float = 10.0
+) -> CompactStats:
+    """``streamvis compact gs://...`` / ``s3://...``: ``compact_url`` with the local
+    compaction's statistics; ``bytes_*`` are what a fresh reader opens."""
+    with Store.open(path, storage_options=None) as before:
+        assert isinstance(before.backend, SegmentLog)
+        objects_before, bytes_before = live_objects(before.backend)
+    stats, after = compact_url(path, grace=grace, progress=progress)
+    with after:
+        assert isinstance(after.backend, SegmentLog)
+        objects_after, bytes_after = live_objects(after.backend)
+        groups = after.groups()
+        result = CompactStats(
+            bytes_before,
+            bytes_after,
+            len(groups),
+            sum(g.count for g in groups),
+            after.generation,
+            objects_before,
+            objects_after,
+        )
+    return result
+
+
+def compact_url(
+    url: str,
+    *,
+    storage_options: dict | None = None,
+    grace: float = 10.0,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[ObjectCompactStats | None, Store]:
+    """``streamvis compact gs://...``: publish the next generation, wait ``grace``
+    seconds for readers to move to it, delete what it made redundant. Returns the stats
+    and a read-only Store on the result (the caller closes it)."""
+    with Store.open(url, "a", storage_options=storage_options) as store:
+        stats = compact_store(store)
+        if progress:
+            progress(1, 1)
+        backend = store.backend
+        assert isinstance(backend, SegmentLog)
+        if stats is not None:
+            time.sleep(max(0.0, grace))
+            retire(backend, stats.generation)
+    return stats, Store.open(url, storage_options=storage_options)
+
+
+def auto_compact(store: Store) -> None:
+    """A writer's compaction (``Store.append``): failures are logged, never raised."""
+    import logging
+
+    backend = store.backend
+    try:
+        compact_store(store, min_segments=1)
+    except Exception as exc:  # the append succeeded; compaction will be tried again
+        logging.getLogger(__name__).warning("compaction of %s failed: %s", backend.url, exc)
+    finally:
+        if isinstance(backend, SegmentLog):
+            backend.compaction_tried()
