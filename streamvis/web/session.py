@@ -34,6 +34,7 @@ from bokeh.events import RangesUpdate
 from bokeh.models import CustomJS
 from bokeh.models.widgets import Div
 
+from streamvis.backoff import IdleBackoff
 from streamvis.errors import CursorResetError
 from streamvis.patterns import MAX_PATTERN_LENGTH
 from streamvis.source import DataSource
@@ -52,6 +53,7 @@ log = logging.getLogger(__name__)
 DEBOUNCE_MS = 5  # BokehJS already sends RangesUpdate at the end of a gesture
 RANGE_MIN_INTERVAL = 1.0  # seconds between re-reads of growing decimated lines
 PANEL_INTERVAL = 1.0  # seconds between refreshes of the runs panel's table
+IDLE_CEILING = 10.0  # seconds between polls of an idle object-store log at most
 
 # hovering a line selects its run's row in the runs panel (which highlights the run)
 HOVER_SELECT_JS = """
@@ -92,6 +94,13 @@ class Poll:
     groups: list[tuple[Key, dict[str, np.ndarray]]]
     deleted: list[tuple[str, str | None]]
     reset: bool = False
+
+
+def _is_object_store(source: DataSource) -> bool:
+    """A log on gs:// or s3:// (where every poll is a billed listing)."""
+    store = getattr(source, "store", None)
+    url = str(getattr(getattr(store, "backend", None), "url", ""))
+    return url.startswith(("gs://", "s3://", "gcs://"))
 
 
 def split_table(scope: str, name: str, table: pa.Table) -> list[tuple[Key, dict[str, np.ndarray]]]:
@@ -162,6 +171,9 @@ class LiveSession:
             v.hover.callback = CustomJS(
                 args={"table": self.panel.source, "lines": v.layer.source}, code=HOVER_SELECT_JS
             )
+        # polls of an object store cost requests: an idle page polls less often
+        ceiling = IDLE_CEILING if _is_object_store(cfg.source) else cfg.refresh
+        self.backoff = IdleBackoff(cfg.refresh, ceiling=ceiling)
         self._cb = doc.add_periodic_callback(self.tick, max(50, int(cfg.refresh * 1000)))
         with cfg.lock:
             cfg.sessions.add(self)
@@ -250,7 +262,7 @@ class LiveSession:
     # ---- polling -----------------------------------------------------------------
     def tick(self) -> None:
         """Start a poll in a worker unless one is running (called on the event loop)."""
-        if self._busy or self.closed:
+        if self._busy or self.closed or (self.cursor is not None and not self.backoff.due()):
             return
         self._busy = True
         if self.cursor is None:
@@ -334,6 +346,7 @@ class LiveSession:
         if self.run_filter.decide(self.cfg.source, dict.fromkeys(s for s, _ in r.tables)):
             return Poll("", [], [], reset=True)  # a hidden run now matches: draw it whole
         groups = [g for (s, n), t in r.tables.items() for g in split_table(s, n, t)]
+        self.backoff.record(bool(groups or r.deleted))
         return Poll(r.cursor, groups, list(r.deleted))
 
     def _apply_poll(self, fut: Future[Poll]) -> None:
@@ -432,6 +445,7 @@ class LiveSession:
         self._debounce[key] = self.doc.add_timeout_callback(run, ms)
 
     def _on_ranges(self, i: int, event: RangesUpdate) -> None:
+        self.backoff.wake()
         if event.x0 is None or event.x1 is None:
             return
         self.views[i].view_range = (float(event.x0), float(event.x1))
