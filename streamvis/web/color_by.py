@@ -9,7 +9,6 @@ without the key is grey.
 
 from __future__ import annotations
 
-import json
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +18,7 @@ from bokeh.models.annotations import ColorBar, LegendItem
 
 from .colors import Ordinals
 from .lines import Key
+from .where import value_text
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -38,14 +38,7 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def value_label(v: Any) -> str:
-    """How a config value is named in the legend."""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, str):
-        return v
-    return json.dumps(v, default=str)
-
+value_label = value_text  # how a config value is named in the legend
 
 class ColorBy:
     """The colour of each value of one config key, on one plot."""

@@ -21,6 +21,7 @@ from streamvis.patterns import MAX_PATTERN_LENGTH
 from streamvis.source import DataSource
 
 from .pages import PAGE_CSS, _links_html, _re_escape, example_links
+from .runs_panel import table_cell
 from .schema import Schema
 from .where import flatten
 
@@ -90,7 +91,7 @@ def index_root(source: DataSource, schema: Schema, note: str = "") -> Column:
         "open": [_page_of(schema, [s]) for s in scopes],
     }
     for k in keys:
-        data[f"cfg:{k}"] = [_cell(flat[s].get(k)) for s in scopes]
+        data[f"cfg:{k}"] = [table_cell(flat[s].get(k)) for s in scopes]
     table_source = ColumnDataSource(data=data, name="index:runs")
     columns = [
         TableColumn(field="open", title="", width=40, formatter=HTMLTemplateFormatter(template=OPEN), sortable=False),
@@ -144,9 +145,3 @@ def index_root(source: DataSource, schema: Schema, note: str = "") -> Column:
     table_source.selected.on_change("indices", on_tick)
     top = Div(text="\n".join(head), name="index", sizing_mode="stretch_width", stylesheets=[PAGE_CSS])
     return Column(children=[top, search, ticked, table], sizing_mode="stretch_width", name="index:page")
-
-
-def _cell(v: Any) -> Any:
-    if v is None or isinstance(v, bool | int | float | str):
-        return v
-    return str(v)

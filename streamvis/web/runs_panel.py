@@ -35,7 +35,7 @@ from streamvis.errors import InvalidArgumentError
 
 from .where import parse_where, selects
 
-__all__ = ["RunsPanel", "RunRow", "MAX_CONFIG_COLUMNS", "PANEL_WIDTH"]
+__all__ = ["RunsPanel", "RunRow", "MAX_CONFIG_COLUMNS", "PANEL_WIDTH", "table_cell"]
 
 MAX_CONFIG_COLUMNS = 24
 PANEL_WIDTH = 380
@@ -149,7 +149,7 @@ class RunsPanel:
             "updated": [_when(runs[s].updated) for s in self.scopes],
         }
         for k in self._keys:
-            data[f"cfg:{k}"] = [_cell(self._configs.get(s, {}).get(k)) for s in self.scopes]
+            data[f"cfg:{k}"] = [table_cell(self._configs.get(s, {}).get(k)) for s in self.scopes]
         self._setting = True
         try:
             self.source.data = data
@@ -224,7 +224,8 @@ class RunsPanel:
         self.on_highlight(picked)
 
 
-def _cell(v: Any) -> Any:
+def table_cell(v: Any) -> Any:
+    """A config value as a table cell (numbers and strings as they are, the rest as text)."""
     if v is None or isinstance(v, bool | int | float | str):
         return v
     return str(v)

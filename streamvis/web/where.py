@@ -26,7 +26,7 @@ from typing import Any
 from streamvis.errors import InvalidArgumentError
 from streamvis.patterns import compile_pattern
 
-__all__ = ["WhereError", "Condition", "parse_where", "flatten", "config_of", "selects", "GRAMMAR"]
+__all__ = ["WhereError", "Condition", "parse_where", "flatten", "config_of", "selects", "value_text", "GRAMMAR"]
 
 GRAMMAR = (
     "conditions KEY OP VALUE joined by ',' (all must hold); OP is one of = != < <= > >= ~ "
@@ -58,7 +58,7 @@ class Condition:
         if got is None:
             return False
         if self.op == "~":
-            return bool(self.regex.search(_text(got)))
+            return bool(self.regex.search(value_text(got)))
         want = self.value
         if isinstance(want, bool):
             return isinstance(got, bool) and ((got == want) == (self.op == "="))
@@ -83,7 +83,8 @@ def _compare(a: Any, op: str, b: Any) -> bool:
     return table[op](a, b)
 
 
-def _text(v: Any) -> str:
+def value_text(v: Any) -> str:
+    """A config value's string form: what ``~`` searches and legends and tables show."""
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, str):
