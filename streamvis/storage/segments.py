@@ -147,6 +147,8 @@ class SegmentLog(Generations, ObjectPrefix, LogBackend):
         )
         self._compact_after = 0  # live count at the last attempt: retry well above it
         self._index_bytes: bytes | None = None  # fetched by the first identity()
+        # read before opening (the foreign-file check): the first identity() reuses it
+        self._index_read_early: tuple[bytes | None] | None = None
         self._just_listed = 0.0  # when identity() listed: the next new_chunks need not
         self._mutex = threading.Lock()  # guards the listing state above
 
@@ -278,7 +280,8 @@ class SegmentLog(Generations, ObjectPrefix, LogBackend):
             except Exception as exc:
                 raise self._io(exc, "reading the header") from exc
         if self._listed_from is None:  # opening
-            self._index_bytes = super().read_index()
+            early, self._index_read_early = self._index_read_early, None
+            self._index_bytes = early[0] if early is not None else super().read_index()
             hint = index_clock(self._index_bytes)
             if hint:  # list from where the index ends (it names its last segment)
                 self._clock = max(self._clock, hint)
@@ -301,7 +304,12 @@ class SegmentLog(Generations, ObjectPrefix, LogBackend):
 
     def read_index(self) -> bytes | None:
         data, self._index_bytes = self._index_bytes, None
-        return data if data is not None else super().read_index()
+        if data is not None:
+            return data
+        data = super().read_index()
+        if self._listed_from is None:  # not opened yet: the opening will want these bytes
+            self._index_read_early = (data,)
+        return data
 
     def new_chunks(self, positions: dict[str, int]) -> Iterator[Chunk]:
         if time.monotonic() - self._just_listed < 1.0:

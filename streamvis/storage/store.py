@@ -157,7 +157,7 @@ class Store:
         if mode not in ("r", "a"):
             raise InvalidArgumentError(f"mode must be 'r' or 'a', got {mode!r}")
         backend = open_backend(path, storage_options)
-        index = _check_ours(backend)  # before anything is created or replaced
+        index = _check_ours(backend, mode)  # before anything is created or replaced
         if not backend.exists():
             if mode == "r":
                 raise LogNotFoundError(backend.missing_reason())
@@ -614,12 +614,16 @@ class Store:
         return f"Store({self.backend.url!r}, mode={self.mode!r})"
 
 
-def _check_ours(backend: LogBackend) -> bytes | None:
+def _check_ours(backend: LogBackend, mode: str) -> bytes | None:
     """Refuse (ForeignFileError, LegacyFormatError) when a file the store would create
     or replace exists and is not ours. Returns the index bytes when it had to read them
-    whole (object stores), so that opening does not fetch them twice."""
+    whole (object stores), so that opening does not fetch them twice. A read-only open
+    of an object store writes nothing, so it is not checked (its open reads the header
+    and names a prefix of other objects itself)."""
     if isinstance(backend, LocalLog):
         check_local_files(backend.path, backend.index_path, backend.lock_path)
+        return None
+    if mode == "r":
         return None
     if backend.exists() and not is_our_log(backend.read_header()):
         raise foreign_error(f"{backend.url}/header", "the header of a streamvis log")
