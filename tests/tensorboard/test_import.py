@@ -160,7 +160,7 @@ def test_corrupt_file_reported_others_imported(tmp_path: Path, capsys) -> None:
     assert import_tb(str(tmp_path / "logs"), str(tmp_path / "c.svl")) == 1
     err = capsys.readouterr().err
     assert f"{bad}: corrupt record at byte" in err
-    assert "error:" in err and str(bad) in err.splitlines()[-1]
+    assert "Error:" in err and str(bad) in err.splitlines()[-1]  # the CLI's one error line
     tables, _ = read_log(tmp_path / "c.svl")
     assert tables[("good", "loss")]["x"].tolist() == list(range(40))
     got = tables[("bad", "loss")]["x"].tolist()
