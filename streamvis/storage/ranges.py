@@ -109,12 +109,15 @@ class SmoothCache:
                 return hit.values[:n]
             if hit.length and not _same(raw[hit.length - 1], hit.raw_last):
                 hit = None  # the group was rewritten: start over
+        # float32 data is smoothed in float64 and kept as float32 (half the memory)
+        keep = np.float32 if raw.dtype == np.float32 else np.float64
         if hit is None:
             values, state = ema(raw, weight)
-            hit = _Smoothed(values, n, state, float(raw[-1]) if n else np.nan)
+            hit = _Smoothed(values.astype(keep), n, state, float(raw[-1]) if n else np.nan)
         else:
             more, state = ema(raw[hit.length :], weight, hit.state)
-            hit = _Smoothed(np.concatenate([hit.values, more]), n, state, float(raw[-1]))
+            grown = np.concatenate([hit.values, more.astype(keep)])
+            hit = _Smoothed(grown, n, state, float(raw[-1]))
         self._keep(key, hit)
         return hit.values
 

@@ -58,8 +58,9 @@ def group_label(key: Key) -> str:
     return f"{scope} · {name} · {index}"
 
 
-def _capacity(n: int) -> int:
-    return n + max(MIN_SLACK, n // 2)
+def _capacity(n: int, slack: float = 0.5) -> int:
+    """Room for a row of ``n`` points to grow in place (``slack`` of it, at least 32)."""
+    return n + max(MIN_SLACK, int(n * slack))
 
 
 def _row(values: np.ndarray, n: int, cap: int, dtype: np.dtype) -> np.ndarray:
@@ -79,6 +80,19 @@ def split_style(glyph_kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], str | 
     color = next((glyph_kwargs[k] for k in COLOR_KEYS if k in glyph_kwargs), None)
     alpha = next((glyph_kwargs[k] for k in ALPHA_KEYS if k in glyph_kwargs), 1.0)
     return rest, (str(color) if color is not None else None), float(alpha)
+
+
+F32_EXACT = float(1 << 24)  # integers below this are exact in float32
+
+
+def _x_dtype(x: np.ndarray) -> np.dtype:
+    """float32 for steps (integers float32 holds exactly): half the bytes of float64 in
+    the server's copy and on the wire; float64 for anything else (wall times)."""
+    if x.size == 0:
+        return np.dtype(np.float32)
+    xf = np.asarray(x, np.float64)
+    ok = bool(np.all(np.abs(xf) < F32_EXACT) and np.all(np.floor(xf) == xf))
+    return np.dtype(np.float32) if ok else np.dtype(np.float64)
 
 
 def _y_dtype(y: np.ndarray) -> np.dtype:
@@ -153,12 +167,12 @@ class LineLayer:
         return self.rows[key].length
 
     # ---- changes (sent by flush) -----------------------------------------------------
-    def add(self, key: Key, color: str, cols: Cols) -> None:
-        """A new line; ``cols`` may be empty."""
+    def add(self, key: Key, color: str, cols: Cols, *, slack: float = 0.5) -> None:
+        """A new line; ``cols`` may be empty. ``slack``: room to grow, as a fraction."""
         n = len(cols["x"])
-        cap = _capacity(n)
+        cap = _capacity(n, slack)
         index = len(self._xs)
-        xs = _row(np.asarray(cols["x"], np.float64), n, cap, np.dtype(np.float64))
+        xs = _row(np.asarray(cols["x"], np.float64), n, cap, _x_dtype(cols["x"]))
         ys = _row(cols["y"], n, cap, _y_dtype(cols["y"]))
         row: dict[str, Any] = {
             "xs": xs,
@@ -186,12 +200,12 @@ class LineLayer:
         r = self.rows[key]
         xs, ys = self._xs[r.index], self._ys[r.index]
         end = r.length + k
-        if end > xs.size:
+        if end > xs.size or (xs.dtype == np.float32 and _x_dtype(cols["x"]) != xs.dtype):
             old = self.data(key)
             self.replace(
                 key,
                 {
-                    "x": np.concatenate([old["x"], cols["x"]]),
+                    "x": np.concatenate([np.asarray(old["x"], np.float64), cols["x"]]),
                     "y": np.concatenate([old["y"], np.asarray(cols["y"], ys.dtype)]),
                 },
             )
@@ -206,12 +220,12 @@ class LineLayer:
         else:
             self._set_length(r, end)
 
-    def replace(self, key: Key, cols: Cols) -> None:
+    def replace(self, key: Key, cols: Cols, *, slack: float = 0.5) -> None:
         """New contents for a line (an overview, a zoomed window, a re-sorted line)."""
         r = self.rows[key]
         n = len(cols["x"])
-        cap = _capacity(n)
-        xs = _row(np.asarray(cols["x"], np.float64), n, cap, np.dtype(np.float64))
+        cap = _capacity(n, slack)
+        xs = _row(np.asarray(cols["x"], np.float64), n, cap, _x_dtype(cols["x"]))
         ys = _row(cols["y"], n, cap, _y_dtype(cols["y"]))
         self._xs[r.index], self._ys[r.index] = xs, ys
         self._appended.pop(r.index, None)  # the new row holds them

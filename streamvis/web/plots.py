@@ -48,6 +48,7 @@ __all__ = ["Key", "Cols", "PlotView", "group_label", "PlotLimits", "Job"]
 
 MIN_CAP = 64  # points per line, however many lines share the budget
 DIMMED_ALPHA = 0.15  # lines of runs not highlighted in the runs panel
+DECIMATED_SLACK = 0.1  # room for new points in a decimated line's row (a fraction)
 
 
 class PlotView(FilterSliderMixin, ColorByMixin, SmoothingMixin):
@@ -255,12 +256,13 @@ class PlotView(FilterSliderMixin, ColorByMixin, SmoothingMixin):
         self.lines[key] = Line(key, color=self.color(key))
         return True
 
-    def _put(self, key: Key, data: Cols) -> None:
-        """Show ``data`` as the whole of ``key``'s line (its row is made on first data)."""
+    def _put(self, key: Key, data: Cols, *, slack: float = 0.5) -> None:
+        """Show ``data`` as the whole of ``key``'s line (its row is made on first data;
+        ``slack``: its room to grow in place, as a fraction)."""
         if key in self.layer:
-            self.layer.replace(key, data)
+            self.layer.replace(key, data, slack=slack)
         else:
-            self.layer.add(key, self.lines[key].color, data)
+            self.layer.add(key, self.lines[key].color, data, slack=slack)
             if self.smoothing and self.smooth_layer is not None:
                 self.layer.set_alpha(key, RAW_ALPHA_SMOOTHED)
 
@@ -482,7 +484,9 @@ class PlotView(FilterSliderMixin, ColorByMixin, SmoothingMixin):
                 keep &= ~((pos < det_upto) & inside)
             if keep.any():
                 parts.append({k: v[keep] for k, v in c.items()})
-        self._put(line.key, {k: np.concatenate([p[k] for p in parts]) for k in ("x", "y")})
+        # a decimated row is read again once its tail passes half the cap: little room
+        data = {k: np.concatenate([p[k] for p in parts]) for k in ("x", "y")}
+        self._put(line.key, data, slack=DECIMATED_SLACK)
 
     # ---- deletions, resets, flushing ---------------------------------------------------
     def remove(self, scope: str, name: str | None) -> None:

@@ -72,7 +72,7 @@ class PointLayer:
     def length(self, key: Key) -> int:
         return len(self._data[key]["x"])
 
-    def add(self, key: Key, color: str, cols: Cols) -> None:
+    def add(self, key: Key, color: str, cols: Cols, *, slack: float = 0.5) -> None:
         self._data[key] = {c: np.asarray(cols[c], np.float64) for c in self._cols}
         self._colors[key] = self.fixed_color or color
         self._alpha[key] = 1.0
@@ -84,7 +84,7 @@ class PointLayer:
             self._data[key] = {c: np.concatenate([old[c], cols[c]]) for c in self._cols}
             self._dirty = True
 
-    def replace(self, key: Key, cols: Cols) -> None:
+    def replace(self, key: Key, cols: Cols, *, slack: float = 0.5) -> None:
         self._data[key] = {c: np.asarray(cols[c], np.float64) for c in self._cols}
         self._dirty = True
 
