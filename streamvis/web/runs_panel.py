@@ -149,7 +149,8 @@ class RunsPanel:
             "updated": [_when(runs[s].updated) for s in self.scopes],
         }
         for k in self._keys:
-            data[f"cfg:{k}"] = [table_cell(self._configs.get(s, {}).get(k)) for s in self.scopes]
+            cell = _date_cell if k in START_KEYS else table_cell
+            data[f"cfg:{k}"] = [cell(self._configs.get(s, {}).get(k)) for s in self.scopes]
         self._setting = True
         try:
             self.source.data = data
@@ -229,6 +230,15 @@ def table_cell(v: Any) -> Any:
     if v is None or isinstance(v, bool | int | float | str):
         return v
     return str(v)
+
+
+START_KEYS = ("start-time", "start_time", "start")  # epoch seconds, shown as dates
+
+
+def _date_cell(v: Any) -> Any:
+    if isinstance(v, int | float) and not isinstance(v, bool) and v > 1e8:
+        return _when(float(v))
+    return table_cell(v)
 
 
 def _when(t: float) -> str:
