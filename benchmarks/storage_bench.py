@@ -366,13 +366,16 @@ def bench_listing(t: Table, s: StorageSizes, wd: str) -> None:
     _rm(path)
 
 
-def run(s: StorageSizes, workdir: str) -> Table:
+SECTIONS = ("append", "export", "cursor", "range_open", "listing")
+
+
+def run(s: StorageSizes, workdir: str, only: tuple[str, ...] = SECTIONS) -> Table:
     t = Table("storage engine (issue 2)")
-    bench_append(t, s, workdir)
-    bench_export(t, s, workdir)
-    bench_cursor(t, s, workdir)
-    bench_range_open(t, s, workdir)
-    bench_listing(t, s, workdir)
+    benches = {"append": bench_append, "export": bench_export, "cursor": bench_cursor,
+               "range_open": bench_range_open, "listing": bench_listing}
+    for name in SECTIONS:
+        if name in only:
+            benches[name](t, s, workdir)
     return t
 
 
@@ -383,6 +386,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-100m", action="store_true", help="skip the 100M-point cursor log")
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--only", default=",".join(SECTIONS), help="comma list of " + ", ".join(SECTIONS))
     a = ap.parse_args(argv)
     s = QUICK if a.quick else FULL
     if a.runs:
@@ -394,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     wd = a.workdir or tempfile.mkdtemp(prefix="streamvis-storage-bench-")
     os.makedirs(wd, exist_ok=True)
     try:
-        t = run(s, wd)
+        t = run(s, wd, tuple(x.strip() for x in a.only.split(",")))
         t.title += f" ({'quick' if a.quick else 'full'} size, medians of {s.runs} runs)"
         t.print()
         if a.json:
