@@ -103,7 +103,9 @@ def iter_entries(backend: LogBackend, entries: Sequence[Entry]) -> Iterator[tupl
     of reads (64 MiB) is held in memory at a time.
     """
     for window in _windows(_spans(entries)):
-        blobs = backend.read_many([(sp.key, sp.offset, sp.length) for sp in window])
+        ranges = [(sp.key, sp.offset, sp.length) for sp in window]
+        read_buffers = getattr(backend, "read_buffers", None)  # local logs (backend.py)
+        blobs = read_buffers(ranges) if read_buffers is not None else backend.read_many(ranges)
         for span, blob in zip(window, blobs, strict=True):
             view = memoryview(blob)
             for k in span.members:
