@@ -14,7 +14,14 @@ import numpy as np
 
 from benchmarks.table import time_runs
 
-__all__ = ["raw_write", "raw_read", "numpy_copy", "raw_write_times", "raw_read_times"]
+__all__ = [
+    "raw_write",
+    "raw_read",
+    "numpy_copy",
+    "raw_write_times",
+    "raw_read_times",
+    "fresh_read_and_touch_times",
+]
 
 CHUNK = 1 << 20
 
@@ -82,3 +89,25 @@ def numpy_copy(nbytes: int, runs: int) -> list[float]:
     src = np.ones(max(nbytes, 1), dtype=np.uint8)
     dst = np.empty_like(src)
     return time_runs(lambda: np.copyto(dst, src), runs, warmup=1)
+
+
+def fresh_read_and_touch(path: str, out_bytes: int) -> None:
+    """Read the whole file into a fresh buffer and fill fresh output arrays of
+    ``out_bytes`` (the page faults of fresh memory cost as much as the read here)."""
+    size = os.path.getsize(path)
+    buf = np.empty(size, dtype=np.uint8)
+    with open(path, "rb", buffering=0) as f:
+        view = memoryview(buf)
+        got = 0
+        while got < size:
+            n = f.readinto(view[got:])
+            if not n:
+                break
+            got += n
+    out = np.empty(out_bytes, dtype=np.uint8)
+    out.fill(0)
+
+
+def fresh_read_and_touch_times(path: str, out_bytes: int, runs: int) -> list[float]:
+    raw_read(path)  # page cache warm, as for every read
+    return time_runs(lambda: fresh_read_and_touch(path, out_bytes), runs)

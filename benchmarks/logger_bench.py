@@ -11,6 +11,7 @@ Medians of:
 
 from __future__ import annotations
 
+import collections
 import os
 import shutil
 import socket
@@ -28,6 +29,7 @@ from benchmarks.table import Table, progress
 SECTION_CALL = "write() call"
 SECTION_LOOP = "training loop, 10 scalars/step"
 SECTION_INGEST = "sustained ingest"
+SECTION_FLOOR = "scalar write incl. flush and close, vs the deque floor"
 
 
 def _per_call(fn: Callable[[int], None], calls: int, runs: int, chunk: int = 100) -> list[float]:
@@ -72,6 +74,57 @@ def bench_calls(table: Table, tmp: str, quick: bool) -> None:
     for row in table.rows:
         if row.section == SECTION_CALL and row.samples and row.goal:
             row.met = row.value < float(row.goal.split()[1]) * 1e-6
+
+
+def _floor_run(n: int) -> tuple[float, float]:
+    """Seconds per call of the floor: a function that only appends the name and its
+    kwargs to a deque (what any buffered logger must at least do)."""
+    q: collections.deque[Any] = collections.deque()
+    append = q.append
+
+    def write(name: str, **kw: Any) -> None:
+        append((name, kw))
+
+    t0, c0 = time.perf_counter(), time.process_time()
+    for i in range(n):
+        write("loss", x=i, y=0.5 * i)
+    return (time.perf_counter() - t0) / n, (time.process_time() - c0) / n
+
+
+def _logger_run(tmp: str, n: int, r: int) -> tuple[float, float]:
+    """Seconds per ``write("loss", x=i, y=float)``, including the flush thread and
+    ``close()`` (the data is durable when the clock stops)."""
+    from streamvis import DataLogger
+
+    lg = DataLogger("floor", delete_existing=True).init(
+        path=os.path.join(tmp, f"floor{r}.svl"), flush_every=1.0)
+    write = lg.write
+    write("loss", x=0, y=0.0)  # the first write of a name takes the checked path
+    t0, c0 = time.perf_counter(), time.process_time()
+    for i in range(1, n):
+        write("loss", x=i, y=0.5 * i)
+    lg.close()
+    return (time.perf_counter() - t0) / (n - 1), (time.process_time() - c0) / (n - 1)
+
+
+def bench_floor(table: Table, tmp: str, quick: bool) -> None:
+    """DataLogger.write of Python scalars against the deque floor, runs interleaved."""
+    n, runs = (200_000, 3) if quick else (1_000_000, 7)
+    floor, logged = [], []
+    progress(f"scalar write vs the deque floor: {runs} interleaved runs of {n:,} writes")
+    for r in range(runs):
+        floor.append(_floor_run(n))
+        logged.append(_logger_run(tmp, n, r))
+    floor_label = "floor: def write(name, **kw): deque.append((name, kw))"
+    for i, kind in ((0, "wall"), (1, "CPU, all threads")):
+        table.add(SECTION_FLOOR, f"{floor_label}, {kind}", [f[i] for f in floor], "s",
+                  note="per call")
+        row = table.add(SECTION_FLOOR,
+                        f"DataLogger.write('loss', x=i, y=float) + flush + close, {kind}",
+                        [g[i] for g in logged], "s", baseline=f"{floor_label}, {kind}",
+                        goal="<= 1.6x floor", note="per call, flush_every=1.0")
+        ratio = table.ratio(row)
+        row.met = ratio is not None and ratio <= 1.6
 
 
 def bench_training(table: Table, tmp: str, quick: bool) -> None:
@@ -214,6 +267,10 @@ def main(argv: list[str]) -> int:
     table = Table("DataLogger (issue 3)")
     tmp = tempfile.mkdtemp(prefix="svbench-logger-")
     try:
+        bench_floor(table, tmp, quick)
+        if "--floor-only" in argv:
+            table.print()
+            return 0
         bench_calls(table, tmp, quick)
         bench_training(table, tmp, quick)
         bench_ingest(table, tmp, quick)

@@ -12,7 +12,8 @@ from __future__ import annotations
 import collections
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from operator import itemgetter
+from itertools import compress, repeat
+from operator import countOf, eq, itemgetter
 from typing import Any
 
 import numpy as np
@@ -23,9 +24,15 @@ from streamvis.storage.model import ConfigUpdate, Deletion, Item, Points
 __all__ = ["Record", "Control", "build_items", "split_batches", "Batch", "Outbox"]
 
 
-# One write: (name, start_index, I, P, {column: snapshot})
+# One write: (name, start_index, I, P, {column: snapshot}); a write of one point at
+# index 0 whose values are all Python numbers (loss.item(), the step) is queued
+# shorter, as (name, {column: number}), and its columns are built with one
+# ``np.fromiter`` each.
 Record = tuple[str, int, int, int, dict[str, Any]]
-_START, _NI, _NP, _COLUMNS = itemgetter(1), itemgetter(2), itemgetter(3), itemgetter(4)
+ScalarRecord = tuple[str, dict[str, Any]]
+_NAME, _START, _NI, _NP, _COLUMNS = (
+    itemgetter(0), itemgetter(1), itemgetter(2), itemgetter(3), itemgetter(4))
+_SCALAR_COLUMNS = itemgetter(1)
 
 
 @dataclass(frozen=True)
@@ -55,28 +62,63 @@ def build_items(
             except Exception as exc:
                 if on_error is None:
                     raise
-                on_error(name, sum(r[2] * r[3] for r in recs), exc)
+                on_error(name, _count(recs), exc)
         by_name.clear()
 
-    for q in queued:
-        if type(q) is Control:
+    if not isinstance(queued, list):
+        queued = list(queued)
+    # Controls are rare: find them with C-level searches, group the writes between
+    # them by name (most of a flush is one run of writes of a few names)
+    kinds = list(map(type, queued))
+    start, end = 0, len(queued)
+    while start < end:
+        try:
+            stop = kinds.index(Control, start)
+        except ValueError:
+            stop = end
+        if stop > start:
+            by_name.update(_by_name(queued[start:stop]))  # type: ignore[arg-type]
             emit()
-            items.append(q.item)  # type: ignore[union-attr]
-        else:
-            recs = by_name.get(q[0])  # type: ignore[index]
-            if recs is None:
-                by_name[q[0]] = [q]  # type: ignore[index,list-item]
-            else:
-                recs.append(q)  # type: ignore[arg-type]
-    emit()
+        if stop < end:
+            items.append(queued[stop].item)  # type: ignore[union-attr]
+        start = stop + 1
     return items
 
 
+def _by_name(recs: list[Record]) -> dict[str, list[Record]]:
+    """Records grouped by name, names in order of first appearance. A few names are
+    picked out with C-level passes (one per name); many with one Python loop."""
+    first = recs[0][0]
+    if countOf(map(_NAME, recs), first) == len(recs):
+        return {first: recs}
+    names = list(map(_NAME, recs))
+    order = dict.fromkeys(names)
+    if len(order) <= 4:
+        return {n: list(compress(recs, map(eq, names, repeat(n)))) for n in order}
+    out: dict[str, list[Record]] = {n: [] for n in order}
+    for r in recs:
+        out[r[0]].append(r)
+    return out
+
+
+def _count(recs: list[Any]) -> int:
+    return sum(r[2] * r[3] if len(r) == 5 else 1 for r in recs)
+
+
 def points_of(
-    scope: str, name: str, recs: list[Record], schema: dict[str, np.dtype]
+    scope: str, name: str, recs: list[Any], schema: dict[str, np.dtype]
 ) -> list[Points]:
     """The Points of one name's records, converted with the name's schema dtypes."""
     n = len(recs)
+    lens = set(map(len, recs))
+    if lens == {2}:  # scalar records only: index 0, one point each, Python numbers
+        cols = list(map(_SCALAR_COLUMNS, recs))
+        return [Points(scope, name, 0, {
+            col: np.fromiter(map(itemgetter(col), cols), dtype=dt, count=n)
+            for col, dt in schema.items()
+        })]
+    if 2 in lens:
+        recs = [r if len(r) == 5 else (r[0], 0, 1, 1, r[1]) for r in recs]
     idx = np.fromiter(map(_START, recs), dtype=np.int64, count=n)
     ni = np.fromiter(map(_NI, recs), dtype=np.int64, count=n)
     npt = np.fromiter(map(_NP, recs), dtype=np.int64, count=n)

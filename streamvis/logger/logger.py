@@ -21,7 +21,8 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
+from itertools import repeat, starmap
 from types import TracebackType
 from typing import Any
 
@@ -31,6 +32,7 @@ from streamvis.errors import InvalidArgumentError, StreamvisError, Unauthenticat
 from streamvis.logger.buffer import Control
 from streamvis.logger.checks import check_write
 from streamvis.logger.delivery import Delivery
+from streamvis.logger.fast_write import make_fast_write
 from streamvis.logger.sinks import Sink, open_sink
 from streamvis.logger.tensors import ADAPTERS, F4, F8, I8, _resolve, canonical_dtype
 from streamvis.storage.model import ConfigUpdate, Deletion
@@ -41,6 +43,7 @@ log = logging.getLogger("streamvis.logger")
 
 _I64_LO, _I64_HI = -(2**63), 2**63 - 1
 TENSOR_TYPES = ("numpy", "torch", "jax")
+_PY = {float, int, bool}
 
 
 class _Done:
@@ -112,7 +115,7 @@ class DataLogger:
         self._target = (path, grpc_uri) if original_form else None
         self._defaults: dict[str, Any] = {"flush_every": flush_every, "tensor_type": tensor_type,
                                           "token": token, "tls_ca": tls_ca}
-        self._accepting = False
+        self._alive = [False]  # _accepting, in a cell the fast write reads
         self._closed = False
         self._forked = False
         self._at_exit = False
@@ -123,6 +126,15 @@ class DataLogger:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._delivery: Delivery | None = None
+        self._reset_fast: Callable[[], None] | None = None
+
+    @property
+    def _accepting(self) -> bool:
+        return self._alive[0]
+
+    @_accepting.setter
+    def _accepting(self, value: bool) -> None:
+        self._alive[0] = value
 
     # ---------------------------------------------------------------- setup
     def init(
@@ -181,6 +193,7 @@ class DataLogger:
             self._queue.append(Control(Deletion(self.scope)))
         else:
             self._load_schemas(sink)
+        self._install_fast_write()
         self._accepting = True
         _LIVE.add(self)
         # atexit runs handlers last-registered first: move ours after whatever the sink
@@ -275,10 +288,29 @@ class DataLogger:
             self._wake.set()
         return _DONE
 
+    def _install_fast_write(self) -> None:
+        """Shadow ``write`` on this instance with the scalar fast path (fast_write.py);
+        not for subclasses that override ``write``."""
+        if type(self).write is not DataLogger.write:
+            return
+        method = DataLogger.write
+
+        def slow(name: Any, start_index: Any, columns: dict[str, Any]) -> _Done:
+            return method(self, name, start_index, **columns)
+
+        fast, self._reset_fast = make_fast_write(
+            self._alive, self._schemas, self._queue.append, self._wake,
+            self._flush_bytes, slow, _DONE)
+        fast.__doc__ = method.__doc__
+        self.__dict__["write"] = fast
+
     def _write_checked(self, name: Any, start_index: Any, columns: dict[str, Any]) -> _Done:
         """The careful path: first write of a name, leniencies, and every error message."""
         start_index, ni, np_ = check_write(self.scope, self._schemas, name, start_index, columns)
-        self._queue.append((name, start_index, ni, np_, columns))
+        if start_index == 0 and ni == np_ == 1 and set(map(type, columns.values())) <= _PY:
+            self._queue.append((name, columns))  # a scalar record (buffer.py)
+        else:
+            self._queue.append((name, start_index, ni, np_, columns))
         self._pending_bytes += ni * np_ * 8 * len(columns)
         if self._pending_bytes > self._flush_bytes:
             self._wake.set()
@@ -311,7 +343,9 @@ class DataLogger:
         q = self._queue
         n = len(q)
         self._pending_bytes = 0
-        return [q.popleft() for _ in range(n)]
+        if self._reset_fast is not None:
+            self._reset_fast()
+        return list(starmap(q.popleft, repeat((), n)))  # n calls, no Python frame each
 
     def _run(self) -> None:
         d = self._delivery

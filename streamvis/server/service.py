@@ -11,6 +11,7 @@ import asyncio
 import functools
 import hmac
 import logging
+import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -28,6 +29,7 @@ from streamvis.proto import service_pb2 as spb
 from streamvis.proto import service_pb2_grpc as spb_grpc
 from streamvis.server import messages as msgs
 from streamvis.server import wire
+from streamvis.server.group_commit import GroupCommit
 from streamvis.server.status import status_for, trailing_metadata
 from streamvis.storage.model import ConfigUpdate, Deletion
 
@@ -113,6 +115,10 @@ class DataServicer(spb_grpc.DataServiceServicer):
         self.closing = False
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="streamvis-store")
         self._poller: asyncio.Task[None] | None = None
+        # STREAMVIS_MAX_GROUP=1 turns group commit off (one fsync per append), so that
+        # benchmarks can compare both in one run
+        max_group = int(os.environ.get("STREAMVIS_MAX_GROUP", "1024"))
+        self.group_commit = GroupCommit(store, self._run, max_group=max(1, max_group))
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -197,14 +203,13 @@ class DataServicer(spb_grpc.DataServiceServicer):
         return await self._append([request])
 
     async def _append(self, requests: list[spb.AppendRequest]) -> spb.AppendReply:
-        result = await self._run(self._decode_and_append, requests)
+        """Decode in the pool, then commit with the appends of concurrent calls (one
+        fsync for the group); answered once the batch is durable."""
+        items, writer_id, seq = await self._run(wire.items_from_requests, requests)
+        result = await self.group_commit.append(items, writer_id, seq)
         if not result.duplicate:
             self.changes.bump()
         return spb.AppendReply(duplicate=result.duplicate, cursor=result.cursor)
-
-    def _decode_and_append(self, requests: list[spb.AppendRequest]) -> Any:
-        items, writer_id, seq = wire.items_from_requests(requests)
-        return self.store.append(items, writer_id=writer_id, seq=seq)
 
     @_unary
     async def WriteConfig(self, request: dpb.Config, context: Any) -> spb.WriteReply:

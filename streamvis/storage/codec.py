@@ -178,6 +178,23 @@ def decode_column(col: pb.Column) -> np.ndarray:
     return out
 
 
+_ARANGE: dict[np.dtype, np.ndarray] = {}
+
+
+def _arange(n: int, dtype: np.dtype) -> np.ndarray:
+    """``np.arange(n)``, from a kept (read-only) array up to 4M long: the LINEAR
+    columns of a log's records have the same few lengths, and a fresh temporary per
+    record costs its page faults."""
+    if n > (4 << 20):
+        return np.arange(n, dtype=dtype)
+    kept = _ARANGE.get(dtype)
+    if kept is None or kept.size < n:
+        kept = np.arange(max(n, 1 << 16), dtype=dtype)
+        kept.flags.writeable = False
+        _ARANGE[dtype] = kept
+    return kept[:n]
+
+
 def decode_column_into(col: pb.Column, out: np.ndarray) -> None:
     """Decode ``col`` into ``out`` (a slice of a larger array: no intermediate concat)."""
     dtype = column_dtype(col)
@@ -194,8 +211,12 @@ def decode_column_into(col: pb.Column, out: np.ndarray) -> None:
         first, step = np.frombuffer(data, dtype=dtype)
         # Array arithmetic wraps like the encoder's differences did (modular), so values
         # near the dtype's limits come back exactly.
-        np.multiply(np.arange(n, dtype=dtype), step, out=out)
-        out += first
+        base = _arange(n, dtype)
+        if step == 1:
+            np.add(base, first, out=out)
+        else:
+            np.multiply(base, step, out=out)
+            out += first
         return
     if enc in (pb.ZSTD, pb.DELTA_ZSTD):
         try:

@@ -103,7 +103,9 @@ def iter_entries(backend: LogBackend, entries: Sequence[Entry]) -> Iterator[tupl
     of reads (64 MiB) is held in memory at a time.
     """
     for window in _windows(_spans(entries)):
-        blobs = backend.read_many([(sp.key, sp.offset, sp.length) for sp in window])
+        ranges = [(sp.key, sp.offset, sp.length) for sp in window]
+        read_buffers = getattr(backend, "read_buffers", None)  # local logs (backend.py)
+        blobs = read_buffers(ranges) if read_buffers is not None else backend.read_many(ranges)
         for span, blob in zip(window, blobs, strict=True):
             view = memoryview(blob)
             for k in span.members:
@@ -160,6 +162,17 @@ def _decode_all(
             ) from None
 
 
+def _index_column(indices: Sequence[int], counts: Sequence[int]) -> np.ndarray:
+    """The int64 ``index`` column: ``indices[i]`` repeated ``counts[i]`` times, filled
+    run by run (a memset per group; ``np.repeat`` costs ~3x that on 20M rows)."""
+    out = np.empty(sum(counts), np.int64)
+    pos = 0
+    for index, count in zip(indices, counts, strict=True):
+        out[pos : pos + count] = index
+        pos += count
+    return out
+
+
 def _allocate(schema: dict[str, str], total: int) -> dict[str, np.ndarray]:
     return {c: np.empty(total, dtype=np.dtype(d)) for c, d in schema.items()}
 
@@ -179,8 +192,7 @@ def read_tables(backend: LogBackend, plans: Sequence[GroupPlan]) -> dict[tuple[s
     for key, group_plans in by_name.items():
         counts = [sum(e.count for e in p.entries) for p in group_plans]
         cols = _allocate(group_plans[0].schema, sum(counts))
-        indices = np.asarray([p.index for p in group_plans], np.int64)
-        outputs[key] = {"index": np.repeat(indices, counts), **cols}
+        outputs[key] = {"index": _index_column([p.index for p in group_plans], counts), **cols}
         pos = 0
         for p in group_plans:
             for e in p.entries:
@@ -256,7 +268,7 @@ class TableBuilder:
                     n += len(cols[parts.schema[0]])
                 indices.append(index)
                 counts.append(n)
-            data = {"index": np.repeat(np.asarray(indices, np.int64), counts)}
+            data = {"index": _index_column(indices, counts)}
             for c, arrays in per_col.items():
                 data[c] = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
             tables[key] = pa.table(data)

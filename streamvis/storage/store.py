@@ -238,53 +238,105 @@ class Store:
         self, items: Sequence[Item], *, writer_id: bytes | None = None, seq: int | None = None
     ) -> AppendResult:
         """Append ``items`` as one atomic batch; see docs/CONTRACTS.md."""
+        outcome = self.append_many([(items, writer_id, seq)])[0]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    def append_many(
+        self, batches: Sequence[tuple[Sequence[Item], bytes | None, int | None]]
+    ) -> list[AppendResult | Exception]:
+        """Append independent batches ``(items, writer_id, seq)`` in order under one
+        writer lock and one fsync (group commit). Each batch is atomic and stands alone:
+        its outcome is its ``AppendResult`` or the error that refused it (the others go
+        on). If the shared fsync fails, every batch written in the group is cut back and
+        each gets that error. Nothing returned here as written is undurable."""
         if self.mode != "a":
             raise InvalidArgumentError("this store was opened read-only; open it with mode='a'")
-        norm = normalize_items(items)
+        outcomes: list[AppendResult | Exception | None] = [None] * len(batches)
+        norms: list[list[Any] | None] = []
+        for i, (items, writer_id, seq) in enumerate(batches):
+            try:
+                if writer_id is not None and (seq is None or seq < 0):
+                    raise InvalidArgumentError(
+                        f"a batch with writer_id needs seq >= 0, got {seq!r}"
+                    )
+                norms.append(normalize_items(items))
+            except Exception as exc:  # noqa: BLE001 - the batch's own outcome
+                outcomes[i] = exc
+                norms.append(None)
         with self._lock:
             self._check_open()
-            if writer_id is None:
-                self._seq += 1
-                writer_id, seq = self.writer_id, self._seq
-            elif seq is None or seq < 0:
-                raise InvalidArgumentError(f"a batch with writer_id needs seq >= 0, got {seq!r}")
-            encoded = encode_batch(norm, writer_id, seq)
-            frames = [encode_frame(r.payload) for r in encoded]
+            written: list[tuple[int, str, int]] = []  # (batch number, key, offset)
             with self.backend.writer_lock():
                 if self.backend.identity() != self._ident:
                     self._open()
-                outcome = self._catch_up()
-                if outcome.tail is not None:
-                    path = self.backend.discard_tail(*outcome.tail)
-                    if path:
-                        self.quarantined.append(path)
-                if self._state.is_duplicate(writer_id, seq):
-                    return AppendResult(True, self._cursor())
-                self._state.check_batch(norm)
-                try:
-                    key, offset = self.backend.append(
-                        b"".join(frames), writer=writer_id.hex(), seq=seq
-                    )
-                except ConflictError:  # object stores: a racing copy of this batch won
-                    self._catch_up()
-                    if self._state.is_duplicate(writer_id, seq):
-                        return AppendResult(True, self._cursor())
-                    raise
-                if self.fsync:
+                self._cut_torn_tail()
+                for i, norm in enumerate(norms):
+                    if norm is None:
+                        continue
+                    writer_id, seq = batches[i][1], batches[i][2]
+                    if writer_id is None:
+                        self._seq += 1
+                        writer_id, seq = self.writer_id, self._seq
+                    assert seq is not None
+                    try:
+                        where = self._write_batch(norm, writer_id, seq)
+                    except Exception as exc:  # noqa: BLE001 - the batch's own outcome
+                        outcomes[i] = exc
+                        self._cut_torn_tail()  # a failed write may have left a part
+                        continue
+                    if where is None:
+                        outcomes[i] = AppendResult(True, self._cursor())
+                    else:
+                        written.append((i, *where))
+                        outcomes[i] = AppendResult(False, self._cursor())
+                if written and self.fsync:
                     try:
                         self.backend.sync()
-                    except StorageIOError:
-                        # Not durable: take the batch back, so a retry without a
-                        # writer id/seq cannot store it twice.
-                        self.backend.cut_back(key, offset)
-                        raise
-                self._apply_written(encoded, frames, key, offset, writer_id, seq)
+                    except StorageIOError as exc:
+                        # Not durable: take the group back, so a retry without a
+                        # writer id/seq cannot store it twice, and forget it.
+                        for _, key, offset in reversed(written):
+                            self.backend.cut_back(key, offset)
+                        self._open()
+                        for i, _, _ in written:
+                            outcomes[i] = exc
             self._maybe_save_index()
             if self.backend.maintenance_due():
                 from streamvis.storage.object_compact import auto_compact
 
                 auto_compact(self)  # object stores: bounded live objects (never raises)
-            return AppendResult(False, self._cursor())
+        return [o for o in outcomes if o is not None]
+
+    def _cut_torn_tail(self) -> None:
+        """Catch up with the log and move a torn tail (a crashed or failed write) to a
+        quarantine file, so that the next batch follows a whole record."""
+        tail = self._catch_up().tail
+        if tail is not None:
+            path = self.backend.discard_tail(*tail)
+            if path:
+                self.quarantined.append(path)
+
+    def _write_batch(
+        self, norm: list[Any], writer_id: bytes, seq: int
+    ) -> tuple[str, int] | None:
+        """Write one batch (not yet fsynced) and index it; None when it is a duplicate.
+        Holds the writer lock, caught up with the log."""
+        if self._state.is_duplicate(writer_id, seq):
+            return None
+        self._state.check_batch(norm)
+        encoded = encode_batch(norm, writer_id, seq)
+        frames = [encode_frame(r.payload) for r in encoded]
+        try:
+            key, offset = self.backend.append(b"".join(frames), writer=writer_id.hex(), seq=seq)
+        except ConflictError:  # object stores: a racing copy of this batch won
+            self._catch_up()
+            if self._state.is_duplicate(writer_id, seq):
+                return None
+            raise
+        self._apply_written(encoded, frames, key, offset, writer_id, seq)
+        return key, offset
 
     def _apply_written(
         self,
