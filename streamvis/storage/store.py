@@ -14,8 +14,6 @@ The index is persisted at most every ``index_interval`` seconds and on close.
 
 from __future__ import annotations
 
-import functools
-import json
 import os
 import threading
 import time
@@ -26,31 +24,23 @@ import numpy as np
 import pyarrow as pa
 
 from streamvis.errors import (
-    ConflictError,
     CorruptDataError,
     CursorResetError,
     InvalidArgumentError,
     LogNotFoundError,
     NotFoundError,
-    StorageIOError,
     StreamvisError,
 )
 from streamvis.patterns import key_filter, matcher
-from streamvis.proto import data_pb2 as pb
 from streamvis.storage.backend import Chunk, LocalLog, LogBackend, open_backend
-from streamvis.storage.codec import dtype_name
 from streamvis.storage.cursor import cursor_positions, decode_cursor, encode_cursor
 from streamvis.storage.decimate import decimate_table, range_bounds, select_range, slice_range
 from streamvis.storage.framing import encode_frame
 from streamvis.storage.group_cache import GroupCache
 from streamvis.storage.index_file import IndexMeta, dump_index, load_trusted_index
 from streamvis.storage.model import (
-    AppendResult,
-    ConfigUpdate,
-    Deletion,
     GroupInfo,
     GroupSnapshot,
-    Item,
     ReadResult,
 )
 from streamvis.storage.ownership import (
@@ -68,11 +58,7 @@ from streamvis.storage.ranges import (
 )
 from streamvis.storage.reading import GroupPlan, read_between, read_groups, read_tables
 from streamvis.storage.records import (
-    EncodedRecord,
-    NormalizedPoints,
-    encode_batch,
     header_payload,
-    normalize_items,
     x_column,
 )
 from streamvis.storage.scan import (
@@ -82,6 +68,7 @@ from streamvis.storage.scan import (
     scan_chunks,
 )
 from streamvis.storage.state import Entry, LogState
+from streamvis.storage.store_writes import StoreWrites
 
 # a cursor whose positions are not batch boundaries of this log (forged or mangled):
 # the reader starts over, as after a compaction
@@ -101,7 +88,7 @@ def _new_writer_id() -> bytes:
     return os.urandom(8)
 
 
-class Store:
+class Store(StoreWrites):
     """A streamvis log opened for reading (``"r"``) or appending (``"a"``)."""
 
     def __init__(
@@ -232,155 +219,6 @@ class Store:
                 self._open()  # the log was compacted into a new generation
                 return
             self._catch_up()
-
-    # -- writing -----------------------------------------------------------------------
-    def append(
-        self, items: Sequence[Item], *, writer_id: bytes | None = None, seq: int | None = None
-    ) -> AppendResult:
-        """Append ``items`` as one atomic batch; see docs/CONTRACTS.md."""
-        outcome = self.append_many([(items, writer_id, seq)])[0]
-        if isinstance(outcome, BaseException):
-            raise outcome
-        return outcome
-
-    def append_many(
-        self, batches: Sequence[tuple[Sequence[Item], bytes | None, int | None]]
-    ) -> list[AppendResult | Exception]:
-        """Append independent batches ``(items, writer_id, seq)`` in order under one
-        writer lock and one fsync (group commit). Each batch is atomic and stands alone:
-        its outcome is its ``AppendResult`` or the error that refused it (the others go
-        on). If the shared fsync fails, every batch written in the group is cut back and
-        each gets that error. Nothing returned here as written is undurable."""
-        if self.mode != "a":
-            raise InvalidArgumentError("this store was opened read-only; open it with mode='a'")
-        outcomes: list[AppendResult | Exception | None] = [None] * len(batches)
-        norms: list[list[Any] | None] = []
-        for i, (items, writer_id, seq) in enumerate(batches):
-            try:
-                if writer_id is not None and (seq is None or seq < 0):
-                    raise InvalidArgumentError(
-                        f"a batch with writer_id needs seq >= 0, got {seq!r}"
-                    )
-                norms.append(normalize_items(items))
-            except Exception as exc:  # noqa: BLE001 - the batch's own outcome
-                outcomes[i] = exc
-                norms.append(None)
-        with self._lock:
-            self._check_open()
-            written: list[tuple[int, str, int]] = []  # (batch number, key, offset)
-            with self.backend.writer_lock():
-                if self.backend.identity() != self._ident:
-                    self._open()
-                self._cut_torn_tail()
-                for i, norm in enumerate(norms):
-                    if norm is None:
-                        continue
-                    writer_id, seq = batches[i][1], batches[i][2]
-                    if writer_id is None:
-                        self._seq += 1
-                        writer_id, seq = self.writer_id, self._seq
-                    assert seq is not None
-                    try:
-                        where = self._write_batch(norm, writer_id, seq)
-                    except Exception as exc:  # noqa: BLE001 - the batch's own outcome
-                        outcomes[i] = exc
-                        self._cut_torn_tail()  # a failed write may have left a part
-                        continue
-                    if where is None:
-                        outcomes[i] = AppendResult(True, self._cursor())
-                    else:
-                        written.append((i, *where))
-                        outcomes[i] = AppendResult(False, self._cursor())
-                if written and self.fsync:
-                    try:
-                        self.backend.sync()
-                    except StorageIOError as exc:
-                        # Not durable: take the group back, so a retry without a
-                        # writer id/seq cannot store it twice, and forget it.
-                        for _, key, offset in reversed(written):
-                            self.backend.cut_back(key, offset)
-                        self._open()
-                        for i, _, _ in written:
-                            outcomes[i] = exc
-            self._maybe_save_index()
-            if self.backend.maintenance_due():
-                from streamvis.storage.object_compact import auto_compact
-
-                auto_compact(self)  # object stores: bounded live objects (never raises)
-        return [o for o in outcomes if o is not None]
-
-    def _cut_torn_tail(self) -> None:
-        """Catch up with the log and move a torn tail (a crashed or failed write) to a
-        quarantine file, so that the next batch follows a whole record."""
-        tail = self._catch_up().tail
-        if tail is not None:
-            path = self.backend.discard_tail(*tail)
-            if path:
-                self.quarantined.append(path)
-
-    def _write_batch(
-        self, norm: list[Any], writer_id: bytes, seq: int
-    ) -> tuple[str, int] | None:
-        """Write one batch (not yet fsynced) and index it; None when it is a duplicate.
-        Holds the writer lock, caught up with the log."""
-        if self._state.is_duplicate(writer_id, seq):
-            return None
-        self._state.check_batch(norm)
-        encoded = encode_batch(norm, writer_id, seq)
-        frames = [encode_frame(r.payload) for r in encoded]
-        try:
-            key, offset = self.backend.append(b"".join(frames), writer=writer_id.hex(), seq=seq)
-        except ConflictError:  # object stores: a racing copy of this batch won
-            self._catch_up()
-            if self._state.is_duplicate(writer_id, seq):
-                return None
-            raise
-        self._apply_written(encoded, frames, key, offset, writer_id, seq)
-        return key, offset
-
-    def _apply_written(
-        self,
-        encoded: list[EncodedRecord],
-        frames: list[bytes],
-        key: str,
-        offset: int,
-        writer_id: bytes,
-        seq: int,
-    ) -> None:
-        """Index a batch we just wrote, item by item in batch order (as a reader would)."""
-        pos = offset
-        for rec, frame in zip(encoded, frames, strict=True):
-            p, item = rec.points, rec.other
-            if p is not None:
-                entry = Entry(key, pos, len(frame), p.count, rec.x_min, rec.x_max)
-                schema = functools.partial(_schema_names, p)
-                self._state.add_entry(p.scope, p.name, p.index, schema, entry)
-            elif isinstance(item, ConfigUpdate):
-                self._state.apply_config(
-                    pb.Config(scope=item.scope, json=json.dumps(dict(item.config)))
-                )
-            elif isinstance(item, Deletion):
-                self._state.apply_delete(pb.Delete(scope=item.scope, name=item.name or ""))
-            pos += len(frame)
-        self._state.apply_commit(writer_id, seq)
-        self._advance(key, pos)
-        self._last_frame = (key, pos - len(frames[-1]), int.from_bytes(frames[-1][-4:], "little"))
-        if self._dirty_since is None:
-            self._dirty_since = time.monotonic()
-
-    def write_config(self, scope: str, config: dict[str, Any]) -> AppendResult:
-        """Set the config of ``scope`` (replacing any earlier one)."""
-        return self.append([ConfigUpdate(scope, config)])
-
-    def delete(self, scope: str, name: str | None = None) -> AppendResult:
-        """Hide ``scope`` (or ``scope``/``name``); later writes start fresh schemas."""
-        with self._lock:
-            self.refresh()
-            if name is None:
-                self._state.scope(scope)
-            else:
-                self._state.name(scope, name)
-        return self.append([Deletion(scope, name)])
 
     # -- listing -----------------------------------------------------------------------
     def scopes(self) -> list[str]:
@@ -682,7 +520,3 @@ def _check_ours(backend: LogBackend, mode: str) -> bytes | None:
     data = backend.read_index()
     check_index_bytes(f"{backend.url}/index.arrow", data)
     return data
-
-
-def _schema_names(p: NormalizedPoints) -> dict[str, str]:
-    return {k: dtype_name(v.dtype) for k, v in p.columns.items()}
