@@ -27,18 +27,17 @@ import pyarrow as pa
 from bokeh.models import Column, HoverTool, Row
 from bokeh.models.annotations import ColorBar, Legend
 from bokeh.models.widgets import Slider
-from bokeh.plotting import figure
 
 from streamvis.columns import WALL_TIME_COLUMN
 from streamvis.storage import GroupInfo, RangeRequest
 
 from .color_by import ColorBy, ColorByMixin
 from .colors import Ordinals
-from .figure_kwargs import apply_submodels
 from .filter_slider import FilterSliderMixin
 from .layout import Cell
 from .line_state import Job, Line, PlotLimits
 from .lines import Key, LineLayer, group_label
+from .plot_figure import build_figure
 from .points import PointLayer
 from .rows import Cols, minmax_thin
 from .schema import PlotSpec, color_key
@@ -122,38 +121,7 @@ class PlotView(FilterSliderMixin, ColorByMixin, SmoothingMixin):
         self.unfit_keys: set[Key] = set()
 
     def _figure(self, webgl: bool) -> Any:
-        spec, cell = self.spec, self.cell
-        kw: dict[str, object] = {
-            # lines zoom along x with the wheel (a time axis); scatter plots in both
-            "tools": "pan,xwheel_zoom,wheel_zoom,box_zoom,reset,save",
-            "active_scroll": "xwheel_zoom" if self.is_line else "wheel_zoom",
-            # BokehJS sends RangesUpdate for wheel zooms when its level-of-detail
-            # interaction ends, lod_timeout ms after the last event (default 500)
-            "lod_timeout": 10,
-            # a pan or zoom over many lines draws every 10th of them until it ends
-            "lod_threshold": 200,
-        }
-        kw.update(spec.figure_kwargs)
-        kw.update(
-            sizing_mode="stretch_both",
-            output_backend="webgl" if webgl else "canvas",
-            name=f"plot:{cell.position}",
-        )
-        kw.setdefault("title", spec.name)
-        if cell.x_log:
-            kw["x_axis_type"] = "log"
-        if self.x_mode == "wall":
-            kw["x_axis_type"] = "datetime"
-            kw.setdefault("x_axis_label", "wall time")
-        elif self.x_mode == "relative":
-            kw.setdefault("x_axis_label", "seconds since the line's first point")
-        if cell.y_log:
-            kw["y_axis_type"] = "log"
-        fig = figure(**kw)  # type: ignore[arg-type]
-        apply_submodels(fig, spec.figure_submodels)  # the original's nested title/axis styles
-        fig.min_height = 60
-        fig.min_width = 60
-        return fig
+        return build_figure(self.spec, self.cell, x_mode=self.x_mode, webgl=webgl)
 
     def _controls(self) -> object:
         controls: list[object] = []

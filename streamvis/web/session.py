@@ -46,13 +46,13 @@ from .rows import Cols, select_rows
 from .run_filter import RunFilter
 from .runs_panel import RunRow, RunsPanel
 from .schema import Schema
+from .session_panel import SessionPanelMixin
 
 __all__ = ["AppConfig", "LiveSession", "split_table"]
 
 log = logging.getLogger(__name__)
 DEBOUNCE_MS = 5  # BokehJS already sends RangesUpdate at the end of a gesture
 RANGE_MIN_INTERVAL = 1.0  # seconds between re-reads of growing decimated lines
-PANEL_INTERVAL = 1.0  # seconds between refreshes of the runs panel's table
 IDLE_CEILING = 10.0  # seconds between polls of an idle object-store log at most
 
 # hovering a line selects its run's row in the runs panel (which highlights the run)
@@ -118,7 +118,7 @@ def split_table(scope: str, name: str, table: pa.Table) -> list[tuple[Key, dict[
     ]
 
 
-class LiveSession:
+class LiveSession(SessionPanelMixin):
     """The live state of one document (browser tab)."""
 
     def __init__(self, doc: Document, cfg: AppConfig, layout: Layout, *, webgl: bool = False) -> None:
@@ -205,46 +205,6 @@ class LiveSession:
                 self._refresh_panel()
         finally:
             self.doc.unhold()
-
-    # ---- the runs panel ------------------------------------------------------------
-    def _note_runs(self) -> None:
-        """Runs that appeared on the plots get a row (colour of their first line)."""
-        for v in self.views:
-            if len(v.lines) == len(self._runs_seen.get(id(v), ())):
-                continue
-            seen = self._runs_seen.setdefault(id(v), set())
-            for key, line in v.lines.items():
-                if key not in seen:
-                    seen.add(key)
-                    if key[0] not in self.runs:
-                        self.runs[key[0]] = RunRow(line.color, updated=time.time())
-                        self._panel_dirty = True
-
-    def _note_points(self, scope: str, x: np.ndarray) -> None:
-        row = self.runs.get(scope)
-        if row is not None and x.size:
-            top = float(np.nanmax(x)) if x.dtype.kind == "f" else float(x.max())
-            if not row.last_step >= top:
-                row.last_step = top
-            row.updated = time.time()
-            self._panel_dirty = True
-
-    def _refresh_panel(self) -> None:
-        if not self._panel_dirty or time.monotonic() - self._panel_at < PANEL_INTERVAL:
-            return
-        self._panel_dirty, self._panel_at = False, time.monotonic()
-        configs = {s: self.run_filter.flat(s) for s in self.runs}
-        self.panel.update(self.runs, configs)
-
-    def _on_shown(self, hidden: set[str]) -> None:
-        for v in self.views:
-            v.set_hidden(hidden)
-            v.flush()
-
-    def _on_highlight(self, scopes: set[str]) -> None:
-        for v in self.views:
-            v.highlight(scopes)
-            v.flush()
 
     def _routes_of(self, scope: str, name: str) -> list[int]:
         """The plots a (scope, name) belongs to (cached: polls ask for thousands)."""

@@ -68,9 +68,6 @@ def test_names_per_plot_select_what_each_plot_of_the_original_schema_draws(serve
     assert got["plot:2|run1 · belief · 0"]["ymax"] == pytest.approx(27.0)
 
 
-_WEB = Path(__file__).resolve().parents[2] / "streamvis" / "web"
-_PLOTS_PY = "".join((_WEB / f).read_text() for f in ("plots.py", "points.py") if (_WEB / f).exists())
-
 STYLE_JS = """() => { const out = {};
   for (const i of [0, 1, 2]) {
     const f = Bokeh.documents[0].get_model_by_name('plot:' + i);
@@ -82,11 +79,6 @@ STYLE_JS = """() => { const out = {};
   return out; }"""
 
 
-@pytest.mark.skipif(
-    "apply_submodels" not in _PLOTS_PY or "glyph_method" not in _PLOTS_PY,
-    reason="streamvis/web/plots.py/points.py do not apply PlotSpec.figure_submodels and "
-    "glyph_method yet",
-)
 def test_original_schema_draws_its_titles_axis_labels_and_radius_circles(server, page):
     url = (
         server.url + "/?rows=loss;filtered-lines,filtered-scatter"
