@@ -17,24 +17,21 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from typing import Any, Literal, TypeVar
 
 import numpy as np
-import pyarrow as pa
 
 from streamvis.errors import (
     CorruptDataError,
     CursorResetError,
     InvalidArgumentError,
     LogNotFoundError,
-    NotFoundError,
     StreamvisError,
 )
 from streamvis.patterns import key_filter, matcher
 from streamvis.storage.backend import Chunk, LocalLog, LogBackend, open_backend
 from streamvis.storage.cursor import cursor_positions, decode_cursor, encode_cursor
-from streamvis.storage.decimate import decimate_table, range_bounds, select_range, slice_range
 from streamvis.storage.framing import encode_frame
 from streamvis.storage.group_cache import GroupCache
 from streamvis.storage.index_file import IndexMeta, dump_index, load_trusted_index
@@ -50,16 +47,11 @@ from streamvis.storage.ownership import (
     is_our_log,
 )
 from streamvis.storage.ranges import (
-    RangeRequest,
-    RangesResult,
     SmoothCache,
-    check_requests,
-    read_ranges,
 )
 from streamvis.storage.reading import GroupPlan, read_between, read_groups, read_tables
 from streamvis.storage.records import (
     header_payload,
-    x_column,
 )
 from streamvis.storage.scan import (
     ScannedRecord,
@@ -68,6 +60,7 @@ from streamvis.storage.scan import (
     scan_chunks,
 )
 from streamvis.storage.state import Entry, LogState
+from streamvis.storage.store_ranges import StoreRanges
 from streamvis.storage.store_writes import StoreWrites
 
 # a cursor whose positions are not batch boundaries of this log (forged or mangled):
@@ -88,7 +81,7 @@ def _new_writer_id() -> bytes:
     return os.urandom(8)
 
 
-class Store(StoreWrites):
+class Store(StoreWrites, StoreRanges):
     """A streamvis log opened for reading (``"r"``) or appending (``"a"``)."""
 
     def __init__(
@@ -369,80 +362,6 @@ class Store(StoreWrites):
         return self._read_unlocked(
             lambda: self._plans(ms, mn, scope), lambda plans: read_groups(self.backend, plans)
         )
-
-    def read_range(
-        self,
-        scope: str,
-        name: str,
-        index: int,
-        x_min: float | None = None,
-        x_max: float | None = None,
-        max_points: int | None = None,
-    ) -> pa.Table:
-        """Points of one group with x in [x_min, x_max], sorted by x, decimated to max_points.
-
-        Only the records whose x range overlaps are read; a group read mostly whole is
-        kept decoded in a bounded cache and extended as points arrive, so zooming and
-        panning a large line costs a slice and a decimation. Decimation keeps the
-        minimum and maximum of every bucket, so no spike is hidden.
-        """
-        lo, hi = range_bounds(x_min, x_max, max_points)
-        self.refresh()
-        with self._lock:
-            ns = self._state.name(scope, name)
-            grp = ns.groups.get(int(index))
-            if grp is None:
-                raise NotFoundError(f"index {index} not found in scope {scope!r}, name {name!r}")
-            schema = dict(ns.schema)
-            entries = list(grp.entries)
-            key = (self._generation, scope, name, int(index))
-            overlapping = [
-                e for e in entries if np.isnan(e.x_min) or (e.x_max >= lo and e.x_min <= hi)
-            ]
-            if self._group_cache.has(key) or len(overlapping) * 2 > len(entries):
-                columns, x_sorted = self._group_cache.columns(self.backend, key, schema, entries)
-                table = slice_range(columns, x_column(schema), lo, hi, x_sorted)
-                return decimate_table(table, max_points)
-        arrays = read_groups(
-            self.backend, [GroupPlan(scope, name, int(index), schema, overlapping)]
-        )
-        table = select_range(pa.table(next(iter(arrays.values()))), lo, hi)
-        return decimate_table(table, max_points)
-
-    def read_ranges(self, requests: Sequence[RangeRequest]) -> RangesResult:
-        """Many ``read_range``s in one call, all from one state of the log (see
-        ``streamvis.storage.ranges``): a table per request (None for a group that does
-        not exist), the groups' counts, and the cursor of that state."""
-        reqs = check_requests(requests)
-        self.refresh()
-        with self._lock:
-            tables, counts = read_ranges(
-                self.backend,
-                self._state,
-                self._group_cache,
-                self._smooth_cache,
-                self._generation,
-                reqs,
-            )
-            return RangesResult(tables, counts, self._cursor())
-
-    def committed_seq(self, writer_id: bytes) -> int | None:
-        """The last sequence number stored for ``writer_id`` (None: nothing from it), so
-        a writer that resumes (an importer) can start after what is already stored."""
-        self.refresh()
-        with self._lock:
-            return self._state.writers.get(writer_id)
-
-    def release_cache(self) -> None:
-        """Drop the decoded groups kept for range reads (they are read again on demand)."""
-        with self._lock:
-            self._group_cache.clear()
-            self._smooth_cache.clear()
-
-    @property
-    def cache_bytes(self) -> int:
-        """Bytes of decoded columns held for range reads (shared by every reader)."""
-        return self._group_cache.nbytes + self._smooth_cache.nbytes
 
     # -- lifetime ----------------------------------------------------------------------
     def _maybe_save_index(self) -> None:
