@@ -20,7 +20,6 @@ import logging
 import os
 import sys
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -156,20 +155,17 @@ class RunLog:
         self.scope = logger.scope
         self.config: dict[str, Any] = {}
         self.refused = 0
-        self._typed: set[str] = set()  # names whose wall_time column is fixed as float64
         self._warned: set[str] = set()
 
     def scalar(self, name: str, value: Any, step: Any = None, wall_time: float | None = None,
                double: bool = False) -> None:
         """Log ``value`` at ``step``; never raises (a refused write is logged once)."""
         try:
-            wt = time.time() if wall_time is None else float(wall_time)
             y = as_float32(value, double)
-            if name in self._typed:
-                self.logger.write(name, **{_X: as_step(step), _Y: y, _WT: wt})
+            if wall_time is None:  # the logger takes the call's time itself
+                self.logger.write(name, **{_X: as_step(step), _Y: y})
             else:
-                self.logger.write(name, **{_X: as_step(step), _Y: y, _WT: _F8(wt)})
-                self._typed.add(name)
+                self.logger.write(name, **{_X: as_step(step), _Y: y, _WT: float(wall_time)})
         except Exception as exc:
             self.refuse(name, exc)
 

@@ -18,21 +18,24 @@ from typing import Any
 
 import numpy as np
 
+from streamvis.columns import WALL_TIME_COLUMN
 from streamvis.logger.tensors import column_to_host
 from streamvis.storage.model import ConfigUpdate, Deletion, Item, Points
 
 __all__ = ["Record", "Control", "build_items", "split_batches", "Batch", "Outbox"]
 
 
-# One write: (name, start_index, I, P, {column: snapshot}); a write of one point at
-# index 0 whose values are all Python numbers (loss.item(), the step) is queued
-# shorter, as (name, {column: number}), and its columns are built with one
-# ``np.fromiter`` each.
-Record = tuple[str, int, int, int, dict[str, Any]]
-ScalarRecord = tuple[str, dict[str, Any]]
-_NAME, _START, _NI, _NP, _COLUMNS = (
-    itemgetter(0), itemgetter(1), itemgetter(2), itemgetter(3), itemgetter(4))
-_SCALAR_COLUMNS = itemgetter(1)
+# One write: (name, start_index, I, P, {column: snapshot}, wall_time); a write of one
+# point at index 0 whose values are all Python numbers (loss.item(), the step) is
+# queued shorter, as (name, {column: number}, wall_time), and its columns are built
+# with one ``np.fromiter`` each. ``wall_time`` is the call's ``time.time()`` (or the
+# caller's number); a caller's per-point wall times are a column of the full form.
+Record = tuple[str, int, int, int, dict[str, Any], float]
+ScalarRecord = tuple[str, dict[str, Any], float]
+_NAME, _START, _NI, _NP, _COLUMNS, _WALL = (
+    itemgetter(0), itemgetter(1), itemgetter(2), itemgetter(3), itemgetter(4), itemgetter(5))
+_SCALAR_COLUMNS, _SCALAR_WALL = itemgetter(1), itemgetter(2)
+_F8 = np.dtype("<f8")
 
 
 @dataclass(frozen=True)
@@ -47,8 +50,10 @@ def build_items(
     queued: Iterable[Record | Control],
     dtypes: dict[str, dict[str, np.dtype]],
     on_error: Callable[[str, int, BaseException], None] | None = None,
+    no_wall_time: set[str] | frozenset[str] = frozenset(),
 ) -> list[Item]:
-    """Storage items for drained queue entries, in queue order between controls.
+    """Storage items for drained queue entries, in queue order between controls. Every
+    name gets a ``wall_time`` column (float64 seconds) except those in ``no_wall_time``.
 
     A name whose values cannot be copied to the host (a deleted jax buffer, say) is
     left out and reported to ``on_error(name, points, exc)``; other names go on."""
@@ -58,7 +63,8 @@ def build_items(
     def emit() -> None:
         for name, recs in by_name.items():
             try:
-                items.extend(points_of(scope, name, recs, dtypes[name]))
+                items.extend(points_of(scope, name, recs, dtypes[name],
+                                       wall_time=name not in no_wall_time))
             except Exception as exc:
                 if on_error is None:
                     raise
@@ -102,23 +108,25 @@ def _by_name(recs: list[Record]) -> dict[str, list[Record]]:
 
 
 def _count(recs: list[Any]) -> int:
-    return sum(r[2] * r[3] if len(r) == 5 else 1 for r in recs)
+    return sum(r[2] * r[3] if len(r) == 6 else 1 for r in recs)
 
 
 def points_of(
-    scope: str, name: str, recs: list[Any], schema: dict[str, np.dtype]
+    scope: str, name: str, recs: list[Any], schema: dict[str, np.dtype], wall_time: bool = True
 ) -> list[Points]:
-    """The Points of one name's records, converted with the name's schema dtypes."""
+    """The Points of one name's records, converted with the name's schema dtypes, with
+    the records' wall times as a ``wall_time`` column (unless ``wall_time`` is False)."""
     n = len(recs)
     lens = set(map(len, recs))
-    if lens == {2}:  # scalar records only: index 0, one point each, Python numbers
+    if lens == {3}:  # scalar records only: index 0, one point each, Python numbers
         cols = list(map(_SCALAR_COLUMNS, recs))
-        return [Points(scope, name, 0, {
-            col: np.fromiter(map(itemgetter(col), cols), dtype=dt, count=n)
-            for col, dt in schema.items()
-        })]
-    if 2 in lens:
-        recs = [r if len(r) == 5 else (r[0], 0, 1, 1, r[1]) for r in recs]
+        out = {col: np.fromiter(map(itemgetter(col), cols), dtype=dt, count=n)
+               for col, dt in schema.items()}
+        if wall_time:
+            out[WALL_TIME_COLUMN] = np.fromiter(map(_SCALAR_WALL, recs), dtype=_F8, count=n)
+        return [Points(scope, name, 0, out)]
+    if 3 in lens:
+        recs = [r if len(r) == 6 else (r[0], 0, 1, 1, r[1], r[2]) for r in recs]
     idx = np.fromiter(map(_START, recs), dtype=np.int64, count=n)
     ni = np.fromiter(map(_NI, recs), dtype=np.int64, count=n)
     npt = np.fromiter(map(_NP, recs), dtype=np.int64, count=n)
@@ -138,6 +146,10 @@ def points_of(
         col: column_to_host(list(map(itemgetter(col), cols)), shapes, dt, single)
         for col, dt in schema.items()
     }
+    if wall_time:
+        # the call's time for each of its points, or the caller's per-point times
+        walls = [c.get(WALL_TIME_COLUMN, w) for c, w in zip(cols, map(_WALL, recs), strict=True)]
+        host[WALL_TIME_COLUMN] = column_to_host(walls, shapes, _F8, single)
     lo, hi = int(idx.min()), int(idx.max())
     if lo == hi:
         return [Points(scope, name, lo, host)]

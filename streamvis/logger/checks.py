@@ -12,11 +12,12 @@ from typing import Any
 
 import numpy as np
 
+from streamvis.columns import WALL_TIME_COLUMN
 from streamvis.errors import InvalidArgumentError, SchemaMismatchError
 from streamvis.logger.tensors import ADAPTERS, F4, F8, I4, I8, _resolve
 from streamvis.storage.codec import validate_column_name
 
-__all__ = ["check_write"]
+__all__ = ["check_write", "check_wall_time"]
 
 _I64_LO, _I64_HI = -(2**63), 2**63 - 1
 _I32_LO, _I32_HI = -(2**31), 2**31 - 1
@@ -95,3 +96,35 @@ def check_write(
             f"{_where(scope, name)}columns/dtypes {got} differ from the name's schema "
             f"{want} (fixed by its first write; shapes {dict(shapes)})")
     return start_index, int(bshape[0]), int(bshape[1])
+
+
+def check_wall_time(
+    scope: str, name: str, value: Any, ni: int, np_: int, stored_without: bool
+) -> float | Any:
+    """A caller's own ``wall_time`` (seconds since the epoch): a float for one time per
+    write, or a snapshot broadcasting to the write's (I, P) for one per point.
+    Raises InvalidArgumentError, or SchemaMismatchError for a name stored without."""
+    col = WALL_TIME_COLUMN
+    if stored_without:
+        raise SchemaMismatchError(
+            f"{_where(scope, name, col)}this name was stored without wall times (by an "
+            "older streamvis); write it without wall_time, or under a new name")
+    if type(value) in (int, float) or (isinstance(value, np.generic) and value.dtype.kind in "iuf"):
+        return float(value)
+    try:
+        dt, shp, snap = (ADAPTERS.get(type(value)) or _resolve(type(value)))(value)
+    except InvalidArgumentError as exc:
+        raise InvalidArgumentError(f"{_where(scope, name, col)}{exc}") from None
+    if len(shp) > 2 or dt.kind not in "iuf":
+        raise InvalidArgumentError(
+            f"{_where(scope, name, col)}expected seconds since the epoch: a number, or "
+            f"numbers of rank <= 2; got {dt} of shape {tuple(shp)}")
+    try:
+        fits = np.broadcast_shapes(tuple(shp), (ni, np_)) == (ni, np_)
+    except ValueError:
+        fits = False
+    if not fits:
+        raise InvalidArgumentError(
+            f"{_where(scope, name, col)}shape {tuple(shp)} does not broadcast to the "
+            f"write's (index, point) shape {(ni, np_)}")
+    return snap

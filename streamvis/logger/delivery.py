@@ -32,11 +32,13 @@ BACKOFF_MIN, BACKOFF_MAX = 0.05, 5.0
 class Delivery:
     """The outbox of one logger and the loop that empties it into its sink."""
 
-    def __init__(self, scope: str, sink: Sink, schemas: dict[str, dict[str, np.dtype]], *,
+    def __init__(self, scope: str, sink: Sink, schemas: dict[str, dict[str, np.dtype]],
+                 no_wall_time: set[str] | frozenset[str] = frozenset(), *,
                  max_buffer_bytes: int, max_batch_bytes: int) -> None:
         self.scope = scope
         self.sink = sink
         self.schemas = schemas
+        self.no_wall_time = no_wall_time
         self.max_batch_bytes = max_batch_bytes
         self.outbox = Outbox(max_buffer_bytes)
         self.writer_id = os.urandom(16)
@@ -53,7 +55,8 @@ class Delivery:
         """Turn drained queue entries into numbered batches in the outbox."""
         if not queued:
             return
-        items = build_items(self.scope, queued, self.schemas, on_error=self._unconvertible)
+        items = build_items(self.scope, queued, self.schemas, on_error=self._unconvertible,
+                            no_wall_time=self.no_wall_time)
         for batch in split_batches(items, self.max_batch_bytes):
             self.seq += 1
             b = self.outbox.push(self.seq, batch)

@@ -2,7 +2,8 @@
 
 ``loss.item()`` and the step are Python floats and ints: for those, ``write`` only
 has to check each value's type against the name's cached schema (and an int's
-range), append one tuple to the queue and count it towards ``flush_bytes``. A
+range), append one tuple with the call's wall time (``time.time()``, ~50 ns) to the
+queue and count it towards ``flush_bytes``. A
 closure does that with local-variable loads instead of attribute lookups on the
 logger, which is most of what a call costs beyond the kwargs dict that any
 ``write(**columns)`` pays. Anything else (first write of a name, tensors, numpy
@@ -13,6 +14,7 @@ which checks everything and gives every error message.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -39,6 +41,7 @@ def make_fast_write(
     start_index, columns)``; ``reset()`` restarts the byte count (the queue was
     drained). ``alive[0]`` False sends every call to ``slow``."""
     budget = flush_bytes
+    now = time.time
     is_set, set_wake = wake.is_set, wake.set
     lo, hi = _I64_LO, _I64_HI
     zero = 0
@@ -68,7 +71,7 @@ def make_fast_write(
             t = type(v)
             if t is not want.get(col) or (t is int and not lo <= v <= hi):
                 return slow(name, start_index, columns)
-        queue_append((name, columns))  # a scalar record (buffer.py)
+        queue_append((name, columns, now()))  # a scalar record (buffer.py)
         budget -= 16
         if budget < 0 and not is_set():
             set_wake()

@@ -14,7 +14,6 @@ warning; counts in ``stats()``). Sink failures never raise into ``write``.
 from __future__ import annotations
 
 import atexit
-import collections
 import json
 import logging
 import os
@@ -22,15 +21,15 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Generator, Mapping
-from itertools import repeat, starmap
 from types import TracebackType
 from typing import Any
 
 import numpy as np
 
+from streamvis.columns import WALL_TIME_COLUMN
 from streamvis.errors import InvalidArgumentError, StreamvisError, UnauthenticatedError
 from streamvis.logger.buffer import Control
-from streamvis.logger.checks import check_write
+from streamvis.logger.checks import check_wall_time, check_write
 from streamvis.logger.delivery import Delivery
 from streamvis.logger.fast_write import make_fast_write
 from streamvis.logger.sinks import Sink, open_sink
@@ -119,8 +118,10 @@ class DataLogger:
         self._closed = False
         self._forked = False
         self._at_exit = False
-        self._schemas: dict[str, dict[str, np.dtype]] = {}
-        self._queue: collections.deque[Any] = collections.deque()
+        self._schemas: dict[str, dict[str, np.dtype]] = {}  # the caller's columns
+        # names stored before streamvis logged wall times: written without them
+        self._no_wall_time: set[str] = set()
+        self._queue: list[Any] = []  # appended by writers, taken by _take_queue
         self._pending_bytes = 0
         self._flush_bytes = 16 << 20
         self._wake = threading.Event()
@@ -185,7 +186,7 @@ class DataLogger:
         self._flush_every = float(flush_every)
         self._flush_bytes = int(flush_bytes)
         self._close_timeout = float(close_timeout)
-        self._delivery = Delivery(self.scope, sink, self._schemas,
+        self._delivery = Delivery(self.scope, sink, self._schemas, self._no_wall_time,
                                   max_buffer_bytes=int(max_buffer_bytes),
                                   max_batch_bytes=int(max_batch_bytes))
         self._pid = os.getpid()
@@ -230,7 +231,12 @@ class DataLogger:
                         "mismatches will be refused by the store instead", self.scope, exc)
             return
         for name, cols in found.items():
-            self._schemas[name] = {c: canonical_dtype(dt) for c, dt in cols.items()}
+            schema = {c: canonical_dtype(dt) for c, dt in cols.items()}
+            if schema.get(WALL_TIME_COLUMN) is F8:
+                del schema[WALL_TIME_COLUMN]  # the logger's own column, not the caller's
+            else:
+                self._no_wall_time.add(name)
+            self._schemas[name] = schema
 
     # ---------------------------------------------------------------- hot path
     def write(self, name: str | None = None, start_index: int = 0, **columns: Any) -> _Done:
@@ -282,7 +288,7 @@ class DataLogger:
                             return self._write_checked(name, start_index, columns)
         if start_index < 0:
             return self._write_checked(name, start_index, columns)
-        self._queue.append((name, start_index, ni, np_, columns))
+        self._queue.append((name, start_index, ni, np_, columns, time.time()))
         self._pending_bytes += ni * np_ * 8 * len(columns)
         if self._pending_bytes > self._flush_bytes and not self._wake.is_set():
             self._wake.set()
@@ -306,11 +312,20 @@ class DataLogger:
 
     def _write_checked(self, name: Any, start_index: Any, columns: dict[str, Any]) -> _Done:
         """The careful path: first write of a name, leniencies, and every error message."""
+        given = columns.pop(WALL_TIME_COLUMN, None)
         start_index, ni, np_ = check_write(self.scope, self._schemas, name, start_index, columns)
-        if start_index == 0 and ni == np_ == 1 and set(map(type, columns.values())) <= _PY:
-            self._queue.append((name, columns))  # a scalar record (buffer.py)
+        wall_time = time.time()
+        if given is not None:
+            given = check_wall_time(self.scope, name, given, ni, np_, name in self._no_wall_time)
+            if isinstance(given, float):
+                wall_time = given
+            else:
+                columns[WALL_TIME_COLUMN] = given  # one per point: a full record
+        if (start_index == 0 and ni == np_ == 1 and WALL_TIME_COLUMN not in columns
+                and set(map(type, columns.values())) <= _PY):
+            self._queue.append((name, columns, wall_time))  # a scalar record (buffer.py)
         else:
-            self._queue.append((name, start_index, ni, np_, columns))
+            self._queue.append((name, start_index, ni, np_, columns, wall_time))
         self._pending_bytes += ni * np_ * 8 * len(columns)
         if self._pending_bytes > self._flush_bytes:
             self._wake.set()
@@ -345,7 +360,11 @@ class DataLogger:
         self._pending_bytes = 0
         if self._reset_fast is not None:
             self._reset_fast()
-        return list(starmap(q.popleft, repeat((), n)))  # n calls, no Python frame each
+        # Two C-level steps, each atomic under the GIL: appends made between them land
+        # past ``n`` and stay queued (only this thread, under the delivery lock, takes)
+        taken = q[:n]
+        del q[:n]
+        return taken
 
     def _run(self) -> None:
         d = self._delivery
@@ -412,7 +431,7 @@ class DataLogger:
         self._forked = True
         self._accepting = False
         self._closed = True
-        self._queue = collections.deque()
+        self._queue = []
         self._thread = None
         self._delivery = None  # its sink (file handle, channel) belongs to the parent
 

@@ -22,6 +22,7 @@ class Encoding(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DELTA: _ClassVar[Encoding]
     DELTA_ZSTD: _ClassVar[Encoding]
     LINEAR: _ClassVar[Encoding]
+    BITS_DELTA_ZSTD: _ClassVar[Encoding]
 DTYPE_UNSPECIFIED: DType
 FLOAT32: DType
 FLOAT64: DType
@@ -32,6 +33,7 @@ ZSTD: Encoding
 DELTA: Encoding
 DELTA_ZSTD: Encoding
 LINEAR: Encoding
+BITS_DELTA_ZSTD: Encoding
 
 class Column(_message.Message):
     __slots__ = ("name", "dtype", "encoding", "length", "data")

@@ -162,5 +162,5 @@ def test_logger_round_trip(tmp_path) -> None:
             assert s.config(scope) == {"ünï": scope[:20]}
             for name in KEYS[1:: 4]:
                 t = s.read(scope, name).tables[(scope, name)]
-                assert t.column_names == ["index", "x", "🚀 y/z,w:v"]
+                assert t.column_names == ["index", "x", "🚀 y/z,w:v", "wall_time"]
                 assert t.column("🚀 y/z,w:v").to_numpy().tolist() == [0, 0.5, 1.0, 1.5]

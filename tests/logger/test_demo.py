@@ -14,10 +14,10 @@ def test_run_demo_names_columns_indices(log_path):
     with Store.open(log_path, mode="r") as st:
         schemas = {n: {c: str(d) for c, d in s.items()} for n, s in st.schemas("demo").items()}
         assert schemas == {
-            "loss": {"x": "int64", "y": "float32"},
-            "lr": {"x": "int64", "y": "float32"},
-            "weights": {"x": "int64", "y": "float32"},
-            "cloud": {"x": "float32", "y": "float32", "t": "int64"},
+            "loss": {"x": "int64", "y": "float32", "wall_time": "float64"},
+            "lr": {"x": "int64", "y": "float32", "wall_time": "float64"},
+            "weights": {"x": "int64", "y": "float32", "wall_time": "float64"},
+            "cloud": {"x": "float32", "y": "float32", "t": "int64", "wall_time": "float64"},
         }
         groups = {(g.name, g.index): g.count for g in st.groups(scope_pattern="^demo$")}
         assert groups[("loss", 0)] == 30 and groups[("loss", 1)] == groups[("loss", 2)] == 3

@@ -67,15 +67,16 @@ def test_scalar_records_build_like_full_records(entries) -> None:
             full.append(c)
             continue
         cols = {"x": x, "y": y}
-        short.append(("m", cols) if kind == "s" else ("m", 0, 1, 1, cols))
-        full.append(("m", 0, 1, 1, dict(cols)))
+        wall = 1.8e9 + x / 7
+        short.append(("m", cols, wall) if kind == "s" else ("m", 0, 1, 1, cols, wall))
+        full.append(("m", 0, 1, 1, dict(cols), wall))
     a, b = build_items("sc", short, dt), build_items("sc", full, dt)
     assert len(a) == len(b)
     for p, q in zip(a, b, strict=True):
         assert type(p) is type(q)
         if hasattr(p, "columns"):
             assert p.index == q.index
-            for c in ("x", "y"):
+            for c in ("x", "y", "wall_time"):
                 np.testing.assert_array_equal(p.columns[c], q.columns[c])
                 assert p.columns[c].dtype == q.columns[c].dtype
         else:

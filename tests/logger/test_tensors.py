@@ -86,7 +86,8 @@ def test_torch_dtypes_stored_as_storage_does(log_path):
                  e=torch.ones(2, dtype=torch.float64), f=torch.ones(2, dtype=torch.uint8))
     with Store.open(log_path, mode="r") as st:
         assert {c: str(d) for c, d in st.schema("t", "d").items()} == {
-            "a": "float32", "b": "float32", "c": "int32", "d": "int64", "e": "float64", "f": "int32"
+            "a": "float32", "b": "float32", "c": "int32", "d": "int64", "e": "float64", "f": "int32",
+            "wall_time": "float64",
         }
 
 

@@ -58,7 +58,8 @@ def test_python_scalars_dtypes(log_path):
         lg.write("s", a=1, b=1.5, c=True)
     with Store.open(log_path, mode="r") as st:
         assert st.schema("run", "s") == {
-            "a": np.dtype("int64"), "b": np.dtype("float32"), "c": np.dtype("int32")
+            "a": np.dtype("int64"), "b": np.dtype("float32"), "c": np.dtype("int32"),
+            "wall_time": np.dtype("float64"),
         }
 
 
@@ -73,7 +74,8 @@ def test_arrays_keep_dtype_and_widen_like_storage(log_path):
                      u1=np.ones(2, np.uint8), i4=np.ones(2, np.int32), u4=np.ones(2, np.uint32))
     with Store.open(log_path, mode="r") as st:
         assert {c: str(d) for c, d in st.schema("run", "a").items()} == {
-            "f8": "float64", "f2": "float32", "u1": "int32", "i4": "int32", "u4": "int64"
+            "f8": "float64", "f2": "float32", "u1": "int32", "i4": "int32", "u4": "int64",
+            "wall_time": "float64",
         }
 
 
