@@ -55,10 +55,11 @@ def make_document(doc: Document, cfg: AppConfig, *, index: bool = False) -> None
         return
     webgl, probe = use_webgl(layout.webgl or cfg.webgl, request_cookies(doc))
     with doc.models.freeze():
-        session = LiveSession(doc, cfg, layout, webgl=webgl)
+        session = LiveSession(doc, cfg, layout, webgl=webgl, args=args)
         plots = grid(layout, [v.root for v in session.views])  # type: ignore[misc]
         body = Row(children=[session.panel.root, plots], sizing_mode="stretch_both")
-        doc.add_root(Column(children=[session.banner, body], sizing_mode="stretch_both"))
+        doc.add_root(Column(children=[session.banner, body, session.page_url.div],
+                            sizing_mode="stretch_both"))
     if probe:
         doc.js_on_event("document_ready", probe_js())
     doc.on_session_destroyed(lambda _ctx: session.close())

@@ -9,7 +9,8 @@ one of ``rows``/``cols``; omitted ``width``/``height`` are all ones.
 once per plot in layout order (an empty value keeps the schema's pattern);
 ``webgl=auto|on|off`` (auto: WebGL unless the browser renders it in software);
 ``where=`` runs selected by config (see ``streamvis.web.where``); ``color_by=KEY``
-runs coloured by a config value; ``x=step|wall|relative``.
+runs coloured by a config value; ``x=step|wall|relative``; the runs panel's state
+``find=``, ``filter=``, ``hide=``/``show=`` (``streamvis.web.page_url``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 
 from streamvis.errors import InvalidArgumentError
 
+from .page_url import PANEL_PARAMS
 from .schema import Schema, check_regex
 from .where import Condition, parse_where
 
@@ -38,7 +40,8 @@ __all__ = [
 AXIS_MODES = ("lin", "xlog", "ylog", "xylog")
 MAX_PLOTS = 32  # plots per page: each is built on the server's event loop (~40 ms apiece)
 PARAMS = (
-    "rows", "cols", "width", "height", "axes", "scopes", "names", "webgl", "where", "color_by", "x"
+    "rows", "cols", "width", "height", "axes", "scopes", "names", "webgl", "where", "color_by", "x",
+    *PANEL_PARAMS,
 )
 WEBGL_MODES = ("auto", "on", "off")
 X_MODES = ("step", "wall", "relative")
@@ -86,6 +89,7 @@ class Layout:
     where_text: str | None = None
     color_by: str | None = None  # a config key: runs coloured by its value
     x_mode: str | None = None  # step | wall | relative; None: each plot's own (step)
+    panel: tuple[tuple[str, str], ...] = ()  # the runs panel's state: (find|filter|hide|show, value)
 
     @property
     def plots(self) -> list[str]:
@@ -228,6 +232,10 @@ def parse_layout(args: Mapping[str, Sequence[str]], schema: Schema) -> Layout:
     if x_mode is not None and x_mode not in X_MODES:
         raise LayoutError(f"'x={x_mode}' is not an x mode; allowed: {', '.join(X_MODES)}")
 
+    panel = tuple((k, v) for k in PANEL_PARAMS if (v := _one(args, k)) is not None)
+    if "hide" in dict(panel) and "show" in dict(panel):
+        raise LayoutError("give one of 'hide=' and 'show=' (the runs panel writes one of them)")
+
     cells = []
     pos, offset = 0, 0.0
     for gi, g in enumerate(groups):
@@ -266,4 +274,5 @@ def parse_layout(args: Mapping[str, Sequence[str]], schema: Schema) -> Layout:
         where_text,
         color_by.strip() if color_by else None,
         x_mode,
+        panel,
     )

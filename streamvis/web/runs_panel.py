@@ -5,8 +5,10 @@ as columns (nested keys flattened as ``a.b``), its last step and last update. Th
 ``shown`` checkbox of a row shows or hides that run on every plot; "only these" shows
 just the rows the search and the filter box (``where=`` grammar) leave listed; "show
 all" undoes it. Clicking rows highlights their runs' lines on every plot (the others
-dimmed); hovering a line selects its row. Built from Bokeh widgets; the session
-applies what they change (``on_shown``, ``on_highlight``).
+dimmed); hovering a line selects its row. "colour by" picks a config key for
+``color_by=`` (a reload: see ``page_url``). Built from Bokeh widgets; the session
+applies what they change (``on_shown``, ``on_highlight``) and writes the panel's
+state into the page's address (``on_state``, ``state()``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bokeh.models import CDSView, Column, ColumnDataSource, IndexFilter, Row
+from bokeh.models import CDSView, Column, ColumnDataSource, CustomJS, IndexFilter, Row
 from bokeh.models.widgets import (
     Button,
     CheckboxEditor,
@@ -25,6 +27,7 @@ from bokeh.models.widgets import (
     Div,
     HTMLTemplateFormatter,
     NumberFormatter,
+    Select,
     StringFormatter,
     TableColumn,
     TextInput,
@@ -33,6 +36,7 @@ from bokeh.models.widgets import (
 
 from streamvis.errors import InvalidArgumentError
 
+from .page_url import COLOR_BY_JS
 from .where import parse_where, selects
 
 __all__ = ["RunsPanel", "RunRow", "MAX_CONFIG_COLUMNS", "PANEL_WIDTH", "table_cell"]
@@ -60,8 +64,12 @@ class RunsPanel:
         *,
         on_shown: Callable[[set[str]], None],
         on_highlight: Callable[[set[str]], None],
+        on_state: Callable[[], None] = lambda: None,
+        find: str = "",
+        filter: str = "",
+        color_by: str | None = None,
     ) -> None:
-        self.on_shown, self.on_highlight = on_shown, on_highlight
+        self.on_shown, self.on_highlight, self.on_state = on_shown, on_highlight, on_state
         self.scopes: list[str] = []
         self.hidden: set[str] = set()
         self._configs: dict[str, Mapping[str, Any]] = {}
@@ -79,16 +87,23 @@ class RunsPanel:
             sizing_mode="stretch_both",
             name="runs:table",
         )
-        self.search = TextInput(placeholder="search runs", name="runs:search", sizing_mode="stretch_width")
+        self.search = TextInput(placeholder="search runs", name="runs:search", sizing_mode="stretch_width",
+                                value=find, value_input=find)
         self.where = TextInput(
-            placeholder="filter: lr<5e-4,opt=adam", name="runs:where", sizing_mode="stretch_width"
+            placeholder="filter: lr<5e-4,opt=adam", name="runs:where", sizing_mode="stretch_width",
+            value=filter,
         )
+        self._color_by = color_by or ""
+        self.color_by = Select(title="", value=self._color_by, options=self._color_options(),
+                               name="runs:color_by", sizing_mode="stretch_width")
+        self.color_by.js_on_change("value", CustomJS(code=COLOR_BY_JS))
         self.message = Div(text="", name="runs:message", sizing_mode="stretch_width")
         self.only = Button(label="only these", name="runs:only", width=100)
         self.all = Button(label="show all", name="runs:all", width=100)
         self.toggle = Toggle(label="runs", active=True, name="runs:toggle", width=70)
         self.body = Column(
-            children=[self.search, self.where, self.message, Row(children=[self.only, self.all]), self.table],
+            children=[self.search, self.where, self.message, Row(children=[self.only, self.all]),
+                      self.color_by, self.table],
             sizing_mode="stretch_height",
             width=PANEL_WIDTH,
             name="runs:body",
@@ -105,6 +120,18 @@ class RunsPanel:
         self.source.on_change("data", self._on_edit)
         self._listed: set[str] | None = None  # None: every run passes search and filter
         self._setting = False
+        if find or filter:
+            self._relist(notify=False)
+
+    def state(self) -> dict[str, str]:
+        """What the page's address keeps of the panel: search and filter text."""
+        return {"find": (self.search.value_input or "").strip(), "filter": (self.where.value or "").strip()}
+
+    def _color_options(self) -> list[str | tuple[Any, str]]:
+        keys = list(self._keys)
+        if self._color_by and self._color_by not in keys:
+            keys.insert(0, self._color_by)
+        return [("", "colour: per line"), *((k, f"colour by {k}") for k in keys)]
 
     # ---- table contents -----------------------------------------------------------------
     def _empty(self) -> dict[str, list[Any]]:
@@ -141,6 +168,7 @@ class RunsPanel:
         if list(keys) != self._keys:
             self._keys = list(keys)
             self.table.columns = self._columns()
+            self.color_by.options = self._color_options()
         data: dict[str, list[Any]] = {
             "swatch": [runs[s].color for s in self.scopes],
             "scope": self.scopes,
@@ -156,7 +184,10 @@ class RunsPanel:
             self.source.data = data
         finally:
             self._setting = False
-        self._apply_listing()
+        if self._listed is not None:
+            self._relist(notify=False)  # new rows pass the search and filter or not
+        else:
+            self._apply_listing()
 
     # ---- search, filter, ticks, selection -------------------------------------------------
     def _on_search(self, attr: str, old: Any, new: Any) -> None:
@@ -165,7 +196,7 @@ class RunsPanel:
     def _on_where(self, attr: str, old: Any, new: Any) -> None:
         self._relist()
 
-    def _relist(self) -> None:
+    def _relist(self, notify: bool = True) -> None:
         text = (self.search.value_input or "").strip().lower()
         listed: set[str] | None = None
         if text:
@@ -184,6 +215,8 @@ class RunsPanel:
                 listed = ok if listed is None else listed & ok
         self._listed = listed
         self._apply_listing()
+        if notify:
+            self.on_state()
 
     def _row_text(self, scope: str) -> str:
         cfg = self._configs.get(scope, {})
@@ -210,6 +243,7 @@ class RunsPanel:
         finally:
             self._setting = False
         self.on_shown(set(hidden))
+        self.on_state()
 
     def _on_edit(self, attr: str, old: Any, new: Any) -> None:
         if self._setting:
@@ -219,6 +253,7 @@ class RunsPanel:
         if hidden != self.hidden:
             self.hidden = hidden
             self.on_shown(set(hidden))
+            self.on_state()
 
     def _on_select(self, attr: str, old: Any, new: Any) -> None:
         picked = {self.scopes[i] for i in new if 0 <= i < len(self.scopes)}

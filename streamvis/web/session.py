@@ -20,7 +20,7 @@ import html
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -41,6 +41,7 @@ from streamvis.source import DataSource
 from streamvis.storage import GroupSnapshot, RangeRequest
 
 from .layout import Layout
+from .page_url import PageUrl
 from .plots import Job, Key, PlotLimits, PlotView
 from .rows import Cols, select_rows
 from .run_filter import RunFilter
@@ -121,7 +122,8 @@ def split_table(scope: str, name: str, table: pa.Table) -> list[tuple[Key, dict[
 class LiveSession(SessionPanelMixin):
     """The live state of one document (browser tab)."""
 
-    def __init__(self, doc: Document, cfg: AppConfig, layout: Layout, *, webgl: bool = False) -> None:
+    def __init__(self, doc: Document, cfg: AppConfig, layout: Layout, *, webgl: bool = False,
+                 args: Mapping[str, Sequence[str]] | None = None) -> None:
         self.doc, self.cfg, self.layout = doc, cfg, layout
         self.run_filter = RunFilter(layout.where, keep_configs=True)  # the panel shows configs
         self.views = [
@@ -165,8 +167,14 @@ class LiveSession(SessionPanelMixin):
                     "font-weight": "600", "font-family": "system-ui, sans-serif"},
         )
         self.runs: dict[str, RunRow] = {}
-        self.panel = RunsPanel(on_shown=self._on_shown, on_highlight=self._on_highlight)
+        state = dict(layout.panel)
+        self.panel = RunsPanel(on_shown=self._on_shown, on_highlight=self._on_highlight,
+                               on_state=self._on_panel_state, find=state.get("find", ""),
+                               filter=state.get("filter", ""), color_by=layout.color_by)
         self._panel_dirty, self._panel_at = False, 0.0
+        self.page_url = PageUrl(args or {})
+        self._link_runs: tuple[str, set[str]] | None = None  # hide=/show= of the link, decoded
+        self._state_seq = 0
         for v in self.views:
             v.hover.callback = CustomJS(
                 args={"table": self.panel.source, "lines": v.layer.source}, code=HOVER_SELECT_JS
@@ -231,6 +239,7 @@ class LiveSession(SessionPanelMixin):
             self._submit(partial(self._fetch, self.cursor), self._apply_poll)
 
     def _snapshot(self) -> GroupSnapshot:
+        self._decode_link_runs()
         snap = self.cfg.source.snapshot(
             scope_pattern=self.scope_pattern, name_pattern=self.name_pattern
         )

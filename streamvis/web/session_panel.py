@@ -1,21 +1,32 @@
 """A session's side of the runs panel: rows for the runs its plots show, kept current,
-and the panel's ticks and highlights applied to every plot. ``LiveSession`` mixes
-this in and provides the attributes declared here.
+the panel's ticks and highlights applied to every plot, and the panel's state kept in
+the page's address (``page_url``; a link's ``hide=``/``show=`` applied to runs as they
+appear). ``LiveSession`` mixes this in and provides the attributes declared here.
 """
 
 from __future__ import annotations
 
+import html
+import logging
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .lines import Key
+from .run_selection import RunSelectionError, decode_runs, encode_runs
 from .runs_panel import RunRow, RunsPanel
 
 if TYPE_CHECKING:
+    from .layout import Layout
+    from .page_url import PageUrl
     from .plots import PlotView
     from .run_filter import RunFilter
+    from .session import AppConfig
+
+log = logging.getLogger("streamvis.web")
 
 __all__ = ["SessionPanelMixin", "PANEL_INTERVAL"]
 
@@ -29,12 +40,50 @@ class SessionPanelMixin:
     runs: dict[str, RunRow]
     panel: RunsPanel
     run_filter: RunFilter
+    cfg: AppConfig
+    layout: Layout
+    page_url: PageUrl
     _runs_seen: dict[int, set[Key]]
     _panel_dirty: bool
     _panel_at: float
+    _link_runs: tuple[str, set[str]] | None
+    _state_seq: int
+    _link_error: str | None = None
+    _link_decoded: bool = False
+
+    def _submit(self, work: Callable[[], Any], apply: Callable[[Any], None]) -> None: ...
+
+    # ---- the link's run selection ----------------------------------------------------------
+    def _decode_link_runs(self) -> None:
+        """In a worker, once: the runs the link's ``hide=``/``show=`` names."""
+        if self._link_decoded:
+            return
+        panel = dict(self.layout.panel)
+        kind = "hide" if "hide" in panel else "show" if "show" in panel else None
+        if kind is None:
+            self._link_decoded = True
+            return
+        try:
+            scopes = self.cfg.source.scopes()
+        except Exception as exc:  # the source is down: the snapshot fails too, and retries
+            log.warning("streamvis web: listing scopes for the link's %s= failed: %s", kind, exc)
+            raise
+        self._link_decoded = True
+        try:
+            self._link_runs = (kind, decode_runs(panel[kind], scopes, param=kind))
+        except RunSelectionError as exc:
+            self._link_error = str(exc)
+
+    def _link_hides(self, scope: str) -> bool:
+        if self._link_runs is None:
+            return False
+        kind, named = self._link_runs
+        return (scope in named) == (kind == "hide")
 
     def _note_runs(self) -> None:
-        """Runs that appeared on the plots get a row (colour of their first line)."""
+        """Runs that appeared on the plots get a row (colour of their first line); the
+        link's ``hide=``/``show=`` decides whether they start ticked."""
+        linked = False
         for v in self.views:
             if len(v.lines) == len(self._runs_seen.get(id(v), ())):
                 continue
@@ -45,6 +94,15 @@ class SessionPanelMixin:
                     if key[0] not in self.runs:
                         self.runs[key[0]] = RunRow(line.color, updated=time.time())
                         self._panel_dirty = True
+                        if self._link_hides(key[0]):
+                            self.panel.hidden.add(key[0])
+                            linked = True
+        if self._link_error is not None:
+            self.panel.message.text = (
+                f"<span class='sv-error' style='color:#b00020'>{html.escape(self._link_error)}</span>")
+            self._link_error = None
+        if linked:
+            self._on_shown(set(self.panel.hidden))
 
     def _note_points(self, scope: str, x: np.ndarray) -> None:
         row = self.runs.get(scope)
@@ -66,6 +124,33 @@ class SessionPanelMixin:
         for v in self.views:
             v.set_hidden(hidden)
             v.flush()
+
+    def _on_panel_state(self) -> None:
+        """The panel changed: write its state into the page's address. The ticks are
+        encoded against the log's scopes, listed in a worker; the newest change wins."""
+        self._state_seq += 1
+        seq, state = self._state_seq, dict(self.panel.state())
+        hidden = set(self.panel.hidden)
+        shown = [s for s in self.runs if s not in hidden]
+        if not hidden:
+            self.page_url.update(state)
+            return
+
+        def apply(fut: Future[list[str]]) -> None:
+            if seq != self._state_seq:
+                return
+            try:
+                scopes = fut.result()
+            except Exception as exc:
+                log.warning("streamvis web: the page's address keeps no run selection: %s", exc)
+                return
+            if len(hidden) <= len(shown):
+                state["hide"] = encode_runs(hidden, scopes)
+            else:
+                state["show"] = encode_runs(shown, scopes)
+            self.page_url.update(state)
+
+        self._submit(self.cfg.source.scopes, apply)
 
     def _on_highlight(self, scopes: set[str]) -> None:
         for v in self.views:

@@ -8,7 +8,7 @@ import pytest
 from streamvis.storage import ConfigUpdate
 
 from .conftest import WebServer
-from .helpers import LINES_JS, demo_items, open_page
+from .helpers import LINES_JS, READY_JS, demo_items, open_page
 
 pytestmark = pytest.mark.browser
 WAIT_MS = 20_000
@@ -124,3 +124,71 @@ def test_clicking_a_row_highlights_that_run_and_dims_the_others(server, page):
     page.wait_for_function(f"() => ({alpha})()['run1 · loss · 0'] < 0.5", timeout=WAIT_MS)
     a = page.evaluate(alpha)
     assert a["run2 · loss · 0"] == 1 and a["run3 · loss · 1"] < 0.5
+
+
+def _wait_url(page, part: str) -> str:
+    page.wait_for_function(f"() => window.location.search.includes({part!r})", timeout=WAIT_MS)
+    return page.url
+
+
+def test_the_panel_state_round_trips_through_the_address(server, page):
+    """Ticks, search and filter go into the address (replaceState, no reload); opening
+    that address shows the same runs, ticks and boxes."""
+    open_page(page, server.url + URL)
+    page.wait_for_function(f"() => {PANEL} && {PANEL}.data.scope.length === 3", timeout=WAIT_MS)
+    wait_drawn(page, {"run1", "run2", "run3"})
+    page.evaluate("() => { window.__same_page = true; }")
+    page.evaluate(f"""() => {{ const s = {PANEL}; const d = {{...s.data}};
+      d.shown = d.scope.map(x => x !== 'run2'); s.data = d; }}""")
+    _wait_url(page, "hide=")
+    page.get_by_placeholder("search runs").fill("run")
+    box = page.get_by_placeholder("filter: lr<5e-4,opt=adam")
+    box.fill("opt=adam")
+    box.press("Enter")
+    link = _wait_url(page, "filter=opt=adam")
+    assert "find=run" in link and "rows=loss,lr;weights,cloud" in link
+    assert page.evaluate("() => window.__same_page === true")  # no reload: replaceState
+
+    open_page(page, link)
+    page.wait_for_function(f"() => {PANEL} && {PANEL}.data.scope.length === 3", timeout=WAIT_MS)
+    wait_drawn(page, {"run1", "run3"})
+    assert {s: r["shown"] for s, r in panel_rows(page).items()} == {
+        "run1": True, "run2": False, "run3": True}
+    assert page.get_by_placeholder("search runs").input_value() == "run"
+    assert box.input_value() == "opt=adam"
+    page.wait_for_function(
+        "() => { const t = Bokeh.documents[0].get_model_by_name('runs:table');"
+        " return t.view.filter.indices && t.view.filter.indices.length === 1; }",
+        timeout=WAIT_MS,
+    )
+    # "only these" leaves one run of three shown: the address lists it with show=
+    page.get_by_role("button", name="only these").click()
+    wait_drawn(page, {"run2"})
+    link = _wait_url(page, "show=")
+    assert "hide=" not in link
+    open_page(page, link)
+    page.wait_for_function(f"() => {PANEL} && {PANEL}.data.scope.length === 3", timeout=WAIT_MS)
+    wait_drawn(page, {"run2"})
+
+
+def test_a_link_made_for_other_runs_says_so_and_shows_every_run(server, page):
+    from streamvis.web.run_selection import encode_runs
+
+    stale = encode_runs({"x2"}, ["x1", "x2"])  # another log's runs
+    open_page(page, server.url + URL + "&hide=" + stale)
+    page.wait_for_function(f"() => {PANEL} && {PANEL}.data.scope.length === 3", timeout=WAIT_MS)
+    page.locator(".sv-error").wait_for(timeout=WAIT_MS)
+    assert "other runs than this log has now" in page.locator(".sv-error").inner_text()
+    wait_drawn(page, {"run1", "run2", "run3"})
+
+
+def test_colour_by_in_the_panel_reopens_the_page_coloured_by_that_key(server, page):
+    open_page(page, server.url + URL)
+    page.wait_for_function(f"() => {PANEL} && {PANEL}.data.scope.length === 3", timeout=WAIT_MS)
+    sel = "Bokeh.documents[0].get_model_by_name('runs:color_by')"
+    page.wait_for_function(f"() => {sel}.options.some(o => o[0] === 'opt')", timeout=WAIT_MS)
+    page.evaluate(f"() => {{ {sel}.value = 'opt'; }}")
+    page.wait_for_url("**color_by=opt**", timeout=WAIT_MS)
+    page.wait_for_function(READY_JS, timeout=WAIT_MS)
+    page.wait_for_function(f"() => {sel} && {sel}.value === 'opt'", timeout=WAIT_MS)
+    assert "rows=loss" in page.url

@@ -1,0 +1,60 @@
+"""The page's address follows what the runs panel changes, so a comparison is a link.
+
+The panel's state goes into four parameters beside the layout's own: ``find=`` (the
+search text), ``filter=`` (the filter box, ``where=`` grammar: it lists rows, while
+``where=`` decides which runs the page reads at all), and one of ``hide=`` (these runs
+unticked; runs that start later are shown) or ``show=`` (only these ticked; runs that
+start later stay hidden), whichever set is smaller (``streamvis.web.run_selection``).
+``color_by=`` is chosen in the panel too; that reloads the page (its colours are
+decided as lines are first drawn). The server writes the new query string into a
+hidden Div; a ``CustomJS`` on it calls ``history.replaceState`` (no reload, no history
+entry per tick).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from urllib.parse import quote, urlencode
+
+from bokeh.models import CustomJS
+from bokeh.models.widgets import Div
+
+__all__ = ["PANEL_PARAMS", "PageUrl", "REPLACE_STATE_JS", "COLOR_BY_JS"]
+
+PANEL_PARAMS = ("find", "filter", "hide", "show")
+
+REPLACE_STATE_JS = """
+const q = cb_obj.text;
+if (q !== null && q !== undefined && q !== '' && window.location.search !== q) {
+  window.history.replaceState(window.history.state, '', window.location.pathname + q);
+}
+"""
+
+COLOR_BY_JS = """
+const u = new URL(window.location.href);
+if (cb_obj.value) { u.searchParams.set('color_by', cb_obj.value); }
+else { u.searchParams.delete('color_by'); }
+if (u.toString() !== window.location.href) { window.location.assign(u.toString()); }
+"""
+
+
+class PageUrl:
+    """Builds the page's query string from its request arguments and the panel's state."""
+
+    def __init__(self, args: Mapping[str, Sequence[str]]) -> None:
+        self.base = {k: list(v) for k, v in args.items()
+                     if k not in PANEL_PARAMS and not k.startswith("bokeh-")}
+        self.div = Div(text="", visible=False, name="page:url")
+        self.div.js_on_change("text", CustomJS(code=REPLACE_STATE_JS))
+
+    def query(self, panel: Mapping[str, str | None]) -> str:
+        """``?...``: the layout's arguments as given, then the panel's (empty ones left out)."""
+        pairs = [(k, v) for k, vs in self.base.items() for v in vs]
+        pairs += [(k, v) for k in PANEL_PARAMS if (v := panel.get(k))]
+        return "?" + urlencode(pairs, quote_via=quote, safe=",;<>=!~/:*")
+
+    def update(self, panel: Mapping[str, str | None]) -> None:
+        """Point the browser's address at this state (when it changed)."""
+        q = self.query(panel)
+        if self.div.text != q:
+            self.div.text = q
