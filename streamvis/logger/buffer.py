@@ -73,6 +73,16 @@ def build_items(
 
     if not isinstance(queued, list):
         queued = list(queued)
+    if not queued:
+        return items
+    try:  # most flushes hold no Control: then _by_name meets only tuples
+        groups = _by_name(queued)
+    except TypeError:  # a Control is not subscriptable: split at each, below
+        pass
+    else:
+        by_name.update(groups)
+        emit()
+        return items
     # Controls are rare: find them with C-level searches, group the writes between
     # them by name (most of a flush is one run of writes of a few names)
     kinds = list(map(type, queued))
@@ -93,7 +103,8 @@ def build_items(
 
 def _by_name(recs: list[Record]) -> dict[str, list[Record]]:
     """Records grouped by name, names in order of first appearance. A few names are
-    picked out with C-level passes (one per name); many with one Python loop."""
+    picked out with C-level passes (one per name); many with one Python loop.
+    TypeError when ``recs`` holds a Control."""
     first = recs[0][0]
     if countOf(map(_NAME, recs), first) == len(recs):
         return {first: recs}
@@ -117,15 +128,18 @@ def points_of(
     """The Points of one name's records, converted with the name's schema dtypes, with
     the records' wall times as a ``wall_time`` column (unless ``wall_time`` is False)."""
     n = len(recs)
-    lens = set(map(len, recs))
-    if lens == {3}:  # scalar records only: index 0, one point each, Python numbers
+    if len(recs[0]) == 3:  # scalar records only? (index 0, one point each, Python numbers)
         cols = list(map(_SCALAR_COLUMNS, recs))
-        out = {col: np.fromiter(map(itemgetter(col), cols), dtype=dt, count=n)
-               for col, dt in schema.items()}
-        if wall_time:
-            out[WALL_TIME_COLUMN] = np.fromiter(map(_SCALAR_WALL, recs), dtype=_F8, count=n)
-        return [Points(scope, name, 0, out)]
-    if 3 in lens:
+        try:  # a full record's item 1 is its start index: not subscriptable
+            out = {col: np.fromiter(map(itemgetter(col), cols), dtype=dt, count=n)
+                   for col, dt in schema.items()}
+        except (TypeError, KeyError):
+            pass  # a mix (or a bad record): the general path below
+        else:
+            if wall_time:
+                out[WALL_TIME_COLUMN] = np.fromiter(map(_SCALAR_WALL, recs), dtype=_F8, count=n)
+            return [Points(scope, name, 0, out)]
+    if 3 in set(map(len, recs)):
         recs = [r if len(r) == 6 else (r[0], 0, 1, 1, r[1], r[2]) for r in recs]
     idx = np.fromiter(map(_START, recs), dtype=np.int64, count=n)
     ni = np.fromiter(map(_NI, recs), dtype=np.int64, count=n)
