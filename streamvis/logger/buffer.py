@@ -76,7 +76,7 @@ def build_items(
     if not queued:
         return items
     try:  # most flushes hold no Control: then _by_name meets only tuples
-        groups = _by_name(queued)
+        groups = _by_name(queued)  # type: ignore[arg-type]
     except TypeError:  # a Control is not subscriptable: split at each, below
         pass
     else:
