@@ -161,3 +161,29 @@ def test_bad_compare_parameters_name_what_is_wrong(server, page, query, words):
     text = page.locator(".sv-error").inner_text()
     for w in words:
         assert w in text, text
+
+
+def test_x_wall_draws_the_times_the_logger_stamped(tmp_path, page):
+    """A run logged with DataLogger (no wall_time given): its points lie on the datetime
+    axis at the times of their write calls."""
+    import time
+
+    from streamvis import DataLogger
+
+    path = str(tmp_path / "logged.svl")
+    schema = tmp_path / "s.yaml"
+    schema.write_text(yaml.safe_dump({"loss": {"name_pattern": "^loss$", "columns": ["x", "y"]}}))
+    t_start = time.time()
+    with DataLogger("live", delete_existing=True).init(path=path) as lg:
+        for i in range(30):
+            lg.write("loss", x=i, y=1.0 / (i + 1))
+    t_end = time.time()
+    ws = WebServer(path, schema, refresh=0.3)
+    try:
+        open_page(page, ws.url + "/?rows=loss&x=wall")
+        wait_lines(page, 1)
+        xs = np.asarray(glyphs(page, with_x=True)["plot:0|live · loss · 0"]["xs"])
+        assert xs.size == 30 and (np.diff(xs) >= 0).all()
+        assert t_start * 1000 - 1 <= xs[0] and xs[-1] <= t_end * 1000 + 1
+    finally:
+        ws.stop()
