@@ -3,8 +3,9 @@
 One row per run: the run, the names it logged, its start time (a ``start-time`` /
 ``start_time`` config value, as a date) and its config's keys as columns (nested keys
 as ``a.b``). Each row links to a page of all plots with that run alone; ticking rows
-builds a link to a page with exactly the ticked runs (a ``scopes=`` pattern, so it can
-be shared), and the search box narrows the table.
+builds a link to a page with exactly the ticked runs (a ``scopes=`` pattern when it
+fits in one, else every run with just the ticked ones shown: ``show=``, see
+``run_selection``), and the search box narrows the table.
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from streamvis.patterns import MAX_PATTERN_LENGTH
 from streamvis.source import DataSource
 
 from .pages import PAGE_CSS, _links_html, _re_escape, example_links
+from .run_selection import encode_runs
 from .runs_panel import table_cell
 from .schema import Schema
 from .where import flatten
 
-__all__ = ["index_root", "MAX_CONFIG_COLUMNS"]
+__all__ = ["index_root", "ticked_link", "MAX_CONFIG_COLUMNS"]
 
 MAX_CONFIG_COLUMNS = 24
 START_KEYS = ("start-time", "start_time", "start")
@@ -40,6 +42,16 @@ def _all_plots(schema: Schema) -> str:
 def _page_of(schema: Schema, scopes: list[str]) -> str:
     pattern = "^(?:" + "|".join(_re_escape(s) for s in scopes) + ")$"
     return "/?" + urllib.parse.urlencode({"rows": _all_plots(schema), "scopes": pattern}, safe=",;")
+
+
+def ticked_link(schema: Schema, picked: list[str], scopes: list[str]) -> str:
+    """A page of all plots with the ``picked`` runs: read alone (``scopes=``) when the
+    pattern fits, else ticked among all (``show=``, any number of runs)."""
+    url = _page_of(schema, picked)
+    if len(urllib.parse.parse_qs(url[2:]).get("scopes", [""])[0]) <= MAX_PATTERN_LENGTH:
+        return url
+    query = {"rows": _all_plots(schema), "show": encode_runs(picked, scopes)}
+    return "/?" + urllib.parse.urlencode(query, safe=",;")
 
 
 def _date(v: Any) -> str:
@@ -129,13 +141,7 @@ def index_root(source: DataSource, schema: Schema, note: str = "") -> Column:
         if not picked:
             ticked.text = "<p>Tick runs to open them together.</p>"
             return
-        url = _page_of(schema, picked)
-        if len(urllib.parse.parse_qs(url[2:]).get("scopes", [""])[0]) > MAX_PATTERN_LENGTH:
-            ticked.text = (
-                f"<p>{len(picked)} runs ticked: too many for one scopes= pattern; "
-                "narrow them with the plots' where= parameter instead.</p>"
-            )
-            return
+        url = ticked_link(schema, picked, scopes)
         ticked.text = (
             f"<p><a class='sv-open-ticked' href='{html.escape(url, quote=True)}'>"
             f"open the {len(picked)} ticked run{'s' if len(picked) > 1 else ''}</a></p>"

@@ -60,3 +60,19 @@ def test_page_url_keeps_the_layout_and_replaces_the_panel_state() -> None:
                    "bokeh-session-id": ["x"]})
     q = url.query({"find": "seed 1", "filter": "opt=adam", "show": "1.3.abc.def", "hide": None})
     assert q == "?rows=loss,lr;cloud&where=lr<1e%2B3&find=seed%201&filter=opt=adam&show=1.3.abc.def"
+
+
+def test_the_index_page_links_any_number_of_ticked_runs() -> None:
+    from urllib.parse import parse_qs
+
+    from streamvis.web.index_page import ticked_link
+    from streamvis.web.schema import demo_schema_path, load_schema
+
+    schema = load_schema(demo_schema_path())
+    few = ticked_link(schema, SCOPES[:3], SCOPES)
+    assert "scopes=" in few and "show=" not in few  # fits one pattern: read alone
+    picked = SCOPES[::10]  # 1,000 runs: far past a 4,096-character pattern
+    link = ticked_link(schema, picked, SCOPES)
+    args = parse_qs(link[2:])
+    assert "scopes" not in args and len(link) < 2000
+    assert decode_runs(args["show"][0], SCOPES) == set(picked)
