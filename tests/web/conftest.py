@@ -82,7 +82,7 @@ class WebServer:
         self.source.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # stopped when tests/web ends: others start their own
 def browser() -> Iterator[Any]:
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} is absent: browser tests need Debian's chromium")
