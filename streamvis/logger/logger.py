@@ -243,7 +243,9 @@ class DataLogger:
         """Queue columns of numbers under ``name``; rank 0, 1 or 2 each, broadcast
         together to (index, point). Row i goes to index ``start_index + i``.
 
-        Captures the values now (no host transfer). Raises InvalidArgumentError,
+        Captures the values now (no host transfer) and the call's wall time (stored as
+        the float64 column ``wall_time``; pass ``wall_time=`` seconds since the epoch,
+        one number or one per point, to give your own). Raises InvalidArgumentError,
         SchemaMismatchError or ReservedNameError for bad input, before queueing.
         Returns an awaitable, so ``await logger.write(...)`` works too."""
         if not self._accepting:
