@@ -95,12 +95,22 @@ def write_batches(path: str, steps: int, batch: int) -> WriteResult:
 
 
 def read_group(path: str, name: str) -> dict[str, np.ndarray]:
-    """Everything of (SCOPE, name) as one numpy array per column, from a cold open."""
+    """Everything of (SCOPE, name) as one numpy array per column, from a cold open.
+
+    The ``index`` column comes as its dictionary codes (int8/int16 per row, what the
+    read made); ``.to_numpy()`` of it would expand it to int64 on demand."""
     import streamvis.script as script
 
     tables = script.export_arrow(path=path, scope=SCOPE, name=name)
     table = tables[(SCOPE, name)]
-    return {c: table.column(c).to_numpy() for c in table.column_names}
+    out = {}
+    for c in table.column_names:
+        col = table.column(c)
+        if c == "index" and col.num_chunks == 1:
+            out[c] = col.chunk(0).indices.to_numpy()
+        else:
+            out[c] = col.to_numpy()
+    return out
 
 
 def make_scalar_log(
