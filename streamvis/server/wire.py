@@ -27,6 +27,7 @@ from streamvis.storage.codec import (
 )
 from streamvis.storage.model import ConfigUpdate, Deletion, Item, Points, ReadResult
 from streamvis.storage.ranges import RangeRequest, RangesResult
+from streamvis.storage.reading import dictionary_index
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",
@@ -312,7 +313,7 @@ class TableAssembler:
             self._parts.setdefault((chunk.scope, chunk.name), []).append(cols)
         if not reply.end_of_batch:
             return None
-        tables = {key: _concat(parts) for key, parts in self._parts.items()}
+        tables = {key: dictionary_index(_concat(parts)) for key, parts in self._parts.items()}
         result = ReadResult(tables=tables, cursor=reply.cursor, deleted=self._deleted)
         self._parts, self._deleted = {}, []
         return result

@@ -190,7 +190,7 @@ def _decode_into(col: ColumnView | pb.Column, out: np.ndarray) -> None:
     step = first_step[1:]
     for lo in range(0, n, _LINEAR_CHUNK):
         hi = min(n, lo + _LINEAR_CHUNK)
-        part = ColumnView(col.name, col.dtype, pb.LINEAR, hi - lo, memoryview(first_step).cast("B"))
+        part = ColumnView(col.name, col.dtype, pb.LINEAR, hi - lo, first_step.data.cast("B"))
         decode_column_into(part, out[lo:hi])  # type: ignore[arg-type]
         first_step[:1] += step * (hi - lo)  # modular, like the codec's own arithmetic
 
@@ -254,9 +254,13 @@ def dictionary_index(table: pa.Table) -> pa.Table:
     starts = np.flatnonzero(np.diff(values)) + 1
     bounds = np.concatenate([[0], starts, [values.size]])
     runs = values[bounds[:-1]]
-    keys, where = np.unique(runs, return_inverse=True)
+    uniq, first, where = np.unique(runs, return_index=True, return_inverse=True)
+    order = np.argsort(first)  # dictionary in order of first appearance, as a local read's
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    keys = uniq[order]
     np_code, pa_code = _code_type(len(keys))
-    codes = np.repeat(where.astype(np_code), np.diff(bounds))
+    codes = np.repeat(rank[where].astype(np_code), np.diff(bounds))
     column = pa.DictionaryArray.from_arrays(
         pa.array(codes, pa_code), pa.array(keys.astype(np.int64), pa.int64())
     )

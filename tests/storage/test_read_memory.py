@@ -1,0 +1,121 @@
+"""Read memory (issue 15): a read holds its output plus one 4 MiB window, and the
+dictionary-encoded ``index`` column costs 1-2 bytes per row with the right values.
+
+CI-sized versions of benchmarks/streamvis_workloads.py's 10M-scalar peak: at 2-4M
+scalars the fixed window is a larger share, so the bounds are absolute (output bytes +
+window + a little), each of which the earlier reads (int64 index: +8 B/row; the whole
+log in one 64 MiB window; protobuf's copies of every record) exceeded.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tracemalloc
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from streamvis import script
+from streamvis.storage import Points, Store
+
+MIB = 1 << 20
+WINDOW = 4 * MIB  # reading._MAX_LOCAL_READ
+
+
+def _scalar_log(path: str, n: int, record: int) -> None:
+    rng = np.random.default_rng(0)
+    with Store.open(path, "a", fsync=False) as st:
+        for lo in range(0, n, record):
+            y = rng.random(record).astype(np.float32)
+            st.append([Points("run", "loss", 0, {"x": np.arange(lo, lo + record), "y": y})])
+
+
+def test_traced_peak_of_a_2m_scalar_read_is_its_output_plus_one_window(tmp_path) -> None:
+    n = 2_000_000
+    path = str(tmp_path / "m.svl")
+    _scalar_log(path, n, 500_000)  # 2 MB records: two of them share a window
+    with Store.open(path, "r") as st:
+        tracemalloc.start()
+        try:
+            table = st.read("run", "loss").tables[("run", "loss")]
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    output = n * (8 + 4 + 1)  # x int64, y float32, int8 index codes
+    assert table.num_rows == n
+    assert table.column("index").type == pa.dictionary(pa.int8(), pa.int64())
+    assert peak <= output + WINDOW + 2 * MIB, (peak, output)
+    x = table.column("x").to_numpy()
+    assert x[0] == 0 and x[-1] == n - 1 and (np.diff(x) == 1).all()  # LINEAR, in chunks
+    assert set(table.column("index").to_numpy().tolist()) == {0}
+
+
+_CHILD = r"""
+import os, sys
+from streamvis.storage import Store
+def rss():
+    return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+def hwm():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+with Store.open(sys.argv[1], "r") as st:
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # reset the peak RSS to the current RSS
+    except OSError:
+        print("no-reset")
+        sys.exit(0)
+    base = rss()
+    table = st.read("run", "loss").tables[("run", "loss")]
+    print(hwm() - base, table.num_rows)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc peak RSS")
+def test_peak_rss_growth_of_a_4m_scalar_read_after_open(tmp_path) -> None:
+    """The same in a fresh process by its peak RSS, which also sees what tracemalloc does
+    not (protobuf's arena, the allocator's slack)."""
+    n = 4_000_000
+    path = str(tmp_path / "m.svl")
+    _scalar_log(path, n, 1_000_000)  # 4 MB records, each a window of its own
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD, path], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    if out.stdout.strip() == "no-reset":
+        pytest.skip("/proc/self/clear_refs is not writable here")
+    growth, rows = map(int, out.stdout.split())
+    assert rows == n
+    output = n * 13
+    assert growth <= output + WINDOW + 4 * MIB, (growth / MIB, output / MIB)  # 1.2x columns
+
+
+def test_index_column_values_and_code_widths(tmp_path) -> None:
+    path = str(tmp_path / "i.svl")
+    with Store.open(path, "a") as st:
+        # a name with 3 indices written out of order, and one with 200 (int16 codes)
+        for index in (5, 2, 9, 2):
+            st.append([Points("run", "few", index, {"x": np.arange(3) + 10 * index})])
+        st.append([Points("run", "many", i, {"y": np.full(2, float(i))}) for i in range(200)])
+        st.append([Points("run", "neg", -(2**62), {"y": np.zeros(4)})])
+    tables = script.export_arrow(path)
+    few = tables[("run", "few")].column("index")
+    assert few.type == pa.dictionary(pa.int8(), pa.int64())
+    # rows grouped by index, order of first appearance; log order within an index
+    assert few.to_numpy().dtype == np.int64
+    assert few.to_pylist() == [5] * 3 + [2] * 6 + [9] * 3
+    assert tables[("run", "few")].column("x").to_pylist()[3:9] == [20, 21, 22] * 2
+    assert pc.sum(pc.equal(few, 2)).as_py() == 6
+    many = tables[("run", "many")]
+    assert many.column("index").type == pa.dictionary(pa.int16(), pa.int64())
+    assert many.column("index").to_numpy().tolist() == np.repeat(np.arange(200), 2).tolist()
+    assert (many.column("y").to_numpy() == many.column("index").to_numpy()).all()
+    assert tables[("run", "neg")].column("index").to_pylist() == [-(2**62)] * 4
+    # the numpy export keeps its shape (index in the key, no index column)
+    data = script.export(path, name="few")
+    assert list(data) == [("run", "few", 5), ("run", "few", 2), ("run", "few", 9)]
+    assert data[("run", "few", 2)]["x"].tolist() == [20, 21, 22] * 2
