@@ -44,6 +44,9 @@ _COALESCE_GAP = 1 << 20  # read across gaps smaller than this
 _MAX_READ = 64 << 20  # object stores: a window of concurrent reads
 _MAX_LOCAL_READ = 4 << 20  # local logs: sequential reads, so small windows cost nothing
 _LINEAR_CHUNK = 1 << 16  # LINEAR columns are filled this many values at a time
+# records from this size decode through points_view (no copies); smaller ones through
+# protobuf, which parses them ~3x faster and whose copies of one small record cost nothing
+_VIEW_MIN_BYTES = 256 << 10
 
 
 def decode_points(body: pb.Points, where: str = "") -> dict[str, np.ndarray]:
@@ -200,8 +203,10 @@ def _decode_all(
 ) -> None:
     """Decode record ``flat[k]`` into rows ``targets[k][1]:`` of ``targets[k][0]``."""
     for k, payload in _iter_payloads(backend, flat):
-        body: PointsView | pb.Points | None = points_view(payload)
-        if body is None:  # not the writer's plain encoding: protobuf decides
+        body: PointsView | pb.Points | None = None
+        if len(payload) >= _VIEW_MIN_BYTES:
+            body = points_view(payload)
+        if body is None:  # small, or not the writer's plain encoding: protobuf decides
             body = pb.Record.FromString(payload).points
         cols, start = targets[k]
         count = flat[k].count

@@ -119,3 +119,18 @@ def test_index_column_values_and_code_widths(tmp_path) -> None:
     data = script.export(path, name="few")
     assert list(data) == [("run", "few", 5), ("run", "few", 2), ("run", "few", 9)]
     assert data[("run", "few", 2)]["x"].tolist() == [20, 21, 22] * 2
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+def test_long_linear_columns_filled_in_chunks_wrap_like_the_codec(tmp_path, dtype) -> None:
+    """Steps near the dtype's limits: the chunked fill gives what one arange would."""
+    info = np.iinfo(dtype)
+    n = 200_003  # several chunks and a short last one
+    step = dtype(info.max // 50_000)  # wraps around a few times
+    x = (np.arange(n, dtype=dtype) * step + dtype(info.min + 7)).astype(dtype)
+    path = str(tmp_path / "l.svl")
+    with Store.open(path, "a") as st:
+        st.append([Points("run", "steps", 0, {"x": x})])
+    got = script.export_arrow(path)[("run", "steps")].column("x").to_numpy()
+    assert got.dtype == dtype and np.array_equal(got, x)
+    assert np.array_equal(script.export(path)[("run", "steps", 0)]["x"], x)
