@@ -37,6 +37,7 @@ __all__ = [
     "read_groups",
     "decode_points",
     "index_column",
+    "index_runs",
     "dictionary_index",
 ]
 
@@ -245,6 +246,25 @@ def index_column(indices: Sequence[int], counts: Sequence[int]) -> pa.Dictionary
     return pa.DictionaryArray.from_arrays(
         pa.array(codes, pa_code), pa.array(np.asarray(indices, np.int64), pa.int64())
     )
+
+
+def index_runs(column: pa.Array | pa.ChunkedArray) -> tuple[list[int], np.ndarray]:
+    """The runs of equal values of an ``index`` column: ``(values, bounds)``, run i at rows
+    ``bounds[i]:bounds[i + 1]``. On the dictionary codes (1-2 B/row): expanding 10M rows
+    to int64 with ``.to_numpy()`` costs 76 MiB and 20-100 ms."""
+    if isinstance(column, pa.ChunkedArray) and column.num_chunks == 1:
+        column = column.chunk(0)
+    lookup = None
+    if isinstance(column, pa.DictionaryArray) and column.null_count == 0:
+        keys = column.indices.to_numpy()
+        lookup = column.dictionary.to_numpy()
+    else:  # plain integers, or several chunks
+        keys = np.asarray(column.to_numpy())
+    if keys.size == 0:
+        return [], np.zeros(1, np.int64)
+    bounds = np.concatenate([[0], np.flatnonzero(keys[1:] != keys[:-1]) + 1, [keys.size]])
+    firsts = keys[bounds[:-1]]
+    return (lookup[firsts] if lookup is not None else firsts).tolist(), bounds
 
 
 def dictionary_index(table: pa.Table) -> pa.Table:

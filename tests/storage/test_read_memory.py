@@ -138,3 +138,17 @@ def test_long_linear_columns_filled_in_chunks_wrap_like_the_codec(tmp_path, dtyp
     got = script.export_arrow(path)[("run", "steps")].column("x").to_numpy()
     assert got.dtype == dtype and np.array_equal(got, x)
     assert np.array_equal(script.export(path)[("run", "steps", 0)]["x"], x)
+
+
+def test_index_runs_work_on_the_codes_and_on_plain_columns() -> None:
+    from streamvis.storage.reading import index_column, index_runs
+
+    column = index_column([7, -3, 7_000_000_000], [2, 0, 3])  # an empty run is no run
+    values, bounds = index_runs(pa.chunked_array([column]))
+    assert values == [7, 7_000_000_000] and bounds.tolist() == [0, 2, 5]
+    plain = pa.chunked_array([pa.array([1, 1], pa.int64()), pa.array([1, 4], pa.int64())])
+    values, bounds = index_runs(plain)
+    assert values == [1, 4] and bounds.tolist() == [0, 3, 4]
+    assert index_runs(index_column([], []))[0] == []
+    chunks = pa.chunked_array([index_column([5], [2]), index_column([6, 5], [1, 1])])
+    assert index_runs(chunks)[0] == [5, 6, 5]  # several chunks: through the int64 values
