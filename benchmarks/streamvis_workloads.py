@@ -8,8 +8,9 @@ Writes go through the public logger exactly as a training loop would::
         logger.write("loss", x=i, y=v)          # v a Python float, as loss.item() gives
 
 Reads are cold opens through ``streamvis.script.export`` (a new Store each time).
-``python -m benchmarks.streamvis_workloads peak PATH SCOPE NAME`` reads one group in a
-fresh process and prints its peak-RSS growth (for the memory goal).
+``python -m benchmarks.streamvis_workloads fresh|open PATH SCOPE NAME`` reads one group in
+a fresh process and prints its peak-RSS growth (for the memory goal; see
+``peak_read_memory`` for the two methods).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
 
 from benchmarks.table import peak_rss_bytes
 from benchmarks.workloads import batch_data, scalar_data
@@ -95,12 +97,25 @@ def write_batches(path: str, steps: int, batch: int) -> WriteResult:
 
 
 def read_group(path: str, name: str) -> dict[str, np.ndarray]:
-    """Everything of (SCOPE, name) as one numpy array per column, from a cold open."""
+    """Everything of (SCOPE, name) as one numpy array per column, from a cold open.
+
+    The ``index`` column comes as its dictionary codes (int8/int16 per row, what the
+    read made); ``.to_numpy()`` of it would expand it to int64 on demand."""
     import streamvis.script as script
 
     tables = script.export_arrow(path=path, scope=SCOPE, name=name)
-    table = tables[(SCOPE, name)]
-    return {c: table.column(c).to_numpy() for c in table.column_names}
+    return _numpy_columns(tables[(SCOPE, name)])
+
+
+def _numpy_columns(table: pa.Table) -> dict[str, np.ndarray]:
+    out = {}
+    for c in table.column_names:
+        col = table.column(c)
+        if pa.types.is_dictionary(col.type) and col.num_chunks == 1:
+            out[c] = col.chunk(0).indices.to_numpy()
+        else:
+            out[c] = col.to_numpy()
+    return out
 
 
 def make_scalar_log(
@@ -117,10 +132,15 @@ def make_scalar_log(
             st.append([Points(scope, name, 0, {"x": steps + lo, "y": values})])
 
 
-def peak_read_memory(path: str, name: str = "loss") -> tuple[int, int]:
-    """(peak RSS growth while reading, points read), measured in a fresh interpreter."""
+def peak_read_memory(path: str, name: str = "loss", method: str = "fresh") -> tuple[int, int]:
+    """(peak RSS growth while reading, points read), measured in a fresh interpreter.
+
+    ``fresh``: growth of the peak RSS over the RSS after imports (``export_arrow``
+    opens the store itself). ``open``: the peak RSS reset once ``Store.open`` returned
+    (``/proc/self/clear_refs``), growth over the RSS then: the read alone (``Store.read``).
+    ``open-arrays``: the same for ``Store.read_arrays`` (``script.export``'s shape)."""
     out = subprocess.run(
-        [sys.executable, "-m", "benchmarks.streamvis_workloads", "peak", path, SCOPE, name],
+        [sys.executable, "-m", "benchmarks.streamvis_workloads", method, path, SCOPE, name],
         check=True,
         capture_output=True,
         text=True,
@@ -129,18 +149,40 @@ def peak_read_memory(path: str, name: str = "loss") -> tuple[int, int]:
     return int(out[0]), int(out[1])
 
 
+def _rss() -> int:
+    return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _open_main(path: str, scope: str, name: str, arrays: bool) -> None:
+    from streamvis.storage import Store
+
+    with Store.open(path, "r") as st:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # peak RSS := current RSS
+        base = _rss()
+        if arrays:  # script.export's shape
+            cols = next(iter(st.read_arrays(scope, name).values()))
+        else:
+            cols = _numpy_columns(st.read(scope, name).tables[(scope, name)])
+        print(peak_rss_bytes() - base, len(next(iter(cols.values()))))
+
+
 def _peak_main(path: str, scope: str, name: str) -> None:
     import streamvis.script  # noqa: F401  (imports are not the read's memory)
     from streamvis.storage import Store  # noqa: F401
 
-    base = int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    base = _rss()
     cols = read_group(path, name) if scope == SCOPE else {}
     n = len(next(iter(cols.values())))
     print(peak_rss_bytes() - base, n)
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 5 and sys.argv[1] == "peak":
+    if len(sys.argv) == 5 and sys.argv[1] in ("fresh", "peak"):
         _peak_main(sys.argv[2], sys.argv[3], sys.argv[4])
+    elif len(sys.argv) == 5 and sys.argv[1] in ("open", "open-arrays"):
+        _open_main(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[1] == "open-arrays")
     else:
-        sys.exit("usage: python -m benchmarks.streamvis_workloads peak PATH SCOPE NAME")
+        sys.exit(
+            "usage: python -m benchmarks.streamvis_workloads fresh|open|open-arrays PATH SCOPE NAME"
+        )

@@ -71,7 +71,10 @@ def export_arrow(
     name_pattern: str | None = None,
     **store_options: Any,
 ) -> dict[tuple[str, str], pa.Table]:
-    """``{(scope, name): table}`` with an ``index`` column and the data columns."""
+    """``{(scope, name): table}`` with an ``index`` column and the data columns.
+
+    ``index`` is dictionary-encoded (int64 values, the narrowest integer codes: 1 byte
+    per row up to 127 indices); ``.to_numpy()`` gives int64."""
     with Store.open(path, "r", **store_options) as store:
         return store.read(
             scope, name, scope_pattern=scope_pattern, name_pattern=name_pattern

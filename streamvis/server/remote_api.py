@@ -64,7 +64,8 @@ def gfetch_arrow(
     token: str | None = None,
     tls_ca: str | None = None,
 ) -> dict[tuple[str, str], pa.Table]:
-    """One Arrow table per (scope, name): an int64 "index" column, then the data columns.
+    """One Arrow table per (scope, name): an "index" column (dictionary-encoded int64, as
+    ``export_arrow`` gives), then the data columns.
 
     ``scope``/``name`` are exact; ``*_pattern`` are RE2 regexes matched anywhere.
     """

@@ -27,6 +27,7 @@ from streamvis.storage.codec import (
 )
 from streamvis.storage.model import ConfigUpdate, Deletion, Item, Points, ReadResult
 from streamvis.storage.ranges import RangeRequest, RangesResult
+from streamvis.storage.reading import dictionary_index
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",
@@ -147,15 +148,32 @@ def decode_payload(col: dpb.Column) -> np.ndarray:
     return _decode(col)
 
 
-def _rows_per_chunk(arrays: Sequence[np.ndarray], limit: int) -> int:
+class _CodedRows:
+    """A dictionary column (the store's ``index``) expanded to its values one message's
+    rows at a time: ``.to_numpy()`` of the whole column would cost 8 B/row at once."""
+
+    def __init__(self, column: pa.DictionaryArray) -> None:
+        self._codes = column.indices.to_numpy()
+        self._values = column.dictionary.to_numpy()
+        self.dtype = self._values.dtype
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        return self._values[self._codes[rows]]
+
+
+def _rows_per_chunk(arrays: Sequence[np.ndarray | _CodedRows], limit: int) -> int:
     row_bytes = sum(a.dtype.itemsize for a in arrays) or 1
     budget = max(limit - _OVERHEAD - 64 * len(arrays), row_bytes)
     return max(1, budget // row_bytes)
 
 
-def _table_arrays(table: pa.Table) -> list[tuple[str, np.ndarray]]:
-    out = []
+def _table_arrays(table: pa.Table) -> list[tuple[str, np.ndarray | _CodedRows]]:
+    out: list[tuple[str, np.ndarray | _CodedRows]] = []
     for col_name, col in zip(table.column_names, table.columns, strict=True):
+        one = col.chunk(0) if col.num_chunks == 1 else None
+        if isinstance(one, pa.DictionaryArray) and one.null_count == 0:
+            out.append((col_name, _CodedRows(one)))
+            continue
         arr = col.to_numpy() if col.num_chunks == 1 else col.combine_chunks().to_numpy()
         out.append((col_name, np.asarray(arr)))
     return out
@@ -312,7 +330,7 @@ class TableAssembler:
             self._parts.setdefault((chunk.scope, chunk.name), []).append(cols)
         if not reply.end_of_batch:
             return None
-        tables = {key: _concat(parts) for key, parts in self._parts.items()}
+        tables = {key: dictionary_index(_concat(parts)) for key, parts in self._parts.items()}
         result = ReadResult(tables=tables, cursor=reply.cursor, deleted=self._deleted)
         self._parts, self._deleted = {}, []
         return result

@@ -221,14 +221,25 @@ class LocalLog(LogBackend):
             length -= len(part)
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
-    def read_buffers(self, ranges: list[tuple[str, int, int]]) -> list[memoryview]:
-        """``read_many`` into fresh numpy buffers, as memoryviews: numpy gives large
-        allocations transparent huge pages, so a fresh 64 MiB buffer costs a fraction of
-        the page faults of a fresh ``bytes`` (80 MB: 8 ms against 33 ms here)."""
+    def read_buffers(
+        self, ranges: list[tuple[str, int, int]], scratch: np.ndarray | None = None
+    ) -> list[memoryview]:
+        """``read_many`` into numpy buffers, as memoryviews: into ``scratch`` (uint8) when
+        it holds them all (a reader reusing one window buffer: its pages are already
+        faulted in), else into fresh ones: numpy gives large allocations transparent
+        huge pages, so a fresh 64 MiB buffer costs a fraction of the page faults of a
+        fresh ``bytes`` (80 MB: 8 ms against 33 ms here)."""
         fd = self._reader_fd()
         out = []
+        fits = scratch is not None and scratch.size >= sum(n for _, _, n in ranges)
+        room = scratch.data if fits and scratch is not None else None
+        pos = 0
         for _, offset, length in ranges:
-            buf = np.empty(length, dtype=np.uint8).data
+            if room is not None:
+                buf = room[pos : pos + length]
+                pos += length
+            else:
+                buf = np.empty(length, dtype=np.uint8).data
             got = 0
             while got < length:
                 n = os.preadv(fd, [buf[got:]], offset + got)

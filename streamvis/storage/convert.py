@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from streamvis.storage.reading import index_runs
+
 __all__ = ["split_by_index", "tables_to_arrays"]
 
 
@@ -12,20 +14,16 @@ def split_by_index(table: pa.Table) -> dict[int, dict[str, np.ndarray]]:
     """``{index: {column: ndarray}}`` from a (scope, name) table; zero-copy slices
     when the table's rows are grouped by index (as the store returns them)."""
     table = table.combine_chunks()
-    index = table.column("index").to_numpy()
-    if index.size == 0:
+    values, bounds = index_runs(table.column("index"))  # on the dictionary codes
+    if not values:
         return {}
     cols = {
         c: table.column(c).chunk(0).to_numpy(zero_copy_only=False)
         for c in table.column_names
         if c != "index"
     }
-    bounds = np.flatnonzero(index[1:] != index[:-1]) + 1
-    starts = np.concatenate(([0], bounds))
-    ends = np.concatenate((bounds, [index.size]))
     out: dict[int, dict[str, np.ndarray]] = {}
-    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
-        i = int(index[s])
+    for i, s, e in zip(values, bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
         part = {c: a[s:e] for c, a in cols.items()}
         if i in out:  # rows of one index not contiguous: concatenate (copies)
             part = {c: np.concatenate((out[i][c], part[c])) for c in part}

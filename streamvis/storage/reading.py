@@ -1,8 +1,15 @@
 """Turning stored records into Arrow tables.
 
 Reads by index fetch only the byte ranges of the wanted records, coalescing
-neighbours into one read; columns decode with ``numpy.frombuffer`` and are
-concatenated once per column.
+neighbours into one read, and decode each record's columns straight from the read
+buffer (``points_view``: no protobuf copies) into output arrays allocated once.
+Local reads go in windows of 4 MiB, so what a read holds besides its output is one
+window (a larger record alone); object stores fetch up to 64 ranges (64 MiB) at once.
+
+The ``index`` column of a table is dictionary-encoded: int64 values (one per
+index), int8/int16/int32 codes (the narrowest that holds the group's number of
+indices), so it costs 1 byte per row for up to 127 indices instead of 8.
+``.to_numpy()`` and ``.to_pylist()`` give the int64 values.
 """
 
 from __future__ import annotations
@@ -16,8 +23,9 @@ import pyarrow as pa
 from streamvis.errors import CorruptDataError
 from streamvis.proto import data_pb2 as pb
 from streamvis.storage.backend import LogBackend
-from streamvis.storage.codec import decode_column, decode_column_into
+from streamvis.storage.codec import column_dtype, decode_column, decode_column_into
 from streamvis.storage.framing import HEADER_SIZE, TRAILER_SIZE, checksum
+from streamvis.storage.points_view import ColumnView, PointsView, points_view
 from streamvis.storage.state import Entry
 
 __all__ = [
@@ -28,10 +36,18 @@ __all__ = [
     "read_tables",
     "read_groups",
     "decode_points",
+    "index_column",
+    "index_runs",
+    "dictionary_index",
 ]
 
 _COALESCE_GAP = 1 << 20  # read across gaps smaller than this
-_MAX_READ = 64 << 20
+_MAX_READ = 64 << 20  # object stores: a window of concurrent reads
+_MAX_LOCAL_READ = 4 << 20  # local logs: sequential reads, so small windows cost nothing
+_LINEAR_CHUNK = 1 << 16  # LINEAR columns are filled this many values at a time
+# records from this size decode through points_view (no copies); smaller ones through
+# protobuf, which parses them ~3x faster and whose copies of one small record cost nothing
+_VIEW_MIN_BYTES = 256 << 10
 
 
 def decode_points(body: pb.Points, where: str = "") -> dict[str, np.ndarray]:
@@ -57,8 +73,9 @@ class _Span:
     members: list[int]
 
 
-def _spans(entries: Sequence[Entry]) -> list[_Span]:
-    """Entries in file order, neighbours coalesced into one read."""
+def _spans(entries: Sequence[Entry], max_read: int) -> list[_Span]:
+    """Entries in file order, neighbours coalesced into one read of at most ``max_read``
+    bytes (a larger record is a read of its own)."""
     order = sorted(range(len(entries)), key=lambda i: (entries[i].key, entries[i].offset))
     spans: list[_Span] = []
     i = 0
@@ -71,7 +88,7 @@ def _spans(entries: Sequence[Entry]) -> list[_Span]:
             if (
                 e.key != first.key
                 or e.offset - end > _COALESCE_GAP
-                or e.offset + e.length - first.offset > _MAX_READ
+                or e.offset + e.length - first.offset > max_read
             ):
                 break
             end = max(end, e.offset + e.length)
@@ -81,12 +98,13 @@ def _spans(entries: Sequence[Entry]) -> list[_Span]:
     return spans
 
 
-def _windows(spans: list[_Span]) -> Iterator[list[_Span]]:
-    """Spans fetched together: up to 64 reads or 64 MiB (concurrent on object stores)."""
+def _windows(spans: list[_Span], max_read: int) -> Iterator[list[_Span]]:
+    """Spans fetched together: up to 64 reads or ``max_read`` bytes (concurrent on
+    object stores)."""
     window: list[_Span] = []
     size = 0
     for span in spans:
-        if window and (len(window) >= 64 or size + span.length > _MAX_READ):
+        if window and (len(window) >= 64 or size + span.length > max_read):
             yield window
             window, size = [], 0
         window.append(span)
@@ -95,17 +113,28 @@ def _windows(spans: list[_Span]) -> Iterator[list[_Span]]:
         yield window
 
 
-def iter_entries(backend: LogBackend, entries: Sequence[Entry]) -> Iterator[tuple[int, pb.Points]]:
-    """``(position in entries, points record)`` for every entry, in file order.
+def _iter_payloads(
+    backend: LogBackend, entries: Sequence[Entry]
+) -> Iterator[tuple[int, memoryview]]:
+    """``(position in entries, CRC-checked payload)`` for every entry, in file order.
 
     Neighbouring records are fetched in one read, many reads at once where the
-    backend can (object stores); every record's CRC is checked. At most one window
-    of reads (64 MiB) is held in memory at a time.
+    backend can (object stores). At most one window of reads is held at a time: 4 MiB
+    on local logs (one buffer reused for every window), 64 MiB on object stores; a
+    payload is valid only until the next one is asked for.
     """
-    for window in _windows(_spans(entries)):
+    read_buffers = getattr(backend, "read_buffers", None)  # local logs (backend.py)
+    max_read = _MAX_LOCAL_READ if read_buffers is not None else _MAX_READ
+    windows = list(_windows(_spans(entries, max_read), max_read))
+    scratch = None
+    if read_buffers is not None and len(windows) > 1:  # one buffer for every window
+        scratch = np.empty(max(sum(sp.length for sp in w) for w in windows), np.uint8)
+    for window in windows:
         ranges = [(sp.key, sp.offset, sp.length) for sp in window]
-        read_buffers = getattr(backend, "read_buffers", None)  # local logs (backend.py)
-        blobs = read_buffers(ranges) if read_buffers is not None else backend.read_many(ranges)
+        if read_buffers is not None:
+            blobs = read_buffers(ranges, scratch)
+        else:
+            blobs = backend.read_many(ranges)
         for span, blob in zip(window, blobs, strict=True):
             view = memoryview(blob)
             for k in span.members:
@@ -119,7 +148,15 @@ def iter_entries(backend: LogBackend, entries: Sequence[Entry]) -> Iterator[tupl
                     raise CorruptDataError(
                         f"record at offset {e.offset} failed its checksum on read", offset=e.offset
                     )
-                yield k, pb.Record.FromString(payload).points
+                yield k, payload
+        del blobs, blob, view, frame, payload  # before the next window is read
+
+
+def iter_entries(backend: LogBackend, entries: Sequence[Entry]) -> Iterator[tuple[int, pb.Points]]:
+    """``(position in entries, points record)`` for every entry, in file order; every
+    record's CRC is checked."""
+    for k, payload in _iter_payloads(backend, entries):
+        yield k, pb.Record.FromString(payload).points
 
 
 def read_entries(backend: LogBackend, entries: Sequence[Entry]) -> list[pb.Points]:
@@ -141,11 +178,37 @@ class GroupPlan:
     entries: list[Entry]
 
 
+def _decode_into(col: ColumnView | pb.Column, out: np.ndarray) -> None:
+    """``codec.decode_column_into``, but a long LINEAR column (steps) is filled in
+    chunks, so the codec's kept ``arange`` stays small (it grows to the longest run
+    asked for: 32 MiB for a 4M-step record)."""
+    n = col.length
+    if col.encoding != pb.LINEAR or n <= _LINEAR_CHUNK or out.size != n:
+        decode_column_into(col, out)  # type: ignore[arg-type]  # ColumnView: same fields
+        return
+    dtype = column_dtype(col)  # type: ignore[arg-type]
+    if out.dtype != dtype or len(col.data) != 2 * dtype.itemsize:
+        decode_column_into(col, out)  # type: ignore[arg-type]  # raises its error
+        return
+    first_step = np.frombuffer(col.data, dtype=dtype).copy()
+    step = first_step[1:]
+    for lo in range(0, n, _LINEAR_CHUNK):
+        hi = min(n, lo + _LINEAR_CHUNK)
+        part = ColumnView(col.name, col.dtype, pb.LINEAR, hi - lo, first_step.data.cast("B"))
+        decode_column_into(part, out[lo:hi])  # type: ignore[arg-type]
+        first_step[:1] += step * (hi - lo)  # modular, like the codec's own arithmetic
+
+
 def _decode_all(
     backend: LogBackend, flat: list[Entry], targets: list[tuple[dict[str, np.ndarray], int]]
 ) -> None:
     """Decode record ``flat[k]`` into rows ``targets[k][1]:`` of ``targets[k][0]``."""
-    for k, body in iter_entries(backend, flat):
+    for k, payload in _iter_payloads(backend, flat):
+        body: PointsView | pb.Points | None = None
+        if len(payload) >= _VIEW_MIN_BYTES:
+            body = points_view(payload)
+        if body is None:  # small, or not the writer's plain encoding: protobuf decides
+            body = pb.Record.FromString(payload).points
         cols, start = targets[k]
         count = flat[k].count
         if body.count != count or len(body.columns) != len(cols):
@@ -154,23 +217,79 @@ def _decode_all(
             )
         try:
             for c in body.columns:
-                decode_column_into(c, cols[c.name][start : start + count])
+                _decode_into(c, cols[c.name][start : start + count])
         except (ValueError, KeyError) as exc:
             raise CorruptDataError(
                 f"points record at offset {flat[k].offset} does not decode: {exc}",
                 offset=flat[k].offset,
             ) from None
+        del payload, body  # views into the window: let it go before the next is read
 
 
-def _index_column(indices: Sequence[int], counts: Sequence[int]) -> np.ndarray:
-    """The int64 ``index`` column: ``indices[i]`` repeated ``counts[i]`` times, filled
-    run by run (a memset per group; ``np.repeat`` costs ~3x that on 20M rows)."""
-    out = np.empty(sum(counts), np.int64)
+def _code_type(groups: int) -> tuple[np.dtype, pa.DataType]:
+    if groups <= 127:
+        return np.dtype(np.int8), pa.int8()
+    if groups <= 32767:
+        return np.dtype(np.int16), pa.int16()
+    return np.dtype(np.int32), pa.int32()
+
+
+def index_column(indices: Sequence[int], counts: Sequence[int]) -> pa.DictionaryArray:
+    """The ``index`` column: ``indices[i]`` repeated ``counts[i]`` times, as a dictionary
+    of the int64 indices with the narrowest codes (filled run by run: a memset each)."""
+    np_code, pa_code = _code_type(len(indices))
+    codes = np.empty(sum(counts), np_code)
     pos = 0
-    for index, count in zip(indices, counts, strict=True):
-        out[pos : pos + count] = index
+    for code, count in enumerate(counts):
+        codes[pos : pos + count] = code
         pos += count
-    return out
+    return pa.DictionaryArray.from_arrays(
+        pa.array(codes, pa_code), pa.array(np.asarray(indices, np.int64), pa.int64())
+    )
+
+
+def index_runs(column: pa.Array | pa.ChunkedArray) -> tuple[list[int], np.ndarray]:
+    """The runs of equal values of an ``index`` column: ``(values, bounds)``, run i at rows
+    ``bounds[i]:bounds[i + 1]``. On the dictionary codes (1-2 B/row): expanding 10M rows
+    to int64 with ``.to_numpy()`` costs 76 MiB and 20-100 ms."""
+    if isinstance(column, pa.ChunkedArray) and column.num_chunks == 1:
+        column = column.chunk(0)
+    lookup = None
+    if isinstance(column, pa.DictionaryArray) and column.null_count == 0:
+        keys = column.indices.to_numpy()
+        lookup = column.dictionary.to_numpy()
+    else:  # plain integers, or several chunks
+        keys = np.asarray(column.to_numpy())
+    if keys.size == 0:
+        return [], np.zeros(1, np.int64)
+    bounds = np.concatenate([[0], np.flatnonzero(keys[1:] != keys[:-1]) + 1, [keys.size]])
+    firsts = keys[bounds[:-1]]
+    return (lookup[firsts] if lookup is not None else firsts).tolist(), bounds
+
+
+def dictionary_index(table: pa.Table) -> pa.Table:
+    """``table`` with a plain integer ``index`` column turned into ``index_column``'s
+    form (tables that arrive over gRPC); other tables unchanged."""
+    if "index" not in table.column_names or pa.types.is_dictionary(table.schema.field("index").type):
+        return table
+    position = table.column_names.index("index")
+    values = table.column("index").to_numpy()
+    if values.size == 0:
+        return table.set_column(position, "index", index_column([], []))
+    starts = np.flatnonzero(np.diff(values)) + 1
+    bounds = np.concatenate([[0], starts, [values.size]])
+    runs = values[bounds[:-1]]
+    uniq, first, where = np.unique(runs, return_index=True, return_inverse=True)
+    order = np.argsort(first)  # dictionary in order of first appearance, as a local read's
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    keys = uniq[order]
+    np_code, pa_code = _code_type(len(keys))
+    codes = np.repeat(rank[where].astype(np_code), np.diff(bounds))
+    column = pa.DictionaryArray.from_arrays(
+        pa.array(codes, pa_code), pa.array(keys.astype(np.int64), pa.int64())
+    )
+    return table.set_column(position, "index", column)
 
 
 def _allocate(schema: dict[str, str], total: int) -> dict[str, np.ndarray]:
@@ -192,7 +311,7 @@ def read_tables(backend: LogBackend, plans: Sequence[GroupPlan]) -> dict[tuple[s
     for key, group_plans in by_name.items():
         counts = [sum(e.count for e in p.entries) for p in group_plans]
         cols = _allocate(group_plans[0].schema, sum(counts))
-        outputs[key] = {"index": _index_column([p.index for p in group_plans], counts), **cols}
+        outputs[key] = {"index": index_column([p.index for p in group_plans], counts), **cols}
         pos = 0
         for p in group_plans:
             for e in p.entries:
@@ -268,7 +387,7 @@ class TableBuilder:
                     n += len(cols[parts.schema[0]])
                 indices.append(index)
                 counts.append(n)
-            data = {"index": _index_column(indices, counts)}
+            data: dict[str, np.ndarray | pa.Array] = {"index": index_column(indices, counts)}
             for c, arrays in per_col.items():
                 data[c] = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
             tables[key] = pa.table(data)

@@ -39,6 +39,7 @@ from streamvis.errors import CursorResetError
 from streamvis.patterns import MAX_PATTERN_LENGTH
 from streamvis.source import DataSource
 from streamvis.storage import GroupSnapshot, RangeRequest
+from streamvis.storage.reading import index_runs
 
 from .layout import Layout
 from .page_url import PageUrl
@@ -108,14 +109,11 @@ def split_table(scope: str, name: str, table: pa.Table) -> list[tuple[Key, dict[
     """Split a read table (an 'index' column, rows grouped by index) into groups."""
     if table.num_rows == 0:
         return []
-    idx = table.column("index").to_numpy()
+    values, bounds = index_runs(table.column("index"))  # on the dictionary codes
     cols = {c: table.column(c).to_numpy() for c in table.column_names if c != "index"}
-    cuts = np.flatnonzero(idx[1:] != idx[:-1]) + 1
-    starts = np.concatenate([[0], cuts])
-    ends = np.concatenate([cuts, [len(idx)]])
     return [
-        ((scope, name, int(idx[a])), {c: v[a:b] for c, v in cols.items()})
-        for a, b in zip(starts, ends, strict=True)
+        ((scope, name, int(i)), {c: v[a:b] for c, v in cols.items()})
+        for i, a, b in zip(values, bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)
     ]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from streamvis.errors import InvalidArgumentError, NotFoundError
@@ -63,6 +64,8 @@ class SourceContract:
         t = everything.tables[("alpha", "loss")]
         assert t.column_names == ["index", "x", "y"]
         assert t.column("index").to_pylist() == [0] * 100 + [1] * 10
+        # local and gRPC sources alike: int64 values, int8 codes (issue 15: read memory)
+        assert t.schema.field("index").type == pa.dictionary(pa.int8(), pa.int64())
         assert everything.num_points == 122
         assert list(src.fetch("alpha", "acc").tables) == [("alpha", "acc")]
         assert list(src.fetch(name_pattern="^lo").tables) == [("alpha", "loss"), ("beta", "loss")]

@@ -11,16 +11,18 @@ from hypothesis import strategies as st
 from streamvis.server import messages as msgs
 from streamvis.server import wire
 from streamvis.storage.model import ConfigUpdate, Deletion, Points, ReadResult
+from streamvis.storage.reading import index_column
 
 LIMITS = st.sampled_from([4096, 8192, 65536, wire.DEFAULT_MAX_MESSAGE_BYTES])
 
 
 def _table(n: int, seed: int) -> pa.Table:
     rng = np.random.default_rng(seed)
-    index = np.sort(rng.integers(0, 3, n)).astype(np.int64)
+    indices = [2, 0, 1][: int(rng.integers(1, 4))]  # not sorted: order of first appearance
+    counts = rng.multinomial(n, [1 / len(indices)] * len(indices)).tolist()
     return pa.table(
         {
-            "index": index,
+            "index": index_column(indices, counts),  # as Store.read makes it
             "x": np.arange(n, dtype=np.int64),
             "y": rng.random(n).astype(np.float32),
             "z": rng.random(n),
@@ -104,3 +106,20 @@ def test_integer_columns_round_trip_up_to_the_dtype_edges(dtype, first, step, n,
     back = wire.decode_payload(wire.encode_column_raw("x", arr))
     assert back.dtype == arr.dtype
     np.testing.assert_array_equal(back, arr)
+
+
+def test_plain_index_arrives_as_the_stores_dictionary() -> None:
+    """A table with a plain int64 index (another server version) is turned into the
+    dictionary form a local read gives: same values, first-appearance order, int8 codes."""
+    plain = pa.table({"index": np.array([7, 7, 3, 3, 3, 9], np.int64), "x": np.arange(6)})
+    msgs_ = list(wire.read_result_messages(ReadResult({("s", "n"): plain}, "c", []), 4096))
+    assembler = wire.TableAssembler()
+    got = [assembler.add(m) for m in msgs_][-1]
+    assert got is not None
+    index = got.tables[("s", "n")].column("index")
+    assert index.type == pa.dictionary(pa.int8(), pa.int64())
+    assert index.to_numpy().tolist() == [7, 7, 3, 3, 3, 9]
+    assert index.chunk(0).dictionary.to_pylist() == [7, 3, 9]
+    assert got.tables[("s", "n")].equals(
+        pa.table({"index": index_column([7, 3, 9], [2, 3, 1]), "x": np.arange(6)})
+    )
