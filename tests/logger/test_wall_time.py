@@ -127,3 +127,17 @@ def test_damaged_bits_delta_column_is_refused() -> None:
     col.dtype = pb.INT64
     with pytest.raises(ValueError, match="needs floats"):
         decode_column(col)
+
+
+def test_large_records_with_stamps_read_back_exactly(log_path) -> None:
+    """Records past the size read without protobuf (points_view) decode the stamps too."""
+    n = 200_000
+    stamps = 1.8e9 + np.cumsum(np.random.default_rng(0).exponential(1e-4, n))
+    y = np.random.default_rng(1).normal(size=n).astype(np.float32)
+    with DataLogger("run", delete_existing=True).init(path=log_path) as lg:
+        lg.write("big", x=np.arange(n), y=y, wall_time=stamps)
+    with Store.open(log_path, mode="r") as s:
+        t = s.read("run", "big").tables[("run", "big")]
+        back = t.column("wall_time").to_numpy()
+        assert (back.view(np.int64) == stamps.view(np.int64)).all()
+        np.testing.assert_array_equal(t.column("y").to_numpy(), y)

@@ -22,15 +22,18 @@ DTYPES = st.sampled_from([np.float32, np.float64, np.int32, np.int64])
 @st.composite
 def payloads(draw) -> bytes:
     """A record payload as the writer makes it: points (any stored dtype, RAW, LINEAR,
-    DELTA(_ZSTD), ZSTD columns), a config, a delete or a commit."""
+    DELTA(_ZSTD), ZSTD, BITS_DELTA_ZSTD columns), a config, a delete or a commit."""
     kind = draw(st.sampled_from(["points", "points", "points", "config", "delete", "commit"]))
     if kind == "points":
         n = draw(st.integers(1, 300))
         columns = {}
         for i in range(draw(st.integers(1, 3))):
             dtype = draw(DTYPES)
-            if draw(st.booleans()):
+            form = draw(st.sampled_from(["steps", "stamps", "any"]))
+            if form == "steps":
                 arr = np.arange(n, dtype=dtype) * draw(st.integers(-3, 3))
+            elif form == "stamps":  # sorted float64 wall times: BITS_DELTA_ZSTD
+                arr = 1.8e9 + np.cumsum(np.full(n, draw(st.floats(0.0, 1.0))))
             else:
                 arr = draw(hnp.arrays(dtype, n, elements={"allow_nan": False} if dtype in
                                       (np.float32, np.float64) else None))
