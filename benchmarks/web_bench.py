@@ -53,11 +53,12 @@ BUDGET = 4000
 LEN_JS = """name => { try { const d = Bokeh.documents[0].get_model_by_name('lines:0:source').data;
   const j = d.label.indexOf(name); return j < 0 ? -1 : d.n[j]; } catch (e) { return -1; } }"""
 
-BYTES_JS = """() => { let b = 0; for (const m of Bokeh.documents[0].all_models) {
-  if (m.data !== undefined && m.data instanceof Map) for (const v of m.data.values())
-    b += v.byteLength ?? v.length * 8;
-  else if (m.data !== undefined && m.data.x !== undefined) for (const v of Object.values(m.data))
-    b += v.byteLength ?? v.length * 8; } return b; }"""
+BYTES_JS = """() => { const size = v => v == null ? 0 : v.byteLength !== undefined ? v.byteLength
+    : Array.isArray(v) ? v.reduce((a, u) => a + (typeof u === 'object' ? size(u) : 8), 0) : 0;
+  let b = 0; for (const m of Bokeh.documents[0].all_models) {
+    if (m.data instanceof Map) for (const v of m.data.values()) b += size(v);
+    else if (m.data !== undefined && m.data !== null && typeof m.data === 'object')
+      for (const v of Object.values(m.data)) b += size(v); } return b; }"""
 
 FRAME_JS = """() => { const views = [];
   const walk = v => { views.push(v); for (const c of (v.child_views ?? [])) walk(c); };
@@ -67,7 +68,7 @@ FRAME_JS = """() => { const views = [];
   return {x: r.x + f.left, y: r.y + f.top, w: f.width, h: f.height, x0: xr.start, x1: xr.end}; }"""
 
 # Marks of plot 0's zoom path, in the page's clock (ms): the wheel event's own time stamp,
-# RangesUpdate leaving, the new data in the source, the end of the first paint after it,
+# its first listener running (Chromium's input delivery before it), RangesUpdate leaving, the new data in the source, the end of the first paint after it,
 # and the next animation frame (the painted frame is on screen by then)
 WATCH_JS = """() => { const doc = Bokeh.documents[0];
   const p = doc.get_model_by_name('plot:0'), s = doc.get_model_by_name('lines:0:source');
@@ -86,13 +87,18 @@ WATCH_JS = """() => { const doc = Bokeh.documents[0];
   pv._actual_paint = () => { paint();
     if (z().data !== undefined && z().paint === undefined) { z().paint = performance.now();
       requestAnimationFrame(() => { z().frame = performance.now(); }); } };
-  document.addEventListener('wheel', (e) => { window.__z = {wheel: e.timeStamp}; },
-                            {capture: true}); }"""
+  document.addEventListener('wheel', (e) => {
+    window.__z = {wheel: e.timeStamp, handled: performance.now()}; }, {capture: true}); }"""
 
 # the previous (outer) measure's end: two frames after the data arrived
 PHASES_JS = """() => new Promise(res => requestAnimationFrame(() => requestAnimationFrame(() => res(0))))"""
 
-ZOOM_MARKS = ("wheel", "ru", "data", "paint", "frame")
+ZOOM_MARKS = ("wheel", "handled", "ru", "data", "paint", "frame")
+
+# the floor of the wheel phase: a page with nothing but a wheel listener
+BLANK_WHEEL_HTML = """<div style="width:1000px;height:700px"></div><script>window.__d = [];
+document.addEventListener('wheel', (e) => { window.__d.push(performance.now() - e.timeStamp);
+  e.preventDefault(); }, {passive: false, capture: true});</script>"""
 
 
 def _free_port() -> int:
@@ -256,7 +262,7 @@ def bench_big(browser: Any, tmp: str, n: int, runs: int, table: Table) -> None:
         page.evaluate(WATCH_JS)
         load_note = f"load average {os.getloadavg()[0]:.1f} before"
         wide = _zoom_series(page, runs, lambda k: 0.3 + 0.4 * ((k * 0.37) % 1.0))
-        for _ in range(8):  # into a window of ~40,000 of the 10M points (0.5x per wheel)
+        for _ in range(8):  # into a window of a few thousand of the 10M points (0.5x per wheel)
             _zoom(page, -300, 0.5)
         page.wait_for_timeout(300)
         narrow = _zoom_series(page, runs, lambda k: 0.5)
@@ -274,6 +280,13 @@ def bench_big(browser: Any, tmp: str, n: int, runs: int, table: Table) -> None:
         )
         for label, (outer_k, marks_k, windows_k) in (("wide", wide), ("narrow", narrow)):
             _zoom_rows(table, sec, label, outer_k, marks_k, windows_k)
+        table.add(
+            sec,
+            "  floor: wheel -> listener on a blank page",
+            _blank_wheel(browser, runs),
+            "s",
+            note="Chromium's input delivery with nothing else on the page",
+        )
         page.close()
     finally:
         srv.stop()
@@ -294,6 +307,21 @@ def _zoom(page: Any, dy: int, frac: float) -> tuple[float, dict[str, float], flo
     marks = page.evaluate("() => window.__z")
     after = page.evaluate(FRAME_JS)
     return outer, marks, after["x1"] - after["x0"]
+
+
+def _blank_wheel(browser: Any, runs: int) -> list[float]:
+    """Seconds from a wheel event's time stamp to its listener, on an empty page."""
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    try:
+        page.set_content(BLANK_WHEEL_HTML)
+        for _ in range(runs):
+            page.mouse.move(500, 300)
+            page.mouse.wheel(0, 300)
+            page.wait_for_timeout(100)
+        page.wait_for_function(f"() => window.__d.length >= {runs}", timeout=10000)
+        return [d / 1000.0 for d in page.evaluate("() => window.__d")]
+    finally:
+        page.close()
 
 
 def _zoom_series(
@@ -320,7 +348,7 @@ def _zoom_rows(
 ) -> None:
     """The in-page wheel-to-redrawn time and its phases (page clock, seconds)."""
     m = np.array([[mk[k] for k in ZOOM_MARKS] for mk in marks]) / 1000.0
-    total = list(m[:, 4] - m[:, 0])
+    total = list(m[:, -1] - m[:, 0])
     pts = f"windows of {np.median(windows):,.0f} points (median)"
     table.add(
         sec,
@@ -332,14 +360,16 @@ def _zoom_rows(
         note=f"{pts}; to the frame after the paint; driver {np.median(outer) * 1e3:.0f} ms",
     )
     names = (
-        "wheel -> RangesUpdate sent (BokehJS LOD end)",
+        "wheel -> its listener runs (Chromium input delivery)",
+        "listener -> RangesUpdate sent (BokehJS LOD end)",
         "RangesUpdate -> data in the source",
         "data -> painted",
         "painted -> next frame",
     )
     notes = (
-        "lod_interval 0 below 200 lines",
-        "read_ranges, PATCH-DOC, websocket (TCP_NODELAY)",
+        "see the blank-page floor",
+        "the first paint at the new range, or a lod_timeout later",
+        "websocket both ways, read_ranges, building and sending the PATCH-DOC",
         "BokehJS waits for an animation frame, then paints",
         "",
     )
