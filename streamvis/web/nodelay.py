@@ -12,9 +12,12 @@ connection is switched over when Bokeh registers it.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 __all__ = ["send_without_delay"]
+
+log = logging.getLogger(__name__)
 
 
 def send_without_delay(server: Any) -> None:
@@ -23,7 +26,10 @@ def send_without_delay(server: Any) -> None:
     register = tornado_app.new_connection
 
     def new_connection(protocol: Any, socket: Any, application_context: Any, session: Any) -> Any:
-        socket.set_nodelay(True)
+        try:
+            socket.set_nodelay(True)
+        except (AssertionError, OSError) as exc:  # closed meanwhile: a latency hint only
+            log.debug("streamvis web: TCP_NODELAY not set on a websocket: %s", exc)
         return register(protocol, socket, application_context, session)
 
     tornado_app.new_connection = new_connection
