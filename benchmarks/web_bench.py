@@ -121,14 +121,16 @@ def _rss(pid: int) -> tuple[int, int]:
 class WebServe:
     """``streamvis web-serve`` as a subprocess."""
 
-    def __init__(self, log: str, schema: str, refresh: float, *extra: str) -> None:
+    def __init__(
+        self, log: str, schema: str, refresh: float, *extra: str, module: str = "streamvis.cli"
+    ) -> None:
         self.port = _free_port()
         env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
         self.proc = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
-                "streamvis.cli",
+                *module.split(),
                 "web-serve",
                 f"127.0.0.1:{self.port}",
                 log,
@@ -209,7 +211,10 @@ def bench_latency(browser: Any, tmp: str, refresh: float, runs: int, table: Tabl
     )
 
 
-def bench_big(browser: Any, tmp: str, n: int, runs: int, table: Table) -> None:
+def bench_big(
+    browser: Any, tmp: str, n: int, runs: int, table: Table, serve_module: str = "streamvis.cli"
+) -> None:
+    """The big line: memory, bytes and zooms (``serve_module``: what runs web-serve)."""
     from streamvis.storage import Points, Store
 
     log = os.path.join(tmp, "big.svl")
@@ -229,7 +234,7 @@ def bench_big(browser: Any, tmp: str, n: int, runs: int, table: Table) -> None:
             store.append(
                 [Points("run", "big", 0, {"x": np.arange(a, a + m, dtype=np.float64), "y": y})]
             )
-    srv = WebServe(log, schema, 1.0)
+    srv = WebServe(log, schema, 1.0, module=serve_module)
     sec = f"{n / 1e6:g}M-point line"
     try:
         rss0, _ = _rss(srv.proc.pid)

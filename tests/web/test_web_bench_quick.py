@@ -1,14 +1,16 @@
-"""Smoke test of web_bench's big-line part at a small size: the zoom rows exist, their
-phases add up to the in-page total, and each phase is a real (positive) time."""
+"""Smoke test of web_bench's big-line part at a small size, against zoom_trace's timed
+server: the zoom rows exist, their phases add up to the in-page total, each phase is a
+real (positive) time, and the server's trace gives every zoom's phases."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
 import pytest
 
-from benchmarks import web_bench
+from benchmarks import web_bench, zoom_trace
 from benchmarks.table import Table
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
@@ -20,9 +22,13 @@ def _row(t: Table, sec: str, label: str):
     return row
 
 
-def test_big_line_zoom_rows(tmp_path, browser) -> None:
+def test_big_line_zoom_rows(tmp_path, browser, monkeypatch) -> None:
+    trace = tmp_path / "trace.jsonl"
+    monkeypatch.setenv(zoom_trace.TRACE_ENV, str(trace))
     t = Table("web app")
-    web_bench.bench_big(browser, str(tmp_path), 200_000, 3, t)
+    web_bench.bench_big(
+        browser, str(tmp_path), 200_000, 3, t, serve_module="benchmarks.zoom_trace serve"
+    )
     sec = "0.2M-point line"
     assert _row(t, sec, "browser data (sources)").value > 0
     driver = _row(t, sec, "zoom -> re-read detail drawn (driver)")
@@ -37,3 +43,10 @@ def test_big_line_zoom_rows(tmp_path, browser) -> None:
         assert np.allclose(summed, total, atol=1e-6)
         assert (total > 0).all()
     assert _row(t, sec, "  floor: wheel -> listener on a blank page").value > 0
+    events = [json.loads(line) for line in trace.read_text().splitlines()]
+    phases = zoom_trace.zoom_phases(events)
+    assert len(phases) >= 2 * 3  # every measured zoom (and the narrowing ones) was traced
+    for ph in phases:
+        parts = sum(v for k, v in ph.items() if k not in ("width", next(reversed(ph))))
+        assert all(v >= 0 for v in ph.values()), ph
+        assert abs(parts - ph["RangesUpdate handled -> PATCH-DOC written"]) < 1e-6
