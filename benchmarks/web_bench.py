@@ -70,7 +70,7 @@ FRAME_JS = """() => { const views = [];
 # Marks of plot 0's zoom path, in the page's clock (ms): the wheel event's own time stamp,
 # its first listener running (Chromium's input delivery before it), RangesUpdate leaving, the new data in the source, the end of the first paint after it,
 # and the next animation frame (the painted frame is on screen by then)
-WATCH_JS = """() => { const doc = Bokeh.documents[0];
+ZOOM_WATCH_JS = """() => { const doc = Bokeh.documents[0];
   const p = doc.get_model_by_name('plot:0'), s = doc.get_model_by_name('lines:0:source');
   window.__gen = 0; window.__z = {};
   const z = () => window.__z;
@@ -91,7 +91,28 @@ WATCH_JS = """() => { const doc = Bokeh.documents[0];
     window.__z = {wheel: e.timeStamp, handled: performance.now()}; }, {capture: true}); }"""
 
 # the previous (outer) measure's end: two frames after the data arrived
-PHASES_JS = """() => new Promise(res => requestAnimationFrame(() => requestAnimationFrame(() => res(0))))"""
+TWO_FRAMES_JS = (
+    """() => new Promise(res => requestAnimationFrame(() => requestAnimationFrame(() => res(0))))"""
+)
+
+# web_sweep_bench's zoom marks (RangesUpdate -> data -> two frames): its own measure
+# count data changes of plot 0's lines, and note when RangesUpdate and the wheel happen
+WATCH_JS = """() => { const p = Bokeh.documents[0].get_model_by_name('plot:0');
+  const s = Bokeh.documents[0].get_model_by_name('lines:0:source');
+  window.__gen = 0;
+  const bump = () => { window.__gen++; window.__data = performance.now(); };
+  s.patching.connect(bump); s.streaming.connect(bump); s.properties.data.change.connect(bump);
+  const orig = p.trigger_event.bind(p);
+  p.trigger_event = (e) => { if (e.event_name === 'rangesupdate') window.__ru = performance.now();
+                             orig(e); };
+  document.addEventListener('wheel', () => { window.__wheel = performance.now(); },
+                            {capture: true}); }"""
+
+# wheel -> RangesUpdate sent, -> new data in the source, -> next frame painted (ms)
+PHASES_JS = """() => new Promise(res => requestAnimationFrame(() => requestAnimationFrame(() => {
+  const t = performance.now();
+  res([window.__ru - window.__wheel, window.__data - window.__ru, t - window.__data]); })))"""
+
 
 ZOOM_MARKS = ("wheel", "handled", "ru", "data", "paint", "frame")
 
@@ -264,7 +285,7 @@ def bench_big(
         )
         table.add(sec, "browser data (sources)", nbytes, "B", note=f"{npts} points of {n:,}")
         table.add(sec, "websocket bytes received", received[0], "B")
-        page.evaluate(WATCH_JS)
+        page.evaluate(ZOOM_WATCH_JS)
         load_note = f"load average {os.getloadavg()[0]:.1f} before"
         wide = _zoom_series(page, runs, lambda k: 0.3 + 0.4 * ((k * 0.37) % 1.0))
         for _ in range(8):  # into a window of a few thousand of the 10M points (0.5x per wheel)
@@ -306,7 +327,7 @@ def _zoom(page: Any, dy: int, frac: float) -> tuple[float, dict[str, float], flo
     t0 = time.perf_counter()
     page.mouse.wheel(0, dy)
     page.wait_for_function(f"() => window.__gen > {gen}", polling="raf", timeout=10000)
-    page.evaluate(PHASES_JS)  # two frames: painted (the measure of the earlier reports)
+    page.evaluate(TWO_FRAMES_JS)  # two frames: painted (the measure of the earlier reports)
     outer = time.perf_counter() - t0
     page.wait_for_function("() => window.__z.frame !== undefined", timeout=10000)
     marks = page.evaluate("() => window.__z")
