@@ -31,6 +31,7 @@ __all__ = [
     "decimate_table",
     "decimate_columns",
     "decimate_rows",
+    "is_sorted",
     "range_bounds",
     "select_range",
     "slice_range",
@@ -67,6 +68,14 @@ def range_bounds(
         if bound is not None and (not isinstance(bound, numbers.Real) or bound != bound):
             raise InvalidArgumentError(f"{label} must be a number or None, got {bound!r}")
     return (-np.inf if x_min is None else float(x_min), np.inf if x_max is None else float(x_max))
+
+
+def is_sorted(x: np.ndarray) -> bool:
+    """Whether ``x`` is in non-decreasing order with no NaN (a NaN x has no place on the
+    axis, so binary search over it would keep a point that a cut must drop)."""
+    if x.size < 2:
+        return bool(x.size == 0 or x[0] == x[0])
+    return bool((x[1:] >= x[:-1]).all())  # False wherever a NaN is compared
 
 
 def _bound(value: float, dtype: np.dtype, *, up: bool) -> np.generic:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from streamvis.storage.backend import LogBackend
+from streamvis.storage.decimate import is_sorted
 from streamvis.storage.reading import GroupPlan, read_groups
 from streamvis.storage.records import x_column
 from streamvis.storage.state import Entry
@@ -115,7 +116,7 @@ class GroupCache:
         old_x = cached.columns[xcol][: cached.length]
         cached.x_sorted = bool(
             cached.x_sorted
-            and (x_new.size < 2 or (x_new[1:] >= x_new[:-1]).all())
+            and is_sorted(x_new)
             and (old_x.size == 0 or x_new.size == 0 or x_new[0] >= old_x[-1])
         )
         capacity = next(iter(cached.columns.values())).size

@@ -31,6 +31,7 @@ from streamvis.storage.backend import LogBackend
 from streamvis.storage.decimate import (
     decimate_columns,
     decimate_table,
+    is_sorted,
     range_bounds,
     slice_range,
     slice_sorted,
@@ -152,7 +153,7 @@ def range_table(
     if req.x_column is not None and req.x_column in columns and req.x_column != xcol:
         xcol = req.x_column  # e.g. wall_time, in log order as logged: checked here
         x = columns[xcol]
-        x_sorted = bool(x.size < 2 or (x[1:] >= x[:-1]).all())
+        x_sorted = is_sorted(x)
     if req.smoothing:  # over every point in log order, before any cut
         columns = {
             c: a

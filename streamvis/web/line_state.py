@@ -48,3 +48,4 @@ class Job:
     key: Key
     kind: str
     request: RangeRequest
+    window: tuple[float, float] | None = None  # detail: the axis range it was read for

@@ -10,7 +10,23 @@ from .figure_kwargs import apply_submodels
 from .layout import Cell
 from .schema import PlotSpec
 
-__all__ = ["build_figure"]
+__all__ = ["build_figure", "lod_interval", "LOD_THRESHOLD"]
+
+LOD_THRESHOLD = 200  # rows (lines) above which BokehJS draws every 10th during a gesture
+LOD_INTERVAL = 300  # BokehJS's default: ms after a gesture event that count as interactive
+
+
+def lod_interval(lines: int, threshold: int | None = LOD_THRESHOLD) -> int:
+    """The figure's ``lod_interval`` for a plot of ``lines`` lines.
+
+    BokehJS sends a wheel zoom's RangesUpdate when its level-of-detail interaction
+    ends: a paint finds the gesture over (``lod_interval`` 0), or else a timer
+    ``lod_timeout`` ms after a paint does. The thinned drawing that the interaction
+    buys only happens past ``LOD_THRESHOLD`` lines, so below it the interval is 0 and
+    the zoomed window is asked for in the first paint after the wheel, ~10 ms sooner.
+    ``threshold``: the figure's ``lod_threshold`` (None: never thinned).
+    """
+    return LOD_INTERVAL if threshold is not None and lines > threshold else 0
 
 
 def build_figure(spec: PlotSpec, cell: Cell, *, x_mode: str, webgl: bool) -> Any:
@@ -25,8 +41,10 @@ def build_figure(spec: PlotSpec, cell: Cell, *, x_mode: str, webgl: bool) -> Any
         # interaction ends, lod_timeout ms after the last event (default 500)
         "lod_timeout": 10,
         # a pan or zoom over many lines draws every 10th of them until it ends
-        "lod_threshold": 200,
+        "lod_threshold": LOD_THRESHOLD,
     }
+    if spec.glyph_kind == "line":  # a row per line (PlotView.flush follows their count)
+        kw["lod_interval"] = lod_interval(0)
     kw.update(spec.figure_kwargs)
     kw.update(
         sizing_mode="stretch_both",

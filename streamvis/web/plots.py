@@ -37,7 +37,7 @@ from .filter_slider import FilterSliderMixin
 from .layout import Cell
 from .line_state import Job, Line, PlotLimits
 from .lines import Key, LineLayer, group_label
-from .plot_figure import build_figure
+from .plot_figure import build_figure, lod_interval
 from .points import PointLayer
 from .rows import Cols, minmax_thin
 from .schema import PlotSpec, color_key
@@ -360,7 +360,7 @@ class PlotView(FilterSliderMixin, ColorByMixin, SmoothingMixin):
             if zoom_read and (line.stale or zoomed):
                 lo, hi = self._to_stored(window, line)
                 req = RangeRequest(s, n, i, lo, hi, cap, line.count, x_column=xc)
-                jobs.append(Job(key, "detail", req))
+                jobs.append(Job(key, "detail", req, window))
             if self.smoothing and (line.smooth_stale or (zoomed and line.mode == "decimated")):
                 lo_hi = self._to_stored(window, line) if zoom_read else (None, None)
                 req = RangeRequest(
@@ -432,7 +432,9 @@ class PlotView(FilterSliderMixin, ColorByMixin, SmoothingMixin):
             line.tail = [(a, c) for a, c in line.tail if a + len(c["x"]) > upto]
         if line.coarse is None:
             return  # a detail before any overview: wait for the overview
-        window = self.view_range if detail is not None else None
+        # the window the detail was read for: the view may have moved on meanwhile (its
+        # own read follows), and the overview outside must meet this detail's edges
+        window = (detail[0].window or self.view_range) if detail is not None else None
         det_upto = (detail[0].request.upto or 0) if detail is not None else 0
         if window is not None and detail is not None:
             lo, hi = window
@@ -492,5 +494,9 @@ class PlotView(FilterSliderMixin, ColorByMixin, SmoothingMixin):
         self.layer.flush()
         if self.smooth_layer is not None:
             self.smooth_layer.flush()
+        if self.is_line and "lod_interval" not in self.spec.figure_kwargs:  # schema's wins
+            lod = lod_interval(len(self.layer), self.figure.lod_threshold)
+            if self.figure.lod_interval != lod:
+                self.figure.lod_interval = lod
         if self.color_by is not None:
             self._value_legend()

@@ -17,6 +17,7 @@ from streamvis.source import DataSource
 
 from .app import make_applications
 from .layout import WEBGL_MODES
+from .nodelay import send_without_delay
 from .plots import PlotLimits
 from .schema import Schema
 from .session import AppConfig
@@ -125,5 +126,6 @@ def build_server(
         ) from None
     except OSError as exc:
         raise InvalidArgumentError(_listen_problem(host, port, exc)) from None
+    send_without_delay(server)  # a zoom's data, not 30 ms later (web/nodelay.py)
     server.start()
     return server, cfg

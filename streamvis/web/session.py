@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -53,7 +54,7 @@ from .session_panel import SessionPanelMixin
 __all__ = ["AppConfig", "LiveSession", "split_table"]
 
 log = logging.getLogger(__name__)
-DEBOUNCE_MS = 5  # BokehJS already sends RangesUpdate at the end of a gesture
+DEBOUNCE_MS = 5  # filter slider moves (zooms are not debounced: see _on_ranges)
 RANGE_MIN_INTERVAL = 1.0  # seconds between re-reads of growing decimated lines
 IDLE_CEILING = 10.0  # seconds between polls of an idle object-store log at most
 
@@ -185,25 +186,29 @@ class LiveSession(SessionPanelMixin):
             cfg.sessions.add(self)
 
     # ---- plumbing ----------------------------------------------------------------
-    def _submit(self, work: Callable[[], Any], apply: Callable[[Any], None]) -> None:
+    def _submit(
+        self, work: Callable[[], Any], apply: Callable[[Any], None], *, freeze: bool = True
+    ) -> None:
         def done(fut: Future[Any]) -> None:
             if self.closed:
                 return
             try:
-                self.doc.add_next_tick_callback(partial(self._applying, apply, fut))
+                self.doc.add_next_tick_callback(partial(self._applying, apply, fut, freeze))
             except Exception:  # the document was destroyed meanwhile
                 self.closed = True
 
         self.cfg.executor.submit(work).add_done_callback(done)
 
-    def _applying(self, apply: Callable[[Any], None], fut: Future[Any]) -> None:
+    def _applying(self, apply: Callable[[Any], None], fut: Future[Any], freeze: bool = True) -> None:
         """Run ``apply`` on the event loop with the document's changes held and combined,
-        then send every plot's changes."""
+        then send every plot's changes. ``freeze``: defer the document's model graph
+        walk to the end (it costs ~5 ms however little changed; a zoom's re-read goes
+        without it)."""
         if self.closed:
             return
         self.doc.hold("combine")
         try:
-            with self.doc.models.freeze():
+            with self.doc.models.freeze() if freeze else nullcontext():
                 apply(fut)
                 self._note_runs()
                 for v in self.views:
@@ -384,7 +389,12 @@ class LiveSession(SessionPanelMixin):
         self._range_busy = True
         if due:
             self._range_last = time.monotonic()
-        self._submit(partial(self._read_jobs, jobs, throttled=due), self._apply_ranges)
+        # re-read windows and overviews replace rows' data and add no models: no freeze
+        # (smoothed results may make the smoothed layer's models)
+        smooth = any(job.kind == "smooth" for _, job in jobs)
+        self._submit(
+            partial(self._read_jobs, jobs, throttled=due), self._apply_ranges, freeze=smooth
+        )
 
     def _apply_ranges(self, fut: Future[list[Any]]) -> None:
         self._range_busy = False
@@ -416,7 +426,9 @@ class LiveSession(SessionPanelMixin):
         if event.x0 is None or event.x1 is None:
             return
         self.views[i].view_range = (float(event.x0), float(event.x1))
-        self._later(("zoom", i), partial(self._maybe_ranges, {i}))
+        # at once: BokehJS sends RangesUpdate at most once a paint, and a read in flight
+        # collects the ones that arrive meanwhile (``_range_pending``)
+        self._maybe_ranges({i})
 
     def _on_smoothing(self, i: int, view: PlotView) -> None:
         self._later(("smooth", i), partial(self._maybe_ranges, {i}), 100)
