@@ -112,7 +112,8 @@ def encode_column(name: str, arr: np.ndarray, *, compress: bool = True) -> pb.Co
     length. Other integers are delta encoded, then zstd-compressed when that saves
     10%. Floats are zstd-compressed only when that halves them: random-looking floats
     barely compress, and decompressing them would cost more read time than it saves.
-    Sorted positive float64 (time stamps) are delta encoded on their bit patterns.
+    Sorted positive float64 (time stamps) are delta encoded on their bit patterns;
+    a float column of one finite value is LINEAR with step 0.
     """
     dtype = arr.dtype
     code = STORED_DTYPES[dtype]
@@ -130,6 +131,11 @@ def encode_column(name: str, arr: np.ndarray, *, compress: bool = True) -> pb.Co
         return _maybe_compressed(
             name, code, n, delta.tobytes(), pb.DELTA, pb.DELTA_ZSTD, 0.9, compress
         )
+    if dtype.kind == "f" and n > 2 and _constant(arr):
+        # one value throughout (a batch write's one wall time): LINEAR with step 0,
+        # exact, and decoded as a fill (also by readers that predate floats here)
+        first_step = np.array([arr[0], 0.0], dtype=dtype)
+        return pb.Column(name=name, dtype=code, encoding=pb.LINEAR, length=n, data=first_step.tobytes())
     if compress and dtype == _F8 and arr.nbytes >= _COMPRESS_MIN_BYTES:
         packed = _sorted_floats_packed(arr)
         if packed is not None:
@@ -140,6 +146,13 @@ def encode_column(name: str, arr: np.ndarray, *, compress: bool = True) -> pb.Co
 
 
 _F8 = np.dtype("<f8")
+
+
+def _constant(arr: np.ndarray) -> bool:
+    """Every element has the bits of the first, a finite number (so -0.0 stays -0.0,
+    and 0 * step stays exact in any reader)."""
+    bits = arr.view(f"<i{arr.dtype.itemsize}")
+    return bool(bits[0] == bits[-1] and np.isfinite(arr[0]) and (bits == bits[0]).all())
 
 
 def _sorted_floats_packed(arr: np.ndarray) -> bytes | None:
@@ -235,6 +248,9 @@ def decode_column_into(col: pb.Column, out: np.ndarray) -> None:
         if len(data) != 2 * dtype.itemsize:
             raise ValueError(f"column {col.name!r}: LINEAR needs 2 values, got {len(data)} bytes")
         first, step = np.frombuffer(data, dtype=dtype)
+        if step == 0:  # a constant (a float column's only LINEAR form)
+            out.fill(first)
+            return
         # Array arithmetic wraps like the encoder's differences did (modular), so values
         # near the dtype's limits come back exactly.
         base = _arange(n, dtype)

@@ -141,3 +141,22 @@ def test_large_records_with_stamps_read_back_exactly(log_path) -> None:
         back = t.column("wall_time").to_numpy()
         assert (back.view(np.int64) == stamps.view(np.int64)).all()
         np.testing.assert_array_equal(t.column("y").to_numpy(), y)
+
+
+@pytest.mark.parametrize("value", [1.8e9, -0.0, 0.0, 5e-324, -3.5])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_constant_float_column_is_two_numbers_and_exact(value, dtype) -> None:
+    """A batch write's one stamp for all its points: LINEAR with step 0, bit for bit."""
+    arr = np.full(10_000, value, dtype=dtype)
+    col = encode_column("wall_time", arr)
+    assert col.encoding == pb.LINEAR and len(col.data) == 2 * arr.itemsize
+    back = decode_column(col)
+    assert back.dtype == dtype and back.tobytes() == arr.tobytes()
+
+
+@pytest.mark.parametrize("value", [np.inf, -np.inf, np.nan])
+def test_non_finite_constants_are_not_linear(value) -> None:
+    arr = np.full(1000, value)
+    col = encode_column("v", arr)
+    assert col.encoding != pb.LINEAR
+    assert decode_column(col).tobytes() == arr.tobytes()
