@@ -58,6 +58,15 @@ def wait_drawn(page, want: set[str]) -> None:
         raise AssertionError(f"drawn {drawn_scopes(page)}, want {want}") from None
 
 
+def wait_listed(page, n: int) -> None:
+    """Until the panel's table lists ``n`` rows (its search and filter applied)."""
+    page.wait_for_function(
+        "() => { const t = Bokeh.documents[0].get_model_by_name('runs:table');"
+        f" return t.view.filter.indices && t.view.filter.indices.length === {n}; }}",
+        timeout=WAIT_MS,
+    )
+
+
 def test_a_row_per_run_with_config_columns_and_last_step(server, page):
     open_page(page, server.url + URL)
     page.wait_for_function(f"() => {PANEL} && {PANEL}.data.scope.length === 3", timeout=WAIT_MS)
@@ -86,22 +95,14 @@ def test_search_then_only_these_and_the_filter_box(server, page):
     page.wait_for_function(f"() => {PANEL} && {PANEL}.data.scope.length === 3", timeout=WAIT_MS)
     wait_drawn(page, {"run1", "run2", "run3"})
     page.get_by_placeholder("search runs").fill("run3")
-    page.wait_for_function(
-        "() => { const t = Bokeh.documents[0].get_model_by_name('runs:table');"
-        " return t.view.filter.indices && t.view.filter.indices.length === 1; }",
-        timeout=WAIT_MS,
-    )
+    wait_listed(page, 1)
     page.get_by_role("button", name="only these").click()
     wait_drawn(page, {"run3"})
     page.get_by_placeholder("search runs").fill("")
     box = page.get_by_placeholder("filter: lr<5e-4,opt=adam")
     box.fill("opt=adam")
     box.press("Enter")
-    page.wait_for_function(
-        "() => { const t = Bokeh.documents[0].get_model_by_name('runs:table');"
-        " return t.view.filter.indices && t.view.filter.indices.length === 1; }",
-        timeout=WAIT_MS,
-    )
+    wait_listed(page, 1)
     page.get_by_role("button", name="only these").click()
     wait_drawn(page, {"run2"})
     # a malformed filter says what is wrong in the panel; the page stays usable
@@ -156,11 +157,7 @@ def test_the_panel_state_round_trips_through_the_address(server, page):
         "run1": True, "run2": False, "run3": True}
     assert page.get_by_placeholder("search runs").input_value() == "run"
     assert box.input_value() == "opt=adam"
-    page.wait_for_function(
-        "() => { const t = Bokeh.documents[0].get_model_by_name('runs:table');"
-        " return t.view.filter.indices && t.view.filter.indices.length === 1; }",
-        timeout=WAIT_MS,
-    )
+    wait_listed(page, 1)
     # "only these" leaves one run of three shown: the address lists it with show=
     page.get_by_role("button", name="only these").click()
     wait_drawn(page, {"run2"})
