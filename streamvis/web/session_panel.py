@@ -51,7 +51,8 @@ class SessionPanelMixin:
     _link_error: str | None = None
     _link_decoded: bool = False
 
-    def _submit(self, work: Callable[[], Any], apply: Callable[[Any], None]) -> None: ...
+    if TYPE_CHECKING:  # LiveSession's
+        def _submit(self, work: Callable[[], Any], apply: Callable[[Any], None]) -> None: ...
 
     # ---- the link's run selection ----------------------------------------------------------
     def _decode_link_runs(self) -> None:
@@ -132,6 +133,9 @@ class SessionPanelMixin:
         seq, state = self._state_seq, dict(self.panel.state())
         hidden = set(self.panel.hidden)
         shown = [s for s in self.runs if s not in hidden]
+        as_show = len(hidden) > len(shown)
+        # runs that appear later follow what the address says: shown after hide=, not after show=
+        self._link_runs = ("show", set(shown)) if as_show else ("hide", hidden) if hidden else None
         if not hidden:
             self.page_url.update(state)
             return
@@ -144,10 +148,10 @@ class SessionPanelMixin:
             except Exception as exc:
                 log.warning("streamvis web: the page's address keeps no run selection: %s", exc)
                 return
-            if len(hidden) <= len(shown):
-                state["hide"] = encode_runs(hidden, scopes)
-            else:
+            if as_show:
                 state["show"] = encode_runs(shown, scopes)
+            else:
+                state["hide"] = encode_runs(hidden, scopes)
             self.page_url.update(state)
 
         self._submit(self.cfg.source.scopes, apply)
