@@ -56,9 +56,9 @@ def build_figure(spec: PlotSpec, cell: Cell, *, x_mode: str, webgl: bool) -> Any
         kw["x_axis_type"] = "log"
     if x_mode == "wall":
         kw["x_axis_type"] = "datetime"
-        kw.setdefault("x_axis_label", "wall time")
+        kw["x_axis_label"] = "wall time"  # the schema's label names its x column, not this
     elif x_mode == "relative":
-        kw.setdefault("x_axis_label", "seconds since the line's first point")
+        kw["x_axis_label"] = "seconds since the line's first point"
     if cell.y_log:
         kw["y_axis_type"] = "log"
     fig = figure(**kw)  # type: ignore[arg-type]
