@@ -118,3 +118,17 @@ def test_detail_read_for_an_older_window_joins_the_overview_at_its_own_edges() -
     inside = x[(x >= read_for[0]) & (x <= read_for[1])]
     assert inside.size == len(detail)  # the window holds the detail and nothing else
     assert x[0] == 0 and x[-1] == n - 1  # the overview outside keeps the line's ends
+
+
+def test_x_modes_name_their_axis_over_the_schemas_label() -> None:
+    """The schema labels its x column ("step"); x=wall|relative draw something else."""
+    spec = {"name_pattern": "^a$", "columns": ["x", "y"], "figure_kwargs": {"x_axis_label": "step"}}
+    schema = parse_schema({"A": spec})
+    cell = parse_layout({"rows": ["A"]}, schema).cells[0]
+    labels = {
+        mode: PlotView(schema.plot("A"), cell, limits=PlotLimits(budget=1000), x_mode=mode)
+        .figure.below[0].axis_label
+        for mode in ("step", "wall", "relative")
+    }
+    assert labels == {"step": "step", "wall": "wall time",
+                      "relative": "seconds since the line's first point"}
