@@ -236,7 +236,12 @@ def _code_type(groups: int) -> tuple[np.dtype, pa.DataType]:
 
 def index_column(indices: Sequence[int], counts: Sequence[int]) -> pa.DictionaryArray:
     """The ``index`` column: ``indices[i]`` repeated ``counts[i]`` times, as a dictionary
-    of the int64 indices with the narrowest codes (filled run by run: a memset each)."""
+    of the int64 indices with the narrowest codes (filled run by run: a memset each).
+    Indices without rows are left out of the dictionary, so equal columns encode equally
+    (as the gRPC reader rebuilds them)."""
+    if 0 in counts:
+        kept = [(i, c) for i, c in zip(indices, counts, strict=True) if c]
+        indices, counts = [i for i, _ in kept], [c for _, c in kept]
     np_code, pa_code = _code_type(len(indices))
     codes = np.empty(sum(counts), np_code)
     pos = 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from streamvis.server import messages as msgs
@@ -35,6 +35,7 @@ def _table(n: int, seed: int) -> pa.Table:
     deleted=st.lists(st.tuples(st.text(max_size=5), st.none() | st.text(max_size=5)), max_size=3),
     limit=LIMITS,
 )
+@example(sizes=[1], deleted=[], limit=4096)  # an index without rows: not in the dictionary
 def test_read_result_round_trip(sizes: list[int], deleted: list, limit: int) -> None:
     tables = {(f"s{i}", "n"): _table(n, i) for i, n in enumerate(sizes)}
     result = ReadResult(tables, "cursor-1", deleted)
