@@ -7,6 +7,8 @@ import os
 
 import pytest
 
+from tests.hardening.fuzz_support import base, fuzz_report  # noqa: F401 - the fuzz tests' fixtures
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if os.environ.get("STREAMVIS_SOAK") == "1" or "soak" in (config.option.markexpr or ""):
