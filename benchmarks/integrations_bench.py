@@ -19,31 +19,16 @@ import os
 import shutil
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from benchmarks.table import Table, progress, time_runs
+from benchmarks.table import Table, per_call, progress, time_runs
 
 SECTION_IMPORT = "import event files"
 SECTION_CALL = "add_scalar() call"
 EA = "tensorboard EventAccumulator (read into memory)"
 SV_IMPORT = "streamvis import-tb (into a new log)"
-
-
-def _per_call(fn: Callable[[int], None], calls: int, runs: int, chunk: int = 100) -> list[float]:
-    """Seconds per call of ``fn(i)``, one sample per chunk of ``chunk`` calls."""
-    out = []
-    i = 0
-    for _ in range(runs * max(1, calls // chunk)):
-        t0 = time.perf_counter()
-        for _ in range(chunk):
-            fn(i)
-            i += 1
-        out.append((time.perf_counter() - t0) / chunk)
-    return out
 
 
 def write_logdir(logdir: str, runs: int, steps: int, tags: int) -> int:
@@ -119,9 +104,9 @@ def _bench_call(table: Table, kind: str, tag: str, value: object, theirs: Any, o
     progress(f"add_scalar: {kind}")
     base = "torch SummaryWriter.add_scalar(tag, v, i)"
     tw, ow = theirs.add_scalar, ours.add_scalar
-    table.add(section, base, _per_call(lambda i: tw(tag, value, i), calls, runs), "s")
+    table.add(section, base, per_call(lambda i: tw(tag, value, i), calls, runs), "s")
     row = table.add(section, "streamvis SummaryWriter.add_scalar (same call)",
-                    _per_call(lambda i: ow(tag, value, i), calls, runs), "s",
+                    per_call(lambda i: ow(tag, value, i), calls, runs), "s",
                     baseline=base, goal="< 5 us")
     row.met = row.value < 5e-6
 

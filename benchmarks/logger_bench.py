@@ -19,33 +19,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from benchmarks.table import Table, progress
+from benchmarks.table import Table, per_call, progress
 
 SECTION_CALL = "write() call"
 SECTION_LOOP = "training loop, 10 scalars/step"
 SECTION_INGEST = "sustained ingest"
 SECTION_FLOOR = "scalar write incl. flush and close, vs the deque floor"
 SECTION_WALL = "per-point wall time (issue 11)"
-
-
-def _per_call(fn: Callable[[int], None], calls: int, runs: int, chunk: int = 100) -> list[float]:
-    """Seconds per call of ``fn(i)``: ``runs`` x ``calls`` calls timed in chunks of
-    ``chunk`` calls, one sample per chunk (the median then ignores the chunks in
-    which the OS or another process took the CPU away)."""
-    out = []
-    i = 0
-    for _ in range(runs * max(1, calls // chunk)):
-        t0 = time.perf_counter()
-        for _ in range(chunk):
-            fn(i)
-            i += 1
-        out.append((time.perf_counter() - t0) / chunk)
-    return out
 
 
 def bench_calls(table: Table, tmp: str, quick: bool) -> None:
@@ -57,11 +41,11 @@ def bench_calls(table: Table, tmp: str, quick: bool) -> None:
     write = lg.write
     progress("write(): Python scalar")
     table.add(SECTION_CALL, "Python scalar: write('s', x=i, y=0.5)",
-              _per_call(lambda i: write("s", x=i, y=0.5), calls, runs), "s",
+              per_call(lambda i: write("s", x=i, y=0.5), calls, runs), "s",
               goal="< 2 us")
     progress("write(): numpy vector")
     table.add(SECTION_CALL, "numpy float32[1000]: write('v', y=vec)",
-              _per_call(lambda i: write("v", y=vec), calls // 4, runs), "s", goal="< 5 us")
+              per_call(lambda i: write("v", y=vec), calls // 4, runs), "s", goal="< 5 us")
     try:
         import torch
     except ImportError:
@@ -70,7 +54,7 @@ def bench_calls(table: Table, tmp: str, quick: bool) -> None:
         t = torch.tensor(0.5)
         progress("write(): torch scalar")
         table.add(SECTION_CALL, "torch scalar: write('t', x=i, y=tensor)",
-                  _per_call(lambda i: write("t", x=i, y=t), calls, runs), "s", goal="< 6 us")
+                  per_call(lambda i: write("t", x=i, y=t), calls, runs), "s", goal="< 6 us")
     lg.close()
     for row in table.rows:
         if row.section == SECTION_CALL and row.samples and row.goal:

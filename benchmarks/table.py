@@ -34,6 +34,7 @@ __all__ = [
     "fmt_value",
     "median",
     "peak_rss_bytes",
+    "per_call",
     "progress",
     "time_once",
     "time_runs",
@@ -81,6 +82,21 @@ def time_runs(
         if setup is not None:
             setup()
         out.append(time_once(fn))
+    return out
+
+
+def per_call(fn: Callable[[int], Any], calls: int, runs: int, chunk: int = 100) -> list[float]:
+    """Seconds per call of ``fn(i)``: ``runs`` x ``calls`` calls timed in chunks of
+    ``chunk`` calls, one sample per chunk (the median then ignores the chunks in
+    which the OS or another process took the CPU away)."""
+    out = []
+    i = 0
+    for _ in range(runs * max(1, calls // chunk)):
+        t0 = time.perf_counter()
+        for _ in range(chunk):
+            fn(i)
+            i += 1
+        out.append((time.perf_counter() - t0) / chunk)
     return out
 
 
