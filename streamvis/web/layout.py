@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from streamvis.errors import InvalidArgumentError
 
 from .page_url import PANEL_PARAMS
-from .schema import Schema, check_regex
+from .schema import X_MODES, Schema, check_regex
 from .where import Condition, parse_where
 
 __all__ = [
@@ -44,7 +44,6 @@ PARAMS = (
     *PANEL_PARAMS,
 )
 WEBGL_MODES = ("auto", "on", "off")
-X_MODES = ("step", "wall", "relative")
 
 
 class LayoutError(InvalidArgumentError):

@@ -64,8 +64,11 @@ class PlotView(RangeReadsMixin, FilterSliderMixin, ColorByMixin, SmoothingMixin)
         x_mode: str | None = None,
     ) -> None:
         self.spec, self.cell, self.limits = spec, cell, limits
-        # x=wall|relative: drawn against each point's wall time (a datetime axis for wall)
-        self.x_mode = x_mode or "step"
+        # x=wall|relative: drawn against each point's wall time (a datetime axis for wall).
+        # The page's x= sets line plots; a scatter's x is a coordinate, so only its own
+        # schema x_mode moves it; without either, the x column (step)
+        page_mode = x_mode if spec.glyph_kind == "line" else None
+        self.x_mode = page_mode or spec.x_mode or "step"
         self.x_col = WALL_TIME_COLUMN if self.x_mode != "step" else spec.x
         self.color_by = ColorBy(color_by) if color_by else None
         self.run_value = run_value or (lambda scope, key: None)

@@ -44,6 +44,7 @@ __all__ = [
     "PlotSpec",
     "Schema",
     "PLOT_KEYS",
+    "X_MODES",
     "GLYPH_KINDS",
     "load_schema",
     "parse_schema",
@@ -61,7 +62,9 @@ PLOT_KEYS = (
     "figure_kwargs",
     "glyph_kwargs",
     "filter_opts",
+    "x_mode",
 )
+X_MODES = ("step", "wall", "relative")  # what x is drawn against: the x column, or wall time
 COLOR_KEYS = ("palette", "num_colors", "formula", "key_fun", "num_groups", "num_indices")
 KEY_FUN_LETTERS = {"s": "scope", "n": "name", "i": "index"}
 # keys of older schemas -> what replaced them
@@ -102,6 +105,7 @@ class PlotSpec:
     # color.key_fun, validated ("sni", "ni", ...): the colour key of a glyph is
     # color_key(key_fun, scope_ord, name_ord, index); None: use color.formula
     key_fun: str | None = None
+    x_mode: str | None = None  # step | wall | relative; None: the page's x= (line plots)
 
     @property
     def glyph_method(self) -> str:
@@ -323,6 +327,9 @@ def _parse_plot(name: str, raw: Mapping[str, Any]) -> PlotSpec:
     color_raw = _mapping(name, "color", raw.get("color"))
     color = _parse_color(name, color_raw)
     key_fun = color_raw.get("key_fun")
+    x_mode = raw.get("x_mode")
+    if x_mode is not None and x_mode not in X_MODES:
+        raise SchemaError(f"plot {name!r}, key 'x_mode': {x_mode!r} is not one of {', '.join(X_MODES)}")
     spec = PlotSpec(
         name=name,
         name_pattern=pattern,
@@ -337,6 +344,7 @@ def _parse_plot(name: str, raw: Mapping[str, Any]) -> PlotSpec:
         filter_title=filter_opts.get("title"),
         figure_submodels=fig_kw.submodels,
         key_fun=None if key_fun is None else parse_key_fun(key_fun, f"plot {name!r}, key 'color.key_fun'"),
+        x_mode=x_mode,
     )
     _check_bokeh_kwargs(name, spec)
     return spec

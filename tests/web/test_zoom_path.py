@@ -132,3 +132,30 @@ def test_x_modes_name_their_axis_over_the_schemas_label() -> None:
     }
     assert labels == {"step": "step", "wall": "wall time",
                       "relative": "seconds since the line's first point"}
+
+
+def test_schema_x_mode_and_the_pages_x() -> None:
+    """A plot's ``x_mode`` is its own default; the page's x= sets every line plot; a
+    scatter's x is a coordinate: only its own x_mode moves it."""
+    schema = parse_schema({
+        "timed": {"name_pattern": "^a$", "columns": ["x", "y"], "x_mode": "wall"},
+        "plain": {"name_pattern": "^a$", "columns": ["x", "y"]},
+        "cloud": {"name_pattern": "^c$", "columns": ["x", "y"], "glyph_kind": "scatter"},
+    })
+
+    def mode(plot: str, page: str | None) -> str:
+        cell = parse_layout({"rows": [plot]}, schema).cells[0]
+        return PlotView(schema.plot(plot), cell, limits=PlotLimits(budget=1000), x_mode=page).x_mode
+
+    assert [mode("timed", None), mode("plain", None), mode("cloud", None)] == ["wall", "step", "step"]
+    assert [mode("timed", "relative"), mode("plain", "wall"), mode("cloud", "wall")] == [
+        "relative", "wall", "step"]
+
+
+def test_a_bad_schema_x_mode_is_named() -> None:
+    import pytest
+
+    from streamvis.web.schema import SchemaError
+
+    with pytest.raises(SchemaError, match=r"plot 'p', key 'x_mode': 'epoch' is not one of step, wall"):
+        parse_schema({"p": {"columns": ["x", "y"], "x_mode": "epoch"}})
