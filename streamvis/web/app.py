@@ -11,11 +11,12 @@ from bokeh.models import Column, Row
 
 from streamvis.errors import InvalidArgumentError
 
+from .app_config import AppConfig
 from .auth import TOKEN_PARAM
 from .index_page import index_root
 from .layout import parse_layout
 from .pages import error_page, grid
-from .session import AppConfig, LiveSession
+from .session import LiveSession
 from .webgl import probe_js, use_webgl
 
 __all__ = ["make_document", "make_applications", "request_args", "request_cookies"]

@@ -16,11 +16,11 @@ from streamvis.errors import InvalidArgumentError
 from streamvis.source import DataSource
 
 from .app import make_applications
+from .app_config import AppConfig
 from .layout import WEBGL_MODES
 from .nodelay import send_without_delay
 from .plots import PlotLimits
 from .schema import Schema
-from .session import AppConfig
 
 __all__ = [
     "parse_web_uri",

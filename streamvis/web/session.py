@@ -1,8 +1,11 @@
 """One browser session: a cursor, a periodic poll in a worker thread, live plots.
 
 Blocking reads never run on Bokeh's event loop: work is submitted to a thread pool
-and its result applied with ``add_next_tick_callback`` (the one thread-safe
-Document method). Each application changes the document once per plot layer,
+and its result handed back to the loop (``IOLoop.add_callback``, the one thread-safe
+Tornado call), which applies it with ``add_next_tick_callback``. The document is
+never touched from a worker thread: a callback added from one while Bokeh builds the
+session is registered twice, and the page fails with "A callback of the same type
+has already been added with this ID". Each application changes the document once per plot layer,
 inside ``doc.hold("combine")``, so a poll of 1,000 growing runs costs a few
 messages, not 1,000.
 
@@ -18,12 +21,11 @@ from __future__ import annotations
 
 import html
 import logging
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -34,6 +36,7 @@ from bokeh.document import Document
 from bokeh.events import RangesUpdate
 from bokeh.models import CustomJS
 from bokeh.models.widgets import Div
+from tornado.ioloop import IOLoop
 
 from streamvis.backoff import IdleBackoff
 from streamvis.errors import CursorResetError
@@ -42,13 +45,13 @@ from streamvis.source import DataSource
 from streamvis.storage import GroupSnapshot, RangeRequest
 from streamvis.storage.reading import index_runs
 
+from .app_config import AppConfig
 from .layout import Layout
 from .page_url import PageUrl
-from .plots import Job, Key, PlotLimits, PlotView
+from .plots import Job, Key, PlotView
 from .rows import Cols, select_rows
 from .run_filter import RunFilter
 from .runs_panel import RunRow, RunsPanel
-from .schema import Schema
 from .session_panel import SessionPanelMixin
 
 __all__ = ["AppConfig", "LiveSession", "split_table"]
@@ -69,24 +72,6 @@ const j = table.data.scope.indexOf(scope);
 if (j >= 0 && !(table.selected.indices.length === 1 && table.selected.indices[0] === j))
   table.selected.indices = [j];
 """
-
-
-@dataclass
-class AppConfig:
-    """What every session of one server shares."""
-
-    source: DataSource
-    schema: Schema
-    refresh: float = 1.0  # seconds between polls
-    limits: PlotLimits = field(default_factory=PlotLimits)
-    webgl: str = "auto"  # the default of the page's webgl= parameter
-    executor: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(
-            max_workers=4, thread_name_prefix="streamvis-web"
-        )
-    )
-    sessions: set[LiveSession] = field(default_factory=set)
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 @dataclass
@@ -124,6 +109,7 @@ class LiveSession(SessionPanelMixin):
     def __init__(self, doc: Document, cfg: AppConfig, layout: Layout, *, webgl: bool = False,
                  args: Mapping[str, Sequence[str]] | None = None) -> None:
         self.doc, self.cfg, self.layout = doc, cfg, layout
+        self._loop = IOLoop.current()  # Bokeh builds documents on its event loop
         self.run_filter = RunFilter(layout.where, keep_configs=True)  # the panel shows configs
         self.views = [
             PlotView(
@@ -189,13 +175,17 @@ class LiveSession(SessionPanelMixin):
     def _submit(
         self, work: Callable[[], Any], apply: Callable[[Any], None], *, freeze: bool = True
     ) -> None:
-        def done(fut: Future[Any]) -> None:
+        def on_loop(fut: Future[Any]) -> None:
             if self.closed:
                 return
             try:
                 self.doc.add_next_tick_callback(partial(self._applying, apply, fut, freeze))
             except Exception:  # the document was destroyed meanwhile
                 self.closed = True
+
+        def done(fut: Future[Any]) -> None:  # on a worker thread (or the loop, if fast)
+            if not self.closed:
+                self._loop.add_callback(on_loop, fut)
 
         self.cfg.executor.submit(work).add_done_callback(done)
 

@@ -20,11 +20,11 @@ from .run_selection import RunSelectionError, decode_runs, encode_runs
 from .runs_panel import RunRow, RunsPanel
 
 if TYPE_CHECKING:
+    from .app_config import AppConfig
     from .layout import Layout
     from .page_url import PageUrl
     from .plots import PlotView
     from .run_filter import RunFilter
-    from .session import AppConfig
 
 log = logging.getLogger("streamvis.web")
 

@@ -1,0 +1,38 @@
+"""What every browser session of one web server shares: the source, the schema, the
+poll interval, the plot limits, the worker pool that runs blocking reads, and the set
+of live sessions (the server's status and shutdown walk it)."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from streamvis.source import DataSource
+
+from .line_state import PlotLimits
+from .schema import Schema
+
+if TYPE_CHECKING:
+    from .session import LiveSession
+
+__all__ = ["AppConfig"]
+
+
+@dataclass
+class AppConfig:
+    """What every session of one server shares."""
+
+    source: DataSource
+    schema: Schema
+    refresh: float = 1.0  # seconds between polls
+    limits: PlotLimits = field(default_factory=PlotLimits)
+    webgl: str = "auto"  # the default of the page's webgl= parameter
+    executor: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(
+            max_workers=4, thread_name_prefix="streamvis-web"
+        )
+    )
+    sessions: set[LiveSession] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
