@@ -10,6 +10,7 @@ number). ``Outbox`` keeps batches until delivered, dropping the oldest past its 
 from __future__ import annotations
 
 import collections
+import struct
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import compress, repeat
@@ -19,22 +20,25 @@ from typing import Any
 import numpy as np
 
 from streamvis.columns import WALL_TIME_COLUMN
+from streamvis.logger.packed import Packing, packing_of, unpack_record
 from streamvis.logger.tensors import column_to_host
 from streamvis.storage.model import ConfigUpdate, Deletion, Item, Points
 
 __all__ = ["Record", "Control", "build_items", "split_batches", "Batch", "Outbox"]
 
 
-# One write: (name, start_index, I, P, {column: snapshot}, wall_time); a write of one
-# point at index 0 whose values are all Python numbers (loss.item(), the step) is
-# queued shorter, as (name, {column: number}, wall_time), and its columns are built
-# with one ``np.fromiter`` each. ``wall_time`` is the call's ``time.time()`` (or the
-# caller's number); a caller's per-point wall times are a column of the full form.
+# One write: (name, start_index, I, P, {column: snapshot}, wall_time). Two shorter
+# forms carry one point at index 0 whose values are all Python numbers (loss.item(),
+# the step): the fast path's (name, packed) (packed.py: the values in schema order and
+# the wall time, packed by struct), and the full method's (name, {column: number},
+# wall_time). ``wall_time`` is the call's ``time.time()`` (or the caller's number); a
+# caller's per-point wall times are a column of the full form.
 Record = tuple[str, int, int, int, dict[str, Any], float]
 ScalarRecord = tuple[str, dict[str, Any], float]
+PackedRecord = tuple[str, bytes]
 _NAME, _START, _NI, _NP, _COLUMNS, _WALL = (
     itemgetter(0), itemgetter(1), itemgetter(2), itemgetter(3), itemgetter(4), itemgetter(5))
-_SCALAR_COLUMNS, _SCALAR_WALL = itemgetter(1), itemgetter(2)
+_SCALAR_COLUMNS, _SCALAR_WALL, _PACKED = itemgetter(1), itemgetter(2), itemgetter(1)
 _F8 = np.dtype("<f8")
 
 
@@ -118,6 +122,43 @@ def _by_name(recs: list[Record]) -> dict[str, list[Record]]:
     return out
 
 
+def _packed_rows(recs: list[Any], packing: Packing) -> np.ndarray | None:
+    """Scalar records, packed (the fast path's) or dicts (a name's first write takes
+    the full method), as one array of ``packing``'s rows; None when a full record is
+    among them or a value does not pack (the general path takes those). Each pass is
+    C-level: the lengths (only packed records are 2-tuples), the copy of every packed
+    row into one array (``np.fromiter`` into fixed-width bytes: a ``bytes.join`` of
+    1M rows allocates 80 MB of buffer views), the few dicts packed one by one."""
+    n = len(recs)
+    parts: Any = map(_PACKED, recs)
+    if countOf(map(len, recs), 2) != n:
+        lens = np.fromiter(map(len, recs), dtype=np.int64, count=n)
+        others = np.flatnonzero(lens != 2)
+        if np.any(lens[others] != 3):
+            return None
+        parts = list(parts)
+        pack, columns = packing.pack, packing.columns
+        for i in others.tolist():
+            r = recs[i]
+            try:
+                parts[i] = pack(*map(r[1].__getitem__, columns), r[2])
+            except (KeyError, TypeError, struct.error):
+                return None
+    return np.fromiter(parts, dtype=packing.row_bytes, count=n).view(packing.record_dtype)
+
+
+def _full_record(rec: Any, packing: Packing | None) -> Record:
+    """Any queued write in the full form (name, start_index, I, P, columns, wall)."""
+    if len(rec) == 6:
+        return rec  # type: ignore[no-any-return]
+    if len(rec) == 3:
+        return (rec[0], 0, 1, 1, rec[1], rec[2])
+    if packing is None:  # packed by the fast path, so the schema has a packing
+        raise TypeError(f"a packed record of {rec[0]!r}, whose schema has no packing")
+    columns, wall = unpack_record(packing, rec[1])
+    return (rec[0], 0, 1, 1, columns, wall)
+
+
 def _count(recs: list[Any]) -> int:
     return sum(r[2] * r[3] if len(r) == 6 else 1 for r in recs)
 
@@ -128,6 +169,11 @@ def points_of(
     """The Points of one name's records, converted with the name's schema dtypes, with
     the records' wall times as a ``wall_time`` column (unless ``wall_time`` is False)."""
     n = len(recs)
+    packing = packing_of(schema)
+    if packing is not None and len(recs[0]) != 6:  # scalar writes, packed or not?
+        rows = _packed_rows(recs, packing)
+        if rows is not None:
+            return [Points(scope, name, 0, packing.columns_of(rows, wall_time))]
     if len(recs[0]) == 3:  # scalar records only? (index 0, one point each, Python numbers)
         cols = list(map(_SCALAR_COLUMNS, recs))
         try:  # a full record's item 1 is its start index: not subscriptable
@@ -139,8 +185,8 @@ def points_of(
             if wall_time:
                 out[WALL_TIME_COLUMN] = np.fromiter(map(_SCALAR_WALL, recs), dtype=_F8, count=n)
             return [Points(scope, name, 0, out)]
-    if 3 in set(map(len, recs)):
-        recs = [r if len(r) == 6 else (r[0], 0, 1, 1, r[1], r[2]) for r in recs]
+    if set(map(len, recs)) != {6}:
+        recs = [_full_record(r, packing) for r in recs]
     idx = np.fromiter(map(_START, recs), dtype=np.int64, count=n)
     ni = np.fromiter(map(_NI, recs), dtype=np.int64, count=n)
     npt = np.fromiter(map(_NP, recs), dtype=np.int64, count=n)

@@ -1,30 +1,39 @@
 """The scalar fast path of ``DataLogger.write``, as a closure installed per logger.
 
 ``loss.item()`` and the step are Python floats and ints: for those, ``write`` only
-has to check each value's type against the name's cached schema (and an int's
-range), append one tuple with the call's wall time (``time.time()``, ~50 ns) to the
-queue and count it towards ``flush_bytes``. A
-closure does that with local-variable loads instead of attribute lookups on the
-logger, which is most of what a call costs beyond the kwargs dict that any
-``write(**columns)`` pays. Anything else (first write of a name, tensors, numpy
-values, an unknown column, a closed logger) goes to ``slow``, the full method,
-which checks everything and gives every error message.
+has to take the values in the name's schema order (one ``itemgetter`` call), check
+each one's exact type (a torch or jax scalar must never be converted here: that
+would sync the device), pack them with the call's wall time (``time.time()``) into
+one bytes object (packed.py; ``struct`` range-checks int64 in C), append that to
+the queue and count it towards ``flush_bytes``. A closure does that with
+local-variable loads instead of attribute lookups on the logger. Anything else (first
+write of a name, tensors, numpy values, an unknown column, a closed logger) goes to
+``slow``, the full method, which checks everything and gives every error message.
 """
 
 from __future__ import annotations
 
+import struct
 import threading
 import time
 from collections.abc import Callable
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
 
-from streamvis.logger.tensors import F4, F8, I8
+from streamvis.logger.packed import packing_of
 
 __all__ = ["make_fast_write"]
 
-_I64_LO, _I64_HI = -(2**63), 2**63 - 1
+
+def _getter(columns: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """The values of a kwargs dict in schema order, as a tuple (KeyError if one is
+    missing). ``itemgetter`` of one key returns the bare value: wrap it."""
+    if len(columns) > 1:
+        return itemgetter(*columns)
+    only = columns[0]
+    return lambda c: (c[only],)
 
 
 def make_fast_write(
@@ -43,36 +52,41 @@ def make_fast_write(
     budget = flush_bytes
     now = time.time
     is_set, set_wake = wake.is_set, wake.set
-    lo, hi = _I64_LO, _I64_HI
     zero = 0
-    # name -> {column: float | int}: the Python type each column takes on the fast
-    # path, learnt once the name's schema is fixed (schemas only grow in a logger)
-    py_types: dict[Any, dict[str, type]] = {}
+    pack_error = struct.error
+    # name -> (values getter, Python types, pack, bytes counted): learnt once the
+    # name's schema is fixed (a name's schema never changes; names only get added)
+    fast: dict[Any, tuple[Any, tuple[type, ...], Any, int]] = {}
 
     def learn(name: Any) -> None:
-        schema = schemas.get(name)
-        if schema and all(dt is F4 or dt is F8 or dt is I8 for dt in schema.values()):
-            py_types[name] = {c: int if dt is I8 else float for c, dt in schema.items()}
+        packing = packing_of(schemas.get(name))
+        if packing is not None:
+            fast[name] = (_getter(packing.columns), packing.types, packing.pack,
+                          8 * len(packing.columns))
 
     def write(name: Any = None, start_index: Any = 0, **columns: Any) -> Any:
         nonlocal budget
-        want = py_types.get(name)
-        if (
-            not alive[0]
-            or want is None
-            or start_index is not zero  # start_index=0: one point at index 0
-            or len(want) != len(columns)
-        ):
+        f = fast.get(name)
+        if f is None or start_index is not zero or not alive[0]:  # start_index=0: index 0
             out = slow(name, start_index, columns)
-            if name not in py_types:
+            if name not in fast:
                 learn(name)
             return out
-        for col, v in columns.items():
-            t = type(v)
-            if t is not want.get(col) or (t is int and not lo <= v <= hi):
+        getter, types, pack, cost = f
+        try:
+            values = getter(columns)
+        except KeyError:  # a column the schema lacks or misses (the full method says)
+            return slow(name, start_index, columns)
+        if len(columns) != len(types):
+            return slow(name, start_index, columns)
+        for v, t in zip(values, types, strict=True):
+            if type(v) is not t:
                 return slow(name, start_index, columns)
-        queue_append((name, columns, now()))  # a scalar record (buffer.py)
-        budget -= 16
+        try:
+            queue_append((name, pack(*values, now())))  # a packed record (packed.py)
+        except pack_error:  # an int past int64
+            return slow(name, start_index, columns)
+        budget -= cost
         if budget < 0 and not is_set():
             set_wake()
         return done
