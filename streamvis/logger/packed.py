@@ -16,6 +16,7 @@ flush thread agree without sharing state; a name's schema never changes once set
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Mapping
 from typing import Any
@@ -60,10 +61,18 @@ class Packing:
 
 def packing_of(schema: Mapping[str, np.dtype] | None) -> Packing | None:
     """The packing of a name's schema, or None when the fast path does not take it
-    (no schema yet, or a column that is not float32, float64 or int64)."""
-    if not schema or not all(dt is F4 or dt is F8 or dt is I8 for dt in schema.values()):
+    (no schema yet, or a column that is not float32, float64 or int64). Cached: the
+    flush asks once per name per drain."""
+    if not schema:
         return None
-    return Packing(schema)
+    return _packing(tuple(schema.items()))
+
+
+@functools.lru_cache(maxsize=4096)
+def _packing(items: tuple[tuple[str, np.dtype], ...]) -> Packing | None:
+    if not all(dt is F4 or dt is F8 or dt is I8 for _, dt in items):
+        return None
+    return Packing(dict(items))
 
 
 def unpack_record(packing: Packing, packed: bytes) -> tuple[dict[str, Any], float]:
