@@ -184,8 +184,12 @@ class LiveSession(SessionPanelMixin):
                 self.closed = True
 
         def done(fut: Future[Any]) -> None:  # on a worker thread (or the loop, if fast)
-            if not self.closed:
+            if self.closed:
+                return
+            try:
                 self._loop.add_callback(on_loop, fut)
+            except RuntimeError:  # the server's loop was closed meanwhile
+                self.closed = True
 
         self.cfg.executor.submit(work).add_done_callback(done)
 
