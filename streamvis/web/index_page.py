@@ -23,7 +23,7 @@ from streamvis.source import DataSource
 
 from .pages import PAGE_CSS, _links_html, _re_escape, example_links
 from .run_selection import encode_runs
-from .runs_panel import table_cell
+from .runs_panel import config_column, table_cell
 from .schema import Schema
 from .where import flatten
 
@@ -110,7 +110,7 @@ def index_root(source: DataSource, schema: Schema, note: str = "") -> Column:
         TableColumn(field="scope", title="run", width=140),
         TableColumn(field="names", title="names", width=200),
         TableColumn(field="start", title="start time", width=130),
-        *(TableColumn(field=f"cfg:{k}", title=k, width=90) for k in keys),
+        *(config_column(k, 90) for k in keys),
     ]
     rows = IndexFilter(indices=list(range(len(scopes))))
     table = DataTable(

@@ -45,6 +45,7 @@ MAX_CONFIG_COLUMNS = 24
 PANEL_WIDTH = 380
 TICK = '<%= value ? "&#9745;" : "&#9744;" %>'
 SWATCH = '<span style="display:inline-block;width:12px;height:12px;background:<%= value %>"></span>'
+REDRAW_JS = "view.change.emit()"  # DataTableView.updateGrid: rows and cells drawn again
 
 
 @dataclass
@@ -118,6 +119,12 @@ class RunsPanel:
         self.all.on_click(self._show_all)
         self.source.selected.on_change("indices", self._on_select)
         self.source.on_change("data", self._on_edit)
+        # BokehJS redraws a DataTable when its view changes, and its view changes only
+        # when the listed rows do: new values in the same rows (a growing last step)
+        # were never drawn. Tell the table on every new data or patch.
+        redraw = CustomJS(args={"view": self.table.view}, code=REDRAW_JS)
+        self.source.js_on_change("data", redraw)
+        self.source.js_on_change("patching", redraw)
         self._listed: set[str] | None = None  # None: every run passes search and filter
         self._setting = False
         if find or filter:
@@ -152,7 +159,7 @@ class RunsPanel:
             TableColumn(field="updated", title="last update", width=80),
         ]
         for k in self._keys:
-            cols.append(TableColumn(field=f"cfg:{k}", title=k, width=80))
+            cols.append(config_column(k, 80))
         return cols
 
     def update(self, runs: Mapping[str, RunRow], configs: Mapping[str, Mapping[str, Any]]) -> None:
@@ -258,6 +265,13 @@ class RunsPanel:
     def _on_select(self, attr: str, old: Any, new: Any) -> None:
         picked = {self.scopes[i] for i in new if 0 <= i < len(self.scopes)}
         self.on_highlight(picked)
+
+
+def config_column(key: str, width: int) -> TableColumn:
+    """The table column of one config key: a run without the key shows an empty cell
+    (the default formatter writes "(null)")."""
+    return TableColumn(field=f"cfg:{key}", title=key, width=width,
+                       formatter=StringFormatter(null_format=""))
 
 
 def table_cell(v: Any) -> Any:

@@ -78,6 +78,36 @@ def test_a_row_per_run_with_config_columns_and_last_step(server, page):
     assert rows["run1"]["updated"].startswith("20")  # a date, not an epoch float
 
 
+def table_cells(page) -> dict[str, list[str]]:
+    """What the table draws: each row's cell texts, by the run's name (third cell).
+    Playwright's locators reach into BokehJS's shadow roots."""
+    rows = [r.locator(".slick-cell").all_inner_texts() for r in page.locator(".slick-row").all()]
+    return {r[2].strip(): [c.strip() for c in r] for r in rows if len(r) > 3}
+
+
+def test_the_drawn_table_follows_its_growing_runs(server, store, page):
+    """The cells on screen, not just the table's data: BokehJS redraws a DataTable only
+    when its row set changes, so a run's growing last step stayed "-" (its first value)."""
+    from tests.helpers import wait_for
+
+    def wait_drawn_step(run: str, step: str) -> None:
+        try:
+            wait_for(lambda: table_cells(page).get(run, [""] * 4)[3] == step, timeout=WAIT_MS / 1000)
+        except AssertionError:
+            raise AssertionError(f"{run} drawn with last step {step} wanted: {table_cells(page)}") from None
+
+    open_page(page, server.url + URL)
+    page.wait_for_function(f"() => {PANEL} && {PANEL}.data.last_step.every(v => v === 29)", timeout=WAIT_MS)
+    wait_drawn_step("run1", "29")
+    store.append(demo_items(["run1"], steps=10, start=30))
+    page.wait_for_function(f"() => {PANEL}.data.last_step[{PANEL}.data.scope.indexOf('run1')] === 39",
+                           timeout=WAIT_MS)
+    wait_drawn_step("run1", "39")
+    cells = table_cells(page)
+    assert cells["run2"][3] == "29"
+    assert "(null)" not in cells["run1"], cells  # run1 has no "opt": an empty cell
+
+
 def test_a_tick_hides_a_run_on_every_plot_and_show_all_brings_it_back(server, page):
     open_page(page, server.url + URL)
     page.wait_for_function(f"() => {PANEL} && {PANEL}.data.scope.length === 3", timeout=WAIT_MS)
