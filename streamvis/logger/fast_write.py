@@ -66,7 +66,10 @@ def make_fast_write(
 
     def write(name: Any = None, start_index: Any = 0, **columns: Any) -> Any:
         nonlocal budget
-        f = fast.get(name)
+        try:
+            f = fast.get(name)
+        except TypeError:  # an unhashable name: the full method says what is wrong
+            return slow(name, start_index, columns)
         if f is None or start_index is not zero or not alive[0]:  # start_index=0: index 0
             out = slow(name, start_index, columns)
             if name not in fast:

@@ -250,7 +250,9 @@ class DataLogger:
         Returns an awaitable, so ``await logger.write(...)`` works too."""
         if not self._accepting:
             return self._not_accepting()
-        schema = self._schemas.get(name)  # type: ignore[arg-type]
+        if type(name) is not str:
+            return self._write_checked(name, start_index, columns)  # names what is wrong
+        schema = self._schemas.get(name)
         if schema is None or len(schema) != len(columns) or type(start_index) is not int:
             return self._write_checked(name, start_index, columns)
         ni = np_ = 1

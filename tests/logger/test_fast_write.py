@@ -36,6 +36,8 @@ def test_fast_path_matches_the_full_method(log_path, read_points) -> None:
             write("loss", x=2**63, y=1.0)  # past int64
         with pytest.raises(StreamvisError):
             write("loss", x=1, y=1.0, z=2.0)  # an unknown column
+        with pytest.raises(InvalidArgumentError, match="name must be a non-empty string"):
+            write(["loss"], x=1, y=1.0)  # unhashable: the full method's message
     with pytest.raises(StreamvisError, match="after close"):
         write("loss", x=1, y=1.0)
     pts = read_points(log_path, "f")
