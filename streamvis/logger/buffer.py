@@ -34,8 +34,6 @@ __all__ = ["Record", "Control", "build_items", "split_batches", "Batch", "Outbox
 # wall_time). ``wall_time`` is the call's ``time.time()`` (or the caller's number); a
 # caller's per-point wall times are a column of the full form.
 Record = tuple[str, int, int, int, dict[str, Any], float]
-ScalarRecord = tuple[str, dict[str, Any], float]
-PackedRecord = tuple[str, bytes]
 _NAME, _START, _NI, _NP, _COLUMNS, _WALL = (
     itemgetter(0), itemgetter(1), itemgetter(2), itemgetter(3), itemgetter(4), itemgetter(5))
 _SCALAR_COLUMNS, _SCALAR_WALL, _PACKED = itemgetter(1), itemgetter(2), itemgetter(1)
@@ -153,8 +151,7 @@ def _full_record(rec: Any, packing: Packing | None) -> Record:
         return rec  # type: ignore[no-any-return]
     if len(rec) == 3:
         return (rec[0], 0, 1, 1, rec[1], rec[2])
-    if packing is None:  # packed by the fast path, so the schema has a packing
-        raise TypeError(f"a packed record of {rec[0]!r}, whose schema has no packing")
+    assert packing is not None, "only the fast path packs, and only names with a packing"
     columns, wall = unpack_record(packing, rec[1])
     return (rec[0], 0, 1, 1, columns, wall)
 

@@ -94,6 +94,14 @@ def _adapt_int(v: int) -> tuple[np.dtype, tuple[int, ...], Any]:
     return I8, (), v
 
 
+def _adapt_int_subclass(v: int) -> tuple[np.dtype, tuple[int, ...], Any]:
+    return _adapt_int(int(v))
+
+
+def _adapt_float_subclass(v: float) -> tuple[np.dtype, tuple[int, ...], Any]:
+    return F4, (), float(v)
+
+
 def _adapt_ndarray(v: np.ndarray) -> tuple[np.dtype, tuple[int, ...], Any]:
     dt = stored_dtype(v.dtype)
     if dt is None:
@@ -211,10 +219,10 @@ def _resolve(t: type) -> Adapter:
         ad = _jax_adapter()
     elif issubclass(t, bool):
         ad = ADAPTERS[bool]
-    elif issubclass(t, int):
-        ad = _adapt_int
+    elif issubclass(t, int):  # an IntEnum step, say: snapshot the plain number
+        ad = _adapt_int_subclass
     elif issubclass(t, float):
-        ad = ADAPTERS[float]
+        ad = _adapt_float_subclass
     else:
         raise InvalidArgumentError(
             f"has unsupported type {t.__name__}; expected a number, a list, "
@@ -239,7 +247,7 @@ def adapt(v: Any) -> tuple[np.dtype, tuple[int, ...], Any]:
 def _kind(v: Any) -> tuple[str, Any]:
     """Which conversion route a snapshot takes: host, torch (per device) or jax."""
     t = type(v)
-    if t is float or t is int or t is bool or isinstance(v, (np.ndarray, np.generic)):
+    if t is float or t is int or t is bool or isinstance(v, (int, float, np.ndarray, np.generic)):
         return ("host", None)
     if "torch" in sys.modules and isinstance_by_name(t, "torch", "Tensor"):
         return ("torch", v.device)

@@ -3,8 +3,11 @@ queues (buffer.py): same points, same errors as the full method."""
 
 from __future__ import annotations
 
+import enum
+import struct
 import threading
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -160,3 +163,45 @@ def test_writes_from_many_threads_keep_their_rows_whole(log_path, read_points) -
     for k in range(threads):  # each thread's writes in its own order
         mine = pts["x"][(pts["x"] >= k * n) & (pts["x"] < (k + 1) * n)]
         assert (np.diff(mine) > 0).all()
+
+
+def test_a_signalling_nan_is_stored_even_with_warnings_as_errors(log_path, read_points) -> None:
+    """The flush's float32 cast of a signalling NaN warns "invalid value"; with warnings
+    as errors that once dropped the whole drain of the name."""
+    snan = struct.unpack("<d", struct.pack("<Q", 0x7FF0000000000001))[0]
+    lg = DataLogger("n", delete_existing=True).init(path=log_path, flush_every=60.0)
+    with lg:
+        for i in range(3):
+            lg.write("m", x=i, y=snan if i == 2 else float(i))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert lg.flush()
+        assert lg.stats()["dropped_points"] == lg.stats()["refused_points"] == 0
+    y = read_points(log_path, "n")[("m", 0)]["y"]
+    assert y[:2].tolist() == [0.0, 1.0] and np.isnan(y[2])
+
+
+class Step(enum.IntEnum):
+    WARMUP = 1
+    MAIN = 2
+
+
+class Seconds(float):
+    pass
+
+
+def test_int_and_float_subclasses_are_stored_as_their_numbers(log_path, read_points) -> None:
+    """An IntEnum step, a float subclass as a value and as wall_time: taken by the full
+    method, stored as plain numbers (they once went the jax route in the flush, which
+    dropped every point of the name in that drain)."""
+    lg = DataLogger("c", delete_existing=True).init(path=log_path, flush_every=60.0)
+    with lg:
+        lg.write("m", x=0, y=0.0)
+        lg.write("m", x=Step.WARMUP, y=Seconds(0.5))
+        lg.write("m", x=Step.MAIN, y=2.0, wall_time=Seconds(1.8e9))
+        lg.write("m", x=3, y=3.0)
+        assert lg.flush()
+        assert lg.stats()["dropped_points"] == lg.stats()["refused_points"] == 0
+    pts = read_points(log_path, "c")[("m", 0)]
+    assert pts["x"].tolist() == [0, 1, 2, 3] and pts["y"].tolist() == [0.0, 0.5, 2.0, 3.0]
+    assert pts["wall_time"][2] == 1.8e9
