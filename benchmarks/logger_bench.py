@@ -30,6 +30,7 @@ SECTION_LOOP = "training loop, 10 scalars/step"
 SECTION_INGEST = "sustained ingest"
 SECTION_FLOOR = "scalar write incl. flush and close, vs the deque floor"
 SECTION_WALL = "per-point wall time (issue 11)"
+SECTION_CADENCE = "scalar write incl. flush, by writes per flush (CPU, caller's thread)"
 
 
 def bench_calls(table: Table, tmp: str, quick: bool) -> None:
@@ -117,6 +118,51 @@ def bench_floor(table: Table, tmp: str, quick: bool) -> None:
         table.add(SECTION_FLOOR, f"the same, against the floor that frees, {kind}",
                   [g[i] for g in logged], "s",
                   baseline=f"{floor_label}, then freeing the deque, {kind}", note="per call")
+
+
+def _cadence_run(tmp: str, n: int, k: int, r: int) -> tuple[float, float]:
+    """CPU seconds per write, (floor, logger), each draining every ``k`` writes: the
+    floor clears its deque, the logger flushes on this thread (``flush()``)."""
+    from streamvis import DataLogger
+
+    q: collections.deque[Any] = collections.deque()
+    append = q.append
+
+    def floor_write(name: str, **kw: Any) -> None:
+        append((name, kw))
+
+    c0 = time.process_time()
+    for j in range(n // k):
+        for i in range(j * k, (j + 1) * k):
+            floor_write("loss", x=i, y=0.5 * i)
+        q.clear()
+    floor = (time.process_time() - c0) / n
+    lg = DataLogger("cadence", delete_existing=True).init(
+        path=os.path.join(tmp, f"cadence{k}_{r}.svl"), flush_every=3600.0)
+    write = lg.write
+    write("loss", x=0, y=0.0)
+    lg.flush()
+    c0 = time.process_time()
+    for j in range(n // k):
+        for i in range(j * k, (j + 1) * k):
+            write("loss", x=i, y=0.5 * i)
+        lg.flush()
+    logged = (time.process_time() - c0) / n
+    lg.close()
+    return floor, logged
+
+
+def bench_cadence(table: Table, tmp: str, quick: bool) -> None:
+    """The scalar write when each flush holds few or many writes (the packed records
+    trade a dearer call for a cheaper flush and no dicts held: see RESULTS.md)."""
+    n, runs = (50_000, 3) if quick else (200_000, 5)
+    for k in (100, 1_000, 10_000, 100_000):
+        progress(f"scalar write, a flush every {k:,} writes: {runs} runs of {n:,}")
+        got = [_cadence_run(tmp, n, k, r) for r in range(runs)]
+        base = f"floor, cleared every {k:,} writes"
+        table.add(SECTION_CADENCE, base, [g[0] for g in got], "s", note="per write")
+        table.add(SECTION_CADENCE, f"DataLogger.write + flush() every {k:,} writes",
+                  [g[1] for g in got], "s", baseline=base, note="per write")
 
 
 def bench_wall_time(table: Table, tmp: str, quick: bool) -> None:
@@ -306,6 +352,7 @@ def main(argv: list[str]) -> int:
     tmp = tempfile.mkdtemp(prefix="svbench-logger-")
     try:
         bench_floor(table, tmp, quick)
+        bench_cadence(table, tmp, quick)
         bench_wall_time(table, tmp, quick)
         if "--floor-only" in argv:
             table.print()

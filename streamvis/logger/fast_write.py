@@ -27,13 +27,15 @@ from streamvis.logger.packed import packing_of
 __all__ = ["make_fast_write"]
 
 
-def _getter(columns: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
-    """The values of a kwargs dict in schema order, as a tuple (KeyError if one is
-    missing). ``itemgetter`` of one key returns the bare value: wrap it."""
-    if len(columns) > 1:
-        return itemgetter(*columns)
-    only = columns[0]
-    return lambda c: (c[only],)
+_Fast = tuple[Any, int, tuple[type, ...], type, type, type, Any, int]
+
+
+def _fast_entry(columns: tuple[str, ...], types: tuple[type, ...], pack: Any) -> _Fast:
+    """What ``write`` unpacks for one name: the values getter (``itemgetter`` in schema
+    order: a bare value for one column, a tuple for more; KeyError if one is missing),
+    the arity, the Python types (also the first three apart), ``pack``, bytes counted."""
+    t0, t1, t2 = (*types, object, object, object)[:3]
+    return (itemgetter(*columns), len(columns), types, t0, t1, t2, pack, 8 * len(columns))
 
 
 def make_fast_write(
@@ -53,16 +55,15 @@ def make_fast_write(
     now = time.time
     is_set, set_wake = wake.is_set, wake.set
     zero = 0
-    pack_error = struct.error
-    # name -> (values getter, Python types, pack, bytes counted): learnt once the
-    # name's schema is fixed (a name's schema never changes; names only get added)
-    fast: dict[Any, tuple[Any, tuple[type, ...], Any, int]] = {}
+    missing_or_past_int64 = (KeyError, struct.error)
+    # name -> _fast_entry: learnt once the name's schema is fixed (a name's schema
+    # never changes; names only get added)
+    fast: dict[Any, _Fast] = {}
 
     def learn(name: Any) -> None:
         packing = packing_of(schemas.get(name))
         if packing is not None:
-            fast[name] = (_getter(packing.columns), packing.types, packing.pack,
-                          8 * len(packing.columns))
+            fast[name] = _fast_entry(packing.columns, packing.types, packing.pack)
 
     def write(name: Any = None, start_index: Any = 0, **columns: Any) -> Any:
         nonlocal budget
@@ -75,20 +76,36 @@ def make_fast_write(
             if name not in fast:
                 learn(name)
             return out
-        getter, types, pack, cost = f
+        getter, arity, types, t0, t1, t2, pack, cost = f
+        if len(columns) != arity:  # an extra column (a missing one: KeyError below)
+            return slow(name, start_index, columns)
+        # One, two and three columns spelled out: a loop over zip() and pack(*values)
+        # cost ~250 ns more a call than the unpacking and the explicit arguments.
         try:
-            values = getter(columns)
-        except KeyError:  # a schema column missing (an extra one fails the length check)
+            if arity == 2:
+                v0, v1 = getter(columns)
+                if type(v0) is not t0 or type(v1) is not t1:
+                    return slow(name, start_index, columns)
+                packed = pack(v0, v1, now())
+            elif arity == 1:
+                v0 = getter(columns)
+                if type(v0) is not t0:
+                    return slow(name, start_index, columns)
+                packed = pack(v0, now())
+            elif arity == 3:
+                v0, v1, v2 = getter(columns)
+                if type(v0) is not t0 or type(v1) is not t1 or type(v2) is not t2:
+                    return slow(name, start_index, columns)
+                packed = pack(v0, v1, v2, now())
+            else:
+                values = getter(columns)
+                for v, t in zip(values, types):  # noqa: B905 - equal lengths; strict costs
+                    if type(v) is not t:
+                        return slow(name, start_index, columns)
+                packed = pack(*values, now())
+        except missing_or_past_int64:  # the full method says which column, and why
             return slow(name, start_index, columns)
-        if len(columns) != len(types):
-            return slow(name, start_index, columns)
-        for v, t in zip(values, types):  # noqa: B905 - equal lengths; strict=True costs ~150 ns
-            if type(v) is not t:
-                return slow(name, start_index, columns)
-        try:
-            queue_append((name, pack(*values, now())))  # a packed record (packed.py)
-        except pack_error:  # an int past int64
-            return slow(name, start_index, columns)
+        queue_append((name, packed))  # a packed record (packed.py)
         budget -= cost
         if budget < 0 and not is_set():
             set_wake()

@@ -129,9 +129,20 @@ def test_fast_path_edges_keep_every_point(log_path, read_points) -> None:
             write("lim", x=-(2**63) if i % 2 else 2**63 - 1, y=1e39)  # float32 overflow
             write("ord", b=float(i), a=i)  # schema order (b, a) kept for later calls
             write("ord", a=10 + i, b=0.5)  # the other order: same columns
+            write("three", a=i, b=float(i), c=-i)  # three columns: spelled out
+            write("four", a=i, b=1.0, c=2.0, d=3.0)  # four: the general loop
         write("one", y=5)  # an int for a float column: the full method takes it
+        for name, bad in (("one", {"y": 1.0, "z": 1.0}), ("one", {"z": 1.0}),
+                          ("three", {"a": 1, "b": 1.0, "d": 1}), ("three", {"a": 1.0, "b": 1.0, "c": 1}),
+                          ("four", {"a": 1, "b": 1.0, "c": 2.0, "d": "x"})):
+            with pytest.raises(StreamvisError):
+                write(name, **bad)  # a wrong column or type: the full method's error
     pts = read_points(log_path, "e")
     assert pts[("one", 0)]["y"].tolist() == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    assert pts[("three", 0)]["c"].tolist() == [0, -1, -2, -3, -4]
+    assert pts[("three", 0)]["b"].tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert pts[("four", 0)]["a"].tolist() == list(range(5))
+    assert pts[("four", 0)]["d"].tolist() == [3.0] * 5
     assert pts[("lim", 0)]["x"].tolist() == [2**63 - 1, -(2**63)] * 2 + [2**63 - 1]
     assert np.isinf(pts[("lim", 0)]["y"]).all()
     assert pts[("ord", 0)]["a"].tolist() == [0, 10, 1, 11, 2, 12, 3, 13, 4, 14]
