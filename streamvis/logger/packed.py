@@ -3,14 +3,14 @@
 A fast-path write of ``write("loss", x=step, y=loss)`` is queued as ``(name, packed)``:
 its values in the name's schema order, then the call's wall time, packed by
 ``struct`` as little-endian 8-byte numbers (int64 for an int64 column, float64 for a
-float column, cast to float32 in the flush where the schema says so). Packing costs
-more in the call than appending the kwargs dict (~0.2 us), and saves more than that
-where logging is heavy: the queue holds no dicts for the garbage collector to walk
-(a second of 1M writes/s is 1M of them), 24 bytes of payload per point instead of a
+float column, cast to float32 in the flush where the schema says so). Against
+queueing the kwargs dict: the call costs about the same (the dict is freed at once,
+while still in cache), the queue holds no dicts for the garbage collector to walk (a
+second of 1M writes/s is 1M of them) and 24 bytes of payload per point instead of a
 dict, two numbers and a float, and the flush copies a whole drain into one array of
 rows with one ``np.fromiter`` into fixed-width bytes, read back as ``record_dtype``.
 ``struct`` also range-checks int64 in C (``struct.error``). benchmarks/RESULTS.md has
-the figures for both cases.
+the figures.
 
 The layout follows from the schema alone (its column order), so the writer and the
 flush thread agree without sharing state; a name's schema never changes once set.
