@@ -5,9 +5,9 @@ and its result handed back to the loop (``IOLoop.add_callback``, the one thread-
 Tornado call), which applies it with ``add_next_tick_callback``. The document is
 never touched from a worker thread: a callback added from one while Bokeh builds the
 session is registered twice, and the page fails with "A callback of the same type
-has already been added with this ID". Each application changes the document once per plot layer,
-inside ``doc.hold("combine")``, so a poll of 1,000 growing runs costs a few
-messages, not 1,000.
+has already been added with this ID". Each application changes the document once per
+plot layer, inside ``doc.hold("combine")``, so a poll of 1,000 growing runs costs a
+few messages, not 1,000.
 
 The first poll takes a snapshot (every matching group with its count, and the
 cursor of that state), lets each plot admit its groups and size their caps, and
@@ -184,12 +184,8 @@ class LiveSession(SessionPanelMixin):
                 self.closed = True
 
         def done(fut: Future[Any]) -> None:  # on a worker thread (or the loop, if fast)
-            if self.closed:
-                return
-            try:
+            if not self.closed:  # (a closed loop drops the callback: Tornado's contract)
                 self._loop.add_callback(on_loop, fut)
-            except RuntimeError:  # the server's loop was closed meanwhile
-                self.closed = True
 
         self.cfg.executor.submit(work).add_done_callback(done)
 
