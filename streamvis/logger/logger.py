@@ -342,6 +342,8 @@ class DataLogger:
             return _DONE
         if self._closed:
             raise StreamvisError(f"scope {self.scope!r}: write() after close()")
+        if self._target is not None:  # the destination was given: start() opens it
+            raise StreamvisError(f"scope {self.scope!r}: call start() before write()")
         raise StreamvisError(f"scope {self.scope!r}: call init() before write()")
 
     def write_config(self, config: Mapping[str, Any]) -> _Done:
