@@ -14,6 +14,7 @@ from streamvis.errors import InvalidArgumentError
 from .app_config import AppConfig
 from .auth import TOKEN_PARAM
 from .index_page import index_root
+from .index_times import fill_last_updates
 from .layout import parse_layout
 from .pages import error_page, grid
 from .session import LiveSession
@@ -47,7 +48,9 @@ def make_document(doc: Document, cfg: AppConfig, *, index: bool = False) -> None
     doc.title = "streamvis"
     args = request_args(doc)
     if index or not args:
-        doc.add_root(index_root(cfg.source, cfg.schema))
+        page = index_root(cfg.source, cfg.schema)
+        doc.add_root(page.root)
+        fill_last_updates(doc, cfg, page.table, page.groups)
         return
     try:
         layout = parse_layout(args, cfg.schema)

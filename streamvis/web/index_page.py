@@ -1,8 +1,8 @@
 """The index page: the schema's plots, and a table of every run to sort, search and open.
 
 One row per run: the run, the names it logged, its start time (a ``start-time`` /
-``start_time`` config value, as a date) and its config's keys as columns (nested keys
-as ``a.b``). Each row links to a page of all plots with that run alone; ticking rows
+``start_time`` config value, as a date), its last update (filled in after the page
+opens: ``index_times``) and its config's keys as columns (nested keys as ``a.b``). Each row links to a page of all plots with that run alone; ticking rows
 builds a link to a page with exactly the ticked runs (a ``scopes=`` pattern when it
 fits in one, else every run with just the ticked ones shown: ``show=``, see
 ``run_selection``), and the search box narrows the table.
@@ -11,23 +11,23 @@ fits in one, else every run with just the ticked ones shown: ``show=``, see
 from __future__ import annotations
 
 import html
-import time
 import urllib.parse
-from typing import Any
+from typing import Any, NamedTuple
 
 from bokeh.models import CDSView, Column, ColumnDataSource, IndexFilter
 from bokeh.models.widgets import DataTable, Div, HTMLTemplateFormatter, TableColumn, TextInput
 
 from streamvis.patterns import MAX_PATTERN_LENGTH
 from streamvis.source import DataSource
+from streamvis.storage import GroupInfo
 
 from .pages import PAGE_CSS, _links_html, _re_escape, example_links
 from .run_selection import encode_runs
-from .runs_panel import config_column, table_cell
+from .runs_panel import config_column, date_text, table_cell
 from .schema import Schema
 from .where import flatten
 
-__all__ = ["index_root", "ticked_link", "MAX_CONFIG_COLUMNS"]
+__all__ = ["IndexPage", "index_root", "ticked_link", "MAX_CONFIG_COLUMNS"]
 
 MAX_CONFIG_COLUMNS = 24
 START_KEYS = ("start-time", "start_time", "start")
@@ -56,12 +56,21 @@ def ticked_link(schema: Schema, picked: list[str], scopes: list[str]) -> str:
 
 def _date(v: Any) -> str:
     if isinstance(v, int | float) and not isinstance(v, bool) and v > 0:
-        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(v)))
+        return date_text(float(v))
     return "" if v is None else str(v)
 
 
-def index_root(source: DataSource, schema: Schema, note: str = "") -> Column:
-    """The index page's models."""
+class IndexPage(NamedTuple):
+    """The index page's models, its runs table's source and the groups it listed (whose
+    last points give the runs' last updates: ``index_times``)."""
+
+    root: Column
+    table: ColumnDataSource
+    groups: list[GroupInfo]
+
+
+def index_root(source: DataSource, schema: Schema, note: str = "") -> IndexPage:
+    """The index page's models (the runs' last updates are filled in later)."""
     plots = "".join(
         f"<tr><td><a href='/?rows={urllib.parse.quote(p.name)}'>{html.escape(p.name)}</a>"
         f"</td><td><code>{html.escape(p.name_pattern)}</code></td>"
@@ -80,12 +89,13 @@ def index_root(source: DataSource, schema: Schema, note: str = "") -> Column:
         scopes = source.scopes()
         configs: dict[str, Any] = source.configs()
         names: dict[str, list[str]] = {}
-        for g in source.groups():
+        groups = source.groups()
+        for g in groups:
             got = names.setdefault(g.scope, [])
             if g.name not in got:
                 got.append(g.name)
     except Exception as exc:  # the data is unreachable: say so, keep the page
-        scopes, configs, names = [], {}, {}
+        scopes, configs, names, groups = [], {}, {}, []
         head.append(f"<p style='color:#b00020'>cannot list runs: {html.escape(str(exc))}</p>")
     if not scopes:
         head.append("<p>No runs logged yet.</p>")
@@ -100,6 +110,7 @@ def index_root(source: DataSource, schema: Schema, note: str = "") -> Column:
         "scope": scopes,
         "names": [", ".join(names.get(s, [])) for s in scopes],
         "start": [_date(next((flat[s][k] for k in START_KEYS if k in flat[s]), None)) for s in scopes],
+        "updated": ["" for _ in scopes],
         "open": [_page_of(schema, [s]) for s in scopes],
     }
     for k in keys:
@@ -110,6 +121,7 @@ def index_root(source: DataSource, schema: Schema, note: str = "") -> Column:
         TableColumn(field="scope", title="run", width=140),
         TableColumn(field="names", title="names", width=200),
         TableColumn(field="start", title="start time", width=130),
+        TableColumn(field="updated", title="last update", width=130),
         *(config_column(k, 90) for k in keys),
     ]
     rows = IndexFilter(indices=list(range(len(scopes))))
@@ -150,4 +162,5 @@ def index_root(source: DataSource, schema: Schema, note: str = "") -> Column:
     search.on_change("value_input", on_search)
     table_source.selected.on_change("indices", on_tick)
     top = Div(text="\n".join(head), name="index", sizing_mode="stretch_width", stylesheets=[PAGE_CSS])
-    return Column(children=[top, search, ticked, table], sizing_mode="stretch_width", name="index:page")
+    root = Column(children=[top, search, ticked, table], sizing_mode="stretch_width", name="index:page")
+    return IndexPage(root, table_source, list(groups))

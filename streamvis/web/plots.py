@@ -108,14 +108,7 @@ class PlotView(RangeReadsMixin, FilterSliderMixin, ColorByMixin, SmoothingMixin)
         if self.color_by is not None:
             self.layer.legend = None  # the legend names the values, not the lines
         self.smooth_layer: LineLayer | None = None
-        tips = [("run", "@scope"), ("name", "@name"), ("index", "@index")]
-        if self.is_line:
-            tips += [(spec.x, "$data_x"), (spec.y, "$data_y")]
-        else:
-            tips += [(spec.x, "@x"), (spec.y, "@y")]
-        if spec.filter_column and not self.is_line:
-            tips.append((spec.filter_column, "@f"))
-        self.hover = HoverTool(tooltips=tips, line_policy="nearest")
+        self.hover = self._hover_tool()
         self.figure.add_tools(self.hover)
         self.root: object = self._controls()
         self._f_min, self._f_max = np.inf, -np.inf
@@ -187,6 +180,25 @@ class PlotView(RangeReadsMixin, FilterSliderMixin, ColorByMixin, SmoothingMixin)
     def needed(self) -> tuple[str, ...]:
         """The columns a group needs to be drawn here."""
         return (self.x_col, *self.spec.columns[1:])
+
+    def _hover_tool(self) -> HoverTool:
+        """Hover names the group and the values of the point under the cursor: a line's
+        nearest point is ``$snap_x``/``$snap_y`` (BokehJS's names for multi_line), in the
+        axis's units (a date for x=wall)."""
+        spec = self.spec
+        x, y = ("$snap_x", "$snap_y") if self.is_line else ("@x", "@y")
+        x_label = {"wall": "time", "relative": "seconds"}.get(self.x_mode, spec.x)
+        tips = [("run", "@scope"), ("name", "@name"), ("index", "@index")]
+        formatters: dict[str, Any] = {}
+        if self.x_mode == "wall":
+            tips.append((x_label, x + "{%F %T}"))
+            formatters[x] = "datetime"
+        else:
+            tips.append((x_label, x))
+        tips.append((spec.y, y))
+        if spec.filter_column and not self.is_line:
+            tips.append((spec.filter_column, "@f"))
+        return HoverTool(tooltips=tips, formatters=formatters, line_policy="nearest")
 
     def wants(self, cols: Mapping[str, Any]) -> bool:
         """Whether a group with these columns can be drawn here."""

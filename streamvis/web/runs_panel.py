@@ -39,7 +39,7 @@ from streamvis.errors import InvalidArgumentError
 from .page_url import COLOR_BY_JS
 from .where import parse_where, selects
 
-__all__ = ["RunsPanel", "RunRow", "MAX_CONFIG_COLUMNS", "PANEL_WIDTH", "table_cell"]
+__all__ = ["RunsPanel", "RunRow", "MAX_CONFIG_COLUMNS", "PANEL_WIDTH", "table_cell", "date_text"]
 
 MAX_CONFIG_COLUMNS = 24
 PANEL_WIDTH = 380
@@ -85,6 +85,9 @@ class RunsPanel:
             editable=True,
             selectable=True,
             index_position=None,
+            # columns keep their widths and the table scrolls sideways: squeezed into the
+            # panel ("force_fit", the default) a run's name and times were cut to a few letters
+            autosize_mode="none",
             sizing_mode="stretch_both",
             name="runs:table",
         )
@@ -154,9 +157,9 @@ class RunsPanel:
                 formatter=HTMLTemplateFormatter(template=TICK),
                 editor=CheckboxEditor(),
             ),
-            TableColumn(field="scope", title="run", width=120, formatter=StringFormatter()),
+            TableColumn(field="scope", title="run", width=150, formatter=StringFormatter()),
             TableColumn(field="last_step", title="last step", width=70, formatter=NumberFormatter(format="0,0")),
-            TableColumn(field="updated", title="last update", width=80),
+            TableColumn(field="updated", title="last update", width=130),
         ]
         for k in self._keys:
             cols.append(config_column(k, 80))
@@ -181,7 +184,7 @@ class RunsPanel:
             "scope": self.scopes,
             "shown": [s not in self.hidden for s in self.scopes],
             "last_step": [runs[s].last_step for s in self.scopes],
-            "updated": [_when(runs[s].updated) for s in self.scopes],
+            "updated": [date_text(runs[s].updated) for s in self.scopes],
         }
         for k in self._keys:
             cell = _date_cell if k in START_KEYS else table_cell
@@ -286,9 +289,10 @@ START_KEYS = ("start-time", "start_time", "start")  # epoch seconds, shown as da
 
 def _date_cell(v: Any) -> Any:
     if isinstance(v, int | float) and not isinstance(v, bool) and v > 1e8:
-        return _when(float(v))
+        return date_text(float(v))
     return table_cell(v)
 
 
-def _when(t: float) -> str:
+def date_text(t: float) -> str:
+    """Seconds since the epoch as a local date and time; 0 (unknown) as an empty cell."""
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) if t else ""

@@ -61,11 +61,17 @@ DEBOUNCE_MS = 5  # filter slider moves (zooms are not debounced: see _on_ranges)
 RANGE_MIN_INTERVAL = 1.0  # seconds between re-reads of growing decimated lines
 IDLE_CEILING = 10.0  # seconds between polls of an idle object-store log at most
 
-# hovering a line selects its run's row in the runs panel (which highlights the run)
+# hovering a line selects its run's row in the runs panel (which highlights the run).
+# The callback runs once per renderer; with few lines each line has its own renderer
+# over the shared source, whose ``inspected`` holds only the last renderer's hit, so
+# each renderer's own inspection is read from the selection manager.
 HOVER_SELECT_JS = """
-const sel = cb_data.index;
+const r = cb_data.renderer;
+if (r.data_source !== lines) return;
+const sel = r.get_selection_manager().inspectors.get(r) ?? cb_data.index;
 let rows = sel.indices;
-if ((!rows || !rows.length) && sel.multiline_indices) rows = Object.keys(sel.multiline_indices).map(Number);
+const multi = sel.multiline_indices;  // a Map in BokehJS 3
+if ((!rows || !rows.length) && multi) rows = multi instanceof Map ? [...multi.keys()] : Object.keys(multi).map(Number);
 if (!rows || !rows.length) return;
 const scope = lines.data.scope[rows[0]];
 const j = table.data.scope.indexOf(scope);
@@ -131,6 +137,8 @@ class LiveSession(SessionPanelMixin):
         self._name_res = [re2.compile(v.name_pattern) for v in self.views]
         self._routes: dict[tuple[str, str], list[int]] = {}
         self._runs_seen: dict[int, set[Key]] = {}
+        self._last_steps: dict[str, float] = {}
+        self._last_writes: dict[str, float] = {}
         self._snap_groups: list[Any] = []
         self.cursor: str | None = None
         self.closed = False
@@ -288,13 +296,11 @@ class LiveSession(SessionPanelMixin):
             return
         self._apply_jobs(results)
         self._waiting_notes()
-        self._note_runs()
-        for g in self._snap_groups:
-            row = self.runs.get(g.scope)
-            if row is not None and not row.last_step >= g.x_max:
-                row.last_step = float(g.x_max)
-                self._panel_dirty = True
+        for g in self._snap_groups:  # a line plot's x is a step (a scatter's is not)
+            if g.count and any(self.views[i].is_line for i in self._routes_of(g.scope, g.name)):
+                self._note_step(g.scope, float(g.x_max))
         self._snap_groups = []
+        self._note_runs()
         self.cursor = cursor
         self.polls += 1
 
@@ -330,9 +336,9 @@ class LiveSession(SessionPanelMixin):
             for v in self.views:
                 v.remove(scope, name)
         for key, cols in poll.groups:
-            if "x" in cols:
-                self._note_points(key[0], cols["x"])
-            for i in self._routes_of(key[0], key[1]):
+            routes = self._routes_of(key[0], key[1])
+            self._note_points(key[0], cols, stepped=any(self.views[i].is_line for i in routes))
+            for i in routes:
                 v = self.views[i]
                 if not v.wants(cols):
                     v.note_unfit(key, cols)
@@ -357,6 +363,7 @@ class LiveSession(SessionPanelMixin):
         per_view: dict[int, list[Any]] = {}
         for i, job, table in results:
             per_view.setdefault(i, []).append((job, table))
+        self._note_reads([(job.request.scope, table) for _, job, table in results])
         for i, items in per_view.items():
             if i < len(self.views):
                 self.views[i].apply_ranges(items)

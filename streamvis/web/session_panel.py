@@ -14,6 +14,10 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from streamvis.columns import WALL_TIME_COLUMN
 
 from .lines import Key
 from .run_selection import RunSelectionError, decode_runs, encode_runs
@@ -44,6 +48,10 @@ class SessionPanelMixin:
     layout: Layout
     page_url: PageUrl
     _runs_seen: dict[int, set[Key]]
+    # per run, what its points said so far (kept apart from ``runs``: points can arrive
+    # before the run's row exists): the last step of its lines, the last point's wall time
+    _last_steps: dict[str, float]
+    _last_writes: dict[str, float]
     _panel_dirty: bool
     _panel_at: float
     _link_runs: tuple[str, set[str]] | None
@@ -93,7 +101,11 @@ class SessionPanelMixin:
                 if key not in seen:
                     seen.add(key)
                     if key[0] not in self.runs:
-                        self.runs[key[0]] = RunRow(line.color, updated=time.time())
+                        self.runs[key[0]] = RunRow(
+                            line.color,
+                            last_step=self._last_steps.get(key[0], float("nan")),
+                            updated=self._last_writes.get(key[0], 0.0),
+                        )
                         self._panel_dirty = True
                         if self._link_hides(key[0]):
                             self.panel.hidden.add(key[0])
@@ -105,14 +117,48 @@ class SessionPanelMixin:
         if linked:
             self._on_shown(set(self.panel.hidden))
 
-    def _note_points(self, scope: str, x: np.ndarray) -> None:
-        row = self.runs.get(scope)
-        if row is not None and x.size:
-            top = float(np.nanmax(x)) if x.dtype.kind == "f" else float(x.max())
-            if not row.last_step >= top:
+    def _note_step(self, scope: str, top: float) -> None:
+        """A line of ``scope`` (a line plot's x: a step) reached ``top``."""
+        if not self._last_steps.get(scope, -np.inf) >= top:
+            self._last_steps[scope] = top
+            row = self.runs.get(scope)
+            if row is not None:
                 row.last_step = top
-            row.updated = time.time()
-            self._panel_dirty = True
+                self._panel_dirty = True
+
+    def _note_write(self, scope: str, when: float) -> None:
+        """A point of ``scope`` was written at ``when`` (seconds since the epoch)."""
+        if not self._last_writes.get(scope, 0.0) >= when:
+            self._last_writes[scope] = when
+            row = self.runs.get(scope)
+            if row is not None:
+                row.updated = when
+                self._panel_dirty = True
+
+    def _note_reads(self, tables: list[tuple[str, pa.Table]]) -> None:
+        """Range reads of these scopes: the last wall time each table holds."""
+        for scope, table in tables:
+            if WALL_TIME_COLUMN in table.column_names and table.num_rows:
+                last = pc.max(table.column(WALL_TIME_COLUMN)).as_py()
+                if last is not None and last == last:
+                    self._note_write(scope, float(last))
+
+    def _note_points(self, scope: str, cols: dict[str, np.ndarray], *, stepped: bool) -> None:
+        """New points of ``scope``: its last step (``stepped``: a line plot draws them, so
+        ``x`` is a step, not a scatter's coordinate) and its last write, the points'
+        ``wall_time`` (or now, for points logged without one: they have just arrived)."""
+        x = cols.get("x")
+        if stepped and x is not None and x.size:
+            top = float(np.nanmax(x)) if x.dtype.kind == "f" else float(x.max())
+            if top == top:
+                self._note_step(scope, top)
+        wall = cols.get(WALL_TIME_COLUMN)
+        if wall is not None and wall.size:
+            last = float(np.nanmax(wall))
+            if last == last:
+                self._note_write(scope, last)
+        elif x is not None and x.size:
+            self._note_write(scope, time.time())
 
     def _refresh_panel(self) -> None:
         if not self._panel_dirty or time.monotonic() - self._panel_at < PANEL_INTERVAL:

@@ -77,6 +77,32 @@ def counts(page: Any) -> dict[str, int]:
     return {k: g["n"] for k, g in got.items()}
 
 
+# (plot name, x, y) -> the page coordinates of that data point on the plot, for the mouse
+PLOT_POINT_JS = """([plot, x, y]) => { const views = [];
+  const walk = v => { views.push(v); for (const c of (v.child_views ?? [])) walk(c); };
+  for (const v of Object.values(Bokeh.index)) walk(v);
+  const pv = views.find(v => v.model.name === plot);
+  const f = pv.frame.bbox, r = pv.el.getBoundingClientRect();
+  const xr = pv.model.x_range, yr = pv.model.y_range;
+  return {x: r.x + f.left + (x - xr.start) / (xr.end - xr.start) * f.width,
+          y: r.y + f.top + (1 - (y - yr.start) / (yr.end - yr.start)) * f.height}; }"""
+
+
+# ([plot, xmax, ymax]) -> whether the plot's ranges have grown to show [0, xmax] x [0, ymax]
+RANGES_COVER_JS = """([plot, xmax, ymax]) => {
+  const p = Bokeh.documents[0].get_model_by_name(plot);
+  const xr = p.x_range, yr = p.y_range;
+  return xr.start <= 0 && xr.end >= xmax && yr.start <= 0 && yr.end >= ymax; }"""
+
+
+def hover_at(page: Any, plot: str, x: float, y: float) -> None:
+    """Move the mouse onto data point (x, y) of ``plot`` (from just below, so Bokeh sees
+    a move onto it)."""
+    at = page.evaluate(PLOT_POINT_JS, [plot, x, y])
+    page.mouse.move(at["x"], at["y"] + 3)
+    page.mouse.move(at["x"], at["y"])
+
+
 READY_JS = "() => window.Bokeh !== undefined && Bokeh.documents.length > 0 && Object.keys(Bokeh.index).length > 0"
 
 

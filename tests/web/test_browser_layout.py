@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
+import numpy as np
 import pytest
+
+from streamvis.storage import Points
 
 from .conftest import ARTIFACTS, WebServer
 from .helpers import VIEWS_JS, demo_items, glyphs, open_page
@@ -170,3 +175,23 @@ def test_index_lists_plots_scopes_configs_and_links(server, page, path):
         "() => Object.keys(Bokeh.documents[0].get_model_by_name('plot:0').renderers).length >= 6"
     )
     assert len(glyphs(page)) >= 6
+
+
+def test_index_shows_each_runs_last_update_from_its_points_wall_times(store, log_path, demo_schema, page):
+    t0 = time.mktime((2025, 6, 1, 12, 0, 0, 0, 0, -1))  # local time, as the page shows it
+    store.append(demo_items(["bare"], steps=5))  # logged without wall times
+    store.append([
+        Points("timed", "loss", i, {"x": np.arange(5.0), "y": np.ones(5), "wall_time": t0 + i + np.arange(5.0)})
+        for i in range(3)
+    ])
+    store.append([Points("timed", "lr", 0, {"x": np.arange(2.0), "y": np.ones(2), "wall_time": t0 + np.arange(2.0)})])
+    ws = WebServer(log_path, demo_schema, refresh=0.3)
+    try:
+        open_page(page, ws.url + "/index")
+        runs = "Bokeh.documents[0].get_model_by_name('index:runs').data"
+        page.wait_for_function(f"() => {runs}.updated.some(v => v !== '')", timeout=20_000)
+        got = page.evaluate(f"() => Object.fromEntries({runs}.scope.map((s, i) => [s, {runs}.updated[i]]))")
+        # the latest point of any of the run's groups (loss index 2's last: t0 + 2 + 4)
+        assert got == {"bare": "", "timed": "2025-06-01 12:00:06"}
+    finally:
+        ws.stop()

@@ -8,7 +8,17 @@ import pytest
 from streamvis.storage import Points
 
 from .conftest import WebServer
-from .helpers import COUNTS_MATCH_JS, LINES_JS, count_js, counts, demo_items, glyphs, open_page
+from .helpers import (
+    COUNTS_MATCH_JS,
+    LINES_JS,
+    RANGES_COVER_JS,
+    count_js,
+    counts,
+    demo_items,
+    glyphs,
+    hover_at,
+    open_page,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -247,16 +257,6 @@ def test_compaction_resets_the_cursor_and_reloads_exactly(server, store, log_pat
     page.wait_for_function(COUNTS_MATCH_JS, arg=want, timeout=WAIT_MS * 3)
 
 
-HOVER_JS = """() => { const views = [];
-  const walk = v => { views.push(v); for (const c of (v.child_views ?? [])) walk(c); };
-  for (const v of Object.values(Bokeh.index)) walk(v);
-  const pv = views.find(v => v.model.name === 'plot:0');
-  const f = pv.frame.bbox, r = pv.el.getBoundingClientRect();
-  const xr = pv.model.x_range, yr = pv.model.y_range;
-  return {x: r.x + f.left + (0 - xr.start) / (xr.end - xr.start) * f.width,
-          y: r.y + f.top + (1 - (0 - yr.start) / (yr.end - yr.start)) * f.height}; }"""
-
-
 def test_hover_shows_group_and_values_and_legend_hides(server, store, page):
     store.append(
         [
@@ -270,10 +270,8 @@ def test_hover_shows_group_and_values_and_legend_hides(server, store, page):
     )
     open_page(page, server.url + "/?rows=cloud&scopes=^hov$")
     page.wait_for_function(count_js(0, "hov · cloud · 0", 2), timeout=WAIT_MS)
-    page.wait_for_timeout(200)
-    p = page.evaluate(HOVER_JS)
-    page.mouse.move(p["x"] + 1, p["y"] + 1)
-    page.mouse.move(p["x"], p["y"])
+    page.wait_for_function(RANGES_COVER_JS, arg=["plot:0", 0, 0], timeout=WAIT_MS)
+    hover_at(page, "plot:0", 0.0, 0.0)
     tip = page.locator(".bk-tooltip-content").first
     tip.wait_for(timeout=WAIT_MS)
     text = tip.inner_text()
@@ -300,15 +298,17 @@ def test_a_matching_name_without_the_columns_is_named_in_the_title(server, store
 def test_clicking_a_legend_entry_hides_its_glyph(server, page):
     open_page(page, server.url + "/?rows=lr&scopes=^run1$")
     page.wait_for_function(count_js(0, "run1 · lr · 0", 60), timeout=WAIT_MS)
-    page.wait_for_timeout(200)
-    box = page.evaluate("""() => { const views = [];
+    # the legend's box on the page, once the legend is shown and laid out
+    legend_box = """() => { const views = [];
       const walk = v => { views.push(v); for (const c of (v.child_views ?? [])) walk(c); };
       for (const v of Object.values(Bokeh.index)) walk(v);
       const pv = views.find(v => v.model.name === 'plot:0');
       const legend = pv.model.center.find(a => a.items !== undefined);
       const lv = pv.renderer_views.get(legend) ?? pv.views?.find(legend);
+      if (!legend.visible || !lv || !lv.bbox || !(lv.bbox.width > 0)) return null;
       const b = lv.bbox, r = pv.el.getBoundingClientRect();
-      return {x: r.x + b.left, y: r.y + b.top, w: b.width, h: b.height}; }""")
+      return {x: r.x + b.left, y: r.y + b.top, w: b.width, h: b.height}; }"""
+    box = page.wait_for_function(legend_box, timeout=WAIT_MS).json_value()
     page.mouse.click(box["x"] + box["w"] / 2, box["y"] + box["h"] / 2)
     page.wait_for_function(
         "() => Bokeh.documents[0].get_model_by_name('plot:0').renderers[0].visible === false",

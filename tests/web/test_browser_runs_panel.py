@@ -3,12 +3,15 @@ hide a run on every plot, search plus "only these", the filter box, and highligh
 
 from __future__ import annotations
 
+import time
+
+import numpy as np
 import pytest
 
-from streamvis.storage import ConfigUpdate
+from streamvis.storage import ConfigUpdate, Points
 
 from .conftest import WebServer
-from .helpers import LINES_JS, READY_JS, demo_items, open_page
+from .helpers import LINES_JS, RANGES_COVER_JS, READY_JS, demo_items, hover_at, open_page
 
 pytestmark = pytest.mark.browser
 WAIT_MS = 20_000
@@ -75,7 +78,30 @@ def test_a_row_per_run_with_config_columns_and_last_step(server, page):
     assert rows["run2"]["cfg:opt"] == "adam" and rows["run2"]["cfg:net.width"] == 64
     assert rows["run1"]["cfg:lr"] == pytest.approx(1e-3)
     assert all(r["shown"] for r in rows.values())
-    assert rows["run1"]["updated"].startswith("20")  # a date, not an epoch float
+
+
+def test_last_update_is_the_last_points_wall_time_and_last_step_a_lines(server, store, page):
+    t0 = time.mktime((2025, 6, 1, 12, 0, 0, 0, 0, -1))  # local time, as the page shows it
+    store.append([
+        Points("old", "loss", 0, {"x": np.arange(5.0), "y": np.ones(5), "wall_time": t0 + np.arange(5.0)}),
+        # a scatter's x is a coordinate, not a step
+        Points("far", "cloud", 0, {"x": np.array([1e6]), "y": np.zeros(1), "t": np.zeros(1)}),
+    ])
+    open_page(page, server.url + URL)
+    page.wait_for_function(f"() => {PANEL} && {PANEL}.data.scope.length === 5", timeout=WAIT_MS)
+    page.wait_for_function(f"() => {PANEL}.data.updated[{PANEL}.data.scope.indexOf('old')] !== ''",
+                           timeout=WAIT_MS)
+    rows = panel_rows(page)
+    assert rows["old"]["updated"] == "2025-06-01 12:00:04" and rows["old"]["last_step"] == 4
+    assert rows["far"]["last_step"] is None or rows["far"]["last_step"] != rows["far"]["last_step"]
+    assert rows["run1"]["updated"] == ""  # logged without wall times, before the page: unknown
+    # points logged without wall times while the page is open: updated as they arrive
+    before = time.time()
+    store.append(demo_items(["run1"], steps=5, start=30))
+    page.wait_for_function(f"() => {PANEL}.data.updated[{PANEL}.data.scope.indexOf('run1')] !== ''",
+                           timeout=WAIT_MS)
+    shown = time.mktime(time.strptime(panel_rows(page)["run1"]["updated"], "%Y-%m-%d %H:%M:%S"))
+    assert before - 1 <= shown <= time.time() + 1
 
 
 def table_cells(page) -> dict[str, list[str]]:
@@ -224,3 +250,28 @@ def test_colour_by_in_the_panel_reopens_the_page_coloured_by_that_key(server, pa
     page.wait_for_function(READY_JS, timeout=WAIT_MS)
     page.wait_for_function(f"() => {sel} && {sel}.value === 'opt'", timeout=WAIT_MS)
     assert "rows=loss" in page.url
+
+
+def test_hovering_a_line_selects_its_row_and_highlights_its_run(store, log_path, demo_schema, page):
+    store.append([
+        Points(f"h{k}", "lr", 0, {"x": np.arange(20.0), "y": np.full(20, 10.0 * k)})
+        for k in range(3)
+    ])
+    ws = WebServer(log_path, demo_schema, refresh=0.3)
+    try:
+        open_page(page, ws.url + "/?rows=lr")
+        page.wait_for_function(f"() => {PANEL} && {PANEL}.data.scope.length === 3", timeout=WAIT_MS)
+        page.wait_for_function(RANGES_COVER_JS, arg=["plot:0", 19, 20], timeout=WAIT_MS)
+        hover_at(page, "plot:0", 9.5, 10.0)
+        page.wait_for_function(f"() => {PANEL}.selected.indices.length === 1", timeout=WAIT_MS)
+        picked = page.evaluate(f"() => {{ const s = {PANEL}; return s.data.scope[s.selected.indices[0]]; }}")
+        assert picked == "h1"
+        alpha = (
+            "() => { const d = Bokeh.documents[0].get_model_by_name('lines:0:source').data;"
+            " return Object.fromEntries(d.scope.map((s, i) => [s, d.alpha[i]])); }"
+        )
+        page.wait_for_function(f"() => ({alpha})()['h0'] < 0.5", timeout=WAIT_MS)
+        a = page.evaluate(alpha)
+        assert a["h1"] == 1 and a["h2"] < 0.5
+    finally:
+        ws.stop()

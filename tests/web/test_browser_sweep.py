@@ -14,7 +14,7 @@ from streamvis.storage.smooth import ema
 from tests.helpers import wait_for
 
 from .conftest import WebServer
-from .helpers import COUNTS_MATCH_JS, LINES_JS, glyphs, open_page
+from .helpers import COUNTS_MATCH_JS, LINES_JS, RANGES_COVER_JS, glyphs, hover_at, open_page
 from .test_browser_big import FRAME_JS
 
 pytestmark = pytest.mark.browser
@@ -134,23 +134,15 @@ def test_hover_names_the_line_under_the_cursor(log_path, schema, page):
             f"() => {{ const g = ({LINES_JS})(0); return g && Object.keys(g).length === 40; }}",
             timeout=WAIT_MS,
         )
-        page.wait_for_timeout(300)
-        at = page.evaluate("""() => { const views = [];
-          const walk = v => { views.push(v); for (const c of (v.child_views ?? [])) walk(c); };
-          for (const v of Object.values(Bokeh.index)) walk(v);
-          const pv = views.find(v => v.model.name === 'plot:0');
-          const f = pv.frame.bbox, r = pv.el.getBoundingClientRect();
-          const xr = pv.model.x_range, yr = pv.model.y_range;
-          const px = x => r.x + f.left + (x - xr.start) / (xr.end - xr.start) * f.width;
-          const py = y => r.y + f.top + (1 - (y - yr.start) / (yr.end - yr.start)) * f.height;
-          return {x: px(9.5), y: py(17)}; }""")
-        page.mouse.move(at["x"], at["y"] + 3)
-        page.mouse.move(at["x"], at["y"])
+        page.wait_for_function(RANGES_COVER_JS, arg=["plot:0", 19, 39], timeout=WAIT_MS)
+        hover_at(page, "plot:0", 9.5, 17)
         tip = page.locator(".bk-tooltip-content").first
         tip.wait_for(timeout=10_000)
         text = tip.inner_text()
         assert "h17" in text and "flat" in text, text
         assert "h16" not in text and "h18" not in text, text
+        # the nearest point's values, not "???" (BokehJS's mark for an unknown variable)
+        assert "???" not in text and "17" in text.split("y:")[-1], text
     finally:
         ws.stop()
 
