@@ -105,6 +105,7 @@ class ColorByMixin:
     lines: dict[Key, Any]
     figure: Any
     _recolor: bool
+    recolored: bool
     _color_bar: ColorBar | None
 
     if TYPE_CHECKING:
@@ -113,12 +114,17 @@ class ColorByMixin:
         def _unnote(self, key: str) -> None: ...
 
     def _recolor_lines(self) -> None:
-        """Every line's colour again (the palette became continuous or its range grew)."""
+        """Every line's colour again (the palette became continuous or its range grew):
+        the lines drawn, and the lines admitted whose points are still being read (they
+        are drawn later in ``Line.color``)."""
         assert self.color_by is not None
         self._recolor = False
-        for key in self.layer.keys():
+        self.recolored = True  # the session's runs panel takes the new swatches
+        for key, line in self.lines.items():
             color = self.color_by.color(self.run_value(key[0], self.color_by.key))
-            self.layer.set_color(key, color)
+            line.color = color
+            if key in self.layer:
+                self.layer.set_color(key, color)
             if self.smooth_layer is not None and key in self.smooth_layer:
                 self.smooth_layer.set_color(key, color)
         if self.color_by.continuous:

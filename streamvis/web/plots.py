@@ -73,6 +73,7 @@ class PlotView(RangeReadsMixin, FilterSliderMixin, ColorByMixin, SmoothingMixin)
         self.color_by = ColorBy(color_by) if color_by else None
         self.run_value = run_value or (lambda scope, key: None)
         self._recolor = False
+        self.recolored = False  # lines recoloured since the session last looked
         self._color_bar: ColorBar | None = None
         self.name_pattern = cell.names or spec.name_pattern
         self.lines: dict[Key, Line] = {}

@@ -211,6 +211,7 @@ class LiveSession(SessionPanelMixin):
                 self._note_runs()
                 for v in self.views:
                     v.flush()
+                self._recolor_rows()
                 self._refresh_panel()
         finally:
             self.doc.unhold()

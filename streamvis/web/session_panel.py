@@ -117,6 +117,22 @@ class SessionPanelMixin:
         if linked:
             self._on_shown(set(self.panel.hidden))
 
+    def _recolor_rows(self) -> None:
+        """After a plot recoloured its lines (``color_by``'s palette or range changed),
+        each row's swatch takes its run's first line's new colour."""
+        if not any(v.recolored for v in self.views):
+            return
+        first: dict[str, str] = {}
+        for v in self.views:
+            v.recolored = False
+            for key, line in v.lines.items():
+                first.setdefault(key[0], line.color)
+        for scope, row in self.runs.items():
+            color = first.get(scope)
+            if color is not None and color != row.color:
+                row.color = color
+                self._panel_dirty = True
+
     def _note_step(self, scope: str, top: float) -> None:
         """A line of ``scope`` (a line plot's x: a step) reached ``top``."""
         if not self._last_steps.get(scope, -np.inf) >= top:

@@ -3,12 +3,14 @@ x=wall|relative draw against wall time, and bad input names what is wrong."""
 
 from __future__ import annotations
 
+import bokeh.palettes as bp
 import numpy as np
 import pytest
 import yaml
 
 from streamvis.columns import WALL_TIME_COLUMN
 from streamvis.storage import ConfigUpdate, Points, Store
+from streamvis.web.color_by import MISSING_COLOR
 
 from .conftest import WebServer
 from .helpers import LINES_JS, glyphs, open_page
@@ -99,6 +101,41 @@ def test_color_by_gives_one_colour_per_value_with_a_legend(server, page):
         ".filter(a => a.items !== undefined)[0].items.map(i => i.label.value)"
     )
     assert {"opt=adam", "opt=sgd", "opt=adamw"} <= set(legend)
+
+
+def test_color_by_many_numbers_is_a_continuous_palette_with_a_colour_bar(tmp_path, page):
+    schema = tmp_path / "s.yaml"
+    schema.write_text(yaml.safe_dump({"loss": {"name_pattern": "^loss$", "columns": ["x", "y"]}}))
+    log = str(tmp_path / "lrs.svl")
+    lrs = {f"run{k:02d}": 1e-4 * (k + 1) for k in range(12)}  # more values than categories
+    with Store.open(log, "a") as s:
+        for scope, lr in lrs.items():
+            s.append([ConfigUpdate(scope, {"lr": lr}),
+                      Points(scope, "loss", 0, {"x": np.arange(3.0), "y": np.ones(3)})])
+        s.append([Points("nolr", "loss", 0, {"x": np.arange(3.0), "y": np.ones(3)})])
+    ws = WebServer(log, schema, refresh=0.3)
+    try:
+        open_page(page, ws.url + "/?rows=loss&color_by=lr")
+        wait_lines(page, 13)
+        bar = page.evaluate(
+            "() => { const b = Bokeh.documents[0].get_model_by_name('plot:0').right"
+            ".find(a => a.color_mapper !== undefined); return b && [b.title,"
+            " b.color_mapper.low, b.color_mapper.high]; }"
+        )
+        assert bar == ["lr", pytest.approx(1e-4), pytest.approx(1.2e-3)]
+        g = {k.split("|")[1].split(" · ")[0]: v["color"] for k, v in glyphs(page).items()}
+        assert len({g[s] for s in lrs}) == 12  # a colour per value, along the palette
+        assert g["nolr"] == MISSING_COLOR
+        palette = [c.lower() for c in bp.Viridis256]
+        spots = [palette.index(g[s].lower()) for s in lrs]
+        assert spots == sorted(spots) and spots[0] == 0 and spots[-1] == 255
+        # the runs panel's swatches follow the recoloured lines
+        swatches = "() => { const d = Bokeh.documents[0].get_model_by_name('runs:source').data;" \
+                   " return Object.fromEntries(d.scope.map((s, i) => [s, d.swatch[i]])); }"
+        page.wait_for_function(f"() => ({swatches})()['run00'] === {g['run00']!r}", timeout=WAIT_MS)
+        assert page.evaluate(swatches) == g
+    finally:
+        ws.stop()
 
 
 def test_color_by_a_key_no_run_has_says_so_and_draws(server, page):
