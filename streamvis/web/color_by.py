@@ -135,6 +135,16 @@ class ColorByMixin:
             bar_mapper = self._color_bar.color_mapper
             bar_mapper.update(low=self.color_by.low, high=self.color_by.high)
 
+    def configs_arrived(self, scopes: set[str]) -> None:
+        """These runs' configs came after their lines were coloured (grey, no value):
+        take their values in and colour every line again at the next flush."""
+        if self.color_by is None:
+            return
+        for key in self.lines:
+            if key[0] in scopes:
+                self.color_by.observe(self.run_value(key[0], self.color_by.key))
+                self._recolor = True
+
     def _value_legend(self) -> None:
         """A legend of the values (categorical), or a note that no run has the key."""
         cb = self.color_by

@@ -2,7 +2,9 @@
 
 A scope is decided the first time the page sees it. A scope without a config yet
 (its points came first) is looked at again, at most every ``RECHECK_S``; if it then
-matches, the page reloads so that its earlier points are drawn too.
+matches, the page reloads so that its earlier points are drawn too, and it is among
+``take_late()``'s scopes (their lines' ``color_by`` colours and the panel's columns
+follow the config).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class RunFilter:
         self._configs: dict[str, dict[str, Any]] = {}  # flattened, of decided scopes
         self._decided: dict[str, bool] = {}
         self._undecided: set[str] = set()  # no config seen yet
+        self._late: set[str] = set()  # undecided scopes whose config has since appeared
         self._checked = 0.0
         self._lock = threading.Lock()
 
@@ -48,6 +51,12 @@ class RunFilter:
     def allows(self, scope: str) -> bool:
         """Whether ``scope`` is shown (as far as decided; unknown scopes are not)."""
         return not self.conditions or self._decided.get(scope, False)
+
+    def take_late(self) -> set[str]:
+        """The scopes whose config appeared after their first points, since last asked."""
+        with self._lock:
+            late, self._late = self._late, set()
+            return late
 
     def decide(self, source: DataSource, scopes: Iterable[str]) -> bool:
         """Decide the new ``scopes`` (and, now and then, those without a config): True
@@ -69,8 +78,9 @@ class RunFilter:
                     self._configs[s] = flatten(cfg)
                 if cfg is None:
                     self._undecided.add(s)
-                else:
+                elif s in self._undecided:
                     self._undecided.discard(s)
+                    self._late.add(s)
                 flipped |= ok and s in self._decided and not self._decided[s]
                 self._decided[s] = ok
             return flipped

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -88,6 +88,7 @@ class Poll:
     groups: list[tuple[Key, dict[str, np.ndarray]]]
     deleted: list[tuple[str, str | None]]
     reset: bool = False
+    configured: set[str] = field(default_factory=set)  # scopes whose config came late
 
 
 def _is_object_store(source: DataSource) -> bool:
@@ -316,7 +317,7 @@ class LiveSession(SessionPanelMixin):
             return Poll("", [], [], reset=True)  # a hidden run now matches: draw it whole
         groups = [g for (s, n), t in r.tables.items() for g in split_table(s, n, t)]
         self.backoff.record(bool(groups or r.deleted))
-        return Poll(r.cursor, groups, list(r.deleted))
+        return Poll(r.cursor, groups, list(r.deleted), configured=self.run_filter.take_late())
 
     def _apply_poll(self, fut: Future[Poll]) -> None:
         self._busy = False
@@ -336,6 +337,7 @@ class LiveSession(SessionPanelMixin):
         for scope, name in poll.deleted:
             for v in self.views:
                 v.remove(scope, name)
+        self._note_configured(poll.configured)
         for key, cols in poll.groups:
             routes = self._routes_of(key[0], key[1])
             self._note_points(key[0], cols, stepped=any(self.views[i].is_line for i in routes))

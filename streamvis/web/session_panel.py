@@ -117,6 +117,15 @@ class SessionPanelMixin:
         if linked:
             self._on_shown(set(self.panel.hidden))
 
+    def _note_configured(self, scopes: set[str]) -> None:
+        """Configs that came after their runs' first points: ``color_by`` colours those
+        lines again, and the panel shows the new columns."""
+        if not scopes:
+            return
+        for v in self.views:
+            v.configs_arrived(scopes)
+        self._panel_dirty = True
+
     def _recolor_rows(self) -> None:
         """After a plot recoloured its lines (``color_by``'s palette or range changed),
         each row's swatch takes its run's first line's new colour."""

@@ -138,6 +138,31 @@ def test_color_by_many_numbers_is_a_continuous_palette_with_a_colour_bar(tmp_pat
         ws.stop()
 
 
+def test_color_by_follows_a_config_written_after_the_runs_first_points(tmp_path, store, log_path, page):
+    schema = tmp_path / "s.yaml"
+    schema.write_text(yaml.safe_dump({"loss": {"name_pattern": "^loss$", "columns": ["x", "y"]}}))
+    store.append([ConfigUpdate("a", {"opt": "sgd"}),
+                  Points("a", "loss", 0, {"x": np.arange(3.0), "y": np.ones(3)}),
+                  Points("late", "loss", 0, {"x": np.arange(3.0), "y": np.ones(3)})])
+    ws = WebServer(log_path, schema, refresh=0.3)
+    try:
+        open_page(page, ws.url + "/?rows=loss&color_by=opt")
+        wait_lines(page, 2)
+        colours = "() => Object.fromEntries(Object.entries((" + LINES_JS + ")(0))" \
+                  ".map(([k, v]) => [k.split('|')[1].split(' · ')[0], v.color]))"
+        assert page.evaluate(colours)["late"] == MISSING_COLOR
+        store.append([ConfigUpdate("late", {"opt": "sgd"})])
+        page.wait_for_function(f"() => {{ const c = ({colours})(); return c.late === c.a; }}", timeout=WAIT_MS)
+        swatch = ("() => { const d = Bokeh.documents[0].get_model_by_name('runs:source').data;"
+                  " return d.swatch[d.scope.indexOf('late')]; }")
+        page.wait_for_function(f"() => ({swatch})() === ({colours})().a", timeout=WAIT_MS)
+        page.wait_for_function("() => { const d = Bokeh.documents[0].get_model_by_name('runs:source').data;"
+                               " return d['cfg:opt'] && d['cfg:opt'][d.scope.indexOf('late')] === 'sgd'; }",
+                               timeout=WAIT_MS)
+    finally:
+        ws.stop()
+
+
 def test_color_by_a_key_no_run_has_says_so_and_draws(server, page):
     open_page(page, server.url + "/?rows=loss&color_by=nothere")
     wait_lines(page, 7)
