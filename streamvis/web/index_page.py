@@ -2,10 +2,11 @@
 
 One row per run: the run, the names it logged, its start time (a ``start-time`` /
 ``start_time`` config value, as a date), its last update (filled in after the page
-opens: ``index_times``) and its config's keys as columns (nested keys as ``a.b``). Each row links to a page of all plots with that run alone; ticking rows
-builds a link to a page with exactly the ticked runs (a ``scopes=`` pattern when it
-fits in one, else every run with just the ticked ones shown: ``show=``, see
-``run_selection``), and the search box narrows the table.
+opens: ``index_times``) and its config's keys as columns (nested keys as ``a.b``).
+Each row links to a page of all plots with that run alone; ticking rows builds a link
+to a page with exactly the ticked runs (a ``scopes=`` pattern when it fits in one,
+else every run with just the ticked ones shown: ``show=``, see ``run_selection``), and
+the search box narrows the table.
 """
 
 from __future__ import annotations
