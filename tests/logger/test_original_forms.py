@@ -130,13 +130,6 @@ def test_original_form_keeps_the_original_defaults_and_the_seed_form_its_own(tmp
     seed.close()
 
 
-def test_a_write_before_starting_names_the_call_of_its_form(tmp_path):
-    with pytest.raises(StreamvisError, match=r"'s': call start\(\) before write\(\)"):
-        DataLogger(scope="s", path=str(tmp_path / "d.svl")).write("loss", x=0, y=1.0)
-    with pytest.raises(StreamvisError, match=r"'s': call init\(\) before write\(\)"):
-        DataLogger("s").write_config({"lr": 0.1})
-
-
 def test_original_form_replaces_the_scope_by_default(tmp_path):
     path = str(tmp_path / "r.svl")
     for run in range(2):
@@ -197,5 +190,7 @@ def test_misuse_is_refused_with_clear_errors(tmp_path):
     lg = DataLogger(scope="s", path=str(tmp_path / "x.svl"))
     with pytest.raises(InvalidArgumentError, match="given to DataLogger\\(\\) already"):
         lg.init(path=str(tmp_path / "y.svl"))
-    with pytest.raises(StreamvisError, match="call init\\(\\) before write"):
+    with pytest.raises(StreamvisError, match="call start\\(\\) before write"):  # its form's call
         lg.write("v", x=1)
+    with pytest.raises(StreamvisError, match="call init\\(\\) before write"):
+        DataLogger("s").write_config({"lr": 0.1})
