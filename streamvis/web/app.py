@@ -64,6 +64,7 @@ def make_document(doc: Document, cfg: AppConfig, *, index: bool = False) -> None
         body = Row(children=[session.panel.root, plots], sizing_mode="stretch_both")
         doc.add_root(Column(children=[session.banner, body, session.page_url.div],
                             sizing_mode="stretch_both"))
+    doc.js_on_event("document_ready", session.panel.tick_click)
     if probe:
         doc.js_on_event("document_ready", probe_js())
     doc.on_session_destroyed(lambda _ctx: session.close())

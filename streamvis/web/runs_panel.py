@@ -22,7 +22,6 @@ from typing import Any
 from bokeh.models import CDSView, Column, ColumnDataSource, CustomJS, IndexFilter, Row
 from bokeh.models.widgets import (
     Button,
-    CheckboxEditor,
     DataTable,
     Div,
     HTMLTemplateFormatter,
@@ -43,7 +42,36 @@ __all__ = ["RunsPanel", "RunRow", "MAX_CONFIG_COLUMNS", "PANEL_WIDTH", "table_ce
 
 MAX_CONFIG_COLUMNS = 24
 PANEL_WIDTH = 380
-TICK = '<%= value ? "&#9745;" : "&#9744;" %>'
+TICK = '<span class="sv-tick" style="cursor:pointer"><%= value ? "&#9745;" : "&#9744;" %></span>'
+# One click on a row's tick toggles it (a cell editor took a double click, a click and
+# Enter, and the first click also highlighted the row). Installed on the table's view
+# once it is drawn: a capturing click listener that takes clicks on the "shown" column
+# before SlickGrid's row selection sees them, and patches the row's value (the server's
+# ``_on_edit`` takes the patch).
+TICK_CLICK_JS = """
+const walk = (v, out) => { out.push(v); for (const c of (v.child_views ?? [])) walk(c, out); return out; };
+const install = () => {
+  const views = Object.values(Bokeh.index).flatMap(v => walk(v, []));
+  const view = views.find(v => v.model === table);
+  if (view === undefined || view.grid === undefined) return false;
+  if (view._sv_ticks) return true;
+  view._sv_ticks = true;
+  const root = view.shadow_el ?? view.el.shadowRoot ?? view.el;
+  root.addEventListener("click", (e) => {
+    const cell = view.grid.getCellFromEvent(e);
+    if (cell == null) return;
+    const column = view.grid.getColumns()[cell.cell];
+    if (column == null || column.field !== "shown") return;
+    const i = view.data.index[cell.row];
+    if (i == null) return;
+    e.stopImmediatePropagation();
+    e.preventDefault();
+    source.patch({shown: [[i, !source.data.shown[i]]]});
+  }, true);
+  return true;
+};
+if (!install()) { const timer = setInterval(() => { if (install()) clearInterval(timer); }, 100); }
+"""
 SWATCH = '<span style="display:inline-block;width:12px;height:12px;background:<%= value %>"></span>'
 REDRAW_JS = "view.change.emit()"  # DataTableView.updateGrid: rows and cells drawn again
 
@@ -82,8 +110,8 @@ class RunsPanel:
             view=CDSView(filter=self._rows),
             columns=self._columns(),
             sortable=True,
-            editable=True,
             selectable=True,
+            reorderable=False,  # (needs jquery-ui, which BokehJS warns is absent)
             index_position=None,
             # columns keep their widths and the table scrolls sideways: squeezed into the
             # panel ("force_fit", the default) a run's name and times were cut to a few letters
@@ -128,6 +156,7 @@ class RunsPanel:
         redraw = CustomJS(args={"view": self.table.view}, code=REDRAW_JS)
         self.source.js_on_change("data", redraw)
         self.source.js_on_change("patching", redraw)
+        self.tick_click = CustomJS(args={"table": self.table, "source": self.source}, code=TICK_CLICK_JS)
         self._listed: set[str] | None = None  # None: every run passes search and filter
         self._setting = False
         if find or filter:
@@ -155,7 +184,7 @@ class RunsPanel:
                 title="shown",
                 width=46,
                 formatter=HTMLTemplateFormatter(template=TICK),
-                editor=CheckboxEditor(),
+                sortable=False,
             ),
             TableColumn(field="scope", title="run", width=150, formatter=StringFormatter()),
             TableColumn(field="last_step", title="last step", width=70, formatter=NumberFormatter(format="0,0")),
@@ -166,7 +195,10 @@ class RunsPanel:
         return cols
 
     def update(self, runs: Mapping[str, RunRow], configs: Mapping[str, Mapping[str, Any]]) -> None:
-        """Show ``runs`` (in page order) with their flattened configs: one data change."""
+        """Show ``runs`` (in page order) with their flattened configs. Only what changed
+        is sent: patches of changed cells and new rows streamed, while the rows keep
+        their order and the columns theirs (else the whole table)."""
+        before = list(self.scopes)
         self.scopes = list(runs)
         self._configs = dict(configs)
         keys: dict[str, None] = dict.fromkeys(self._keys)
@@ -175,7 +207,8 @@ class RunsPanel:
                 if len(keys) >= MAX_CONFIG_COLUMNS:
                     break
                 keys.setdefault(k)
-        if list(keys) != self._keys:
+        same_columns = list(keys) == self._keys
+        if not same_columns:
             self._keys = list(keys)
             self.table.columns = self._columns()
             self.color_by.options = self._color_options()
@@ -191,13 +224,31 @@ class RunsPanel:
             data[f"cfg:{k}"] = [cell(self._configs.get(s, {}).get(k)) for s in self.scopes]
         self._setting = True
         try:
-            self.source.data = data
+            if same_columns and before == self.scopes[: len(before)]:
+                self._send_changes(data, len(before))
+            else:
+                self.source.data = data
         finally:
             self._setting = False
         if self._listed is not None:
             self._relist(notify=False)  # new rows pass the search and filter or not
         else:
             self._apply_listing()
+
+    def _send_changes(self, data: dict[str, list[Any]], n: int) -> None:
+        """Patch the cells of the first ``n`` rows that differ from ``data``; stream the
+        rows after them."""
+        old = self.source.data
+        patches: dict[str, list[tuple[int, Any]]] = {}
+        for column, values in data.items():
+            prev = old[column]
+            changed = [(i, values[i]) for i in range(n) if not _same(prev[i], values[i])]
+            if changed:
+                patches[column] = changed
+        if patches:
+            self.source.patch(patches)  # type: ignore[arg-type]
+        if len(self.scopes) > n:
+            self.source.stream({column: values[n:] for column, values in data.items()})  # type: ignore[arg-type]
 
     # ---- search, filter, ticks, selection -------------------------------------------------
     def _on_search(self, attr: str, old: Any, new: Any) -> None:
@@ -268,6 +319,11 @@ class RunsPanel:
     def _on_select(self, attr: str, old: Any, new: Any) -> None:
         picked = {self.scopes[i] for i in new if 0 <= i < len(self.scopes)}
         self.on_highlight(picked)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal cells (two NaNs, a run's unknown last step, are equal too)."""
+    return a == b or (a != a and b != b)
 
 
 def config_column(key: str, width: int) -> TableColumn:

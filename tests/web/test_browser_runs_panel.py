@@ -134,16 +134,40 @@ def test_the_drawn_table_follows_its_growing_runs(server, store, page):
     assert "(null)" not in cells["run1"], cells  # run1 has no "opt": an empty cell
 
 
-def test_a_tick_hides_a_run_on_every_plot_and_show_all_brings_it_back(server, page):
+def tick_cell(page, run: str):
+    """The drawn ``shown`` cell of ``run``'s row (the second cell)."""
+    return page.locator(".slick-row", has_text=run).locator(".slick-cell").nth(1)
+
+
+def wait_last_step(page, run: str, step: int) -> None:
+    page.wait_for_function(f"() => {PANEL}.data.last_step[{PANEL}.data.scope.indexOf({run!r})] === {step}",
+                           timeout=WAIT_MS)
+
+
+def test_one_click_on_a_tick_hides_a_run_on_every_plot_while_runs_log(server, store, page):
     open_page(page, server.url + URL)
     page.wait_for_function(f"() => {PANEL} && {PANEL}.data.scope.length === 3", timeout=WAIT_MS)
     page.wait_for_function(f"() => Object.keys(({LINES_JS})(null) || {{}}).length === 27", timeout=WAIT_MS)
     wait_drawn(page, {"run1", "run2", "run3"})
-    page.evaluate(f"""() => {{ const s = {PANEL}; const d = {{...s.data}};
-      d.shown = d.scope.map(x => x !== 'run2'); s.data = d; }}""")
+    # from now on every refresh of the table must be a patch or a stream, not the whole table
+    page.evaluate(f"() => {{ window.__full = 0; {PANEL}.properties.data.change.connect(() => window.__full++); }}")
+    tick_cell(page, "run2").click()
     wait_drawn(page, {"run1", "run3"})
+    assert page.evaluate(f"() => {PANEL}.selected.indices") == []  # the click did not highlight
+    store.append(demo_items(["run1", "run2", "run3"], steps=5, start=30))  # the runs log on
+    wait_last_step(page, "run1", 34)
+    assert drawn_scopes(page) == {"run1", "run3"} and panel_rows(page)["run2"]["shown"] is False
+    assert "\u2610" in tick_cell(page, "run2").inner_text()  # drawn unticked
+    tick_cell(page, "run2").click()
+    wait_drawn(page, {"run1", "run2", "run3"})
+    tick_cell(page, "run1").click()
+    wait_drawn(page, {"run2", "run3"})
     page.get_by_role("button", name="show all").click()
     wait_drawn(page, {"run1", "run2", "run3"})
+    store.append(demo_items(["run1"], steps=5, start=35) + demo_items(["run4"], steps=5))  # a new run too
+    wait_last_step(page, "run1", 39)
+    page.wait_for_function(f"() => {PANEL}.data.scope.length === 4", timeout=WAIT_MS)
+    assert page.evaluate("() => window.__full") == 0
 
 
 def test_search_then_only_these_and_the_filter_box(server, page):
