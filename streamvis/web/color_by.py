@@ -1,10 +1,16 @@
 """``color_by=KEY``: runs coloured by a config value instead of one colour per line.
 
-Runs with equal values share a colour. Strings, booleans and up to ``MAX_CATEGORIES``
-distinct numbers take a categorical palette (values numbered in order of first
-appearance, so their colours stay); more distinct numbers take a continuous palette
-over their range, shown by a colour bar (colours follow the range as it grows). A run
-without the key is grey.
+Runs with equal values share a colour (a number never equals a string: ``32`` and
+``"32"`` are two values). Strings, booleans and up to ``MAX_CATEGORIES`` distinct
+numbers take a categorical palette: values numbered in order of first appearance, so
+their colours stay; the first 10 take Category10, the next 10 Category20's lighter
+twins of those, and past 20 values colours repeat. More distinct numbers take a
+continuous palette over their range, shown by a colour bar (colours follow the range as
+it grows). A run without the key is grey.
+
+The legend has an entry per value. Clicking it hides every line of that value while
+each line has its own renderer (up to ``LEGEND_MAX`` lines); past that one renderer
+draws every line and the entries are not clickable (the runs panel hides runs then).
 """
 
 from __future__ import annotations
@@ -28,7 +34,8 @@ if TYPE_CHECKING:
     from .lines import LineLayer
     from .points import PointLayer
 
-__all__ = ["ColorBy", "ColorByMixin", "MISSING_COLOR", "MAX_CATEGORIES"]
+__all__ = ["ColorBy", "ColorByMixin", "MISSING_COLOR", "MAX_CATEGORIES", "category_color", "value_key",
+           "value_label"]
 
 MISSING_COLOR = "#9e9e9e"
 MAX_CATEGORIES = 10
@@ -38,7 +45,40 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
-value_label = value_text  # how a config value is named in the legend
+def value_label(value: Any) -> str:
+    """How a config value is named in the legend: a string quoted when it reads as a
+    number (``batch='32'`` beside ``batch=32``)."""
+    text = value_text(value)
+    if isinstance(value, str) and _reads_as_number(value):
+        return repr(value)
+    return text
+
+
+def value_key(value: Any) -> tuple[str, str]:
+    """The identity of a value for colours: its kind and its text (numbers by value:
+    ``32`` and ``32.0`` are one)."""
+    if isinstance(value, bool):
+        return "b", value_text(value)
+    if _is_number(value):
+        return "n", repr(float(value))
+    return "s", value_text(value)
+
+
+def _reads_as_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def category_color(k: int) -> str:
+    """The colour of the ``k``-th value (stable: it never depends on how many follow)."""
+    if k < 10:
+        return bp.Category10[10][k]
+    if k < 20:
+        return bp.Category20[20][2 * (k - 10) + 1]  # the lighter twin of Category10[k - 10]
+    return bp.Category20[20][k % 20]
 
 class ColorBy:
     """The colour of each value of one config key, on one plot."""
@@ -61,8 +101,7 @@ class ColorBy:
         if value is None:
             return False
         self.seen_key = True
-        key = value_label(value)
-        self._ords(key)
+        self._ords(value_key(value))
         if not _is_number(value):
             return False
         changed = False
@@ -88,9 +127,7 @@ class ColorBy:
             span = self.high - self.low
             pos = 0.5 if span <= 0 else (float(value) - self.low) / span
             return ramp[min(len(ramp) - 1, max(0, int(pos * (len(ramp) - 1))))]
-        k = self._ords(value_label(value))
-        cats: tuple[str, ...] = tuple(bp.Category10[10] if len(self._ords) <= 10 else bp.Category20[20])
-        return cats[k % len(cats)]
+        return category_color(self._ords(value_key(value)))
 
 
 class ColorByMixin:
@@ -104,6 +141,7 @@ class ColorByMixin:
     legend: Legend
     lines: dict[Key, Any]
     figure: Any
+    spec: Any
     _recolor: bool
     recolored: bool
     _color_bar: ColorBar | None
@@ -156,15 +194,22 @@ class ColorByMixin:
         if cb.continuous:
             self.legend.items, self.legend.visible = [], False
             return
-        first: dict[str, Key] = {}
+        by_value: dict[tuple[str, str] | None, tuple[str, list[Key]]] = {}
         for key in self.layer.keys():
             value = self.run_value(key[0], cb.key)
-            first.setdefault(value_label(value) if value is not None else "(none)", key)
-        items = []
-        for label, key in list(first.items())[:MAX_CATEGORIES * 2]:
-            renderer, index = self.layer.legend_ref(key)
-            if renderer is not None:
-                items.append(LegendItem(label=f"{cb.key}={label}", renderers=[renderer], index=index))
+            ident = value_key(value) if value is not None else None
+            label = value_label(value) if value is not None else "(none)"
+            by_value.setdefault(ident, (label, []))[1].append(key)
+        items, shared = [], False
+        for label, keys in list(by_value.values())[:MAX_CATEGORIES * 2]:
+            refs = [self.layer.legend_ref(k) for k in keys]
+            own = list({id(r): r for r, index in refs if r is not None and index is None}.values())
+            if own and len(own) == len(refs):  # a renderer per line: the entry hides them all
+                items.append(LegendItem(label=f"{cb.key}={label}", renderers=own))
+            elif refs[0][0] is not None:  # one renderer draws every line: a swatch only
+                shared = True
+                items.append(LegendItem(label=f"{cb.key}={label}", renderers=[refs[0][0]], index=refs[0][1]))
         self.legend.items = items  # type: ignore[assignment]
         self.legend.visible = bool(items)
+        self.legend.click_policy = "none" if shared else self.spec.legend_kwargs.get("click_policy", "hide")
 

@@ -88,6 +88,17 @@ PLOT_POINT_JS = """([plot, x, y]) => { const views = [];
           y: r.y + f.top + (1 - (y - yr.start) / (yr.end - yr.start)) * f.height}; }"""
 
 
+# (plot name) -> the page box of the plot's legend once it is shown and laid out, else null
+LEGEND_BOX_JS = """(plot) => { const views = [];
+  const walk = v => { views.push(v); for (const c of (v.child_views ?? [])) walk(c); };
+  for (const v of Object.values(Bokeh.index)) walk(v);
+  const pv = views.find(v => v.model.name === plot);
+  const legend = pv.model.center.find(a => a.items !== undefined);
+  const lv = pv.renderer_views.get(legend) ?? pv.views?.find(legend);
+  if (!legend.visible || !lv || !lv.bbox || !(lv.bbox.width > 0)) return null;
+  const b = lv.bbox, r = pv.el.getBoundingClientRect();
+  return {x: r.x + b.left, y: r.y + b.top, w: b.width, h: b.height}; }"""
+
 # ([plot, xmax, ymax]) -> whether the plot's ranges have grown to show [0, xmax] x [0, ymax]
 RANGES_COVER_JS = """([plot, xmax, ymax]) => {
   const p = Bokeh.documents[0].get_model_by_name(plot);

@@ -13,7 +13,7 @@ from streamvis.storage import ConfigUpdate, Points, Store
 from streamvis.web.color_by import MISSING_COLOR
 
 from .conftest import WebServer
-from .helpers import LINES_JS, glyphs, open_page
+from .helpers import LEGEND_BOX_JS, LINES_JS, glyphs, open_page
 
 pytestmark = pytest.mark.browser
 WAIT_MS = 20_000
@@ -161,6 +161,19 @@ def test_color_by_follows_a_config_written_after_the_runs_first_points(tmp_path,
                                timeout=WAIT_MS)
     finally:
         ws.stop()
+
+
+def test_clicking_a_value_in_the_color_by_legend_hides_every_line_of_that_value(server, page):
+    open_page(page, server.url + "/?rows=loss&color_by=opt")
+    wait_lines(page, 7)
+    box = page.wait_for_function(LEGEND_BOX_JS, arg="plot:0", timeout=WAIT_MS).json_value()
+    page.mouse.click(box["x"] + 20, box["y"] + 20)  # the first entry: opt=adam (r0's)
+    visible = "() => Object.fromEntries(Object.entries((" + LINES_JS + ")(0))" \
+              ".map(([k, v]) => [k.split('|')[1].split(' · ')[0], v.visible]))"
+    page.wait_for_function(f"() => ({visible})().r0 === false", timeout=WAIT_MS)
+    assert page.evaluate(visible) == {
+        "r0": False, "r2": False, "r4": False, "p": False, "p/train": False, "r1": True, "r3": True,
+    }
 
 
 def test_color_by_a_key_no_run_has_says_so_and_draws(server, page):

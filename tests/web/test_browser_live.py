@@ -10,6 +10,7 @@ from streamvis.storage import Points
 from .conftest import WebServer
 from .helpers import (
     COUNTS_MATCH_JS,
+    LEGEND_BOX_JS,
     LINES_JS,
     RANGES_COVER_JS,
     count_js,
@@ -298,17 +299,7 @@ def test_a_matching_name_without_the_columns_is_named_in_the_title(server, store
 def test_clicking_a_legend_entry_hides_its_glyph(server, page):
     open_page(page, server.url + "/?rows=lr&scopes=^run1$")
     page.wait_for_function(count_js(0, "run1 · lr · 0", 60), timeout=WAIT_MS)
-    # the legend's box on the page, once the legend is shown and laid out
-    legend_box = """() => { const views = [];
-      const walk = v => { views.push(v); for (const c of (v.child_views ?? [])) walk(c); };
-      for (const v of Object.values(Bokeh.index)) walk(v);
-      const pv = views.find(v => v.model.name === 'plot:0');
-      const legend = pv.model.center.find(a => a.items !== undefined);
-      const lv = pv.renderer_views.get(legend) ?? pv.views?.find(legend);
-      if (!legend.visible || !lv || !lv.bbox || !(lv.bbox.width > 0)) return null;
-      const b = lv.bbox, r = pv.el.getBoundingClientRect();
-      return {x: r.x + b.left, y: r.y + b.top, w: b.width, h: b.height}; }"""
-    box = page.wait_for_function(legend_box, timeout=WAIT_MS).json_value()
+    box = page.wait_for_function(LEGEND_BOX_JS, arg="plot:0", timeout=WAIT_MS).json_value()
     page.mouse.click(box["x"] + box["w"] / 2, box["y"] + box["h"] / 2)
     page.wait_for_function(
         "() => Bokeh.documents[0].get_model_by_name('plot:0').renderers[0].visible === false",

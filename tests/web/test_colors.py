@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bokeh.palettes as bp
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -108,3 +109,22 @@ def test_without_a_color_section_every_line_gets_its_own_colour():
     assert len(set(colours)) == 12
     # a colour once given never changes: the k-th key's colour does not depend on later keys
     assert spec.color.color(0, 0, 0, key_ord=3) == colours[3]
+
+
+def test_color_by_values_keep_their_colours_past_ten_and_numbers_differ_from_strings():
+    from streamvis.web.color_by import ColorBy, category_color, value_label
+
+    cb = ColorBy("opt")
+    values = [f"v{k}" for k in range(25)]
+    first = {}
+    for v in values:
+        cb.observe(v)
+        first[v] = cb.color(v)
+    assert all(cb.color(v) == first[v] for v in values)  # nothing moved as values came
+    assert len({first[v] for v in values[:20]}) == 20  # 20 values, 20 colours
+    assert [category_color(k) for k in range(10)] == list(bp.Category10[10])
+    n = ColorBy("batch")
+    for v in (32, "32", 32.0):
+        n.observe(v)
+    assert n.color(32) == n.color(32.0) != n.color("32")
+    assert (value_label(32), value_label("32"), value_label("adam")) == ("32", "'32'", "adam")
