@@ -101,6 +101,9 @@ class RunsPanel:
         self.on_shown, self.on_highlight, self.on_state = on_shown, on_highlight, on_state
         self.scopes: list[str] = []
         self.hidden: set[str] = set()
+        # what runs that appear later do: "hide" (they are shown; the address lists the
+        # unticked runs) or, after "only these", "show" (they stay hidden)
+        self.mode = "hide"
         self._configs: dict[str, Mapping[str, Any]] = {}
         self._keys: list[str] = []
         self.source = ColumnDataSource(data=self._empty(), name="runs:source")
@@ -291,9 +294,11 @@ class RunsPanel:
 
     def _only_these(self) -> None:
         listed = set(self.scopes) if self._listed is None else self._listed
+        self.mode = "show"
         self._set_hidden({s for s in self.scopes if s not in listed})
 
     def _show_all(self) -> None:
+        self.mode = "hide"
         self._set_hidden(set())
 
     def _set_hidden(self, hidden: set[str]) -> None:

@@ -80,6 +80,7 @@ class SessionPanelMixin:
         self._link_decoded = True
         try:
             self._link_runs = (kind, decode_runs(panel[kind], scopes, param=kind))
+            self.panel.mode = kind  # ticks keep the link's way with later runs
         except RunSelectionError as exc:
             self._link_error = str(exc)
 
@@ -204,7 +205,7 @@ class SessionPanelMixin:
         seq, state = self._state_seq, dict(self.panel.state())
         hidden = set(self.panel.hidden)
         shown = [s for s in self.runs if s not in hidden]
-        as_show = len(hidden) > len(shown)
+        as_show = self.panel.mode == "show"  # after "only these" (or a show= link)
         # runs that appear later follow what the address says: shown after hide=, not after show=
         self._link_runs = ("show", set(shown)) if as_show else ("hide", hidden) if hidden else None
         if not hidden:

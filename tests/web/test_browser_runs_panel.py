@@ -253,6 +253,29 @@ def test_the_panel_state_round_trips_through_the_address(server, store, page):
     wait_drawn(page, {"run2"})
 
 
+def test_only_these_keeps_later_runs_hidden_however_many_are_listed(server, store, page):
+    open_page(page, server.url + URL)
+    page.wait_for_function(f"() => {PANEL} && {PANEL}.data.scope.length === 3", timeout=WAIT_MS)
+    box = page.get_by_placeholder("filter: lr<5e-4,opt=adam")
+    box.fill("lr>5e-4")  # run1 and run3: more runs listed than left out
+    box.press("Enter")
+    wait_listed(page, 2)
+    page.get_by_role("button", name="only these").click()
+    wait_drawn(page, {"run1", "run3"})
+    link = _wait_url(page, "show=")
+    assert "hide=" not in link
+    store.append(demo_items(["run4"], steps=5))  # not listed: it stays hidden
+    page.wait_for_function(f"() => {PANEL}.data.scope.length === 4", timeout=WAIT_MS)
+    assert panel_rows(page)["run4"]["shown"] is False
+    wait_drawn(page, {"run1", "run3"})
+    tick_cell(page, "run1").click()  # a tick after "only these" keeps its way with later runs
+    wait_drawn(page, {"run3"})
+    link = _wait_url(page, "show=")
+    assert "hide=" not in link
+    page.get_by_role("button", name="show all").click()
+    wait_drawn(page, {"run1", "run2", "run3", "run4"})
+
+
 def test_a_link_made_for_other_runs_says_so_and_shows_every_run(server, page):
     from streamvis.web.run_selection import encode_runs
 
