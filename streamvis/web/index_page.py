@@ -26,7 +26,7 @@ from .pages import PAGE_CSS, _links_html, _re_escape, example_links
 from .run_selection import encode_runs
 from .runs_panel import config_column, date_text, table_cell
 from .schema import Schema
-from .where import flatten
+from .where import config_of, flatten
 
 __all__ = ["IndexPage", "index_root", "ticked_link", "MAX_CONFIG_COLUMNS"]
 
@@ -59,6 +59,13 @@ def _date(v: Any) -> str:
     if isinstance(v, int | float) and not isinstance(v, bool) and v > 0:
         return date_text(float(v))
     return "" if v is None else str(v)
+
+
+def _text_width(texts: list[str], least: int, most: int) -> int:
+    """A column width in pixels that shows the longest of ``texts`` (about 7 px a
+    character), within [least, most]."""
+    longest = max((len(t) for t in texts), default=0)
+    return max(least, min(most, 7 * longest + 16))
 
 
 class IndexPage(NamedTuple):
@@ -101,7 +108,7 @@ def index_root(source: DataSource, schema: Schema, note: str = "") -> IndexPage:
     if not scopes:
         head.append("<p>No runs logged yet.</p>")
     head.append("</div>")
-    flat = {s: flatten(configs.get(s) or {}) for s in scopes}
+    flat = {s: flatten(config_of(s, configs) or {}) for s in scopes}  # P/child: P's
     keys: dict[str, None] = {}
     for s in scopes:
         for k in flat[s]:
@@ -118,12 +125,12 @@ def index_root(source: DataSource, schema: Schema, note: str = "") -> IndexPage:
         data[f"cfg:{k}"] = [table_cell(flat[s].get(k)) for s in scopes]
     table_source = ColumnDataSource(data=data, name="index:runs")
     columns = [
-        TableColumn(field="open", title="", width=40, formatter=HTMLTemplateFormatter(template=OPEN), sortable=False),
-        TableColumn(field="scope", title="run", width=140),
-        TableColumn(field="names", title="names", width=200),
+        TableColumn(field="open", title="", width=44, formatter=HTMLTemplateFormatter(template=OPEN), sortable=False),
+        TableColumn(field="scope", title="run", width=_text_width(scopes, 140, 360)),
+        TableColumn(field="names", title="names", width=_text_width(data["names"], 160, 400)),
         TableColumn(field="start", title="start time", width=130),
         TableColumn(field="updated", title="last update", width=130),
-        *(config_column(k, 90) for k in keys),
+        *(config_column(k, _text_width([k, *map(str, data[f"cfg:{k}"])], 70, 240)) for k in keys),
     ]
     rows = IndexFilter(indices=list(range(len(scopes))))
     table = DataTable(
@@ -133,6 +140,8 @@ def index_root(source: DataSource, schema: Schema, note: str = "") -> IndexPage:
         sortable=True,
         selectable="checkbox",
         index_position=None,
+        autosize_mode="none",  # columns keep their widths; the table scrolls sideways
+        reorderable=False,
         sizing_mode="stretch_width",
         height=min(600, 60 + 28 * max(1, len(scopes))),
         name="index:table",

@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from streamvis.storage import Points
+from streamvis.storage import ConfigUpdate, Points
 
 from .conftest import ARTIFACTS, WebServer
 from .helpers import VIEWS_JS, demo_items, glyphs, open_page
@@ -193,5 +193,24 @@ def test_index_shows_each_runs_last_update_from_its_points_wall_times(store, log
         got = page.evaluate(f"() => Object.fromEntries({runs}.scope.map((s, i) => [s, {runs}.updated[i]]))")
         # the latest point of any of the run's groups (loss index 2's last: t0 + 2 + 4)
         assert got == {"bare": "", "timed": "2025-06-01 12:00:06"}
+    finally:
+        ws.stop()
+
+
+def test_index_gives_a_sub_run_its_parents_config_and_finds_it(store, log_path, demo_schema, page):
+    store.append([ConfigUpdate("p", {"opt": "adam"}), ConfigUpdate("q", {"opt": "sgd"})])
+    store.append([Points(s, "loss", 0, {"x": np.arange(3.0), "y": np.ones(3)}) for s in ("p", "p/train", "q")])
+    ws = WebServer(log_path, demo_schema, refresh=0.3)
+    try:
+        open_page(page, ws.url + "/index")
+        runs = "Bokeh.documents[0].get_model_by_name('index:runs').data"
+        page.wait_for_function(f"() => {runs}.scope.length === 3", timeout=20_000)
+        got = page.evaluate(f"() => Object.fromEntries({runs}.scope.map((s, i) => [s, {runs}['cfg:opt'][i]]))")
+        assert got == {"p": "adam", "p/train": "adam", "q": "sgd"}
+        page.get_by_placeholder("search runs").fill("opt=adam")
+        page.wait_for_function(
+            "() => Bokeh.documents[0].get_model_by_name('index:table').view.filter.indices.length === 2",
+            timeout=20_000,
+        )
     finally:
         ws.stop()
