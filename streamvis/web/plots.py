@@ -114,6 +114,7 @@ class PlotView(RangeReadsMixin, FilterSliderMixin, ColorByMixin, SmoothingMixin)
         self.root: object = self._controls()
         self._f_min, self._f_max = np.inf, -np.inf
         self._unfit: set[tuple[str, str]] = set()
+        self._unfit_by_missing: dict[str, tuple[str, int]] = {}  # missing columns -> (first, count)
         self.unfit_keys: set[Key] = set()
 
     def _figure(self, webgl: bool) -> Any:
@@ -257,13 +258,28 @@ class PlotView(RangeReadsMixin, FilterSliderMixin, ColorByMixin, SmoothingMixin)
             self._put(key, data)
 
     def note_unfit(self, key: Key, cols: Mapping[str, Any]) -> None:
-        """Say in the title, once per (scope, name), why a matching group is not drawn."""
+        """Say in the title why matching groups are not drawn: one note per set of
+        missing columns, naming the (scope, name) when it is the only one, else how
+        many and the first (a thousand old runs under x=wall make one short note)."""
         scope, name, _ = key
         if (scope, name) in self._unfit:
             return
         self._unfit.add((scope, name))
         missing = ", ".join(c for c in self.needed if c not in cols)
-        self._note(f"unfit:{scope}/{name}", f"not drawn: {scope}/{name} has no column {missing}")
+        first, count = self._unfit_by_missing.get(missing, (f"{scope}/{name}", 0))
+        self._unfit_by_missing[missing] = (first, count + 1)
+        if count == 0:
+            text = f"not drawn: {first} has no column {missing}"
+        else:
+            text = f"not drawn: {count + 1:,} groups have no column {missing} (the first: {first})"
+        if WALL_TIME_COLUMN in missing.split(", "):
+            text += ": logged without wall times, x=step draws them"
+        self._note(f"unfit:{missing}", text)
+
+    @property
+    def has_unfit(self) -> bool:
+        """Whether some matching group could not be drawn here (the title says why)."""
+        return bool(self._unfit)
 
     def _note(self, key: str, text: str) -> None:
         """Say ``text`` in the plot's title (one note per ``key``)."""

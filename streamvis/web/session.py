@@ -261,7 +261,7 @@ class LiveSession(SessionPanelMixin):
 
     def _waiting_notes(self) -> None:
         for v in self.views:
-            if v.lines:
+            if v.lines or v.has_unfit:  # (groups that cannot be drawn are named instead)
                 v._unnote("waiting")
             else:
                 v._note("waiting", "waiting for data")

@@ -213,6 +213,25 @@ def test_x_wall_is_a_datetime_axis_of_the_points_times(server, page):
     assert axis == "DatetimeAxis"
 
 
+def test_x_wall_over_runs_logged_without_wall_times_says_so_once(tmp_path, page):
+    schema = tmp_path / "s.yaml"
+    schema.write_text(yaml.safe_dump({"loss": {"name_pattern": "^loss$", "columns": ["x", "y"]}}))
+    log = str(tmp_path / "old.svl")
+    with Store.open(log, "a") as s:
+        s.append([Points(f"old{k}", "loss", 0, {"x": np.arange(3.0), "y": np.ones(3)}) for k in range(30)])
+    ws = WebServer(log, schema, refresh=0.3)
+    try:
+        open_page(page, ws.url + "/?rows=loss&x=wall")
+        title = "() => Bokeh.documents[0].get_model_by_name('plot:0').title.text"
+        page.wait_for_function(f"() => ({title})().includes('30 groups')", timeout=WAIT_MS)
+        text = page.evaluate(title)
+        assert "not drawn: 30 groups have no column wall_time (the first: old0/loss)" in text, text
+        assert "x=step draws them" in text and text.count("not drawn") == 1, text
+        assert "waiting for data" not in text, text
+    finally:
+        ws.stop()
+
+
 def test_x_relative_starts_at_zero_for_every_run(server, page):
     open_page(page, server.url + "/?rows=loss&x=relative")
     wait_lines(page, 7)
