@@ -319,11 +319,25 @@ class LineLayer:
         if (len(self.rows), frozenset(self.hidden)) != self._hidden_synced:
             self._sync_hidden()
 
+    def _row_filter(self, key: Key) -> list[int]:
+        """The rows ``key``'s own renderer draws: its row, or none while its run is hidden."""
+        return [] if key[0] in self.hidden else [self.rows[key].index]
+
     def _sync_hidden(self) -> None:
         """Draw only the rows of scopes not in ``hidden``."""
         self._hidden_synced = (len(self.rows), frozenset(self.hidden))
+        # a hidden run's renderer draws no row, and its legend entry goes: the legend's
+        # own clicks toggle ``visible``, which the panel's ticks leave alone
         for k, r in self._per_line.items():
-            r.visible = k[0] not in self.hidden
+            want = self._row_filter(k)
+            if list(r.view.filter.indices) != want:
+                r.view.filter.indices = want
+        if self.legend is not None and self._per_line:
+            for item in self.legend.items:
+                if not isinstance(item, LegendItem):
+                    continue
+                keys = [k for k, r in self._per_line.items() if any(r is x for x in item.renderers)]
+                item.visible = not keys or any(k[0] not in self.hidden for k in keys)
         if self._single is not None:
             if self.hidden:
                 shown = [k[0] not in self.hidden for k in self._keys]
@@ -356,14 +370,14 @@ class LineLayer:
         others = [r for r in self.figure.renderers if id(r) not in ours]
         if len(self.rows) <= LEGEND_MAX:
             self._single = None
-            rows = {k: self.rows[k].index for k in self._keys}
             per_line = {}
             for k in self._keys:
                 r = self._per_line.get(k)
+                want = self._row_filter(k)
                 if r is None:
-                    r = self._glyph(CDSView(filter=IndexFilter(indices=[rows[k]])), group_label(k))
-                elif list(r.view.filter.indices) != [rows[k]]:
-                    r.view.filter.indices = [rows[k]]
+                    r = self._glyph(CDSView(filter=IndexFilter(indices=want)), group_label(k))
+                elif list(r.view.filter.indices) != want:
+                    r.view.filter.indices = want
                 per_line[k] = r
             self._per_line = per_line
             self.renderers = list(per_line.values())

@@ -11,7 +11,15 @@ import pytest
 from streamvis.storage import ConfigUpdate, Points
 
 from .conftest import WebServer
-from .helpers import LINES_JS, RANGES_COVER_JS, READY_JS, demo_items, hover_at, open_page
+from .helpers import (
+    LEGEND_BOX_JS,
+    LINES_JS,
+    RANGES_COVER_JS,
+    READY_JS,
+    demo_items,
+    hover_at,
+    open_page,
+)
 
 pytestmark = pytest.mark.browser
 WAIT_MS = 20_000
@@ -322,3 +330,25 @@ def test_hovering_a_line_selects_its_row_and_highlights_its_run(store, log_path,
         assert a["h1"] == 1 and a["h2"] < 0.5
     finally:
         ws.stop()
+
+
+def test_the_panels_ticks_and_the_legends_clicks_stay_apart(server, page):
+    """A tick hides a run (and its legend entry); a legend click hides a line on its own
+    plot; neither undoes the other."""
+    open_page(page, server.url + "/?rows=lr")
+    page.wait_for_function(f"() => {PANEL} && {PANEL}.data.scope.length === 3", timeout=WAIT_MS)
+    lr_drawn = ("() => { const fig = Bokeh.documents[0].get_model_by_name('plot:0'); const out = [];"
+                " for (const r of fig.renderers) if (r.visible && r.view.filter.indices && r.view.filter.indices.length)"
+                " out.push(r.name.split(' · ')[0]); return out.sort(); }")
+    page.wait_for_function(f"() => ({lr_drawn})().length === 3", timeout=WAIT_MS)
+    tick_cell(page, "run2").click()
+    page.wait_for_function(f"() => ({lr_drawn})().join() === 'run1,run3'", timeout=WAIT_MS)
+    entries = ("() => Bokeh.documents[0].get_model_by_name('plot:0').center"
+               ".find(a => a.items !== undefined).items.map(i => [i.label.value.split(' · ')[0], i.visible])")
+    page.wait_for_function(f"() => ({entries})().find(e => e[0] === 'run2')[1] === false", timeout=WAIT_MS)
+    box = page.wait_for_function(LEGEND_BOX_JS, arg="plot:0", timeout=WAIT_MS).json_value()
+    page.mouse.click(box["x"] + 20, box["y"] + box["h"] / 4)  # the first of two entries: run1's
+    page.wait_for_function(f"() => ({lr_drawn})().join() === 'run3'", timeout=WAIT_MS)
+    assert panel_rows(page)["run1"]["shown"] is True  # the legend hides a line, not the run
+    tick_cell(page, "run2").click()
+    page.wait_for_function(f"() => ({lr_drawn})().join() === 'run2,run3'", timeout=WAIT_MS)
