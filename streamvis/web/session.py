@@ -34,7 +34,6 @@ import pyarrow as pa
 import re2
 from bokeh.document import Document
 from bokeh.events import RangesUpdate
-from bokeh.models import CustomJS
 from bokeh.models.widgets import Div
 from tornado.ioloop import IOLoop
 
@@ -60,25 +59,6 @@ log = logging.getLogger(__name__)
 DEBOUNCE_MS = 5  # filter slider moves (zooms are not debounced: see _on_ranges)
 RANGE_MIN_INTERVAL = 1.0  # seconds between re-reads of growing decimated lines
 IDLE_CEILING = 10.0  # seconds between polls of an idle object-store log at most
-
-# hovering a line selects its run's row in the runs panel (which highlights the run).
-# The callback runs once per renderer; with few lines each line has its own renderer
-# over the shared source, whose ``inspected`` holds only the last renderer's hit, so
-# each renderer's own inspection is read from the selection manager.
-HOVER_SELECT_JS = """
-const r = cb_data.renderer;
-if (r.data_source !== lines) return;
-const sel = r.get_selection_manager().inspectors.get(r) ?? cb_data.index;
-let rows = sel.indices;
-const multi = sel.multiline_indices;  // a Map in BokehJS 3
-if ((!rows || !rows.length) && multi) rows = multi instanceof Map ? [...multi.keys()] : Object.keys(multi).map(Number);
-if (!rows || !rows.length) return;
-const scope = lines.data.scope[rows[0]];
-const j = table.data.scope.indexOf(scope);
-if (j >= 0 && !(table.selected.indices.length === 1 && table.selected.indices[0] === j))
-  table.selected.indices = [j];
-"""
-
 
 @dataclass
 class Poll:
@@ -169,10 +149,7 @@ class LiveSession(SessionPanelMixin):
         self.page_url = PageUrl(args or {})
         self._link_runs: tuple[str, set[str]] | None = None  # hide=/show= of the link, decoded
         self._state_seq = 0
-        for v in self.views:
-            v.hover.callback = CustomJS(
-                args={"table": self.panel.source, "lines": v.layer.source}, code=HOVER_SELECT_JS
-            )
+        self._link_hover()
         # polls of an object store cost requests: an idle page polls less often
         ceiling = IDLE_CEILING if _is_object_store(cfg.source) else cfg.refresh
         self.backoff = IdleBackoff(cfg.refresh, ceiling=ceiling)

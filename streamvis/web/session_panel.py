@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from bokeh.events import MouseLeave
+from bokeh.models import CustomJS
 
 from streamvis.columns import WALL_TIME_COLUMN
 
@@ -35,6 +37,31 @@ log = logging.getLogger("streamvis.web")
 __all__ = ["SessionPanelMixin", "PANEL_INTERVAL"]
 
 PANEL_INTERVAL = 1.0  # seconds between refreshes of the runs panel's table
+
+# Hovering a line selects its run's row in the runs panel (which highlights the run),
+# unless the user has selected rows themselves; leaving the plot undoes it.
+# The callback runs once per renderer; with few lines each line has its own renderer
+# over the shared source, whose ``inspected`` holds only the last renderer's hit, so
+# each renderer's own inspection is read from the selection manager.
+HOVER_SELECT_JS = """
+const r = cb_data.renderer;
+if (r.data_source !== lines) return;
+const sel = r.get_selection_manager().inspectors.get(r) ?? cb_data.index;
+let rows = sel.indices;
+const multi = sel.multiline_indices;  // a Map in BokehJS 3
+if ((!rows || !rows.length) && multi) rows = multi instanceof Map ? [...multi.keys()] : Object.keys(multi).map(Number);
+if (!rows || !rows.length) return;
+const j = table.data.scope.indexOf(lines.data.scope[rows[0]]);
+const cur = table.selected.indices;
+if (j < 0 || (cur.length && !(cur.length === 1 && cur[0] === table._sv_hover))) return;
+if (!(cur.length === 1 && cur[0] === j)) table.selected.indices = [j];
+table._sv_hover = j;
+"""
+HOVER_LEAVE_JS = """
+const cur = table.selected.indices;
+if (table._sv_hover !== undefined && cur.length === 1 && cur[0] === table._sv_hover) table.selected.indices = [];
+table._sv_hover = undefined;
+"""
 
 
 class SessionPanelMixin:
@@ -61,6 +88,13 @@ class SessionPanelMixin:
 
     if TYPE_CHECKING:  # LiveSession's
         def _submit(self, work: Callable[[], Any], apply: Callable[[Any], None]) -> None: ...
+
+    def _link_hover(self) -> None:
+        """Hovering a plot's line selects its run's row (see HOVER_SELECT_JS)."""
+        for v in self.views:
+            args = {"table": self.panel.source, "lines": v.layer.source}
+            v.hover.callback = CustomJS(args=args, code=HOVER_SELECT_JS)
+            v.figure.js_on_event(MouseLeave, CustomJS(args={"table": self.panel.source}, code=HOVER_LEAVE_JS))
 
     # ---- the link's run selection ----------------------------------------------------------
     def _decode_link_runs(self) -> None:

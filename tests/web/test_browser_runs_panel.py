@@ -328,6 +328,18 @@ def test_hovering_a_line_selects_its_row_and_highlights_its_run(store, log_path,
         page.wait_for_function(f"() => ({alpha})()['h0'] < 0.5", timeout=WAIT_MS)
         a = page.evaluate(alpha)
         assert a["h1"] == 1 and a["h2"] < 0.5
+        # leaving the plot undoes the hover's highlight
+        page.mouse.move(5, 5)
+        page.wait_for_function(f"() => {PANEL}.selected.indices.length === 0", timeout=WAIT_MS)
+        page.wait_for_function(f"() => Object.values(({alpha})()).every(a => a === 1)", timeout=WAIT_MS)
+        # a row the user picked stays picked while the mouse crosses lines
+        page.evaluate(f"() => {{ const s = {PANEL}; s.selected.indices = [s.data.scope.indexOf('h2')]; }}")
+        hover_at(page, "plot:0", 9.5, 10.0)
+        page.locator(".bk-tooltip-content").first.wait_for(timeout=WAIT_MS)  # the hover happened
+        picked = page.evaluate(f"() => {{ const s = {PANEL}; return s.selected.indices.map(i => s.data.scope[i]); }}")
+        assert picked == ["h2"]
+        page.mouse.move(5, 5)
+        assert page.evaluate(f"() => {PANEL}.selected.indices.length") == 1
     finally:
         ws.stop()
 
