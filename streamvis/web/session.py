@@ -237,11 +237,13 @@ class LiveSession(SessionPanelMixin):
             self.banner.update(visible=True, text=html.escape(text))
 
     def _waiting_notes(self) -> None:
+        narrowed = [p for p in ("scopes", "where") if getattr(self.layout, p)]
+        waiting = "waiting for data" + (f" matching {' and '.join(f'{p}=' for p in narrowed)}" if narrowed else "")
         for v in self.views:
             if v.lines or v.has_unfit:  # (groups that cannot be drawn are named instead)
                 v._unnote("waiting")
             else:
-                v._note("waiting", "waiting for data")
+                v._note("waiting", waiting)
 
     def _apply_snapshot(self, fut: Future[GroupSnapshot]) -> None:
         try:

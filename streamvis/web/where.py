@@ -31,7 +31,7 @@ __all__ = ["WhereError", "Condition", "parse_where", "flatten", "config_of", "se
 GRAMMAR = (
     "conditions KEY OP VALUE joined by ',' (all must hold); OP is one of = != < <= > >= ~ "
     "(~: RE2 search); VALUE is a number, true/false, or a string (quotes optional); "
-    "nested keys as a.b; write a '+' as %2B"
+    "nested keys as a.b; in a URL, write a '+' as %2B"
 )
 OPS = ("!=", "<=", ">=", "=", "<", ">", "~")  # longest first
 

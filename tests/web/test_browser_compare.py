@@ -84,6 +84,14 @@ def test_where_selects_exactly_the_matching_runs(server, page, where, want):
     assert scopes_shown(page) == want
 
 
+def test_a_where_matching_no_run_says_what_the_page_waits_for(server, page):
+    open_page(page, server.url + "/?rows=loss&where=lr>1")
+    page.wait_for_function(
+        "() => Bokeh.documents[0].get_model_by_name('plot:0').title.text.includes('waiting for data matching where=')",
+        timeout=WAIT_MS,
+    )
+
+
 def test_where_and_scopes_both_apply(server, page):
     open_page(page, server.url + "/?rows=loss&where=opt%3Dadam&scopes=^r")
     wait_lines(page, 3)
