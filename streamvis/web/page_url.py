@@ -3,8 +3,8 @@
 The panel's state goes into four parameters beside the layout's own: ``find=`` (the
 search text), ``filter=`` (the filter box, ``where=`` grammar: it lists rows, while
 ``where=`` decides which runs the page reads at all), and one of ``hide=`` (these runs
-unticked; runs that start later are shown) or ``show=`` (only these ticked; runs that
-start later stay hidden), whichever set is smaller (``streamvis.web.run_selection``).
+unticked; runs that start later are shown) or, after "only these", ``show=`` (only
+these ticked; runs that start later stay hidden) (``streamvis.web.run_selection``).
 ``color_by=`` is chosen in the panel too; that reloads the page (its colours are
 decided as lines are first drawn). The server writes the new query string into a
 hidden Div; a ``CustomJS`` on it calls ``history.replaceState`` (no reload, no history
@@ -34,7 +34,9 @@ COLOR_BY_JS = """
 const u = new URL(window.location.href);
 if (cb_obj.value) { u.searchParams.set('color_by', cb_obj.value); }
 else { u.searchParams.delete('color_by'); }
-if (u.toString() !== window.location.href) { window.location.assign(u.toString()); }
+// URLSearchParams writes ',' and ';' (the layout's separators) as %2C and %3B
+const to = u.toString().replace(/%2C/gi, ',').replace(/%3B/gi, ';');
+if (to !== window.location.href) { window.location.assign(to); }
 """
 
 

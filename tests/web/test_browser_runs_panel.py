@@ -304,7 +304,7 @@ def test_colour_by_in_the_panel_reopens_the_page_coloured_by_that_key(server, pa
     page.wait_for_url("**color_by=opt**", timeout=WAIT_MS)
     page.wait_for_function(READY_JS, timeout=WAIT_MS)
     page.wait_for_function(f"() => {sel} && {sel}.value === 'opt'", timeout=WAIT_MS)
-    assert "rows=loss" in page.url
+    assert "rows=loss,lr;weights,cloud" in page.url  # the layout as written, not %2C / %3B
 
 
 def test_hovering_a_line_selects_its_row_and_highlights_its_run(store, log_path, demo_schema, page):
