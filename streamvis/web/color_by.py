@@ -6,7 +6,8 @@ numbers take a categorical palette: values numbered in order of first appearance
 their colours stay; the first 10 take Category10, the next 10 Category20's lighter
 twins of those, and past 20 values colours repeat. More distinct numbers take a
 continuous palette over their range, shown by a colour bar (colours follow the range as
-it grows). A run without the key is grey.
+it grows; positive values over two decades or more, a learning rate sweep, along their
+logarithm). A run without the key is grey.
 
 The legend has an entry per value. Clicking it hides every line of that value while
 each line has its own renderer (up to ``LEGEND_MAX`` lines); past that one renderer
@@ -19,7 +20,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 import bokeh.palettes as bp
-from bokeh.models import LinearColorMapper
+from bokeh.models import LinearColorMapper, LogColorMapper
 from bokeh.models.annotations import ColorBar, LegendItem
 
 from .colors import Ordinals
@@ -88,7 +89,8 @@ class ColorBy:
         self._ords = Ordinals()
         self._numbers: set[float] = set()
         self._categorical = True
-        self.low = self.high = math.nan
+        self.low = self.high = math.nan  # the continuous palette's range
+        self._lo, self._hi = math.inf, -math.inf  # of the numbers seen
         self.seen_key = False
 
     @property
@@ -105,15 +107,22 @@ class ColorBy:
         if not _is_number(value):
             return False
         changed = False
-        self._numbers.add(float(value))
+        v = float(value)
+        self._numbers.add(v)
+        self._lo, self._hi = min(self._lo, v), max(self._hi, v)
         if self._categorical and len(self._numbers) > MAX_CATEGORIES and self._all_numeric():
             self._categorical = False
             changed = True
-        lo, hi = min(self._numbers), max(self._numbers)
-        if not self._categorical and (lo != self.low or hi != self.high):
-            self.low, self.high = lo, hi
+        if not self._categorical and (self._lo != self.low or self._hi != self.high):
+            self.low, self.high = self._lo, self._hi
             changed = True
         return changed
+
+    @property
+    def log_scale(self) -> bool:
+        """A continuous range of positive values over two decades or more (a learning
+        rate sweep) is coloured along their logarithm."""
+        return self.continuous and self.low > 0 and self.high >= 100 * self.low
 
     def _all_numeric(self) -> bool:
         return len(self._numbers) == len(self._ords)
@@ -124,8 +133,11 @@ class ColorBy:
             return MISSING_COLOR
         if not self._categorical and _is_number(value):
             ramp: tuple[str, ...] = tuple(bp.Viridis256)
-            span = self.high - self.low
-            pos = 0.5 if span <= 0 else (float(value) - self.low) / span
+            if self.log_scale:
+                lo, hi, v = math.log(self.low), math.log(self.high), math.log(float(value))
+            else:
+                lo, hi, v = self.low, self.high, float(value)
+            pos = 0.5 if hi <= lo else (v - lo) / (hi - lo)
             return ramp[min(len(ramp) - 1, max(0, int(pos * (len(ramp) - 1))))]
         return category_color(self._ords(value_key(value)))
 
@@ -166,10 +178,12 @@ class ColorByMixin:
             if self.smooth_layer is not None and key in self.smooth_layer:
                 self.smooth_layer.set_color(key, color)
         if self.color_by.continuous:
+            kind = LogColorMapper if self.color_by.log_scale else LinearColorMapper
             if self._color_bar is None:
-                mapper = LinearColorMapper(palette=bp.Viridis256)
-                self._color_bar = ColorBar(color_mapper=mapper, title=self.color_by.key)
+                self._color_bar = ColorBar(color_mapper=kind(palette=bp.Viridis256), title=self.color_by.key)
                 self.figure.add_layout(self._color_bar, "right")
+            elif type(self._color_bar.color_mapper) is not kind:  # the range grew past two decades
+                self._color_bar.color_mapper = kind(palette=bp.Viridis256)
             bar_mapper = self._color_bar.color_mapper
             bar_mapper.update(low=self.color_by.low, high=self.color_by.high)
 
@@ -200,8 +214,11 @@ class ColorByMixin:
             ident = value_key(value) if value is not None else None
             label = value_label(value) if value is not None else "(none)"
             by_value.setdefault(ident, (label, []))[1].append(key)
+        entries = list(by_value.items())
+        if all(ident is None or ident[0] == "n" for ident, _ in entries):  # numbers in order
+            entries.sort(key=lambda e: (e[0] is None, float(e[0][1]) if e[0] is not None else 0.0))
         items, shared = [], False
-        for label, keys in list(by_value.values())[:MAX_CATEGORIES * 2]:
+        for _, (label, keys) in entries[:MAX_CATEGORIES * 2]:
             refs = [self.layer.legend_ref(k) for k in keys]
             own = list({id(r): r for r, index in refs if r is not None and index is None}.values())
             if own and len(own) == len(refs):  # a renderer per line: the entry hides them all

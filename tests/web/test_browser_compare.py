@@ -184,6 +184,19 @@ def test_clicking_a_value_in_the_color_by_legend_hides_every_line_of_that_value(
     }
 
 
+def test_color_by_few_numbers_lists_them_in_order(server, page):
+    open_page(page, server.url + "/?rows=loss&color_by=lr")
+    wait_lines(page, 7)
+    page.wait_for_function(LEGEND_BOX_JS, arg="plot:0", timeout=WAIT_MS)
+    legend = page.evaluate(
+        "() => Bokeh.documents[0].get_model_by_name('plot:0').center"
+        ".filter(a => a.items !== undefined)[0].items.map(i => i.label.value)"
+    )
+    values = [v.split("=", 1)[1] for v in legend]
+    assert values[-1] == "(none)"  # r4 has no lr
+    assert [float(v) for v in values[:-1]] == [1e-4, 2e-4, 3e-4, 1e-3, 3e-3]
+
+
 def test_color_by_a_key_no_run_has_says_so_and_draws(server, page):
     open_page(page, server.url + "/?rows=loss&color_by=nothere")
     wait_lines(page, 7)

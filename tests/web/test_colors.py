@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bokeh.palettes as bp
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -128,3 +129,21 @@ def test_color_by_values_keep_their_colours_past_ten_and_numbers_differ_from_str
         n.observe(v)
     assert n.color(32) == n.color(32.0) != n.color("32")
     assert (value_label(32), value_label("32"), value_label("adam")) == ("32", "'32'", "adam")
+
+
+def test_color_by_a_sweep_over_decades_spreads_along_the_logarithm():
+    from streamvis.web.color_by import ColorBy
+
+    lrs = [10 ** (-5 + k * 4 / 11) for k in range(12)]  # 1e-5 .. 1e-1
+    cb = ColorBy("lr")
+    for v in lrs:
+        cb.observe(v)
+    assert cb.continuous and cb.log_scale
+    palette = list(bp.Viridis256)
+    spots = [palette.index(cb.color(v)) for v in lrs]
+    steps = np.diff(spots)
+    assert spots[0] == 0 and spots[-1] == 255 and steps.min() >= 22 and steps.max() <= 24
+    narrow = ColorBy("lr")
+    for v in [1e-4 * (k + 1) for k in range(12)]:  # one decade: linear
+        narrow.observe(v)
+    assert narrow.continuous and not narrow.log_scale
