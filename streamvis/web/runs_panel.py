@@ -41,6 +41,7 @@ from .where import parse_where, selects
 __all__ = ["RunsPanel", "RunRow", "MAX_CONFIG_COLUMNS", "PANEL_WIDTH", "table_cell", "date_text"]
 
 MAX_CONFIG_COLUMNS = 24
+MAX_COLOR_KEYS = 500  # config keys offered by "colour by"
 PANEL_WIDTH = 380
 TICK = '<span class="sv-tick" style="cursor:pointer"><%= value ? "&#9745;" : "&#9744;" %></span>'
 # One click on a row's tick toggles it (a cell editor took a double click, a click and
@@ -105,7 +106,8 @@ class RunsPanel:
         # unticked runs) or, after "only these", "show" (they stay hidden)
         self.mode = "hide"
         self._configs: dict[str, Mapping[str, Any]] = {}
-        self._keys: list[str] = []
+        self._keys: list[str] = []  # config keys shown as columns
+        self._every_key: list[str] = []  # every config key seen (colour by offers each)
         self.source = ColumnDataSource(data=self._empty(), name="runs:source")
         self._rows = IndexFilter(indices=[])  # the rows the search and filter box leave
         self.table = DataTable(
@@ -170,7 +172,7 @@ class RunsPanel:
         return {"find": (self.search.value_input or "").strip(), "filter": (self.where.value or "").strip()}
 
     def _color_options(self) -> list[str | tuple[Any, str]]:
-        keys = list(self._keys)
+        keys = list(self._every_key)
         if self._color_by and self._color_by not in keys:
             keys.insert(0, self._color_by)
         return [("", "colour: per line"), *((k, f"colour by {k}") for k in keys)]
@@ -204,16 +206,19 @@ class RunsPanel:
         before = list(self.scopes)
         self.scopes = list(runs)
         self._configs = dict(configs)
-        keys: dict[str, None] = dict.fromkeys(self._keys)
+        every: dict[str, None] = dict.fromkeys(self._every_key)  # in order of first appearance
         for s in self.scopes:
             for k in self._configs.get(s, {}):
-                if len(keys) >= MAX_CONFIG_COLUMNS:
+                if len(every) >= MAX_COLOR_KEYS:
                     break
-                keys.setdefault(k)
-        same_columns = list(keys) == self._keys
+                every.setdefault(k)
+        keys = list(every)[:MAX_CONFIG_COLUMNS]  # the table's columns (search sees every key)
+        same_columns = keys == self._keys
         if not same_columns:
-            self._keys = list(keys)
+            self._keys = keys
             self.table.columns = self._columns()
+        if list(every) != self._every_key:
+            self._every_key = list(every)
             self.color_by.options = self._color_options()
         data: dict[str, list[Any]] = {
             "swatch": [runs[s].color for s in self.scopes],

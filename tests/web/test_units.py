@@ -88,3 +88,17 @@ def test_minmax_thin_keeps_every_bucket_extreme(n, buckets, seed):
         assert out["y"].max() == cols["y"].max() and out["y"].min() == cols["y"].min()
         assert out["x"][0] == 0 and out["x"][-1] == n - 1
         assert np.all(np.diff(out["x"]) > 0)
+
+
+def test_the_panel_shows_24_config_columns_and_offers_every_key_to_colour_by():
+    from streamvis.web.runs_panel import MAX_CONFIG_COLUMNS, RunRow, RunsPanel
+
+    panel = RunsPanel(on_shown=lambda hidden: None, on_highlight=lambda picked: None)
+    config = {f"k{i:02d}": i for i in range(30)}
+    panel.update({"r1": RunRow("#000000")}, {"r1": config})
+    shown = [c.field for c in panel.table.columns if c.field.startswith("cfg:")]
+    assert shown == [f"cfg:k{i:02d}" for i in range(MAX_CONFIG_COLUMNS)]
+    offered = [o[0] for o in panel.color_by.options if o[0]]
+    assert offered == list(config)
+    panel.search.value_input = "k29=29"  # the search reads every key, shown or not
+    assert panel._rows.indices == [0]
