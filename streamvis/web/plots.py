@@ -193,7 +193,7 @@ class PlotView(RangeReadsMixin, FilterSliderMixin, ColorByMixin, SmoothingMixin)
         tips = [("run", "@scope"), ("name", "@name"), ("index", "@index")]
         formatters: dict[str, Any] = {}
         if self.x_mode == "wall":
-            tips.append((x_label, x + "{%F %T}"))
+            tips.append((x_label, x + "{%F %T.%3N}"))  # milliseconds: fast runs differ there
             formatters[x] = "datetime"
         else:
             tips.append((x_label, x))
