@@ -103,7 +103,9 @@ height per plot); <code>axes=lin,xlog,ylog,xylog</code> one per plot;
 <code>scopes=REGEX</code>; <code>names=REGEX</code> once per plot;
 <code>where=lr&lt;5e-4,opt=adam</code> (runs by config: KEY OP VALUE joined by ',', OP one of
 = != &lt; &lt;= &gt; &gt;= ~; write a '+' as %2B); <code>color_by=KEY</code>;
-<code>x=step|wall|relative</code>; <code>webgl=auto|on|off</code>.</p>
+<code>x=step|wall|relative</code>; <code>webgl=auto|on|off</code>; and what the runs
+panel writes: <code>find=</code> (its search), <code>filter=</code> (its filter box, the
+<code>where=</code> grammar), <code>hide=</code> or <code>show=</code> (its ticks).</p>
 <p>Try: {_links_html(example_links(schema))} · <a href="/index">index</a></p>
 </div>"""
     return Div(text=body, name="error", sizing_mode="stretch_width", stylesheets=[PAGE_CSS])
