@@ -3,6 +3,8 @@ x=wall|relative draw against wall time, and bad input names what is wrong."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import bokeh.palettes as bp
 import numpy as np
 import pytest
@@ -50,6 +52,27 @@ def server(tmp_path, log_path):
     ws = WebServer(log_path, schema, refresh=0.3)
     yield ws
     ws.stop()
+
+
+@contextmanager
+def loss_server(tmp_path, scopes, configs=None):
+    """A server of one ``loss`` plot over runs of three flat points each (``configs``:
+    some runs' configs)."""
+    schema = tmp_path / "s.yaml"
+    schema.write_text(yaml.safe_dump({"loss": {"name_pattern": "^loss$", "columns": ["x", "y"]}}))
+    log = str(tmp_path / "runs.svl")
+    items = []
+    for scope in scopes:
+        if configs and scope in configs:
+            items.append(ConfigUpdate(scope, configs[scope]))
+        items.append(Points(scope, "loss", 0, {"x": np.arange(3.0), "y": np.ones(3)}))
+    with Store.open(log, "a") as s:
+        s.append(items)
+    ws = WebServer(log, schema, refresh=0.3)
+    try:
+        yield ws
+    finally:
+        ws.stop()
 
 
 def scopes_shown(page) -> set[str]:
@@ -112,17 +135,8 @@ def test_color_by_gives_one_colour_per_value_with_a_legend(server, page):
 
 
 def test_color_by_many_numbers_is_a_continuous_palette_with_a_colour_bar(tmp_path, page):
-    schema = tmp_path / "s.yaml"
-    schema.write_text(yaml.safe_dump({"loss": {"name_pattern": "^loss$", "columns": ["x", "y"]}}))
-    log = str(tmp_path / "lrs.svl")
     lrs = {f"run{k:02d}": 1e-4 * (k + 1) for k in range(12)}  # more values than categories
-    with Store.open(log, "a") as s:
-        for scope, lr in lrs.items():
-            s.append([ConfigUpdate(scope, {"lr": lr}),
-                      Points(scope, "loss", 0, {"x": np.arange(3.0), "y": np.ones(3)})])
-        s.append([Points("nolr", "loss", 0, {"x": np.arange(3.0), "y": np.ones(3)})])
-    ws = WebServer(log, schema, refresh=0.3)
-    try:
+    with loss_server(tmp_path, [*lrs, "nolr"], {s: {"lr": lr} for s, lr in lrs.items()}) as ws:
         open_page(page, ws.url + "/?rows=loss&color_by=lr")
         wait_lines(page, 13)
         bar = page.evaluate(
@@ -142,8 +156,6 @@ def test_color_by_many_numbers_is_a_continuous_palette_with_a_colour_bar(tmp_pat
                    " return Object.fromEntries(d.scope.map((s, i) => [s, d.swatch[i]])); }"
         page.wait_for_function(f"() => ({swatches})()['run00'] === {g['run00']!r}", timeout=WAIT_MS)
         assert page.evaluate(swatches) == g
-    finally:
-        ws.stop()
 
 
 def test_color_by_follows_a_config_written_after_the_runs_first_points(tmp_path, store, log_path, page):
@@ -208,18 +220,10 @@ def test_color_by_a_key_no_run_has_says_so_and_draws(server, page):
 
 
 def test_without_a_color_section_twelve_runs_get_twelve_colours(tmp_path, page):
-    schema = tmp_path / "s.yaml"
-    schema.write_text(yaml.safe_dump({"loss": {"name_pattern": "^loss$", "columns": ["x", "y"]}}))
-    log = str(tmp_path / "twelve.svl")
-    with Store.open(log, "a") as s:
-        s.append([Points(f"run{k}", "loss", 0, {"x": np.arange(3.0), "y": np.ones(3)}) for k in range(12)])
-    ws = WebServer(log, schema, refresh=0.3)
-    try:
+    with loss_server(tmp_path, [f"run{k}" for k in range(12)]) as ws:
         open_page(page, ws.url + "/?rows=loss")
         wait_lines(page, 12)
         assert len({g["color"] for g in glyphs(page).values()}) == 12
-    finally:
-        ws.stop()
 
 
 def test_x_wall_is_a_datetime_axis_of_the_points_times(server, page):
@@ -235,13 +239,7 @@ def test_x_wall_is_a_datetime_axis_of_the_points_times(server, page):
 
 
 def test_x_wall_over_runs_logged_without_wall_times_says_so_once(tmp_path, page):
-    schema = tmp_path / "s.yaml"
-    schema.write_text(yaml.safe_dump({"loss": {"name_pattern": "^loss$", "columns": ["x", "y"]}}))
-    log = str(tmp_path / "old.svl")
-    with Store.open(log, "a") as s:
-        s.append([Points(f"old{k}", "loss", 0, {"x": np.arange(3.0), "y": np.ones(3)}) for k in range(30)])
-    ws = WebServer(log, schema, refresh=0.3)
-    try:
+    with loss_server(tmp_path, [f"old{k}" for k in range(30)]) as ws:
         open_page(page, ws.url + "/?rows=loss&x=wall")
         title = "() => Bokeh.documents[0].get_model_by_name('plot:0').title.text"
         page.wait_for_function(f"() => ({title})().includes('30 groups')", timeout=WAIT_MS)
@@ -249,8 +247,6 @@ def test_x_wall_over_runs_logged_without_wall_times_says_so_once(tmp_path, page)
         assert "not drawn: 30 groups have no column wall_time (the first: old0/loss)" in text, text
         assert "x=step draws them" in text and text.count("not drawn") == 1, text
         assert "waiting for data" not in text, text
-    finally:
-        ws.stop()
 
 
 def test_x_relative_starts_at_zero_for_every_run(server, page):

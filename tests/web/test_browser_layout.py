@@ -177,6 +177,14 @@ def test_index_lists_plots_scopes_configs_and_links(server, page, path):
     assert len(glyphs(page)) >= 6
 
 
+INDEX_RUNS = "Bokeh.documents[0].get_model_by_name('index:runs').data"
+
+
+def index_column(page, column: str) -> dict:
+    """{run: its cell in ``column``} of the index page's runs table."""
+    return page.evaluate(f"() => Object.fromEntries({INDEX_RUNS}.scope.map((s, i) => [s, {INDEX_RUNS}[{column!r}][i]]))")
+
+
 def test_index_shows_each_runs_last_update_from_its_points_wall_times(store, log_path, demo_schema, page):
     t0 = time.mktime((2025, 6, 1, 12, 0, 0, 0, 0, -1))  # local time, as the page shows it
     store.append(demo_items(["bare"], steps=5))  # logged without wall times
@@ -188,9 +196,8 @@ def test_index_shows_each_runs_last_update_from_its_points_wall_times(store, log
     ws = WebServer(log_path, demo_schema, refresh=0.3)
     try:
         open_page(page, ws.url + "/index")
-        runs = "Bokeh.documents[0].get_model_by_name('index:runs').data"
-        page.wait_for_function(f"() => {runs}.updated.some(v => v !== '')", timeout=20_000)
-        got = page.evaluate(f"() => Object.fromEntries({runs}.scope.map((s, i) => [s, {runs}.updated[i]]))")
+        page.wait_for_function(f"() => {INDEX_RUNS}.updated.some(v => v !== '')", timeout=20_000)
+        got = index_column(page, "updated")
         # the latest point of any of the run's groups (loss index 2's last: t0 + 2 + 4)
         assert got == {"bare": "", "timed": "2025-06-01 12:00:06"}
     finally:
@@ -203,9 +210,8 @@ def test_index_gives_a_sub_run_its_parents_config_and_finds_it(store, log_path, 
     ws = WebServer(log_path, demo_schema, refresh=0.3)
     try:
         open_page(page, ws.url + "/index")
-        runs = "Bokeh.documents[0].get_model_by_name('index:runs').data"
-        page.wait_for_function(f"() => {runs}.scope.length === 3", timeout=20_000)
-        got = page.evaluate(f"() => Object.fromEntries({runs}.scope.map((s, i) => [s, {runs}['cfg:opt'][i]]))")
+        page.wait_for_function(f"() => {INDEX_RUNS}.scope.length === 3", timeout=20_000)
+        got = index_column(page, "cfg:opt")
         assert got == {"p": "adam", "p/train": "adam", "q": "sgd"}
         page.get_by_placeholder("search runs").fill("opt=adam")
         page.wait_for_function(

@@ -60,6 +60,12 @@ def drawn_scopes(page) -> set[str]:
       return [...out]; }"""))
 
 
+def alphas_js(by: str) -> str:
+    """JS: {line's ``by`` (label or scope): its alpha} on the first plot."""
+    return ("() => { const d = Bokeh.documents[0].get_model_by_name('lines:0:source').data;"
+            f" return Object.fromEntries(d.{by}.map((k, i) => [k, d.alpha[i]])); }}")
+
+
 def wait_drawn(page, want: set[str]) -> None:
     from tests.helpers import wait_for
 
@@ -206,10 +212,7 @@ def test_clicking_a_row_highlights_that_run_and_dims_the_others(server, page):
     page.wait_for_function(f"() => Object.keys(({LINES_JS})(null) || {{}}).length === 27", timeout=WAIT_MS)
     # the row selection a click makes (SlickGrid re-renders rows as the table refreshes)
     page.evaluate(f"() => {{ const s = {PANEL}; s.selected.indices = [s.data.scope.indexOf('run2')]; }}")
-    alpha = (
-        "() => { const d = Bokeh.documents[0].get_model_by_name('lines:0:source').data;"
-        " return Object.fromEntries(d.label.map((l, i) => [l, d.alpha[i]])); }"
-    )
+    alpha = alphas_js("label")
     page.wait_for_function(f"() => ({alpha})()['run1 · loss · 0'] < 0.5", timeout=WAIT_MS)
     a = page.evaluate(alpha)
     assert a["run2 · loss · 0"] == 1 and a["run3 · loss · 1"] < 0.5
@@ -321,10 +324,7 @@ def test_hovering_a_line_selects_its_row_and_highlights_its_run(store, log_path,
         page.wait_for_function(f"() => {PANEL}.selected.indices.length === 1", timeout=WAIT_MS)
         picked = page.evaluate(f"() => {{ const s = {PANEL}; return s.data.scope[s.selected.indices[0]]; }}")
         assert picked == "h1"
-        alpha = (
-            "() => { const d = Bokeh.documents[0].get_model_by_name('lines:0:source').data;"
-            " return Object.fromEntries(d.scope.map((s, i) => [s, d.alpha[i]])); }"
-        )
+        alpha = alphas_js("scope")
         page.wait_for_function(f"() => ({alpha})()['h0'] < 0.5", timeout=WAIT_MS)
         a = page.evaluate(alpha)
         assert a["h1"] == 1 and a["h2"] < 0.5
