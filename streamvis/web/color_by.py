@@ -81,6 +81,7 @@ def category_color(k: int) -> str:
         return bp.Category20[20][2 * (k - 10) + 1]  # the lighter twin of Category10[k - 10]
     return bp.Category20[20][k % 20]
 
+
 class ColorBy:
     """The colour of each value of one config key, on one plot."""
 
