@@ -4,6 +4,7 @@ of live sessions (the server's status and shutdown walk it)."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
     from .session import LiveSession
 
 __all__ = ["AppConfig"]
+
+log = logging.getLogger("streamvis.web")
 
 
 @dataclass
@@ -36,3 +39,14 @@ class AppConfig:
     )
     sessions: set[LiveSession] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def release_cache_if_idle(self) -> None:
+        """Drop the source's decoded groups of range reads when no plot page is open
+        (run in a worker: the last page's close, the index page's last-update read)."""
+        with self.lock:
+            if self.sessions:
+                return  # a page is open (or opened meanwhile)
+        try:
+            self.source.release_cache()
+        except Exception as exc:  # a hint only; never fail a closing session
+            log.warning("streamvis web: releasing the read cache failed: %s", exc)

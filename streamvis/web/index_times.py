@@ -11,6 +11,7 @@ empty cell.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 from concurrent.futures import Future
@@ -68,24 +69,19 @@ def fill_last_updates(
             log.warning("streamvis web: reading the runs' last updates failed: %s", exc)
             return
         table.data["updated"] = [date_text(times.get(s, 0.0)) for s in table.data["scope"]]
-        _release_cache_if_idle(cfg)
 
     def on_loop(fut: Future[dict[str, float]]) -> None:
-        try:
+        with contextlib.suppress(Exception):  # the tab was closed meanwhile
             doc.add_next_tick_callback(partial(apply, fut))
-        except Exception:  # the tab was closed meanwhile
-            _release_cache_if_idle(cfg)
 
     def done(fut: Future[dict[str, float]]) -> None:  # on the worker: hand over to the loop
         loop.add_callback(on_loop, fut)
 
-    cfg.executor.submit(last_writes, cfg.source, list(groups)).add_done_callback(done)
+    def read() -> dict[str, float]:  # in a worker; the read decoded groups into the cache
+        try:
+            return last_writes(cfg.source, groups)
+        finally:
+            cfg.release_cache_if_idle()  # kept only while a plot page needs it
 
+    cfg.executor.submit(read).add_done_callback(done)
 
-def _release_cache_if_idle(cfg: AppConfig) -> None:
-    """The read decoded groups into the shared cache; without a plot page open, drop them
-    (as the last plot page's close does)."""
-    with cfg.lock:
-        if cfg.sessions:
-            return
-    cfg.executor.submit(cfg.source.release_cache)

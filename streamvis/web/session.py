@@ -276,6 +276,9 @@ class LiveSession(SessionPanelMixin):
                 v.clear()
             return
         self._apply_jobs(results)
+        # the runs' last writes, from what was read (later points come with the polls,
+        # and a zoom's re-reads hold none newer)
+        self._note_reads([(job.request.scope, table) for _, job, table in results])
         self._waiting_notes()
         for g in self._snap_groups:  # a line plot's x is a step (a scatter's is not)
             if g.count and any(self.views[i].is_line for i in self._routes_of(g.scope, g.name)):
@@ -345,7 +348,6 @@ class LiveSession(SessionPanelMixin):
         per_view: dict[int, list[Any]] = {}
         for i, job, table in results:
             per_view.setdefault(i, []).append((job, table))
-        self._note_reads([(job.request.scope, table) for _, job, table in results])
         for i, items in per_view.items():
             if i < len(self.views):
                 self.views[i].apply_ranges(items)
@@ -460,13 +462,4 @@ class LiveSession(SessionPanelMixin):
             last = not self.cfg.sessions
         self.views = []
         if last:  # no page left: the decoded groups of range reads are not needed
-            self.cfg.executor.submit(self._release_cache)
-
-    def _release_cache(self) -> None:
-        with self.cfg.lock:
-            if self.cfg.sessions:
-                return  # a page opened meanwhile
-        try:
-            self.cfg.source.release_cache()
-        except Exception as exc:  # a hint only; never fail a closing session
-            log.warning("streamvis web: releasing the read cache failed: %s", exc)
+            self.cfg.executor.submit(self.cfg.release_cache_if_idle)
