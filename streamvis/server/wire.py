@@ -133,7 +133,12 @@ def decode_payload(col: dpb.Column) -> np.ndarray:
     if dtype is not None and col.encoding == dpb.RAW:
         if len(col.data) == col.length * dtype.itemsize:
             return np.frombuffer(col.data, dtype=dtype)
-    elif dtype is not None and col.encoding == dpb.LINEAR and len(col.data) == 2 * dtype.itemsize:
+    elif (
+        dtype is not None
+        and dtype.kind == "i"  # floats (a constant, step 0) go through the codec below
+        and col.encoding == dpb.LINEAR
+        and len(col.data) == 2 * dtype.itemsize
+    ):
         first, step = np.frombuffer(col.data, dtype=dtype)
         if step == 0:
             return np.full(col.length, first, dtype=dtype)

@@ -45,6 +45,12 @@ OK_CODES = {
     grpc.StatusCode.RESOURCE_EXHAUSTED,  # a reply over the message size limit
 }
 COUNT: dict[str, int] = {}
+# calls that answer with a stream of messages; listings need the protocol header
+STREAMING = frozenset(
+    {"Scopes", "Names", "Configs", "Schemas", "Groups", "Fetch", "ReadRange", "ReadRanges",
+     "Subscribe"}
+)
+PROTOCOL_MD = (("streamvis-protocol", "2"),)
 HYP = settings(
     max_examples=int(os.environ.get("STREAMVIS_FUZZ_EXAMPLES", "150")),
     deadline=None,
@@ -143,8 +149,8 @@ def _healthy(env: dict[str, Any]) -> None:
     stub = health_pb2_grpc.HealthStub(env["channel"])
     reply = stub.Check(health_pb2.HealthCheckRequest(service="streamvis.DataService"), timeout=10)
     assert reply.status == health_pb2.HealthCheckResponse.SERVING
-    scopes = env["stub"].Scopes(spb.ScopesRequest(), timeout=10).scopes
-    assert "base" in scopes
+    replies = env["stub"].Scopes(spb.ScopesRequest(), timeout=10, metadata=PROTOCOL_MD)
+    assert "base" in [s for r in replies for s in r.scopes]
     out = env["server"].output()
     assert "Traceback" not in out and "internal error" not in out, out[-3000:]
 
@@ -156,8 +162,8 @@ def call(env: dict[str, Any], method: str, request: Any) -> tuple[grpc.StatusCod
     stub, t0 = env["stub"], time.monotonic()
     fn = getattr(stub, method)
     try:
-        if method in ("Groups", "Fetch", "ReadRange", "Subscribe"):
-            stream = fn(request, timeout=DEADLINE)
+        if method in STREAMING:
+            stream = fn(request, timeout=DEADLINE, metadata=PROTOCOL_MD)
             for msg in stream:
                 if getattr(msg, "end_of_batch", False) and method == "Subscribe":
                     stream.cancel()
