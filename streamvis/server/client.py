@@ -133,9 +133,9 @@ def rpc_error(exc: grpc.RpcError, uri: str, tls: bool, call: str = "") -> Except
     code = exc.code() if hasattr(exc, "code") else None
     details = (exc.details() if hasattr(exc, "details") else None) or ""
     if code == grpc.StatusCode.UNIMPLEMENTED and call:
-        return older_server_error(call, uri, "it does not offer the call")
+        return older_server_error(uri, f"it has no {call} call")
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED and call in LISTINGS and "Sent" in details:
-        return older_server_error(call, uri, f"its listing did not fit one message ({details})")
+        return older_server_error(uri, f"its {call} listing did not fit one message ({details})")
     err = error_from_rpc(exc, uri)
     text = str(err).lower()
     if not isinstance(err, UnavailableError) or not any(m in text for m in _TLS_MISMATCH):

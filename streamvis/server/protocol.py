@@ -55,9 +55,9 @@ def older_client_error(call: str, version: int, messages: int) -> VersionMismatc
     )
 
 
-def older_server_error(call: str, uri: str, why: str) -> VersionMismatchError:
-    """What an older data server's ``why`` (its status details) means to this client."""
+def older_server_error(uri: str, why: str) -> VersionMismatchError:
+    """What ``why`` (an older data server's failure) means to this client."""
     return VersionMismatchError(
         f"the data server at {uri} runs an older streamvis than this client (data protocol "
-        f"{PROTOCOL}): {why} for {call}; upgrade streamvis where the data server runs"
+        f"{PROTOCOL}): {why}; upgrade streamvis where the data server runs"
     )

@@ -187,6 +187,57 @@ def expect_proper(env: dict[str, Any], method: str, request: Any) -> grpc.Status
 
 
 
+# --------------------------------------------------------------------------- raw calls
+def data_service_methods() -> list[Any]:
+    """Every method of the DataService, from its protobuf service descriptor."""
+    return list(spb.DESCRIPTOR.services_by_name["DataService"].methods)
+
+
+def request_class(method: Any) -> Any:
+    """The generated message class of ``method``'s request."""
+    from google.protobuf import message_factory
+
+    return message_factory.GetMessageClass(method.input_type)
+
+
+def raw_call(
+    channel: grpc.Channel,
+    method: Any,
+    payload: bytes,
+    metadata: tuple[tuple[str, str], ...] = (),
+    timeout: float = DEADLINE,
+) -> tuple[grpc.StatusCode, str, int]:
+    """Send ``payload`` (raw bytes) to ``method`` as its shape demands (unary or
+    streaming, both ways); (status, details, reply messages received). A stream is read
+    to its end, Subscribe only to its first message."""
+    path = f"/{method.containing_service.full_name}/{method.name}"
+    shape = {
+        (False, False): channel.unary_unary,
+        (False, True): channel.unary_stream,
+        (True, False): channel.stream_unary,
+        (True, True): channel.stream_stream,
+    }[(method.client_streaming, method.server_streaming)]
+    fn = shape(path)  # no serializers: bytes in, bytes out
+    arg: Any = iter([payload]) if method.client_streaming else payload
+    got = 0
+    try:
+        if method.server_streaming:
+            stream = fn(arg, timeout=timeout, metadata=metadata)
+            for _ in stream:
+                got += 1
+                if method.name == "Subscribe":
+                    stream.cancel()
+                    break
+        else:
+            fn(arg, timeout=timeout, metadata=metadata)
+            got = 1
+    except grpc.RpcError as exc:
+        if got and exc.code() == grpc.StatusCode.CANCELLED:
+            return grpc.StatusCode.OK, "", got
+        return exc.code(), exc.details() or "", got
+    return grpc.StatusCode.OK, "", got
+
+
 # --------------------------------------------------------------------------- strategies
 HOSTILE_TEXT = [
     "",
