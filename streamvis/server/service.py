@@ -184,7 +184,9 @@ class DataServicer(spb_grpc.DataServiceServicer):
     async def Configs(self, request: spb.ConfigsRequest, context: Any) -> AsyncIterator[Any]:
         pattern = msgs.opt(request, "scope_pattern")
         configs = await self._run(self.store.configs, scope_pattern=pattern)
-        replies = await self._run(list, msgs.configs_messages(configs, self.limit))
+        replies: list[spb.ConfigsReply] = await self._run(
+            list, msgs.configs_messages(configs, self.limit)
+        )
         for msg in self._listing(context, "Configs", iter(replies)):
             yield msg
 
