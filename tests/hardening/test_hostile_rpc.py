@@ -77,6 +77,7 @@ def test_fuzz_reads(env: dict[str, Any]) -> None:
                     "Cursor",
                     "Fetch",
                     "ReadRange",
+                    "ReadRanges",
                     "Subscribe",
                 ]
             )
@@ -102,17 +103,24 @@ def test_fuzz_reads(env: dict[str, Any]) -> None:
                 name_pattern=data.draw(opt_text),
                 since=data.draw(cursors(valid)),
             )
-        elif method == "ReadRange":
-            req = _set(
-                spb.ReadRangeRequest(
-                    scope=data.draw(st.sampled_from(["base", UNI_SCOPE]) | text),
-                    name=data.draw(st.sampled_from(["y", EVIL_NAME]) | text),
-                    index=data.draw(i64),
-                ),
-                x_min=data.draw(st.one_of(st.none(), f64)),
-                x_max=data.draw(st.one_of(st.none(), f64)),
-                max_points=data.draw(st.one_of(st.none(), u64)),
-            )
+        elif method in ("ReadRange", "ReadRanges"):
+            ranges = [
+                _set(
+                    spb.ReadRangeRequest(
+                        scope=data.draw(st.sampled_from(["base", UNI_SCOPE]) | text),
+                        name=data.draw(st.sampled_from(["y", EVIL_NAME]) | text),
+                        index=data.draw(i64),
+                        smoothing=data.draw(st.sampled_from([0.0, 0.5]) | f64),
+                    ),
+                    x_min=data.draw(st.one_of(st.none(), f64)),
+                    x_max=data.draw(st.one_of(st.none(), f64)),
+                    max_points=data.draw(st.one_of(st.none(), u64)),
+                    upto=data.draw(st.one_of(st.none(), u64)),
+                    x_column=data.draw(opt_text),
+                )
+                for _ in range(data.draw(st.integers(1 if method == "ReadRange" else 0, 3)))
+            ]
+            req = ranges[0] if method == "ReadRange" else spb.ReadRangesRequest(ranges=ranges)
         elif method == "Scopes":
             req = spb.ScopesRequest()
         else:
@@ -339,6 +347,13 @@ def test_nul_in_a_column_name_is_refused(env: dict[str, Any]) -> None:
         assert "fz-nul" not in store.scopes()
     finally:
         store.close()
+
+
+def test_read_ranges_errors_are_invalid_argument(env: dict[str, Any]) -> None:
+    """Regression: ReadRanges lacked the error translation: a bad range came back UNKNOWN
+    with "Unexpected <class 'streamvis.errors.InvalidArgumentError'>"."""
+    bad = spb.ReadRangeRequest(scope="base", name="y", index=0, smoothing=2.0)
+    _refused(env, "ReadRanges", spb.ReadRangesRequest(ranges=[bad]), "smoothing", "2.0")
 
 
 def test_read_ranges_is_capped_and_clients_split(env: dict[str, Any]) -> None:
