@@ -17,7 +17,8 @@ matching built-in where one exists, so ``except FileNotFoundError`` or
     ├── ForeignFileError (FileExistsError)     a file streamvis would create or replace is not ours
     │   └── LegacyFormatError                  ... it is the original streamvis's PREFIX.log/.idx
     ├── UnavailableError (ConnectionError)     the data server cannot be reached
-    └── UnauthenticatedError (PermissionError) a missing or wrong token
+    ├── UnauthenticatedError (PermissionError) a missing or wrong token
+    └── VersionMismatchError                   client and data server speak different versions
 
 Each error carries ``code``, a short name used to translate it at the edges
 (gRPC status codes, CLI exit messages, web page messages), once, in one place.
@@ -40,6 +41,7 @@ __all__ = [
     "LegacyFormatError",
     "UnavailableError",
     "UnauthenticatedError",
+    "VersionMismatchError",
     "error_for_code",
 ]
 
@@ -139,6 +141,13 @@ class UnauthenticatedError(StreamvisError, PermissionError):
     code = "unauthenticated"
 
 
+class VersionMismatchError(StreamvisError):
+    """The client and the data server run streamvis versions that cannot talk (the
+    message names both sides' data protocol)."""
+
+    code = "version_mismatch"
+
+
 _BY_CODE: dict[str, type[StreamvisError]] = {
     cls.code: cls
     for cls in (
@@ -156,6 +165,7 @@ _BY_CODE: dict[str, type[StreamvisError]] = {
         LegacyFormatError,
         UnavailableError,
         UnauthenticatedError,
+        VersionMismatchError,
     )
 }
 

@@ -55,22 +55,22 @@ class DataServiceStub:
                 request_serializer=streamvis_dot_proto_dot_data__pb2.Delete.SerializeToString,
                 response_deserializer=streamvis_dot_proto_dot_service__pb2.WriteReply.FromString,
                 _registered_method=True)
-        self.Scopes = channel.unary_unary(
+        self.Scopes = channel.unary_stream(
                 '/streamvis.DataService/Scopes',
                 request_serializer=streamvis_dot_proto_dot_service__pb2.ScopesRequest.SerializeToString,
                 response_deserializer=streamvis_dot_proto_dot_service__pb2.ScopesReply.FromString,
                 _registered_method=True)
-        self.Names = channel.unary_unary(
+        self.Names = channel.unary_stream(
                 '/streamvis.DataService/Names',
                 request_serializer=streamvis_dot_proto_dot_service__pb2.NamesRequest.SerializeToString,
                 response_deserializer=streamvis_dot_proto_dot_service__pb2.NamesReply.FromString,
                 _registered_method=True)
-        self.Configs = channel.unary_unary(
+        self.Configs = channel.unary_stream(
                 '/streamvis.DataService/Configs',
                 request_serializer=streamvis_dot_proto_dot_service__pb2.ConfigsRequest.SerializeToString,
                 response_deserializer=streamvis_dot_proto_dot_service__pb2.ConfigsReply.FromString,
                 _registered_method=True)
-        self.Schemas = channel.unary_unary(
+        self.Schemas = channel.unary_stream(
                 '/streamvis.DataService/Schemas',
                 request_serializer=streamvis_dot_proto_dot_service__pb2.SchemasRequest.SerializeToString,
                 response_deserializer=streamvis_dot_proto_dot_service__pb2.SchemasReply.FromString,
@@ -189,7 +189,8 @@ class DataServiceServicer:
 
     def ReadRanges(self, request, context):
         """many groups' ranges from one state of the log: chunks carry their request's number;
-        the last message has the cursor of that state and every request's group count
+        the last message has the cursor of that state and every request's group count.
+        At most 20,000 ranges per call (INVALID_ARGUMENT beyond: clients split).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -225,22 +226,22 @@ def add_DataServiceServicer_to_server(servicer, server):
                     request_deserializer=streamvis_dot_proto_dot_data__pb2.Delete.FromString,
                     response_serializer=streamvis_dot_proto_dot_service__pb2.WriteReply.SerializeToString,
             ),
-            'Scopes': grpc.unary_unary_rpc_method_handler(
+            'Scopes': grpc.unary_stream_rpc_method_handler(
                     servicer.Scopes,
                     request_deserializer=streamvis_dot_proto_dot_service__pb2.ScopesRequest.FromString,
                     response_serializer=streamvis_dot_proto_dot_service__pb2.ScopesReply.SerializeToString,
             ),
-            'Names': grpc.unary_unary_rpc_method_handler(
+            'Names': grpc.unary_stream_rpc_method_handler(
                     servicer.Names,
                     request_deserializer=streamvis_dot_proto_dot_service__pb2.NamesRequest.FromString,
                     response_serializer=streamvis_dot_proto_dot_service__pb2.NamesReply.SerializeToString,
             ),
-            'Configs': grpc.unary_unary_rpc_method_handler(
+            'Configs': grpc.unary_stream_rpc_method_handler(
                     servicer.Configs,
                     request_deserializer=streamvis_dot_proto_dot_service__pb2.ConfigsRequest.FromString,
                     response_serializer=streamvis_dot_proto_dot_service__pb2.ConfigsReply.SerializeToString,
             ),
-            'Schemas': grpc.unary_unary_rpc_method_handler(
+            'Schemas': grpc.unary_stream_rpc_method_handler(
                     servicer.Schemas,
                     request_deserializer=streamvis_dot_proto_dot_service__pb2.SchemasRequest.FromString,
                     response_serializer=streamvis_dot_proto_dot_service__pb2.SchemasReply.SerializeToString,
@@ -405,7 +406,7 @@ class DataService:
             wait_for_ready=None,
             timeout=None,
             metadata=None):
-        return grpc.experimental.unary_unary(
+        return grpc.experimental.unary_stream(
             request,
             target,
             '/streamvis.DataService/Scopes',
@@ -432,7 +433,7 @@ class DataService:
             wait_for_ready=None,
             timeout=None,
             metadata=None):
-        return grpc.experimental.unary_unary(
+        return grpc.experimental.unary_stream(
             request,
             target,
             '/streamvis.DataService/Names',
@@ -459,7 +460,7 @@ class DataService:
             wait_for_ready=None,
             timeout=None,
             metadata=None):
-        return grpc.experimental.unary_unary(
+        return grpc.experimental.unary_stream(
             request,
             target,
             '/streamvis.DataService/Configs',
@@ -486,7 +487,7 @@ class DataService:
             wait_for_ready=None,
             timeout=None,
             metadata=None):
-        return grpc.experimental.unary_unary(
+        return grpc.experimental.unary_stream(
             request,
             target,
             '/streamvis.DataService/Schemas',

@@ -24,11 +24,12 @@ from streamvis.server import wire
 from streamvis.server.client import (
     Retry,
     Update,
-    auth_metadata,
+    call_metadata,
     open_channel,
     read_range_request,
     resolve_tls_ca,
     rpc_error,
+    stub_call_name,
 )
 from streamvis.server.reach import unavailable_message
 from streamvis.storage.model import AppendResult, GroupInfo, Item, ReadResult
@@ -51,7 +52,7 @@ class AsyncDataClient:
         self.uri = uri
         self.timeout = timeout
         self.limit = max_message_bytes
-        self._metadata = auth_metadata(token)
+        self._metadata = call_metadata(token)
         self.tls = resolve_tls_ca(tls_ca) is not None
         self._channel = open_channel(uri, tls_ca=tls_ca, max_message_bytes=self.limit, aio=True)
         self._stub = spb_grpc.DataServiceStub(self._channel)
@@ -60,7 +61,7 @@ class AsyncDataClient:
         try:
             return await method(request, timeout=self.timeout, metadata=self._metadata)
         except grpc.RpcError as exc:
-            raise rpc_error(exc, self.uri, self.tls) from None
+            raise rpc_error(exc, self.uri, self.tls, stub_call_name(method)) from None
 
     async def _stream(
         self, method: Any, request: Any, timeout: float | None = None
@@ -70,9 +71,13 @@ class AsyncDataClient:
             async for reply in call:
                 yield reply
         except grpc.RpcError as exc:
-            raise rpc_error(exc, self.uri, self.tls) from None
+            raise rpc_error(exc, self.uri, self.tls, stub_call_name(method)) from None
         finally:
             call.cancel()
+
+    async def _listing(self, method: Any, request: Any) -> list[Any]:
+        """Every reply of a listing stream (bounded by ``timeout``)."""
+        return [r async for r in self._stream(method, request, self.timeout)]
 
     async def append(
         self, items: Sequence[Item], *, writer_id: bytes | None = None, seq: int | None = None
@@ -86,8 +91,8 @@ class AsyncDataClient:
         return AppendResult(duplicate=reply.duplicate, cursor=reply.cursor)
 
     async def schemas(self, scope: str) -> dict[str, dict[str, np.dtype]]:
-        reply = await self._unary(self._stub.Schemas, spb.SchemasRequest(scope=scope))
-        return msgs.schemas_from_proto(reply)
+        replies = await self._listing(self._stub.Schemas, spb.SchemasRequest(scope=scope))
+        return msgs.schemas_from_proto(replies)
 
     async def write_config(self, scope: str, config: Mapping[str, Any]) -> None:
         await self._unary(self._stub.WriteConfig, msgs.config_to_proto(scope, config))
@@ -96,15 +101,17 @@ class AsyncDataClient:
         await self._unary(self._stub.Delete, dpb.Delete(scope=scope, name=name or ""))
 
     async def scopes(self) -> list[str]:
-        return list((await self._unary(self._stub.Scopes, spb.ScopesRequest())).scopes)
+        replies = await self._listing(self._stub.Scopes, spb.ScopesRequest())
+        return [s for r in replies for s in r.scopes]
 
     async def names(self, scope: str) -> list[str]:
-        return list((await self._unary(self._stub.Names, spb.NamesRequest(scope=scope))).names)
+        replies = await self._listing(self._stub.Names, spb.NamesRequest(scope=scope))
+        return [n for r in replies for n in r.names]
 
     async def configs(self, scope_pattern: str | None = None) -> dict[str, dict[str, Any]]:
         req = spb.ConfigsRequest(scope_pattern=scope_pattern) if scope_pattern else None
-        reply = await self._unary(self._stub.Configs, req or spb.ConfigsRequest())
-        return msgs.configs_from_proto(reply)
+        replies = await self._listing(self._stub.Configs, req or spb.ConfigsRequest())
+        return msgs.configs_from_proto(replies)
 
     async def cursor(self) -> str:
         return str((await self._unary(self._stub.Cursor, spb.CursorRequest())).cursor)

@@ -9,8 +9,9 @@ the async client).
 
 Access control lives here once for every client (sync, async, logger, CLI, web app,
 script): ``open_channel`` makes the channel (TLS when given a CA, ``tls_ca=`` or
-``$STREAMVIS_TLS_CA``), ``auth_metadata`` the bearer token sent with every call
-(``token=`` or ``$STREAMVIS_TOKEN``); a refused token raises ``UnauthenticatedError``.
+``$STREAMVIS_TLS_CA``), ``call_metadata`` what every call sends: the bearer token
+(``token=`` or ``$STREAMVIS_TOKEN``) and the data protocol's version; a refused token
+raises ``UnauthenticatedError``, a server of another version ``VersionMismatchError``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,13 @@ from streamvis.proto import service_pb2 as spb
 from streamvis.proto import service_pb2_grpc as spb_grpc
 from streamvis.server import messages as msgs
 from streamvis.server import wire
+from streamvis.server.protocol import (
+    LISTINGS,
+    MAX_RANGES,
+    PROTOCOL,
+    PROTOCOL_KEY,
+    older_server_error,
+)
 from streamvis.server.reach import unavailable_message
 from streamvis.server.status import error_from_rpc
 from streamvis.storage.model import AppendResult, GroupInfo, GroupSnapshot, Item, ReadResult
@@ -47,8 +55,10 @@ __all__ = [
     "resolve_token",
     "resolve_tls_ca",
     "auth_metadata",
+    "call_metadata",
     "open_channel",
     "rpc_error",
+    "stub_call_name",
 ]
 
 TOKEN_ENV = "STREAMVIS_TOKEN"
@@ -66,6 +76,12 @@ def auth_metadata(token: str | None) -> tuple[tuple[str, str], ...] | None:
     """Call metadata carrying ``token`` (resolved with ``resolve_token``)."""
     token = resolve_token(token)
     return (("authorization", f"Bearer {token}"),) if token else None
+
+
+def call_metadata(token: str | None) -> tuple[tuple[str, str], ...]:
+    """What every call sends: the data protocol's version, and ``token`` (resolved with
+    ``resolve_token``) when there is one."""
+    return ((PROTOCOL_KEY, str(PROTOCOL)), *(auth_metadata(token) or ()))
 
 
 def resolve_tls_ca(tls_ca: str | None) -> str | None:
@@ -109,9 +125,17 @@ def open_channel(
 _TLS_MISMATCH = ("socket closed", "handshake", "ssl", "tls", "wrong_version_number")
 
 
-def rpc_error(exc: grpc.RpcError, uri: str, tls: bool) -> Exception:
+def rpc_error(exc: grpc.RpcError, uri: str, tls: bool, call: str = "") -> Exception:
     """``error_from_rpc``, with a hint when a plaintext client likely met a TLS server
-    (or a TLS client a plaintext one): gRPC only says the socket closed."""
+    (or a TLS client a plaintext one): gRPC only says the socket closed; and a line
+    naming both versions when an older data server lacks ``call`` or sends a listing
+    in one message too large."""
+    code = exc.code() if hasattr(exc, "code") else None
+    details = (exc.details() if hasattr(exc, "details") else None) or ""
+    if code == grpc.StatusCode.UNIMPLEMENTED and call:
+        return older_server_error(uri, f"it has no {call} call")
+    if code == grpc.StatusCode.RESOURCE_EXHAUSTED and call in LISTINGS and "Sent" in details:
+        return older_server_error(uri, f"its {call} listing did not fit one message ({details})")
     err = error_from_rpc(exc, uri)
     text = str(err).lower()
     if not isinstance(err, UnavailableError) or not any(m in text for m in _TLS_MISMATCH):
@@ -201,7 +225,7 @@ class DataClient:
         self.uri = uri
         self.timeout = timeout
         self.limit = max_message_bytes
-        self._metadata = auth_metadata(token)
+        self._metadata = call_metadata(token)
         self.tls = resolve_tls_ca(tls_ca) is not None
         self._channel = open_channel(uri, tls_ca=tls_ca, max_message_bytes=self.limit)
         self._stub = spb_grpc.DataServiceStub(self._channel)
@@ -210,16 +234,20 @@ class DataClient:
         try:
             return method(request, timeout=self.timeout, metadata=self._metadata)
         except grpc.RpcError as exc:
-            raise rpc_error(exc, self.uri, self.tls) from None
+            raise rpc_error(exc, self.uri, self.tls, stub_call_name(method)) from None
 
     def _stream(self, method: Any, request: Any, timeout: float | None = None) -> Iterator[Any]:
         call = method(request, timeout=timeout, metadata=self._metadata)
         try:
             yield from call
         except grpc.RpcError as exc:
-            raise rpc_error(exc, self.uri, self.tls) from None
+            raise rpc_error(exc, self.uri, self.tls, stub_call_name(method)) from None
         finally:
             call.cancel()
+
+    def _listing(self, method: Any, request: Any) -> list[Any]:
+        """Every reply of a listing stream (bounded by ``timeout``)."""
+        return list(self._stream(method, request, self.timeout))
 
     # -- write sink -------------------------------------------------------------------------
 
@@ -237,7 +265,7 @@ class DataClient:
     def schemas(self, scope: str) -> dict[str, dict[str, np.dtype]]:
         """Column dtypes of every name of ``scope`` ({} for an unknown scope)."""
         return msgs.schemas_from_proto(
-            self._unary(self._stub.Schemas, spb.SchemasRequest(scope=scope))
+            self._listing(self._stub.Schemas, spb.SchemasRequest(scope=scope))
         )
 
     def write_config(self, scope: str, config: Mapping[str, Any]) -> None:
@@ -251,16 +279,15 @@ class DataClient:
     # -- reads ------------------------------------------------------------------------------
 
     def scopes(self) -> list[str]:
-        return list(self._unary(self._stub.Scopes, spb.ScopesRequest()).scopes)
+        return [s for r in self._listing(self._stub.Scopes, spb.ScopesRequest()) for s in r.scopes]
 
     def names(self, scope: str) -> list[str]:
-        return list(self._unary(self._stub.Names, spb.NamesRequest(scope=scope)).names)
+        replies = self._listing(self._stub.Names, spb.NamesRequest(scope=scope))
+        return [n for r in replies for n in r.names]
 
     def configs(self, scope_pattern: str | None = None) -> dict[str, dict[str, Any]]:
         req = spb.ConfigsRequest(scope_pattern=scope_pattern) if scope_pattern else None
-        return msgs.configs_from_proto(
-            self._unary(self._stub.Configs, req or spb.ConfigsRequest())
-        )
+        return msgs.configs_from_proto(self._listing(self._stub.Configs, req or spb.ConfigsRequest()))
 
     def cursor(self) -> str:
         """The server's current end of the log (start a ``subscribe`` there to tail)."""
@@ -325,10 +352,23 @@ class DataClient:
         """Nothing to drop here: the data server keeps the decoded groups."""
 
     def read_ranges(self, requests: Sequence[RangeRequest]) -> RangesResult:
-        """Many groups' ranges from one state of the log, in one call."""
+        """Many groups' ranges from one state of the log, in one call; more than
+        ``MAX_RANGES`` in several calls (each from one state; the cursor is the first
+        call's, so reading on from it repeats points rather than missing any)."""
         reqs = check_requests(requests)
+        parts = [
+            self._read_ranges(reqs[i : i + MAX_RANGES])
+            for i in range(0, max(1, len(reqs)), MAX_RANGES)
+        ]
+        if len(parts) == 1:
+            return parts[0]
+        tables = [t for p in parts for t in p.tables]
+        return RangesResult(tables, [c for p in parts for c in p.counts], parts[0].cursor)
+
+    def _read_ranges(self, reqs: Sequence[RangeRequest]) -> RangesResult:
         req = spb.ReadRangesRequest(ranges=[wire.range_request_to_proto(r) for r in reqs])
-        return wire.ranges_from_replies(self._stream(self._stub.ReadRanges, req, self.timeout), len(reqs))
+        replies = self._stream(self._stub.ReadRanges, req, self.timeout)
+        return wire.ranges_from_replies(replies, len(reqs))
 
     def subscribe(
         self,
@@ -386,6 +426,13 @@ class DataClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def stub_call_name(method: Any) -> str:
+    """A stub method's RPC name ("Scopes"), for messages."""
+    path = getattr(method, "_method", b"")
+    path = path.decode() if isinstance(path, bytes) else str(path)
+    return path.rsplit("/", 1)[-1]
 
 
 class GrpcSource(DataClient):

@@ -22,6 +22,7 @@ from grpc_health.v1._async import HealthServicer
 from streamvis.errors import InvalidArgumentError, StreamvisError
 from streamvis.proto import service_pb2_grpc as spb_grpc
 from streamvis.server import wire
+from streamvis.server.guard import ServiceGuard
 from streamvis.server.service import DataServicer
 from streamvis.source import is_loopback, reach_note
 
@@ -79,7 +80,11 @@ class DataServer:
         problem = _bind_problem(self.host, self.port)  # before gRPC logs its own lines
         if problem:
             raise PortInUseError(problem)
-        server = grpc.aio.server(options=wire.server_options(self.max_message_bytes))
+        # the one gate of every call but the health service's: token, decoding, errors
+        server = grpc.aio.server(
+            interceptors=[ServiceGuard(self.token)],
+            options=wire.server_options(self.max_message_bytes),
+        )
         target = f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
         try:
             if credentials is None:
@@ -103,7 +108,6 @@ class DataServer:
                 self._store,
                 max_message_bytes=self.max_message_bytes,
                 poll_interval=self.poll_interval,
-                token=self.token,
             )
             spb_grpc.add_DataServiceServicer_to_server(self._servicer, server)
             self._health = HealthServicer()

@@ -3,13 +3,14 @@
 Store calls block, so they run in a thread pool; the event loop only moves
 messages. Subscribers wait on a change counter that is bumped by this server's own
 writes and by a poller that refreshes the store (appends made by other processes).
+The token check and the translation of errors into status codes are not here: the
+server's one interceptor (``guard.ServiceGuard``) does both for every call.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import hmac
 import logging
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -18,19 +19,19 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 
-from streamvis.errors import (
-    CursorResetError,
-    StreamvisError,
-    UnauthenticatedError,
-    UnavailableError,
-)
+from streamvis.errors import CursorResetError, InvalidArgumentError, UnavailableError
 from streamvis.proto import data_pb2 as dpb
 from streamvis.proto import service_pb2 as spb
 from streamvis.proto import service_pb2_grpc as spb_grpc
 from streamvis.server import messages as msgs
 from streamvis.server import wire
 from streamvis.server.group_commit import GroupCommit
-from streamvis.server.status import status_for, trailing_metadata
+from streamvis.server.protocol import (
+    MAX_RANGES,
+    PROTOCOL,
+    client_protocol,
+    older_client_error,
+)
 from streamvis.storage.model import ConfigUpdate, Deletion
 
 if TYPE_CHECKING:
@@ -64,37 +65,6 @@ class Changes:
             pass
 
 
-def _unary(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn StreamvisErrors of a unary handler into status codes."""
-
-    @functools.wraps(fn)
-    async def wrapper(self: DataServicer, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        try:
-            self._check_token(context)
-            return await fn(self, request, context)
-        except Exception as exc:  # noqa: BLE001 - every error leaves as a status
-            await self._abort(context, exc)
-
-    return wrapper
-
-
-def _streaming(fn: Callable[..., AsyncIterator[Any]]) -> Callable[..., AsyncIterator[Any]]:
-    """Turn StreamvisErrors of a server-streaming handler into status codes."""
-
-    @functools.wraps(fn)
-    async def wrapper(
-        self: DataServicer, request: Any, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[Any]:
-        try:
-            self._check_token(context)
-            async for msg in fn(self, request, context):
-                yield msg
-        except Exception as exc:  # noqa: BLE001
-            await self._abort(context, exc)
-
-    return wrapper
-
-
 class DataServicer(spb_grpc.DataServiceServicer):
     """Serves one store. ``close()`` ends the subscriptions (they see UNAVAILABLE)."""
 
@@ -104,13 +74,11 @@ class DataServicer(spb_grpc.DataServiceServicer):
         *,
         max_message_bytes: int = wire.DEFAULT_MAX_MESSAGE_BYTES,
         poll_interval: float = 0.02,
-        token: str | None = None,
         workers: int = 8,
     ) -> None:
         self.store = store
         self.limit = max_message_bytes
         self.poll_interval = poll_interval
-        self.token = token
         self.changes = Changes()
         self.closing = False
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="streamvis-store")
@@ -125,30 +93,6 @@ class DataServicer(spb_grpc.DataServiceServicer):
     async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
-
-    def _check_token(self, context: grpc.aio.ServicerContext) -> None:
-        if self.token is None:
-            return
-        sent = False
-        for key, value in context.invocation_metadata() or ():
-            if key == "authorization" and isinstance(value, str):
-                sent = True
-                given = value.removeprefix("Bearer ").strip()
-                if hmac.compare_digest(given.encode(), self.token.encode()):
-                    return
-        what = "the token sent is wrong" if sent else "no token was sent"
-        raise UnauthenticatedError(
-            f"the data server requires a token and {what} "
-            "(give token= / --token, or set STREAMVIS_TOKEN)"
-        )
-
-    async def _abort(self, context: grpc.aio.ServicerContext, exc: BaseException) -> None:
-        if isinstance(exc, asyncio.CancelledError | grpc.aio.AbortError):
-            raise exc
-        if not isinstance(exc, StreamvisError):
-            log.exception("internal error in a data server call")
-        message = str(exc) if isinstance(exc, StreamvisError) else f"internal error: {exc!r}"
-        await context.abort(status_for(exc), message, trailing_metadata(exc))
 
     def start(self) -> None:
         """Start polling the store for appends made by other processes."""
@@ -190,15 +134,8 @@ class DataServicer(spb_grpc.DataServiceServicer):
     async def Append(
         self, request_iterator: AsyncIterator[spb.AppendRequest], context: grpc.aio.ServicerContext
     ) -> spb.AppendReply:
-        try:
-            self._check_token(context)
-            requests = [req async for req in request_iterator]
-            return await self._append(requests)
-        except Exception as exc:  # noqa: BLE001
-            await self._abort(context, exc)
-            raise  # unreachable: abort raises
+        return await self._append([req async for req in request_iterator])
 
-    @_unary
     async def AppendBatch(self, request: spb.AppendRequest, context: Any) -> spb.AppendReply:
         return await self._append([request])
 
@@ -211,14 +148,12 @@ class DataServicer(spb_grpc.DataServiceServicer):
             self.changes.bump()
         return spb.AppendReply(duplicate=result.duplicate, cursor=result.cursor)
 
-    @_unary
     async def WriteConfig(self, request: dpb.Config, context: Any) -> spb.WriteReply:
         item = ConfigUpdate(request.scope, msgs.config_from_json(request))
         result = await self._run(self.store.append, [item])
         self.changes.bump()
         return spb.WriteReply(cursor=result.cursor)
 
-    @_unary
     async def Delete(self, request: dpb.Delete, context: Any) -> spb.WriteReply:
         result = await self._run(self.store.append, [Deletion(request.scope, request.name or None)])
         self.changes.bump()
@@ -226,29 +161,43 @@ class DataServicer(spb_grpc.DataServiceServicer):
 
     # -- listings ---------------------------------------------------------------------------
 
-    @_unary
-    async def Scopes(self, request: spb.ScopesRequest, context: Any) -> spb.ScopesReply:
-        return spb.ScopesReply(scopes=await self._run(self.store.scopes))
+    def _listing(self, context: Any, call: str, replies: Iterator[T]) -> list[T]:
+        """A listing's replies; an older client (one reply expected) gets them only
+        when one suffices (it would wait for a single message forever otherwise)."""
+        out = list(replies)
+        if len(out) > 1:
+            version = client_protocol(context.invocation_metadata())
+            if version < PROTOCOL:
+                raise older_client_error(call, version, len(out))
+        return out
 
-    @_unary
-    async def Names(self, request: spb.NamesRequest, context: Any) -> spb.NamesReply:
-        return spb.NamesReply(names=await self._run(self.store.names, request.scope))
+    async def Scopes(self, request: spb.ScopesRequest, context: Any) -> AsyncIterator[Any]:
+        scopes = await self._run(self.store.scopes)
+        for msg in self._listing(context, "Scopes", msgs.scopes_messages(scopes, self.limit)):
+            yield msg
 
-    @_unary
-    async def Configs(self, request: spb.ConfigsRequest, context: Any) -> spb.ConfigsReply:
+    async def Names(self, request: spb.NamesRequest, context: Any) -> AsyncIterator[Any]:
+        names = await self._run(self.store.names, request.scope)
+        for msg in self._listing(context, "Names", msgs.names_messages(names, self.limit)):
+            yield msg
+
+    async def Configs(self, request: spb.ConfigsRequest, context: Any) -> AsyncIterator[Any]:
         pattern = msgs.opt(request, "scope_pattern")
         configs = await self._run(self.store.configs, scope_pattern=pattern)
-        return msgs.configs_to_proto(configs)
+        replies: list[spb.ConfigsReply] = await self._run(
+            list, msgs.configs_messages(configs, self.limit)
+        )
+        for msg in self._listing(context, "Configs", iter(replies)):
+            yield msg
 
-    @_unary
-    async def Schemas(self, request: spb.SchemasRequest, context: Any) -> spb.SchemasReply:
-        return msgs.schemas_to_proto(await self._run(self.store.schemas, request.scope))
+    async def Schemas(self, request: spb.SchemasRequest, context: Any) -> AsyncIterator[Any]:
+        schemas = await self._run(self.store.schemas, request.scope)
+        for msg in self._listing(context, "Schemas", msgs.schemas_messages(schemas, self.limit)):
+            yield msg
 
-    @_unary
     async def Cursor(self, request: spb.CursorRequest, context: Any) -> spb.CursorReply:
         return spb.CursorReply(cursor=await self._run(self._refresh))
 
-    @_streaming
     async def Groups(self, request: spb.GroupsRequest, context: Any) -> AsyncIterator[Any]:
         snap = await self._run(
             self.store.snapshot,
@@ -283,13 +232,11 @@ class DataServicer(spb_grpc.DataServiceServicer):
             pending = loop.run_in_executor(self._pool, next, messages, None)
             yield msg
 
-    @_streaming
     async def Fetch(self, request: spb.FetchRequest, context: Any) -> AsyncIterator[Any]:
         result = await self._run(self._read, request, msgs.opt(request, "since"))
         async for msg in self._built_in_thread(wire.read_result_messages(result, self.limit)):
             yield msg
 
-    @_streaming
     async def ReadRange(self, request: spb.ReadRangeRequest, context: Any) -> AsyncIterator[Any]:
         max_points = msgs.opt(request, "max_points")
         table = await self._run(
@@ -306,12 +253,16 @@ class DataServicer(spb_grpc.DataServiceServicer):
         yield spb.FetchReply(end_of_batch=True)
 
     async def ReadRanges(self, request: spb.ReadRangesRequest, context: Any) -> AsyncIterator[Any]:
+        if len(request.ranges) > MAX_RANGES:
+            raise InvalidArgumentError(
+                f"ReadRanges takes at most {MAX_RANGES:,} ranges per call, got "
+                f"{len(request.ranges):,}; split the list into several calls"
+            )
         reqs = [wire.range_request_from_proto(r) for r in request.ranges]
         result = await self._run(self.store.read_ranges, reqs)
         for msg in wire.ranges_messages(result, self.limit):
             yield msg
 
-    @_streaming
     async def Subscribe(self, request: spb.FetchRequest, context: Any) -> AsyncIterator[Any]:
         cursor = msgs.opt(request, "since")
         reset, first = False, True

@@ -13,6 +13,7 @@ status code alone when the metadata is missing (a proxy, another implementation)
     ConflictError                                                -> ABORTED
     UnavailableError                                             -> UNAVAILABLE
     UnauthenticatedError                                         -> UNAUTHENTICATED
+    VersionMismatchError                                         -> FAILED_PRECONDITION
     any other error                                              -> INTERNAL
 """
 
@@ -41,6 +42,7 @@ _STATUS_OF_CODE: dict[str, grpc.StatusCode] = {
     E.ConflictError.code: grpc.StatusCode.ABORTED,
     E.UnavailableError.code: grpc.StatusCode.UNAVAILABLE,
     E.UnauthenticatedError.code: grpc.StatusCode.UNAUTHENTICATED,
+    E.VersionMismatchError.code: grpc.StatusCode.FAILED_PRECONDITION,
 }
 
 _ERROR_OF_STATUS: dict[grpc.StatusCode, type[E.StreamvisError]] = {

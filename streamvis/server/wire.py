@@ -135,6 +135,11 @@ def decode_payload(col: dpb.Column) -> np.ndarray:
             return np.frombuffer(col.data, dtype=dtype)
     elif dtype is not None and col.encoding == dpb.LINEAR and len(col.data) == 2 * dtype.itemsize:
         first, step = np.frombuffer(col.data, dtype=dtype)
+        if dtype.kind == "f" and (step != 0 or not np.isfinite(first)):
+            raise InvalidArgumentError(
+                f"column {col.name[:100]!r}: a LINEAR {dtype} column holds one finite value "
+                f"(step 0), got first {first}, step {step}; send floats RAW"
+            )
         if step == 0:
             return np.full(col.length, first, dtype=dtype)
         stop = int(first) + int(step) * col.length
@@ -433,7 +438,11 @@ def items_from_requests(
                         f"points of {p.scope!r}/{p.name!r}: the batch's columns claim more rows "
                         "than its bytes can hold (forged lengths?); split it into smaller batches"
                     )
-                cols = {c.name: decode_payload(c) for c in p.columns}
+                try:
+                    cols = {c.name: decode_payload(c) for c in p.columns}
+                except InvalidArgumentError as exc:
+                    where = f"points of {p.scope[:100]!r}/{p.name[:100]!r}"
+                    raise InvalidArgumentError(f"{where}: {exc}") from None
                 if it.continued and parts and isinstance(parts[-1], tuple):
                     parts[-1][3].append(cols)
                 else:

@@ -45,6 +45,12 @@ OK_CODES = {
     grpc.StatusCode.RESOURCE_EXHAUSTED,  # a reply over the message size limit
 }
 COUNT: dict[str, int] = {}
+# calls that answer with a stream of messages; listings need the protocol header
+STREAMING = frozenset(
+    {"Scopes", "Names", "Configs", "Schemas", "Groups", "Fetch", "ReadRange", "ReadRanges",
+     "Subscribe"}
+)
+PROTOCOL_MD = (("streamvis-protocol", "2"),)
 HYP = settings(
     max_examples=int(os.environ.get("STREAMVIS_FUZZ_EXAMPLES", "150")),
     deadline=None,
@@ -143,8 +149,8 @@ def _healthy(env: dict[str, Any]) -> None:
     stub = health_pb2_grpc.HealthStub(env["channel"])
     reply = stub.Check(health_pb2.HealthCheckRequest(service="streamvis.DataService"), timeout=10)
     assert reply.status == health_pb2.HealthCheckResponse.SERVING
-    scopes = env["stub"].Scopes(spb.ScopesRequest(), timeout=10).scopes
-    assert "base" in scopes
+    replies = env["stub"].Scopes(spb.ScopesRequest(), timeout=10, metadata=PROTOCOL_MD)
+    assert "base" in [s for r in replies for s in r.scopes]
     out = env["server"].output()
     assert "Traceback" not in out and "internal error" not in out, out[-3000:]
 
@@ -156,8 +162,8 @@ def call(env: dict[str, Any], method: str, request: Any) -> tuple[grpc.StatusCod
     stub, t0 = env["stub"], time.monotonic()
     fn = getattr(stub, method)
     try:
-        if method in ("Groups", "Fetch", "ReadRange", "Subscribe"):
-            stream = fn(request, timeout=DEADLINE)
+        if method in STREAMING:
+            stream = fn(request, timeout=DEADLINE, metadata=PROTOCOL_MD)
             for msg in stream:
                 if getattr(msg, "end_of_batch", False) and method == "Subscribe":
                     stream.cancel()
@@ -179,6 +185,57 @@ def expect_proper(env: dict[str, Any], method: str, request: Any) -> grpc.Status
     assert code == grpc.StatusCode.OK or details, f"{method}: {code} without a message"
     return code
 
+
+
+# --------------------------------------------------------------------------- raw calls
+def data_service_methods() -> list[Any]:
+    """Every method of the DataService, from its protobuf service descriptor."""
+    return list(spb.DESCRIPTOR.services_by_name["DataService"].methods)
+
+
+def request_class(method: Any) -> Any:
+    """The generated message class of ``method``'s request."""
+    from google.protobuf import message_factory
+
+    return message_factory.GetMessageClass(method.input_type)
+
+
+def raw_call(
+    channel: grpc.Channel,
+    method: Any,
+    payload: bytes,
+    metadata: tuple[tuple[str, str], ...] = (),
+    timeout: float = DEADLINE,
+) -> tuple[grpc.StatusCode, str, int]:
+    """Send ``payload`` (raw bytes) to ``method`` as its shape demands (unary or
+    streaming, both ways); (status, details, reply messages received). A stream is read
+    to its end, Subscribe only to its first message."""
+    path = f"/{method.containing_service.full_name}/{method.name}"
+    shape = {
+        (False, False): channel.unary_unary,
+        (False, True): channel.unary_stream,
+        (True, False): channel.stream_unary,
+        (True, True): channel.stream_stream,
+    }[(method.client_streaming, method.server_streaming)]
+    fn = shape(path)  # no serializers: bytes in, bytes out
+    arg: Any = iter([payload]) if method.client_streaming else payload
+    got = 0
+    try:
+        if method.server_streaming:
+            stream = fn(arg, timeout=timeout, metadata=metadata)
+            for _ in stream:
+                got += 1
+                if method.name == "Subscribe":
+                    stream.cancel()
+                    break
+        else:
+            fn(arg, timeout=timeout, metadata=metadata)
+            got = 1
+    except grpc.RpcError as exc:
+        if got and exc.code() == grpc.StatusCode.CANCELLED:
+            return grpc.StatusCode.OK, "", got
+        return exc.code(), exc.details() or "", got
+    return grpc.StatusCode.OK, "", got
 
 
 # --------------------------------------------------------------------------- strategies

@@ -242,6 +242,95 @@ def test_token_from_the_environment(token_server: Server, monkeypatch: pytest.Mo
     assert r.returncode == 0 and scope in r.stdout.split(), r.stderr
 
 
+# -- every RPC, enumerated from the service descriptor -------------------------------------------
+
+
+def _requests(scope: str) -> dict[str, bytes]:
+    """A request per method that would return or change data if it were let through."""
+    from streamvis.proto import data_pb2 as dpb
+    from streamvis.proto import service_pb2 as spb
+
+    one = spb.ReadRangeRequest(scope=scope, name="loss", index=0)
+    append = spb.AppendRequest(writer_id=b"intruder")
+    append.items.add().delete.CopyFrom(dpb.Delete(scope=scope))
+    msgs = {
+        "Append": append,
+        "AppendBatch": append,
+        "WriteConfig": dpb.Config(scope=scope, json='{"owned": 1}'),
+        "Delete": dpb.Delete(scope=scope),
+        "Names": spb.NamesRequest(scope=scope),
+        "Schemas": spb.SchemasRequest(scope=scope),
+        "ReadRange": one,
+        "ReadRanges": spb.ReadRangesRequest(ranges=[one]),
+    }
+    return {k: v.SerializeToString() for k, v in msgs.items()}
+
+
+def test_every_rpc_refused_without_the_token(token_server: Server) -> None:
+    """Regression: ReadRanges lacked the token check and returned the data. Every method
+    of the DataService (enumerated from its descriptor, so a new one is covered) is
+    answered UNAUTHENTICATED with one line and no message, without or with a wrong token;
+    with the token each works; the health service answers without one."""
+    from tests.hardening.hostile_support import data_service_methods, raw_call, request_class
+
+    scope = "rpc-auth"
+    with DataClient(token_server.uri, TOKEN) as client:
+        client.append([_points(scope)])
+    payloads = _requests(scope)
+    methods = data_service_methods()
+    assert {"ReadRanges", "Fetch", "Append", "Scopes"} <= {m.name for m in methods}
+    bad_metadata = [
+        (),
+        (("authorization", "Bearer wrong"),),
+        (("authorization", f"Bearer {TOKEN}x"),),
+        (("authorization", "Basic " + TOKEN),),
+        (("authorization", ""),),
+    ]
+    with grpc.insecure_channel(token_server.uri) as channel:
+        for method in methods:
+            payload = payloads.get(method.name, request_class(method)().SerializeToString())
+            for metadata in bad_metadata:
+                code, details, got = raw_call(channel, method, payload, metadata, timeout=TIMEOUT)
+                assert code == grpc.StatusCode.UNAUTHENTICATED, (method.name, metadata, code)
+                assert got == 0, f"{method.name} sent {got} message(s) without the token"
+                assert "requires a token" in details and "\n" not in details, details
+        good = (("authorization", f"Bearer {TOKEN}"), ("streamvis-protocol", "2"))
+        for method in methods:
+            if method.name in ("Append", "AppendBatch", "Delete", "WriteConfig"):
+                continue  # the writes are checked below, by what the log holds
+            payload = payloads.get(method.name, request_class(method)().SerializeToString())
+            code, details, got = raw_call(channel, method, payload, good, timeout=TIMEOUT)
+            assert code == grpc.StatusCode.OK and got >= 1, (method.name, code, details)
+        health = health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(service="streamvis.DataService"), timeout=TIMEOUT
+        )
+        assert health.status == health_pb2.HealthCheckResponse.SERVING
+    assert (scope, "loss") in _stored(token_server.path, scope)  # nothing deleted
+    with Store.open(token_server.path, mode="r") as store:
+        assert "owned" not in store.configs().get(scope, {})
+
+
+def test_hostile_read_ranges_without_the_token_costs_nothing(token_server: Server) -> None:
+    """The issue's load: one 3.3 MB ReadRanges of 150,000 ranges (7.5 s of server time,
+    +280 MB) is refused UNAUTHENTICATED before it is parsed: quickly, and the server
+    still answers."""
+    from streamvis.proto import service_pb2 as spb
+    from tests.hardening.hostile_support import data_service_methods, raw_call
+
+    req = spb.ReadRangesRequest(
+        ranges=[spb.ReadRangeRequest(scope=f"s{i}", name="loss") for i in range(150_000)]
+    )
+    payload = req.SerializeToString()
+    assert len(payload) > 2_000_000
+    method = next(m for m in data_service_methods() if m.name == "ReadRanges")
+    with grpc.insecure_channel(token_server.uri, options=wire.channel_options(64 << 20)) as ch:
+        t0 = time.monotonic()
+        code, _, got = raw_call(ch, method, payload, timeout=TIMEOUT)
+        assert code == grpc.StatusCode.UNAUTHENTICATED and got == 0
+        assert time.monotonic() - t0 < 3.0
+    assert script.gscopes(token_server.uri, token=TOKEN)
+
+
 # -- the CLI ----------------------------------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from tests.hardening.hostile_support import (
     HYP,
     HYP_READS,
     LONG,
+    PROTOCOL_MD,
     UNI_SCOPE,
     _healthy,
     _seed,
@@ -42,11 +44,13 @@ from tests.hardening.hostile_support import (
     append_requests,
     call,
     cursors,
+    data_service_methods,
     expect_proper,
     f64,
     hostile_env,
     i64,
     opt_text,
+    raw_call,
     text,
     u64,
 )
@@ -73,6 +77,7 @@ def test_fuzz_reads(env: dict[str, Any]) -> None:
                     "Cursor",
                     "Fetch",
                     "ReadRange",
+                    "ReadRanges",
                     "Subscribe",
                 ]
             )
@@ -98,17 +103,24 @@ def test_fuzz_reads(env: dict[str, Any]) -> None:
                 name_pattern=data.draw(opt_text),
                 since=data.draw(cursors(valid)),
             )
-        elif method == "ReadRange":
-            req = _set(
-                spb.ReadRangeRequest(
-                    scope=data.draw(st.sampled_from(["base", UNI_SCOPE]) | text),
-                    name=data.draw(st.sampled_from(["y", EVIL_NAME]) | text),
-                    index=data.draw(i64),
-                ),
-                x_min=data.draw(st.one_of(st.none(), f64)),
-                x_max=data.draw(st.one_of(st.none(), f64)),
-                max_points=data.draw(st.one_of(st.none(), u64)),
-            )
+        elif method in ("ReadRange", "ReadRanges"):
+            ranges = [
+                _set(
+                    spb.ReadRangeRequest(
+                        scope=data.draw(st.sampled_from(["base", UNI_SCOPE]) | text),
+                        name=data.draw(st.sampled_from(["y", EVIL_NAME]) | text),
+                        index=data.draw(i64),
+                        smoothing=data.draw(st.sampled_from([0.0, 0.5]) | f64),
+                    ),
+                    x_min=data.draw(st.one_of(st.none(), f64)),
+                    x_max=data.draw(st.one_of(st.none(), f64)),
+                    max_points=data.draw(st.one_of(st.none(), u64)),
+                    upto=data.draw(st.one_of(st.none(), u64)),
+                    x_column=data.draw(opt_text),
+                )
+                for _ in range(data.draw(st.integers(1 if method == "ReadRange" else 0, 3)))
+            ]
+            req = ranges[0] if method == "ReadRange" else spb.ReadRangesRequest(ranges=ranges)
         elif method == "Scopes":
             req = spb.ScopesRequest()
         else:
@@ -247,3 +259,121 @@ def test_mangled_cursor_resets(tmp_path: Path) -> None:
         assert store.read_arrays(scope="base")
     finally:
         store.close()
+
+
+# --------------------------------------------------------------------------- finding 8
+CLASS_NAME = re.compile(r"\b[A-Z][A-Za-z]*(Error|Exception)\b|Traceback|<class ")
+
+
+def _refused(env: dict[str, Any], method: str, request: Any, *named: str) -> str:
+    """Send ``request`` raw; it must come back INVALID_ARGUMENT, one line naming each of
+    ``named``, without a Python class name."""
+    m = next(m for m in data_service_methods() if m.name == method)
+    payload = request if isinstance(request, bytes) else request.SerializeToString()
+    code, details, got = raw_call(env["channel"], m, payload, PROTOCOL_MD)
+    assert code == grpc.StatusCode.INVALID_ARGUMENT, (method, code, details)
+    assert got == 0 and "\n" not in details, details
+    assert not CLASS_NAME.search(details), details
+    for word in named:
+        assert word in details, (word, details)
+    return details
+
+
+def _points_request(scope: str, *columns: dpb.Column) -> spb.AppendRequest:
+    req = spb.AppendRequest()
+    p = req.items.add().points
+    p.scope, p.name, p.index = scope, "y", 0
+    p.columns.extend(columns)
+    return req
+
+
+def test_linear_float_column_is_invalid_argument(env: dict[str, Any]) -> None:
+    """Regression: a LINEAR float64 column with a step (np.iinfo of a float) came back
+    UNKNOWN/INTERNAL with ValueError; NaN as its value likewise."""
+    x = dpb.Column(
+        name="x", dtype=dpb.INT64, encoding=dpb.RAW, length=3,
+        data=np.arange(3, dtype=np.int64).tobytes(),
+    )
+    for first, step in ((0.0, 1.5), (float("nan"), 0.0), (1.0, float("inf"))):
+        y = dpb.Column(
+            name="ylin", dtype=dpb.FLOAT64, encoding=dpb.LINEAR, length=3,
+            data=np.array([first, step]).tobytes(),
+        )
+        req = _points_request("fz-linear", x, y)
+        for method in ("AppendBatch", "Append"):
+            _refused(env, method, req, "'ylin'", "LINEAR", "'fz-linear'")
+    _healthy(env)
+
+
+def test_deeply_nested_config_is_invalid_argument(env: dict[str, Any]) -> None:
+    """Regression: a config nested 5,000 deep raised RecursionError (INTERNAL)."""
+    deep = '{"a": ' * 5000 + "1" + "}" * 5000
+    _refused(env, "WriteConfig", dpb.Config(scope="fz-deep", json=deep), "config", "'fz-deep'")
+    req = spb.AppendRequest(writer_id=b"deep")
+    req.items.add().config.CopyFrom(dpb.Config(scope="fz-deep", json="[" * 5000 + "]" * 5000))
+    _refused(env, "AppendBatch", req, "config", "'fz-deep'")
+    _healthy(env)
+
+
+def test_garbage_protobuf_is_invalid_argument_for_every_call(env: dict[str, Any]) -> None:
+    """Regression: bytes that are not the request message came back UNKNOWN with
+    "Unexpected <class 'google.protobuf.message.DecodeError'>" (INTERNAL for Append).
+    Every method of the service, from its descriptor; also a string field holding
+    bytes that are not UTF-8."""
+    bad_utf8 = b"\x0a\x02\xff\xfe"  # field 1 (a string in every request that has one)
+    for m in data_service_methods():
+        for garbage in (b"\xff\xff\xff\xff", b"\x0a\x05ab", bad_utf8):
+            code, details, got = raw_call(env["channel"], m, garbage, PROTOCOL_MD)
+            if garbage is bad_utf8 and code == grpc.StatusCode.OK:
+                continue  # field 1 is bytes here (AppendRequest.writer_id): valid
+            assert code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND), (
+                m.name, garbage, code, details,
+            )
+            if code == grpc.StatusCode.INVALID_ARGUMENT and garbage is not bad_utf8:
+                assert f"the {m.name} request is not a valid" in details, details
+            assert got == 0 and not CLASS_NAME.search(details), (m.name, details)
+    _healthy(env)
+
+
+def test_nul_in_a_column_name_is_refused(env: dict[str, Any]) -> None:
+    """Regression: a NUL in a column name was stored (scope and name refused it)."""
+    col = dpb.Column(
+        name="y\x00z", dtype=dpb.FLOAT64, encoding=dpb.RAW, length=2,
+        data=np.arange(2.0).tobytes(),
+    )
+    _refused(env, "AppendBatch", _points_request("fz-nul", col), "column", "NUL")
+    store = Store.open(env["path"], mode="r")
+    try:
+        assert "fz-nul" not in store.scopes()
+    finally:
+        store.close()
+
+
+def test_read_ranges_errors_are_invalid_argument(env: dict[str, Any]) -> None:
+    """Regression: ReadRanges lacked the error translation: a bad range came back UNKNOWN
+    with "Unexpected <class 'streamvis.errors.InvalidArgumentError'>"."""
+    bad = spb.ReadRangeRequest(scope="base", name="y", index=0, smoothing=2.0)
+    _refused(env, "ReadRanges", spb.ReadRangesRequest(ranges=[bad]), "smoothing", "2.0")
+
+
+def test_read_ranges_is_capped_and_clients_split(env: dict[str, Any]) -> None:
+    """One ReadRanges call takes at most MAX_RANGES ranges (INVALID_ARGUMENT naming the
+    cap); the client splits a longer list, so the web app's 100,000-group reads work."""
+    from streamvis.server.client import GrpcSource
+    from streamvis.server.protocol import MAX_RANGES
+    from streamvis.storage import RangeRequest
+
+    one = spb.ReadRangeRequest(scope="base", name="y", index=0)
+    over = spb.ReadRangesRequest(ranges=[one] * (MAX_RANGES + 1))
+    t0 = time.monotonic()
+    _refused(env, "ReadRanges", over, f"{MAX_RANGES:,}", f"{MAX_RANGES + 1:,}")
+    assert time.monotonic() - t0 < FAST
+    reqs = [RangeRequest("base", "y", i % 3) for i in range(MAX_RANGES + 500)]
+    with GrpcSource(env["uri"], timeout=60) as src:
+        result = src.read_ranges(reqs)
+    assert len(result.tables) == len(reqs) == len(result.counts)
+    assert [t is None for t in result.tables[:3]] == [False, False, True]  # index 2: none
+    assert result.tables[-1] is not None and result.tables[-1].num_rows == 50
+    later = [i for i in range(MAX_RANGES, len(reqs)) if i % 3 < 2]  # the second call's
+    assert all(result.counts[i] == 50 and result.tables[i] is not None for i in later)
+    _healthy(env)

@@ -145,3 +145,61 @@ def test_sigterm_shuts_down_cleanly(start_server) -> None:
     assert out.strip().endswith("stopped") and "Traceback" not in err
     with Store.open(srv.path, "r") as store:
         assert store.read("s").num_points == 4
+
+
+def test_the_guard_answers_unexpected_errors_in_one_line(caplog: pytest.LogCaptureFixture) -> None:
+    """What no handler expected (a bug) leaves as INTERNAL with one line naming the call,
+    no class name or traceback; the traceback goes to the server's log. A RecursionError
+    (a request nested too deeply) is INVALID_ARGUMENT. Handlers of every shape, behind
+    the same interceptor the data server installs, on a real grpc.aio server."""
+    import asyncio
+    import logging
+
+    from streamvis.server.guard import ServiceGuard
+
+    async def boom(request: bytes, context: object) -> bytes:
+        raise KeyError("a bug")
+
+    async def boom_stream(request: bytes, context: object):  # type: ignore[no-untyped-def]
+        yield b"first"
+        raise ZeroDivisionError("another bug")
+
+    async def deep(request: bytes, context: object) -> bytes:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    async def main() -> list[tuple[grpc.StatusCode, str, int]]:
+        server = grpc.aio.server(interceptors=[ServiceGuard(None)])
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("t.T", {
+            "Boom": grpc.unary_unary_rpc_method_handler(boom),
+            "BoomStream": grpc.unary_stream_rpc_method_handler(boom_stream),
+            "Deep": grpc.unary_unary_rpc_method_handler(deep),
+        }),))
+        port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        out = []
+        try:
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+                for name, streaming in (("Boom", False), ("BoomStream", True), ("Deep", False)):
+                    got = 0
+                    try:
+                        if streaming:
+                            async for _ in channel.unary_stream(f"/t.T/{name}")(b"", timeout=10):
+                                got += 1
+                        else:
+                            await channel.unary_unary(f"/t.T/{name}")(b"", timeout=10)
+                    except grpc.aio.AioRpcError as exc:
+                        out.append((exc.code(), exc.details() or "", got))
+        finally:
+            await server.stop(None)
+        return out
+
+    with caplog.at_level(logging.ERROR, logger="streamvis.server"):
+        (c1, d1, _), (c2, d2, got2), (c3, d3, _) = asyncio.run(main())
+    assert c1 == c2 == grpc.StatusCode.INTERNAL, (c1, c2)
+    assert d1 == "internal error in the data server's Boom call (its log has the details)"
+    assert "BoomStream" in d2 and got2 == 1
+    for details in (d1, d2, d3):
+        assert "Error" not in details and "bug" not in details and "\n" not in details, details
+    assert c3 == grpc.StatusCode.INVALID_ARGUMENT and "nested too deeply" in d3
+    logged = "\n".join(r.getMessage() + str(r.exc_info) for r in caplog.records)
+    assert "KeyError" in logged and "ZeroDivisionError" in logged
