@@ -175,16 +175,16 @@ def check_log_file(path: str, what: str = "a streamvis log") -> None:
     ends = _read_ends(path)
     if ends is None or ends[2] == 0 or is_our_log(ends[0]):
         return
-    if looks_legacy(ends[0], ends[2]):
-        raise legacy_error(path)
-    if _holds_our_frames(ends[0]):
-        return  # ours, with a damaged header: opening it reports the corruption
     if _is_event_file(os.path.basename(path)):
         raise ForeignFileError(
             f"{path} is a TensorBoard event file, not a streamvis log: import its "
             f"directory with `streamvis import-tb {os.path.dirname(path) or '.'} LOG`",
             path=path,
         )
+    if looks_legacy(ends[0], ends[2]):
+        raise legacy_error(path)
+    if _holds_our_frames(ends[0]):
+        return  # ours, with a damaged header: opening it reports the corruption
     raise foreign_error(path, what)
 
 
