@@ -193,7 +193,7 @@ def test_logger_keeps_configs_inside_the_limits(tmp_path) -> None:
 def test_server_refuses_the_same(shared_server) -> None:  # noqa: F811 - the fixture
     with DataClient(shared_server.uri) as client:
         for _, key, must in BAD_KEYS[:4]:
-            for surface, build in KEY_SURFACES:
+            for _surface, build in KEY_SURFACES:
                 with pytest.raises(InvalidArgumentError) as info:
                     client.append([_pts("srv-good"), *build(key)])
                 _check_message(info.value, must)
