@@ -3,12 +3,13 @@
 The new log is written beside the old one under the writer lock, with the same log
 id and the next generation, the old one's mode (and owner, where allowed), then renamed
 over it. A symlink is followed: its target is replaced, in the target's directory, and
-the link stays. A log that may not be written (read-only mode bits, or not writable
-by us, or a read-only directory) is refused: compaction would replace it. Readers holding the old file keep
-reading it undisturbed; on their next refresh they see the new generation, and a
-cursor from the old one gets ``CursorResetError`` instead of wrong data. Writers'
-last sequence numbers are carried over, so a retry after compaction is still
-recognised as a duplicate.
+the link stays. A log that may not be written (read-only mode bits, not writable by
+us, or in a read-only directory) is refused: compaction would replace it.
+
+Readers holding the old file keep reading it undisturbed; on their next refresh they
+see the new generation, and a cursor from the old one gets ``CursorResetError``
+instead of wrong data. Writers' last sequence numbers are carried over, so a retry
+after compaction is still recognised as a duplicate.
 """
 
 from __future__ import annotations
