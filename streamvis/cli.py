@@ -27,7 +27,7 @@ COMMANDS: dict[str, str] = {
     "scopes": "streamvis.server.cli:scopes_cmd",
     "names": "streamvis.server.cli:names_cmd",
     "configs": "streamvis.server.cli:configs_cmd",
-    "delete": "streamvis.server.cli:delete_cmd",
+    "delete": "streamvis.storage_cli:delete_cmd",
     "tail": "streamvis.server.cli:tail_cmd",
     "demo": "streamvis.logger.demo:demo_cmd",
     "web-serve": "streamvis.web.cli:web_serve_cmd",

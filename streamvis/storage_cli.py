@@ -1,13 +1,22 @@
-"""CLI commands over a log file: ``export``, ``compact``, ``verify`` (with progress bars)."""
+"""CLI commands over a log file: ``export``, ``compact``, ``verify`` (with progress
+bars) and ``delete`` (a log or a data server). None of them creates a log: a path
+with no log is "no streamvis log at PATH" (only writers create one)."""
 
 from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 from tqdm import tqdm
 
-from streamvis.errors import CorruptDataError
+from streamvis.errors import CorruptDataError, InvalidArgumentError, NotFoundError, StreamvisError
 
-__all__ = ["export_cmd", "compact_cmd", "verify_cmd"]
+__all__ = ["export_cmd", "compact_cmd", "verify_cmd", "delete_cmd"]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @click.command("export")
@@ -78,3 +87,69 @@ def verify_cmd(path: str) -> None:
     if not report.ok:
         raise CorruptDataError(f"{len(report.damaged)} damaged region(s) in {path}")
     click.echo("ok")
+
+
+def _one_line_errors(fn: F) -> F:
+    """Library errors become one line on stderr and exit status 1 (also when the
+    command is invoked on its own, as click's test runner does)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except StreamvisError as exc:
+            raise click.ClickException(" ".join(str(exc).split())) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.command("delete")
+@click.argument("target")
+@click.argument("scope")
+@click.argument("name", required=False)
+@click.option("--yes", "-y", is_flag=True, help="Delete without asking.")
+@click.option("--token", default=None, help="Token the data server requires (env STREAMVIS_TOKEN).")
+@click.option("--tls-ca", default=None, type=click.Path(dir_okay=False),
+              help="CA certificate (PEM) of a TLS data server (env STREAMVIS_TLS_CA).")
+@_one_line_errors
+def delete_cmd(
+    target: str, scope: str, name: str | None, yes: bool, token: str | None, tls_ca: str | None
+) -> None:
+    """Delete SCOPE, or only NAME within it, from TARGET (a log path/URL or host:port):
+    readers stop seeing it; compact reclaims its space. Says what it will delete and
+    asks first (--yes: do not ask; needed without a terminal)."""
+    from streamvis.source import is_server_address, open_source
+
+    options = {"token": token, "tls_ca": tls_ca} if is_server_address(target) else {}
+    src = open_source(target, **options)  # reads: a path with no log stays without one
+    try:
+        what = _deletion_summary(src, scope, name)
+        if not yes:
+            if not sys.stdin.isatty():
+                raise InvalidArgumentError(
+                    f"will delete {what}; no terminal to ask on: pass --yes to delete it")
+            if not click.confirm(f"delete {what}?", default=False):
+                click.echo("nothing deleted")
+                return
+        src.delete(scope, name)
+    finally:
+        src.close()
+    click.echo(f"deleted {scope}" + (f"/{name}" if name else ""))
+
+
+def _deletion_summary(src: Any, scope: str, name: str | None) -> str:
+    """What deleting (scope, name) hides, e.g. "scope 'run1': 2 names (loss, acc), 1,234
+    points"; NotFoundError when there is nothing."""
+    if scope not in src.scopes():
+        raise NotFoundError(f"scope {scope!r} not found")
+    names = src.names(scope)
+    if name is not None and name not in names:
+        raise NotFoundError(f"name {name!r} not found in scope {scope!r}")
+    groups = [g for g in src.groups() if g.scope == scope and (name is None or g.name == name)]
+    points = sum(g.count for g in groups)
+    if name is not None:
+        indices = len({g.index for g in groups})
+        return f"{scope}/{name}: {points:,} points in {indices:,} index(es)"
+    shown = ", ".join(names[:10]) + (f", ... ({len(names) - 10:,} more)" if len(names) > 10 else "")
+    return f"scope {scope!r}: {len(names):,} name(s) ({shown}), {points:,} points"
+

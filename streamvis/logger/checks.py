@@ -14,6 +14,7 @@ import numpy as np
 
 from streamvis.columns import WALL_TIME_COLUMN
 from streamvis.errors import InvalidArgumentError, SchemaMismatchError
+from streamvis.limits import check_key
 from streamvis.logger.tensors import ADAPTERS, F4, F8, I4, I8, _resolve
 from streamvis.storage.codec import validate_column_name
 
@@ -45,9 +46,7 @@ def check_write(
     """Validate one write; replace ``columns`` values by snapshots; fix the schema of a
     new name in ``schemas``. Returns (start_index, I, P). Raises InvalidArgumentError,
     SchemaMismatchError or ReservedNameError."""
-    if not isinstance(name, str) or not name:
-        raise InvalidArgumentError(
-            f"scope {scope!r}: name must be a non-empty string, got {name!r}")
+    check_key("name", name, f"scope {scope!r}: ")  # non-empty, no NUL, <= 1,024 bytes
     if type(start_index) is not int and not isinstance(start_index, (int, np.integer)):
         raise InvalidArgumentError(
             f"{_where(scope, name)}start_index must be an int, got {start_index!r}")

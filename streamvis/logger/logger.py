@@ -28,6 +28,7 @@ import numpy as np
 
 from streamvis.columns import WALL_TIME_COLUMN
 from streamvis.errors import InvalidArgumentError, StreamvisError, UnauthenticatedError
+from streamvis.limits import check_config, check_key
 from streamvis.logger.buffer import Control
 from streamvis.logger.checks import check_wall_time, check_write
 from streamvis.logger.delivery import Delivery
@@ -94,8 +95,7 @@ class DataLogger:
         The original streamvis's: the destination given here (``grpc_uri=`` or
         ``path=``), then ``start()`` ... ``stop()``; in that form the original's
         defaults apply, ``delete_existing=True`` and ``flush_every=2.0``."""
-        if not isinstance(scope, str) or not scope:
-            raise InvalidArgumentError(f"scope must be a non-empty string, got {scope!r}")
+        check_key("scope", scope)  # non-empty, no NUL, at most 1,024 bytes
         if isinstance(delete_existing, str) and grpc_uri is None:
             # the original's positional form: DataLogger(scope, grpc_uri, ...)
             grpc_uri, delete_existing = delete_existing, None
@@ -347,14 +347,12 @@ class DataLogger:
         raise StreamvisError(f"scope {self.scope!r}: call init() before write()")
 
     def write_config(self, config: Mapping[str, Any]) -> _Done:
-        """Queue the scope's config (JSON-serialisable; captured now). Awaitable."""
+        """Queue the scope's config (JSON-serialisable, within ``streamvis.limits``;
+        captured now). Awaitable."""
         if not self._accepting:
             return self._not_accepting()
-        try:
-            copy = json.loads(json.dumps(dict(config)))
-        except (TypeError, ValueError) as exc:
-            raise InvalidArgumentError(
-                f"scope {self.scope!r}: config must be JSON-serialisable ({exc})") from None
+        check_config(config, f"scope {self.scope!r}: ")  # names the key and the limit
+        copy = json.loads(json.dumps(dict(config)))
         self._queue.append(Control(ConfigUpdate(self.scope, copy)))
         return _DONE
 

@@ -2,7 +2,8 @@
 
 Two backends share one reader (``streamvis.storage.scan``):
 
-* ``LocalLog``: one append-only file. Appends happen under an advisory ``flock`` on
+* ``LocalLog``: one append-only file (a symlink is followed: the lock, the index and
+  compaction work beside its target). Appends happen under an advisory ``flock`` on
   ``PATH.lock`` so several processes can write; a failed append is truncated back.
   Positions are ``{"": offset}``. The live tail is read with ``pread``, never mmapped.
 * ``SegmentLog`` (``streamvis.storage.segments``): object stores cannot append, so
@@ -64,6 +65,11 @@ class LogBackend(ABC):
 
     def maintenance_due(self) -> bool:
         """Should an appending Store compact now? (object stores, automatically)"""
+        return False
+
+    def is_empty(self) -> bool:
+        """Is the log an existing empty file? (an empty log: no header yet; the first
+        writer writes it)"""
         return False
 
     def missing_reason(self) -> str:
@@ -135,8 +141,10 @@ class LocalLog(LogBackend):
     """An append-only local file; see the module docstring."""
 
     def __init__(self, path: str) -> None:
-        self.path = os.path.abspath(os.path.expanduser(path))
-        self.url = self.path
+        self.url = os.path.abspath(os.path.expanduser(path))
+        # through a symlink to its target: the lock, the index and compaction's output
+        # live beside the file itself, so every name of one log shares one lock
+        self.path = os.path.realpath(self.url)
         self.index_path = self.path + ".idx"
         self.lock_path = self.path + ".lock"
         self._fd: int | None = None  # for reading
@@ -148,6 +156,12 @@ class LocalLog(LogBackend):
     # -- opening -------------------------------------------------------------------
     def exists(self) -> bool:
         return os.path.isfile(self.path)
+
+    def is_empty(self) -> bool:
+        try:
+            return os.stat(self.path).st_size == 0
+        except FileNotFoundError:
+            return False
 
     def create(self, header_frame: bytes) -> None:
         parent = os.path.dirname(self.path)

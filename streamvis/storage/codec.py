@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 from streamvis.errors import InvalidArgumentError, ReservedNameError
+from streamvis.limits import check_key
 from streamvis.proto import data_pb2 as pb
 
 __all__ = [
@@ -68,8 +69,9 @@ def dtype_name(dtype: np.dtype) -> str:
     return name if name is not None else np.dtype(dtype).name
 
 
-def validate_column_name(column: str, *, where: str = "") -> None:
-    """Raise unless ``column`` is a usable column name."""
+def validate_column_name(column: str, *, where: str = "", limits: bool = True) -> None:
+    """Raise unless ``column`` is a usable column name: a non-empty string, not
+    reserved, and (``limits``) without NUL and at most ``MAX_KEY_BYTES`` of UTF-8."""
     if not isinstance(column, str) or not column:
         raise InvalidArgumentError(f"{where}column names must be non-empty strings, got {column!r}")
     if "\x00" in column:
@@ -78,6 +80,8 @@ def validate_column_name(column: str, *, where: str = "") -> None:
         raise ReservedNameError(
             f"{where}column {column!r} is reserved (reserved: scope, name, index); rename it"
         )
+    if limits:
+        check_key("column name", column, where)
 
 
 def normalize_array(value: object, *, column: str = "", where: str = "") -> np.ndarray:

@@ -1,20 +1,26 @@
 """Compaction: rewrite a log without tombstoned data, each group's points contiguous.
 
 The new log is written beside the old one under the writer lock, with the same log
-id and the next generation, then renamed over it. Readers holding the old file keep
-reading it undisturbed; on their next refresh they see the new generation, and a
-cursor from the old one gets ``CursorResetError`` instead of wrong data. Writers'
-last sequence numbers are carried over, so a retry after compaction is still
-recognised as a duplicate.
+id and the next generation, the old one's mode (and owner, where allowed), then renamed
+over it. A symlink is followed: its target is replaced, in the target's directory, and
+the link stays. A log that may not be written (read-only mode bits, not writable by
+us, or in a read-only directory) is refused: compaction would replace it.
+
+Readers holding the old file keep reading it undisturbed; on their next refresh they
+see the new generation, and a cursor from the old one gets ``CursorResetError``
+instead of wrong data. Writers' last sequence numbers are carried over, so a retry
+after compaction is still recognised as a duplicate.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from streamvis.errors import InvalidArgumentError
+from streamvis.errors import InvalidArgumentError, StorageIOError, StreamvisError
 from streamvis.proto import data_pb2 as pb
 from streamvis.storage.backend import LocalLog
 from streamvis.storage.framing import encode_frame
@@ -50,7 +56,15 @@ def compact(path: str, progress: Callable[[int, int], None] | None = None) -> Co
         raise InvalidArgumentError(
             f"compaction of object-store logs ({path}) is not supported yet; only local files"
         )
-    tmp = backend.path + ".compact-tmp"
+    try:
+        st = _check_writable(backend.path)
+    except StorageIOError:
+        store.close()
+        raise
+    if backend.is_empty():  # an empty log: nothing to rewrite
+        store.close()
+        return CompactStats(0, 0, 0, 0, store.generation)
+    tmp = backend.path + ".compact-tmp"  # beside the file itself (a symlink's target)
     compactor = os.urandom(8)
     created = False
     try:
@@ -72,10 +86,10 @@ def compact(path: str, progress: Callable[[int, int], None] | None = None) -> Co
             with open(tmp, "xb") as out:
                 created = True
                 out.write(encode_frame(header_payload(store.log_id, store.generation + 1)))
-                for scope, st in state.scopes.items():
-                    if st.config is not None:
+                for scope, sst in state.scopes.items():
+                    if sst.config is not None:
                         seq += 1
-                        _write_batch(out, [ConfigUpdate(scope, st.config)], compactor, seq)
+                        _write_batch(out, [ConfigUpdate(scope, sst.config)], compactor, seq)
                 for done, (scope, name, index, _ns, _grp) in enumerate(groups, 1):
                     res = _read_group(store, scope, name, index)
                     if res is not None:
@@ -88,10 +102,15 @@ def compact(path: str, progress: Callable[[int, int], None] | None = None) -> Co
                     rec = pb.Record(writer_id=writer, seq=last, commit=pb.Commit(record_count=0))
                     out.write(encode_frame(rec.SerializeToString()))
                 out.flush()
+                _keep_owner_and_mode(out.fileno(), st)
                 os.fsync(out.fileno())
             backend.replace_log(tmp)
             after = os.path.getsize(backend.path)
             generation = store.generation + 1
+    except OSError as exc:
+        if isinstance(exc, StreamvisError):  # ForeignFileError, StorageIOError: as they are
+            raise
+        raise StorageIOError(f"compaction of {path} failed: {exc.strerror or exc}") from exc
     finally:
         store.close()
         if created and os.path.exists(tmp):
@@ -99,6 +118,33 @@ def compact(path: str, progress: Callable[[int, int], None] | None = None) -> Co
     with Store.open(path, "r") as fresh:
         fresh.save_index()
     return CompactStats(before, after, len(groups), total_points, generation)
+
+
+def _check_writable(path: str) -> os.stat_result:
+    """The log's stat, or StorageIOError when compaction may not replace it: the file is
+    read-only (no write bit, or not writable by us) or its directory is."""
+    st = os.stat(path)
+    if not st.st_mode & 0o222 or not os.access(path, os.W_OK):
+        raise StorageIOError(
+            f"cannot compact {path}: it is read-only (mode {stat.S_IMODE(st.st_mode):04o}) and "
+            "compaction rewrites it; make it writable first (chmod u+w) if it may change"
+        )
+    folder = os.path.dirname(path)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise StorageIOError(
+            f"cannot compact {path}: its directory {folder} is not writable (compaction "
+            "writes the new log beside the old one)"
+        )
+    return st
+
+
+def _keep_owner_and_mode(fd: int, st: os.stat_result) -> None:
+    """Give the rewritten log the old one's permission bits (and, where allowed, owner)."""
+    os.fchmod(fd, stat.S_IMODE(st.st_mode))
+    mine = os.fstat(fd)
+    if (mine.st_uid, mine.st_gid) != (st.st_uid, st.st_gid):
+        with contextlib.suppress(OSError):  # only root may give a file away
+            os.fchown(fd, st.st_uid, st.st_gid)
 
 
 def _read_group(store: Store, scope: str, name: str, index: int) -> dict | None:
@@ -116,5 +162,5 @@ def _read_group(store: Store, scope: str, name: str, index: int) -> dict | None:
 
 
 def _write_batch(out, items, writer: bytes, seq: int) -> None:  # type: ignore[no-untyped-def]
-    for rec in encode_batch(normalize_items(items), writer, seq):
+    for rec in encode_batch(normalize_items(items, limits=False), writer, seq):
         out.write(encode_frame(rec.payload))

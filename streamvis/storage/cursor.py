@@ -30,6 +30,8 @@ def cursor_positions(cursor: str, log_id: bytes) -> tuple[int, dict[str, int]]:
         positions = {str(k): int(v) for k, v in doc["p"].items()}
     except Exception:
         raise InvalidArgumentError(f"not a streamvis cursor: {str(cursor)[:80]!r}") from None
+    if cur_log == "":  # taken from an empty file before its first writer: the start
+        return gen, {}
     if cur_log != log_id.hex():
         raise InvalidArgumentError("the cursor belongs to another log")
     return gen, positions
@@ -43,6 +45,8 @@ def decode_cursor(cursor: str, log_id: bytes, generation: int) -> dict[str, int]
         positions = {str(k): int(v) for k, v in doc["p"].items()}
     except Exception:
         raise InvalidArgumentError(f"not a streamvis cursor: {str(cursor)[:80]!r}") from None
+    if cur_log == "":  # taken from an empty file before its first writer: the start
+        return {}
     if cur_log != log_id.hex():
         raise InvalidArgumentError("the cursor belongs to another log")
     if gen != generation:

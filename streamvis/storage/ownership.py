@@ -13,12 +13,15 @@ file is absent, empty, or carries our mark:
 
 Anything else raises ``ForeignFileError`` naming the file, or ``LegacyFormatError``
 when it is a file of the original streamvis (``PREFIX.log``/``PREFIX.idx``), and
-nothing is written. The checks read a file's first 64 KiB and last bytes only.
+nothing is written. A directory at one of these paths is refused the same way; a
+TensorBoard log directory (event files in it or below) gets the command that imports
+it. The checks read a file's first 64 KiB and last bytes only.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 
 from google.protobuf.message import DecodeError
 
@@ -39,11 +42,14 @@ __all__ = [
     "is_our_log",
     "foreign_error",
     "legacy_error",
+    "directory_error",
+    "is_tensorboard_dir",
 ]
 
 INDEX_TRAILER_MAGIC = b"SVIDXC1\n"  # the last bytes of every index we write
 LOCK_MAGIC = b"streamvis lock file: appenders hold an flock on it\n"
 SNIFF_BYTES = 64 << 10
+TB_EVENT_PREFIX = "events.out.tfevents."
 _ARROW_MAGIC = b"ARROW1\x00\x00"
 
 
@@ -79,21 +85,65 @@ def is_our_index(head: bytes, tail: bytes) -> bool:
     return head.startswith(_ARROW_MAGIC) and b"streamvis" in head
 
 
-def _read_ends(path: str) -> tuple[bytes, bytes, int] | None:
-    """(first 64 KiB, last 8 bytes, size) of a file, None when there is none."""
+def _read_ends(path: str, role: str = "log") -> tuple[bytes, bytes, int] | None:
+    """(first 64 KiB, last 8 bytes, size) of a file, None when there is none; a
+    directory there is refused (``directory_error``)."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
         return None
     except IsADirectoryError:
-        raise foreign_error(path, "a file (it is a directory)") from None
+        raise directory_error(path, role) from None
     try:
-        size = os.fstat(fd).st_size
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):  # Linux opens a directory O_RDONLY; reads then fail
+            raise directory_error(path, role)
+        size = st.st_size
         head = os.pread(fd, SNIFF_BYTES, 0)
         tail = os.pread(fd, len(INDEX_TRAILER_MAGIC), max(0, size - len(INDEX_TRAILER_MAGIC)))
         return head, tail, size
     finally:
         os.close(fd)
+
+
+def _is_event_file(name: str) -> bool:
+    return name.startswith(TB_EVENT_PREFIX)
+
+
+def is_tensorboard_dir(path: str, limit: int = 10_000) -> bool:
+    """Does the directory ``path`` hold TensorBoard event files (``events.out.tfevents.*``),
+    directly or in subdirectories? Looks at no more than ``limit`` entries."""
+    seen = 0
+    for _root, dirs, files in os.walk(path):
+        if any(map(_is_event_file, files)):
+            return True
+        seen += len(dirs) + len(files)
+        if seen > limit:
+            return False
+        dirs.sort()
+    return False
+
+
+def directory_error(path: str, role: str = "log") -> ForeignFileError:
+    """The error for a directory where the log (``role``: "log"), its index ("index") or
+    its lock ("lock file") should be; for a TensorBoard log directory, how to import it."""
+    if role != "log":
+        return ForeignFileError(
+            f"{path} is a directory where streamvis keeps the log's {role}: move it "
+            "elsewhere, or choose another PATH",
+            path=path,
+        )
+    if is_tensorboard_dir(path):
+        return ForeignFileError(
+            f"{path}: this is a TensorBoard log directory: import it with "
+            f"`streamvis import-tb {path} LOG` and give LOG (a file) instead",
+            path=path,
+        )
+    return ForeignFileError(
+        f"{path} is a directory, not a streamvis log: give the path of a log file "
+        f"(e.g. {os.path.join(path, 'runs.svl')})",
+        path=path,
+    )
 
 
 def _prefix_of(path: str) -> str:
@@ -125,6 +175,12 @@ def check_log_file(path: str, what: str = "a streamvis log") -> None:
     ends = _read_ends(path)
     if ends is None or ends[2] == 0 or is_our_log(ends[0]):
         return
+    if _is_event_file(os.path.basename(path)):
+        raise ForeignFileError(
+            f"{path} is a TensorBoard event file, not a streamvis log: import its "
+            f"directory with `streamvis import-tb {os.path.dirname(path) or '.'} LOG`",
+            path=path,
+        )
     if looks_legacy(ends[0], ends[2]):
         raise legacy_error(path)
     if _holds_our_frames(ends[0]):
@@ -134,7 +190,7 @@ def check_log_file(path: str, what: str = "a streamvis log") -> None:
 
 def check_index_file(path: str) -> None:
     """Refuse a non-empty file at ``path`` that is not an index of ours."""
-    ends = _read_ends(path)
+    ends = _read_ends(path, "index")
     if ends is None or ends[2] == 0 or is_our_index(ends[0], ends[1]):
         return
     if looks_legacy(ends[0], ends[2], INDEX_KINDS):
@@ -144,7 +200,7 @@ def check_index_file(path: str) -> None:
 
 def check_lock_file(path: str) -> None:
     """Refuse a non-empty file at ``path`` that is not our lock file."""
-    ends = _read_ends(path)
+    ends = _read_ends(path, "lock file")
     if ends is None or ends[0].startswith(LOCK_MAGIC) or LOCK_MAGIC.startswith(ends[0]):
         return  # absent, ours, or ours cut short (a crash as it was created)
     raise foreign_error(path, "a streamvis lock file")

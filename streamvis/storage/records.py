@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from streamvis.errors import InvalidArgumentError
+from streamvis.limits import check_config, check_key, preview
 from streamvis.proto import data_pb2 as pb
 from streamvis.storage.codec import encode_column, normalize_array, validate_column_name
 from streamvis.storage.framing import MAX_PAYLOAD
@@ -53,12 +54,12 @@ class NormalizedPoints:
         return {k: v.dtype for k, v in self.columns.items()}
 
 
-def _check_key(kind: str, value: object) -> str:
-    if not isinstance(value, str) or not value:
-        raise InvalidArgumentError(f"{kind} must be a non-empty string, got {value!r}")
-    if "\x00" in value:
-        raise InvalidArgumentError(f"{kind} {value!r} contains a NUL character")
-    return value
+def _check_key(kind: str, value: object, limits: bool = True) -> str:
+    if not limits:  # data already stored (compaction): kept as it is
+        if not isinstance(value, str) or not value:
+            raise InvalidArgumentError(f"{kind} must be a non-empty string, got {value!r}")
+        return value
+    return check_key(kind, value)
 
 
 def _check_index(value: object, where: str) -> int:
@@ -69,10 +70,11 @@ def _check_index(value: object, where: str) -> int:
     return int(value)
 
 
-def normalize_points(p: Points) -> NormalizedPoints:
-    """Validate one ``Points`` and convert its columns to stored dtypes."""
-    scope = _check_key("scope", p.scope)
-    name = _check_key("name", p.name)
+def normalize_points(p: Points, limits: bool = True) -> NormalizedPoints:
+    """Validate one ``Points`` and convert its columns to stored dtypes (``limits``:
+    check keys against ``streamvis.limits``; off only to rewrite stored data)."""
+    scope = _check_key("scope", p.scope, limits)
+    name = _check_key("name", p.name, limits)
     where = f"scope {scope!r}, name {name!r}: "
     index = _check_index(p.index, where)
     if not isinstance(p.columns, Mapping) or not p.columns:
@@ -80,7 +82,7 @@ def normalize_points(p: Points) -> NormalizedPoints:
     columns: dict[str, np.ndarray] = {}
     length = None
     for col, value in p.columns.items():
-        validate_column_name(col, where=where)
+        validate_column_name(col, where=where, limits=limits)
         arr = normalize_array(value, column=col, where=where)
         if arr.ndim != 1:
             raise InvalidArgumentError(
@@ -95,37 +97,43 @@ def normalize_points(p: Points) -> NormalizedPoints:
     return NormalizedPoints(scope, name, index, columns)
 
 
-def normalize_items(items: Sequence[Item]) -> list[Item | NormalizedPoints]:
-    """Validate a batch; points come back normalised, configs checked for JSON."""
+def normalize_items(items: Sequence[Item], *, limits: bool = True) -> list[Item | NormalizedPoints]:
+    """Validate a batch; points come back normalised, configs checked for JSON and, with
+    ``limits`` (off only when compaction rewrites stored data), against
+    ``streamvis.limits``: key sizes, config size, depth and numbers. Deletions are only
+    checked for NUL, so a scope stored before the limits can still be deleted."""
     if isinstance(items, Points | ConfigUpdate | Deletion):
         items = [items]
     out: list[Item | NormalizedPoints] = []
     for item in items:
         if isinstance(item, Points):
-            out.append(normalize_points(item))
+            out.append(normalize_points(item, limits))
         elif isinstance(item, ConfigUpdate):
-            _check_key("scope", item.scope)
-            if not isinstance(item.config, Mapping):
+            _check_key("scope", item.scope, limits)
+            if limits:
+                check_config(item.config, f"scope {preview(item.scope)}: ")
+            elif not isinstance(item.config, Mapping):
                 raise InvalidArgumentError(
                     f"config of scope {item.scope!r} must be a dict, got {type(item.config).__name__}"
                 )
-            try:
-                json.dumps(dict(item.config), allow_nan=True)
-            except (TypeError, ValueError) as exc:
-                raise InvalidArgumentError(
-                    f"config of scope {item.scope!r} is not JSON-serialisable: {exc}"
-                ) from None
             out.append(item)
         elif isinstance(item, Deletion):
-            _check_key("scope", item.scope)
+            _check_deleted("scope", item.scope)
             if item.name is not None:
-                _check_key("name", item.name)
+                _check_deleted("name", item.name)
             out.append(item)
         else:
             raise InvalidArgumentError(
                 f"cannot append {type(item).__name__}; expected Points, ConfigUpdate or Deletion"
             )
     return out
+
+
+def _check_deleted(kind: str, value: object) -> None:
+    """A deleted scope or name: any that could have been stored (no size limit)."""
+    _check_key(kind, value, limits=False)
+    if "\x00" in str(value):
+        raise InvalidArgumentError(f"{kind} {preview(str(value))} contains a NUL character")
 
 
 def x_column(columns: Mapping[str, object]) -> str:

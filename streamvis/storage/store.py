@@ -142,6 +142,8 @@ class Store(StoreWrites, StoreRanges):
             if mode == "r":
                 raise LogNotFoundError(backend.missing_reason())
             backend.create(encode_frame(header_payload(os.urandom(16), 1)))
+        elif mode == "a" and backend.is_empty():  # an empty file is an empty log
+            backend.create(encode_frame(header_payload(os.urandom(16), 1)))
         return cls(
             backend,
             mode,
@@ -153,8 +155,15 @@ class Store(StoreWrites, StoreRanges):
 
     def _open(self, index: bytes | None = None) -> None:
         self._ident = self.backend.identity()
+        head = self.backend.read_header()
+        if not head and self.backend.is_empty():
+            # an empty file: an empty log whose first writer writes the header (its
+            # cursor, of log id "", reads from the start of whatever log comes)
+            self._log_id, self._generation = b"", 1
+            self._state, self._positions, self._last_frame = LogState(), {}, None
+            return
         try:
-            header = parse_header(self.backend.read_header())
+            header = parse_header(head)
         except CorruptDataError as exc:
             raise CorruptDataError(f"{self.backend.url}: {exc}", offset=0) from None
         self._log_id, self._generation = header.log_id, header.generation
@@ -208,8 +217,8 @@ class Store(StoreWrites, StoreRanges):
         """Catch up with what other writers appended (cheap when nothing is new)."""
         with self._lock:
             self._check_open()
-            if self.backend.identity() != self._ident:
-                self._open()  # the log was compacted into a new generation
+            if self.backend.identity() != self._ident or not self._log_id:
+                self._open()  # compacted into a new generation, or an empty log's header
                 return
             self._catch_up()
 

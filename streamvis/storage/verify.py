@@ -45,7 +45,10 @@ def verify(
         check_local_log(backend.path)  # name a foreign file or the original's format
     report = VerifyReport()
     try:
-        parse_header(backend.read_header())
+        head = backend.read_header()  # LogNotFoundError when there is no log
+        if not head and backend.is_empty():
+            return report  # an empty file is an empty log: nothing to check
+        parse_header(head)
         positions: dict[str, int] = {}
         seen: dict[str, int] = {}  # bytes checked per object, for a progress that only grows
         done = 0

@@ -1,6 +1,6 @@
-"""Scopes, names and column names with unicode, spaces, slashes, separators and very
-long strings round-trip through the Store (fresh, reopened from its index, rebuilt
-without it), ``script.export``, ``script.export_arrow``, ``script.export_parquet`` and
+"""Scopes, names and column names with unicode, spaces, slashes, separators and the
+longest strings allowed (1,024 bytes) round-trip through the Store (fresh, reopened from
+its index, rebuilt without it), ``script.export``, ``script.export_arrow``, ``script.export_parquet`` and
 the DataLogger."""
 
 from __future__ import annotations
@@ -16,8 +16,10 @@ from streamvis import script
 from streamvis.logger import DataLogger
 from streamvis.storage import ConfigUpdate, Points, Store
 
-LONG = "x" * 10_000
-LONG_UNICODE = "é🚀" * 2_500  # 10k characters, 15k UTF-8 bytes
+# as long as a key may be (streamvis.limits: 1,024 bytes of UTF-8; longer ones are
+# refused, tests/hardening/test_hostile_limits.py)
+LONG = "x" * 1024
+LONG_UNICODE = "é🚀" * 170 + "éé"  # 342 characters, 1,024 UTF-8 bytes
 
 KEYS = [
     "plain",
@@ -40,7 +42,7 @@ KEYS = [
     LONG,
     LONG_UNICODE,
 ]
-COLUMNS = ["x", "col with space", "c/1", "ü", "🚀", "a,b", "k:v", "a:b,c:d", "c" * 10_000, "ζ" * 5_000]
+COLUMNS = ["x", "col with space", "c/1", "ü", "🚀", "a,b", "k:v", "a:b,c:d", "c" * 1024, "ζ" * 512]
 
 
 def _columns(i: int, n: int) -> dict[str, np.ndarray]:

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from streamvis.server.cli import configs_cmd, delete_cmd, names_cmd, scopes_cmd, tail_cmd
+from streamvis.server.cli import configs_cmd, names_cmd, scopes_cmd, tail_cmd
 from streamvis.server.client import DataClient
 from streamvis.storage import ConfigUpdate, Points, Store
+from streamvis.storage_cli import delete_cmd
 from tests.server.conftest import ROOT, free_port
 
 
@@ -55,9 +56,9 @@ def test_listing_commands(kind: str, log_path: str, request) -> None:
     assert _run(tail_cmd, target, "--from-start", "--count", "2", "--name", "acc") == (
         "run1 acc 0 y=0.0\nrun1 acc 0 y=1.0\n"
     )
-    assert _run(delete_cmd, target, "run1", "acc") == "deleted run1/acc\n"
+    assert _run(delete_cmd, target, "run1", "acc", "--yes") == "deleted run1/acc\n"
     assert _run(names_cmd, target, "run1") == "loss\n"
-    assert _run(delete_cmd, target, "run2") == "deleted run2\n"
+    assert _run(delete_cmd, target, "run2", "--yes") == "deleted run2\n"
     assert _run(scopes_cmd, target) == "run1\n"
 
 
