@@ -1,7 +1,7 @@
 """CLI commands of the data server and of the read interface.
 
-``streamvis grpc-serve PATH PORT`` serves a log; ``scopes``, ``names``, ``configs``,
-``delete`` and ``tail`` take a TARGET that is a log (an existing path or a URL) or a
+``streamvis grpc-serve PATH PORT`` serves a log; ``scopes``, ``names``, ``configs``
+and ``tail`` take a TARGET that is a log (an existing path or a URL) or a
 data server (``host:port``). Errors print one line and exit with status 1.
 """
 
@@ -25,7 +25,6 @@ __all__ = [
     "scopes_cmd",
     "names_cmd",
     "configs_cmd",
-    "delete_cmd",
     "tail_cmd",
 ]
 
@@ -47,22 +46,12 @@ def _one_line_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _open(
-    target: str,
-    *,
-    writable: bool = False,
-    token: str | None = None,
-    tls_ca: str | None = None,
-) -> Any:
+def _open(target: str, *, token: str | None = None, tls_ca: str | None = None) -> Any:
     """A DataSource for a log path/URL or a server ``host:port`` (token/CA for a server)."""
-    from streamvis.source import LocalSource, is_server_address, open_source
+    from streamvis.source import is_server_address, open_source
 
     if is_server_address(target):
         return open_source(target, token=token, tls_ca=tls_ca)
-    if writable:
-        from streamvis.storage import Store
-
-        return LocalSource(Store.open(target, mode="a"))
     return open_source(target)
 
 
@@ -159,26 +148,6 @@ def configs_cmd(target: str, scope: str | None, token: str | None, tls_ca: str |
         if scope not in configs and scope not in src.scopes():
             raise NotFoundError(f"scope {scope!r} not found")
         click.echo(json.dumps(configs.get(scope, {}), sort_keys=True))
-
-
-@click.command("delete")
-@click.argument("target")
-@click.argument("scope")
-@click.argument("name", required=False)
-@_client_options
-@_one_line_errors
-def delete_cmd(
-    target: str, scope: str, name: str | None, token: str | None, tls_ca: str | None
-) -> None:
-    """Delete SCOPE, or only NAME within it (readers stop seeing it; compact reclaims it)."""
-    with _closing(_open(target, writable=True, token=token, tls_ca=tls_ca)) as src:
-        if name is None:
-            if scope not in src.scopes():
-                raise NotFoundError(f"scope {scope!r} not found")
-        elif name not in src.names(scope):
-            raise NotFoundError(f"name {name!r} not found in scope {scope!r}")
-        src.delete(scope, name)
-    click.echo(f"deleted {scope}" + (f"/{name}" if name else ""))
 
 
 @click.command("tail")

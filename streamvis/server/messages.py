@@ -15,6 +15,7 @@ from typing import Any, TypeVar, cast
 import numpy as np
 
 from streamvis.errors import InvalidArgumentError
+from streamvis.limits import check_config
 from streamvis.proto import data_pb2 as dpb
 from streamvis.proto import service_pb2 as spb
 from streamvis.storage.codec import STORED_DTYPES
@@ -43,7 +44,9 @@ T = TypeVar("T")
 
 
 def config_to_proto(scope: str, config: Mapping[str, Any]) -> dpb.Config:
-    """A config as JSON text (InvalidArgumentError when not JSON-serialisable)."""
+    """A config as JSON text (InvalidArgumentError when not JSON-serialisable or past
+    the limits of ``streamvis.limits``, checked before the recursive encoder sees it)."""
+    check_config(config, f"scope {scope!r}: ")
     try:
         text = json.dumps(dict(config))
     except (TypeError, ValueError) as exc:

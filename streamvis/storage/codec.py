@@ -74,8 +74,6 @@ def validate_column_name(column: str, *, where: str = "", limits: bool = True) -
     reserved, and (``limits``) without NUL and at most ``MAX_KEY_BYTES`` of UTF-8."""
     if not isinstance(column, str) or not column:
         raise InvalidArgumentError(f"{where}column names must be non-empty strings, got {column!r}")
-    if "\x00" in column:
-        raise InvalidArgumentError(f"{where}column {column!r} contains a NUL character")
     if column in RESERVED_COLUMNS:
         raise ReservedNameError(
             f"{where}column {column!r} is reserved (reserved: scope, name, index); rename it"
