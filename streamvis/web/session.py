@@ -19,7 +19,6 @@ while lines grow and immediate after a zoom (``RangesUpdate``) or a slider move.
 
 from __future__ import annotations
 
-import html
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -44,6 +43,7 @@ from streamvis.source import DataSource
 from streamvis.storage import GroupSnapshot, RangeRequest
 from streamvis.storage.reading import index_runs
 
+from . import safe_html
 from .app_config import AppConfig
 from .layout import Layout
 from .page_url import PageUrl
@@ -233,8 +233,8 @@ class LiveSession(SessionPanelMixin):
                 self.banner.update(visible=False, text="")
             return
         text = f"The data source cannot be reached: {exc}. Retrying; the page keeps what it has."
-        if self.banner.text != text:
-            self.banner.update(visible=True, text=html.escape(text))
+        if self.banner.text != safe_html.text(text):
+            self.banner.update(visible=True, text=safe_html.text(text))
 
     def _waiting_notes(self) -> None:
         narrowed = [p for p in ("scopes", "where") if getattr(self.layout, p)]
