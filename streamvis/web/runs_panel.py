@@ -346,7 +346,7 @@ def config_column(key: str, width: int) -> TableColumn:
 def table_cell(v: Any) -> Any:
     """A config value as a table cell (numbers and strings as they are, the rest as text)."""
     if v is None or isinstance(v, bool | int | float | str):
-        return v
+        return safe_html.exact_cell(v)
     return str(v)
 
 

@@ -12,7 +12,8 @@ source).
 
 Config values take :func:`sendable` on their way into the app (``where.flatten``):
 Bokeh's serializer cannot send an integer outside float64 (``OverflowError``), so
-such a number goes as its decimal text.
+such a number goes as its decimal text; table cells take :func:`exact_cell` (an
+integer past 2**53 as its digits, not a rounded float).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import html
 import sys
 from typing import Any
 
-__all__ = ["text", "column_title", "sendable", "MAX_SAFE_INT"]
+__all__ = ["text", "column_title", "sendable", "exact_cell", "MAX_SAFE_INT"]
 
 MAX_SAFE_INT = 2**53  # beyond this an integer loses digits as a JavaScript number
 _FLOAT_MAX = sys.float_info.max
@@ -38,10 +39,14 @@ def column_title(key: str) -> str:
     return text(key)
 
 
+def _big_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and not -MAX_SAFE_INT <= value <= MAX_SAFE_INT
+
+
 def sendable(value: Any) -> Any:
-    """A config value Bokeh can send: integers it cannot hold as a float64 (e.g.
-    ``10**309``) become their decimal text; anything else is returned as it is."""
-    if isinstance(value, int) and not isinstance(value, bool) and not -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
+    """A config value the app can compare and Bokeh can send: integers past float64
+    (e.g. ``10**309``) become their decimal text; anything else is returned as it is."""
+    if _big_int(value):
         try:
             if abs(float(value)) <= _FLOAT_MAX:
                 return value
@@ -49,6 +54,12 @@ def sendable(value: Any) -> Any:
             pass
         return _int_text(value)
     return value
+
+
+def exact_cell(value: Any) -> Any:
+    """A value for a table cell: integers a JavaScript number would round (past 2**53)
+    as their exact decimal text."""
+    return _int_text(value) if _big_int(value) else value
 
 
 def _int_text(value: int) -> str:

@@ -58,6 +58,7 @@ __all__ = ["AppConfig", "LiveSession", "split_table"]
 log = logging.getLogger(__name__)
 DEBOUNCE_MS = 5  # filter slider moves (zooms are not debounced: see _on_ranges)
 RANGE_MIN_INTERVAL = 1.0  # seconds between re-reads of growing decimated lines
+MAX_KEYS_NAMED = 30  # config keys a where= note lists
 IDLE_CEILING = 10.0  # seconds between polls of an idle object-store log at most
 
 @dataclass
@@ -239,6 +240,11 @@ class LiveSession(SessionPanelMixin):
     def _waiting_notes(self) -> None:
         narrowed = [p for p in ("scopes", "where") if getattr(self.layout, p)]
         waiting = "waiting for data" + (f" matching {' and '.join(f'{p}=' for p in narrowed)}" if narrowed else "")
+        missing, have = self.run_filter.unknown_keys()
+        if missing:  # runs exist and none has the key: say so, not "waiting"
+            keys = ", ".join(have[:MAX_KEYS_NAMED]) + (f", … ({len(have)} keys)" if len(have) > MAX_KEYS_NAMED else "")
+            waiting = (f"where=: no run has config key {missing[0]!r}; "
+                       + (f"the runs' keys: {keys}" if have else "the runs have no config"))
         for v in self.views:
             if v.lines or v.has_unfit:  # (groups that cannot be drawn are named instead)
                 v._unnote("waiting")
