@@ -43,6 +43,7 @@ def serve(
     ``schema``: the already loaded SCHEMA_FILE, if the caller loaded it."""
     from streamvis.source import is_server_address, open_source
 
+    from .auth import DEFAULT_COOKIE_DAYS
     from .schema import load_schema
     from .server import DEFAULT_BUDGET, DEFAULT_MAX_LINES, build_server, check_tls_files
 
@@ -74,7 +75,7 @@ def serve(
             web_token=web_token,
             tls_cert=tls_cert,
             tls_key=tls_key,
-            **({} if cookie_days is None else {"cookie_days": cookie_days}),
+            cookie_days=DEFAULT_COOKIE_DAYS if cookie_days is None else cookie_days,
         )
         if callable(on_ready):
             on_ready()

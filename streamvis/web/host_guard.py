@@ -11,12 +11,13 @@ Accepted: ``localhost``, loopback addresses, and the address the connection arri
 on, on the server's port; for a bind other than loopback (``0.0.0.0``) also this
 machine's host names; and on any bind the hosts of ``--allow-origin`` and
 ``--allow-host`` (``NAME``, ``NAME:PORT`` or ``NAME:*``; a reverse proxy's public
-name). An IP address in Host cannot be rebound, so the connection's own address is
+name; ``*`` in NAME matches any characters, so ``*`` alone turns the check off). An IP address in Host cannot be rebound, so the connection's own address is
 always accepted.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import ipaddress
 import socket
 from collections.abc import Iterable
@@ -86,17 +87,15 @@ class HostPolicy:
                 self.names.add(name)
         self.extra: dict[str, set[str] | None] = {}  # name -> ports (None: any)
         for entry in allowed:
-            if not entry or entry.strip() != entry:
+            host, given = split_host(entry)
+            if not host or entry.strip() != entry:
                 raise InvalidArgumentError(f"--allow-host {entry!r}: give NAME, NAME:PORT or NAME:*")
-            host, port = split_host(entry)
-            if not host:
-                raise InvalidArgumentError(f"--allow-host {entry!r}: give NAME, NAME:PORT or NAME:*")
-            if port is None or port == "*":
+            if given is None or given == "*":
                 self.extra[host] = None
-            elif port.isdigit():
+            elif given.isdigit():
                 ports = self.extra.setdefault(host, set())
                 if ports is not None:
-                    ports.add(port)
+                    ports.add(given)
             else:
                 raise InvalidArgumentError(f"--allow-host {entry!r}: the port must be a number or *")
 
@@ -106,9 +105,10 @@ class HostPolicy:
         name, port = split_host(host)
         if not name:
             return False
-        if name in self.extra:
-            ports = self.extra[name]
-            if ports is None or (port or "") in ports:
+        for pattern, ports in self.extra.items():
+            if (pattern == name or ("*" in pattern and fnmatch.fnmatchcase(name, pattern))) and (
+                ports is None or (port or "") in ports
+            ):
                 return True
         if port != self.port:
             return False

@@ -26,7 +26,15 @@ import pytest
 from streamvis.errors import StreamvisError
 from streamvis.storage import ConfigUpdate, Points, Store
 from streamvis.web.layout import PARAMS
-from tests.hardening.hostile_strings import MARK, MARKUP, NUMBERS, PWN, STRINGS, SURFACES, joined_markup
+from tests.hardening.hostile_strings import (
+    MARK,
+    MARKUP,
+    NUMBERS,
+    PWN,
+    STRINGS,
+    SURFACES,
+    joined_markup,
+)
 from tests.helpers import spawn, wait_for
 from tests.server.conftest import ROOT, free_port
 from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS

@@ -120,5 +120,8 @@ def test_host_policy_parts():
     assert not policy.allows("pinned.example:8081") and not policy.allows("pinned.example")
     assert policy.allows("10.1.2.3:5006", "10.1.2.3")  # the address it arrived on
     assert not policy.allows("10.1.2.3:5006", "127.0.0.1")
+    wild = HostPolicy("127.0.0.1", 5006, ["*.corp.example", "*"])
+    assert wild.allows("a.corp.example:9") and wild.allows("anything:1")
+    assert not HostPolicy("127.0.0.1", 5006, ["*.corp.example"]).allows("corp.example.evil:5006")
     with pytest.raises(Exception, match="--allow-host"):
         HostPolicy("127.0.0.1", 5006, ["name:port"])

@@ -11,7 +11,13 @@ from typing import Any
 
 import pytest
 
-from streamvis.web.auth import COOKIE_NAME, cookie_valid, cookie_value, resolve_web_token, strip_token
+from streamvis.web.auth import (
+    COOKIE_NAME,
+    cookie_valid,
+    cookie_value,
+    resolve_web_token,
+    strip_token,
+)
 from tests.helpers import self_signed_cert
 
 from .conftest import WebServer

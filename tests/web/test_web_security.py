@@ -170,7 +170,7 @@ def test_a_config_number_past_float64_is_shown_as_text(store, log_path, demo_sch
             cells = f"""() => {{ const s = Bokeh.documents[0].get_model_by_name('{source}');
               return s && s.data['cfg:seed'] ? [s.data['cfg:seed'][0], s.data['cfg:nested.n'][0],
                                                 s.data['cfg:ok'][0]] : null; }}"""
-            wait_for(lambda: page.evaluate(cells) is not None, timeout=15, interval=0.1)
+            wait_for(lambda js=cells: page.evaluate(js) is not None, timeout=15, interval=0.1)
             assert page.evaluate(cells) == [str(HUGE), str(-HUGE), str(2**60)], path  # exact digits
     finally:
         ws.stop()
