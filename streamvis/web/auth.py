@@ -16,7 +16,7 @@ is HttpOnly, SameSite=Lax (a shared link opened from a chat still works), and Se
 under TLS. ``Authorization`` headers of other schemes than Bearer (a reverse proxy's
 Basic auth) are ignored. Neither the header nor the cookie reaches the page: Bokeh's
 session token (readable by any script in it) is built without them
-(``SESSION_EXCLUDES``, passed to the server by ``web/server.py``).
+(``session_excludes()``, passed to the server by ``web/server.py``).
 Plug it into Bokeh with ``Server(..., auth_provider=WebTokenAuth(token))``.
 """
 

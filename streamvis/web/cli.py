@@ -101,7 +101,7 @@ def serve(
 @click.option(
     "--allow-origin",
     multiple=True,
-    help="Another host[:port] allowed to open the websocket (repeatable).",
+    help="Another host[:port] allowed to open the websocket and the pages (repeatable).",
 )
 @click.option(
     "--allow-host",

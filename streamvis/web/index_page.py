@@ -32,7 +32,7 @@ __all__ = ["IndexPage", "index_root", "ticked_link", "MAX_CONFIG_COLUMNS"]
 
 MAX_CONFIG_COLUMNS = 24
 START_KEYS = ("start-time", "start_time", "start")
-OPEN = '<a href="<%= value %>">open</a>'
+OPEN = '<a href="<%- value %>">open</a>'  # <%- %>: HTML-escaped by the template
 
 
 def _all_plots(schema: Schema) -> str:
@@ -82,7 +82,7 @@ def index_root(source: DataSource, schema: Schema, note: str = "") -> IndexPage:
     plots = "".join(
         f"<tr><td><a href='/?rows={urllib.parse.quote(p.name)}'>{safe_html.text(p.name)}</a>"
         f"</td><td><code>{safe_html.text(p.name_pattern)}</code></td>"
-        f"<td>{p.glyph_kind}</td><td>{safe_html.text(', '.join(p.columns))}</td></tr>"
+        f"<td>{safe_html.text(p.glyph_kind)}</td><td>{safe_html.text(', '.join(p.columns))}</td></tr>"
         for p in schema.plots.values()
     )
     head = [

@@ -73,7 +73,7 @@ const install = () => {
 };
 if (!install()) { const timer = setInterval(() => { if (install()) clearInterval(timer); }, 100); }
 """
-SWATCH = '<span style="display:inline-block;width:12px;height:12px;background:<%= value %>"></span>'
+SWATCH = '<span style="display:inline-block;width:12px;height:12px;background:<%- value %>"></span>'
 REDRAW_JS = "view.change.emit()"  # DataTableView.updateGrid: rows and cells drawn again
 
 

@@ -73,6 +73,11 @@ TEXT_JS = """() => {
   walk(document);
   return out;
 }"""
+OPEN_LINKS_JS = """() => { const out = [];
+  const walk = (root) => { for (const el of root.querySelectorAll('*')) {
+    if (el.shadowRoot) walk(el.shadowRoot);
+    if (el.tagName === 'A' && el.textContent === 'open') out.push(el.href); } };
+  walk(document); return out; }"""
 TITLES_JS = """(name) => { const t = Bokeh.documents[0].get_model_by_name(name);
   return t ? t.columns.map(c => c.title) : null; }"""
 READY_JS = "() => window.Bokeh !== undefined && Bokeh.documents.length > 0 && Object.keys(Bokeh.index).length > 0"
@@ -181,6 +186,8 @@ def test_every_string_through_every_surface_stays_text(served: dict[str, Any]) -
     assert len(hostile_titles) >= 8, titles  # markup keys are among its columns
     texts = "\n".join(page.evaluate(TEXT_JS))
     assert MARKUP[0].text in texts  # a key with markup, shown as text
+    opens = page.evaluate(OPEN_LINKS_JS)  # the rows' links (escaped by their template)
+    assert opens and all(u.startswith(f"{url}/?rows=all&scopes=%5E") for u in opens), opens[:3]
     # the main page of each batch of runs: panel (columns, cells, colour-by options),
     # legend, titles, and hover over each batch's lines
     for b in range(0, len(STRINGS), BATCH):
