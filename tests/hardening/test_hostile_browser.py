@@ -38,6 +38,7 @@ from tests.hardening.hostile_strings import (
 from tests.helpers import spawn, wait_for
 from tests.server.conftest import ROOT, free_port
 from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.web.helpers import hover_at
 
 pytestmark = pytest.mark.browser
 
@@ -87,6 +88,11 @@ def _run(i: int, code: str) -> str:
     return f"h{i:02d}{code}"
 
 
+def _height(i: int, surface: str) -> float:
+    """Where the line of string ``i`` through ``surface`` is drawn (each its own)."""
+    return i + list(SURFACES).index(surface) / 10
+
+
 def _write_log(path: Path) -> dict[str, list[str]]:
     """Every string through every surface; what the store refused, by surface."""
     refused: dict[str, list[str]] = {}
@@ -95,7 +101,7 @@ def _write_log(path: Path) -> dict[str, list[str]]:
         for surface, (code, records) in SURFACES.items():
             for i, h in enumerate(STRINGS):
                 try:
-                    store.append(records(h.text, _run(i, code), float(i)))
+                    store.append(records(h.text, _run(i, code), _height(i, surface)))
                 except StreamvisError:  # e.g. NUL in a scope: refused is fine
                     refused.setdefault(surface, []).append(h.label)
         x = [0.0, 1.0]
@@ -190,6 +196,7 @@ def test_every_string_through_every_surface_stays_text(served: dict[str, Any]) -
     assert opens and all(u.startswith(f"{url}/?rows=all&scopes=%5E") for u in opens), opens[:3]
     # the main page of each batch of runs: panel (columns, cells, colour-by options),
     # legend, titles, and hover over each batch's lines
+    hovered: set[str] = set()
     for b in range(0, len(STRINGS), BATCH):
         runs = "|".join(f"{i:02d}" for i in range(b, min(b + BATCH, len(STRINGS))))
         query = urllib.parse.urlencode({"rows": "all", "scopes": f"^h(?:{runs})"}, safe=",;")
@@ -204,8 +211,13 @@ def test_every_string_through_every_surface_stays_text(served: dict[str, Any]) -
                 shown = [t for t in titles if t.endswith(_escaped(h.text))]
                 assert shown, (h.label, titles)
                 assert h.text in texts, (h.label, "not shown as text")  # the header's text
-        _hover_lines(page)
+        lines = [_height(i, surface) for i in range(b, min(b + BATCH, len(STRINGS)))
+                 if STRINGS[i].markup for surface in ("scope", "name")]
+        tips = _hover_lines(page, lines)
+        assert any(t.startswith("h") for t in tips), tips[:10]  # tooltips named runs
+        hovered.update(tips)
         _clean(page, f"batch {b}")
+    assert any(h.text in t for h in MARKUP for t in hovered), sorted(hovered)[:20]
     # colour by a hostile key: the legend of its values, the colour bar, the picker
     query = urllib.parse.urlencode({"rows": "all", "scopes": "^h0[0-5]", "color_by": MARKUP[0].text})
     _open(page, f"{url}/?{query}")
@@ -226,21 +238,30 @@ def _escaped(text: str) -> str:
     return html.escape(text, quote=True)
 
 
-def _hover_lines(page: Any) -> None:
-    """Move the mouse over the plot's frame, across its lines (tooltips name their
-    runs), then hover the runs panel's header."""
-    box = page.evaluate("""() => { const views = [];
-      const walk = v => { views.push(v); for (const c of (v.child_views ?? [])) walk(c); };
-      for (const v of Object.values(Bokeh.index)) walk(v);
-      const pv = views.find(v => v.model.name === 'plot:0');
-      if (!pv || !pv.frame) return null;
-      const f = pv.frame.bbox, r = pv.el.getBoundingClientRect();
-      return {x: r.x + f.left, y: r.y + f.top, w: f.width, h: f.height}; }""")
-    if box is None:
-        return
-    for k in range(1, 12):
-        page.mouse.move(box["x"] + box["w"] / 2, box["y"] + box["h"] * k / 12, steps=2)
-        page.wait_for_timeout(30)  # (a frame for the tooltip to render; not a synchronisation)
+TOOLTIP_JS = """() => { const out = [];
+  const walk = (root) => { for (const el of root.querySelectorAll('*')) {
+    if (el.shadowRoot) walk(el.shadowRoot);
+    if (el.classList.contains('bk-tooltip-row-value') || el.classList.contains('bk-tooltip-value'))
+      out.push(el.textContent); } };
+  walk(document); return out; }"""
+
+
+def _hover_lines(page: Any, heights: list[float]) -> list[str]:
+    """Hover the lines at ``heights``; the texts their tooltips showed (the runs'
+    scopes and names)."""
+    drawn = """(n) => { const s = Bokeh.documents[0].get_model_by_name('lines:0:source');
+      return s !== null && s.data.label !== undefined && s.data.label.length >= n; }"""
+    page.wait_for_function(drawn, arg=len(heights), timeout=20000)
+    page.mouse.move(0, 0)
+    shown: list[str] = []
+    for y in heights:
+        hover_at(page, "plot:0", 2.0, y)
+        try:
+            page.wait_for_function(f"() => ({TOOLTIP_JS})().length > 0", timeout=3000)
+        except Exception:  # noqa: BLE001 - a line hidden under another: the next one
+            continue
+        shown += page.evaluate(TOOLTIP_JS)
+    return shown
 
 
 def test_every_url_parameter_with_every_payload(served: dict[str, Any]) -> None:
