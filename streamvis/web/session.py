@@ -240,7 +240,8 @@ class LiveSession(SessionPanelMixin):
     def _waiting_notes(self) -> None:
         narrowed = [p for p in ("scopes", "where") if getattr(self.layout, p)]
         waiting = "waiting for data" + (f" matching {' and '.join(f'{p}=' for p in narrowed)}" if narrowed else "")
-        missing, have = self.run_filter.unknown_keys()
+        idle = any(not (v.lines or v.has_unfit) for v in self.views)
+        missing, have = self.run_filter.unknown_keys() if idle and self.layout.where else ([], [])
         if missing:  # runs exist and none has the key: say so, not "waiting"
             keys = ", ".join(have[:MAX_KEYS_NAMED]) + (f", … ({len(have)} keys)" if len(have) > MAX_KEYS_NAMED else "")
             waiting = (f"where=: no run has config key {missing[0]!r}; "
