@@ -235,7 +235,7 @@ class LiveSession(SessionPanelMixin):
             return
         text = f"The data source cannot be reached: {exc}. Retrying; the page keeps what it has."
         if self.banner.text != safe_html.text(text):
-            self.banner.update(visible=True, text=safe_html.text(text))
+            self.banner.update(text=safe_html.text(text), visible=True)  # text first: never an empty banner
 
     def _waiting_notes(self) -> None:
         narrowed = [p for p in ("scopes", "where") if getattr(self.layout, p)]
