@@ -8,9 +8,15 @@ the page's own parameters never see it). Everything else is refused with 403 bef
 Bokeh builds a session or opens a websocket: no data leaves the server. Bokeh's static
 JS/CSS (and the favicon) stay open; they hold no data.
 
-The cookie holds an HMAC of the token, not the token: it stays valid across restarts
-with the same token and becomes invalid when the token changes. It is HttpOnly,
-SameSite=Lax (a shared link opened from a chat still works), and Secure under TLS.
+The cookie holds its issue time and an HMAC (keyed by the token) of that time, never
+the token: it stays valid across restarts with the same token, for ``cookie_days``
+(a week by default, ``--web-cookie-days``) after it was issued, and becomes invalid
+when the token changes; an expired, forged or altered cookie is refused like none. It
+is HttpOnly, SameSite=Lax (a shared link opened from a chat still works), and Secure
+under TLS. ``Authorization`` headers of other schemes than Bearer (a reverse proxy's
+Basic auth) are ignored. Neither the header nor the cookie reaches the page: Bokeh's
+session token (readable by any script in it) is built without them
+(``session_excludes()``, passed to the server by ``web/server.py``).
 Plug it into Bokeh with ``Server(..., auth_provider=WebTokenAuth(token))``.
 """
 
@@ -19,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import time
 import urllib.parse
 from typing import Any
 
@@ -35,12 +42,17 @@ __all__ = [
     "resolve_web_token",
     "strip_token",
     "cookie_value",
+    "cookie_valid",
+    "session_excludes",
+    "DEFAULT_COOKIE_DAYS",
 ]
 
 WEB_TOKEN_ENV = "STREAMVIS_WEB_TOKEN"
 TOKEN_PARAM = "web_token"
 COOKIE_NAME = "streamvis_web"
-COOKIE_DAYS = 30
+DEFAULT_COOKIE_DAYS = 7.0
+_COOKIE_SALT = b"streamvis web-serve cookie v2|"
+_CLOCK_SKEW = 300  # seconds a cookie's issue time may lie in the future
 REFUSED = (
     "streamvis: this page needs the web token: open the link once with "
     f"?{TOKEN_PARAM}=TOKEN (or send Authorization: Bearer TOKEN)"
@@ -61,9 +73,36 @@ def resolve_web_token(token: str | None) -> str | None:
     return value
 
 
-def cookie_value(token: str) -> str:
-    """What the cookie holds for ``token``: an HMAC, so the cookie never is the token."""
-    return hmac.new(token.encode(), b"streamvis web-serve cookie v1", hashlib.sha256).hexdigest()
+def _sign(token: str, issued: int) -> str:
+    return hmac.new(token.encode(), _COOKIE_SALT + str(issued).encode(), hashlib.sha256).hexdigest()
+
+
+def cookie_value(token: str, issued: float | None = None) -> str:
+    """What the cookie holds for ``token``, issued at ``issued`` (seconds since the epoch;
+    now by default): ``ISSUED.HMAC``, so the cookie never is the token."""
+    at = int(time.time() if issued is None else issued)
+    return f"{at}.{_sign(token, at)}"
+
+
+def cookie_valid(token: str, value: str, max_age_s: float, now: float | None = None) -> bool:
+    """Whether ``value`` is a cookie this ``token`` issued less than ``max_age_s`` ago."""
+    at_text, sep, mac = value.partition(".")
+    if not sep or not at_text.isdigit() or len(at_text) > 12:
+        return False
+    at = int(at_text)
+    if not hmac.compare_digest(mac.encode(), _sign(token, at).encode()):
+        return False
+    age = (time.time() if now is None else now) - at
+    return -_CLOCK_SKEW <= age < max_age_s
+
+
+def session_excludes() -> dict[str, list[str]]:
+    """Bokeh server settings that keep credentials out of the session token embedded in
+    every page: the ``Authorization`` and ``Cookie`` headers and the auth cookie."""
+    return {
+        "exclude_headers": ["Authorization", "Proxy-Authorization", "Cookie"],
+        "exclude_cookies": [COOKIE_NAME],
+    }
 
 
 def strip_token(uri: str) -> tuple[str, list[str]]:
@@ -83,11 +122,15 @@ def strip_token(uri: str) -> tuple[str, list[str]]:
 
 
 def _bearer(handler: Any) -> str | None:
+    """The token of an ``Authorization: Bearer`` header; None without one (another
+    scheme, e.g. a reverse proxy's Basic auth, is not ours: ignored)."""
     header = handler.request.headers.get("Authorization")
     if not header:
         return None
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "bearer" or not value.strip():
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    if not value.strip():
         raise HTTPError(403, reason=WRONG)
     return value.strip()
 
@@ -95,12 +138,19 @@ def _bearer(handler: Any) -> str | None:
 class WebTokenAuth(AuthProvider):
     """A Bokeh auth provider requiring one shared token (see the module doc)."""
 
-    def __init__(self, token: str, *, secure_cookie: bool = False) -> None:
+    def __init__(
+        self, token: str, *, secure_cookie: bool = False, cookie_days: float = DEFAULT_COOKIE_DAYS
+    ) -> None:
         if not token:
             raise InvalidArgumentError("the web token must not be empty")
+        if not cookie_days > 0:
+            raise InvalidArgumentError(
+                f"--web-cookie-days must be a positive number of days, got {cookie_days}"
+            )
+        self._text = token
         self._token = token.encode()
-        self._cookie = cookie_value(token)
         self._secure = secure_cookie
+        self._days = cookie_days
         super().__init__()
 
     def _matches(self, given: str) -> bool:
@@ -121,9 +171,9 @@ class WebTokenAuth(AuthProvider):
     def _set_cookie(self, handler: Any) -> None:
         handler.set_cookie(
             COOKIE_NAME,
-            self._cookie,
+            cookie_value(self._text),
             path="/",
-            expires_days=COOKIE_DAYS,
+            expires_days=self._days,
             httponly=True,
             samesite="Lax",
             secure=self._secure,
@@ -149,6 +199,6 @@ class WebTokenAuth(AuthProvider):
             self._set_cookie(handler)
             return "web-token"
         cookie = handler.get_cookie(COOKIE_NAME)
-        if cookie and hmac.compare_digest(cookie, self._cookie):
+        if cookie and cookie_valid(self._text, cookie, self._days * 86400):
             return "web-token"
         raise HTTPError(403, reason=REFUSED)

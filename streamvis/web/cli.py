@@ -24,6 +24,7 @@ def serve(
     *,
     refresh: float,
     allow_origin: tuple[str, ...] = (),
+    allow_host: tuple[str, ...] = (),
     budget: int | None = None,
     max_lines: int | None = None,
     webgl: str = "auto",
@@ -34,6 +35,7 @@ def serve(
     tls_cert: str | None = None,
     tls_key: str | None = None,
     schema: Any = None,
+    cookie_days: float | None = None,
 ) -> None:
     """Serve the web app until interrupted (blocks). ``token``/``tls_ca`` are used
     when DATA is a data server (defaults: $STREAMVIS_TOKEN, $STREAMVIS_TLS_CA);
@@ -41,6 +43,7 @@ def serve(
     ``schema``: the already loaded SCHEMA_FILE, if the caller loaded it."""
     from streamvis.source import is_server_address, open_source
 
+    from .auth import DEFAULT_COOKIE_DAYS
     from .schema import load_schema
     from .server import DEFAULT_BUDGET, DEFAULT_MAX_LINES, build_server, check_tls_files
 
@@ -65,12 +68,14 @@ def serve(
             schema,
             refresh=refresh,
             allow_origins=allow_origin,
+            allow_hosts=allow_host,
             budget=budget or DEFAULT_BUDGET,
             max_lines=max_lines or DEFAULT_MAX_LINES,
             webgl=webgl,
             web_token=web_token,
             tls_cert=tls_cert,
             tls_key=tls_key,
+            cookie_days=DEFAULT_COOKIE_DAYS if cookie_days is None else cookie_days,
         )
         if callable(on_ready):
             on_ready()
@@ -96,7 +101,13 @@ def serve(
 @click.option(
     "--allow-origin",
     multiple=True,
-    help="Another host[:port] allowed to open the websocket (repeatable).",
+    help="Another host[:port] allowed to open the websocket and the pages (repeatable).",
+)
+@click.option(
+    "--allow-host",
+    multiple=True,
+    help="Another name the pages may be opened by, NAME[:PORT] (repeatable; e.g. a "
+    "reverse proxy's public name). Other Host headers are refused (DNS rebinding).",
 )
 @click.option(
     "--budget",
@@ -129,12 +140,16 @@ def serve(
               help="Serve HTTPS with this certificate chain (PEM); needs --tls-key.")
 @click.option("--tls-key", default=None, type=click.Path(dir_okay=False),
               help="Private key (PEM) of --tls-cert.")
+@click.option("--web-cookie-days", default=7.0, show_default=True,
+              type=click.FloatRange(min=0, min_open=True),
+              help="Days the browser's --web-token cookie stays valid after it is issued.")
 def web_serve_cmd(
     web_uri: str,
     data: str,
     schema_file: str,
     refresh: float,
     allow_origin: tuple[str, ...],
+    allow_host: tuple[str, ...],
     budget: int | None,
     max_lines: int | None,
     webgl: str,
@@ -143,6 +158,7 @@ def web_serve_cmd(
     web_token: str | None,
     tls_cert: str | None,
     tls_key: str | None,
+    web_cookie_days: float,
 ) -> None:
     """Serve live plots of DATA (a data server's host:port, or a log path) at WEB_URI
     (host:port, e.g. 127.0.0.1:5006; 0.0.0.0:5006 accepts other machines), laid out
@@ -184,6 +200,7 @@ def web_serve_cmd(
         schema_file,
         refresh=refresh,
         allow_origin=allow_origin,
+        allow_host=allow_host,
         budget=budget,
         max_lines=max_lines,
         webgl=webgl,
@@ -194,6 +211,7 @@ def web_serve_cmd(
         tls_cert=tls_cert,
         tls_key=tls_key,
         schema=schema,
+        cookie_days=web_cookie_days,
     )
 
 

@@ -11,7 +11,6 @@ the search box narrows the table.
 
 from __future__ import annotations
 
-import html
 import urllib.parse
 from typing import Any, NamedTuple
 
@@ -22,6 +21,7 @@ from streamvis.patterns import MAX_PATTERN_LENGTH
 from streamvis.source import DataSource
 from streamvis.storage import GroupInfo
 
+from . import safe_html
 from .pages import PAGE_CSS, _links_html, _re_escape, example_links
 from .run_selection import encode_runs
 from .runs_panel import config_column, date_text, table_cell
@@ -32,7 +32,7 @@ __all__ = ["IndexPage", "index_root", "ticked_link", "MAX_CONFIG_COLUMNS"]
 
 MAX_CONFIG_COLUMNS = 24
 START_KEYS = ("start-time", "start_time", "start")
-OPEN = '<a href="<%= value %>">open</a>'
+OPEN = '<a href="<%- value %>">open</a>'  # <%- %>: HTML-escaped by the template
 
 
 def _all_plots(schema: Schema) -> str:
@@ -80,14 +80,14 @@ class IndexPage(NamedTuple):
 def index_root(source: DataSource, schema: Schema, note: str = "") -> IndexPage:
     """The index page's models (the runs' last updates are filled in later)."""
     plots = "".join(
-        f"<tr><td><a href='/?rows={urllib.parse.quote(p.name)}'>{html.escape(p.name)}</a>"
-        f"</td><td><code>{html.escape(p.name_pattern)}</code></td>"
-        f"<td>{p.glyph_kind}</td><td>{html.escape(', '.join(p.columns))}</td></tr>"
+        f"<tr><td><a href='/?rows={urllib.parse.quote(p.name)}'>{safe_html.text(p.name)}</a>"
+        f"</td><td><code>{safe_html.text(p.name_pattern)}</code></td>"
+        f"<td>{safe_html.text(p.glyph_kind)}</td><td>{safe_html.text(', '.join(p.columns))}</td></tr>"
         for p in schema.plots.values()
     )
     head = [
         "<div class='sv-page'><h2>streamvis</h2>",
-        f"<p>{html.escape(note)}</p>" if note else "",
+        f"<p>{safe_html.text(note)}</p>" if note else "",
         f"<p>Open: {_links_html(example_links(schema))}</p>",
         "<h3>Plots</h3><table class='sv-plots' border=1 cellpadding=4 "
         "style='border-collapse:collapse'><tr><th>plot</th><th>name_pattern</th>"
@@ -104,7 +104,7 @@ def index_root(source: DataSource, schema: Schema, note: str = "") -> IndexPage:
                 got.append(g.name)
     except Exception as exc:  # the data is unreachable: say so, keep the page
         scopes, configs, names, groups = [], {}, {}, []
-        head.append(f"<p style='color:#b00020'>cannot list runs: {html.escape(str(exc))}</p>")
+        head.append(f"<p style='color:#b00020'>cannot list runs: {safe_html.text(str(exc))}</p>")
     if not scopes:
         head.append("<p>No runs logged yet.</p>")
     head.append("</div>")
@@ -165,7 +165,7 @@ def index_root(source: DataSource, schema: Schema, note: str = "") -> IndexPage:
             return
         url = ticked_link(schema, picked, scopes)
         ticked.text = (
-            f"<p><a class='sv-open-ticked' href='{html.escape(url, quote=True)}'>"
+            f"<p><a class='sv-open-ticked' href='{safe_html.text(url)}'>"
             f"open the {len(picked)} ticked run{'s' if len(picked) > 1 else ''}</a></p>"
         )
 

@@ -15,6 +15,7 @@ runs coloured by a config value; ``x=step|wall|relative``; the runs panel's stat
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -152,11 +153,20 @@ def _groups(key: str, text: str, schema: Schema) -> tuple[tuple[str, ...], ...]:
     return tuple(groups)
 
 
+def _did_you_mean(key: str) -> str:
+    """`` (did you mean 'color_by'?)`` for a near miss of a parameter, else ""."""
+    if len(key) > 64:
+        return ""
+    close = difflib.get_close_matches(key.lower(), PARAMS, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def parse_layout(args: Mapping[str, Sequence[str]], schema: Schema) -> Layout:
     """Parse URL query arguments (each key to its list of values) into a Layout."""
     unknown = [k for k in args if k not in PARAMS and not k.startswith("bokeh-")]
     if unknown:
-        raise LayoutError(f"unknown parameter {unknown[0]!r}; allowed: {', '.join(PARAMS)}")
+        raise LayoutError(f"unknown parameter {unknown[0]!r}{_did_you_mean(unknown[0])}; "
+                          f"allowed: {', '.join(PARAMS)}")
     rows, cols = _one(args, "rows"), _one(args, "cols")
     if (rows is None) == (cols is None):
         raise LayoutError(

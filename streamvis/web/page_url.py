@@ -7,8 +7,10 @@ unticked; runs that start later are shown) or, after "only these", ``show=`` (on
 these ticked; runs that start later stay hidden) (``streamvis.web.run_selection``).
 ``color_by=`` is chosen in the panel too; that reloads the page (its colours are
 decided as lines are first drawn). The server writes the new query string into a
-hidden Div; a ``CustomJS`` on it calls ``history.replaceState`` (no reload, no history
-entry per tick).
+data source (text, never markup: a hidden ``Div`` would render it as HTML, and a link
+with markup in ``find=`` ran script); a ``CustomJS`` on it calls
+``history.replaceState`` (no reload, no history entry per tick). The source reaches the
+document through the page's root (``tags``).
 """
 
 from __future__ import annotations
@@ -16,15 +18,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from urllib.parse import quote, urlencode
 
-from bokeh.models import CustomJS
-from bokeh.models.widgets import Div
+from bokeh.models import ColumnDataSource, CustomJS
 
 __all__ = ["PANEL_PARAMS", "PageUrl", "REPLACE_STATE_JS", "COLOR_BY_JS"]
 
 PANEL_PARAMS = ("find", "filter", "hide", "show")
 
 REPLACE_STATE_JS = """
-const q = cb_obj.text;
+const q = cb_obj.data.query[0];
 if (q !== null && q !== undefined && q !== '' && window.location.search !== q) {
   window.history.replaceState(window.history.state, '', window.location.pathname + q);
 }
@@ -46,8 +47,8 @@ class PageUrl:
     def __init__(self, args: Mapping[str, Sequence[str]]) -> None:
         self.base = {k: list(v) for k, v in args.items()
                      if k not in PANEL_PARAMS and not k.startswith("bokeh-")}
-        self.div = Div(text="", visible=False, name="page:url")
-        self.div.js_on_change("text", CustomJS(code=REPLACE_STATE_JS))
+        self.source = ColumnDataSource(data={"query": [""]}, name="page:url")
+        self.source.js_on_change("data", CustomJS(code=REPLACE_STATE_JS))
 
     def query(self, panel: Mapping[str, str | None]) -> str:
         """``?...``: the layout's arguments as given, then the panel's (empty ones left out)."""
@@ -58,5 +59,10 @@ class PageUrl:
     def update(self, panel: Mapping[str, str | None]) -> None:
         """Point the browser's address at this state (when it changed)."""
         q = self.query(panel)
-        if self.div.text != q:
-            self.div.text = q
+        if self.text != q:
+            self.source.data = {"query": [q]}
+
+    @property
+    def text(self) -> str:
+        """The query string last sent ("" before the first)."""
+        return str(self.source.data["query"][0])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import urllib.parse
 from collections.abc import Sequence
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from bokeh.models import GridBox, LayoutDOM
 from bokeh.models.widgets import Div
 
+from . import safe_html
 from .layout import Layout
 from .schema import Schema
 
@@ -85,16 +85,16 @@ def _re_escape(s: str) -> str:
 
 def _links_html(links: list[tuple[str, str]]) -> str:
     return " · ".join(
-        f'<a href="{html.escape(u, quote=True)}">{html.escape(label)}</a>' for label, u in links
+        f'<a href="{safe_html.text(u)}">{safe_html.text(label)}</a>' for label, u in links
     )
 
 
 def error_page(message: str, schema: Schema) -> Div:
     """A readable message for bad page parameters: what was wrong and what is allowed."""
-    plots = ", ".join(html.escape(p) for p in schema.plots)
+    plots = ", ".join(safe_html.text(p) for p in schema.plots)
     body = f"""<div class="sv-page">
 <h2>streamvis: this page's parameters are not valid</h2>
-<p class="sv-error" style="color:#b00020;font-weight:600">{html.escape(message)}</p>
+<p class="sv-error" style="color:#b00020;font-weight:600">{safe_html.text(message)}</p>
 <p><b>Plots in this schema:</b> {plots}</p>
 <p><b>Parameters:</b> exactly one of <code>rows=A,B;C</code> (rows split by ';', plots by ',')
 or <code>cols=A,B;C</code>; <code>width</code> and <code>height</code>: positive numbers

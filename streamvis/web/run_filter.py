@@ -52,6 +52,18 @@ class RunFilter:
         """Whether ``scope`` is shown (as far as decided; unknown scopes are not)."""
         return not self.conditions or self._decided.get(scope, False)
 
+    def unknown_keys(self) -> tuple[list[str], list[str]]:
+        """(the where= keys no run seen so far has, every config key the runs have),
+        both empty until a run has been decided."""
+        with self._lock:
+            if not self._decided or not self.conditions:
+                return [], []
+            have: dict[str, None] = {}
+            for flat in self._configs.values():
+                have.update(dict.fromkeys(flat))
+        missing = [c.key for c in self.conditions if c.key not in have]
+        return list(dict.fromkeys(missing)), sorted(have)
+
     def take_late(self) -> set[str]:
         """The scopes whose config appeared after their first points, since last asked."""
         with self._lock:

@@ -13,7 +13,6 @@ state into the page's address (``on_state``, ``state()``).
 
 from __future__ import annotations
 
-import html
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from bokeh.models.widgets import (
 
 from streamvis.errors import InvalidArgumentError
 
+from . import safe_html
 from .page_url import COLOR_BY_JS
 from .where import parse_where, selects
 
@@ -73,7 +73,7 @@ const install = () => {
 };
 if (!install()) { const timer = setInterval(() => { if (install()) clearInterval(timer); }, 100); }
 """
-SWATCH = '<span style="display:inline-block;width:12px;height:12px;background:<%= value %>"></span>'
+SWATCH = '<span style="display:inline-block;width:12px;height:12px;background:<%- value %>"></span>'
 REDRAW_JS = "view.change.emit()"  # DataTableView.updateGrid: rows and cells drawn again
 
 
@@ -277,7 +277,7 @@ class RunsPanel:
                 conds = parse_where(where)
             except InvalidArgumentError as exc:
                 self.message.text = (
-                    f"<span class='sv-error' style='color:#b00020'>{html.escape(str(exc))}</span>"
+                    f"<span class='sv-error' style='color:#b00020'>{safe_html.text(exc)}</span>"
                 )
             else:
                 ok = {s for s in self.scopes if selects(conds, self._configs.get(s))}
@@ -339,14 +339,14 @@ def _same(a: Any, b: Any) -> bool:
 def config_column(key: str, width: int) -> TableColumn:
     """The table column of one config key: a run without the key shows an empty cell
     (the default formatter writes "(null)")."""
-    return TableColumn(field=f"cfg:{key}", title=key, width=width,
+    return TableColumn(field=f"cfg:{key}", title=safe_html.column_title(key), width=width,
                        formatter=StringFormatter(null_format=""))
 
 
 def table_cell(v: Any) -> Any:
     """A config value as a table cell (numbers and strings as they are, the rest as text)."""
     if v is None or isinstance(v, bool | int | float | str):
-        return v
+        return safe_html.exact_cell(v)
     return str(v)
 
 

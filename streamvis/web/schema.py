@@ -36,6 +36,7 @@ import yaml
 
 from streamvis.errors import InvalidArgumentError
 from streamvis.patterns import compile_pattern
+from streamvis.storage.scan import parse_header
 
 from .colors import DEFAULT_PALETTE, FORMULAS, ColorSpec, resolve_palette
 
@@ -398,13 +399,34 @@ def parse_schema(doc: Any, source: str = "<schema>") -> Schema:
 def load_schema(path: str | os.PathLike[str]) -> Schema:
     """Read and validate the YAML schema at ``path``."""
     try:
-        with open(path, encoding="utf-8") as f:
-            doc = yaml.safe_load(f)
+        with open(path, "rb") as f:
+            raw = f.read()
     except FileNotFoundError:
         raise SchemaError(f"schema file not found: {os.fspath(path)}") from None
+    if _looks_like_log(raw):
+        raise SchemaError(
+            f"schema {os.fspath(path)!r} is not YAML: it looks like a streamvis log; "
+            "web-serve takes WEB_URI DATA SCHEMA_FILE (were DATA and SCHEMA_FILE swapped?)"
+        )
+    try:
+        doc = yaml.safe_load(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise SchemaError(
+            f"schema {os.fspath(path)!r} is not YAML text: byte 0x{raw[exc.start]:02x} at offset "
+            f"{exc.start} is not UTF-8; give the YAML schema file"
+        ) from None
     except yaml.YAMLError as exc:
         raise SchemaError(f"{os.fspath(path)}: not valid YAML ({exc})") from None
     return parse_schema(doc, source=os.fspath(path))
+
+
+def _looks_like_log(raw: bytes) -> bool:
+    """Whether ``raw`` starts with a streamvis log's header record."""
+    try:
+        parse_header(raw[:65536])
+    except Exception:  # noqa: BLE001 - anything but a header: not a log
+        return False
+    return True
 
 
 def demo_schema_path() -> str:

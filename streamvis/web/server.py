@@ -17,6 +17,8 @@ from streamvis.source import DataSource
 
 from .app import make_applications
 from .app_config import AppConfig
+from .auth import DEFAULT_COOKIE_DAYS, WebTokenAuth, session_excludes
+from .host_guard import HostPolicy, guard_hosts
 from .layout import WEBGL_MODES
 from .nodelay import send_without_delay
 from .plots import PlotLimits
@@ -78,16 +80,20 @@ def build_server(
     max_lines: int = DEFAULT_MAX_LINES,
     webgl: str = "auto",
     allow_origins: Sequence[str] = (),
+    allow_hosts: Sequence[str] = (),
     io_loop: IOLoop | None = None,
     web_token: str | None = None,
     tls_cert: str | None = None,
     tls_key: str | None = None,
+    cookie_days: float = DEFAULT_COOKIE_DAYS,
     **server_kwargs: Any,
 ) -> tuple[Server, AppConfig]:
     """A started-but-not-running Bokeh Server serving ``schema`` over ``source``.
 
-    Websocket origins are restricted to WEB_URI plus ``allow_origins``. With
-    ``web_token`` every page, websocket and data route needs it (``web/auth.py``);
+    Websocket origins are restricted to WEB_URI plus ``allow_origins``; every request's
+    Host header to this server's names plus ``allow_origins`` and ``allow_hosts``
+    (``web/host_guard.py``). With ``web_token`` every page, websocket and data route
+    needs it (``web/auth.py``; its cookie lasts ``cookie_days``);
     ``tls_cert``/``tls_key`` (PEM) serve HTTPS. Run it with ``server.io_loop.start()``
     (or start the loop yourself).
     """
@@ -103,20 +109,20 @@ def build_server(
     limits = PlotLimits(budget=budget, max_lines=max_lines)
     cfg = AppConfig(source=source, schema=schema, refresh=refresh, limits=limits, webgl=webgl)
     origins = [f"{host}:{port}", *allow_origins]
+    policy = HostPolicy(host, port, [*allow_origins, *allow_hosts])
     kw: dict[str, Any] = {
         "address": host,
         "port": port,
         "allow_websocket_origin": origins,
         "check_unused_sessions_milliseconds": 2000,
         "unused_session_lifetime_milliseconds": 5000,
+        **session_excludes(),  # no credentials in the session token every page embeds
     }
     tls = check_tls_files(tls_cert, tls_key)
     if tls:
         kw.update(ssl_certfile=tls_cert, ssl_keyfile=tls_key)
     if web_token:
-        from .auth import WebTokenAuth
-
-        kw["auth_provider"] = WebTokenAuth(web_token, secure_cookie=tls)
+        kw["auth_provider"] = WebTokenAuth(web_token, secure_cookie=tls, cookie_days=cookie_days)
     kw.update(server_kwargs)
     try:
         server = Server(make_applications(cfg), io_loop=io_loop, **kw)
@@ -126,6 +132,7 @@ def build_server(
         ) from None
     except OSError as exc:
         raise InvalidArgumentError(_listen_problem(host, port, exc)) from None
+    guard_hosts(server._tornado, policy)  # before the first request: pages, /ws, static
     send_without_delay(server)  # a zoom's data, not 30 ms later (web/nodelay.py)
     server.start()
     return server, cfg

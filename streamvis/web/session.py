@@ -19,7 +19,6 @@ while lines grow and immediate after a zoom (``RangesUpdate``) or a slider move.
 
 from __future__ import annotations
 
-import html
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -44,6 +43,7 @@ from streamvis.source import DataSource
 from streamvis.storage import GroupSnapshot, RangeRequest
 from streamvis.storage.reading import index_runs
 
+from . import safe_html
 from .app_config import AppConfig
 from .layout import Layout
 from .page_url import PageUrl
@@ -58,6 +58,7 @@ __all__ = ["AppConfig", "LiveSession", "split_table"]
 log = logging.getLogger(__name__)
 DEBOUNCE_MS = 5  # filter slider moves (zooms are not debounced: see _on_ranges)
 RANGE_MIN_INTERVAL = 1.0  # seconds between re-reads of growing decimated lines
+MAX_KEYS_NAMED = 30  # config keys a where= note lists
 IDLE_CEILING = 10.0  # seconds between polls of an idle object-store log at most
 
 @dataclass
@@ -233,12 +234,18 @@ class LiveSession(SessionPanelMixin):
                 self.banner.update(visible=False, text="")
             return
         text = f"The data source cannot be reached: {exc}. Retrying; the page keeps what it has."
-        if self.banner.text != text:
-            self.banner.update(visible=True, text=html.escape(text))
+        if self.banner.text != safe_html.text(text):
+            self.banner.update(text=safe_html.text(text), visible=True)  # text first: never an empty banner
 
     def _waiting_notes(self) -> None:
         narrowed = [p for p in ("scopes", "where") if getattr(self.layout, p)]
         waiting = "waiting for data" + (f" matching {' and '.join(f'{p}=' for p in narrowed)}" if narrowed else "")
+        idle = any(not (v.lines or v.has_unfit) for v in self.views)
+        missing, have = self.run_filter.unknown_keys() if idle and self.layout.where else ([], [])
+        if missing:  # runs exist and none has the key: say so, not "waiting"
+            keys = ", ".join(have[:MAX_KEYS_NAMED]) + (f", … ({len(have)} keys)" if len(have) > MAX_KEYS_NAMED else "")
+            waiting = (f"where=: no run has config key {missing[0]!r}; "
+                       + (f"the runs' keys: {keys}" if have else "the runs have no config"))
         for v in self.views:
             if v.lines or v.has_unfit:  # (groups that cannot be drawn are named instead)
                 v._unnote("waiting")

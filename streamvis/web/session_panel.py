@@ -6,7 +6,6 @@ appear). ``LiveSession`` mixes this in and provides the attributes declared here
 
 from __future__ import annotations
 
-import html
 import logging
 import time
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from bokeh.models import CustomJS
 
 from streamvis.columns import WALL_TIME_COLUMN
 
+from . import safe_html
 from .lines import Key
 from .run_selection import RunSelectionError, decode_runs, encode_runs
 from .runs_panel import RunRow, RunsPanel
@@ -147,7 +147,7 @@ class SessionPanelMixin:
                             linked = True
         if self._link_error is not None:
             self.panel.message.text = (
-                f"<span class='sv-error' style='color:#b00020'>{html.escape(self._link_error)}</span>")
+                f"<span class='sv-error' style='color:#b00020'>{safe_html.text(self._link_error)}</span>")
             self._link_error = None
         if linked:
             self._on_shown(set(self.panel.hidden))

@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from streamvis.errors import InvalidArgumentError
 from streamvis.patterns import compile_pattern
+
+from .safe_html import sendable
 
 __all__ = ["WhereError", "Condition", "parse_where", "flatten", "config_of", "selects", "value_text", "GRAMMAR"]
 
@@ -174,14 +176,20 @@ def parse_where(text: str) -> list[Condition]:
 
 
 def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested mappings as ``a.b`` keys (lists and scalars kept as values)."""
+    """Nested mappings as ``a.b`` keys (lists and scalars kept as values; numbers Bokeh
+    cannot send as text: ``safe_html.sendable``). Iterative: any depth is flattened."""
     out: dict[str, Any] = {}
-    for k, v in config.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, Mapping):
-            out.update(flatten(v, key + "."))
+    stack: list[tuple[str, Iterator[tuple[Any, Any]]]] = [(prefix, iter(config.items()))]
+    while stack:
+        head, items = stack[-1]
+        for k, v in items:
+            key = f"{head}{k}"
+            if isinstance(v, Mapping):
+                stack.append((key + ".", iter(v.items())))
+                break
+            out[key] = sendable(v)
         else:
-            out[key] = v
+            stack.pop()
     return out
 
 

@@ -1,0 +1,289 @@
+"""Hostile input, Chromium half (issue 20): every catalogued string through every surface.
+
+One log holds each string of ``hostile_strings.STRINGS`` as a scope, a name, a column
+name, a config key (flat, nested, deep) and a config value, plus config numbers past
+float64; one real ``streamvis web-serve`` serves it; Chromium opens the index page,
+the main page of each batch of runs (runs panel, legends, titles, hover over lines),
+``color_by=`` a hostile key, and every URL parameter of every page with every markup
+payload in it (error pages included; the panel's search is used so the page's address
+is rewritten). A page fails if a payload ran (``window.__pwned``) or created an element
+(``data-sv-pwned``) or a ``javascript:`` link anywhere, shadow roots included; and the
+strings must be there as text (the checks are not vacuous).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from streamvis.errors import StreamvisError
+from streamvis.storage import ConfigUpdate, Points, Store
+from streamvis.web.layout import PARAMS
+from tests.hardening.hostile_strings import (
+    MARK,
+    MARKUP,
+    NUMBERS,
+    PWN,
+    STRINGS,
+    SURFACES,
+    joined_markup,
+)
+from tests.helpers import spawn, wait_for
+from tests.server.conftest import ROOT, free_port
+from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.web.helpers import hover_at
+
+pytestmark = pytest.mark.browser
+
+SCHEMA = """
+all:
+  name_pattern: .
+  columns: [x, y]
+"""
+BATCH = 6  # strings per main page: 4 config-key columns each, under the panel's 24
+INIT_JS = f"window.__pwned_calls = []; window.{PWN} = (n) => window.__pwned_calls.push(n);"
+CHECK_JS = f"""() => {{
+  const found = [];
+  const walk = (root) => {{
+    for (const el of root.querySelectorAll('*')) {{
+      if (el.hasAttribute('{MARK}')) found.push(el.outerHTML.slice(0, 160));
+      for (const a of ['href', 'src', 'action', 'formaction'])
+        if (/^\\s*javascript:/i.test(el.getAttribute(a) || '')) found.push(a + ': ' + el.getAttribute(a).slice(0, 80));
+      if (el.shadowRoot) walk(el.shadowRoot);
+    }}
+  }};
+  walk(document);
+  return {{calls: window.__pwned_calls || ['no init script'], found}};
+}}"""
+# every text on the page (shadow roots included) and the column titles of its tables
+TEXT_JS = """() => {
+  const out = [];
+  const walk = (root) => {
+    for (const el of root.querySelectorAll('*')) {
+      if (el.shadowRoot) walk(el.shadowRoot);
+      if (el.childElementCount === 0 && el.textContent) out.push(el.textContent);
+    }
+  };
+  walk(document);
+  return out;
+}"""
+OPEN_LINKS_JS = """() => { const out = [];
+  const walk = (root) => { for (const el of root.querySelectorAll('*')) {
+    if (el.shadowRoot) walk(el.shadowRoot);
+    if (el.tagName === 'A' && el.textContent === 'open') out.push(el.href); } };
+  walk(document); return out; }"""
+TITLES_JS = """(name) => { const t = Bokeh.documents[0].get_model_by_name(name);
+  return t ? t.columns.map(c => c.title) : null; }"""
+READY_JS = "() => window.Bokeh !== undefined && Bokeh.documents.length > 0 && Object.keys(Bokeh.index).length > 0"
+
+
+def _run(i: int, code: str) -> str:
+    return f"h{i:02d}{code}"
+
+
+def _height(i: int, surface: str) -> float:
+    """Where the line of string ``i`` through ``surface`` is drawn (each its own)."""
+    return i + list(SURFACES).index(surface) / 10
+
+
+def _write_log(path: Path) -> dict[str, list[str]]:
+    """Every string through every surface; what the store refused, by surface."""
+    refused: dict[str, list[str]] = {}
+    store = Store.open(str(path), mode="a")
+    try:
+        for surface, (code, records) in SURFACES.items():
+            for i, h in enumerate(STRINGS):
+                try:
+                    store.append(records(h.text, _run(i, code), _height(i, surface)))
+                except StreamvisError:  # e.g. NUL in a scope: refused is fine
+                    refused.setdefault(surface, []).append(h.label)
+        x = [0.0, 1.0]
+        store.append([Points("numbers", "metric", 0, {"x": x, "y": x})])
+        raw = []
+        numbers = ConfigUpdate("numbers", {**NUMBERS, "nested": dict(NUMBERS)})
+        try:
+            store.append([numbers])
+        except StreamvisError:  # writers refuse them now; old logs may hold them
+            raw.append(numbers)
+    finally:
+        store.close()
+    if raw:
+        _append_raw(path, raw)
+    return refused
+
+
+def _append_raw(path: Path, items: list[Any]) -> None:
+    """Append config records the writers refuse, as an old writer wrote them."""
+    from streamvis.storage.framing import encode_frame
+    from streamvis.storage.records import encode_batch
+
+    frames = [encode_frame(r.payload) for r in encode_batch(items, os.urandom(16), 1)]
+    with open(path, "ab") as f:
+        f.write(b"".join(frames))
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is absent")
+    tmp = tmp_path_factory.mktemp("hostile-browser")
+    log = tmp / "hostile.svl"
+    refused = _write_log(log)
+    schema = tmp / "hostile.yaml"
+    schema.write_text(SCHEMA)
+    port = free_port()
+    out = open(tmp / "web.log", "wb")  # noqa: SIM115 - closed below
+    proc = spawn([sys.executable, "-m", "streamvis.cli", "web-serve", f"127.0.0.1:{port}", str(log),
+                  str(schema), "--refresh", "0.3"], stdout=out, stderr=subprocess.STDOUT,
+                 env=dict(os.environ, PYTHONPATH=str(ROOT)), cwd=ROOT)
+    output = lambda: (tmp / "web.log").read_text(errors="replace")  # noqa: E731
+    try:
+        wait_for(lambda: proc.poll() is not None or "open http://" in output(), timeout=60, interval=0.1)
+        assert proc.poll() is None, output()
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            ctx = browser.new_context(viewport={"width": 1400, "height": 1100})
+            ctx.add_init_script(INIT_JS)
+            page = ctx.new_page()
+            yield {"url": f"http://127.0.0.1:{port}", "page": page, "refused": refused}
+            browser.close()
+        assert "Traceback" not in output() and "OverflowError" not in output(), output()[-3000:]
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+        out.close()
+
+
+def _open(page: Any, url: str) -> None:
+    page.goto(url)
+    page.wait_for_function(READY_JS, timeout=20000)
+
+
+def _clean(page: Any, where: str) -> None:
+    got = page.evaluate(CHECK_JS)
+    assert not got["calls"] and not got["found"], (where, got)
+
+
+def _panel_rows(page: Any) -> int:
+    return int(page.evaluate("""() => { const s = Bokeh.documents[0].get_model_by_name('runs:source');
+      return s ? s.data.scope.length : -1; }"""))
+
+
+def test_every_string_through_every_surface_stays_text(served: dict[str, Any]) -> None:
+    page, url = served["page"], served["url"]
+    # the index page: runs table (24 config columns), names, plots
+    _open(page, f"{url}/index")
+    _clean(page, "index")
+    titles = page.evaluate(TITLES_JS, "index:table")
+    hostile_titles = [t for t in titles if "<" in t or "&lt;" in t]
+    assert len(hostile_titles) >= 8, titles  # markup keys are among its columns
+    texts = "\n".join(page.evaluate(TEXT_JS))
+    assert MARKUP[0].text in texts  # a key with markup, shown as text
+    opens = page.evaluate(OPEN_LINKS_JS)  # the rows' links (escaped by their template)
+    assert opens and all(u.startswith(f"{url}/?rows=all&scopes=%5E") for u in opens), opens[:3]
+    # the main page of each batch of runs: panel (columns, cells, colour-by options),
+    # legend, titles, and hover over each batch's lines
+    hovered: set[str] = set()
+    for b in range(0, len(STRINGS), BATCH):
+        runs = "|".join(f"{i:02d}" for i in range(b, min(b + BATCH, len(STRINGS))))
+        query = urllib.parse.urlencode({"rows": "all", "scopes": f"^h(?:{runs})"}, safe=",;")
+        _open(page, f"{url}/?{query}")
+        wait_for(lambda: _panel_rows(page) > 0, timeout=20, interval=0.1)
+        _clean(page, f"batch {b}")
+        titles = page.evaluate(TITLES_JS, "runs:table")
+        texts = "\n".join(page.evaluate(TEXT_JS))
+        for i in range(b, min(b + BATCH, len(STRINGS))):
+            h = STRINGS[i]
+            if h.markup and "config key" not in served["refused"]:
+                shown = [t for t in titles if t.endswith(_escaped(h.text))]
+                assert shown, (h.label, titles)
+                assert h.text in texts, (h.label, "not shown as text")  # the header's text
+        lines = [_height(i, surface) for i in range(b, min(b + BATCH, len(STRINGS)))
+                 if STRINGS[i].markup for surface in ("scope", "name")]
+        tips = _hover_lines(page, lines)
+        assert any(t.startswith("h") for t in tips), tips[:10]  # tooltips named runs
+        hovered.update(tips)
+        _clean(page, f"batch {b}")
+    assert any(h.text in t for h in MARKUP for t in hovered), sorted(hovered)[:20]
+    # colour by a hostile key: the legend of its values, the colour bar, the picker
+    query = urllib.parse.urlencode({"rows": "all", "scopes": "^h0[0-5]", "color_by": MARKUP[0].text})
+    _open(page, f"{url}/?{query}")
+    wait_for(lambda: _panel_rows(page) > 0, timeout=20, interval=0.1)
+    _clean(page, "color_by")
+    # config numbers Bokeh cannot send are shown as their digits
+    _open(page, f"{url}/?rows=all&scopes=^numbers$")
+    cell = """() => { const s = Bokeh.documents[0].get_model_by_name('runs:source');
+      return s && s.data['cfg:past-float64'] ? s.data['cfg:past-float64'][0] : null; }"""
+    wait_for(lambda: page.evaluate(cell) is not None, timeout=20, interval=0.1)
+    assert page.evaluate(cell) == str(10**309)
+    _clean(page, "numbers")
+
+
+def _escaped(text: str) -> str:
+    import html
+
+    return html.escape(text, quote=True)
+
+
+TOOLTIP_JS = """() => { const out = [];
+  const walk = (root) => { for (const el of root.querySelectorAll('*')) {
+    if (el.shadowRoot) walk(el.shadowRoot);
+    if (el.classList.contains('bk-tooltip-row-value') || el.classList.contains('bk-tooltip-value'))
+      out.push(el.textContent); } };
+  walk(document); return out; }"""
+
+
+def _hover_lines(page: Any, heights: list[float]) -> list[str]:
+    """Hover the lines at ``heights``; the texts their tooltips showed (the runs'
+    scopes and names)."""
+    drawn = """(n) => { const s = Bokeh.documents[0].get_model_by_name('lines:0:source');
+      return s !== null && s.data.label !== undefined && s.data.label.length >= n; }"""
+    page.wait_for_function(drawn, arg=len(heights), timeout=20000)
+    page.mouse.move(0, 0)
+    shown: list[str] = []
+    for y in heights:
+        hover_at(page, "plot:0", 2.0, y)
+        try:
+            page.wait_for_function(f"() => ({TOOLTIP_JS})().length > 0", timeout=3000)
+        except Exception:  # noqa: BLE001 - a line hidden under another: the next one
+            continue
+        shown += page.evaluate(TOOLTIP_JS)
+    return shown
+
+
+def test_every_url_parameter_with_every_payload(served: dict[str, Any]) -> None:
+    page, url = served["page"], served["url"]
+    evil = joined_markup()
+    for param in PARAMS:
+        args = {"rows": "all", "scopes": "^h0[0-2]", param: evil}
+        _open(page, f"{url}/?{urllib.parse.urlencode(args, safe=',;')}")
+        if _panel_rows(page) >= 0:  # a page of plots: use the panel, so the address is rewritten
+            box = page.get_by_placeholder("search runs")  # (find= keeps its payload: typed after it)
+            box.press("End")
+            box.press_sequentially("h")
+            page.wait_for_function("() => window.location.search.includes('find=')", timeout=10000)
+        _clean(page, f"param {param}")
+    # hostile parameter names: the error page names the first, as text
+    names = {h.text: "1" for h in MARKUP[:6]}
+    _open(page, f"{url}/?{urllib.parse.urlencode({'rows': 'all', **names})}")
+    message = page.evaluate("""() => { for (const m of Bokeh.documents[0].all_models)
+      if (m.name === 'error') return m.text; return null; }""")
+    assert message is not None and "unknown parameter" in message
+    assert "<img" not in message  # escaped
+    _clean(page, "param names")
+    # the index page ignores parameters; hostile ones change nothing
+    _open(page, f"{url}/index?{urllib.parse.urlencode({p: evil for p in PARAMS})}")
+    _clean(page, "index with parameters")
