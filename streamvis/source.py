@@ -8,14 +8,12 @@ opaque strings. Patterns are RE2 regexes matched anywhere in the string.
 
 from __future__ import annotations
 
-import ipaddress
-import os
-import re
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import pyarrow as pa
 
+from streamvis.addresses import is_loopback, is_server_address, reach_note
 from streamvis.storage import (
     GroupInfo,
     GroupSnapshot,
@@ -207,16 +205,6 @@ class LocalSource:
         self.close()
 
 
-_HOST_PORT = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.\-]+):(\d{1,5})$")
-
-
-def is_server_address(target: str) -> bool:
-    """True for ``host:port`` (a data server); False for a log path or URL."""
-    if "://" in target or os.path.exists(target):
-        return False
-    return bool(_HOST_PORT.match(target))
-
-
 def open_source(target: str, **options: Any) -> DataSource:
     """A ``DataSource`` for a log path/URL or a data server's ``host:port``."""
     if is_server_address(target):
@@ -224,20 +212,3 @@ def open_source(target: str, **options: Any) -> DataSource:
 
         return GrpcSource(target, **options)
     return LocalSource.open(target, **options)
-
-
-def is_loopback(host: str) -> bool:
-    """True when ``host`` only accepts connections from this machine."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def reach_note(host: str, widen: str = "use --host 0.0.0.0") -> str:
-    """How far an address listened on reaches, for the start-up line."""
-    if is_loopback(host):
-        return f"local only; {widen} to accept other machines"
-    return "other machines can connect"

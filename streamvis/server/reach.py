@@ -12,7 +12,7 @@ from __future__ import annotations
 import socket
 import time
 
-from streamvis.source import is_loopback
+from streamvis.addresses import is_loopback
 
 __all__ = ["unreachable_hint", "unavailable_message", "is_own_address", "listens_on_loopback"]
 

@@ -19,12 +19,12 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 
+from streamvis.addresses import is_loopback, reach_note
 from streamvis.errors import InvalidArgumentError, StreamvisError
 from streamvis.proto import service_pb2_grpc as spb_grpc
 from streamvis.server import wire
 from streamvis.server.guard import ServiceGuard
 from streamvis.server.service import DataServicer
-from streamvis.source import is_loopback, reach_note
 
 __all__ = ["SERVICE_NAME", "PortInUseError", "DataServer", "run", "ensure_parent_dir"]
 
