@@ -23,6 +23,17 @@ def wait_for(predicate: Callable[[], object], timeout: float = 10.0, interval: f
         time.sleep(interval)
 
 
+def append_refused_records(path: str | os.PathLike[str], items: Sequence[Any]) -> None:
+    """Append records today's writers refuse (a config past the limits), framed as an
+    older streamvis wrote them, straight to the local log file at ``path``."""
+    from streamvis.storage.framing import encode_frame
+    from streamvis.storage.records import encode_batch
+
+    frames = [encode_frame(r.payload) for r in encode_batch(list(items), os.urandom(16), 1)]
+    with open(path, "ab") as f:
+        f.write(b"".join(frames))
+
+
 def self_signed_cert(directory: str | os.PathLike[str]) -> tuple[str, str]:
     """Write a self-signed certificate (its own CA) for localhost and 127.0.0.1 and its
     key into ``directory``; return (cert.pem, key.pem). Made at test time (cryptography)."""

@@ -35,7 +35,7 @@ from tests.hardening.hostile_strings import (
     SURFACES,
     joined_markup,
 )
-from tests.helpers import spawn, wait_for
+from tests.helpers import append_refused_records, spawn, wait_for
 from tests.server.conftest import ROOT, free_port
 from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.web.helpers import hover_at
@@ -115,18 +115,8 @@ def _write_log(path: Path) -> dict[str, list[str]]:
     finally:
         store.close()
     if raw:
-        _append_raw(path, raw)
+        append_refused_records(path, raw)
     return refused
-
-
-def _append_raw(path: Path, items: list[Any]) -> None:
-    """Append config records the writers refuse, as an old writer wrote them."""
-    from streamvis.storage.framing import encode_frame
-    from streamvis.storage.records import encode_batch
-
-    frames = [encode_frame(r.payload) for r in encode_batch(items, os.urandom(16), 1)]
-    with open(path, "ab") as f:
-        f.write(b"".join(frames))
 
 
 @pytest.fixture(scope="module")
