@@ -43,15 +43,15 @@ from streamvis.source import DataSource
 from streamvis.storage import GroupSnapshot, RangeRequest
 from streamvis.storage.reading import index_runs
 
-from . import safe_html
+from .. import safe_html
+from ..address.layout import Layout
+from ..address.page_url import PageUrl
+from ..plots.plot_view import Job, Key, PlotView
+from ..plots.rows import Cols, select_rows
+from ..runs.run_filter import RunFilter
+from ..runs.runs_panel import RunRow, RunsPanel
+from ..runs.session_panel import SessionPanelMixin
 from .app_config import AppConfig
-from .layout import Layout
-from .page_url import PageUrl
-from .plots import Job, Key, PlotView
-from .rows import Cols, select_rows
-from .run_filter import RunFilter
-from .runs_panel import RunRow, RunsPanel
-from .session_panel import SessionPanelMixin
 
 __all__ = ["AppConfig", "LiveSession", "split_table"]
 

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 
 from streamvis.source import DataSource
 
-from .line_state import PlotLimits
-from .schema import Schema
+from ..plots.line_state import PlotLimits
+from ..schema import Schema
 
 if TYPE_CHECKING:
     from .session import LiveSession

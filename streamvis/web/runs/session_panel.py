@@ -20,16 +20,16 @@ from bokeh.models import CustomJS
 
 from streamvis.columns import WALL_TIME_COLUMN
 
-from . import safe_html
-from .lines import Key
-from .run_selection import RunSelectionError, decode_runs, encode_runs
+from .. import safe_html
+from ..address.run_selection import RunSelectionError, decode_runs, encode_runs
+from ..plots.lines import Key
 from .runs_panel import RunRow, RunsPanel
 
 if TYPE_CHECKING:
-    from .app_config import AppConfig
-    from .layout import Layout
-    from .page_url import PageUrl
-    from .plots import PlotView
+    from ..address.layout import Layout
+    from ..address.page_url import PageUrl
+    from ..page.app_config import AppConfig
+    from ..plots.plot_view import PlotView
     from .run_filter import RunFilter
 
 log = logging.getLogger("streamvis.web")

@@ -30,17 +30,17 @@ from bokeh.models.widgets import Slider
 from streamvis.columns import WALL_TIME_COLUMN
 from streamvis.storage import GroupInfo, RangeRequest
 
+from ..address.layout import Cell
+from ..colors import Ordinals
+from ..schema import PlotSpec, color_key
 from .color_by import ColorBy, ColorByMixin
-from .colors import Ordinals
 from .filter_slider import FilterSliderMixin
-from .layout import Cell
 from .line_state import Job, Line, PlotLimits
 from .lines import Key, LineLayer, group_label
 from .plot_figure import build_figure, lod_interval
-from .plot_ranges import RangeReadsMixin
 from .points import PointLayer
+from .ranges import RangeReadsMixin
 from .rows import Cols
-from .schema import PlotSpec, color_key
 from .smoothing import RAW_ALPHA_SMOOTHED, SmoothingMixin
 
 __all__ = ["Key", "Cols", "PlotView", "group_label", "PlotLimits", "Job"]

@@ -23,9 +23,9 @@ import bokeh.palettes as bp
 from bokeh.models import LinearColorMapper, LogColorMapper
 from bokeh.models.annotations import ColorBar, LegendItem
 
-from .colors import Ordinals
+from ..address.where import value_text
+from ..colors import Ordinals
 from .lines import Key
-from .where import value_text
 
 if TYPE_CHECKING:
     from collections.abc import Callable

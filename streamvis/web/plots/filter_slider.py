@@ -19,7 +19,7 @@ from .rows import Cols
 if TYPE_CHECKING:
     from bokeh.models.widgets import Slider
 
-    from .plots import Line
+    from .plot_view import Line
 
 __all__ = ["FilterSliderMixin"]
 

@@ -13,7 +13,7 @@ from .lines import Key, LineLayer
 from .rows import Cols
 
 if TYPE_CHECKING:
-    from .plots import Job, Line
+    from .plot_view import Job, Line
     from .points import PointLayer
 
 __all__ = ["SmoothingMixin", "RAW_ALPHA_SMOOTHED"]

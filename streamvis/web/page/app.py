@@ -11,11 +11,11 @@ from bokeh.models import Column, Row
 
 from streamvis.errors import InvalidArgumentError
 
+from ..address.layout import parse_layout
 from .app_config import AppConfig
 from .auth import TOKEN_PARAM
 from .index_page import index_root
 from .index_times import fill_last_updates
-from .layout import parse_layout
 from .pages import error_page, grid
 from .session import LiveSession
 from .webgl import probe_js, use_webgl
