@@ -133,8 +133,9 @@ class LiveSession(SessionPanelMixin):
         self._debounce: dict[Any, Any] = {}
         for i, v in enumerate(self.views):
             v.figure.on_event(RangesUpdate, partial(self._on_ranges, i))
-            v.on_select = partial(self._on_select, i)
-            v.on_smoothing = partial(self._on_smoothing, i)
+            if v.filter_slider is not None:
+                v.filter_slider.on_select = partial(self._on_select, i)
+            v.smoothing.on_change = partial(self._on_smoothing, i)
             v.figure.on_change("inner_width", partial(self._on_width, i))
         self.banner = Div(
             text="", visible=False, name="banner", sizing_mode="stretch_width",
@@ -418,7 +419,7 @@ class LiveSession(SessionPanelMixin):
         # collects the ones that arrive meanwhile (``_range_pending``)
         self._maybe_ranges({i})
 
-    def _on_smoothing(self, i: int, view: PlotView) -> None:
+    def _on_smoothing(self, i: int) -> None:
         self._later(("smooth", i), partial(self._maybe_ranges, {i}), 100)
 
     def _on_width(self, i: int, attr: str, old: object, new: object) -> None:
@@ -426,7 +427,7 @@ class LiveSession(SessionPanelMixin):
             self.views[i].width_px = new
 
     # ---- filter slider moved by the user -------------------------------------------
-    def _on_select(self, i: int, view: PlotView, value: float) -> None:
+    def _on_select(self, i: int, value: float) -> None:
         self._later(("select", i), partial(self._select_now, i, value))
 
     def _select_now(self, i: int, value: float) -> None:

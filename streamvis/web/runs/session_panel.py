@@ -164,11 +164,12 @@ class SessionPanelMixin:
     def _recolor_rows(self) -> None:
         """After a plot recoloured its lines (``color_by``'s palette or range changed),
         each row's swatch takes its run's first line's new colour."""
-        if not any(v.recolored for v in self.views):
+        if not any(v.color_by is not None and v.color_by.recolored for v in self.views):
             return
         first: dict[str, str] = {}
         for v in self.views:
-            v.recolored = False
+            if v.color_by is not None:
+                v.color_by.recolored = False
             for key, line in v.lines.items():
                 first.setdefault(key[0], line.color)
         for scope, row in self.runs.items():
