@@ -61,11 +61,11 @@ def make_document(doc: Document, cfg: AppConfig, *, index: bool = False) -> None
     with doc.models.freeze():
         session = LiveSession(doc, cfg, layout, webgl=webgl, args=args)
         plots = grid(layout, [v.root for v in session.views])  # type: ignore[misc]
-        body = Row(children=[session.panel.root, plots], sizing_mode="stretch_both")
+        body = Row(children=[session.panel.runs_panel.root, plots], sizing_mode="stretch_both")
         # the address's source rides on the root's tags: in the document, never drawn
         doc.add_root(Column(children=[session.banner, body], tags=[session.page_url.source],
                             sizing_mode="stretch_both"))
-    doc.js_on_event("document_ready", session.panel.tick_click)
+    doc.js_on_event("document_ready", session.panel.runs_panel.tick_click)
     if probe:
         doc.js_on_event("document_ready", probe_js())
     doc.on_session_destroyed(lambda _ctx: session.close())
