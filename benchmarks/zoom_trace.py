@@ -40,7 +40,7 @@ def serve(argv: list[str]) -> None:
     from bokeh.server.views import ws
 
     from streamvis.cli import main as cli_main
-    from streamvis.web import session
+    from streamvis.web.page import session
 
     out = open(os.environ[TRACE_ENV], "a", buffering=1)  # noqa: SIM115 - open while serving
 

@@ -1,8 +1,19 @@
 """The streamvis web app: schema-driven live Bokeh (WebGL) plots with URL layouts.
 
-Modules: ``schema`` (YAML plot schemas), ``layout`` (URL page layouts), ``colors``
-(palettes and colour slots), ``plots``/``session`` (the live Bokeh document),
-``pages`` (index and error pages), ``server`` (the Bokeh server), ``cli``.
+Subpackages, each importing only the ones listed after it (one way):
+
+- ``page``: the app, its pages and one browser tab's live session; the Bokeh server
+  around them (access token, Host checks, Nagle off).
+- ``runs``: the runs panel (a table of runs: ticks, highlights, find, filter) and the
+  run filter of ``where=``; the session's side of the panel.
+- ``plots``: one plot and its layers (lines, points), its range reads, filter slider,
+  smoothing and ``color_by`` colouring; the point budget.
+- ``address``: what the page's address says (``rows=``/``cols=`` layouts, ``where=``
+  conditions, run selections, the panel's parameters) and how the page writes it back.
+
+Modules every subpackage may use: ``schema`` (YAML plot schemas), ``colors``
+(palettes and colour slots), ``figure_kwargs`` (a schema's figure properties),
+``safe_html`` (the one boundary where strings become HTML). ``cli``: the commands.
 """
 
 from __future__ import annotations

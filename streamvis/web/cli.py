@@ -43,9 +43,9 @@ def serve(
     ``schema``: the already loaded SCHEMA_FILE, if the caller loaded it."""
     from streamvis.source import is_server_address, open_source
 
-    from .auth import DEFAULT_COOKIE_DAYS
+    from .page.auth import DEFAULT_COOKIE_DAYS
+    from .page.server import DEFAULT_BUDGET, DEFAULT_MAX_LINES, build_server, check_tls_files
     from .schema import load_schema
-    from .server import DEFAULT_BUDGET, DEFAULT_MAX_LINES, build_server, check_tls_files
 
     if schema is None:
         schema = load_schema(schema_file)  # validated before anything starts
@@ -165,9 +165,9 @@ def web_serve_cmd(
     by SCHEMA_FILE (YAML) and the page URL."""
     from streamvis.source import is_loopback, reach_note
 
-    from .auth import TOKEN_PARAM, resolve_web_token
+    from .page.auth import TOKEN_PARAM, resolve_web_token
+    from .page.server import check_tls_files, parse_web_uri
     from .schema import load_schema
-    from .server import check_tls_files, parse_web_uri
 
     host, port = parse_web_uri(web_uri)
     web_token = resolve_web_token(web_token)

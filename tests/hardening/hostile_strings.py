@@ -1,7 +1,7 @@
 """The catalogue of hostile strings, and the surfaces that feed them to the web app.
 
 Adding a string is one line in ``STRINGS``; adding a surface of the log is one line in
-``SURFACES``; a URL parameter joins by being in ``streamvis.web.layout.PARAMS`` (every
+``SURFACES``; a URL parameter joins by being in ``streamvis.web.address.layout.PARAMS`` (every
 one is fed). ``tests/hardening/test_hostile_browser.py`` writes every string through
 every surface into one log, serves it with a real ``streamvis web-serve`` and opens
 every page in Chromium.

@@ -25,7 +25,7 @@ import pytest
 
 from streamvis.errors import StreamvisError
 from streamvis.storage import ConfigUpdate, Points, Store
-from streamvis.web.layout import PARAMS
+from streamvis.web.address.layout import PARAMS
 from tests.hardening.hostile_strings import (
     MARK,
     MARKUP,

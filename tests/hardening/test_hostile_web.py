@@ -216,7 +216,7 @@ def test_web_hostile_params_messages(web: str, env: dict[str, Any]) -> None:
 def test_layout_plot_cap() -> None:
     """Regression: thousands of plots in rows= were built on the event loop (33 s for
     1000); now a LayoutError names the count and the limit."""
-    from streamvis.web.layout import MAX_PLOTS, LayoutError, parse_layout
+    from streamvis.web.address.layout import MAX_PLOTS, LayoutError, parse_layout
     from streamvis.web.schema import parse_schema
 
     schema = parse_schema({"m": {"name_pattern": "y", "columns": ["x", "y"]}})

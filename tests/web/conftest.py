@@ -56,7 +56,7 @@ class WebServer:
     def _run(self) -> None:
         from tornado.ioloop import IOLoop
 
-        from streamvis.web.server import build_server
+        from streamvis.web.page.server import build_server
 
         asyncio.set_event_loop(asyncio.new_event_loop())
         try:

@@ -12,7 +12,7 @@ import yaml
 
 from streamvis.columns import WALL_TIME_COLUMN
 from streamvis.storage import ConfigUpdate, Points, Store
-from streamvis.web.color_by import MISSING_COLOR
+from streamvis.web.plots.color_by import MISSING_COLOR
 
 from .conftest import WebServer
 from .helpers import LEGEND_BOX_JS, LINES_JS, glyphs, open_page

@@ -288,7 +288,7 @@ def test_only_these_keeps_later_runs_hidden_however_many_are_listed(server, stor
 
 
 def test_a_link_made_for_other_runs_says_so_and_shows_every_run(server, page):
-    from streamvis.web.run_selection import encode_runs
+    from streamvis.web.address.run_selection import encode_runs
 
     stale = encode_runs({"x2"}, ["x1", "x2"])  # another log's runs
     open_page(page, server.url + URL + "&hide=" + stale)

@@ -113,7 +113,7 @@ def test_without_a_color_section_every_line_gets_its_own_colour():
 
 
 def test_color_by_values_keep_their_colours_past_ten_and_numbers_differ_from_strings():
-    from streamvis.web.color_by import ColorBy, category_color, value_label
+    from streamvis.web.plots.color_by import ColorBy, category_color, value_label
 
     cb = ColorBy("opt")
     values = [f"v{k}" for k in range(25)]
@@ -132,7 +132,7 @@ def test_color_by_values_keep_their_colours_past_ten_and_numbers_differ_from_str
 
 
 def test_color_by_a_sweep_over_decades_spreads_along_the_logarithm():
-    from streamvis.web.color_by import ColorBy
+    from streamvis.web.plots.color_by import ColorBy
 
     lrs = [10 ** (-5 + k * 4 / 11) for k in range(12)]  # 1e-5 .. 1e-1
     cb = ColorBy("lr")

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from streamvis.web.host_guard import HostPolicy, split_host
+from streamvis.web.page.host_guard import HostPolicy, split_host
 
 from .conftest import ROOT, free_port
 from .helpers import demo_items

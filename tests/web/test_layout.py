@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streamvis.web.layout import LayoutError, parse_layout
+from streamvis.web.address.layout import LayoutError, parse_layout
 from streamvis.web.schema import parse_schema
 
 SCHEMA = parse_schema({p: {"columns": ["x", "y"]} for p in ["A", "B", "C", "D"]})

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streamvis.web.page_url import PageUrl
-from streamvis.web.run_selection import RunSelectionError, decode_runs, encode_runs
+from streamvis.web.address.page_url import PageUrl
+from streamvis.web.address.run_selection import RunSelectionError, decode_runs, encode_runs
 
 SCOPES = [f"sweep/lr{i % 7}-seed{i}" for i in range(10_000)]
 
@@ -65,7 +65,7 @@ def test_page_url_keeps_the_layout_and_replaces_the_panel_state() -> None:
 def test_the_index_page_links_any_number_of_ticked_runs() -> None:
     from urllib.parse import parse_qs
 
-    from streamvis.web.index_page import ticked_link
+    from streamvis.web.page.index_page import ticked_link
     from streamvis.web.schema import demo_schema_path, load_schema
 
     schema = load_schema(demo_schema_path())

@@ -12,8 +12,8 @@ import pytest
 from bokeh.plotting import figure
 from bokeh.util.warnings import BokehDeprecationWarning
 
+from streamvis.web.address.layout import parse_layout
 from streamvis.web.figure_kwargs import apply_submodels, split_figure_kwargs
-from streamvis.web.layout import parse_layout
 from streamvis.web.schema import SchemaError, color_key, load_schema, parse_key_fun, parse_schema
 
 ORIGINAL = Path(__file__).resolve().parent / "data" / "original_demo.yaml"

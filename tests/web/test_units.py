@@ -9,11 +9,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from streamvis.errors import InvalidArgumentError
-from streamvis.web.pages import example_links
-from streamvis.web.rows import minmax_thin, select_rows
+from streamvis.web.page.pages import example_links
+from streamvis.web.page.server import parse_web_uri
+from streamvis.web.page.session import split_table
+from streamvis.web.plots.rows import minmax_thin, select_rows
 from streamvis.web.schema import parse_schema
-from streamvis.web.server import parse_web_uri
-from streamvis.web.session import split_table
 
 
 @given(st.lists(st.tuples(st.integers(0, 5), st.integers(1, 6)), max_size=8))
@@ -60,16 +60,16 @@ def test_public_names_exist():
     import importlib
 
     for mod in [
-        "app",
+        "page.app",
         "cli",
         "colors",
-        "layout",
-        "pages",
-        "plots",
-        "rows",
+        "address.layout",
+        "page.pages",
+        "plots.plot_view",
+        "plots.rows",
         "schema",
-        "server",
-        "session",
+        "page.server",
+        "page.session",
     ]:
         m = importlib.import_module(f"streamvis.web.{mod}")
         for name in m.__all__:
@@ -91,7 +91,7 @@ def test_minmax_thin_keeps_every_bucket_extreme(n, buckets, seed):
 
 
 def test_the_panel_shows_24_config_columns_and_offers_every_key_to_colour_by():
-    from streamvis.web.runs_panel import MAX_CONFIG_COLUMNS, RunRow, RunsPanel
+    from streamvis.web.runs.runs_panel import MAX_CONFIG_COLUMNS, RunRow, RunsPanel
 
     panel = RunsPanel(on_shown=lambda hidden: None, on_highlight=lambda picked: None)
     config = {f"k{i:02d}": i for i in range(30)}

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from streamvis.web.auth import (
+from streamvis.web.page.auth import (
     COOKIE_NAME,
     cookie_valid,
     cookie_value,

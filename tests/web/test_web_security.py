@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from streamvis.storage import ConfigUpdate, Points
-from streamvis.web.auth import COOKIE_NAME, cookie_valid, cookie_value
+from streamvis.web.page.auth import COOKIE_NAME, cookie_valid, cookie_value
 from tests.helpers import append_refused_records, wait_for
 
 from .conftest import ROOT, WebServer
@@ -36,8 +36,8 @@ def test_a_config_key_with_markup_is_an_escaped_column_title(store, log_path, de
     """SlickGrid inserts column titles as HTML: the runs panel's and the index page's
     titles of config keys (flat and nested) are escaped."""
     from streamvis.source import LocalSource
-    from streamvis.web.index_page import index_root
-    from streamvis.web.runs_panel import RunRow, RunsPanel, config_column
+    from streamvis.web.page.index_page import index_root
+    from streamvis.web.runs.runs_panel import RunRow, RunsPanel, config_column
     from streamvis.web.schema import load_schema
 
     assert "<" not in config_column(XSS_KEY, 80).title
@@ -62,7 +62,7 @@ def test_the_page_address_is_kept_as_data_not_markup():
     first use. The address now rides in a data source."""
     from bokeh.models import ColumnDataSource
 
-    from streamvis.web.page_url import PageUrl
+    from streamvis.web.address.page_url import PageUrl
 
     url = PageUrl({"rows": ["loss"], "color_by": ["<img src=x onerror=alert(1)>"]})
     url.update({"find": "<svg onload=alert(2)>"})
@@ -179,8 +179,8 @@ def test_a_config_number_past_float64_is_shown_as_text(store, log_path, demo_sch
 
 
 def test_sendable_config_values():
+    from streamvis.web.address.where import flatten
     from streamvis.web.safe_html import sendable
-    from streamvis.web.where import flatten
 
     assert sendable(HUGE) == str(HUGE) and sendable(-HUGE) == str(-HUGE)
     assert sendable(2**60) == 2**60 and sendable(1.5) == 1.5 and sendable(True) is True
@@ -215,7 +215,7 @@ def test_a_binary_non_log_schema_is_one_clear_error(tmp_path):
 
 
 def test_a_misspelt_page_parameter_gets_a_suggestion():
-    from streamvis.web.layout import LayoutError, parse_layout
+    from streamvis.web.address.layout import LayoutError, parse_layout
     from streamvis.web.schema import demo_schema_path, load_schema
 
     schema = load_schema(demo_schema_path())

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from streamvis.web.where import WhereError, config_of, parse_where, selects
+from streamvis.web.address.where import WhereError, config_of, parse_where, selects
 
 RUNS = {
     "a": {"lr": 1e-4, "opt": "adam", "deep": {"width": 64}, "flag": True, "n": None},

@@ -11,10 +11,10 @@ import numpy as np
 import yaml
 
 from streamvis.storage import Points
-from streamvis.web.layout import parse_layout
-from streamvis.web.line_state import PlotLimits
-from streamvis.web.plot_figure import LOD_INTERVAL, LOD_THRESHOLD
-from streamvis.web.plots import PlotView
+from streamvis.web.address.layout import parse_layout
+from streamvis.web.plots.line_state import PlotLimits
+from streamvis.web.plots.plot_figure import LOD_INTERVAL, LOD_THRESHOLD
+from streamvis.web.plots.plot_view import PlotView
 from streamvis.web.schema import parse_schema
 
 from .conftest import WebServer
@@ -98,7 +98,7 @@ def test_detail_read_for_an_older_window_joins_the_overview_at_its_own_edges() -
 
     from streamvis.storage import RangeRequest
     from streamvis.storage.decimate import decimate_columns, slice_sorted
-    from streamvis.web.line_state import Job
+    from streamvis.web.plots.line_state import Job
 
     view = _view({"columns": ["x", "y"]})
     n, key = 100_000, ("run", "a", 0)

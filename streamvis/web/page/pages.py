@@ -9,9 +9,9 @@ from typing import Any
 from bokeh.models import GridBox, LayoutDOM
 from bokeh.models.widgets import Div
 
-from . import safe_html
-from .layout import Layout
-from .schema import Schema
+from .. import safe_html
+from ..address.layout import Layout
+from ..schema import Schema
 
 __all__ = ["grid", "error_page", "example_links", "PAGE_CSS"]
 

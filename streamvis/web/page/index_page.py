@@ -21,12 +21,12 @@ from streamvis.patterns import MAX_PATTERN_LENGTH
 from streamvis.source import DataSource
 from streamvis.storage import GroupInfo
 
-from . import safe_html
+from .. import safe_html
+from ..address.run_selection import encode_runs
+from ..address.where import config_of, flatten
+from ..runs.runs_panel import config_column, date_text, table_cell
+from ..schema import Schema
 from .pages import PAGE_CSS, _links_html, _re_escape, example_links
-from .run_selection import encode_runs
-from .runs_panel import config_column, date_text, table_cell
-from .schema import Schema
-from .where import config_of, flatten
 
 __all__ = ["IndexPage", "index_root", "ticked_link", "MAX_CONFIG_COLUMNS"]
 

@@ -2,47 +2,58 @@
 
 The browser holds, per group, only its points at the largest filter value at or
 below the slider's; the slider follows the newest value until the user moves it.
-``PlotView`` mixes this in: it provides ``lines``, ``slider``, ``_put``,
-``_extend`` and ``_empty``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from bokeh.models.widgets import Slider
 
+from .line_state import Line
 from .lines import Key
 from .rows import Cols
 
-if TYPE_CHECKING:
-    from bokeh.models.widgets import Slider
-
-    from .plots import Line
-
-__all__ = ["FilterSliderMixin"]
+__all__ = ["FilterSlider"]
 
 
-class FilterSliderMixin:
-    """Filter-slider state and behaviour of a plot (see the module doc)."""
+class FilterSlider:
+    """The filter slider of one plot and the filter value each group shows.
 
-    lines: dict[Key, Line]
-    slider: Slider | None
-    follow: bool
-    selected: float | None
-    _slider_set: float | None
-    _f_min: float
-    _f_max: float
-    on_select: Callable[[Any, float], None] | None
+    ``lines`` is the plot's own dict of lines (shared); ``put`` shows data as the whole
+    of a group's line, ``extend`` appends to it. ``on_select`` is called with the value
+    to show after the user moved the slider (the session reads those points).
+    """
 
-    if TYPE_CHECKING:  # provided by PlotView
+    def __init__(
+        self,
+        lines: dict[Key, Line],
+        *,
+        put: Callable[[Key, Cols], None],
+        extend: Callable[[Key, Cols], None],
+        title: str,
+        position: int,
+    ) -> None:
+        self._lines, self._put, self._extend = lines, put, extend
+        self.follow = True
+        self._slider_set: float | None = None
+        self.selected: float | None = None  # the filter value shown (server-side filter)
+        self.on_select: Callable[[float], None] | None = None
+        self._f_min, self._f_max = np.inf, -np.inf
+        self.slider = Slider(
+            start=0,
+            end=1,
+            step=1,
+            value=0,
+            disabled=True,
+            title=title,
+            name=f"filter:{position}",
+            sizing_mode="stretch_width",
+        )
+        self.slider.on_change("value", self._on_slider)
 
-        def _put(self, key: Key, data: Cols, *, slack: float = 0.5) -> None: ...
-        def _extend(self, key: Key, data: Cols) -> None: ...
-        def _empty(self) -> Cols: ...
-
-    def _add_filtered(self, line: Line, data: Cols) -> None:
+    def add(self, line: Line, data: Cols) -> None:
         """Each glyph shows its points at its largest filter value <= the slider's."""
         self._track_filter(data)
         target = self._f_max if self.follow else self.selected
@@ -66,14 +77,14 @@ class FilterSliderMixin:
         """Show, per glyph, its points at the largest filter value <= ``value``."""
         if value != (self._f_max if self.follow else self.selected):
             return  # superseded by a later move or by following the newest value
-        for key, line in self.lines.items():
-            rows = data.get(key) or self._empty()
+        for key, line in self._lines.items():
+            rows = data.get(key) or _empty()
             self._put(key, rows)
             line.shown_f = float(rows["f"][0]) if len(rows["f"]) else None
 
     def _track_filter(self, data: Cols) -> None:
         f = data["f"][np.isfinite(data["f"])]
-        if self.slider is None or len(f) == 0:
+        if len(f) == 0:
             return
         self._f_min = min(self._f_min, float(f.min()))
         self._f_max = max(self._f_max, float(f.max()))
@@ -94,4 +105,9 @@ class FilterSliderMixin:
         self.follow = new >= self._f_max
         self.selected = None if self.follow else float(new)
         if self.on_select is not None:
-            self.on_select(self, self._f_max if self.follow else float(new))
+            self.on_select(self._f_max if self.follow else float(new))
+
+
+def _empty() -> Cols:
+    """No points of a filtered group (its 'f' column included)."""
+    return {"x": np.zeros(0), "y": np.zeros(0), "f": np.zeros(0)}

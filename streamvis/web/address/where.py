@@ -26,7 +26,7 @@ from typing import Any
 from streamvis.errors import InvalidArgumentError
 from streamvis.patterns import compile_pattern
 
-from .safe_html import sendable
+from ..safe_html import sendable
 
 __all__ = ["WhereError", "Condition", "parse_where", "flatten", "config_of", "selects", "value_text", "GRAMMAR"]
 

@@ -43,15 +43,14 @@ from streamvis.source import DataSource
 from streamvis.storage import GroupSnapshot, RangeRequest
 from streamvis.storage.reading import index_runs
 
-from . import safe_html
+from .. import safe_html
+from ..address.layout import Layout
+from ..address.page_url import PageUrl
+from ..plots.plot_view import Job, Key, PlotView
+from ..plots.rows import Cols, select_rows
+from ..runs.run_filter import RunFilter
+from ..runs.session_panel import SessionPanel
 from .app_config import AppConfig
-from .layout import Layout
-from .page_url import PageUrl
-from .plots import Job, Key, PlotView
-from .rows import Cols, select_rows
-from .run_filter import RunFilter
-from .runs_panel import RunRow, RunsPanel
-from .session_panel import SessionPanelMixin
 
 __all__ = ["AppConfig", "LiveSession", "split_table"]
 
@@ -91,8 +90,8 @@ def split_table(scope: str, name: str, table: pa.Table) -> list[tuple[Key, dict[
     ]
 
 
-class LiveSession(SessionPanelMixin):
-    """The live state of one document (browser tab)."""
+class LiveSession:
+    """The live state of one document (browser tab); ``panel`` keeps its runs panel."""
 
     def __init__(self, doc: Document, cfg: AppConfig, layout: Layout, *, webgl: bool = False,
                  args: Mapping[str, Sequence[str]] | None = None) -> None:
@@ -118,9 +117,6 @@ class LiveSession(SessionPanelMixin):
         self._scope_re = re2.compile(layout.scopes) if layout.scopes else None
         self._name_res = [re2.compile(v.name_pattern) for v in self.views]
         self._routes: dict[tuple[str, str], list[int]] = {}
-        self._runs_seen: dict[int, set[Key]] = {}
-        self._last_steps: dict[str, float] = {}
-        self._last_writes: dict[str, float] = {}
         self._snap_groups: list[Any] = []
         self.cursor: str | None = None
         self.closed = False
@@ -133,24 +129,21 @@ class LiveSession(SessionPanelMixin):
         self._debounce: dict[Any, Any] = {}
         for i, v in enumerate(self.views):
             v.figure.on_event(RangesUpdate, partial(self._on_ranges, i))
-            v.on_select = partial(self._on_select, i)
-            v.on_smoothing = partial(self._on_smoothing, i)
+            if v.filter_slider is not None:
+                v.filter_slider.on_select = partial(self._on_select, i)
+            v.smoothing.on_change = partial(self._on_smoothing, i)
             v.figure.on_change("inner_width", partial(self._on_width, i))
         self.banner = Div(
             text="", visible=False, name="banner", sizing_mode="stretch_width",
             styles={"background": "#fdecea", "color": "#b00020", "padding": "6px 10px",
                     "font-weight": "600", "font-family": "system-ui, sans-serif"},
         )
-        self.runs: dict[str, RunRow] = {}
-        state = dict(layout.panel)
-        self.panel = RunsPanel(on_shown=self._on_shown, on_highlight=self._on_highlight,
-                               on_state=self._on_panel_state, find=state.get("find", ""),
-                               filter=state.get("filter", ""), color_by=layout.color_by)
-        self._panel_dirty, self._panel_at = False, 0.0
         self.page_url = PageUrl(args or {})
-        self._link_runs: tuple[str, set[str]] | None = None  # hide=/show= of the link, decoded
-        self._state_seq = 0
-        self._link_hover()
+        self.panel = SessionPanel(
+            views=lambda: self.views, link=dict(layout.panel), color_by=layout.color_by,
+            page_url=self.page_url, run_filter=self.run_filter, scopes=cfg.source.scopes,
+            submit=self._submit,
+        )
         # polls of an object store cost requests: an idle page polls less often
         ceiling = IDLE_CEILING if _is_object_store(cfg.source) else cfg.refresh
         self.backoff = IdleBackoff(cfg.refresh, ceiling=ceiling)
@@ -187,11 +180,11 @@ class LiveSession(SessionPanelMixin):
         try:
             with self.doc.models.freeze() if freeze else nullcontext():
                 apply(fut)
-                self._note_runs()
+                self.panel.note_runs()
                 for v in self.views:
                     v.flush()
-                self._recolor_rows()
-                self._refresh_panel()
+                self.panel.recolor_rows()
+                self.panel.refresh()
         finally:
             self.doc.unhold()
 
@@ -220,7 +213,7 @@ class LiveSession(SessionPanelMixin):
             self._submit(partial(self._fetch, self.cursor), self._apply_poll)
 
     def _snapshot(self) -> GroupSnapshot:
-        self._decode_link_runs()
+        self.panel.decode_link_runs()
         snap = self.cfg.source.snapshot(
             scope_pattern=self.scope_pattern, name_pattern=self.name_pattern
         )
@@ -285,13 +278,13 @@ class LiveSession(SessionPanelMixin):
         self._apply_jobs(results)
         # the runs' last writes, from what was read (later points come with the polls,
         # and a zoom's re-reads hold none newer)
-        self._note_reads([(job.request.scope, table) for _, job, table in results])
+        self.panel.note_reads([(job.request.scope, table) for _, job, table in results])
         self._waiting_notes()
         for g in self._snap_groups:  # a line plot's x is a step (a scatter's is not)
             if g.count and any(self.views[i].is_line for i in self._routes_of(g.scope, g.name)):
-                self._note_step(g.scope, float(g.x_max))
+                self.panel.note_step(g.scope, float(g.x_max))
         self._snap_groups = []
-        self._note_runs()
+        self.panel.note_runs()
         self.cursor = cursor
         self.polls += 1
 
@@ -326,10 +319,10 @@ class LiveSession(SessionPanelMixin):
         for scope, name in poll.deleted:
             for v in self.views:
                 v.remove(scope, name)
-        self._note_configured(poll.configured)
+        self.panel.note_configured(poll.configured)
         for key, cols in poll.groups:
             routes = self._routes_of(key[0], key[1])
-            self._note_points(key[0], cols, stepped=any(self.views[i].is_line for i in routes))
+            self.panel.note_points(key[0], cols, stepped=any(self.views[i].is_line for i in routes))
             for i in routes:
                 v = self.views[i]
                 if not v.wants(cols):
@@ -418,7 +411,7 @@ class LiveSession(SessionPanelMixin):
         # collects the ones that arrive meanwhile (``_range_pending``)
         self._maybe_ranges({i})
 
-    def _on_smoothing(self, i: int, view: PlotView) -> None:
+    def _on_smoothing(self, i: int) -> None:
         self._later(("smooth", i), partial(self._maybe_ranges, {i}), 100)
 
     def _on_width(self, i: int, attr: str, old: object, new: object) -> None:
@@ -426,7 +419,7 @@ class LiveSession(SessionPanelMixin):
             self.views[i].width_px = new
 
     # ---- filter slider moved by the user -------------------------------------------
-    def _on_select(self, i: int, view: PlotView, value: float) -> None:
+    def _on_select(self, i: int, value: float) -> None:
         self._later(("select", i), partial(self._select_now, i, value))
 
     def _select_now(self, i: int, value: float) -> None:

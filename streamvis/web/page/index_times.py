@@ -26,8 +26,8 @@ from streamvis.columns import WALL_TIME_COLUMN
 from streamvis.source import DataSource
 from streamvis.storage import GroupInfo, RangeRequest
 
+from ..runs.runs_panel import date_text
 from .app_config import AppConfig
-from .runs_panel import date_text
 
 __all__ = ["last_writes", "fill_last_updates", "MAX_GROUPS_READ"]
 

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 from streamvis.errors import InvalidArgumentError
 
+from ..schema import X_MODES, Schema, check_regex
 from .page_url import PANEL_PARAMS
-from .schema import X_MODES, Schema, check_regex
 from .where import Condition, parse_where
 
 __all__ = [

@@ -8,19 +8,24 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from streamvis.source import DataSource
 
-from .line_state import PlotLimits
-from .schema import Schema
+from ..plots.line_state import PlotLimits
+from ..schema import Schema
 
-if TYPE_CHECKING:
-    from .session import LiveSession
-
-__all__ = ["AppConfig"]
+__all__ = ["AppConfig", "OpenSession"]
 
 log = logging.getLogger("streamvis.web")
+
+
+class OpenSession(Protocol):
+    """What the server's shared state knows of a browser session (``session.LiveSession``)."""
+
+    closed: bool
+
+    def close(self) -> None: ...
 
 
 @dataclass
@@ -37,7 +42,7 @@ class AppConfig:
             max_workers=4, thread_name_prefix="streamvis-web"
         )
     )
-    sessions: set[LiveSession] = field(default_factory=set)
+    sessions: set[OpenSession] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def release_cache_if_idle(self) -> None:

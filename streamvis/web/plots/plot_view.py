@@ -15,6 +15,12 @@ or pan, decimated lines show the visible range at full cap inside the window.
 Smoothing (the EMA slider) is computed by the store over every point of a line
 (``RangeRequest.smoothing``) and drawn as a second layer over the raw lines, which
 stay drawn faintly behind, as TensorBoard does.
+
+A plot is composed of parts that own their state: ``ranges`` (a ``RangeReads``: what
+to read after growth or a zoom, decimated lines), ``smoothing`` (a ``Smoothing``),
+``filter_slider`` (a ``FilterSlider``, plots with a filter column) and ``color_by`` (a
+``ColorByControl``, pages with ``color_by=``). Each is given the plot's lines and the
+few plot methods it calls; none refers back to ``PlotView``.
 """
 
 from __future__ import annotations
@@ -23,25 +29,25 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 from bokeh.models import Column, HoverTool, Row
-from bokeh.models.annotations import ColorBar, Legend
-from bokeh.models.widgets import Slider
+from bokeh.models.annotations import Legend
 
 from streamvis.columns import WALL_TIME_COLUMN
 from streamvis.storage import GroupInfo, RangeRequest
 
-from .color_by import ColorBy, ColorByMixin
-from .colors import Ordinals
-from .filter_slider import FilterSliderMixin
-from .layout import Cell
+from ..address.layout import Cell
+from ..colors import Ordinals
+from ..schema import PlotSpec, color_key
+from .color_by import ColorByControl
+from .filter_slider import FilterSlider
 from .line_state import Job, Line, PlotLimits
 from .lines import Key, LineLayer, group_label
 from .plot_figure import build_figure, lod_interval
-from .plot_ranges import RangeReadsMixin
 from .points import PointLayer
+from .ranges import RangeReads
 from .rows import Cols
-from .schema import PlotSpec, color_key
-from .smoothing import RAW_ALPHA_SMOOTHED, SmoothingMixin
+from .smoothing import RAW_ALPHA_SMOOTHED, Smoothing
 
 __all__ = ["Key", "Cols", "PlotView", "group_label", "PlotLimits", "Job"]
 
@@ -49,7 +55,7 @@ MIN_CAP = 64  # points per line, however many lines share the budget
 DIMMED_ALPHA = 0.15  # lines of runs not highlighted in the runs panel
 
 
-class PlotView(RangeReadsMixin, FilterSliderMixin, ColorByMixin, SmoothingMixin):
+class PlotView:
     """The figure, layers and controls of one layout cell."""
 
     def __init__(
@@ -70,18 +76,12 @@ class PlotView(RangeReadsMixin, FilterSliderMixin, ColorByMixin, SmoothingMixin)
         page_mode = x_mode if spec.glyph_kind == "line" else None
         self.x_mode = page_mode or spec.x_mode or "step"
         self.x_col = WALL_TIME_COLUMN if self.x_mode != "step" else spec.x
-        self.color_by = ColorBy(color_by) if color_by else None
         self.run_value = run_value or (lambda scope, key: None)
-        self._recolor = False
-        self.recolored = False  # lines recoloured since the session last looked
-        self._color_bar: ColorBar | None = None
         self.name_pattern = cell.names or spec.name_pattern
         self.lines: dict[Key, Line] = {}
         self.hidden = 0  # matching groups beyond max_lines
         self.scope_ords, self.name_ords, self.key_ords = Ordinals(), Ordinals(), Ordinals()
-        self.view_range: tuple[float, float] | None = None  # set after the user zooms
         self.width_px = limits.width_px
-        self.smoothing = 0.0
         self.filtered = spec.filter_column is not None
         self.is_line = spec.glyph_kind == "line"
         self.figure = self._figure(webgl)
@@ -106,13 +106,31 @@ class PlotView(RangeReadsMixin, FilterSliderMixin, ColorByMixin, SmoothingMixin)
                 filtered=self.filtered,
                 glyph_method=spec.glyph_method,
             )
-        if self.color_by is not None:
+        self.ranges = RangeReads(
+            self.lines, x_mode=self.x_mode, x_col=self.x_col, cap=lambda: self.cap, put=self._put
+        )
+        self.smoothing = Smoothing(
+            self.figure, self.layer, self.lines, glyph_kwargs=spec.glyph_kwargs,
+            position=cell.position, slider=self.is_line,
+        )
+        self.filter_slider: FilterSlider | None = None
+        if self.filtered:
+            self.filter_slider = FilterSlider(
+                self.lines, put=self._put, extend=self._extend,
+                title=spec.filter_title or spec.filter_column or "", position=cell.position,
+            )
+        self.color_by: ColorByControl | None = None
+        if color_by:
+            self.color_by = ColorByControl(
+                color_by, run_value=self.run_value, lines=self.lines, layer=self.layer,
+                figure=self.figure, legend=self.legend, note=self._note, unnote=self._unnote,
+                also_color=self.smoothing.set_color,
+                click_policy=spec.legend_kwargs.get("click_policy", "hide"),
+            )
             self.layer.legend = None  # the legend names the values, not the lines
-        self.smooth_layer: LineLayer | None = None
         self.hover = self._hover_tool()
         self.figure.add_tools(self.hover)
         self.root: object = self._controls()
-        self._f_min, self._f_max = np.inf, -np.inf
         self._unfit: set[tuple[str, str]] = set()
         self._unfit_by_missing: dict[str, tuple[str, int]] = {}  # missing columns -> (first, count)
         self.unfit_keys: set[Key] = set()
@@ -122,38 +140,10 @@ class PlotView(RangeReadsMixin, FilterSliderMixin, ColorByMixin, SmoothingMixin)
 
     def _controls(self) -> object:
         controls: list[object] = []
-        self.ema: Slider | None = None
-        self.on_smoothing: Callable[[PlotView], None] | None = None
-        if self.is_line:
-            self.ema = Slider(
-                start=0,
-                end=0.99,
-                step=0.01,
-                value=0,
-                title="EMA smoothing",
-                name=f"ema:{self.cell.position}",
-                sizing_mode="stretch_width",
-            )
-            self.ema.on_change("value", self._on_ema)
-            controls.append(self.ema)
-        self.slider: Slider | None = None
-        self.follow = True
-        self._slider_set: float | None = None
-        self.selected: float | None = None  # the filter value shown (server-side filter)
-        self.on_select: Callable[[PlotView, float], None] | None = None
-        if self.filtered:
-            self.slider = Slider(
-                start=0,
-                end=1,
-                step=1,
-                value=0,
-                disabled=True,
-                title=self.spec.filter_title or self.spec.filter_column,
-                name=f"filter:{self.cell.position}",
-                sizing_mode="stretch_width",
-            )
-            self.slider.on_change("value", self._on_slider)
-            controls.append(self.slider)
+        if self.smoothing.slider is not None:
+            controls.append(self.smoothing.slider)
+        if self.filter_slider is not None:
+            controls.append(self.filter_slider.slider)
         if not controls:
             return self.figure
         bar = Row(children=controls, sizing_mode="stretch_width", height=50)  # type: ignore[arg-type]
@@ -165,9 +155,7 @@ class PlotView(RangeReadsMixin, FilterSliderMixin, ColorByMixin, SmoothingMixin)
     def color(self, key: Key) -> str:
         scope, name, index = key
         if self.color_by is not None:
-            value = self.run_value(scope, self.color_by.key)
-            self._recolor |= self.color_by.observe(value)
-            return self.color_by.color(value)
+            return self.color_by.color(scope)
         s_ord, n_ord = self.scope_ords(scope), self.name_ords(name)
         ck = color_key(self.spec.key_fun, s_ord, n_ord, index) if self.spec.key_fun else key
         return self.spec.color.color(s_ord, n_ord, index, self.key_ords(ck))
@@ -247,7 +235,7 @@ class PlotView(RangeReadsMixin, FilterSliderMixin, ColorByMixin, SmoothingMixin)
             self.layer.replace(key, data, slack=slack)
         else:
             self.layer.add(key, self.lines[key].color, data, slack=slack)
-            if self.smoothing and self.smooth_layer is not None:
+            if self.smoothing.drawn:
                 self.layer.set_alpha(key, RAW_ALPHA_SMOOTHED)
 
     def _extend(self, key: Key, data: Cols) -> None:
@@ -296,12 +284,6 @@ class PlotView(RangeReadsMixin, FilterSliderMixin, ColorByMixin, SmoothingMixin)
         title: Any = self.figure.title
         title.text = "  ".join([self._base_title, *(f"[{t}]" for t in self._notes.values())])
 
-    def _empty(self) -> Cols:
-        cols = {"x": np.zeros(0), "y": np.zeros(0)}
-        if self.filtered:
-            cols["f"] = np.zeros(0)
-        return cols
-
     # ---- the first read ------------------------------------------------------------------
     def initial_jobs(self, infos: Sequence[GroupInfo]) -> list[Job]:
         """Admit the groups of a snapshot and say what to read for each."""
@@ -333,8 +315,8 @@ class PlotView(RangeReadsMixin, FilterSliderMixin, ColorByMixin, SmoothingMixin)
             return
         first = line.count
         line.count += n
-        if self.slider is not None:
-            self._add_filtered(line, data)
+        if self.filter_slider is not None:
+            self.filter_slider.add(line, data)
             return
         line.smooth_stale = True
         if line.mode == "decimated":
@@ -365,8 +347,8 @@ class PlotView(RangeReadsMixin, FilterSliderMixin, ColorByMixin, SmoothingMixin)
         if line is None:
             return
         line.count = len(data["x"])
-        if self.slider is not None:
-            self._add_filtered(line, data)
+        if self.filter_slider is not None:
+            self.filter_slider.add(line, data)
             return
         line.mode = "exact"
         line.x_max = float(np.nanmax(data["x"])) if len(data["x"]) else -np.inf
@@ -379,22 +361,19 @@ class PlotView(RangeReadsMixin, FilterSliderMixin, ColorByMixin, SmoothingMixin)
         for k in gone:
             del self.lines[k]
         self.layer.remove(gone)
-        if self.smooth_layer is not None:
-            self.smooth_layer.remove(gone)
+        self.smoothing.remove(gone)
 
     def clear(self) -> None:
         """Forget every line (after a cursor reset; the reload refills them)."""
         self.lines.clear()
         self.hidden = 0
         self.layer.clear()
-        if self.smooth_layer is not None:
-            self.smooth_layer.clear()
+        self.smoothing.clear()
 
     def set_hidden(self, scopes: set[str]) -> None:
         """Draw no line of these runs (the runs panel's ticks)."""
         self.layer.hidden = set(scopes)
-        if self.smooth_layer is not None:
-            self.smooth_layer.hidden = set(scopes)
+        self.smoothing.set_hidden(scopes)
 
     def highlight(self, scopes: set[str]) -> None:
         """Lines of ``scopes`` at full strength, the others dimmed (none: all full)."""
@@ -403,14 +382,74 @@ class PlotView(RangeReadsMixin, FilterSliderMixin, ColorByMixin, SmoothingMixin)
 
     def flush(self) -> None:
         """Send this plot's changes of the round to the browser."""
-        if self.color_by is not None and self._recolor:
-            self._recolor_lines()
+        if self.color_by is not None:
+            self.color_by.recolor_if_needed()
         self.layer.flush()
-        if self.smooth_layer is not None:
-            self.smooth_layer.flush()
+        self.smoothing.flush()
         if self.is_line and "lod_interval" not in self.spec.figure_kwargs:  # schema's wins
             lod = lod_interval(len(self.layer), self.figure.lod_threshold)
             if self.figure.lod_interval != lod:
                 self.figure.lod_interval = lod
         if self.color_by is not None:
-            self._value_legend()
+            self.color_by.update_legend()
+
+    # ---- range reads -----------------------------------------------------------------------
+    @property
+    def view_range(self) -> tuple[float, float] | None:
+        """The axis range the user zoomed to (None: never zoomed); ``ranges`` holds it."""
+        return self.ranges.view_range
+
+    @view_range.setter
+    def view_range(self, window: tuple[float, float] | None) -> None:
+        self.ranges.view_range = window
+
+    def range_jobs(self, *, zoomed: bool) -> list[Job]:
+        """Reads this plot wants now: stale overviews, the zoomed window, smoothed lines."""
+        if self.filter_slider is not None:
+            return []
+        return self.ranges.jobs(zoomed=zoomed, smoothing=self.smoothing.value)
+
+    def apply_ranges(self, results: Sequence[tuple[Job, pa.Table | None]]) -> None:
+        """Show what the jobs read (overview + detail of a line arrive together)."""
+        overview: dict[Key, tuple[Job, Cols]] = {}
+        detail: dict[Key, tuple[Job, Cols]] = {}
+        for job, table in results:
+            if job.key not in self.lines:
+                continue
+            cols = self._table_cols(table, job.key)
+            if cols is None:
+                if table is not None:  # the group lacks this plot's columns
+                    self.note_unfit(job.key, dict.fromkeys(table.column_names))
+                    self.unfit_keys.add(job.key)
+                    del self.lines[job.key]
+                continue
+            if job.kind == "full":
+                self.set_full(job.key, cols)
+            elif job.kind == "overview":
+                overview[job.key] = (job, cols)
+            elif job.kind == "detail":
+                detail[job.key] = (job, cols)
+            elif job.kind == "smooth":
+                self.smoothing.show(job, cols)
+        for key in {**overview, **detail}:
+            line = self.lines.get(key)
+            if line is not None:
+                self.ranges.show_decimated(line, overview.get(key), detail.get(key))
+
+    def _table_cols(self, table: pa.Table | None, key: Key) -> Cols | None:
+        if table is None:
+            return None
+        cols = {c: table.column(c).to_numpy() for c in table.column_names if c != "index"}
+        return self.pick(cols, key) if self.wants(cols) else None
+
+    # ---- what the session asks of the parts ------------------------------------------------
+    def configs_arrived(self, scopes: set[str]) -> None:
+        """These runs' configs came after their lines were coloured: ``color_by`` takes
+        their values in and colours the lines again at the next flush."""
+        if self.color_by is not None:
+            self.color_by.configs_arrived(scopes)
+
+    def show_selection(self, value: float, data: Mapping[Key, Cols]) -> None:
+        """Show, per glyph, its points at the largest filter value <= ``value``."""
+        if self.filter_slider is not None:
+            self.filter_slider.show_selection(value, data)

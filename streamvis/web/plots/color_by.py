@@ -17,25 +17,19 @@ draws every line and the entries are not clickable (the runs panel hides runs th
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any, Literal
 
 import bokeh.palettes as bp
 from bokeh.models import LinearColorMapper, LogColorMapper
-from bokeh.models.annotations import ColorBar, LegendItem
+from bokeh.models.annotations import ColorBar, Legend, LegendItem
 
-from .colors import Ordinals
-from .lines import Key
-from .where import value_text
+from ..address.where import value_text
+from ..colors import Ordinals
+from .lines import Key, LineLayer
+from .points import PointLayer
 
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from bokeh.models.annotations import Legend
-
-    from .lines import LineLayer
-    from .points import PointLayer
-
-__all__ = ["ColorBy", "ColorByMixin", "MISSING_COLOR", "MAX_CATEGORIES", "category_color", "value_key",
+__all__ = ["ColorBy", "ColorByControl", "MISSING_COLOR", "MAX_CATEGORIES", "category_color", "value_key",
            "value_label"]
 
 MISSING_COLOR = "#9e9e9e"
@@ -143,75 +137,90 @@ class ColorBy:
         return category_color(self._ords(value_key(value)))
 
 
-class ColorByMixin:
-    """A plot's side of ``color_by``: recolouring its lines, the colour bar and the
-    legend of values. ``PlotView`` provides the attributes declared here."""
+class ColorByControl:
+    """A plot's side of ``color_by``: each line's colour from its run's value, recolouring
+    the lines when the palette changes, the colour bar and the legend of values.
 
-    color_by: ColorBy | None
-    run_value: Callable[[str, str], Any]
-    layer: LineLayer | PointLayer
-    smooth_layer: LineLayer | None
-    legend: Legend
-    lines: dict[Key, Any]
-    figure: Any
-    spec: Any
-    _recolor: bool
-    recolored: bool
-    _color_bar: ColorBar | None
+    ``lines`` is the plot's own dict of lines (shared); ``layer`` draws them, ``legend``
+    is the plot's; ``run_value(scope, key)`` is a run's config value; ``note``/``unnote``
+    say things in the plot's title; ``also_color`` recolours a line in other layers
+    (the smoothed one).
+    """
 
-    if TYPE_CHECKING:
+    def __init__(
+        self,
+        key: str,
+        *,
+        run_value: Callable[[str, str], Any],
+        lines: dict[Key, Any],
+        layer: LineLayer | PointLayer,
+        figure: Any,
+        legend: Legend,
+        note: Callable[[str, str], None],
+        unnote: Callable[[str], None],
+        also_color: Callable[[Key, str], None],
+        click_policy: Literal["none", "hide", "mute"],
+    ) -> None:
+        self.by = ColorBy(key)
+        self._run_value, self._lines, self._layer = run_value, lines, layer
+        self._figure, self._legend = figure, legend
+        self._note, self._unnote, self._also_color = note, unnote, also_color
+        self._click_policy = click_policy
+        self._recolor = False
+        self.recolored = False  # lines recoloured since the session last looked
+        self._color_bar: ColorBar | None = None
 
-        def _note(self, key: str, text: str) -> None: ...
-        def _unnote(self, key: str) -> None: ...
+    def color(self, scope: str) -> str:
+        """The colour of a new line of run ``scope`` (its value is taken into account)."""
+        value = self._run_value(scope, self.by.key)
+        self._recolor |= self.by.observe(value)
+        return self.by.color(value)
 
-    def _recolor_lines(self) -> None:
-        """Every line's colour again (the palette became continuous or its range grew):
+    def recolor_if_needed(self) -> None:
+        """Every line's colour again if the palette became continuous or its range grew:
         the lines drawn, and the lines admitted whose points are still being read (they
         are drawn later in ``Line.color``)."""
-        assert self.color_by is not None
+        if not self._recolor:
+            return
         self._recolor = False
         self.recolored = True  # the session's runs panel takes the new swatches
-        for key, line in self.lines.items():
-            color = self.color_by.color(self.run_value(key[0], self.color_by.key))
+        for key, line in self._lines.items():
+            color = self.by.color(self._run_value(key[0], self.by.key))
             line.color = color
-            if key in self.layer:
-                self.layer.set_color(key, color)
-            if self.smooth_layer is not None and key in self.smooth_layer:
-                self.smooth_layer.set_color(key, color)
-        if self.color_by.continuous:
-            kind = LogColorMapper if self.color_by.log_scale else LinearColorMapper
+            if key in self._layer:
+                self._layer.set_color(key, color)
+            self._also_color(key, color)
+        if self.by.continuous:
+            kind = LogColorMapper if self.by.log_scale else LinearColorMapper
             if self._color_bar is None:
-                self._color_bar = ColorBar(color_mapper=kind(palette=bp.Viridis256), title=self.color_by.key)
-                self.figure.add_layout(self._color_bar, "right")
+                self._color_bar = ColorBar(color_mapper=kind(palette=bp.Viridis256), title=self.by.key)
+                self._figure.add_layout(self._color_bar, "right")
             elif type(self._color_bar.color_mapper) is not kind:  # the range grew past two decades
                 self._color_bar.color_mapper = kind(palette=bp.Viridis256)
             bar_mapper = self._color_bar.color_mapper
-            bar_mapper.update(low=self.color_by.low, high=self.color_by.high)
+            bar_mapper.update(low=self.by.low, high=self.by.high)
 
     def configs_arrived(self, scopes: set[str]) -> None:
         """These runs' configs came after their lines were coloured (grey, no value):
         take their values in and colour every line again at the next flush."""
-        if self.color_by is None:
-            return
-        for key in self.lines:
+        for key in self._lines:
             if key[0] in scopes:
-                self.color_by.observe(self.run_value(key[0], self.color_by.key))
+                self.by.observe(self._run_value(key[0], self.by.key))
                 self._recolor = True
 
-    def _value_legend(self) -> None:
+    def update_legend(self) -> None:
         """A legend of the values (categorical), or a note that no run has the key."""
-        cb = self.color_by
-        assert cb is not None
-        if self.lines and not cb.seen_key:
+        cb = self.by
+        if self._lines and not cb.seen_key:
             self._note("color_by", f"color_by: no run here has config key {cb.key!r}")
         else:
             self._unnote("color_by")
         if cb.continuous:
-            self.legend.items, self.legend.visible = [], False
+            self._legend.items, self._legend.visible = [], False
             return
         by_value: dict[tuple[str, str] | None, tuple[str, list[Key]]] = {}
-        for key in self.layer.keys():
-            value = self.run_value(key[0], cb.key)
+        for key in self._layer.keys():
+            value = self._run_value(key[0], cb.key)
             ident = value_key(value) if value is not None else None
             label = value_label(value) if value is not None else "(none)"
             by_value.setdefault(ident, (label, []))[1].append(key)
@@ -220,14 +229,13 @@ class ColorByMixin:
             entries.sort(key=lambda e: (e[0] is None, float(e[0][1]) if e[0] is not None else 0.0))
         items, shared = [], False
         for _, (label, keys) in entries[:MAX_CATEGORIES * 2]:
-            refs = [self.layer.legend_ref(k) for k in keys]
+            refs = [self._layer.legend_ref(k) for k in keys]
             own = list({id(r): r for r, index in refs if r is not None and index is None}.values())
             if own and len(own) == len(refs):  # a renderer per line: the entry hides them all
                 items.append(LegendItem(label=f"{cb.key}={label}", renderers=own))
             elif refs[0][0] is not None:  # one renderer draws every line: a swatch only
                 shared = True
                 items.append(LegendItem(label=f"{cb.key}={label}", renderers=[refs[0][0]], index=refs[0][1]))
-        self.legend.items = items  # type: ignore[assignment]
-        self.legend.visible = bool(items)
-        self.legend.click_policy = "none" if shared else self.spec.legend_kwargs.get("click_policy", "hide")
-
+        self._legend.items = items  # type: ignore[assignment]
+        self._legend.visible = bool(items)
+        self._legend.click_policy = "none" if shared else self._click_policy

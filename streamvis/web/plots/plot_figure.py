@@ -6,9 +6,9 @@ from typing import Any
 
 from bokeh.plotting import figure
 
-from .figure_kwargs import apply_submodels
-from .layout import Cell
-from .schema import PlotSpec
+from ..address.layout import Cell
+from ..figure_kwargs import apply_submodels
+from ..schema import PlotSpec
 
 __all__ = ["build_figure", "lod_interval", "LOD_THRESHOLD"]
 

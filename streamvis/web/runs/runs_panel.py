@@ -34,9 +34,9 @@ from bokeh.models.widgets import (
 
 from streamvis.errors import InvalidArgumentError
 
-from . import safe_html
-from .page_url import COLOR_BY_JS
-from .where import parse_where, selects
+from .. import safe_html
+from ..address.page_url import COLOR_BY_JS
+from ..address.where import parse_where, selects
 
 __all__ = ["RunsPanel", "RunRow", "MAX_CONFIG_COLUMNS", "PANEL_WIDTH", "table_cell", "date_text"]
 

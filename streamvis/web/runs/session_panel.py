@@ -1,16 +1,16 @@
 """A session's side of the runs panel: rows for the runs its plots show, kept current,
 the panel's ticks and highlights applied to every plot, and the panel's state kept in
 the page's address (``page_url``; a link's ``hide=``/``show=`` applied to runs as they
-appear). ``LiveSession`` mixes this in and provides the attributes declared here.
+appear). ``LiveSession`` holds one ``SessionPanel`` and tells it what its polls saw.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -20,21 +20,17 @@ from bokeh.models import CustomJS
 
 from streamvis.columns import WALL_TIME_COLUMN
 
-from . import safe_html
-from .lines import Key
-from .run_selection import RunSelectionError, decode_runs, encode_runs
+from .. import safe_html
+from ..address.page_url import PageUrl
+from ..address.run_selection import RunSelectionError, decode_runs, encode_runs
+from ..plots.lines import Key
+from ..plots.plot_view import PlotView
+from .run_filter import RunFilter
 from .runs_panel import RunRow, RunsPanel
-
-if TYPE_CHECKING:
-    from .app_config import AppConfig
-    from .layout import Layout
-    from .page_url import PageUrl
-    from .plots import PlotView
-    from .run_filter import RunFilter
 
 log = logging.getLogger("streamvis.web")
 
-__all__ = ["SessionPanelMixin", "PANEL_INTERVAL"]
+__all__ = ["SessionPanel", "PANEL_INTERVAL"]
 
 PANEL_INTERVAL = 1.0  # seconds between refreshes of the runs panel's table
 
@@ -64,57 +60,75 @@ table._sv_hover = undefined;
 """
 
 
-class SessionPanelMixin:
-    """Keeps the runs panel in step with the plots (see the module doc)."""
+class SessionPanel:
+    """Keeps a session's runs panel in step with its plots (see the module doc).
 
-    views: list[PlotView]
-    runs: dict[str, RunRow]
-    panel: RunsPanel
-    run_filter: RunFilter
-    cfg: AppConfig
-    layout: Layout
-    page_url: PageUrl
-    _runs_seen: dict[int, set[Key]]
-    # per run, what its points said so far (kept apart from ``runs``: points can arrive
-    # before the run's row exists): the last step of its lines, the last point's wall time
-    _last_steps: dict[str, float]
-    _last_writes: dict[str, float]
-    _panel_dirty: bool
-    _panel_at: float
-    _link_runs: tuple[str, set[str]] | None
-    _state_seq: int
-    _link_error: str | None = None
-    _link_decoded: bool = False
+    ``views()`` are the session's plots now; ``link`` the runs panel's parameters of the
+    page's address (``find``, ``filter``, ``hide``, ``show``); ``scopes()`` lists the
+    log's scopes (blocking: called in a worker); ``submit(work, apply)`` runs ``work`` in
+    a worker and ``apply`` with its future on the event loop.
+    """
 
-    if TYPE_CHECKING:  # LiveSession's
-        def _submit(self, work: Callable[[], Any], apply: Callable[[Any], None]) -> None: ...
+    def __init__(
+        self,
+        *,
+        views: Callable[[], Sequence[PlotView]],
+        link: Mapping[str, str],
+        color_by: str | None,
+        page_url: PageUrl,
+        run_filter: RunFilter,
+        scopes: Callable[[], list[str]],
+        submit: Callable[[Callable[[], Any], Callable[[Any], None]], None],
+    ) -> None:
+        self._views, self._link, self.page_url = views, dict(link), page_url
+        self.run_filter, self._scopes, self._submit = run_filter, scopes, submit
+        self.runs: dict[str, RunRow] = {}
+        self._runs_seen: dict[int, set[Key]] = {}
+        # per run, what its points said so far (kept apart from ``runs``: points can arrive
+        # before the run's row exists): the last step of its lines, the last point's wall time
+        self._last_steps: dict[str, float] = {}
+        self._last_writes: dict[str, float] = {}
+        self._panel_dirty, self._panel_at = False, 0.0
+        self._link_runs: tuple[str, set[str]] | None = None  # hide=/show= of the link, decoded
+        self._state_seq = 0
+        self._link_error: str | None = None
+        self._link_decoded = False
+        self.runs_panel = RunsPanel(on_shown=self._on_shown, on_highlight=self._on_highlight,
+                                    on_state=self._on_panel_state, find=self._link.get("find", ""),
+                                    filter=self._link.get("filter", ""), color_by=color_by)
+        self._link_hover()
+
+    @property
+    def views(self) -> Sequence[PlotView]:
+        """The session's plots now (none once it closed)."""
+        return self._views()
 
     def _link_hover(self) -> None:
         """Hovering a plot's line selects its run's row (see HOVER_SELECT_JS)."""
         for v in self.views:
-            args = {"table": self.panel.source, "lines": v.layer.source}
+            args = {"table": self.runs_panel.source, "lines": v.layer.source}
             v.hover.callback = CustomJS(args=args, code=HOVER_SELECT_JS)
-            v.figure.js_on_event(MouseLeave, CustomJS(args={"table": self.panel.source}, code=HOVER_LEAVE_JS))
+            v.figure.js_on_event(MouseLeave, CustomJS(args={"table": self.runs_panel.source}, code=HOVER_LEAVE_JS))
 
     # ---- the link's run selection ----------------------------------------------------------
-    def _decode_link_runs(self) -> None:
+    def decode_link_runs(self) -> None:
         """In a worker, once: the runs the link's ``hide=``/``show=`` names."""
         if self._link_decoded:
             return
-        panel = dict(self.layout.panel)
+        panel = self._link
         kind = "hide" if "hide" in panel else "show" if "show" in panel else None
         if kind is None:
             self._link_decoded = True
             return
         try:
-            scopes = self.cfg.source.scopes()
+            scopes = self._scopes()
         except Exception as exc:  # the source is down: the snapshot fails too, and retries
             log.warning("streamvis web: listing scopes for the link's %s= failed: %s", kind, exc)
             raise
         self._link_decoded = True
         try:
             self._link_runs = (kind, decode_runs(panel[kind], scopes, param=kind))
-            self.panel.mode = kind  # ticks keep the link's way with later runs
+            self.runs_panel.mode = kind  # ticks keep the link's way with later runs
         except RunSelectionError as exc:
             self._link_error = str(exc)
 
@@ -124,7 +138,7 @@ class SessionPanelMixin:
         kind, named = self._link_runs
         return (scope in named) == (kind == "hide")
 
-    def _note_runs(self) -> None:
+    def note_runs(self) -> None:
         """Runs that appeared on the plots get a row (colour of their first line); the
         link's ``hide=``/``show=`` decides whether they start ticked."""
         linked = False
@@ -143,16 +157,16 @@ class SessionPanelMixin:
                         )
                         self._panel_dirty = True
                         if self._link_hides(key[0]):
-                            self.panel.hidden.add(key[0])
+                            self.runs_panel.hidden.add(key[0])
                             linked = True
         if self._link_error is not None:
-            self.panel.message.text = (
+            self.runs_panel.message.text = (
                 f"<span class='sv-error' style='color:#b00020'>{safe_html.text(self._link_error)}</span>")
             self._link_error = None
         if linked:
-            self._on_shown(set(self.panel.hidden))
+            self._on_shown(set(self.runs_panel.hidden))
 
-    def _note_configured(self, scopes: set[str]) -> None:
+    def note_configured(self, scopes: set[str]) -> None:
         """Configs that came after their runs' first points: ``color_by`` colours those
         lines again, and the panel shows the new columns."""
         if not scopes:
@@ -161,14 +175,15 @@ class SessionPanelMixin:
             v.configs_arrived(scopes)
         self._panel_dirty = True
 
-    def _recolor_rows(self) -> None:
+    def recolor_rows(self) -> None:
         """After a plot recoloured its lines (``color_by``'s palette or range changed),
         each row's swatch takes its run's first line's new colour."""
-        if not any(v.recolored for v in self.views):
+        if not any(v.color_by is not None and v.color_by.recolored for v in self.views):
             return
         first: dict[str, str] = {}
         for v in self.views:
-            v.recolored = False
+            if v.color_by is not None:
+                v.color_by.recolored = False
             for key, line in v.lines.items():
                 first.setdefault(key[0], line.color)
         for scope, row in self.runs.items():
@@ -177,7 +192,7 @@ class SessionPanelMixin:
                 row.color = color
                 self._panel_dirty = True
 
-    def _note_step(self, scope: str, top: float) -> None:
+    def note_step(self, scope: str, top: float) -> None:
         """A line of ``scope`` (a line plot's x: a step) reached ``top``."""
         if not self._last_steps.get(scope, -np.inf) >= top:
             self._last_steps[scope] = top
@@ -195,7 +210,7 @@ class SessionPanelMixin:
                 row.updated = when
                 self._panel_dirty = True
 
-    def _note_reads(self, tables: list[tuple[str, pa.Table]]) -> None:
+    def note_reads(self, tables: list[tuple[str, pa.Table]]) -> None:
         """Range reads of these scopes: the last wall time each table holds."""
         for scope, table in tables:
             if WALL_TIME_COLUMN in table.column_names and table.num_rows:
@@ -203,7 +218,7 @@ class SessionPanelMixin:
                 if last is not None and last == last:
                     self._note_write(scope, float(last))
 
-    def _note_points(self, scope: str, cols: dict[str, np.ndarray], *, stepped: bool) -> None:
+    def note_points(self, scope: str, cols: dict[str, np.ndarray], *, stepped: bool) -> None:
         """New points of ``scope``: its last step (``stepped``: a line plot draws them, so
         ``x`` is a step, not a scatter's coordinate) and its last write, the points'
         ``wall_time`` (or now, for points logged without one: they have just arrived)."""
@@ -211,7 +226,7 @@ class SessionPanelMixin:
         if stepped and x is not None and x.size:
             top = float(np.nanmax(x)) if x.dtype.kind == "f" else float(x.max())
             if top == top:
-                self._note_step(scope, top)
+                self.note_step(scope, top)
         wall = cols.get(WALL_TIME_COLUMN)
         if wall is not None and wall.size:
             last = float(np.nanmax(wall))
@@ -220,12 +235,13 @@ class SessionPanelMixin:
         elif x is not None and x.size:
             self._note_write(scope, time.time())
 
-    def _refresh_panel(self) -> None:
+    def refresh(self) -> None:
+        """Show the rows' changes in the table (at most every ``PANEL_INTERVAL``)."""
         if not self._panel_dirty or time.monotonic() - self._panel_at < PANEL_INTERVAL:
             return
         self._panel_dirty, self._panel_at = False, time.monotonic()
         configs = {s: self.run_filter.flat(s) for s in self.runs}
-        self.panel.update(self.runs, configs)
+        self.runs_panel.update(self.runs, configs)
 
     def _on_shown(self, hidden: set[str]) -> None:
         for v in self.views:
@@ -236,10 +252,10 @@ class SessionPanelMixin:
         """The panel changed: write its state into the page's address. The ticks are
         encoded against the log's scopes, listed in a worker; the newest change wins."""
         self._state_seq += 1
-        seq, state = self._state_seq, dict(self.panel.state())
-        hidden = set(self.panel.hidden)
+        seq, state = self._state_seq, dict(self.runs_panel.state())
+        hidden = set(self.runs_panel.hidden)
         shown = [s for s in self.runs if s not in hidden]
-        as_show = self.panel.mode == "show"  # after "only these" (or a show= link)
+        as_show = self.runs_panel.mode == "show"  # after "only these" (or a show= link)
         # runs that appear later follow what the address says: shown after hide=, not after show=
         self._link_runs = ("show", set(shown)) if as_show else ("hide", hidden) if hidden else None
         if not hidden:
@@ -260,7 +276,7 @@ class SessionPanelMixin:
                 state["hide"] = encode_runs(hidden, scopes)
             self.page_url.update(state)
 
-        self._submit(self.cfg.source.scopes, apply)
+        self._submit(self._scopes, apply)
 
     def _on_highlight(self, scopes: set[str]) -> None:
         for v in self.views:

@@ -11,11 +11,11 @@ from bokeh.models import Column, Row
 
 from streamvis.errors import InvalidArgumentError
 
+from ..address.layout import parse_layout
 from .app_config import AppConfig
 from .auth import TOKEN_PARAM
 from .index_page import index_root
 from .index_times import fill_last_updates
-from .layout import parse_layout
 from .pages import error_page, grid
 from .session import LiveSession
 from .webgl import probe_js, use_webgl
@@ -61,11 +61,11 @@ def make_document(doc: Document, cfg: AppConfig, *, index: bool = False) -> None
     with doc.models.freeze():
         session = LiveSession(doc, cfg, layout, webgl=webgl, args=args)
         plots = grid(layout, [v.root for v in session.views])  # type: ignore[misc]
-        body = Row(children=[session.panel.root, plots], sizing_mode="stretch_both")
+        body = Row(children=[session.panel.runs_panel.root, plots], sizing_mode="stretch_both")
         # the address's source rides on the root's tags: in the document, never drawn
         doc.add_root(Column(children=[session.banner, body], tags=[session.page_url.source],
                             sizing_mode="stretch_both"))
-    doc.js_on_event("document_ready", session.panel.tick_click)
+    doc.js_on_event("document_ready", session.panel.runs_panel.tick_click)
     if probe:
         doc.js_on_event("document_ready", probe_js())
     doc.on_session_destroyed(lambda _ctx: session.close())

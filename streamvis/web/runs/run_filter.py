@@ -16,7 +16,7 @@ from typing import Any
 
 from streamvis.source import DataSource
 
-from .where import Condition, config_of, flatten, selects
+from ..address.where import Condition, config_of, flatten, selects
 
 __all__ = ["RunFilter", "RECHECK_S"]
 

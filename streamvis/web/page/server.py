@@ -15,14 +15,14 @@ from tornado.ioloop import IOLoop
 from streamvis.errors import InvalidArgumentError
 from streamvis.source import DataSource
 
+from ..address.layout import WEBGL_MODES
+from ..plots.plot_view import PlotLimits
+from ..schema import Schema
 from .app import make_applications
 from .app_config import AppConfig
 from .auth import DEFAULT_COOKIE_DAYS, WebTokenAuth, session_excludes
 from .host_guard import HostPolicy, guard_hosts
-from .layout import WEBGL_MODES
 from .nodelay import send_without_delay
-from .plots import PlotLimits
-from .schema import Schema
 
 __all__ = [
     "parse_web_uri",
