@@ -164,6 +164,7 @@ def bench_writers(t: Table, emu: Any, s: ObjectSizes, url: str, n: int) -> None:
                    for _ in range(s.writers)]
         for w in writers:
             w.backend.auto_compact_at = None  # measured separately below
+        writers[0].append([_pts()])  # a name's first write lists first (ordering)
         one = [count(lambda: writers[0].append([_pts()])) for _ in range(s.runs)]
         ok = all(c.get("requests", 0) <= 2 for _, c in one)
         _add(t, section, "1 writer", [d for d, _ in one], [c for _, c in one],
@@ -174,11 +175,10 @@ def bench_writers(t: Table, emu: Any, s: ObjectSizes, url: str, n: int) -> None:
         for _ in range(s.runs):
             for w in writers:
                 many.append(count(lambda w=w: w.append([_pts()])))
-        others = s.writers - 1
-        ok = all(c.get("requests", 0) <= 2 + others for _, c in many)
+        ok = all(c.get("requests", 0) <= 2 for _, c in many)
         _add(t, section, f"{s.writers} writers in turn", [d for d, _ in many],
              [c for _, c in many], baseline="1 writer",
-             goal=f"<= 2 + {others} (the others' new segments)", ok=ok)
+             goal="<= 2 requests (one PUT, one probe)", ok=ok)
 
 
 def bench_compaction(t: Table, emu: Any, s: ObjectSizes, url: str, n: int) -> None:
@@ -265,9 +265,12 @@ def bench_compaction(t: Table, emu: Any, s: ObjectSizes, url: str, n: int) -> No
                     f"{appended} batches meanwhile"),
               goal="reader sees every point once", met=exact)
     cold = [count(lambda: Store.open(url, storage_options=opts).close()) for _ in range(s.runs)]
-    ok = all(c.get("requests", 0) <= 5 for _, c in cold)
+    # header, index, listing, manifest, base, and the segments the writer stored after the
+    # compactor's index (writers no longer follow the log, so they do not re-save it)
+    ok = all(c.get("requests", 0) <= 5 + state["appended"] for _, c in cold)
     _add(t, section, "cold open with index, after", [d for d, _ in cold], [c for _, c in cold],
-         baseline="cold open with index, before", goal="<= 5 requests", ok=ok)
+         baseline="cold open with index, before", goal="<= 5 requests + 1 per segment after it",
+         ok=ok)
 
 
 def bench_idle_tab(t: Table, emu: Any, s: ObjectSizes, url: str) -> None:

@@ -45,6 +45,7 @@ class StoreWrites:
     _lock: threading.RLock
     _state: LogState
     _seq: int
+    _appended: set[tuple[str, str]]
     _ident: object
     _dirty_since: float | None
     _last_frame: tuple[str, int, int] | None
@@ -95,9 +96,12 @@ class StoreWrites:
             self._check_open()
             written: list[tuple[int, str, int]] = []  # (batch number, key, offset)
             with self.backend.writer_lock():
-                if self.backend.identity() != self._ident:
-                    self._open()
-                self._cut_torn_tail()
+                if self.backend.appends_follow_log:
+                    if self.backend.identity() != self._ident:
+                        self._open()
+                    self._cut_torn_tail()
+                elif self._needs_order(norms):
+                    self.backend.order()  # object stores: one listing, no downloads
                 for i, norm in enumerate(norms):
                     if norm is None:
                         continue
@@ -135,6 +139,18 @@ class StoreWrites:
                 auto_compact(self)  # type: ignore[arg-type]  # object stores: bounded live objects (never raises)
         return [o for o in outcomes if o is not None]
 
+    def _needs_order(self, norms: list[list[Any] | None]) -> bool:
+        """Does a batch hold a deletion, a config or a name this store has not written?
+        (object stores list first then: docs/CONTRACTS.md, "Object-store logs")"""
+        for norm in norms:
+            for item in norm or ():
+                if isinstance(item, NormalizedPoints):
+                    if (item.scope, item.name) not in self._appended:
+                        return True
+                else:
+                    return True
+        return False
+
     def _cut_torn_tail(self) -> None:
         """Catch up with the log and move a torn tail (a crashed or failed write) to a
         quarantine file, so that the next batch follows a whole record."""
@@ -161,6 +177,8 @@ class StoreWrites:
             if self._state.is_duplicate(writer_id, seq):
                 return None
             raise
+        if offset < 0:  # object stores: an attempt whose answer was lost is stored
+            return None
         self._apply_written(encoded, frames, key, offset, writer_id, seq)
         return key, offset
 
@@ -178,6 +196,7 @@ class StoreWrites:
         for rec, frame in zip(encoded, frames, strict=True):
             p, item = rec.points, rec.other
             if p is not None:
+                self._appended.add((p.scope, p.name))
                 entry = Entry(key, pos, len(frame), p.count, rec.x_min, rec.x_max)
                 schema = functools.partial(_schema_names, p)
                 self._state.add_entry(p.scope, p.name, p.index, schema, entry)
@@ -186,6 +205,7 @@ class StoreWrites:
                     pb.Config(scope=item.scope, json=json.dumps(dict(item.config)))
                 )
             elif isinstance(item, Deletion):
+                self._appended -= {k for k in self._appended if _deletes(item, k)}
                 self._state.apply_delete(pb.Delete(scope=item.scope, name=item.name or ""))
             pos += len(frame)
         self._state.apply_commit(writer_id, seq)
@@ -208,6 +228,10 @@ class StoreWrites:
                 self._state.name(scope, name)
         return self.append([Deletion(scope, name)])
 
+
+
+def _deletes(item: Deletion, key: tuple[str, str]) -> bool:
+    return key[0] == item.scope and item.name in (None, key[1])
 
 
 def _schema_names(p: NormalizedPoints) -> dict[str, str]:

@@ -27,12 +27,12 @@ class FaultyFS:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    def list_names(self, directory: str, start: str = "") -> list[str]:
+    def list_names(self, directory: str, start: str = "", one_page: bool = False) -> list[str]:
         """The inner filesystem's incremental listing (``object_listing``); counted."""
         from streamvis.storage.object_listing import list_names
 
         self.listings.append((directory, start))
-        return list_names(self.inner, directory, start)
+        return list_names(self.inner, directory, start, one_page=one_page)
 
     def pipe_file(self, path: str, value: bytes, mode: str = "overwrite", **kw: Any) -> None:
         if mode == "create" and "/segments/" in path:
