@@ -123,6 +123,7 @@ class SegmentLog(Generations, ObjectPrefix, LogBackend):
         cache_bytes: int = 32 << 20,
         slow_upload_s: float = SLOW_UPLOAD_S,
         relist_after_s: float = RELIST_AFTER_S,
+        hold_margin_s: float = 5.0,
     ) -> None:
         """``fs`` overrides the filesystem (tests wrap one); ``clock`` gives ns time stamps;
         the last two are the Listing rule's bounds (tests shrink them)."""
@@ -133,7 +134,7 @@ class SegmentLog(Generations, ObjectPrefix, LogBackend):
         self.relist_after_s = relist_after_s
         # a follower keeps re-listing the lookback window this long after the log's last
         # new name: the longest an unconfirmed segment can take to appear (CONTRACTS)
-        self._window = FollowWindow(relist_after_s + slow_upload_s + 5.0)
+        self._window = FollowWindow(relist_after_s + slow_upload_s + hold_margin_s)
         self.republished = 0  # copies stored because a segment may have been listed past
         self._skew = 0  # added to our clock: lifted to the highest name listings showed
         self._lifted_at: float | None = None  # monotonic time of the last complete lift
