@@ -40,6 +40,7 @@ class Generations:
     _time_of: dict[tuple[str, int], int]
     auto_compact_at: int | None
     _compact_after: int
+    compaction: threading.Thread | None  # a background compaction this writer started
     cache: ByteCache
     _header: bytes | None
     url: str
@@ -86,6 +87,22 @@ class Generations:
             return False
         live = self.live_segments()
         return live > self.auto_compact_at and live > self._compact_after
+
+    def wait_compaction(self, timeout: float | None = None) -> bool:
+        """Wait for the background compaction this writer started; True when none runs."""
+        thread = self.compaction
+        if thread is not None:
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
+
+    def adopt(self, generation: int) -> None:
+        """A compaction of ours published ``generation``: take its frontier and bases
+        (the Store reopens on it at its next refresh; appends go on meanwhile)."""
+        with self._mutex:
+            self._manifests.add(generation)
+        self._load_manifest()
+        self._compact_after = 0
 
     def compaction_tried(self) -> None:
         self._compact_after = self.live_segments() + (self.auto_compact_at or 0) // 4

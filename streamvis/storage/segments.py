@@ -77,7 +77,6 @@ from streamvis.storage.backend import Chunk, LogBackend
 from streamvis.storage.generations import Generations, index_clock
 from streamvis.storage.object_listing import FollowWindow, list_names
 from streamvis.storage.object_prefix import (
-    FETCH_BATCH,
     ObjectPrefix,
     manifest_name,
     parse_segment_name,
@@ -157,6 +156,7 @@ class SegmentLog(Generations, ObjectPrefix, LogBackend):
             AUTO_COMPACT_SEGMENTS // 2
         )
         self._compact_after = 0  # live count at the last attempt: retry well above it
+        self.compaction: threading.Thread | None = None  # object_compact.auto_compact's
         self._index_bytes: bytes | None = None  # fetched by the first identity()
         # read before opening (the foreign-file check): the first identity() reuses it
         self._index_read_early: tuple[bytes | None] | None = None
@@ -282,25 +282,7 @@ class SegmentLog(Generations, ObjectPrefix, LogBackend):
             self._list_from(self.frontier)  # e.g. an index hint we listed from was refused
 
     def _fetch(self, picked: list[Listed]) -> Iterator[Chunk]:
-        missing = [p for p in picked if self.cache.whole(p[0]) is None]
-        for i in range(0, len(missing), FETCH_BATCH):
-            part = missing[i : i + FETCH_BATCH]
-            paths = [self._path(name) for name, _, _ in part]
-            try:
-                # start 0, no end: one GET (s3fs asks the size first when given neither)
-                blobs = self.fs.cat_ranges(paths, [0] * len(paths), None, on_error="raise")
-            except FileNotFoundError as exc:
-                raise LogNotFoundError(
-                    f"a segment of {self.url} vanished (compaction?): {exc}"
-                ) from exc
-            except Exception as exc:
-                raise self._io(exc, "reading segments") from exc
-            for (name, _, _), data in zip(part, blobs, strict=True):
-                self.cache.put(name, bytes(data), whole=True)
-        for name, _, _ in picked:
-            data = self.cache.whole(name)
-            if data is None:  # dropped by the LRU meanwhile (a huge batch)
-                data = self._read_object(name)
+        for name, data in self.fetch_whole([name for name, _, _ in picked]):
             yield Chunk(name, 0, data, complete=True)
 
     def _pick(
