@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.object_fleet_bench import FleetSizes, bench_fleet
 from benchmarks.table import Table, median, progress
 
 __all__ = ["ObjectSizes", "FULL", "QUICK", "run", "main"]
@@ -53,10 +54,17 @@ class ObjectSizes:
     runs: int = 5
     writers: int = 4
     tab_refresh: float = 1.0  # a web tab's poll interval, seconds
+    fleet: FleetSizes = FleetSizes()  # issue 23's rows (none by default)
 
 
-FULL = ObjectSizes()
-QUICK = ObjectSizes(segments=(100, 300), runs=3)
+FULL = ObjectSizes(
+    fleet=FleetSizes(writers=(1, 8, 64, 256), idle_wait=60.0, compact_segments=20_000)
+)
+QUICK = ObjectSizes(
+    segments=(100, 300),
+    runs=3,
+    fleet=FleetSizes(writers=(1, 8, 64), idle_wait=3.0, shrink=True, compact_segments=2_000),
+)
 
 
 _X = itertools.count(10**9, 200)  # x of appended batches: unique across the run
@@ -321,6 +329,7 @@ def run(s: ObjectSizes, only: set[str]) -> Table:
         bench_writers(t, emu, s, url, big)
         bench_idle_tab(t, emu, s, url)
         bench_compaction(t, emu, s, url, big)
+        bench_fleet(t, emu, s.fleet)
     return t
 
 

@@ -256,6 +256,7 @@ def _compact_in_background(backend: SegmentLog) -> None:
             backend.url, fs=backend.fs, clock=backend._now, lookback_ns=backend.lookback_ns  # noqa: SLF001
         )
         private.auto_compact_at = None
+        private.fetch_batch = 4  # a few GETs at a time: the writer's PUTs are not queued
         with Store(private, "r") as store:
             stats = compact_store(store, min_segments=1)
         if stats is not None:

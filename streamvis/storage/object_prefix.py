@@ -105,6 +105,7 @@ class ObjectPrefix:
         self.bases_dir = f"{root}/bases"
         self.index_path = f"{root}/index.arrow"
         self.cache = ByteCache(cache_bytes)
+        self.fetch_batch = FETCH_BATCH  # objects fetched at once (background work: fewer)
         self._header: bytes | None = None
 
     # -- helpers -----------------------------------------------------------------------
@@ -224,10 +225,10 @@ class ObjectPrefix:
 
     def fetch_whole(self, names: list[str]) -> Iterator[tuple[str, bytes]]:
         """Whole segments by name, in order: those not cached fetched concurrently,
-        ``FETCH_BATCH`` per request batch (bounded), one GET each."""
+        ``fetch_batch`` at a time (bounded), one GET each."""
         missing = [n for n in names if self.cache.whole(n) is None]
-        for i in range(0, len(missing), FETCH_BATCH):
-            part = missing[i : i + FETCH_BATCH]
+        for i in range(0, len(missing), self.fetch_batch):
+            part = missing[i : i + self.fetch_batch]
             paths = [self._path(name) for name in part]
             try:
                 # start 0, no end: one GET (s3fs asks the size first when given neither)
