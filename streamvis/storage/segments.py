@@ -227,15 +227,15 @@ class SegmentLog(Generations, ObjectPrefix, LogBackend):
                 return True
         return False
 
-    def _restore(self, u: _Unchecked, depth: int = 0) -> None:
+    def _restore(self, u: _Unchecked) -> None:
         """Store a copy of ``u`` above everything visible (readers take the first)."""
         self.republished += 1
-        self._put(u.data, u.writer, u.seq, depth=depth + 1)
+        self._put(u.data, u.writer, u.seq)
 
     def _probe(self, depth: int = 0) -> None:
         """After a PUT: one listing of the names above our oldest unconfirmed segment
         (an empty page in steady state); lifts the clock, re-stores the late ones. A
-        failed probe is tried again after the next PUT or at ``close``."""
+        failed probe is tried again at the next ``sync`` or at ``close``."""
         with self._mutex:
             pending, self._unchecked = self._unchecked, []
         if not pending:
@@ -248,9 +248,15 @@ class SegmentLog(Generations, ObjectPrefix, LogBackend):
             return
         with self._mutex:
             self._lift(names)
-        for u in pending:
-            if self._late(u, names):
-                self._restore(u, depth)
+        late = [u for u in pending if self._late(u, names)]
+        for u in late:
+            self._restore(u)
+        if late and depth < 3:  # a copy that is late again is copied again, a few times
+            self._probe(depth + 1)
+
+    def sync(self) -> None:
+        """After a group of appends (``Store.append_many``): one probe for all of them."""
+        self._probe()
 
     def order(self) -> None:
         """Before a batch that ordering needs (a deletion, a config, a name's first
@@ -421,9 +427,9 @@ class SegmentLog(Generations, ObjectPrefix, LogBackend):
                     self.fs.rm_file(self._path(earlier[0]))
         return self._put(data, writer, seq), 0
 
-    def _put(self, data: bytes, writer: str, seq: int, *, depth: int = 0) -> str:
-        """Create one segment under a fresh name above everything seen, then probe
-        (see the docstring); its name."""
+    def _put(self, data: bytes, writer: str, seq: int) -> str:
+        """Create one segment under a fresh name above everything seen (``sync``, after
+        the group, probes); its name."""
         if self._lifted_at is None or time.monotonic() - self._lifted_at > self.relist_after_s:
             self.order()  # our clock may lag names that appeared since we last listed
         named_at = time.monotonic()
@@ -461,8 +467,6 @@ class SegmentLog(Generations, ObjectPrefix, LogBackend):
                 bisect.insort(listing, entry)
                 self._listing = listing
             self._unchecked.append(_Unchecked(name, t, writer, seq, data, done, done - named_at))
-        if depth < 3:  # a copy that is late again is copied again, a few times at most
-            self._probe(depth)
         return name
 
     def close(self) -> None:

@@ -121,8 +121,8 @@ class StoreWrites:
                     else:
                         written.append((i, *where))
                         outcomes[i] = AppendResult(False, self._cursor())
-                if written and self.fsync:
-                    try:
+                if written and (self.fsync or not self.backend.appends_follow_log):
+                    try:  # object stores: sync is the group's one probe (segments.py)
                         self.backend.sync()
                     except StorageIOError as exc:
                         # Not durable: take the group back, so a retry without a
