@@ -157,6 +157,7 @@ class SegmentLog(Generations, ObjectPrefix, LogBackend):
         )
         self._compact_after = 0  # live count at the last attempt: retry well above it
         self.compaction: threading.Thread | None = None  # object_compact.auto_compact's
+        self.count_every, self._since_count, self._counted = 50, 0, 0  # maintenance_due
         self._index_bytes: bytes | None = None  # fetched by the first identity()
         # read before opening (the foreign-file check): the first identity() reuses it
         self._index_read_early: tuple[bytes | None] | None = None

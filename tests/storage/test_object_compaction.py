@@ -353,3 +353,21 @@ def test_a_compaction_killed_midway_leaves_nothing_to_trip_on(log, monkeypatch) 
     assert not set(orphans) & set(_objects(log))
     follower.poll()
     assert sorted(follower.points) == list(range(150)) + [150, 151]
+
+
+def test_writers_that_each_wrote_few_segments_count_everyones_and_compact(log) -> None:
+    """Writers do not follow each other: six writers of four segments each know only
+    their own, so a writer counts every writer's live segments now and then."""
+    writers = [_store(log, auto=12)[0] for _ in range(6)]
+    for w in writers:
+        w.backend.auto_compact_at = 12  # no random share: each knows 4 < 12 of its own
+        w.backend.count_every = 3
+    for round_ in range(4):
+        for k, w in enumerate(writers):
+            w.append([_pts(1000 * k + 10 * round_, 10)])
+            assert w.backend.wait_compaction(30)
+    assert max(w.backend.generation or 1 for w in writers) >= 2
+    with Store.open(log[0], storage_options=log[1] or None) as r:
+        assert r.generation >= 2
+        want = sorted(1000 * k + x for k in range(6) for x in range(40))
+        assert sorted(_xs(r.read())) == want
