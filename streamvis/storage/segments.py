@@ -43,12 +43,10 @@ start (docs/CONTRACTS.md, "Listing rule"). Only a writer that dies between an up
 and its probe can leave a late segment that current followers do not see: a fresh
 open finds it until a compaction's frontier passes its time.
 
-Generations. Compaction (``object_compact``) merges segments into base objects
-``U/bases/...`` and publishes generation ``g`` as a manifest ``U/segments/~gen-{g:012d}``
-(created exclusively; ``~`` sorts after every segment name, so every listing sees the
-newest manifest for free). A reader of generation ``g`` reads its bases, then the
-segments named at or after its frontier; a writer compacts when it knows more than
-``AUTO_COMPACT_SEGMENTS`` live segments, so a reader opens about 1,000 objects at most.
+Generations. Compaction (``object_compact``) merges segments into ``U/bases/...`` and
+publishes generation ``g`` as a manifest ``U/segments/~gen-{g:012d}`` (``~`` sorts after
+every segment: every listing sees it); readers read its bases, then segments at or after
+its frontier.
 
 Positions (cursor content) are ``{writer_hex: last seq consumed}`` in every generation
 (compaction moves batches, never changes them: ``batch_filter``). No lock:
@@ -124,8 +122,7 @@ class SegmentLog(Generations, ObjectPrefix, LogBackend):
         relist_after_s: float = RELIST_AFTER_S,
         hold_margin_s: float = 5.0,
     ) -> None:
-        """``fs`` overrides the filesystem (tests wrap one); ``clock`` gives ns time stamps;
-        the last two are the Listing rule's bounds (tests shrink them)."""
+        """``fs``: a filesystem (tests wrap one); ``clock``: ns; the rest: the Listing rule."""
         super().__init__(url, storage_options, fs=fs, cache_bytes=cache_bytes)
         self._now = clock
         self.lookback_ns = LOOKBACK_NS if lookback_ns is None else lookback_ns
@@ -393,22 +390,30 @@ class SegmentLog(Generations, ObjectPrefix, LogBackend):
         parsed = parse_segment_name(key)
         if parsed is not None:
             t, writer, seq = parsed
-            if seq > positions.get(writer, -1):
-                positions[writer] = seq
+            positions[writer] = max(positions.get(writer, -1), seq)
             if t > self._clock:
                 with self._mutex:
                     self._clock = max(self._clock, t)  # e.g. an index's last record
 
     # -- writing ---------------------------------------------------------------------
     def carries_cursor(self, old: int, new: int) -> bool:
-        """Cursors of older generations stay valid (see Positions in the docstring)."""
-        return 1 <= old <= new
+        return 1 <= old <= new  # cursors of older generations stay valid (Positions)
 
     def batch_filter(
         self, start: dict[str, int], end: dict[str, int]
     ) -> Callable[[bytes, int], bool] | None:
-        """Which batches a read between two positions takes (bases hold many writers')."""
-        return lambda writer, seq: start.get(writer.hex(), -1) < seq <= end.get(writer.hex(), -1)
+        """Which batches a read between two positions takes (bases hold many writers').
+        A batch of a writer no position names is inside a data server's one-object group
+        (``Store._write_group``): it goes with the group's marker batch before it."""
+        taken = [False]
+
+        def keep(writer: bytes, seq: int) -> bool:
+            w = writer.hex()
+            if w in end or w in start:
+                taken[0] = start.get(w, -1) < seq <= end.get(w, -1)
+            return taken[0]
+
+        return keep
 
     def writer_lock(self) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()  # object stores have no lock; see the docstring
