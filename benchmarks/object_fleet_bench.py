@@ -35,6 +35,8 @@ class FleetSizes:
     shrink: bool = False  # the Listing rule's bounds shrunk (quick runs)
     compact_segments: int = 0  # the compaction row's log size (0: skip)
     flushes: int = 30  # flushes timed with and without the compaction
+    server_loggers: int = 0  # loggers of the data-server row (0: skip)
+    server_seconds: float = 5.0  # how long they log
 
 
 def _bounds(s: FleetSizes) -> dict[str, Any]:
@@ -139,6 +141,67 @@ def bench_fleet(t: Table, emu: Any, s: FleetSizes) -> None:
               met=per_n[max(per_n)] == per_n[min(per_n)])
     if s.compact_segments:
         _bench_compaction_off_path(t, emu, s)
+    if s.server_loggers:
+        _bench_server(t, emu, s)
+
+
+def _bench_server(t: Table, emu: Any, s: FleetSizes) -> None:
+    """A data server on the bucket (``--commit-interval 1``), ``server_loggers`` clients
+    appending one batch every 0.1 s each for ``server_seconds``: objects per second."""
+    import asyncio
+    import socket
+    import threading
+
+    from streamvis.server.client import DataClient
+    from streamvis.server.server import DataServer
+
+    progress(f"{emu.scheme}: a data server with {s.server_loggers} loggers")
+    url = emu.url(f"fleet-srv-{uuid.uuid4().hex}/runs.svl")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    server = DataServer(url, port, store_options={"storage_options": emu.storage_options},
+                        commit_interval=1.0)
+
+    def call(coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, loop).result(120)
+
+    sent = [0] * s.server_loggers
+    try:
+        uri = call(server.start())
+        snap = emu.counter.snapshot()
+        deadline = time.monotonic() + s.server_seconds
+
+        def client(k: int) -> None:
+            with DataClient(uri) as dc:
+                seq = 0
+                while time.monotonic() < deadline:
+                    dc.append([_pts(f"l{k}", 100 * seq)], writer_id=f"l{k}".encode(), seq=seq)
+                    seq += 1
+                    time.sleep(0.1)  # a logger's flush_every
+                sent[k] = seq
+
+        t0 = time.monotonic()
+        workers = [threading.Thread(target=client, args=(k,)) for k in range(s.server_loggers)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        took = time.monotonic() - t0
+        c = dict(emu.counter.since(snap))
+    finally:
+        call(server.stop())
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+    per_s = max(0, c.get("put", 0) - 1) / took  # the first group commits at once
+    t.add(f"{emu.scheme} data server on the bucket", f"{s.server_loggers} loggers, --commit-interval 1",
+          [per_s], "objects/s", goal="<= 1.1 objects/s", met=per_s <= 1.1,
+          note=f"{c.get('put', 0)} objects (the first at once, then one per interval) for "
+               f"{sum(sent):,} appends in {took:.1f} s; "
+               f"{c.get('list', 0)} listings (probes and the server's poll)")
 
 
 def _bench_compaction_off_path(t: Table, emu: Any, s: FleetSizes) -> None:

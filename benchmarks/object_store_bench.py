@@ -58,12 +58,14 @@ class ObjectSizes:
 
 
 FULL = ObjectSizes(
-    fleet=FleetSizes(writers=(1, 8, 64, 256), idle_wait=60.0, compact_segments=20_000)
+    fleet=FleetSizes(writers=(1, 8, 64, 256), idle_wait=60.0, compact_segments=20_000,
+                     server_loggers=64)
 )
 QUICK = ObjectSizes(
     segments=(100, 300),
     runs=3,
-    fleet=FleetSizes(writers=(1, 8, 64), idle_wait=3.0, shrink=True, compact_segments=2_000),
+    fleet=FleetSizes(writers=(1, 8, 64), idle_wait=3.0, shrink=True, compact_segments=2_000,
+                     server_loggers=64),
 )
 
 
