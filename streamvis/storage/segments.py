@@ -225,27 +225,27 @@ class SegmentLog(Generations, ObjectPrefix, LogBackend):
                 return True
         return False
 
-    def _restore(self, u: _Unchecked) -> None:
-        """Store a copy of ``u`` above everything visible (readers take the first)."""
+    def _restore(self, u: _Unchecked) -> None:  # a copy above all (readers take the first)
         self.republished += 1
         self._put(u.data, u.writer, u.seq)
 
     def _probe(self, depth: int = 0) -> None:
-        """After a PUT: one listing of the names above our oldest unconfirmed segment
-        (an empty page in steady state); lifts the clock, re-stores the late ones. A
-        failed probe is tried again at the next ``sync`` or at ``close``."""
+        """One listing of the names above our oldest unconfirmed segment (empty when clocks
+        agree): lifts the clock, re-stores late ones; if it fails: at the next ``sync``."""
         with self._mutex:
             pending, self._unchecked = self._unchecked, []
         if not pending:
             return
+        oldest = min(u.t for u in pending)
         try:
-            names = self._names_from(min(u.t for u in pending) + 1, "probing segments")
+            names = self._names_from(oldest + 1, "probing segments")
         except Exception:
             with self._mutex:
                 self._unchecked = pending + self._unchecked
             return
-        with self._mutex:
+        with self._mutex:  # lift; forget our names no probe will look at again
             self._lift(names)
+            self._written = {n for n in self._written if n > f"{oldest:020d}"}
         late = [u for u in pending if self._late(u, names)]
         for u in late:
             self._restore(u)
