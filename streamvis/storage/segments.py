@@ -259,8 +259,8 @@ class SegmentLog(Generations, ObjectPrefix, LogBackend):
     def order(self) -> None:
         """Before a batch that ordering needs (a deletion, a config, a name's first
         write): lift the clock above every name visible now (one listing of the names
-        above it), so the batch sorts after all of them."""
-        names = self._names_from(self._clock + 1, "listing segments")
+        above the one we would take now), so the batch sorts after all of them."""
+        names = self._names_from(max(self._clock, self._now() + self._skew) + 1, "listing")
         with self._mutex:
             self._lift(names)
 
