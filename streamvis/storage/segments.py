@@ -24,7 +24,7 @@ listings showed, so writers whose clocks differ converge on the fastest one. A f
 is one PUT and one probe: a listing of the names above the new one (in steady state an
 empty page), which lifts the clock and finds late segments. A writer lists more only
 where ordering needs it: before a deletion, a config, or a name's first write
-(``order``: the names above its clock), so a tombstone sorts after everything visible
+(``order``: the names above the next one), so a tombstone sorts after everything visible
 when it was made, and a name written after a visible tombstone is not hidden by it.
 It never downloads the other writers' segments: schema races are resolved by readers
 (the first in log order wins). A writer's seqs must be created in increasing order;
