@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.object_fleet_bench import FleetSizes, bench_fleet
 from benchmarks.table import Table, median, progress
 
 __all__ = ["ObjectSizes", "FULL", "QUICK", "run", "main"]
@@ -53,10 +54,19 @@ class ObjectSizes:
     runs: int = 5
     writers: int = 4
     tab_refresh: float = 1.0  # a web tab's poll interval, seconds
+    fleet: FleetSizes = FleetSizes()  # issue 23's rows (none by default)
 
 
-FULL = ObjectSizes()
-QUICK = ObjectSizes(segments=(100, 300), runs=3)
+FULL = ObjectSizes(
+    fleet=FleetSizes(writers=(1, 8, 64, 256), idle_wait=60.0, compact_segments=20_000,
+                     server_loggers=64)
+)
+QUICK = ObjectSizes(
+    segments=(100, 300),
+    runs=3,
+    fleet=FleetSizes(writers=(1, 8, 64), idle_wait=3.0, shrink=True, compact_segments=2_000,
+                     server_loggers=64),
+)
 
 
 _X = itertools.count(10**9, 200)  # x of appended batches: unique across the run
@@ -164,6 +174,7 @@ def bench_writers(t: Table, emu: Any, s: ObjectSizes, url: str, n: int) -> None:
                    for _ in range(s.writers)]
         for w in writers:
             w.backend.auto_compact_at = None  # measured separately below
+        writers[0].append([_pts()])  # a name's first write lists first (ordering)
         one = [count(lambda: writers[0].append([_pts()])) for _ in range(s.runs)]
         ok = all(c.get("requests", 0) <= 2 for _, c in one)
         _add(t, section, "1 writer", [d for d, _ in one], [c for _, c in one],
@@ -174,11 +185,10 @@ def bench_writers(t: Table, emu: Any, s: ObjectSizes, url: str, n: int) -> None:
         for _ in range(s.runs):
             for w in writers:
                 many.append(count(lambda w=w: w.append([_pts()])))
-        others = s.writers - 1
-        ok = all(c.get("requests", 0) <= 2 + others for _, c in many)
+        ok = all(c.get("requests", 0) <= 2 for _, c in many)
         _add(t, section, f"{s.writers} writers in turn", [d for d, _ in many],
              [c for _, c in many], baseline="1 writer",
-             goal=f"<= 2 + {others} (the others' new segments)", ok=ok)
+             goal="<= 2 requests (one PUT, one probe)", ok=ok)
 
 
 def bench_compaction(t: Table, emu: Any, s: ObjectSizes, url: str, n: int) -> None:
@@ -265,9 +275,12 @@ def bench_compaction(t: Table, emu: Any, s: ObjectSizes, url: str, n: int) -> No
                     f"{appended} batches meanwhile"),
               goal="reader sees every point once", met=exact)
     cold = [count(lambda: Store.open(url, storage_options=opts).close()) for _ in range(s.runs)]
-    ok = all(c.get("requests", 0) <= 5 for _, c in cold)
+    # header, index, listing, manifest, base, and the segments the writer stored after the
+    # compactor's index (writers no longer follow the log, so they do not re-save it)
+    ok = all(c.get("requests", 0) <= 5 + state["appended"] for _, c in cold)
     _add(t, section, "cold open with index, after", [d for d, _ in cold], [c for _, c in cold],
-         baseline="cold open with index, before", goal="<= 5 requests", ok=ok)
+         baseline="cold open with index, before", goal="<= 5 requests + 1 per segment after it",
+         ok=ok)
 
 
 def bench_idle_tab(t: Table, emu: Any, s: ObjectSizes, url: str) -> None:
@@ -318,6 +331,7 @@ def run(s: ObjectSizes, only: set[str]) -> Table:
         bench_writers(t, emu, s, url, big)
         bench_idle_tab(t, emu, s, url)
         bench_compaction(t, emu, s, url, big)
+        bench_fleet(t, emu, s.fleet)
     return t
 
 

@@ -82,6 +82,10 @@ def _client_options(fn: F) -> F:
 @click.option("--tls-key", default=None, type=click.Path(dir_okay=False),
               help="Private key (PEM) of --tls-cert.")
 @click.option("--no-fsync", is_flag=True, help="Do not fsync every write (faster, survives process crashes only).")
+@click.option("--commit-interval", default=1.0, show_default=True, type=click.FloatRange(min=0.0),
+              help="gs:// and s3:// logs: store the appends of all loggers as at most one "
+                   "object per this many seconds (each call is answered once its object "
+                   "exists; 0: one object per append).")
 @_one_line_errors
 def grpc_serve_cmd(
     path: str,
@@ -92,8 +96,9 @@ def grpc_serve_cmd(
     tls_cert: str | None,
     tls_key: str | None,
     no_fsync: bool,
+    commit_interval: float,
 ) -> None:
-    """Serve the log at PATH (local or gs://) on PORT until Ctrl-C / SIGTERM."""
+    """Serve the log at PATH (local, gs:// or s3://) on PORT until Ctrl-C / SIGTERM."""
     from streamvis.server.server import run
 
     run(
@@ -106,6 +111,7 @@ def grpc_serve_cmd(
         tls_cert=tls_cert,
         tls_key=tls_key,
         store_options={"fsync": not no_fsync},
+        commit_interval=commit_interval,
     )
 
 

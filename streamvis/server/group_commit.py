@@ -29,11 +29,19 @@ class GroupCommit:
     """Queue batches from concurrent calls; commit them in groups, one fsync each."""
 
     def __init__(
-        self, store: Store, run: Callable[..., Awaitable[Any]], max_group: int = 1024
+        self,
+        store: Store,
+        run: Callable[..., Awaitable[Any]],
+        max_group: int = 1024,
+        interval: float = 0.0,
     ) -> None:
+        """``interval`` > 0 (a log on an object store): groups start at most once per
+        ``interval`` seconds and each is stored as one object (``one_object``)."""
         self.store = store
         self._run = run  # runs a blocking function in the server's thread pool
         self.max_group = max_group
+        self.interval = interval
+        self._last_start = -float("inf")
         self._pending: list[tuple[Batch, asyncio.Future[AppendResult]]] = []
         self._committer: asyncio.Task[None] | None = None
         self.commits = 0  # groups committed (each one writer lock and one fsync)
@@ -52,11 +60,17 @@ class GroupCommit:
         return await asyncio.shield(future)
 
     async def _commit_pending(self) -> None:
+        loop = asyncio.get_running_loop()
         while self._pending:
+            if self.interval > 0:  # at most one object per interval: the group gathers
+                await asyncio.sleep(max(0.0, self._last_start + self.interval - loop.time()))
+                self._last_start = loop.time()
             group = self._pending[: self.max_group]
             del self._pending[: self.max_group]
             try:
-                outcomes = await self._run(self.store.append_many, [b for b, _ in group])
+                outcomes = await self._run(
+                    self.store.append_many, [b for b, _ in group], one_object=self.interval > 0
+                )
             except BaseException as exc:  # noqa: BLE001 - every member gets the error
                 outcomes = [exc] * len(group)
                 if isinstance(exc, asyncio.CancelledError):

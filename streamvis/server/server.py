@@ -56,8 +56,10 @@ class DataServer:
         tls_cert: str | None = None,
         tls_key: str | None = None,
         store_options: dict[str, Any] | None = None,
+        commit_interval: float = 1.0,
     ) -> None:
         self.path = path
+        self.commit_interval = commit_interval  # object stores only: one object per interval
         self.host = host
         self.port = port
         self.max_message_bytes = max_message_bytes
@@ -103,11 +105,14 @@ class DataServer:
         except BaseException:
             await server.stop(None)
             raise
+        follows = self._store.backend.appends_follow_log  # False: an object store
         try:
             self._servicer = DataServicer(
                 self._store,
                 max_message_bytes=self.max_message_bytes,
-                poll_interval=self.poll_interval,
+                # a log in a bucket: one object per commit interval, listed once a second
+                poll_interval=self.poll_interval if follows else max(self.poll_interval, 1.0),
+                commit_interval=0.0 if follows else self.commit_interval,
             )
             spb_grpc.add_DataServiceServicer_to_server(self._servicer, server)
             self._health = HealthServicer()

@@ -75,6 +75,7 @@ class DataServicer(spb_grpc.DataServiceServicer):
         max_message_bytes: int = wire.DEFAULT_MAX_MESSAGE_BYTES,
         poll_interval: float = 0.02,
         workers: int = 8,
+        commit_interval: float = 0.0,
     ) -> None:
         self.store = store
         self.limit = max_message_bytes
@@ -86,7 +87,9 @@ class DataServicer(spb_grpc.DataServiceServicer):
         # STREAMVIS_MAX_GROUP=1 turns group commit off (one fsync per append), so that
         # benchmarks can compare both in one run
         max_group = int(os.environ.get("STREAMVIS_MAX_GROUP", "1024"))
-        self.group_commit = GroupCommit(store, self._run, max_group=max(1, max_group))
+        self.group_commit = GroupCommit(
+            store, self._run, max_group=max(1, max_group), interval=commit_interval
+        )
 
     # -- plumbing ---------------------------------------------------------------------------
 

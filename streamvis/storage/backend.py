@@ -48,6 +48,12 @@ class LogBackend(ABC):
     # may a reader persist the index it rebuilt? (object-store readers may hold read-only
     # credentials and must never write; a local reader tries, and never fails for it)
     readers_write_index: bool = True
+    # must an appender catch up with the log before each append? (object stores: no,
+    # they call ``order`` only where ordering needs it; see segments.py)
+    appends_follow_log: bool = True
+
+    def order(self) -> None:
+        """Before a batch that ordering needs (a deletion, a config, a name's first write)."""
 
     @abstractmethod
     def exists(self) -> bool: ...
@@ -106,7 +112,8 @@ class LogBackend(ABC):
 
     @abstractmethod
     def append(self, data: bytes, *, writer: str, seq: int) -> tuple[str, int]:
-        """Append one batch of frames; returns (key, offset). Call under ``writer_lock``."""
+        """Append one batch of frames; returns (key, offset), offset -1 when an earlier
+        attempt of this (writer, seq) is stored already. Call under ``writer_lock``."""
 
     @abstractmethod
     def writer_lock(self) -> contextlib.AbstractContextManager[None]:

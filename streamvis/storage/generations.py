@@ -40,6 +40,10 @@ class Generations:
     _time_of: dict[tuple[str, int], int]
     auto_compact_at: int | None
     _compact_after: int
+    compaction: threading.Thread | None  # a background compaction this writer started
+    count_every: int  # groups between two counts of every writer's live segments
+    _since_count: int
+    _counted: int  # live segments the last count saw
     cache: ByteCache
     _header: bytes | None
     url: str
@@ -48,6 +52,7 @@ class Generations:
     _read_object: Callable[[str], bytes]
     read_json: Callable[[str], Any]
     identity: Callable[[], object]
+    _names_from: Callable[[int, str], list[str]]
 
     def _note_manifests(self, names: list[str]) -> None:
         for name in names:
@@ -81,14 +86,50 @@ class Generations:
                 self._listing = self._listing[cut:]
 
     def maintenance_due(self) -> bool:
-        """Should the appending Store compact now? (see ``object_compact``)"""
+        """Should the appending Store compact now? (see ``object_compact``) Writers do not
+        follow the others, so every ``count_every`` groups a writer counts the live
+        segments of every writer (one listing per 1,000; it adopts a newer generation it
+        finds), and compacts when they are more than ``auto_compact_at``."""
         if self.auto_compact_at is None:
             return False
-        live = self.live_segments()
+        self._since_count += 1
+        if self._since_count >= self.count_every and self.live_segments() <= self.auto_compact_at:
+            self._since_count = 0
+            try:
+                names = self._names_from(self.frontier, "counting segments")
+                with self._mutex:
+                    self._note_manifests(names)
+                self._load_manifest()  # a newer generation, if another writer compacted
+            except Exception:  # noqa: BLE001 - counted again later
+                return False
+            self._counted = sum(
+                1 for p in map(parse_segment_name, names) if p is not None and p[0] >= self.frontier
+            )
+        live = self.live_estimate()
         return live > self.auto_compact_at and live > self._compact_after
 
+    def live_estimate(self) -> int:
+        """Live segments: what we know, or what the last count saw if more."""
+        return max(self.live_segments(), self._counted)
+
+    def wait_compaction(self, timeout: float | None = None) -> bool:
+        """Wait for the background compaction this writer started; True when none runs."""
+        thread = self.compaction
+        if thread is not None:
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
+
+    def adopt(self, generation: int) -> None:
+        """A compaction of ours published ``generation``: take its frontier and bases
+        (the Store reopens on it at its next refresh; appends go on meanwhile)."""
+        with self._mutex:
+            self._manifests.add(generation)
+        self._load_manifest()
+        self._compact_after = self._counted = 0
+
     def compaction_tried(self) -> None:
-        self._compact_after = self.live_segments() + (self.auto_compact_at or 0) // 4
+        self._compact_after = self.live_estimate() + (self.auto_compact_at or 0) // 4
 
     def live_segments(self) -> int:
         """Segments known above the frontier (what a fresh reader lists and reads)."""

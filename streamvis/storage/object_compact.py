@@ -36,6 +36,7 @@ undo the order of a tombstone and the data it deletes.
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -62,8 +63,9 @@ class ObjectCompactStats:
 
 
 def compact_store(store: Store, *, min_segments: int = 1) -> ObjectCompactStats | None:
-    """Publish the next generation of ``store``'s log (an appending Store on an object
-    store); None when there is nothing to merge or another compaction won."""
+    """Publish the next generation of ``store``'s log (a Store on an object store; it
+    writes bases, a manifest and the index); None when there is nothing to merge or
+    another compaction won."""
     backend = store.backend
     if not isinstance(backend, SegmentLog):
         raise InvalidArgumentError(f"{backend.url} is not an object-store log")
@@ -227,14 +229,37 @@ def compact_url(
 
 
 def auto_compact(store: Store) -> None:
-    """A writer's compaction (``Store.append``): failures are logged, never raised."""
+    """A writer's compaction (``Store.append``), off the flush path: a background thread
+    compacts through a private read-only Store over the same objects, so the writer's
+    lock is never held and no flush waits for it. One at a time per backend; failures
+    are logged, never raised. One that dies midway leaves at most a base and its retire
+    list that no manifest names: readers and writers never look at them, and a later
+    compaction deletes them (``retire``)."""
+    backend = store.backend
+    if not isinstance(backend, SegmentLog):
+        return
+    if backend.compaction is not None and backend.compaction.is_alive():
+        return
+    backend.compaction_tried()
+    thread = threading.Thread(
+        target=_compact_in_background, args=(backend,), name="streamvis-compact", daemon=True
+    )
+    backend.compaction = thread
+    thread.start()
+
+
+def _compact_in_background(backend: SegmentLog) -> None:
     import logging
 
-    backend = store.backend
     try:
-        compact_store(store, min_segments=1)
-    except Exception as exc:  # the append succeeded; compaction will be tried again
+        private = SegmentLog(
+            backend.url, fs=backend.fs, clock=backend._now, lookback_ns=backend.lookback_ns  # noqa: SLF001
+        )
+        private.auto_compact_at = None
+        private.fetch_batch = 4  # a few GETs at a time: the writer's PUTs are not queued
+        with Store(private, "r") as store:
+            stats = compact_store(store, min_segments=1)
+        if stats is not None:
+            backend.adopt(stats.generation)  # the writer's next compaction counts from there
+    except Exception as exc:  # the appends succeeded; compaction will be tried again
         logging.getLogger(__name__).warning("compaction of %s failed: %s", backend.url, exc)
-    finally:
-        if isinstance(backend, SegmentLog):
-            backend.compaction_tried()

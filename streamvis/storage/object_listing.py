@@ -12,9 +12,11 @@ for any other filesystem (``memory://``, where listing costs nothing).
 
 from __future__ import annotations
 
+import time
+from collections import deque
 from typing import Any
 
-__all__ = ["list_names"]
+__all__ = ["list_names", "FollowWindow"]
 
 _PAGE = 1000
 
@@ -28,27 +30,28 @@ def _kind(fs: Any) -> str:
     return "other"
 
 
-def list_names(fs: Any, directory: str, start: str = "") -> list[str]:
+def list_names(fs: Any, directory: str, start: str = "", *, one_page: bool = False) -> list[str]:
     """Names of the objects directly under ``directory`` that sort at or after ``start``,
-    sorted. ``FileNotFoundError`` when the bucket does not exist; an empty list when
-    nothing is there. A wrapper filesystem may offer its own ``list_names``."""
+    sorted (``one_page``: the first page only, at most 1,000 names: one request).
+    ``FileNotFoundError`` when the bucket does not exist; an empty list when nothing is
+    there. A wrapper filesystem may offer its own ``list_names``."""
     own = getattr(fs, "list_names", None)
     if callable(own):
-        return list(own(directory, start))
+        return list(own(directory, start, one_page=one_page))
     kind = _kind(fs)
     if kind == "gcs":
-        return _gcs(fs, directory, start)
+        return _gcs(fs, directory, start, one_page)
     if kind == "s3":
-        return _s3(fs, directory, start)
+        return _s3(fs, directory, start, one_page)
     try:
         paths = fs.ls(directory, detail=False)
     except FileNotFoundError:
         return []
-    names = (p.rstrip("/").rsplit("/", 1)[-1] for p in paths)
-    return sorted(n for n in names if n >= start)
+    names = sorted(n for n in (p.rstrip("/").rsplit("/", 1)[-1] for p in paths) if n >= start)
+    return names[:_PAGE] if one_page else names
 
 
-def _gcs(fs: Any, directory: str, start: str) -> list[str]:
+def _gcs(fs: Any, directory: str, start: str, one_page: bool) -> list[str]:
     from fsspec.asyn import sync
 
     bucket, key = fs.split_path(directory)[:2]
@@ -68,12 +71,12 @@ def _gcs(fs: Any, directory: str, start: str) -> list[str]:
             if rest and "/" not in rest:
                 out.append(rest)
         token = page.get("nextPageToken")
-        if not token:
+        if not token or one_page:
             return sorted(out)
         params["pageToken"] = token
 
 
-def _s3(fs: Any, directory: str, start: str) -> list[str]:
+def _s3(fs: Any, directory: str, start: str, one_page: bool) -> list[str]:
     from fsspec.asyn import sync
 
     bucket, key = fs.split_path(directory)[:2]
@@ -90,6 +93,39 @@ def _s3(fs: Any, directory: str, start: str) -> list[str]:
             if rest and "/" not in rest:
                 out.append(rest)
         token = page.get("NextContinuationToken")
-        if not page.get("IsTruncated") or not token:
+        if not page.get("IsTruncated") or not token or one_page:
             return sorted(out)
         params["ContinuationToken"] = token
+
+
+class FollowWindow:
+    """Where a follower's next listing starts (docs/CONTRACTS.md, "Listing rule").
+
+    ``listed(newest)`` after each complete listing (``newest``: the highest segment time
+    seen so far); ``start(lookback)`` is the higher of ``newest - lookback`` and the
+    newest time seen by a listing at least ``hold_s`` (monotonic) before the previous
+    one. An active log is re-listed ``lookback`` of name time deep; once it has been
+    idle for ``hold_s``, a listing starts at the newest name and returns only what is new.
+    """
+
+    def __init__(self, hold_s: float) -> None:
+        self.hold_s = hold_s
+        self.newest = 0
+        self._history: deque[tuple[float, int]] = deque()  # (monotonic, newest then)
+
+    def listed(self, newest: int, at: float | None = None) -> None:
+        self.newest = max(self.newest, newest)
+        now = time.monotonic() if at is None else at
+        self._history.append((now, self.newest))
+        while len(self._history) > 1 and self._history[1][0] <= now - self.hold_s:
+            self._history.popleft()  # keep one entry older than the hold, and the rest
+
+    def start(self, lookback: int) -> int:
+        released = 0
+        if self._history:
+            last = self._history[-1][0]
+            for at, newest in self._history:
+                if at > last - self.hold_s:
+                    break
+                released = newest
+        return max(self.newest - lookback, released, 0)

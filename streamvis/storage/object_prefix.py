@@ -18,6 +18,7 @@ import json
 import os
 import re
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from streamvis.errors import InvalidArgumentError, LogNotFoundError, StorageIOError
@@ -104,6 +105,7 @@ class ObjectPrefix:
         self.bases_dir = f"{root}/bases"
         self.index_path = f"{root}/index.arrow"
         self.cache = ByteCache(cache_bytes)
+        self.fetch_batch = FETCH_BATCH  # objects fetched at once (background work: fewer)
         self._header: bytes | None = None
 
     # -- helpers -----------------------------------------------------------------------
@@ -220,6 +222,30 @@ class ObjectPrefix:
             for i, blob in zip(todo[j : j + FETCH_BATCH], blobs, strict=True):
                 out[i] = bytes(blob)
         return [b if b is not None else b"" for b in out]
+
+    def fetch_whole(self, names: list[str]) -> Iterator[tuple[str, bytes]]:
+        """Whole segments by name, in order: those not cached fetched concurrently,
+        ``fetch_batch`` at a time (bounded), one GET each."""
+        missing = [n for n in names if self.cache.whole(n) is None]
+        for i in range(0, len(missing), self.fetch_batch):
+            part = missing[i : i + self.fetch_batch]
+            paths = [self._path(name) for name in part]
+            try:
+                # start 0, no end: one GET (s3fs asks the size first when given neither)
+                blobs = self.fs.cat_ranges(paths, [0] * len(paths), None, on_error="raise")
+            except FileNotFoundError as exc:
+                raise LogNotFoundError(
+                    f"a segment of {self.url} vanished (compaction?): {exc}"
+                ) from exc
+            except Exception as exc:
+                raise self._io(exc, "reading segments") from exc
+            for name, data in zip(part, blobs, strict=True):
+                self.cache.put(name, bytes(data), whole=True)
+        for name in names:
+            data = self.cache.whole(name)
+            if data is None:  # dropped by the LRU meanwhile (a huge batch)
+                data = self._read_object(name)
+            yield name, data
 
     def _read_object(self, name: str) -> bytes:
         try:

@@ -18,52 +18,44 @@ seq). When a write fails, the object is read back: our bytes mean only the answe
 lost (success); other bytes (a damaged upload: on gs:// every upload's MD5 is checked)
 are removed and the error raised, so no damaged segment stays for readers.
 
-Order. Readers apply segments sorted by name, so by ``t``, a time stamp in ns. Each
-backend keeps ``t`` above every segment it has listed (a Lamport clock): a batch
-written after its writer caught up (``Store.append`` always does) sorts after all it
-saw, so a tombstone follows the data it deletes, and the first schema in log order is
-the same for every reader, whatever the clocks say. A writer's seqs must be created in
-increasing order; several copies of one (writer, seq) are read once (the first).
+Order. Readers apply segments sorted by name, so by ``t``, a time stamp in ns: the
+writer's clock plus a skew, lifted (never lowered) to the highest name any of its
+listings showed, so writers whose clocks differ converge on the fastest one. A flush
+is one PUT and one probe: a listing of the names above the new one (in steady state an
+empty page), which lifts the clock and finds late segments. A writer lists more only
+where ordering needs it: before a deletion, a config, or a name's first write
+(``order``: the names above the next one), so a tombstone sorts after everything visible
+when it was made, and a name written after a visible tombstone is not hidden by it.
+It never downloads the other writers' segments: schema races are resolved by readers
+(the first in log order wins). A writer's seqs must be created in increasing order;
+several copies of one (writer, seq) are read once (the first).
 
-Listing only what is new. A refresh lists ``U/segments/`` from ``t_max - lookback``
-(``startOffset`` on GCS, ``StartAfter`` on S3; ``object_listing``), where ``t_max`` is
-the newest name this backend has seen: one request and a few names, whatever the
-log's age. A segment can appear "late", below names already listed, when its writer
-computed its name before another writer's higher name became visible (a clock ahead,
-or a slow upload). The writer checks that at its next listing (the next append's
-catch-up, or ``close``): if a name above ``t + lookback`` is visible, a follower may
-have listed past its segment, so it stores a copy under a fresh name above everything
-it sees (readers take the first copy of a (writer, seq) and skip the other). The bound:
-a follower that is following misses no segment; a segment whose writer's clock lags
-(or an upload that took longer than ``lookback``) reaches it at most one flush of that
-writer later (or at its ``close``), as the copy; a fresh open sees the original at
-once. Only a writer that dies between such an upload and its next listing leaves a
-late segment that current followers do not see: a fresh open finds it until a
-compaction's frontier passes its time, after which no reader does.
+Listing only what is new. A follower lists ``U/segments/`` from its ``FollowWindow``
+start (``startOffset`` on GCS, ``StartAfter`` on S3; ``object_listing``): ``lookback``
+of name time behind the newest name it listed while the log is active, the newest name
+itself once the log has been idle for ``hold_s``. A segment is "late" when it appears
+below names a follower may have listed past. Its writer re-stores it (a copy above
+everything visible; readers take the first copy of a (writer, seq)) when its probe
+shows a foreign name more than ``lookback`` above it, or when its upload took more than
+``slow_upload_s``; a writer that has not listed for ``relist_after_s`` lists before
+naming. Together these bound when an unconfirmed segment can appear below a follower's
+start (docs/CONTRACTS.md, "Listing rule"). Only a writer that dies between an upload
+and its probe can leave a late segment that current followers do not see: a fresh
+open finds it until a compaction's frontier passes its time.
 
-Generations. Compaction (``object_compact``) merges segments into base objects
-``U/bases/...`` and publishes generation ``g`` as a manifest ``U/segments/~gen-{g:012d}``
-(created exclusively; ``~`` sorts after every segment name, so every listing sees the
-newest manifest for free). A reader of generation ``g`` reads its bases, then the
-segments named at or after its frontier; a writer compacts when it knows more than
-``AUTO_COMPACT_SEGMENTS`` live segments, so a reader opens about 1,000 objects at most.
+Generations. Compaction (``object_compact``) merges segments into ``U/bases/...`` and
+publishes generation ``g`` as a manifest ``U/segments/~gen-{g:012d}`` (``~`` sorts after
+every segment: every listing sees it); readers read its bases, then segments at or after
+its frontier.
 
-Positions (cursor content) are per writer, ``{writer_hex: last seq consumed}``, the
-same in every generation: compaction moves batches, never changes them, so a cursor of
-an older generation carries over (the bases it has not read are read, and their batches
-filtered by seq: ``batch_filter``).
+Positions (cursor content) are ``{writer_hex: last seq consumed}`` in every generation
+(compaction moves batches, never changes them: ``batch_filter``). No lock:
+``writer_lock`` is a no-op; an object is durable once ``pipe_file`` returns.
 
-No lock: ``writer_lock`` is a no-op. Writers on different machines may race to fix
-the schema of a new name; the first in log order wins (readers skip the loser's
-records: a Store-side rule). Durability: an object exists durably once ``pipe_file``
-returns, so ``sync`` has nothing to do.
-
-Costs: an idle refresh is one listing of the last ``lookback`` of names (the header
-is read once; a cold open with an index lists from where the index ends); an append
-adds one PUT; new segments are fetched concurrently, once: the bytes a refresh
-fetched (and the bytes a writer wrote) stay in a small LRU (``ByteCache``), from
-which the read since a cursor that follows is served. Small ranged reads read ahead
-(``READ_AHEAD``) so a record's length probe and the record are one GET.
+Costs: an idle refresh is one listing (the header is read once; a cold open with an
+index lists from where the index ends); an append is one PUT and one probe; new
+segments are fetched concurrently, once, and stay in a small LRU (``ByteCache``) that
+serves the read since a cursor. Small ranged reads read ahead (``READ_AHEAD``).
 """
 
 from __future__ import annotations
@@ -81,9 +73,8 @@ from typing import Any
 from streamvis.errors import ConflictError, InvalidArgumentError, LogNotFoundError
 from streamvis.storage.backend import Chunk, LogBackend
 from streamvis.storage.generations import Generations, index_clock
-from streamvis.storage.object_listing import list_names
+from streamvis.storage.object_listing import FollowWindow, list_names
 from streamvis.storage.object_prefix import (
-    FETCH_BATCH,
     ObjectPrefix,
     manifest_name,
     parse_segment_name,
@@ -93,6 +84,8 @@ from streamvis.storage.object_prefix import (
 __all__ = ["SegmentLog", "segment_name", "parse_segment_name", "manifest_name", "LOOKBACK_NS"]
 
 LOOKBACK_NS = 5 * 10**9  # listings start this far (in name time) behind the newest name
+SLOW_UPLOAD_S = 25.0  # a segment whose upload took longer is stored again (a copy)
+RELIST_AFTER_S = 10.0  # a writer that has not listed for this long lists before naming
 AUTO_COMPACT_SEGMENTS = 500  # a writer compacts above this many live segments (+ up to 50%)
 Listed = tuple[str, str, int]  # (name, writer hex, seq)
 
@@ -107,12 +100,14 @@ class _Unchecked:
     seq: int
     data: bytes
     written_at: float  # time.monotonic() when its PUT returned
+    took: float  # seconds from naming it to its PUT's return
 
 
 class SegmentLog(Generations, ObjectPrefix, LogBackend):
     """A log made of immutable segment objects; see the module docstring."""
 
     readers_write_index = False  # readers may hold read-only credentials: never write
+    appends_follow_log = False  # a flush is one PUT; ``order`` where ordering needs it
 
     def __init__(
         self,
@@ -123,12 +118,24 @@ class SegmentLog(Generations, ObjectPrefix, LogBackend):
         clock: Callable[[], int] = time.time_ns,
         lookback_ns: int | None = None,
         cache_bytes: int = 32 << 20,
+        slow_upload_s: float = SLOW_UPLOAD_S,
+        relist_after_s: float = RELIST_AFTER_S,
+        hold_margin_s: float = 5.0,
     ) -> None:
-        """``fs`` overrides the filesystem (tests wrap one); ``clock`` gives ns time stamps."""
+        """``fs``: a filesystem (tests wrap one); ``clock``: ns; the rest: the Listing rule."""
         super().__init__(url, storage_options, fs=fs, cache_bytes=cache_bytes)
         self._now = clock
         self.lookback_ns = LOOKBACK_NS if lookback_ns is None else lookback_ns
+        self.slow_upload_s = slow_upload_s
+        self.relist_after_s = relist_after_s
+        # a follower keeps re-listing the lookback window this long after the log's last
+        # new name: the longest an unconfirmed segment can take to appear (CONTRACTS)
+        self._window = FollowWindow(relist_after_s + slow_upload_s + hold_margin_s)
         self.republished = 0  # copies stored because a segment may have been listed past
+        self._skew = 0  # added to our clock: lifted to the highest name listings showed
+        self._lifted_at: float | None = None  # monotonic time of the last complete lift
+        self._written: set[str] = set()  # names we created (not foreign to our probes)
+        self._failed: dict[tuple[str, int], tuple[str, bytes]] = {}  # unconfirmed uploads
         self._listing: list[Listed] = []  # every segment known, sorted by name
         self._names: set[str] = set()
         self._time_of: dict[tuple[str, int], int] = {}  # (writer, seq) -> t of its first copy
@@ -146,6 +153,8 @@ class SegmentLog(Generations, ObjectPrefix, LogBackend):
             AUTO_COMPACT_SEGMENTS // 2
         )
         self._compact_after = 0  # live count at the last attempt: retry well above it
+        self.compaction: threading.Thread | None = None  # object_compact.auto_compact's
+        self.count_every, self._since_count, self._counted = 50, 0, 0  # maintenance_due
         self._index_bytes: bytes | None = None  # fetched by the first identity()
         # read before opening (the foreign-file check): the first identity() reuses it
         self._index_read_early: tuple[bytes | None] | None = None
@@ -163,16 +172,30 @@ class SegmentLog(Generations, ObjectPrefix, LogBackend):
         self._time_of.setdefault((writer, seq), t)
         return (name, writer, seq)
 
-    def _list_from(self, start_t: int) -> None:
-        """List segment names from time ``start_t`` on and merge them into ours; then
-        confirm (or re-store) the segments we wrote before this listing started."""
-        started = time.monotonic()
+    def _lift(self, names: list[str]) -> int:
+        """Raise our clock and skew to the highest segment name in ``names`` (under the
+        mutex); that time (0: none)."""
+        top = max((p[0] for p in map(parse_segment_name, names) if p is not None), default=0)
+        if top:
+            self._clock = max(self._clock, top)
+            self._skew = max(self._skew, top - self._now())
+        self._lifted_at = time.monotonic()
+        return top
+
+    def _names_from(self, start_t: int, doing: str) -> list[str]:
         try:
-            names = list_names(self.fs, self.segments_dir, f"{start_t:020d}" if start_t else "")
+            return list_names(self.fs, self.segments_dir, f"{start_t:020d}" if start_t else "")
         except FileNotFoundError:
-            names = []
+            return []
         except Exception as exc:
-            raise self._io(exc, "listing segments") from exc
+            raise self._io(exc, doing) from exc
+
+    def _list_from(self, start_t: int) -> None:
+        """List segment names from time ``start_t`` on and merge them into ours (a
+        follower's listing: complete above ``start_t``); then confirm (or re-store) the
+        segments we wrote before this listing started."""
+        started = time.monotonic()
+        names = self._names_from(start_t, "listing segments")
         with self._mutex:
             self._note_manifests(names)
             fresh = [e for e in map(self._note, names) if e is not None]
@@ -183,33 +206,72 @@ class SegmentLog(Generations, ObjectPrefix, LogBackend):
                 self._listing = listing
             if self._listed_from is None or start_t < self._listed_from:
                 self._listed_from = start_t
+            self._window.listed(self._lift(names), started)
             due = [u for u in self._unchecked if u.written_at <= started]
             self._unchecked = [u for u in self._unchecked if u.written_at > started]
         for u in due:
-            self._confirm(u, names)
+            if self._late(u, names):
+                self._restore(u)
 
-    def _confirm(self, u: _Unchecked, listed: list[str]) -> None:
-        """Store a copy of ``u`` above everything visible if a name more than
-        ``lookback`` above it was visible (a follower may have listed past it)."""
+    def _late(self, u: _Unchecked, listed: list[str]) -> bool:
+        """May a follower have listed past ``u``? (its upload was slow, or a name of
+        another writer more than ``lookback`` above it was visible)"""
+        if u.took > self.slow_upload_s:
+            return True
         limit = u.t + self.lookback_ns
         for name in listed:
             parsed = parse_segment_name(name)
-            if parsed is None or parsed[0] <= limit:
-                continue
-            if parsed[1] == u.writer and parsed[2] > u.seq:
-                continue  # our own later segment, written after this one was visible
-            self.republished += 1
-            self._put(u.data, u.writer, u.seq)
+            if parsed is not None and parsed[0] > limit and name not in self._written:
+                return True
+        return False
+
+    def _restore(self, u: _Unchecked) -> None:  # a copy above all (readers take the first)
+        self.republished += 1
+        self._put(u.data, u.writer, u.seq)
+
+    def _probe(self, depth: int = 0) -> None:
+        """One listing of the names above our oldest unconfirmed segment (empty when clocks
+        agree): lifts the clock, re-stores late ones; if it fails: at the next ``sync``."""
+        with self._mutex:
+            pending, self._unchecked = self._unchecked, []
+        if not pending:
             return
+        oldest = min(u.t for u in pending)
+        try:
+            names = self._names_from(oldest + 1, "probing segments")
+        except Exception:
+            with self._mutex:
+                self._unchecked = pending + self._unchecked
+            return
+        with self._mutex:  # lift; forget our names no probe will look at again
+            self._lift(names)
+            self._written = {n for n in self._written if n > f"{oldest:020d}"}
+        late = [u for u in pending if self._late(u, names)]
+        for u in late:
+            self._restore(u)
+        if late and depth < 3:  # a copy that is late again is copied again, a few times
+            self._probe(depth + 1)
+
+    def sync(self) -> None:
+        """After a group of appends (``Store.append_many``): one probe for all of them."""
+        self._probe()
+
+    def order(self) -> None:
+        """Before a batch that ordering needs (a deletion, a config, a name's first
+        write): lift the clock above every name visible now (one listing of the names
+        above the one we would take now), so the batch sorts after all of them."""
+        names = self._names_from(max(self._clock, self._now() + self._skew) + 1, "listing")
+        with self._mutex:
+            self._lift(names)
 
     def _start(self) -> int:
-        """Where a listing of what is new starts (time)."""
-        return max(self.frontier, self._clock - self.lookback_ns, 0)
+        """Where a follower's listing of what is new starts (time)."""
+        return max(self.frontier, self._window.start(self.lookback_ns))
 
     def _ensure_listed(self, positions: dict[str, int]) -> None:
         """List what may be new since our last listing (or since ``positions``)."""
         if self._listed_from is None:
-            if positions and self._clock:  # an index told us where we are
+            if positions and self._window.newest:  # an index told us where we are
                 self._list_from(self._start())
             else:
                 self._list_from(self.frontier)
@@ -224,25 +286,7 @@ class SegmentLog(Generations, ObjectPrefix, LogBackend):
             self._list_from(self.frontier)  # e.g. an index hint we listed from was refused
 
     def _fetch(self, picked: list[Listed]) -> Iterator[Chunk]:
-        missing = [p for p in picked if self.cache.whole(p[0]) is None]
-        for i in range(0, len(missing), FETCH_BATCH):
-            part = missing[i : i + FETCH_BATCH]
-            paths = [self._path(name) for name, _, _ in part]
-            try:
-                # start 0, no end: one GET (s3fs asks the size first when given neither)
-                blobs = self.fs.cat_ranges(paths, [0] * len(paths), None, on_error="raise")
-            except FileNotFoundError as exc:
-                raise LogNotFoundError(
-                    f"a segment of {self.url} vanished (compaction?): {exc}"
-                ) from exc
-            except Exception as exc:
-                raise self._io(exc, "reading segments") from exc
-            for (name, _, _), data in zip(part, blobs, strict=True):
-                self.cache.put(name, bytes(data), whole=True)
-        for name, _, _ in picked:
-            data = self.cache.whole(name)
-            if data is None:  # dropped by the LRU meanwhile (a huge batch)
-                data = self._read_object(name)
+        for name, data in self.fetch_whole([name for name, _, _ in picked]):
             yield Chunk(name, 0, data, complete=True)
 
     def _pick(
@@ -286,6 +330,7 @@ class SegmentLog(Generations, ObjectPrefix, LogBackend):
             if hint:  # list from where the index ends (it names its last segment)
                 self._clock = max(self._clock, hint)
                 self._list_from(max(0, hint - self.lookback_ns))
+                self._window.listed(hint)
                 self._just_listed = time.monotonic()
             else:  # only the manifests, not the segments
                 try:
@@ -345,22 +390,30 @@ class SegmentLog(Generations, ObjectPrefix, LogBackend):
         parsed = parse_segment_name(key)
         if parsed is not None:
             t, writer, seq = parsed
-            if seq > positions.get(writer, -1):
-                positions[writer] = seq
+            positions[writer] = max(positions.get(writer, -1), seq)
             if t > self._clock:
                 with self._mutex:
                     self._clock = max(self._clock, t)  # e.g. an index's last record
 
     # -- writing ---------------------------------------------------------------------
     def carries_cursor(self, old: int, new: int) -> bool:
-        """Cursors of older generations stay valid (see Positions in the docstring)."""
-        return 1 <= old <= new
+        return 1 <= old <= new  # cursors of older generations stay valid (Positions)
 
     def batch_filter(
         self, start: dict[str, int], end: dict[str, int]
     ) -> Callable[[bytes, int], bool] | None:
-        """Which batches a read between two positions takes (bases hold many writers')."""
-        return lambda writer, seq: start.get(writer.hex(), -1) < seq <= end.get(writer.hex(), -1)
+        """Which batches a read between two positions takes (bases hold many writers').
+        A batch of a writer no position names is inside a data server's one-object group
+        (``Store._write_group``): it goes with the group's marker batch before it."""
+        taken = [False]
+
+        def keep(writer: bytes, seq: int) -> bool:
+            w = writer.hex()
+            if w in end or w in start:
+                taken[0] = start.get(w, -1) < seq <= end.get(w, -1)
+            return taken[0]
+
+        return keep
 
     def writer_lock(self) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()  # object stores have no lock; see the docstring
@@ -370,14 +423,27 @@ class SegmentLog(Generations, ObjectPrefix, LogBackend):
             raise InvalidArgumentError(
                 f"writer must be lowercase hex and seq >= 0: {writer!r}, {seq}"
             )
+        earlier = self._failed.pop((writer, seq), None)
+        if earlier is not None:  # a retry of an upload whose outcome we could not read
+            landed = self._peek(self._path(earlier[0]))
+            if landed == earlier[1]:
+                return earlier[0], -1  # it landed: stored once (the Store answers duplicate)
+            if landed is not None:
+                with contextlib.suppress(Exception):
+                    self.fs.rm_file(self._path(earlier[0]))
         return self._put(data, writer, seq), 0
 
     def _put(self, data: bytes, writer: str, seq: int) -> str:
-        """Create one segment under a fresh name above everything seen; its name."""
+        """Create one segment under a fresh name above everything seen (``sync``, after
+        the group, probes); its name."""
+        if self._lifted_at is None or time.monotonic() - self._lifted_at > self.relist_after_s:
+            self.order()  # our clock may lag names that appeared since we last listed
+        named_at = time.monotonic()
         with self._mutex:
-            self._clock = max(self._clock + 1, self._now())
+            self._clock = max(self._clock + 1, self._now() + self._skew)
             t = self._clock
             name = segment_name(t, writer, seq)
+            self._written.add(name)
         path = self._path(name)
         try:
             self.fs.pipe_file(path, data, mode="create")
@@ -394,8 +460,11 @@ class SegmentLog(Generations, ObjectPrefix, LogBackend):
                 if landed is not None:
                     with contextlib.suppress(Exception):
                         self.fs.rm_file(path)
+                else:  # unreadable: a retry of this batch looks again (``append``)
+                    self._failed[(writer, seq)] = (name, data)
                 raise self._io(exc, f"writing segment {name}") from exc
             # the write landed whole; only its answer was lost
+        done = time.monotonic()
         self.cache.put(name, data, whole=True)
         with self._mutex:
             entry = self._note(name)
@@ -403,14 +472,14 @@ class SegmentLog(Generations, ObjectPrefix, LogBackend):
                 listing = list(self._listing)  # replaced, never mutated: readers iterate it
                 bisect.insort(listing, entry)
                 self._listing = listing
-            self._unchecked.append(_Unchecked(name, t, writer, seq, data, time.monotonic()))
+            self._unchecked.append(_Unchecked(name, t, writer, seq, data, done, done - named_at))
         return name
 
     def close(self) -> None:
-        """Confirm the order of what we wrote last (one listing), see the docstring."""
+        """Confirm what we wrote last if a probe failed (one listing)."""
         if self._unchecked:
             with contextlib.suppress(Exception):
-                self._list_from(self._start())
+                self._probe()
 
     @property
     def clock(self) -> int:

@@ -105,6 +105,7 @@ class Store(StoreWrites, StoreRanges):
         self.damaged: list[tuple[str, int, str]] = []  # skipped regions, when skip_damaged
         self.quarantined: list[str] = []  # files holding torn tails this store cut off
         self._seq = 0
+        self._appended: set[tuple[str, str]] = set()  # names this store wrote (StoreWrites)
         self._lock = threading.RLock()
         self._closed = False
         self._state = LogState()

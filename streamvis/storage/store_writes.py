@@ -45,6 +45,7 @@ class StoreWrites:
     _lock: threading.RLock
     _state: LogState
     _seq: int
+    _appended: set[tuple[str, str]]
     _ident: object
     _dirty_since: float | None
     _last_frame: tuple[str, int, int] | None
@@ -70,13 +71,18 @@ class StoreWrites:
         return outcome
 
     def append_many(
-        self, batches: Sequence[tuple[Sequence[Item], bytes | None, int | None]]
+        self,
+        batches: Sequence[tuple[Sequence[Item], bytes | None, int | None]],
+        *,
+        one_object: bool = False,
     ) -> list[AppendResult | Exception]:
         """Append independent batches ``(items, writer_id, seq)`` in order under one
         writer lock and one fsync (group commit). Each batch is atomic and stands alone:
         its outcome is its ``AppendResult`` or the error that refused it (the others go
         on). If the shared fsync fails, every batch written in the group is cut back and
-        each gets that error. Nothing returned here as written is undurable."""
+        each gets that error. Nothing returned here as written is undurable.
+        ``one_object`` (object stores; a data server's commit interval): the group's
+        batches are stored as one object (``_write_group``)."""
         if self.mode != "a":
             raise InvalidArgumentError("this store was opened read-only; open it with mode='a'")
         outcomes: list[AppendResult | Exception | None] = [None] * len(batches)
@@ -95,9 +101,18 @@ class StoreWrites:
             self._check_open()
             written: list[tuple[int, str, int]] = []  # (batch number, key, offset)
             with self.backend.writer_lock():
-                if self.backend.identity() != self._ident:
-                    self._open()
-                self._cut_torn_tail()
+                if self.backend.appends_follow_log:
+                    if self.backend.identity() != self._ident:
+                        self._open()
+                    self._cut_torn_tail()
+                elif self._needs_order(norms):
+                    self.backend.order()  # object stores: one listing, no downloads
+                if one_object and not self.backend.appends_follow_log:
+                    for i, outcome in self._write_group(norms, batches).items():
+                        outcomes[i] = outcome
+                        if isinstance(outcome, AppendResult) and not outcome.duplicate:
+                            written.append((i, "", 0))
+                    norms = []  # written above
                 for i, norm in enumerate(norms):
                     if norm is None:
                         continue
@@ -117,8 +132,8 @@ class StoreWrites:
                     else:
                         written.append((i, *where))
                         outcomes[i] = AppendResult(False, self._cursor())
-                if written and self.fsync:
-                    try:
+                if written and (self.fsync or not self.backend.appends_follow_log):
+                    try:  # object stores: sync is the group's one probe (segments.py)
                         self.backend.sync()
                     except StorageIOError as exc:
                         # Not durable: take the group back, so a retry without a
@@ -134,6 +149,71 @@ class StoreWrites:
 
                 auto_compact(self)  # type: ignore[arg-type]  # object stores: bounded live objects (never raises)
         return [o for o in outcomes if o is not None]
+
+    def _write_group(
+        self,
+        norms: list[list[Any] | None],
+        batches: Sequence[tuple[Sequence[Item], bytes | None, int | None]],
+    ) -> dict[int, AppendResult | Exception]:
+        """The group's batches in one object, after a marker batch (this store's writer
+        id and a new seq, empty) that the object's name carries: positions, cursors and
+        compaction see one batch of this store; each inner batch keeps its own writer id
+        and seq (duplicates are recognised, ``SegmentLog.batch_filter`` follows the
+        marker). Holds the writer lock."""
+        out: dict[int, AppendResult | Exception] = {}
+        parts: list[tuple[int, list[EncodedRecord], list[bytes], bytes, int]] = []
+        accepted: list[Any] = []
+        for i, norm in enumerate(norms):
+            if norm is None:
+                continue
+            writer_id, seq = batches[i][1], batches[i][2]
+            if writer_id is None:
+                self._seq += 1
+                writer_id, seq = self.writer_id, self._seq
+            assert seq is not None
+            if self._state.is_duplicate(writer_id, seq) or any(
+                p[3] == writer_id and p[4] >= seq for p in parts
+            ):
+                out[i] = AppendResult(True, self._cursor())
+                continue
+            try:
+                self._state.check_batch(accepted + norm)  # the log's and the group's schemas
+            except Exception as exc:  # noqa: BLE001 - the batch's own outcome
+                out[i] = exc
+                continue
+            accepted.extend(norm)
+            encoded = encode_batch(norm, writer_id, seq)
+            parts.append((i, encoded, [encode_frame(r.payload) for r in encoded], writer_id, seq))
+        if not parts:
+            return out
+        self._seq += 1
+        marker = encode_frame(encode_batch([], self.writer_id, self._seq)[0].payload)
+        data = b"".join([marker] + [f for p in parts for f in p[2]])
+        try:
+            key, offset = self.backend.append(data, writer=self.writer_id.hex(), seq=self._seq)
+        except Exception as exc:  # noqa: BLE001 - every batch of the group gets it
+            return {**out, **{p[0]: exc for p in parts}}
+        if offset < 0:  # an earlier attempt of this object is stored
+            return {**out, **{p[0]: AppendResult(True, self._cursor()) for p in parts}}
+        self._state.apply_commit(self.writer_id, self._seq)
+        pos = len(marker)
+        for i, encoded, frames, writer_id, seq in parts:
+            self._apply_written(encoded, frames, key, pos, writer_id, seq)
+            pos += sum(map(len, frames))
+            out[i] = AppendResult(False, self._cursor())
+        return out
+
+    def _needs_order(self, norms: list[list[Any] | None]) -> bool:
+        """Does a batch hold a deletion, a config or a name this store has not written?
+        (object stores list first then: docs/CONTRACTS.md, "Object-store logs")"""
+        for norm in norms:
+            for item in norm or ():
+                if isinstance(item, NormalizedPoints):
+                    if (item.scope, item.name) not in self._appended:
+                        return True
+                else:
+                    return True
+        return False
 
     def _cut_torn_tail(self) -> None:
         """Catch up with the log and move a torn tail (a crashed or failed write) to a
@@ -161,6 +241,8 @@ class StoreWrites:
             if self._state.is_duplicate(writer_id, seq):
                 return None
             raise
+        if offset < 0:  # object stores: an attempt whose answer was lost is stored
+            return None
         self._apply_written(encoded, frames, key, offset, writer_id, seq)
         return key, offset
 
@@ -178,6 +260,7 @@ class StoreWrites:
         for rec, frame in zip(encoded, frames, strict=True):
             p, item = rec.points, rec.other
             if p is not None:
+                self._appended.add((p.scope, p.name))
                 entry = Entry(key, pos, len(frame), p.count, rec.x_min, rec.x_max)
                 schema = functools.partial(_schema_names, p)
                 self._state.add_entry(p.scope, p.name, p.index, schema, entry)
@@ -186,6 +269,7 @@ class StoreWrites:
                     pb.Config(scope=item.scope, json=json.dumps(dict(item.config)))
                 )
             elif isinstance(item, Deletion):
+                self._appended -= {k for k in self._appended if _deletes(item, k)}
                 self._state.apply_delete(pb.Delete(scope=item.scope, name=item.name or ""))
             pos += len(frame)
         self._state.apply_commit(writer_id, seq)
@@ -208,6 +292,10 @@ class StoreWrites:
                 self._state.name(scope, name)
         return self.append([Deletion(scope, name)])
 
+
+
+def _deletes(item: Deletion, key: tuple[str, str]) -> bool:
+    return key[0] == item.scope and item.name in (None, key[1])
 
 
 def _schema_names(p: NormalizedPoints) -> dict[str, str]:

@@ -23,19 +23,29 @@ class FaultyFS:
         self.reads: list[tuple[str, int | None, int | None]] = []
         self.listings: list[tuple[str, str]] = []
         self.before_read: Callable[[], None] | None = None  # once, before the next read
+        # raised by the next operations of a kind ("list", "create", "read"), in turn:
+        # a 503 or a timeout of the service
+        self.fail_next: dict[str, list[Exception]] = {}
+
+    def _fail(self, kind: str) -> None:
+        queue = self.fail_next.get(kind)
+        if queue:
+            raise queue.pop(0)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    def list_names(self, directory: str, start: str = "") -> list[str]:
+    def list_names(self, directory: str, start: str = "", one_page: bool = False) -> list[str]:
         """The inner filesystem's incremental listing (``object_listing``); counted."""
         from streamvis.storage.object_listing import list_names
 
         self.listings.append((directory, start))
-        return list_names(self.inner, directory, start)
+        self._fail("list")
+        return list_names(self.inner, directory, start, one_page=one_page)
 
     def pipe_file(self, path: str, value: bytes, mode: str = "overwrite", **kw: Any) -> None:
         if mode == "create" and "/segments/" in path:
+            self._fail("create")
             hook, self.before_create = self.before_create, None
             if hook is not None:
                 hook(path, value)
@@ -51,6 +61,8 @@ class FaultyFS:
         self, path: str, start: int | None = None, end: int | None = None, **kw: Any
     ) -> bytes:
         self.reads.append((path, start, end))
+        if "/segments/" in path:
+            self._fail("read")
         self._hook_read(path)
         return self.inner.cat_file(path, start=start, end=end, **kw)
 
@@ -65,6 +77,8 @@ class FaultyFS:
         s = starts if isinstance(starts, list) else [starts] * n
         e = ends if isinstance(ends, list) else [ends] * n
         self.reads.extend(zip(paths, s, e, strict=True))
+        if paths and "/segments/" in paths[0]:
+            self._fail("read")
         if paths:
             self._hook_read(paths[0])
         return self.inner.cat_ranges(paths, starts, ends, **kw)

@@ -75,10 +75,12 @@ def test_a_writer_whose_clock_lags_an_hour_is_not_missed_by_followers(log) -> No
         follow()
 
     faulty.before_create = race
-    lagging.append([_pts(0, 10)])
+    lagging.append([_pts(0, 10)])  # its probe after the upload sees the race: re-stores
+    assert sorted(seen) == list(range(100, 110))  # the late segment sorted below the listing
+    assert lagging.backend.republished == 1
     follow()
-    assert sorted(seen) == list(range(100, 110))  # the late segment sorts below the listing
-    lagging.append([_pts(10, 10)])  # its next flush lists, sees the race and re-stores
+    assert sorted(seen) == list(range(10)) + list(range(100, 110))  # the copy, at once
+    lagging.append([_pts(10, 10)])  # its clock was lifted by the probe: no copy now
     assert lagging.backend.republished == 1
     follow()
     assert sorted(seen) == list(range(20)) + list(range(100, 110))  # every point, once
@@ -116,7 +118,10 @@ def test_close_re_stores_a_late_last_segment(log) -> None:
 
 
 def test_skewed_writers_that_see_each_other_need_no_copies(log) -> None:
-    """The Lamport clock lifts a lagging writer above what it saw: no re-stores."""
+    """The first write's listing lifts a lagging writer's clock (a skew) above what it
+    saw: later names follow the fastest clock, no copies. Writers no longer list before
+    every flush, so two appends of different writers a few ms apart are concurrent (their
+    order is their clocks'); each writer's own appends stay in order."""
     ahead, _ = _store(log, clock=lambda: time.time_ns() + HOUR)
     behind, _ = _store(log, clock=lambda: time.time_ns() - HOUR)
     follower, _ = _store(log, "r")
@@ -127,8 +132,13 @@ def test_skewed_writers_that_see_each_other_need_no_copies(log) -> None:
         res = follower.read(since=cursor)
         cursor = res.cursor
         seen.extend(_col(res))
-    assert seen == list(range(10))  # log order is the order of the appends
+    assert seen[:2] == [0, 1]  # the lifted writer's first batch follows what it saw
+    assert sorted(seen) == list(range(10))  # every point once
+    assert [x for x in seen if x % 2 == 0] == [0, 2, 4, 6, 8]  # each writer's in order
+    assert [x for x in seen if x % 2] == [1, 3, 5, 7, 9]
     assert ahead.backend.republished == behind.backend.republished == 0
+    lifted = behind.backend.clock - time.time_ns()
+    assert HOUR - 10**10 < lifted < HOUR + 10**10  # the behind writer names on ahead's clock
     for s in (ahead, behind, follower):
         s.close()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import threading
 import uuid
 from typing import Any
 
@@ -214,7 +215,9 @@ def test_writers_compact_automatically_and_followers_see_each_point_once(log) ->
     follower = Follower(_store(log, "r")[0])
     opened = stored = 0
     for i in range(60):
-        (a if i % 3 else b).append([_pts(10 * i, 10)])
+        w = a if i % 3 else b
+        w.append([_pts(10 * i, 10)])
+        assert w.backend.wait_compaction(30)  # compactions run in the background
         if i % 7 == 0:
             follower.poll()
             back = follower.store.backend
@@ -278,3 +281,93 @@ def test_a_lagging_cursor_reads_what_was_merged_exactly_once(log, monkeypatch) -
     seen += _xs(res)
     assert sorted(seen) == list(range(210)) and len(seen) == 210
     assert _xs(reader.read("run", "loss", since=res.cursor)) == []
+
+
+def test_no_flush_waits_for_a_compaction(log) -> None:
+    """The background compaction is held midway (reading the segments it merges) while
+    the writer flushes: every flush completes meanwhile; then the compaction publishes."""
+    writer, faulty = _store(log, auto=8)
+    follower = Follower(_store(log, "r")[0])
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        held.set()
+        release.wait(30)
+
+    for i in range(8):
+        writer.append([_pts(10 * i, 10)])
+    faulty.before_read = hold  # the compaction's first segment read (writers read nothing)
+    i = 8
+    while writer.backend.compaction is None:
+        writer.append([_pts(10 * i, 10)])
+        i += 1
+    assert held.wait(30)
+    for _ in range(5):  # flushes while the compaction is held
+        writer.append([_pts(10 * i, 10)])
+        i += 1
+    assert writer.backend.compaction.is_alive() and writer.generation == 1
+    release.set()
+    assert writer.backend.wait_compaction(30)
+    assert writer.backend.generation == 2  # the writer adopted the published generation
+    for _ in range(3):
+        writer.append([_pts(10 * i, 10)])
+        i += 1
+    follower.poll()
+    assert sorted(follower.points) == list(range(10 * i))
+    with Store.open(log[0], storage_options=log[1] or None) as r:
+        assert r.generation == 2 and sorted(_xs(r.read())) == list(range(10 * i))
+
+
+def test_a_compaction_killed_midway_leaves_nothing_to_trip_on(log, monkeypatch) -> None:
+    """Killed after uploading its base, before publishing the manifest: readers and
+    writers go on; the next compaction publishes and retires the orphan."""
+    from streamvis.storage.object_prefix import ObjectPrefix
+
+    writer, _ = _store(log)
+    follower = Follower(_store(log, "r")[0])
+    for i in range(10):
+        writer.append([_pts(10 * i, 10)])
+    follower.poll()
+    create = ObjectPrefix.create_object
+
+    def killed(self: Any, key: str, data: bytes) -> bool:
+        if key.startswith("~gen-"):
+            raise SystemExit("killed")  # the process dies here
+        return create(self, key, data)
+
+    monkeypatch.setattr(ObjectPrefix, "create_object", killed)
+    with pytest.raises(SystemExit):
+        compact_store(writer)
+    monkeypatch.undo()
+    orphans = [o for o in _objects(log) if o.startswith("bases/")]
+    assert len(orphans) == 2  # a base and its retire list, named by no manifest
+    for i in range(10, 15):
+        writer.append([_pts(10 * i, 10)])
+    follower.poll()
+    assert sorted(follower.points) == list(range(150)) and follower.resets == 0
+    with Store.open(log[0], storage_options=log[1] or None) as r:
+        assert r.generation == 1 and sorted(_xs(r.read())) == list(range(150))
+    for _ in range(2):  # the orphans go when a generation after theirs is retired
+        writer.append([_pts(150 + _, 1)])
+        assert compact_store(writer) is not None
+    assert not set(orphans) & set(_objects(log))
+    follower.poll()
+    assert sorted(follower.points) == list(range(150)) + [150, 151]
+
+
+def test_writers_that_each_wrote_few_segments_count_everyones_and_compact(log) -> None:
+    """Writers do not follow each other: six writers of four segments each know only
+    their own, so a writer counts every writer's live segments now and then."""
+    writers = [_store(log, auto=12)[0] for _ in range(6)]
+    for w in writers:
+        w.backend.auto_compact_at = 12  # no random share: each knows 4 < 12 of its own
+        w.backend.count_every = 3
+    for round_ in range(4):
+        for k, w in enumerate(writers):
+            w.append([_pts(1000 * k + 10 * round_, 10)])
+            assert w.backend.wait_compaction(30)
+    assert max(w.backend.generation or 1 for w in writers) >= 2
+    with Store.open(log[0], storage_options=log[1] or None) as r:
+        assert r.generation >= 2
+        want = sorted(1000 * k + x for k in range(6) for x in range(40))
+        assert sorted(_xs(r.read())) == want

@@ -190,11 +190,14 @@ def test_exclusive_create_same_bytes_succeeds_other_bytes_conflict(log) -> None:
     a = SegmentLog(log[0], fs=FaultyFS(_fs(log, use_listings_cache=False)), clock=_frozen_clock)
     faulty_b = FaultyFS(_fs(log, use_listings_cache=False))
     b = SegmentLog(log[0], fs=faulty_b, clock=_frozen_clock)
+    c = SegmentLog(log[0], fs=faulty_b, clock=_frozen_clock)
+    for early in (b, c):
+        early.order()  # they list before a's segment exists (a writer lists before naming)
     key, _ = a.append(b"batch-1", writer="ab", seq=1)
     faulty_b.before_create = None
     assert b.append(b"batch-1", writer="ab", seq=1) == (key, 0)  # its own earlier attempt
     with pytest.raises(ConflictError):
-        SegmentLog(log[0], fs=faulty_b, clock=_frozen_clock).append(b"other", writer="ab", seq=1)
+        c.append(b"other", writer="ab", seq=1)
     assert _segments(log) == [key]
     assert faulty_b.inner.cat_file(f"{b.segments_dir}/{key}") == b"batch-1"
 

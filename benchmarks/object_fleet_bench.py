@@ -1,0 +1,237 @@
+"""Many machines, one bucket (issue 23): the rows ``object_store_bench`` adds for it.
+
+* requests per writer flush with 1 / 8 / 64 / 256 writers on one prefix (simulated in
+  one process, each writer a Store of its own), after every writer's first flush;
+* names one idle reader poll lists at the largest N, ``idle_wait`` seconds after the
+  last flush (the full size waits a minute with the default bounds; the quick size
+  shrinks the Listing rule's bounds so that it waits seconds);
+* one reader poll after each of the N writers flushed once: one listing and N GETs,
+  fetched concurrently (``FETCH_BATCH`` per batch);
+* the longest writer flush while a background compaction of ``compact_segments``
+  segments runs, against the longest without.
+
+Request counts are exact (the emulators count them); times are noisy.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from benchmarks.table import Table, median, progress
+
+__all__ = ["FleetSizes", "bench_fleet"]
+
+
+@dataclass(frozen=True)
+class FleetSizes:
+    writers: tuple[int, ...] = ()  # N of the per-flush rows (empty: skip this section)
+    idle_wait: float = 60.0  # seconds after the last flush before the idle poll
+    shrink: bool = False  # the Listing rule's bounds shrunk (quick runs)
+    compact_segments: int = 0  # the compaction row's log size (0: skip)
+    flushes: int = 30  # flushes timed with and without the compaction
+    server_loggers: int = 0  # loggers of the data-server row (0: skip)
+    server_seconds: float = 5.0  # how long they log
+
+
+def _bounds(s: FleetSizes) -> dict[str, Any]:
+    if not s.shrink:
+        return {}
+    return {"slow_upload_s": 1.0, "relist_after_s": 0.5, "hold_margin_s": 0.5}
+
+
+def _store(emu: Any, url: str, s: FleetSizes, mode: str = "a") -> Any:
+    import fsspec
+
+    from streamvis.storage import Store
+    from streamvis.storage.framing import encode_frame
+    from streamvis.storage.records import header_payload
+    from streamvis.storage.segments import SegmentLog
+
+    fs = fsspec.filesystem(emu.scheme, skip_instance_cache=True, **emu.storage_options)
+    backend = SegmentLog(url, fs=fs, **_bounds(s))
+    backend.auto_compact_at = None
+    if not backend.exists():
+        backend.create(encode_frame(header_payload(os.urandom(16), 1)))
+    return Store(backend, mode)
+
+
+def _pts(scope: str, start: int, n: int = 100) -> Any:
+    from streamvis.storage import Points
+
+    x = np.arange(start, start + n, dtype=np.int64)
+    return Points(scope, "loss", 0, {"x": x, "y": (x * 0.5).astype(np.float32)})
+
+
+def _counted(emu: Any, fn: Any) -> tuple[float, dict[str, int]]:
+    snap = emu.counter.snapshot()
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0, dict(emu.counter.since(snap))
+
+
+def bench_fleet(t: Table, emu: Any, s: FleetSizes) -> None:
+    """The rows above, for one emulator."""
+    from streamvis.storage.object_listing import list_names
+
+    if s.writers:
+        per_n: dict[int, float] = {}
+        for n in s.writers:
+            progress(f"{emu.scheme}: {n} writers on one prefix")
+            url = emu.url(f"fleet-{uuid.uuid4().hex}/runs.svl")
+            plain = FleetSizes()  # writers keep the default bounds; a reader's hold shrinks
+            writers = [_store(emu, url, plain) for _ in range(n)]
+            reader = _store(emu, url, s, "r")
+            for k, w in enumerate(writers):
+                w.append([_pts(f"run{k}", 0)])  # a name's first write lists first
+            cursor = reader.cursor()
+            reader.read(since=cursor)
+            cursor = reader.cursor()
+            flushes = [_counted(emu, lambda w=w, k=k: w.append([_pts(f"run{k}", 100)]))
+                       for k, w in enumerate(writers)]
+            reqs = [c.get("requests", 0) for _, c in flushes]
+            per_n[n] = median(reqs)
+            flat = median(reqs) <= 2
+            t.add(f"{emu.scheme} many writers, one prefix", f"flush, {n} writers",
+                  [d for d, _ in flushes], "s", goal="<= 2 requests, flat in N", met=flat,
+                  note=f"{median(reqs):.0f} requests (1 PUT + 1 probe; max {max(reqs)}: + 1 "
+                       "listing where a writer's turn came > 10 s after its last), "
+                       f"{median([c.get('get', 0) for _, c in flushes]):.0f} GET "
+                       f"(before: 2 + N - 1 = {n + 1})")
+            got: dict[str, int] = {}
+
+            def poll(reader: Any = reader, cursor: str = cursor, got: dict = got) -> None:
+                res = reader.read(since=cursor)
+                for (scope, _), table in res.tables.items():
+                    got[scope] = got.get(scope, 0) + table.num_rows
+
+            took, c = _counted(emu, poll)
+            ok = c.get("list", 0) == 1 and c.get("get", 0) == n and all(
+                got.get(f"run{k}") == 100 for k in range(n))
+            t.add(f"{emu.scheme} many writers, one prefix", f"one reader poll, {n} writers +1 flush",
+                  [took], "s", goal="1 listing + N concurrent GETs, <= 2 s",
+                  met=ok and took <= 2.0,
+                  note=f"{c.get('list', 0)} listing, {c.get('get', 0)} GET, "
+                       f"{c.get('bytes_listed', 0) / 1000:.1f} KB listed")
+            if n == max(s.writers):
+                progress(f"{emu.scheme}: idle reader, {s.idle_wait:g} s after the last flush")
+                deadline = time.monotonic() + s.idle_wait
+                while time.monotonic() < deadline:
+                    reader.refresh()
+                    time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
+                backend = reader.backend
+                start = backend._start()  # noqa: SLF001 - what the next poll lists from
+                _, c = _counted(emu, reader.refresh)
+                names = len(list_names(backend.fs, backend.segments_dir, f"{start:020d}"))
+                t.add(f"{emu.scheme} many writers, one prefix",
+                      f"idle reader poll, {n} writers, {s.idle_wait:g} s after the last flush",
+                      [float(names)], "names", goal="<= 10 names", met=names <= 10,
+                      note=f"{c.get('requests', 0)} request, {c.get('bytes_listed', 0)} B listed"
+                           f" (before: every name of the last 5 s, ~{2 * n})")
+            for w in writers:
+                w.close()
+            reader.close()
+        t.add(f"{emu.scheme} many writers, one prefix", "requests per flush, largest / smallest N",
+              [per_n[max(per_n)] / max(per_n[min(per_n)], 1)], "x", goal="flat in N (1.0x)",
+              met=per_n[max(per_n)] == per_n[min(per_n)])
+    if s.compact_segments:
+        _bench_compaction_off_path(t, emu, s)
+    if s.server_loggers:
+        _bench_server(t, emu, s)
+
+
+def _bench_server(t: Table, emu: Any, s: FleetSizes) -> None:
+    """A data server on the bucket (``--commit-interval 1``), ``server_loggers`` clients
+    appending one batch every 0.1 s each for ``server_seconds``: objects per second."""
+    import asyncio
+    import socket
+    import threading
+
+    from streamvis.server.client import DataClient
+    from streamvis.server.server import DataServer
+
+    progress(f"{emu.scheme}: a data server with {s.server_loggers} loggers")
+    url = emu.url(f"fleet-srv-{uuid.uuid4().hex}/runs.svl")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    server = DataServer(url, port, store_options={"storage_options": emu.storage_options},
+                        commit_interval=1.0)
+
+    def call(coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, loop).result(120)
+
+    sent = [0] * s.server_loggers
+    try:
+        uri = call(server.start())
+        snap = emu.counter.snapshot()
+        deadline = time.monotonic() + s.server_seconds
+
+        def client(k: int) -> None:
+            with DataClient(uri) as dc:
+                seq = 0
+                while time.monotonic() < deadline:
+                    dc.append([_pts(f"l{k}", 100 * seq)], writer_id=f"l{k}".encode(), seq=seq)
+                    seq += 1
+                    time.sleep(0.1)  # a logger's flush_every
+                sent[k] = seq
+
+        t0 = time.monotonic()
+        workers = [threading.Thread(target=client, args=(k,)) for k in range(s.server_loggers)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        took = time.monotonic() - t0
+        c = dict(emu.counter.since(snap))
+    finally:
+        call(server.stop())
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+    per_s = max(0, c.get("put", 0) - 1) / took  # the first group commits at once
+    t.add(f"{emu.scheme} data server on the bucket", f"{s.server_loggers} loggers, --commit-interval 1",
+          [per_s], "objects/s", goal="<= 1.1 objects/s", met=per_s <= 1.1,
+          note=f"{c.get('put', 0)} objects (the first at once, then one per interval) for "
+               f"{sum(sent):,} appends in {took:.1f} s; "
+               f"{c.get('list', 0)} listings (probes and the server's poll)")
+
+
+def _bench_compaction_off_path(t: Table, emu: Any, s: FleetSizes) -> None:
+    from streamvis.testing.object_stores import write_segment_log
+
+    n = s.compact_segments
+    progress(f"{emu.scheme}: flushes while a compaction of {n} segments runs")
+    url = emu.url(f"fleet-cmp-{uuid.uuid4().hex}/runs.svl")
+    write_segment_log(url, emu.storage_options, n, points=200,
+                      t0_ns=time.time_ns() - n * 200_000_000 - 10**10, put=emu.bulk_put)
+    writer = _store(emu, url, s)
+    writer.append([_pts("run", 10**9, 200)])
+    without = [_counted(emu, lambda i=i: writer.append([_pts("run", 10**9 + 200 * i, 200)]))[0]
+               for i in range(1, s.flushes)]
+    writer.backend.auto_compact_at = 1
+    writer.backend._compact_after = 0  # noqa: SLF001 - the next flush starts it
+    during: list[float] = []
+    i = s.flushes
+    t0 = time.perf_counter()
+    while writer.backend.compaction is None or writer.backend.compaction.is_alive():
+        during.append(_counted(emu, lambda i=i: writer.append([_pts("run", 10**9 + 200 * i, 200)]))[0])
+        writer.backend.auto_compact_at = None  # one compaction
+        i += 1
+    took = time.perf_counter() - t0
+    ratio = max(during) / max(without)
+    t.add(f"{emu.scheme} compaction off the flush path", f"longest flush, compacting {n:,} segments",
+          [max(during)], "s", goal="<= 2x the longest without", met=ratio <= 2.0,
+          note=f"{ratio:.2f}x the longest of {len(without)} without ({max(without) * 1000:.1f} ms);"
+               f" median {median(during) * 1000:.1f} ms during, {median(without) * 1000:.1f} ms "
+               "without (the emulator and the compaction share this process's GIL); "
+               f"{len(during)} flushes during the {took:.1f} s compaction; generation "
+               f"{writer.backend.generation}")
+    writer.close()
