@@ -57,7 +57,7 @@ def test_web_token_from_the_environment_is_announced_never_printed(procs, log_pa
     port = free_port()
     lines = _startup_lines(
         procs,
-        ["web-serve", f"127.0.0.1:{port}", log_path, str(ROOT / "schemas" / "demo.yaml")],
+        ["web-serve", f"127.0.0.1:{port}", log_path, str(ROOT / "streamvis" / "schemas" / "demo.yaml")],
         _env(STREAMVIS_WEB_TOKEN="env-t0ken-42"),
         "web_token=<token>",
     )
