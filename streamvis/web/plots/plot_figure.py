@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bokeh.models import DatetimeTickFormatter
 from bokeh.plotting import figure
 
 from ..address.layout import Cell
@@ -68,7 +69,8 @@ def build_figure(spec: PlotSpec, cell: Cell, *, x_mode: str, webgl: bool) -> Any
     use_number_ticks(fig)  # 0.0014, not 1.400e-3 (ticks.py); the schema's formatters stay
     if x_mode == "wall":  # the viewer's zone (Bokeh's datetime labels are UTC)
         for axis in fig.xaxis:
-            axis.formatter = local_time_ticks()
+            if type(axis.formatter) is DatetimeTickFormatter:  # not one the schema set
+                axis.formatter = local_time_ticks()
     fig.min_height = 60
     fig.min_width = 60
     return fig
