@@ -1,4 +1,4 @@
-"""``streamvis demo``: log a realistic training-like stream (every plot kind of schemas/demo.yaml).
+"""``streamvis demo``: log a realistic training-like stream (every plot kind of streamvis/schemas/demo.yaml).
 
 Names logged under the scope (columns; indices):
 

@@ -223,7 +223,13 @@ def example_layout(schema: Any, per_row: int = 2, max_plots: int = 4) -> str:
 
 
 @click.command("quickstart")
-@click.option("--port", default=5006, show_default=True, type=int, help="Web port.")
+@click.option(
+    "--port",
+    default=5006,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Port of the web app; it listens on localhost only (http://localhost:PORT/).",
+)
 @click.option(
     "--path", default=None, help=f"Log path (default $STREAMVIS_LOG or {QUICKSTART_LOG})."
 )
@@ -244,7 +250,8 @@ def example_layout(schema: Any, per_row: int = 2, max_plots: int = 4) -> str:
 @click.option("--scope", default="quickstart", show_default=True, help="Demo scope (run) name.")
 def quickstart_cmd(port: int, path: str | None, steps: int, step_delay: float, scope: str) -> None:
     """Everything at once: a local log, the demo logger streaming into it, and the
-    web app with the demo schema. Prints the URL to open; Ctrl-C stops it all."""
+    web app with the demo schema on localhost:PORT (--port, default 5006). Prints the
+    URL to open; Ctrl-C stops it all."""
     from streamvis.logger.demo import run_demo
     from streamvis.storage import Store
 

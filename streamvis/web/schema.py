@@ -50,6 +50,8 @@ __all__ = [
     "load_schema",
     "parse_schema",
     "demo_schema_path",
+    "packaged_schema_path",
+    "PACKAGED_SCHEMAS",
     "check_regex",
     "parse_key_fun",
     "color_key",
@@ -429,6 +431,16 @@ def _looks_like_log(raw: bytes) -> bool:
     return True
 
 
+PACKAGED_SCHEMAS = ("demo", "tensorboard")
+
+
+def packaged_schema_path(name: str) -> str:
+    """Path of a schema shipped inside the package (``streamvis/schemas/<name>.yaml``)."""
+    if name not in PACKAGED_SCHEMAS:
+        raise SchemaError(f"no packaged schema {name!r}: expected one of {', '.join(PACKAGED_SCHEMAS)}")
+    return str(importlib.resources.files("streamvis") / "schemas" / f"{name}.yaml")
+
+
 def demo_schema_path() -> str:
     """Path of the demo schema shipped inside the package."""
-    return str(importlib.resources.files("streamvis") / "schemas" / "demo.yaml")
+    return packaged_schema_path("demo")

@@ -85,7 +85,7 @@ def test_idle_client_and_idle_web_serve_get_no_goaway(start_server, monkeypatch,
     with open(out, "w") as sink:
         web = procs.popen(
             [sys.executable, "-m", "streamvis.cli", "web-serve", f"127.0.0.1:{port}", srv.uri,
-             str(ROOT / "schemas" / "demo.yaml")],
+             str(ROOT / "streamvis" / "schemas" / "demo.yaml")],
             stdout=sink, stderr=subprocess.STDOUT, text=True, env=_env(PING_MS, **TRACE),
         )
     deadline = time.monotonic() + 60

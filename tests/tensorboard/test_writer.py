@@ -16,7 +16,7 @@ from streamvis.tensorboard import SummaryWriter, UnsupportedSummaryError
 from streamvis.web.schema import load_schema
 from tests.tensorboard.tb_support import read_log
 
-SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "tensorboard.yaml"
+SCHEMA = Path(__file__).resolve().parents[2] / "streamvis" / "schemas" / "tensorboard.yaml"
 
 
 def test_runs_are_log_dirs_relative_to_root(tmp_path: Path, monkeypatch) -> None:

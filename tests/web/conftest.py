@@ -118,4 +118,4 @@ def store(log_path: str) -> Iterator[Any]:
 
 @pytest.fixture
 def demo_schema() -> Path:
-    return ROOT / "schemas" / "demo.yaml"
+    return ROOT / "streamvis" / "schemas" / "demo.yaml"

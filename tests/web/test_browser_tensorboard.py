@@ -1,4 +1,4 @@
-"""schemas/tensorboard.yaml in a real browser over a log from our SummaryWriter:
+"""streamvis/schemas/tensorboard.yaml in a real browser over a log from our SummaryWriter:
 scalars in one plot, each histogram at the slider's step, its min/max/mean lines."""
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def server(log_path):
                 w.add_scalar("Loss/train", 1.0 / (step + 1), step)
                 if step % 10 == 0:
                     w.add_histogram("weights", rng.normal(step, 1.0, 400), step)
-    ws = WebServer(log_path, ROOT / "schemas" / "tensorboard.yaml", refresh=0.3)
+    ws = WebServer(log_path, ROOT / "streamvis" / "schemas" / "tensorboard.yaml", refresh=0.3)
     yield ws
     ws.stop()
 

@@ -57,7 +57,7 @@ def test_web_token_from_the_environment_is_announced_never_printed(procs, log_pa
     port = free_port()
     lines = _startup_lines(
         procs,
-        ["web-serve", f"127.0.0.1:{port}", log_path, str(ROOT / "schemas" / "demo.yaml")],
+        ["web-serve", f"127.0.0.1:{port}", log_path, str(ROOT / "streamvis" / "schemas" / "demo.yaml")],
         _env(STREAMVIS_WEB_TOKEN="env-t0ken-42"),
         "web_token=<token>",
     )
@@ -132,3 +132,20 @@ def test_quickstart_says_when_its_demo_ends(procs, tmp_path):
     text = "\n".join(lines)
     assert "logging the demo (5 steps)" in text
     assert text.index("open http://") < text.index("the demo has ended (5 steps logged)")
+
+
+def test_quickstart_options_are_in_its_help_and_the_readme():
+    from click.testing import CliRunner
+
+    from streamvis.web.cli import quickstart_cmd
+
+    options = [p.opts[0] for p in quickstart_cmd.params if p.opts[0].startswith("--")]
+    assert "--port" in options
+    shown = CliRunner().invoke(quickstart_cmd, ["--help"])
+    assert shown.exit_code == 0 and "localhost:PORT" in shown.output
+    readme = (ROOT / "README.md").read_text()
+    usage = next(line for line in readme.splitlines() if line.startswith("streamvis quickstart ["))
+    assert all(opt in usage for opt in options), (options, usage)
+    assert "quickstart.sh --port" in readme
+    bad = CliRunner().invoke(quickstart_cmd, ["--port", "70000"])
+    assert bad.exit_code == 2 and "70000" in bad.output

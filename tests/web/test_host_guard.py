@@ -32,7 +32,7 @@ class WebServe:
         self.port = free_port()
         self.proc = procs.popen(
             [sys.executable, "-m", "streamvis.cli", "web-serve", f"{bind}:{self.port}", log_path,
-             str(ROOT / "schemas" / "demo.yaml"), "--refresh", "0.3", *args],
+             str(ROOT / "streamvis" / "schemas" / "demo.yaml"), "--refresh", "0.3", *args],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
         )

@@ -24,7 +24,7 @@ def parse(doc):
 
 
 def test_demo_schema_loads_and_has_the_demo_plots():
-    schema = load_schema(ROOT / "schemas" / "demo.yaml")
+    schema = load_schema(ROOT / "streamvis" / "schemas" / "demo.yaml")
     assert list(schema.plots) == ["loss", "lr", "weights", "cloud"]
     cloud = schema.plot("cloud")
     assert cloud.glyph_kind == "scatter" and cloud.filter_column == "t"
@@ -32,8 +32,8 @@ def test_demo_schema_loads_and_has_the_demo_plots():
     assert schema.plot("loss").legend_kwargs["click_policy"] == "hide"
 
 
-def test_packaged_demo_schema_matches_the_repo_copy():
-    assert Path(demo_schema_path()).read_text() == (ROOT / "schemas" / "demo.yaml").read_text()
+def test_packaged_demo_schema_is_the_repo_copy():
+    assert Path(demo_schema_path()).resolve() == (ROOT / "streamvis" / "schemas" / "demo.yaml").resolve()
 
 
 def test_defaults_merge_nested_and_plot_wins():

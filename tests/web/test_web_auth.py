@@ -271,7 +271,7 @@ def test_a_colleague_opens_the_shared_link_of_a_non_local_bind(store, log_path, 
     port = free_port()
     web = procs.popen(
         [sys.executable, "-m", "streamvis.cli", "web-serve", f"0.0.0.0:{port}", log_path,
-         str(ROOT / "schemas" / "demo.yaml"), "--web-token", TOKEN, "--refresh", "0.3"],
+         str(ROOT / "streamvis" / "schemas" / "demo.yaml"), "--web-token", TOKEN, "--refresh", "0.3"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env=dict(os.environ, PYTHONPATH=str(ROOT)),
     )

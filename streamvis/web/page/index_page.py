@@ -24,7 +24,8 @@ from streamvis.storage import GroupInfo
 from .. import safe_html
 from ..address.run_selection import encode_runs
 from ..address.where import config_of, flatten
-from ..runs.runs_panel import config_column, date_text, table_cell
+from ..local_time import local_time_cells
+from ..runs.runs_panel import config_column, date_cell, table_cell
 from ..schema import Schema
 from .pages import PAGE_CSS, _links_html, _re_escape, example_links
 
@@ -55,10 +56,9 @@ def ticked_link(schema: Schema, picked: list[str], scopes: list[str]) -> str:
     return "/?" + urllib.parse.urlencode(query, safe=",;")
 
 
-def _date(v: Any) -> str:
-    if isinstance(v, int | float) and not isinstance(v, bool) and v > 0:
-        return date_text(float(v))
-    return "" if v is None else str(v)
+def _date(v: Any) -> Any:
+    """A start time: epoch milliseconds (a date in the viewer's zone), else its text."""
+    return None if v is None else date_cell(v)
 
 
 def _text_width(texts: list[str], least: int, most: int) -> int:
@@ -118,7 +118,7 @@ def index_root(source: DataSource, schema: Schema, note: str = "") -> IndexPage:
         "scope": scopes,
         "names": [", ".join(names.get(s, [])) for s in scopes],
         "start": [_date(next((flat[s][k] for k in START_KEYS if k in flat[s]), None)) for s in scopes],
-        "updated": ["" for _ in scopes],
+        "updated": [None for _ in scopes],  # epoch ms, once read (index_times)
         "open": [_page_of(schema, [s]) for s in scopes],
     }
     for k in keys:
@@ -128,8 +128,8 @@ def index_root(source: DataSource, schema: Schema, note: str = "") -> IndexPage:
         TableColumn(field="open", title="", width=44, formatter=HTMLTemplateFormatter(template=OPEN), sortable=False),
         TableColumn(field="scope", title="run", width=_text_width(scopes, 140, 360)),
         TableColumn(field="names", title="names", width=_text_width(data["names"], 160, 400)),
-        TableColumn(field="start", title="start time", width=130),
-        TableColumn(field="updated", title="last update", width=130),
+        TableColumn(field="start", title="start time", width=130, formatter=local_time_cells()),
+        TableColumn(field="updated", title="last update", width=130, formatter=local_time_cells()),
         *(config_column(k, _text_width([k, *map(str, data[f"cfg:{k}"])], 70, 240)) for k in keys),
     ]
     rows = IndexFilter(indices=list(range(len(scopes))))

@@ -26,7 +26,7 @@ from streamvis.columns import WALL_TIME_COLUMN
 from streamvis.source import DataSource
 from streamvis.storage import GroupInfo, RangeRequest
 
-from ..runs.runs_panel import date_text
+from ..local_time import epoch_ms
 from .app_config import AppConfig
 
 __all__ = ["last_writes", "fill_last_updates", "MAX_GROUPS_READ"]
@@ -57,7 +57,7 @@ def fill_last_updates(
     doc: Document, cfg: AppConfig, table: ColumnDataSource, groups: Sequence[GroupInfo]
 ) -> None:
     """Read the runs' last writes in a worker, then set ``table``'s ``updated`` column
-    (a date per ``table.data["scope"]``) on the document's event loop."""
+    (epoch ms per ``table.data["scope"]``, a date in the viewer's zone) on the document's event loop."""
     if not groups or len(groups) > MAX_GROUPS_READ:
         return
     loop = IOLoop.current()
@@ -68,7 +68,7 @@ def fill_last_updates(
         except Exception as exc:  # the page stays as it is, without the times
             log.warning("streamvis web: reading the runs' last updates failed: %s", exc)
             return
-        table.data["updated"] = [date_text(times.get(s, 0.0)) for s in table.data["scope"]]
+        table.data["updated"] = [epoch_ms(times.get(s)) for s in table.data["scope"]]
 
     def on_loop(fut: Future[dict[str, float]]) -> None:
         with contextlib.suppress(Exception):  # the tab was closed meanwhile

@@ -21,6 +21,7 @@ from ..schema import Schema
 from .app import make_applications
 from .app_config import AppConfig
 from .auth import DEFAULT_COOKIE_DAYS, WebTokenAuth, session_excludes
+from .closed_tabs import quiet_closed_tab_writes
 from .host_guard import HostPolicy, guard_hosts
 from .nodelay import send_without_delay
 
@@ -134,5 +135,6 @@ def build_server(
         raise InvalidArgumentError(_listen_problem(host, port, exc)) from None
     guard_hosts(server._tornado, policy)  # before the first request: pages, /ws, static
     send_without_delay(server)  # a zoom's data, not 30 ms later (web/nodelay.py)
+    quiet_closed_tab_writes()  # a write racing a tab's close is not a warning (closed_tabs.py)
     server.start()
     return server, cfg

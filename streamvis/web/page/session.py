@@ -32,7 +32,7 @@ import numpy as np
 import pyarrow as pa
 import re2
 from bokeh.document import Document
-from bokeh.events import RangesUpdate
+from bokeh.events import ConnectionLost, RangesUpdate
 from bokeh.models.widgets import Div
 from tornado.ioloop import IOLoop
 
@@ -148,6 +148,9 @@ class LiveSession:
         ceiling = IDLE_CEILING if _is_object_store(cfg.source) else cfg.refresh
         self.backoff = IdleBackoff(cfg.refresh, ceiling=ceiling)
         self._cb = doc.add_periodic_callback(self.tick, max(50, int(cfg.refresh * 1000)))
+        # the tab's websocket closed: nothing more to send it (Bokeh keeps the session
+        # some seconds longer; pushing to it then logs "Failed sending message")
+        doc.on_event(ConnectionLost, lambda _event: self._connection_lost())
         with cfg.lock:
             cfg.sessions.add(self)
 
@@ -453,6 +456,22 @@ class LiveSession:
             return
         if self.views:
             self.views[i].show_selection(value, data)
+
+    def _connection_lost(self) -> None:
+        """The tab's websocket closed: stop polling now (the document lives on until Bokeh
+        discards the session, which removes what is left and calls ``close``)."""
+        if self.closed:
+            return
+        for cb in [self._cb, *self._debounce.values()]:
+            try:  # Bokeh refuses to remove a callback it has already dropped
+                if cb is self._cb:
+                    self.doc.remove_periodic_callback(cb)
+                else:
+                    self.doc.remove_timeout_callback(cb)
+            except ValueError:
+                pass
+        self._debounce.clear()
+        self.close()
 
     def close(self) -> None:
         """Free this session's state (the tab was closed)."""

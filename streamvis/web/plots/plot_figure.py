@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from bokeh.models import DatetimeTickFormatter
 from bokeh.plotting import figure
 
 from ..address.layout import Cell
 from ..figure_kwargs import apply_submodels
+from ..local_time import local_time_ticks
 from ..schema import PlotSpec
+from .ticks import use_number_ticks
 
 __all__ = ["build_figure", "lod_interval", "LOD_THRESHOLD"]
 
@@ -63,6 +66,11 @@ def build_figure(spec: PlotSpec, cell: Cell, *, x_mode: str, webgl: bool) -> Any
         kw["y_axis_type"] = "log"
     fig = figure(**kw)  # type: ignore[arg-type]
     apply_submodels(fig, spec.figure_submodels)  # the original's nested title/axis styles
+    use_number_ticks(fig)  # 0.0014, not 1.400e-3 (ticks.py); the schema's formatters stay
+    if x_mode == "wall":  # the viewer's zone (Bokeh's datetime labels are UTC)
+        for axis in fig.xaxis:
+            if type(axis.formatter) is DatetimeTickFormatter:  # not one the schema set
+                axis.formatter = local_time_ticks()
     fig.min_height = 60
     fig.min_width = 60
     return fig

@@ -38,6 +38,7 @@ from streamvis.storage import GroupInfo, RangeRequest
 
 from ..address.layout import Cell
 from ..colors import Ordinals
+from ..local_time import local_time_hover
 from ..schema import PlotSpec, color_key
 from .color_by import ColorByControl
 from .filter_slider import FilterSlider
@@ -181,8 +182,8 @@ class PlotView:
         tips = [("run", "@scope"), ("name", "@name"), ("index", "@index")]
         formatters: dict[str, Any] = {}
         if self.x_mode == "wall":
-            tips.append((x_label, x + "{%F %T.%3N}"))  # milliseconds: fast runs differ there
-            formatters[x] = "datetime"
+            tips.append((x_label, x + "{custom}"))  # the viewer's zone, with milliseconds
+            formatters[x] = local_time_hover()
         else:
             tips.append((x_label, x))
         tips.append((spec.y, y))

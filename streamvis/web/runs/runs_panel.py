@@ -13,7 +13,6 @@ state into the page's address (``on_state``, ``state()``).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -37,8 +36,10 @@ from streamvis.errors import InvalidArgumentError
 from .. import safe_html
 from ..address.page_url import COLOR_BY_JS
 from ..address.where import parse_where, selects
+from ..local_time import epoch_ms, local_time_cells
 
-__all__ = ["RunsPanel", "RunRow", "MAX_CONFIG_COLUMNS", "PANEL_WIDTH", "table_cell", "date_text"]
+__all__ = ["RunsPanel", "RunRow", "MAX_CONFIG_COLUMNS", "PANEL_WIDTH", "table_cell", "date_cell",
+           "START_KEYS"]
 
 MAX_CONFIG_COLUMNS = 24
 MAX_COLOR_KEYS = 500  # config keys offered by "colour by"
@@ -193,7 +194,7 @@ class RunsPanel:
             ),
             TableColumn(field="scope", title="run", width=150, formatter=StringFormatter()),
             TableColumn(field="last_step", title="last step", width=70, formatter=NumberFormatter(format="0,0")),
-            TableColumn(field="updated", title="last update", width=130),
+            TableColumn(field="updated", title="last update", width=130, formatter=local_time_cells()),
         ]
         for k in self._keys:
             cols.append(config_column(k, 80))
@@ -225,10 +226,10 @@ class RunsPanel:
             "scope": self.scopes,
             "shown": [s not in self.hidden for s in self.scopes],
             "last_step": [runs[s].last_step for s in self.scopes],
-            "updated": [date_text(runs[s].updated) for s in self.scopes],
+            "updated": [epoch_ms(runs[s].updated) for s in self.scopes],  # the browser's zone
         }
         for k in self._keys:
-            cell = _date_cell if k in START_KEYS else table_cell
+            cell = date_cell if k in START_KEYS else table_cell
             data[f"cfg:{k}"] = [cell(self._configs.get(s, {}).get(k)) for s in self.scopes]
         self._setting = True
         try:
@@ -338,9 +339,11 @@ def _same(a: Any, b: Any) -> bool:
 
 def config_column(key: str, width: int) -> TableColumn:
     """The table column of one config key: a run without the key shows an empty cell
-    (the default formatter writes "(null)")."""
+    (the default formatter writes "(null)"); a start time (``START_KEYS``) is a date in
+    the viewer's zone."""
+    formatter = local_time_cells() if key in START_KEYS else StringFormatter(null_format="")
     return TableColumn(field=f"cfg:{key}", title=safe_html.column_title(key), width=width,
-                       formatter=StringFormatter(null_format=""))
+                       formatter=formatter)
 
 
 def table_cell(v: Any) -> Any:
@@ -353,12 +356,9 @@ def table_cell(v: Any) -> Any:
 START_KEYS = ("start-time", "start_time", "start")  # epoch seconds, shown as dates
 
 
-def _date_cell(v: Any) -> Any:
+def date_cell(v: Any) -> Any:
+    """A start time's cell: epoch seconds as milliseconds (the browser writes the date in
+    its zone, ``local_time``); other values as ``table_cell`` makes them."""
     if isinstance(v, int | float) and not isinstance(v, bool) and v > 1e8:
-        return date_text(float(v))
+        return epoch_ms(float(v))
     return table_cell(v)
-
-
-def date_text(t: float) -> str:
-    """Seconds since the epoch as a local date and time; 0 (unknown) as an empty cell."""
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) if t else ""
