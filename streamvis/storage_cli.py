@@ -4,19 +4,16 @@ with no log is "no streamvis log at PATH" (only writers create one)."""
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 from tqdm import tqdm
 
-from streamvis.errors import CorruptDataError, InvalidArgumentError, NotFoundError, StreamvisError
+from streamvis.cli_errors import one_line_errors
+from streamvis.errors import CorruptDataError, InvalidArgumentError, NotFoundError
 
 __all__ = ["export_cmd", "compact_cmd", "verify_cmd", "delete_cmd"]
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 @click.command("export")
@@ -89,20 +86,6 @@ def verify_cmd(path: str) -> None:
     click.echo("ok")
 
 
-def _one_line_errors(fn: F) -> F:
-    """Library errors become one line on stderr and exit status 1 (also when the
-    command is invoked on its own, as click's test runner does)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except StreamvisError as exc:
-            raise click.ClickException(" ".join(str(exc).split())) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
 @click.command("delete")
 @click.argument("target")
 @click.argument("scope")
@@ -111,7 +94,7 @@ def _one_line_errors(fn: F) -> F:
 @click.option("--token", default=None, help="Token the data server requires (env STREAMVIS_TOKEN).")
 @click.option("--tls-ca", default=None, type=click.Path(dir_okay=False),
               help="CA certificate (PEM) of a TLS data server (env STREAMVIS_TLS_CA).")
-@_one_line_errors
+@one_line_errors
 def delete_cmd(
     target: str, scope: str, name: str | None, yes: bool, token: str | None, tls_ca: str | None
 ) -> None:

@@ -7,7 +7,6 @@ data server (``host:port``). Errors print one line and exit with status 1.
 
 from __future__ import annotations
 
-import functools
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -17,7 +16,8 @@ import click
 import numpy as np
 
 from streamvis.backoff import DEFAULT_CEILING, IdleBackoff
-from streamvis.errors import NotFoundError, StreamvisError
+from streamvis.cli_errors import one_line_errors
+from streamvis.errors import NotFoundError
 from streamvis.server import wire
 
 __all__ = [
@@ -29,21 +29,6 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _one_line_errors(fn: F) -> F:
-    """Library errors become one line on stderr and exit status 1."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except StreamvisError as exc:
-            raise click.ClickException(" ".join(str(exc).split())) from None
-        except KeyboardInterrupt:
-            raise SystemExit(130) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _open(target: str, *, token: str | None = None, tls_ca: str | None = None) -> Any:
@@ -86,7 +71,7 @@ def _client_options(fn: F) -> F:
               help="gs:// and s3:// logs: store the appends of all loggers as at most one "
                    "object per this many seconds (each call is answered once its object "
                    "exists; 0: one object per append).")
-@_one_line_errors
+@one_line_errors
 def grpc_serve_cmd(
     path: str,
     port: int,
@@ -118,7 +103,7 @@ def grpc_serve_cmd(
 @click.command("scopes")
 @click.argument("target")
 @_client_options
-@_one_line_errors
+@one_line_errors
 def scopes_cmd(target: str, token: str | None, tls_ca: str | None) -> None:
     """Print the scopes of TARGET (a log path/URL or host:port), one a line."""
     with _closing(_open(target, token=token, tls_ca=tls_ca)) as src:
@@ -130,7 +115,7 @@ def scopes_cmd(target: str, token: str | None, tls_ca: str | None) -> None:
 @click.argument("target")
 @click.argument("scope")
 @_client_options
-@_one_line_errors
+@one_line_errors
 def names_cmd(target: str, scope: str, token: str | None, tls_ca: str | None) -> None:
     """Print the names logged under SCOPE, one a line."""
     with _closing(_open(target, token=token, tls_ca=tls_ca)) as src:
@@ -142,7 +127,7 @@ def names_cmd(target: str, scope: str, token: str | None, tls_ca: str | None) ->
 @click.argument("target")
 @click.argument("scope", required=False)
 @_client_options
-@_one_line_errors
+@one_line_errors
 def configs_cmd(target: str, scope: str | None, token: str | None, tls_ca: str | None) -> None:
     """Print the config of SCOPE as JSON (of every scope, "scope<TAB>json", without SCOPE)."""
     with _closing(_open(target, token=token, tls_ca=tls_ca)) as src:
@@ -169,7 +154,7 @@ def configs_cmd(target: str, scope: str | None, token: str | None, tls_ca: str |
 @click.option("--max-interval", type=float, default=DEFAULT_CEILING, show_default=True,
               help="While nothing arrives the interval grows up to this, seconds.")
 @_client_options
-@_one_line_errors
+@one_line_errors
 def tail_cmd(
     target: str,
     scope: str | None,
