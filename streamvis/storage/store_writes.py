@@ -116,11 +116,7 @@ class StoreWrites:
                 for i, norm in enumerate(norms):
                     if norm is None:
                         continue
-                    writer_id, seq = batches[i][1], batches[i][2]
-                    if writer_id is None:
-                        self._seq += 1
-                        writer_id, seq = self.writer_id, self._seq
-                    assert seq is not None
+                    writer_id, seq = self._identity(batches[i])
                     try:
                         where = self._write_batch(norm, writer_id, seq)
                     except Exception as exc:  # noqa: BLE001 - the batch's own outcome
@@ -166,11 +162,7 @@ class StoreWrites:
         for i, norm in enumerate(norms):
             if norm is None:
                 continue
-            writer_id, seq = batches[i][1], batches[i][2]
-            if writer_id is None:
-                self._seq += 1
-                writer_id, seq = self.writer_id, self._seq
-            assert seq is not None
+            writer_id, seq = self._identity(batches[i])
             if self._state.is_duplicate(writer_id, seq) or any(
                 p[3] == writer_id and p[4] >= seq for p in parts
             ):
@@ -202,6 +194,15 @@ class StoreWrites:
             pos += sum(map(len, frames))
             out[i] = AppendResult(False, self._cursor())
         return out
+
+    def _identity(self, batch: tuple[Sequence[Item], bytes | None, int | None]) -> tuple[bytes, int]:
+        """The (writer id, seq) a batch is stored under: its own, or this store's next."""
+        writer_id, seq = batch[1], batch[2]
+        if writer_id is None:
+            self._seq += 1
+            return self.writer_id, self._seq
+        assert seq is not None
+        return writer_id, seq
 
     def _needs_order(self, norms: list[list[Any] | None]) -> bool:
         """Does a batch hold a deletion, a config or a name this store has not written?
