@@ -253,6 +253,9 @@ class Importer:
         except OSError:
             return
         with f:
+            # Taken before reading: bytes flushed while this pass reads change the
+            # mtime, so the next pass cannot take them for bytes already read.
+            mtime_before = os.fstat(f.fileno()).st_mtime
             stop = RecordStop()
             first = next(iter_records(f, 0, stop), None)
             if first is None:
@@ -287,11 +290,7 @@ class Importer:
             report.records += records
             report.skipped.update(decoder.skipped)
         if stop.kind == "end":
-            try:
-                st = os.stat(path)
-                self._done[path] = (st.st_size, st.st_mtime)
-            except OSError:
-                pass
+            self._done[path] = (prev, mtime_before)
         self._note_stop(path, stop, records, report, quiet_torn)
 
     def _note_stop(self, path: str, stop: RecordStop, records: int, report: ImportReport,
