@@ -245,32 +245,32 @@ def test_follow_imports_a_live_logdir(tmp_path: Path) -> None:
     assert tables[("r1", "m")]["x"].tolist() == list(range(25))
 
 
-def test_a_flush_while_a_pass_reads_is_imported_by_the_next_pass(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_flush_while_a_pass_reads_is_imported_by_the_next_pass(tmp_path: Path) -> None:
     """Fault injection: the writer flushes right after the importer has read to the
-    end of the file (before the pass is over). The next pass must import those
-    records; marking the file read by its size after the pass lost them (CI, once)."""
-    from streamvis.tensorboard import importer as importer_module
+    end of the file, while the pass stores its last batch. The next pass must import
+    those records; marking the file read by its size after the pass lost them (CI, once)."""
+    from streamvis.tensorboard.importer import Importer
 
     logs = tmp_path / "logs"
     w = EventFileWriter(str(logs / "r1"))
     for s in range(5):
         w.add_event(Event(wall_time=1e9 + s, step=s, summary=scalar_pb("m", float(s))))
     w.flush()
-    real_iter = importer_module.iter_records
-    flushed = []
-
-    def iter_then_flush(f, start, stop, *args):  # type: ignore[no-untyped-def]
-        yield from real_iter(f, start, stop, *args)
-        if not flushed:  # only the main read gets here: the first-record peek stops early
-            for s in range(5, 9):
-                w.add_event(Event(wall_time=1e9 + s, step=s, summary=scalar_pb("m", float(s))))
-            w.flush()
-            flushed.append(True)
-
-    monkeypatch.setattr(importer_module, "iter_records", iter_then_flush)
     with Store.open(str(tmp_path / "f.svl"), mode="a") as store:
-        imp = importer_module.Importer(logs, store)
+        imp = Importer(logs, store)
+        real_append = imp._append
+        flushed = []
+
+        def append_then_flush(*args):  # type: ignore[no-untyped-def]
+            points = real_append(*args)
+            if not flushed:
+                for s in range(5, 9):
+                    w.add_event(Event(wall_time=1e9 + s, step=s, summary=scalar_pb("m", float(s))))
+                w.flush()
+                flushed.append(True)
+            return points
+
+        imp._append = append_then_flush  # type: ignore[method-assign]
         imp.run_once(quiet_torn=True)
         assert flushed
         imp.run_once(quiet_torn=True)
