@@ -259,7 +259,7 @@ def test_a_flush_while_a_pass_reads_is_imported_by_the_next_pass(tmp_path: Path)
     with Store.open(str(tmp_path / "f.svl"), mode="a") as store:
         imp = Importer(logs, store)
         real_append = imp._append
-        flushed = []
+        flushed: list[bool] = []
 
         def append_then_flush(*args):  # type: ignore[no-untyped-def]
             points = real_append(*args)
