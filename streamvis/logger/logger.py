@@ -20,7 +20,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -32,6 +32,8 @@ from streamvis.limits import check_config, check_key
 from streamvis.logger.buffer import Control
 from streamvis.logger.checks import check_wall_time, check_write
 from streamvis.logger.delivery import Delivery
+from streamvis.logger.fast_write import DONE as _DONE
+from streamvis.logger.fast_write import Done as _Done
 from streamvis.logger.fast_write import make_fast_write
 from streamvis.logger.sinks import Sink, open_sink
 from streamvis.logger.tensors import ADAPTERS, F4, F8, I8, _resolve, canonical_dtype
@@ -46,19 +48,6 @@ TENSOR_TYPES = ("numpy", "torch", "jax")
 _PY = {float, int, bool}
 
 
-class _Done:
-    """The value of ``write``: ignorable in sync code, awaitable in async code."""
-
-    __slots__ = ()
-
-    def __await__(self) -> Generator[Any, None, None]:
-        return iter(())  # type: ignore[return-value]
-
-    def __repr__(self) -> str:
-        return "<written>"
-
-
-_DONE = _Done()
 _LIVE: weakref.WeakSet[DataLogger] = weakref.WeakSet()
 
 
