@@ -251,6 +251,11 @@ def _visible_gpus(nvml: Any) -> list[Any]:
     return handles
 
 
+def _one_reading(label: str, get: Callable[[Any], float], handle: Any) -> Probe:
+    name = PREFIX + label
+    return Probe(label, lambda: [(name, get(handle))])
+
+
 def gpu_probes() -> list[Probe]:
     """Four probes per visible NVIDIA GPU (nvidia-ml-py); none, quietly, without the
     package, the driver or a GPU. A reading a GPU does not support is left out."""
@@ -271,23 +276,21 @@ def gpu_probes() -> list[Probe]:
     if not handles:
         nvml.nvmlShutdown()
         return []
+    readings: dict[str, Callable[[Any], float]] = {
+        "utilization_percent": lambda h: nvml.nvmlDeviceGetUtilizationRates(h).gpu,
+        "memory_used_bytes": lambda h: nvml.nvmlDeviceGetMemoryInfo(h).used,
+        "power_watts": lambda h: nvml.nvmlDeviceGetPowerUsage(h) / 1000.0,
+        "temperature_c": lambda h: nvml.nvmlDeviceGetTemperature(h, nvml.NVML_TEMPERATURE_GPU),
+    }
     probes: list[Probe] = []
     for i, h in enumerate(handles):
-        readings: dict[str, Callable[[Any], float]] = {
-            "utilization_percent": lambda h: nvml.nvmlDeviceGetUtilizationRates(h).gpu,
-            "memory_used_bytes": lambda h: nvml.nvmlDeviceGetMemoryInfo(h).used,
-            "power_watts": lambda h: nvml.nvmlDeviceGetPowerUsage(h) / 1000.0,
-            "temperature_c": lambda h: nvml.nvmlDeviceGetTemperature(h, nvml.NVML_TEMPERATURE_GPU),
-        }
         for what, get in readings.items():
             try:
                 get(h)
             except Exception as exc:  # NotSupported (a MIG slice's power, say): absent
                 log.debug("streamvis: gpu%d %s not sampled (%s)", i, what, exc)
                 continue
-            name = f"{PREFIX}gpu{i}/{what}"
-            probes.append(Probe(name[len(PREFIX):],
-                                lambda name=name, get=get, h=h: [(name, get(h))]))
+            probes.append(_one_reading(f"gpu{i}/{what}", get, h))
     probes.append(Probe("nvml", lambda: [], close=nvml.nvmlShutdown))
     return probes
 
@@ -315,7 +318,8 @@ class SystemSampler:
         self._refused: set[str] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=thread_name, daemon=True)
-        self.cpu_seconds = 0.0  # this thread's own CPU time, sampling and writing
+        self.cpu_seconds = 0.0  # this thread's CPU time in samples (reading and writing)
+        self.setup_cpu_seconds = 0.0  # and in finding the probes, once
 
     def start(self) -> SystemSampler:
         """Start sampling (the first sample comes one interval from now)."""
@@ -343,7 +347,7 @@ class SystemSampler:
         try:
             self._probes = self._guard("(setup)", self._make_probes) or []
         finally:
-            self.cpu_seconds += time.thread_time() - t_cpu
+            self.setup_cpu_seconds = time.thread_time() - t_cpu
         start = last = time.monotonic()
         k = 1
         while not self._stop.wait(max(0.0, start + k * self.interval - time.monotonic())):
