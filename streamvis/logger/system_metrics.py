@@ -315,7 +315,7 @@ class SystemSampler:
         self._step = step
         self._make_probes = probes
         self._probes: list[Probe] = []
-        self._refused: set[str] = set()
+        self._refused: set[str] = set()  # names and labels warned about (once each)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=thread_name, daemon=True)
         self.cpu_seconds = 0.0  # this thread's CPU time in samples (reading and writing)
@@ -388,9 +388,12 @@ class SystemSampler:
         self.cpu_seconds += time.thread_time() - t_cpu
 
     def _guard(self, label: str, fn: Callable[[], Any]) -> Any:
+        """``fn()``, or None when it raises (warned about once per ``label``)."""
         try:
             return fn()
         except Exception as exc:
-            log.warning("streamvis: system metrics: %s failed: %s: %s", label,
-                        type(exc).__name__, exc)
+            if label not in self._refused:
+                self._refused.add(label)
+                log.warning("streamvis: system metrics: %s failed: %s: %s", label,
+                            type(exc).__name__, exc)
             return None

@@ -170,9 +170,9 @@ def test_a_failing_probe_never_reaches_the_training_loop(log_path, read_points, 
             step += 1
             time.sleep(0.001)  # pacing the loop, not synchronising
         assert sampler.stop()
-        setup = SystemSampler(lambda n, x, y: None, lambda: None, 0.01,
-                              probes=lambda: 1 / 0).start()  # setup raising: no probes
-        wait_for(lambda: setup.samples >= 2)
+        setup = SystemSampler(lambda n, x, y: None, lambda: {}["step"], 0.01,
+                              probes=lambda: 1 / 0).start()  # setup and step raising
+        wait_for(lambda: setup.samples >= 3)
         assert setup.stop()
     lg.close()
     messages = [r.getMessage() for r in caplog.records]
@@ -180,6 +180,7 @@ def test_a_failing_probe_never_reaches_the_training_loop(log_path, read_points, 
     assert len([m for m in messages if "'broken'" in m]) == 1
     assert len([m for m in messages if "bad" in m and "no longer sampled" in m]) == 1
     assert len([m for m in messages if "ZeroDivisionError" in m]) == 1
+    assert len([m for m in messages if "KeyError" in m]) == 1  # once, not once a sample
     assert calls["flaky"] == 2  # dropped after its failure
     points = read_points(log_path, "run")
     assert len(points[("sys/good", 0)]["y"]) == sampler.samples  # the others went on
