@@ -316,6 +316,7 @@ class SystemSampler:
         self._make_probes = probes
         self._probes: list[Probe] = []
         self._refused: set[str] = set()  # names and labels warned about (once each)
+        self._written: set[str] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=thread_name, daemon=True)
         self.cpu_seconds = 0.0  # this thread's CPU time in samples (reading and writing)
@@ -377,8 +378,9 @@ class SystemSampler:
             for name, v in values:
                 if name in self._refused:
                     continue
-                try:
-                    self._write(name, x, np.float64(v))
+                try:  # float64 fixes the name's schema; then Python floats (the fast path)
+                    self._write(name, x, float(v) if name in self._written else np.float64(v))
+                    self._written.add(name)
                 except Exception as exc:
                     self._refused.add(name)
                     log.warning("streamvis: system metric %r not logged and no longer "
