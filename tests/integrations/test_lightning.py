@@ -114,3 +114,26 @@ def test_a_bad_system_metrics_value_is_refused_at_construction(value) -> None:
 
     with pytest.raises(InvalidArgumentError, match="system_metrics.*" + repr(value)):
         StreamvisLogger(name="bad", system_metrics=value)
+
+
+def test_other_ranks_never_sample(tmp_path: Path, monkeypatch) -> None:
+    from lightning.pytorch.utilities import rank_zero_only
+
+    monkeypatch.setattr(rank_zero_only, "rank", 1)  # what DDP sets on a non-zero rank
+    lg = StreamvisLogger(name="ddp", path=str(tmp_path / "r.svl"), system_metrics=0.05)
+    lg.log_graph(torch.nn.Linear(1, 1))  # the start of a fit
+    lg.log_metrics({"loss": 1.0}, step=0)
+    assert not [t for t in threading.enumerate() if t.name.startswith("streamvis-system")]
+    lg.finalize("success")
+    assert not (tmp_path / "r.svl").exists()
+
+
+def test_sampling_starts_with_the_fit(tmp_path: Path) -> None:
+    """Lightning calls log_graph at the start of every fit: sampling starts there, even
+    for a model without hyperparameters and before the first logged step."""
+    lg = StreamvisLogger(name="start", path=str(tmp_path / "g.svl"), system_metrics=0.05)
+    lg.log_graph(torch.nn.Linear(1, 1))
+    assert [t for t in threading.enumerate() if t.name.startswith("streamvis-system")]
+    lg.finalize("success")
+    tables, _ = read_log(tmp_path / "g.svl")
+    assert tables[("start", "sys/memory_percent")]["x"].tolist()[0] == 0  # sample number 0

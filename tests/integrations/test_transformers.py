@@ -108,3 +108,15 @@ def test_a_bad_system_metrics_value_is_refused_at_construction(value) -> None:
     with pytest.raises(InvalidArgumentError) as err:
         StreamvisCallback(system_metrics=value)
     assert "system_metrics" in str(err.value) and repr(value) in str(err.value)
+
+
+def test_other_processes_never_sample(tmp_path: Path) -> None:
+    state = transformers.TrainerState(is_world_process_zero=False, global_step=3)
+    args = transformers.TrainingArguments(output_dir=str(tmp_path / "o"), report_to="none",
+                                          use_cpu=True)
+    cb = StreamvisCallback(path=str(tmp_path / "z.svl"), system_metrics=0.05)
+    cb.on_train_begin(args, state, transformers.TrainerControl())
+    cb.on_log(args, state, transformers.TrainerControl(), logs={"loss": 1.0})
+    assert not [t for t in threading.enumerate() if t.name.startswith("streamvis-system")]
+    cb.on_train_end(args, state, transformers.TrainerControl())
+    assert cb.run is None and not (tmp_path / "z.svl").exists()
