@@ -209,8 +209,9 @@ class RunSet:
         self._lock = threading.Lock()
         self._closed = False
 
-    def run(self, scope: str) -> RunLog:
-        """The run of ``scope``, opened on first use."""
+    def run(self, scope: str, system_metrics: bool | float | None = None) -> RunLog:
+        """The run of ``scope``, opened on first use (sampling the machine into its
+        ``sys/`` names when ``system_metrics`` is set: ``streamvis.logger.system_metrics``)."""
         r = self.runs.get(scope)
         if r is not None:
             return r
@@ -220,7 +221,8 @@ class RunSet:
             r = self.runs.get(scope)
             if r is None:
                 lg = DataLogger(scope, delete_existing=self._delete_existing)
-                lg.init(sink=self._sink.acquire(), flush_every=self._flush_every)
+                lg.init(sink=self._sink.acquire(), flush_every=self._flush_every,
+                        system_metrics=system_metrics)
                 r = RunLog(lg)
                 if not self._delete_existing:
                     r.config = self._stored_config(scope)

@@ -8,6 +8,10 @@ string) when a ``version`` is given, as TensorBoard's logger lays out its runs.
 Metrics are scalars at Lightning's step with the wall time of the call; the
 hyperparameters are the run's config. Only the global rank zero process logs
 (DDP): the others never open the store.
+
+``system_metrics=True`` (or a number of seconds; default 10) also logs the machine's
+CPU, memory, disk, network and GPUs under ``sys/`` from rank zero, from the start of
+the fit to ``finalize`` (``streamvis.logger.system_metrics``).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 from lightning.pytorch.loggers.logger import Logger
 from lightning.pytorch.utilities import rank_zero_only
 
+from streamvis.logger.system_metrics import sampling_interval
 from streamvis.scalar_log import RunLog, RunSet, json_config
 
 __all__ = ["StreamvisLogger"]
@@ -33,8 +38,9 @@ class StreamvisLogger(Logger):
                  path: str | os.PathLike[str] | None = None, grpc_uri: str | None = None,
                  token: str | None = None, tls_ca: str | None = None,
                  flush_every: float = 1.0, delete_existing: bool = False,
-                 prefix: str = "") -> None:
+                 prefix: str = "", system_metrics: bool | float = False) -> None:
         super().__init__()
+        self._system_metrics = sampling_interval(system_metrics)  # a bad value fails here
         self._name = name
         self._version = version
         self._prefix = prefix
@@ -64,7 +70,7 @@ class StreamvisLogger(Logger):
         """The run being logged (opened on first use, on rank zero only)."""
         if self._run is None:
             self._runs = RunSet(**self._open)
-            self._run = self._runs.run(self.scope)
+            self._run = self._runs.run(self.scope, system_metrics=self._system_metrics)
             self._open["delete_existing"] = False  # a reopened run appends
         return self._run
 
@@ -80,6 +86,12 @@ class StreamvisLogger(Logger):
         if isinstance(params, Namespace):
             params = vars(params)
         self.experiment.update_config(json_config(params or {}))
+
+    @rank_zero_only
+    def log_graph(self, model: Any, input_array: Any = None) -> None:
+        """Called at the start of a fit: sampling the machine starts here."""
+        if self._system_metrics is not None:
+            self.experiment  # noqa: B018 - opens the run
 
     @rank_zero_only
     def save(self) -> None:

@@ -10,6 +10,10 @@ config (``{"args": ..., "model_config": ...}``). The scope defaults to
 ``args.run_name`` (else the output directory's name). Only the world process zero
 logs. ``on_evaluate`` sends what was logged at once (an ``evaluate()`` after
 ``train()`` logs into the reopened run).
+
+``system_metrics=True`` (or a number of seconds; default 10) also logs the machine's
+CPU, memory, disk, network and GPUs under ``sys/`` from world process zero while its
+run is open, from ``on_train_begin`` to ``on_train_end`` (``streamvis.logger.system_metrics``).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from streamvis.logger.system_metrics import sampling_interval
 from streamvis.scalar_log import RunLog, RunSet, json_config
 
 __all__ = ["StreamvisCallback"]
@@ -40,8 +45,9 @@ class StreamvisCallback(TrainerCallback):
     def __init__(self, scope: str | None = None, *, path: str | os.PathLike[str] | None = None,
                  grpc_uri: str | None = None, token: str | None = None,
                  tls_ca: str | None = None, flush_every: float = 1.0,
-                 delete_existing: bool = False) -> None:
+                 delete_existing: bool = False, system_metrics: bool | float = False) -> None:
         self._scope = scope
+        self._system_metrics = sampling_interval(system_metrics)  # a bad value fails here
         self._open: dict[str, Any] = {"path": path, "grpc_uri": grpc_uri, "token": token,
                                       "tls_ca": tls_ca, "flush_every": flush_every,
                                       "delete_existing": delete_existing}
@@ -56,7 +62,8 @@ class StreamvisCallback(TrainerCallback):
     def _ensure(self, args: Any) -> RunLog:
         if self._run is None:
             self._runs = RunSet(**self._open)
-            self._run = self._runs.run(self._scope or _default_scope(args))
+            self._run = self._runs.run(self._scope or _default_scope(args),
+                                       system_metrics=self._system_metrics)
             self._open["delete_existing"] = False  # a later train() appends
         return self._run
 

@@ -1,5 +1,6 @@
 """Logging from training programs: ``DataLogger`` (see ``streamvis.logger.logger``) and
-``AsyncDataLogger``, the original streamvis's asyncio form of it."""
+``AsyncDataLogger``, the original streamvis's asyncio form of it; with
+``system_metrics=``, the machine sampled into ``sys/`` names (``system_metrics.py``)."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import struct
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from operator import itemgetter
 from typing import Any
 
@@ -24,7 +24,22 @@ import numpy as np
 
 from streamvis.logger.packed import packing_of
 
-__all__ = ["make_fast_write"]
+__all__ = ["DONE", "Done", "make_fast_write"]
+
+
+class Done:
+    """The value of ``write``: ignorable in sync code, awaitable in async code."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return iter(())  # type: ignore[return-value]
+
+    def __repr__(self) -> str:
+        return "<written>"
+
+
+DONE = Done()
 
 
 _Fast = tuple[Any, int, tuple[type, ...], type, type, type, Any, int]

@@ -20,7 +20,8 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 from types import TracebackType
 from typing import Any
 
@@ -32,8 +33,11 @@ from streamvis.limits import check_config, check_key
 from streamvis.logger.buffer import Control
 from streamvis.logger.checks import check_wall_time, check_write
 from streamvis.logger.delivery import Delivery
+from streamvis.logger.fast_write import DONE as _DONE
+from streamvis.logger.fast_write import Done as _Done
 from streamvis.logger.fast_write import make_fast_write
 from streamvis.logger.sinks import Sink, open_sink
+from streamvis.logger.system_metrics import StepTracker, SystemSampler, sampling_interval
 from streamvis.logger.tensors import ADAPTERS, F4, F8, I8, _resolve, canonical_dtype
 from streamvis.storage.model import ConfigUpdate, Deletion
 
@@ -46,19 +50,6 @@ TENSOR_TYPES = ("numpy", "torch", "jax")
 _PY = {float, int, bool}
 
 
-class _Done:
-    """The value of ``write``: ignorable in sync code, awaitable in async code."""
-
-    __slots__ = ()
-
-    def __await__(self) -> Generator[Any, None, None]:
-        return iter(())  # type: ignore[return-value]
-
-    def __repr__(self) -> str:
-        return "<written>"
-
-
-_DONE = _Done()
 _LIVE: weakref.WeakSet[DataLogger] = weakref.WeakSet()
 
 
@@ -89,6 +80,7 @@ class DataLogger:
         flush_every: float | None = None,
         token: str | None = None,
         tls_ca: str | None = None,
+        system_metrics: bool | float | None = None,
     ) -> None:
         """Two forms. The seed's: ``DataLogger(scope, delete_existing=False)``, then
         ``init(path=... | grpc_uri=..., flush_every=1.0, tensor_type="numpy")``.
@@ -113,7 +105,8 @@ class DataLogger:
         self.delete_existing = bool(delete_existing)
         self._target = (path, grpc_uri) if original_form else None
         self._defaults: dict[str, Any] = {"flush_every": flush_every, "tensor_type": tensor_type,
-                                          "token": token, "tls_ca": tls_ca}
+                                          "token": token, "tls_ca": tls_ca, "system_metrics":
+                                          sampling_interval(system_metrics, f"scope {scope!r}: ")}
         self._alive = [False]  # _accepting, in a cell the fast write reads
         self._closed = False
         self._forked = False
@@ -128,6 +121,8 @@ class DataLogger:
         self._thread: threading.Thread | None = None
         self._delivery: Delivery | None = None
         self._reset_fast: Callable[[], None] | None = None
+        self._sampler: SystemSampler | None = None  # system_metrics (system_metrics.py)
+        self._steps: StepTracker | None = None
 
     @property
     def _accepting(self) -> bool:
@@ -152,6 +147,7 @@ class DataLogger:
         flush_bytes: int = 16 << 20,
         max_batch_bytes: int = 3 << 20,
         close_timeout: float = 10.0,
+        system_metrics: bool | float | None = None,
     ) -> DataLogger:
         """Open the sink (a log ``path``, a server ``grpc_uri``, or a ready ``sink``) and
         start the flush thread. ``flush_every`` defaults to 1.0 s (2.0 s in the
@@ -159,7 +155,8 @@ class DataLogger:
         values of every supported kind are accepted. For a server, ``token`` (default
         ``$STREAMVIS_TOKEN``) is sent with every call and ``tls_ca`` (a PEM CA; default
         ``$STREAMVIS_TLS_CA``) makes the connection TLS. Without a destination, the one
-        given to the constructor is used. Returns the logger."""
+        given to the constructor is used. ``system_metrics=True`` (or seconds; default 10)
+        samples the machine into ``sys/`` names from this process (system_metrics.py)."""
         if path is None and grpc_uri is None and sink is None and self._target is not None:
             path, grpc_uri = self._target
         elif self._target is not None and (path, grpc_uri) != self._target:
@@ -177,6 +174,8 @@ class DataLogger:
             raise InvalidArgumentError(f"tensor_type must be one of {TENSOR_TYPES}, got {tensor_type!r}")
         if not flush_every > 0:
             raise InvalidArgumentError(f"flush_every must be > 0 seconds, got {flush_every!r}")
+        interval = sampling_interval(defaults["system_metrics"] if system_metrics is None
+                                     else system_metrics, f"scope {self.scope!r}: ")
         if sink is None:
             sink = open_sink(
                 None if path is None else os.fspath(path), grpc_uri, token=token, tls_ca=tls_ca
@@ -205,6 +204,11 @@ class DataLogger:
             target=self._run, name=f"streamvis-logger-{self.scope}", daemon=True
         )
         self._thread.start()
+        if interval is not None:  # the sampler writes through write(), like the caller
+            steps = self._steps = StepTracker(self._schemas)
+            self._sampler = SystemSampler(
+                lambda name, x, y: self.write(name, x=x, y=y), partial(steps.current, self._queue),
+                interval, thread_name=f"streamvis-system-metrics-{self.scope}").start()
         return self
 
     def start(self) -> DataLogger:
@@ -367,6 +371,8 @@ class DataLogger:
         # Two C-level steps, each atomic under the GIL: appends made between them land
         # past ``n`` and stay queued (only this thread, under the delivery lock, takes)
         taken = q[:n]
+        if self._steps is not None:  # before they leave the queue (system_metrics.py)
+            self._steps.observe(taken, n)
         del q[:n]
         return taken
 
@@ -409,6 +415,8 @@ class DataLogger:
         if self._closed or not self._accepting:
             self._closed = True
             return
+        if self._sampler is not None:  # its last sample goes into the final flush
+            self._sampler.stop(self._close_timeout if timeout is None else timeout)
         self._accepting = False
         self._closed = True
         self._wake.set()
@@ -436,7 +444,7 @@ class DataLogger:
         self._accepting = False
         self._closed = True
         self._queue = []
-        self._thread = None
+        self._thread = self._sampler = None  # threads do not survive a fork
         self._delivery = None  # its sink (file handle, channel) belongs to the parent
 
     # ---------------------------------------------------------------- context managers

@@ -4,6 +4,7 @@ built from a config, random data, CPU, nothing downloaded. The Trainer's own
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -74,5 +75,48 @@ def test_only_world_process_zero_logs(tmp_path: Path) -> None:
     cb = StreamvisCallback(path=str(tmp_path / "z.svl"))
     cb.on_train_begin(args, state, transformers.TrainerControl())
     cb.on_log(args, state, transformers.TrainerControl(), logs={"loss": 1.0})
+    cb.on_train_end(args, state, transformers.TrainerControl())
+    assert cb.run is None and not (tmp_path / "z.svl").exists()
+
+
+def test_system_metrics_sampled_while_training_at_global_steps(tmp_path: Path) -> None:
+    config = transformers.GPT2Config(vocab_size=64, n_positions=16, n_embd=16, n_layer=1,
+                                     n_head=2)
+    args = transformers.TrainingArguments(
+        output_dir=str(tmp_path / "out"), report_to="none", use_cpu=True, max_steps=4,
+        logging_steps=1, per_device_train_batch_size=2, save_strategy="no", disable_tqdm=True,
+        run_name="hf-sys", dataloader_num_workers=0)
+    callback = StreamvisCallback(path=str(tmp_path / "sys.svl"), system_metrics=0.05)
+    trainer = transformers.Trainer(model=transformers.GPT2LMHeadModel(config), args=args,
+                                   train_dataset=RandomTokens(16, 64, 8), callbacks=[callback])
+    trainer.train()
+    assert callback.run is None  # on_train_end closed the run: its sampler with it
+    assert not [t for t in threading.enumerate() if t.name.startswith("streamvis-system")]
+    tables, _ = read_log(tmp_path / "sys.svl")
+    names = {n for s, n in tables if s == "hf-sys"}
+    assert {"sys/cpu_percent", "sys/memory_percent", "sys/process_rss_bytes"} <= names
+    sampled = tables[("hf-sys", "sys/memory_percent")]["x"].tolist()
+    steps = tables[("hf-sys", "loss")]["x"].tolist()
+    assert sampled[-1] == steps[-1] == 4  # the last sample, at on_train_end: the last step
+    assert set(sampled) - set(steps) <= set(range(len(sampled)))  # else sample numbers
+
+
+@pytest.mark.parametrize("value", [0, float("nan"), "10s"])
+def test_a_bad_system_metrics_value_is_refused_at_construction(value) -> None:
+    from streamvis.errors import InvalidArgumentError
+
+    with pytest.raises(InvalidArgumentError) as err:
+        StreamvisCallback(system_metrics=value)
+    assert "system_metrics" in str(err.value) and repr(value) in str(err.value)
+
+
+def test_other_processes_never_sample(tmp_path: Path) -> None:
+    state = transformers.TrainerState(is_world_process_zero=False, global_step=3)
+    args = transformers.TrainingArguments(output_dir=str(tmp_path / "o"), report_to="none",
+                                          use_cpu=True)
+    cb = StreamvisCallback(path=str(tmp_path / "z.svl"), system_metrics=0.05)
+    cb.on_train_begin(args, state, transformers.TrainerControl())
+    cb.on_log(args, state, transformers.TrainerControl(), logs={"loss": 1.0})
+    assert not [t for t in threading.enumerate() if t.name.startswith("streamvis-system")]
     cb.on_train_end(args, state, transformers.TrainerControl())
     assert cb.run is None and not (tmp_path / "z.svl").exists()
