@@ -20,7 +20,13 @@ A plot is composed of parts that own their state: ``ranges`` (a ``RangeReads``: 
 to read after growth or a zoom, decimated lines), ``smoothing`` (a ``Smoothing``),
 ``filter_slider`` (a ``FilterSlider``, plots with a filter column) and ``color_by`` (a
 ``ColorByControl``, pages with ``color_by=``). Each is given the plot's lines and the
-few plot methods it calls; none refers back to ``PlotView``.
+few plot methods it calls; none refers back to ``PlotView``. The page's ``RunColors``
+(shared by its plots and its runs panel) gives each run its colour.
+
+Colours: ``color_by=`` first, then the schema's ``color`` section; without one (the
+``run`` formula) a line has its run's colour, and the run's several (name, index)
+groups in this plot are told apart by dash (lines) or shade (points), numbered in order
+of first appearance in the plot (``colors.variant``).
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ from streamvis.columns import WALL_TIME_COLUMN
 from streamvis.storage import GroupInfo, RangeRequest
 
 from ..address.layout import Cell
-from ..colors import Ordinals
+from ..colors import Ordinals, variant
 from ..local_time import local_time_hover
 from ..schema import PlotSpec, color_key
 from .color_by import ColorByControl
@@ -48,6 +54,7 @@ from .plot_figure import build_figure, lod_interval
 from .points import PointLayer
 from .ranges import RangeReads
 from .rows import Cols
+from .run_colors import RunColors
 from .smoothing import RAW_ALPHA_SMOOTHED, Smoothing
 
 __all__ = ["Key", "Cols", "PlotView", "group_label", "PlotLimits", "Job"]
@@ -69,7 +76,10 @@ class PlotView:
         color_by: str | None = None,
         run_value: Callable[[str, str], Any] | None = None,
         x_mode: str | None = None,
+        colors: RunColors | None = None,
     ) -> None:
+        """``colors``: the page's run colours (its ``by`` is the ``color_by`` rule); None:
+        this plot's own, from ``color_by`` and ``run_value``."""
         self.spec, self.cell, self.limits = spec, cell, limits
         # x=wall|relative: drawn against each point's wall time (a datetime axis for wall).
         # The page's x= sets line plots; a scatter's x is a coordinate, so only its own
@@ -82,6 +92,8 @@ class PlotView:
         self.lines: dict[Key, Line] = {}
         self.hidden = 0  # matching groups beyond max_lines
         self.scope_ords, self.name_ords, self.key_ords = Ordinals(), Ordinals(), Ordinals()
+        self.variant_ords = Ordinals()  # (name, index) groups of a run told apart
+        self.colors = colors if colors is not None else RunColors(color_by=color_by, run_value=self.run_value)
         self.width_px = limits.width_px
         self.filtered = spec.filter_column is not None
         self.is_line = spec.glyph_kind == "line"
@@ -121,9 +133,9 @@ class PlotView:
                 title=spec.filter_title or spec.filter_column or "", position=cell.position,
             )
         self.color_by: ColorByControl | None = None
-        if color_by:
+        if self.colors.by is not None:
             self.color_by = ColorByControl(
-                color_by, run_value=self.run_value, lines=self.lines, layer=self.layer,
+                self.colors.by, run_value=self.run_value, lines=self.lines, layer=self.layer,
                 figure=self.figure, legend=self.legend, note=self._note, unnote=self._unnote,
                 also_color=self.smoothing.set_color,
                 click_policy=spec.legend_kwargs.get("click_policy", "hide"),
@@ -154,12 +166,20 @@ class PlotView:
 
     # ---- which groups, how many points -------------------------------------------------
     def color(self, key: Key) -> str:
+        """The colour of a new line (see the module doc)."""
+        return self.style(key)[0]
+
+    def style(self, key: Key) -> tuple[str, str]:
+        """(colour, dash pattern) of a new line (see the module doc)."""
         scope, name, index = key
         if self.color_by is not None:
-            return self.color_by.color(scope)
+            k = self.variant_ords((name, index))
+            return self.color_by.color(scope), variant("#000000", k, dashes=self.is_line)[1]
+        if self.spec.color.formula == "run":
+            return variant(self.colors.run(scope), self.variant_ords((name, index)), dashes=self.is_line)
         s_ord, n_ord = self.scope_ords(scope), self.name_ords(name)
         ck = color_key(self.spec.key_fun, s_ord, n_ord, index) if self.spec.key_fun else key
-        return self.spec.color.color(s_ord, n_ord, index, self.key_ords(ck))
+        return self.spec.color.color(s_ord, n_ord, index, self.key_ords(ck)), "solid"
 
     @property
     def cap(self) -> int:
@@ -226,7 +246,8 @@ class PlotView:
                 " narrow them with scopes= (or names=)",
             )
             return False
-        self.lines[key] = Line(key, color=self.color(key))
+        color, dash = self.style(key)
+        self.lines[key] = Line(key, color=color, dash=dash)
         return True
 
     def _put(self, key: Key, data: Cols, *, slack: float = 0.5) -> None:
@@ -235,7 +256,8 @@ class PlotView:
         if key in self.layer:
             self.layer.replace(key, data, slack=slack)
         else:
-            self.layer.add(key, self.lines[key].color, data, slack=slack)
+            line = self.lines[key]
+            self.layer.add(key, line.color, data, slack=slack, dash=line.dash)
             if self.smoothing.drawn:
                 self.layer.set_alpha(key, RAW_ALPHA_SMOOTHED)
 
