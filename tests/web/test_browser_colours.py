@@ -155,3 +155,36 @@ def test_a_schema_color_section_and_color_by_still_decide(server, page):
     sgd = {c for (r, _), c in colours.items() if int(r[1:]) % 2 == 1}
     assert len(adam) == len(sgd) == 1 and adam != sgd
     assert all(swatches[r] == (adam if int(r[1:]) % 2 == 0 else sgd).copy().pop() for r in RUNS)
+
+
+# (plot) -> {legend, frame}: the legend's box and the data frame's, in the plot's pixels
+# (null until the legend is shown and laid out)
+BOXES_JS = """(plot) => { const views = [];
+  const walk = v => { views.push(v); for (const c of (v.child_views ?? [])) walk(c); };
+  for (const v of Object.values(Bokeh.index)) walk(v);
+  const pv = views.find(v => v.model.name === plot);
+  if (!pv) return null;
+  const legend = [...pv.model.center, ...pv.model.right, ...pv.model.left, ...pv.model.above,
+                  ...pv.model.below].find(a => a.items !== undefined);
+  const lv = pv.renderer_views.get(legend) ?? pv.views?.find(legend);
+  if (!legend.visible || !lv || !lv.bbox || !(lv.bbox.width > 0) || !legend.items.length) return null;
+  const box = b => [b.left, b.top, b.right, b.bottom];
+  return {legend: box(lv.bbox), frame: box(pv.frame.bbox), items: legend.items.length}; }"""
+
+
+def test_the_legend_is_beside_the_data_and_off_past_ten_lines(server, page):
+    open_page(page, server.url + "/?rows=lr,loss&scopes=^r0[0-3]$")
+    boxes = page.wait_for_function(
+        f"() => {{ const b = ({BOXES_JS})('plot:0'); return b && b.items === 4 && b; }}", timeout=WAIT_MS
+    ).json_value()
+    (ll, lt, lr, lb), (fl, ft, fr, fb) = boxes["legend"], boxes["frame"]
+    assert ll >= fr or lr <= fl or lt >= fb or lb <= ft, boxes  # no overlap with the data
+    # eight lines (four runs, two names) still have a legend; past ten they do not
+    page.wait_for_function(f"() => {{ const b = ({BOXES_JS})('plot:1'); return b && b.items === 8; }}",
+                           timeout=WAIT_MS)
+    open_page(page, server.url + "/?rows=lr,loss")
+    wait_styles(page, 20, 2)
+    page.wait_for_function(
+        "() => Bokeh.documents[0].get_model_by_name('plot:0').right.filter(a => a.items !== undefined)"
+        ".every(a => !a.visible)", timeout=WAIT_MS)
+    assert page.evaluate(f"() => ({BOXES_JS})('plot:0')") is None

@@ -61,6 +61,11 @@ __all__ = ["Key", "Cols", "PlotView", "group_label", "PlotLimits", "Job"]
 
 MIN_CAP = 64  # points per line, however many lines share the budget
 DIMMED_ALPHA = 0.15  # lines of runs not highlighted in the runs panel
+LEGEND_STYLE: dict[str, object] = {
+    "click_policy": "hide", "location": "top_left", "label_text_font_size": "11px",
+    "label_height": 14, "glyph_height": 14, "glyph_width": 18, "spacing": 0, "padding": 4,
+    "margin": 4, "border_line_alpha": 0, "background_fill_alpha": 0,
+}
 
 
 class PlotView:
@@ -100,10 +105,12 @@ class PlotView:
         self.figure = self._figure(webgl)
         self._base_title = str(self.figure.title.text)  # type: ignore[attr-defined]
         self._notes: dict[str, str] = {}
-        legend_kw: dict[str, object] = {"click_policy": "hide", "location": "top_left"}
+        # the legend beside the data, never on it (hidden past LEGEND_MAX lines); a
+        # schema's legend kwargs place it within that side panel
+        legend_kw: dict[str, object] = dict(LEGEND_STYLE)
         legend_kw.update(spec.legend_kwargs)
         self.legend = Legend(items=[], visible=False, **legend_kw)  # type: ignore[arg-type]
-        self.figure.add_layout(self.legend)
+        self.figure.add_layout(self.legend, "right")
         name = f"lines:{cell.position}"
         self.layer: LineLayer | PointLayer
         if self.is_line:
