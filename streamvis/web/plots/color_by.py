@@ -1,4 +1,4 @@
-"""``color_by=KEY``: runs coloured by a config value instead of one colour per line.
+"""``color_by=KEY``: runs coloured by a config value instead of one colour per run.
 
 Runs with equal values share a colour (a number never equals a string: ``32`` and
 ``"32"`` are two values). Strings, booleans and up to ``MAX_CATEGORIES`` distinct

@@ -1,0 +1,69 @@
+"""How the page looks, in real Chromium (issue 21, part 5): a runs panel wide enough for
+its config columns that the viewer can drag wider or narrower, and the index page in the
+page's typographic scale."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import yaml
+
+from streamvis.storage import ConfigUpdate, Points, Store
+
+from .conftest import WebServer
+from .helpers import open_page
+
+pytestmark = pytest.mark.browser
+WAIT_MS = 30_000
+PANEL = "Bokeh.documents[0].get_model_by_name('runs:source')"
+
+# (name) -> the page box of the first view of the model named ``name``
+BOX_JS = """(name) => { const views = [];
+  const walk = v => { views.push(v); for (const c of (v.child_views ?? [])) walk(c); };
+  for (const v of Object.values(Bokeh.index)) walk(v);
+  const v = views.find(v => v.model.name === name);
+  if (!v) return null;
+  const r = v.el.getBoundingClientRect();
+  return {x: r.x, y: r.y, w: r.width, h: r.height}; }"""
+
+
+@pytest.fixture
+def server(tmp_path, log_path):
+    schema = tmp_path / "s.yaml"
+    schema.write_text(yaml.safe_dump({"loss": {"name_pattern": "^loss$", "columns": ["x", "y"]}}))
+    with Store.open(log_path, "a") as s:
+        for k in range(3):
+            s.append([ConfigUpdate(f"run{k}", {"lr": 1e-3 * (k + 1), "opt": "adam", "batch": 32 * (k + 1)}),
+                      Points(f"run{k}", "loss", 0, {"x": np.arange(5.0), "y": np.ones(5)})])
+    ws = WebServer(log_path, schema, refresh=0.3)
+    yield ws
+    ws.stop()
+
+
+def test_the_runs_panel_shows_its_config_columns_and_drags_wider(server, page):
+    page.set_viewport_size({"width": 1400, "height": 800})
+    open_page(page, server.url + "/?rows=loss")
+    page.wait_for_function(f"() => {PANEL} && {PANEL}.data.scope.length === 3", timeout=WAIT_MS)
+    # every column of the table, the three config keys included, within the panel
+    page.wait_for_function(
+        "() => Bokeh.documents[0].get_model_by_name('runs:table').columns.length === 8", timeout=WAIT_MS)
+    page.wait_for_function(
+        "() => { const b = Bokeh.documents[0].get_model_by_name('runs:body');"
+        " const t = Bokeh.documents[0].get_model_by_name('runs:table');"
+        " return b.width >= t.columns.reduce((a, c) => a + c.width, 0); }", timeout=WAIT_MS)
+    header = page.locator(".slick-header-column", has_text="batch")
+    header.wait_for(timeout=WAIT_MS)
+    body = page.evaluate(BOX_JS, "runs:body")
+    hb = header.bounding_box()
+    assert hb is not None and hb["x"] + hb["width"] <= body["x"] + body["w"] + 1  # not cut off
+    plot = page.evaluate(BOX_JS, "plot:0")
+    # the corner handle drags the panel wider; the plots take what is left
+    x, y = body["x"] + body["w"] - 3, body["y"] + body["h"] - 3
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 150, y, steps=5)
+    page.mouse.up()
+    page.wait_for_function(f"() => ({BOX_JS})('runs:body').w >= {body['w'] + 100}", timeout=WAIT_MS)
+    page.wait_for_function(f"() => ({BOX_JS})('plot:0').w <= {plot['w'] - 100}", timeout=WAIT_MS)
+    after = page.evaluate(BOX_JS, "plot:0")
+    assert after["x"] >= plot["x"] + 100  # beside the panel, not under it
