@@ -67,3 +67,27 @@ def test_the_runs_panel_shows_its_config_columns_and_drags_wider(server, page):
     page.wait_for_function(f"() => ({BOX_JS})('plot:0').w <= {plot['w'] - 100}", timeout=WAIT_MS)
     after = page.evaluate(BOX_JS, "plot:0")
     assert after["x"] >= plot["x"] + 100  # beside the panel, not under it
+
+
+def _style(locator) -> dict:
+    locator.first.wait_for(timeout=WAIT_MS)
+    return locator.first.evaluate(
+        "e => { const s = getComputedStyle(e); return {size: s.fontSize, family: s.fontFamily,"
+        " border: s.borderLeftWidth}; }")
+
+
+def test_the_index_page_is_styled_like_the_rest(server, page):
+    open_page(page, server.url + "/index")
+    title, section, text = _style(page.locator("h1")), _style(page.locator("h2")), _style(page.locator("p"))
+    plots_cell = _style(page.locator("table.sv-plots td"))
+    runs_cell = _style(page.locator(".slick-cell"))
+    # one typographic scale: title 20, sections 16, text 14, tables 13 px
+    assert (title["size"], section["size"], text["size"]) == ("20px", "16px", "14px")
+    assert plots_cell["size"] == runs_cell["size"] == "13px"
+    assert plots_cell["border"] == "0px"  # rules between rows, not a boxed debug table
+    assert title["family"] == runs_cell["family"] and title["family"].startswith("system-ui")
+    # the live page's runs panel is set in the same type
+    open_page(page, server.url + "/?rows=loss")
+    page.wait_for_function(f"() => {PANEL} && {PANEL}.data.scope.length === 3", timeout=WAIT_MS)
+    panel_cell = _style(page.locator(".slick-cell"))
+    assert (panel_cell["size"], panel_cell["family"]) == ("13px", title["family"])

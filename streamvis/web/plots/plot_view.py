@@ -63,7 +63,7 @@ MIN_CAP = 64  # points per line, however many lines share the budget
 DIMMED_ALPHA = 0.15  # lines of runs not highlighted in the runs panel
 LEGEND_STYLE: dict[str, object] = {
     "click_policy": "hide", "location": "top_left", "label_text_font_size": "11px",
-    "label_height": 14, "glyph_height": 14, "glyph_width": 18, "spacing": 0, "padding": 4,
+    "label_height": 16, "glyph_height": 16, "glyph_width": 18, "spacing": 0, "padding": 8,
     "margin": 4, "border_line_alpha": 0, "background_fill_alpha": 0,
 }
 

@@ -41,6 +41,7 @@ from .. import safe_html
 from ..address.page_url import COLOR_BY_JS
 from ..address.where import parse_where, selects
 from ..local_time import epoch_ms, local_time_cells
+from ..style import TABLE_CSS
 
 __all__ = ["RunsPanel", "RunRow", "MAX_CONFIG_COLUMNS", "PANEL_WIDTH", "PANEL_MAX_WIDTH", "table_cell",
            "date_cell", "START_KEYS", "panel_width"]
@@ -130,6 +131,7 @@ class RunsPanel:
             autosize_mode="none",
             sizing_mode="stretch_both",
             name="runs:table",
+            stylesheets=[TABLE_CSS],
         )
         self.search = TextInput(placeholder="search runs", name="runs:search", sizing_mode="stretch_width",
                                 value=find, value_input=find)
@@ -196,12 +198,12 @@ class RunsPanel:
             TableColumn(
                 field="shown",
                 title="shown",
-                width=46,
+                width=52,
                 formatter=HTMLTemplateFormatter(template=TICK),
                 sortable=False,
             ),
             TableColumn(field="scope", title="run", width=140, formatter=StringFormatter()),
-            TableColumn(field="last_step", title="last step", width=64, formatter=NumberFormatter(format="0,0")),
+            TableColumn(field="last_step", title="last step", width=72, formatter=NumberFormatter(format="0,0")),
             TableColumn(field="updated", title="last update", width=120, formatter=local_time_cells()),
         ]
         for k in self._keys:
