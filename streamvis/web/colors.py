@@ -71,6 +71,11 @@ def _lab(rgb: np.ndarray) -> np.ndarray:
     return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], -1)
 
 
+def _hex(rgb: Any) -> str:
+    r, g, b = (int(round(float(v))) for v in rgb)
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
 def _rgb(color: str) -> tuple[int, int, int]:
     return int(color[1:3], 16), int(color[3:5], 16), int(color[5:7], 16)
 
@@ -95,7 +100,7 @@ class _Extension:
         with self._lock:
             while len(self.colors) <= k and float(self._dmin.max()) > 0:
                 i = int(self._dmin.argmax())
-                self.colors.append("#%02x%02x%02x" % tuple(int(v) for v in self._cand[i]))
+                self.colors.append(_hex(self._cand[i]))
                 self._dmin = np.minimum(self._dmin, np.linalg.norm(self._lab - self._lab[i], axis=1))
             return self.colors[k % len(self.colors)]
 
@@ -118,7 +123,7 @@ def shade(color: str, amount: float) -> str:
     rgb = np.array(_rgb(color), np.float64)
     target = 255.0 if amount > 0 else 0.0
     out = rgb + (target - rgb) * abs(amount)
-    return "#%02x%02x%02x" % tuple(int(round(v)) for v in out)
+    return _hex(out)
 
 
 def variant(color: str, k: int, *, dashes: bool) -> tuple[str, str]:

@@ -14,6 +14,7 @@ strings must be there as text (the checks are not vacuous).
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import urllib.parse
@@ -203,6 +204,9 @@ def test_every_string_through_every_surface_stays_text(served: dict[str, Any]) -
                 assert h.text in texts, (h.label, "not shown as text")  # the header's text
         lines = [_height(i, surface) for i in range(b, min(b + BATCH, len(STRINGS)))
                  if STRINGS[i].markup for surface in ("scope", "name")]
+        # the swatches (HTML templates) hold the runs' colours, whatever the runs' names
+        swatches = page.evaluate("() => Bokeh.documents[0].get_model_by_name('runs:source').data.swatch")
+        assert swatches and all(re.fullmatch(r"#[0-9a-fA-F]{6}", c) for c in swatches), swatches[:5]
         tips = _hover_lines(page, lines)
         assert any(t.startswith("h") for t in tips), tips[:10]  # tooltips named runs
         hovered.update(tips)

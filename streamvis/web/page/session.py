@@ -47,8 +47,8 @@ from .. import safe_html
 from ..address.layout import Layout
 from ..address.page_url import PageUrl
 from ..plots.plot_view import Job, Key, PlotView
-from ..plots.run_colors import RunColors
 from ..plots.rows import Cols, select_rows
+from ..plots.run_colors import RunColors
 from ..runs.run_filter import RunFilter
 from ..runs.session_panel import SessionPanel
 from .app_config import AppConfig

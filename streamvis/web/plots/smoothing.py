@@ -91,8 +91,8 @@ class Smoothing:
             )
         layer = self.layer
         if job.key not in layer:
-            line = self._lines[job.key]
-            layer.add(job.key, line.color, cols, dash=line.dash)
+            drawn = self._lines[job.key]
+            layer.add(job.key, drawn.color, cols, dash=drawn.dash)
             if job.key in self._raw:
                 self._raw.set_alpha(job.key, RAW_ALPHA_SMOOTHED)
         else:
