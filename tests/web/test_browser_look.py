@@ -11,7 +11,7 @@ import yaml
 from streamvis.storage import ConfigUpdate, Points, Store
 
 from .conftest import WebServer
-from .helpers import open_page
+from .helpers import hover_at, open_page
 
 pytestmark = pytest.mark.browser
 WAIT_MS = 30_000
@@ -34,7 +34,7 @@ def server(tmp_path, log_path):
     with Store.open(log_path, "a") as s:
         for k in range(3):
             s.append([ConfigUpdate(f"run{k}", {"lr": 1e-3 * (k + 1), "opt": "adam", "batch": 32 * (k + 1)}),
-                      Points(f"run{k}", "loss", 0, {"x": np.arange(5.0), "y": np.ones(5)})])
+                      Points(f"run{k}", "loss", 0, {"x": np.arange(5.0), "y": np.ones(5) * (k + 1)})])
     ws = WebServer(log_path, schema, refresh=0.3)
     yield ws
     ws.stop()
@@ -91,3 +91,30 @@ def test_the_index_page_is_styled_like_the_rest(server, page):
     page.wait_for_function(f"() => {PANEL} && {PANEL}.data.scope.length === 3", timeout=WAIT_MS)
     panel_cell = _style(page.locator(".slick-cell"))
     assert (panel_cell["size"], panel_cell["family"]) == ("13px", title["family"])
+
+
+HOVER_ROWS_JS = """() => { const box = document.getElementById('sv-hover-table');
+  if (box === null || box.style.display === 'none') return null;
+  return [...box.querySelectorAll('tr')].map(tr => [...tr.children].slice(1).map(td => td.textContent)); }"""
+
+
+def test_the_hover_table_lists_every_shown_run_at_the_cursor_sorted_by_value(server, page):
+    open_page(page, server.url + "/?rows=loss")
+    page.wait_for_function(f"() => {PANEL} && {PANEL}.data.scope.length === 3", timeout=WAIT_MS)
+    page.wait_for_function(
+        "() => { const d = Bokeh.documents[0].get_model_by_name('lines:0:source').data;"
+        " return d.n.length === 3 && d.n.every(n => n === 5); }", timeout=WAIT_MS)
+    hover_at(page, "plot:0", 2.4, 2.0)
+    rows = page.wait_for_function(HOVER_ROWS_JS, timeout=WAIT_MS).json_value()
+    assert rows == [["run2", "loss", "3"], ["run1", "loss", "2"], ["run0", "loss", "1"]]
+    assert page.evaluate("() => document.getElementById('sv-hover-table').firstChild.textContent") == "x 2.4"
+    # a run unticked in the panel leaves the table
+    page.locator(".slick-row", has_text="run1").locator(".slick-cell").nth(1).click()
+    page.wait_for_function(f"() => !{PANEL}.data.shown[{PANEL}.data.scope.indexOf('run1')]", timeout=WAIT_MS)
+    hover_at(page, "plot:0", 3.0, 2.0)
+    page.wait_for_function(f"() => {{ const r = ({HOVER_ROWS_JS})(); return r && r.length === 2; }}",
+                           timeout=WAIT_MS)
+    assert [r[0] for r in page.evaluate(HOVER_ROWS_JS)] == ["run2", "run0"]
+    # the mouse leaves the plot: the table goes
+    page.mouse.move(5, 5)
+    page.wait_for_function(f"() => ({HOVER_ROWS_JS})() === null", timeout=WAIT_MS)

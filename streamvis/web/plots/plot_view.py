@@ -48,6 +48,7 @@ from ..local_time import local_time_hover
 from ..schema import PlotSpec, color_key
 from .color_by import ColorByControl
 from .filter_slider import FilterSlider
+from .hover_table import attach_hover_table
 from .line_state import Job, Line, PlotLimits
 from .lines import Key, LineLayer, group_label
 from .plot_figure import build_figure, lod_interval
@@ -150,6 +151,8 @@ class PlotView:
             self.layer.legend = None  # the legend names the values, not the lines
         self.hover = self._hover_tool()
         self.figure.add_tools(self.hover)
+        if self.is_line:  # every shown line's value at the cursor's x, sorted
+            attach_hover_table(self.figure, self.layer.source, x_mode=self.x_mode, x_label=self._x_label)
         self.root: object = self._controls()
         self._unfit: set[tuple[str, str]] = set()
         self._unfit_by_missing: dict[str, tuple[str, int]] = {}  # missing columns -> (first, count)
@@ -199,13 +202,17 @@ class PlotView:
         """The columns a group needs to be drawn here."""
         return (self.x_col, *self.spec.columns[1:])
 
+    @property
+    def _x_label(self) -> str:
+        return {"wall": "time", "relative": "seconds"}.get(self.x_mode, self.spec.x)
+
     def _hover_tool(self) -> HoverTool:
         """Hover names the group and the values of the point under the cursor: a line's
         nearest point is ``$snap_x``/``$snap_y`` (BokehJS's names for multi_line), in the
         axis's units (a date for x=wall)."""
         spec = self.spec
         x, y = ("$snap_x", "$snap_y") if self.is_line else ("@x", "@y")
-        x_label = {"wall": "time", "relative": "seconds"}.get(self.x_mode, spec.x)
+        x_label = self._x_label
         tips = [("run", "@scope"), ("name", "@name"), ("index", "@index")]
         formatters: dict[str, Any] = {}
         if self.x_mode == "wall":
