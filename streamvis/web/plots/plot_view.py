@@ -43,7 +43,7 @@ from streamvis.columns import WALL_TIME_COLUMN
 from streamvis.storage import GroupInfo, RangeRequest
 
 from ..address.layout import Cell
-from ..colors import Ordinals, variant
+from ..colors import DASHES, Ordinals, variant
 from ..local_time import local_time_hover
 from ..schema import PlotSpec, color_key
 from .color_by import ColorByControl
@@ -183,8 +183,8 @@ class PlotView:
         """(colour, dash pattern) of a new line (see the module doc)."""
         scope, name, index = key
         if self.color_by is not None:
-            k = self.variant_ords((name, index))
-            return self.color_by.color(scope), variant("#000000", k, dashes=self.is_line)[1]
+            k = self.variant_ords((name, index))  # the value's colour; a run's groups by dash
+            return self.color_by.color(scope), DASHES[k % len(DASHES)] if self.is_line else "solid"
         if self.spec.color.formula == "run":
             return variant(self.colors.run(scope), self.variant_ords((name, index)), dashes=self.is_line)
         s_ord, n_ord = self.scope_ords(scope), self.name_ords(name)
