@@ -7,13 +7,15 @@ Subpackages, each importing only the ones listed after it (one way):
 - ``runs``: the runs panel (a table of runs: ticks, highlights, find, filter) and the
   run filter of ``where=``; the session's side of the panel.
 - ``plots``: one plot and its layers (lines, points), its range reads, filter slider,
-  smoothing and ``color_by`` colouring; the point budget.
+  smoothing and ``color_by`` colouring; the point budget; ``RunColors``, the page's
+  run -> colour map that its plots and its runs panel share.
 - ``address``: what the page's address says (``rows=``/``cols=`` layouts, ``where=``
   conditions, run selections, the panel's parameters) and how the page writes it back.
 
 Modules every subpackage may use: ``schema`` (YAML plot schemas), ``colors``
-(palettes and colour slots), ``figure_kwargs`` (a schema's figure properties),
-``safe_html`` (the one boundary where strings become HTML). ``cli``: the commands.
+(palettes, colour slots, the run colours), ``figure_kwargs`` (a schema's figure
+properties), ``safe_html`` (the one boundary where strings become HTML), ``style`` (the
+page's one stylesheet: type scale and spacing). ``cli``: the commands.
 """
 
 from __future__ import annotations

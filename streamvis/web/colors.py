@@ -1,19 +1,26 @@
 """Glyph colours: a palette, a slot formula, and ordinals that never shift.
 
 Each glyph (scope, name, index) gets a slot from its plot's formula; its colour is
-``palette[slot % num_colors]``. Scopes and names are numbered in order of first
-appearance (``Ordinals``), so a group that appears later never changes the colour
-of one already drawn. The ``key`` formula (the default without a ``color`` section)
-gives the k-th (scope, name, index) of a plot the palette position ``vdc(k)``.
+``palette[slot % num_colors]``. The ``run`` formula (the default without a ``color``
+section) gives every line of a run the run's colour, the same on every plot of a page
+(``run_color``: a fixed palette of 20 colours far apart, then more chosen the same way),
+and tells a run's several names or indices in one plot apart by ``variant``: a dash
+pattern for lines, a lighter or darker shade for points.
+
+Scopes and names are numbered in order of first appearance (``Ordinals``), so a group
+that appears later never changes the colour of one already drawn. The ``key`` formula
+(``color.key_fun``) gives the k-th key of a plot the palette position ``vdc(k)``.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import bokeh.palettes as bp
+import numpy as np
 
 from streamvis.errors import InvalidArgumentError
 
@@ -26,13 +33,105 @@ __all__ = [
     "slot_for",
     "vdc",
     "DEFAULT_PALETTE",
+    "RUN_PALETTE",
+    "run_color",
+    "variant",
+    "shade",
+    "DASHES",
 ]
 
-FORMULAS = ("name", "index", "name_index", "index_name", "scope", "scope_name", "key")
-# without a schema ``color`` section: a colour per (scope, name, index), spread over
-# a continuous palette (its darkest and lightest ends left out)
+FORMULAS = ("run", "name", "index", "name_index", "index_name", "scope", "scope_name", "key")
+# the key formula (color.key_fun without a palette): a colour per key, spread over a
+# continuous palette (its darkest and lightest ends left out)
 DEFAULT_PALETTE = "Turbo256"
 SPREAD = (0.08, 0.92)
+
+# The run colours: Category10 (matplotlib's and TensorBoard's familiar first ten) without
+# its grey (grey means "no value" under color_by), then eleven more picked, each the
+# farthest (CIELAB) from those before among mid-light, moderately saturated colours.
+# Any two of the 20 are at least 27 CIELAB units apart (Category10's purple and pink
+# are the closest pair).
+RUN_PALETTE: tuple[str, ...] = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+    "#8c564b", "#e377c2", "#bcbd22", "#17becf", "#3c693c",
+    "#966900", "#c3005a", "#ff8787", "#00c396", "#1e87ff",
+    "#a5b469", "#d29669", "#963c69", "#5a7800", "#a5a5e1",
+)
+DASHES = ("solid", "dashed", "dotted", "dashdot")
+SHADES = (0.0, 0.45, -0.35, 0.65, 0.25, -0.2)  # > 0: towards white, < 0: towards black
+
+
+def _lab(rgb: np.ndarray) -> np.ndarray:
+    """sRGB 0..255 (rows) in CIELAB (D65)."""
+    c = np.asarray(rgb, np.float64) / 255.0
+    c = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    m = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]])
+    xyz = c @ m.T / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
+    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], -1)
+
+
+def _hex(rgb: Any) -> str:
+    r, g, b = (int(round(float(v))) for v in rgb)
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def _rgb(color: str) -> tuple[int, int, int]:
+    return int(color[1:3], 16), int(color[3:5], 16), int(color[5:7], 16)
+
+
+class _Extension:
+    """Run colours past the palette: each the candidate farthest from every colour before
+    (the same rule that picked the palette's last eleven), computed once, on demand."""
+
+    def __init__(self) -> None:
+        g = np.arange(0, 256, 15)
+        cand = np.array(np.meshgrid(g, g, g)).reshape(3, -1).T
+        lab = _lab(cand)
+        chroma = np.hypot(lab[:, 1], lab[:, 2])
+        keep = (lab[:, 0] >= 38) & (lab[:, 0] <= 72) & (chroma >= 30) & (chroma <= 70)
+        self._cand, self._lab = cand[keep], lab[keep]
+        chosen = _lab(np.array([_rgb(c) for c in RUN_PALETTE]))
+        self._dmin = np.min(np.linalg.norm(self._lab[:, None] - chosen[None], axis=-1), axis=1)
+        self.colors: list[str] = list(RUN_PALETTE)
+        self._lock = threading.Lock()
+
+    def get(self, k: int) -> str:
+        with self._lock:
+            while len(self.colors) <= k and float(self._dmin.max()) > 0:
+                i = int(self._dmin.argmax())
+                self.colors.append(_hex(self._cand[i]))
+                self._dmin = np.minimum(self._dmin, np.linalg.norm(self._lab - self._lab[i], axis=1))
+            return self.colors[k % len(self.colors)]
+
+
+_extension: _Extension | None = None
+
+
+def run_color(k: int) -> str:
+    """The colour of the ``k``-th run of a page (it never depends on how many follow)."""
+    global _extension
+    if k < len(RUN_PALETTE):
+        return RUN_PALETTE[k]
+    if _extension is None:
+        _extension = _Extension()
+    return _extension.get(k)
+
+
+def shade(color: str, amount: float) -> str:
+    """``color`` moved towards white (``amount`` > 0) or black (< 0) by ``|amount|``."""
+    rgb = np.array(_rgb(color), np.float64)
+    target = 255.0 if amount > 0 else 0.0
+    out = rgb + (target - rgb) * abs(amount)
+    return _hex(out)
+
+
+def variant(color: str, k: int, *, dashes: bool) -> tuple[str, str]:
+    """(colour, dash pattern) of the ``k``-th of a run's lines in one plot: the same hue,
+    told apart by dash (``dashes``: a line plot) and then by shade."""
+    if dashes:
+        return shade(color, SHADES[(k // len(DASHES)) % len(SHADES)]), DASHES[k % len(DASHES)]
+    return shade(color, SHADES[k % len(SHADES)]), "solid"
 
 
 def vdc(k: int) -> float:
@@ -96,6 +195,8 @@ def slot_for(
         return scope_ord * num_groups + name_ord
     if formula == "key":
         return key_ord
+    if formula == "run":  # the page's run colours decide (PlotView asks RunColors)
+        return scope_ord
     raise InvalidArgumentError(
         f"unknown colour formula {formula!r}; allowed: {', '.join(FORMULAS)}"
     )

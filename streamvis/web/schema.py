@@ -9,7 +9,10 @@ plot (nested mappings merged key by key, the plot's own keys winning). Per plot:
     color:        {palette, num_colors, formula | key_fun, num_groups, num_indices}
                   key_fun: letters of s, n, i (scope, name, index) in any order and
                   subset ("sni", "ni", "is"): the colour key is the tuple of those
-                  ordinals in that order (the original streamvis's form)
+                  ordinals in that order (the original streamvis's form).
+                  Without a color section (or with ``formula: run``) a run has one
+                  colour on every plot of the page (colors.run_color); its several
+                  names or indices in one plot differ by dash or shade
     figure_kwargs: Bokeh figure properties (title, x_axis_label, ...); the mappings
                    ``title``, ``xaxis``, ``yaxis``, ``xgrid``, ``ygrid`` are applied to
                    those sub-models and ``legend`` to the legend (see figure_kwargs.py)
@@ -38,7 +41,7 @@ from streamvis.errors import InvalidArgumentError
 from streamvis.patterns import compile_pattern
 from streamvis.storage.scan import parse_header
 
-from .colors import DEFAULT_PALETTE, FORMULAS, ColorSpec, resolve_palette
+from .colors import FORMULAS, RUN_PALETTE, ColorSpec, resolve_palette
 
 __all__ = [
     "SchemaError",
@@ -220,12 +223,10 @@ def _positive_int(plot: str, key: str, value: Any, default: int) -> int:
 
 def _parse_color(plot: str, raw: Mapping[str, Any]) -> ColorSpec:
     _check_keys(plot, "color.", raw, COLOR_KEYS)
-    if not raw:  # no color section: a colour per line, spread over a continuous palette
+    if not raw or set(raw) == {"formula"} and raw["formula"] == "run":
+        # no color section: each run its page-wide colour (RunColors)
         return ColorSpec.build(
-            palette_name=DEFAULT_PALETTE,
-            palette=resolve_palette(DEFAULT_PALETTE),
-            num_colors=len(resolve_palette(DEFAULT_PALETTE)),
-            formula="key",
+            palette_name="run", palette=RUN_PALETTE, num_colors=len(RUN_PALETTE), formula="run"
         )
     palette_name = raw.get("palette", "Category10_10")
     try:

@@ -14,6 +14,7 @@ strings must be there as text (the checks are not vacuous).
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import urllib.parse
@@ -187,6 +188,7 @@ def test_every_string_through_every_surface_stays_text(served: dict[str, Any]) -
     # the main page of each batch of runs: panel (columns, cells, colour-by options),
     # legend, titles, and hover over each batch's lines
     hovered: set[str] = set()
+    tables: list[str] = []
     for b in range(0, len(STRINGS), BATCH):
         runs = "|".join(f"{i:02d}" for i in range(b, min(b + BATCH, len(STRINGS))))
         query = urllib.parse.urlencode({"rows": "all", "scopes": f"^h(?:{runs})"}, safe=",;")
@@ -203,11 +205,17 @@ def test_every_string_through_every_surface_stays_text(served: dict[str, Any]) -
                 assert h.text in texts, (h.label, "not shown as text")  # the header's text
         lines = [_height(i, surface) for i in range(b, min(b + BATCH, len(STRINGS)))
                  if STRINGS[i].markup for surface in ("scope", "name")]
+        # the swatches (HTML templates) hold the runs' colours, whatever the runs' names
+        swatches = page.evaluate("() => Bokeh.documents[0].get_model_by_name('runs:source').data.swatch")
+        assert swatches and all(re.fullmatch(r"#[0-9a-fA-F]{6}", c) for c in swatches), swatches[:5]
         tips = _hover_lines(page, lines)
         assert any(t.startswith("h") for t in tips), tips[:10]  # tooltips named runs
         hovered.update(tips)
+        # the hover table (every shown run at the cursor's x) names runs and names as text
+        tables.append(page.evaluate(HOVER_TABLE_TEXT_JS))
         _clean(page, f"batch {b}")
     assert any(h.text in t for h in MARKUP for t in hovered), sorted(hovered)[:20]
+    assert any(h.text in t for h in MARKUP for t in tables), [t[:200] for t in tables]
     # colour by a hostile key: the legend of its values, the colour bar, the picker
     query = urllib.parse.urlencode({"rows": "all", "scopes": "^h0[0-5]", "color_by": MARKUP[0].text})
     _open(page, f"{url}/?{query}")
@@ -234,6 +242,10 @@ TOOLTIP_JS = """() => { const out = [];
     if (el.classList.contains('bk-tooltip-row-value') || el.classList.contains('bk-tooltip-value'))
       out.push(el.textContent); } };
   walk(document); return out; }"""
+
+
+HOVER_TABLE_TEXT_JS = """() => { const b = document.getElementById('sv-hover-table');
+  return b === null ? '' : [...b.querySelectorAll('td')].map(td => td.textContent).join('\\n'); }"""
 
 
 def _hover_lines(page: Any, heights: list[float]) -> list[str]:

@@ -93,7 +93,7 @@ LEGEND_BOX_JS = """(plot) => { const views = [];
   const walk = v => { views.push(v); for (const c of (v.child_views ?? [])) walk(c); };
   for (const v of Object.values(Bokeh.index)) walk(v);
   const pv = views.find(v => v.model.name === plot);
-  const legend = pv.model.center.find(a => a.items !== undefined);
+  const legend = pv.model.right.find(a => a.items !== undefined);  // beside the data
   const lv = pv.renderer_views.get(legend) ?? pv.views?.find(legend);
   if (!legend.visible || !lv || !lv.bbox || !(lv.bbox.width > 0)) return null;
   const b = lv.bbox, r = pv.el.getBoundingClientRect();

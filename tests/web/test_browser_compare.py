@@ -128,7 +128,7 @@ def test_color_by_gives_one_colour_per_value_with_a_legend(server, page):
     assert g["r0"] == g["r2"] == g["r4"] == g["p"]  # adam
     assert len({g["r0"], g["r1"], g["r3"]}) == 3  # adam, sgd, adamw
     legend = page.evaluate(
-        "() => Bokeh.documents[0].get_model_by_name('plot:0').center"
+        "() => Bokeh.documents[0].get_model_by_name('plot:0').right"
         ".filter(a => a.items !== undefined)[0].items.map(i => i.label.value)"
     )
     assert {"opt=adam", "opt=sgd", "opt=adamw"} <= set(legend)
@@ -201,7 +201,7 @@ def test_color_by_few_numbers_lists_them_in_order(server, page):
     wait_lines(page, 7)
     page.wait_for_function(LEGEND_BOX_JS, arg="plot:0", timeout=WAIT_MS)
     legend = page.evaluate(
-        "() => Bokeh.documents[0].get_model_by_name('plot:0').center"
+        "() => Bokeh.documents[0].get_model_by_name('plot:0').right"
         ".filter(a => a.items !== undefined)[0].items.map(i => i.label.value)"
     )
     values = [v.split("=", 1)[1] for v in legend]

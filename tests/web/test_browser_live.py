@@ -107,7 +107,7 @@ def test_live_points_new_groups_stable_colours_and_deletes(server, store, page):
         timeout=WAIT_MS,
     )
     legend = page.evaluate(
-        "() => Bokeh.documents[0].get_model_by_name('plot:0').center"
+        "() => Bokeh.documents[0].get_model_by_name('plot:0').right"
         ".filter(a => a.items).flatMap(a => a.items.map(i => i.label.value))"
     )
     assert not any(lbl.startswith("run2 ") for lbl in legend)
@@ -279,7 +279,7 @@ def test_hover_shows_group_and_values_and_legend_hides(server, store, page):
     for w in ["hov", "cloud", "x", "y", "t", "7"]:
         assert w in text, (w, text)
     policy = page.evaluate(
-        "() => Bokeh.documents[0].get_model_by_name('plot:0').center"
+        "() => Bokeh.documents[0].get_model_by_name('plot:0').right"
         ".filter(a => a.items)[0].click_policy"
     )
     assert policy == "hide"

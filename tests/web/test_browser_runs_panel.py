@@ -356,7 +356,7 @@ def test_the_panels_ticks_and_the_legends_clicks_stay_apart(server, page):
     page.wait_for_function(f"() => ({lr_drawn})().length === 3", timeout=WAIT_MS)
     tick_cell(page, "run2").click()
     page.wait_for_function(f"() => ({lr_drawn})().join() === 'run1,run3'", timeout=WAIT_MS)
-    entries = ("() => Bokeh.documents[0].get_model_by_name('plot:0').center"
+    entries = ("() => Bokeh.documents[0].get_model_by_name('plot:0').right"
                ".find(a => a.items !== undefined).items.map(i => [i.label.value.split(' · ')[0], i.visible])")
     page.wait_for_function(f"() => ({entries})().find(e => e[0] === 'run2')[1] === false", timeout=WAIT_MS)
     box = page.wait_for_function(LEGEND_BOX_JS, arg="plot:0", timeout=WAIT_MS).json_value()

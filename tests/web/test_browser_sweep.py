@@ -67,7 +67,7 @@ def test_a_thousand_runs_every_point_exact_and_live(log_path, schema, page):
             np.testing.assert_array_equal(np.float32(line["ys"]), t.column("y").to_numpy())
         # the in-plot legend is hidden past ten lines; every line has its own colour
         assert not page.evaluate(
-            "() => Bokeh.documents[0].get_model_by_name('plot:0').center"
+            "() => Bokeh.documents[0].get_model_by_name('plot:0').right"
             ".filter(a => a.items !== undefined)[0].visible"
         )
         assert len({g["color"] for g in got.values()}) > 200

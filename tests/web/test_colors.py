@@ -101,15 +101,77 @@ def test_van_der_corput_spreads_and_never_repeats():
     assert len({vdc(k) for k in range(4096)}) == 4096
 
 
-def test_without_a_color_section_every_line_gets_its_own_colour():
+def test_without_a_color_section_every_run_gets_its_own_colour():
+    # (issue 21 replaced "a colour per (scope, name, index) over Turbo256" by "a colour
+    # per run, the same on every plot": the formula is now ``run``)
+    from streamvis.web.plots.run_colors import RunColors
     from streamvis.web.schema import parse_schema
 
     spec = parse_schema({"loss": {"columns": ["x", "y"]}}).plot("loss")
-    assert spec.color.formula == "key"
-    colours = [spec.color.color(0, 0, 0, key_ord=k) for k in range(12)]
+    assert spec.color.formula == "run"
+    colors = RunColors()
+    colours = [colors.run(f"run{k}") for k in range(12)]
     assert len(set(colours)) == 12
-    # a colour once given never changes: the k-th key's colour does not depend on later keys
-    assert spec.color.color(0, 0, 0, key_ord=3) == colours[3]
+    # a colour once given never changes: the k-th run's colour does not depend on later runs
+    assert colors.run("run3") == colours[3]
+    assert parse_schema({"loss": {"columns": ["x", "y"], "color": {"formula": "run"}}}).plot(
+        "loss").color.formula == "run"
+
+
+def _lab(color: str) -> np.ndarray:
+    from streamvis.web.colors import _lab as lab
+
+    return lab(np.array([[int(color[i : i + 2], 16) for i in (1, 3, 5)]]))[0]
+
+
+def test_the_first_twenty_run_colours_are_far_apart_and_later_ones_never_repeat_early():
+    from streamvis.web.colors import RUN_PALETTE, run_color
+
+    first = [run_color(k) for k in range(20)]
+    assert first == list(RUN_PALETTE) and len(set(first)) == 20
+    labs = [_lab(c) for c in first]
+    gaps = [float(np.linalg.norm(a - b)) for i, a in enumerate(labs) for b in labs[i + 1 :]]
+    assert min(gaps) > 25  # CIELAB units: clearly different colours, not shades of one
+    # grey means "no value" under color_by: no run colour is grey
+    assert all(np.hypot(*lab[1:]) > 25 for lab in labs)
+    more = [run_color(k) for k in range(200)]
+    assert more[:20] == first and len(set(more)) == 200  # deterministic, no repeats
+    labs = [_lab(c) for c in more[:40]]
+    gaps = [float(np.linalg.norm(a - b)) for i, a in enumerate(labs) for b in labs[i + 1 :]]
+    assert min(gaps) > 12  # the extension keeps its distance too
+    assert [run_color(k) for k in range(200)] == more
+
+
+def test_a_runs_groups_in_one_plot_keep_the_hue_and_differ_by_dash_or_shade():
+    from streamvis.web.colors import variant
+
+    base = "#1f77b4"
+    lines = [variant(base, k, dashes=True) for k in range(8)]
+    assert lines[0] == (base, "solid")
+    assert [d for _, d in lines[:4]] == ["solid", "dashed", "dotted", "dashdot"]
+    assert len(set(lines)) == 8
+    points = [variant(base, k, dashes=False) for k in range(6)]
+    assert len({c for c, _ in points}) == 6 and all(d == "solid" for _, d in points)
+    hue = lambda c: float(np.degrees(np.arctan2(*_lab(c)[[2, 1]])))  # noqa: E731
+    assert all(abs(hue(c) - hue(base)) < 20 for c, _ in points)  # lighter or darker, same hue
+
+
+def test_color_by_is_one_rule_for_the_page_and_its_changes_reach_every_plot():
+    from streamvis.web.plots.run_colors import RunColors
+
+    values = {f"r{k}": 10 ** (-5 + k * 0.3) for k in range(15)}
+    colors = RunColors(color_by="lr", run_value=lambda s, key: values.get(s))
+    by = colors.by
+    assert by is not None
+    before = by.generation
+    for s in values:
+        by.observe(values[s])
+    assert by.generation > before  # went continuous: plots recolour their lines
+    assert colors.swatch("r0", "#000000") == by.color(values["r0"])
+    plain = RunColors()
+    assert plain.swatch("a", "#123456") == "#123456"  # no plot colours by run: the line's
+    plain.run("b")
+    assert plain.swatch("a", "#123456") == plain.run("a")
 
 
 def test_color_by_values_keep_their_colours_past_ten_and_numbers_differ_from_strings():

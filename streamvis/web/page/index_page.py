@@ -27,7 +27,8 @@ from ..address.where import config_of, flatten
 from ..local_time import local_time_cells
 from ..runs.runs_panel import config_column, date_cell, table_cell
 from ..schema import Schema
-from .pages import PAGE_CSS, _links_html, _re_escape, example_links
+from ..style import PAGE_CSS, TABLE_CSS
+from .pages import _links_html, _re_escape, example_links
 
 __all__ = ["IndexPage", "index_root", "ticked_link", "MAX_CONFIG_COLUMNS"]
 
@@ -86,12 +87,11 @@ def index_root(source: DataSource, schema: Schema, note: str = "") -> IndexPage:
         for p in schema.plots.values()
     )
     head = [
-        "<div class='sv-page'><h2>streamvis</h2>",
-        f"<p>{safe_html.text(note)}</p>" if note else "",
+        "<div class='sv-page'><h1>streamvis</h1>",
+        f"<p class='sv-note'>{safe_html.text(note)}</p>" if note else "",
         f"<p>Open: {_links_html(example_links(schema))}</p>",
-        "<h3>Plots</h3><table class='sv-plots' border=1 cellpadding=4 "
-        "style='border-collapse:collapse'><tr><th>plot</th><th>name_pattern</th>"
-        f"<th>glyph</th><th>columns</th></tr>{plots}</table><h3>Runs</h3>",
+        "<h2>Plots</h2><table class='sv-table sv-plots'><tr><th>plot</th><th>name_pattern</th>"
+        f"<th>glyph</th><th>columns</th></tr>{plots}</table><h2>Runs</h2>",
     ]
     try:
         scopes = source.scopes()
@@ -104,9 +104,9 @@ def index_root(source: DataSource, schema: Schema, note: str = "") -> IndexPage:
                 got.append(g.name)
     except Exception as exc:  # the data is unreachable: say so, keep the page
         scopes, configs, names, groups = [], {}, {}, []
-        head.append(f"<p style='color:#b00020'>cannot list runs: {safe_html.text(str(exc))}</p>")
+        head.append(f"<p class='sv-error' style='color:#b00020'>cannot list runs: {safe_html.text(str(exc))}</p>")
     if not scopes:
-        head.append("<p>No runs logged yet.</p>")
+        head.append("<p class='sv-note'>No runs logged yet.</p>")
     head.append("</div>")
     flat = {s: flatten(config_of(s, configs) or {}) for s in scopes}  # P/child: P's
     keys: dict[str, None] = {}
@@ -145,9 +145,12 @@ def index_root(source: DataSource, schema: Schema, note: str = "") -> IndexPage:
         sizing_mode="stretch_width",
         height=min(600, 60 + 28 * max(1, len(scopes))),
         name="index:table",
+        stylesheets=[TABLE_CSS],
+        margin=(4, 16, 16, 16),
     )
-    search = TextInput(placeholder="search runs", name="index:search", width=300)
-    ticked = Div(text="<p>Tick runs to open them together.</p>", name="index:ticked")
+    search = TextInput(placeholder="search runs", name="index:search", width=300, margin=(4, 16, 4, 16))
+    ticked = Div(text="<p class='sv-note'>Tick runs to open them together.</p>", name="index:ticked",
+                 stylesheets=[PAGE_CSS], margin=(0, 16, 0, 16))
 
     def on_search(attr: str, old: Any, new: Any) -> None:
         text = (new or "").strip().lower()
@@ -161,7 +164,7 @@ def index_root(source: DataSource, schema: Schema, note: str = "") -> IndexPage:
     def on_tick(attr: str, old: Any, new: Any) -> None:
         picked = [scopes[i] for i in new if 0 <= i < len(scopes)]
         if not picked:
-            ticked.text = "<p>Tick runs to open them together.</p>"
+            ticked.text = "<p class='sv-note'>Tick runs to open them together.</p>"
             return
         url = ticked_link(schema, picked, scopes)
         ticked.text = (
@@ -171,6 +174,6 @@ def index_root(source: DataSource, schema: Schema, note: str = "") -> IndexPage:
 
     search.on_change("value_input", on_search)
     table_source.selected.on_change("indices", on_tick)
-    top = Div(text="\n".join(head), name="index", sizing_mode="stretch_width", stylesheets=[PAGE_CSS])
+    top = Div(text="\n".join(head), name="index", sizing_mode="stretch_width", stylesheets=[PAGE_CSS], margin=0)
     root = Column(children=[top, search, ticked, table], sizing_mode="stretch_width", name="index:page")
     return IndexPage(root, table_source, list(groups))

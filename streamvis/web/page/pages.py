@@ -12,11 +12,11 @@ from bokeh.models.widgets import Div
 from .. import safe_html
 from ..address.layout import Layout
 from ..schema import Schema
+from ..style import PAGE_CSS
 
 __all__ = ["grid", "error_page", "example_links", "PAGE_CSS"]
 
 ONE: Any = ["minmax(0, 1fr)"]
-PAGE_CSS = ":host { font-family: system-ui, sans-serif; font-size: 14px; }"
 
 
 def _tracks(fractions: Sequence[float]) -> Any:
@@ -93,7 +93,7 @@ def error_page(message: str, schema: Schema) -> Div:
     """A readable message for bad page parameters: what was wrong and what is allowed."""
     plots = ", ".join(safe_html.text(p) for p in schema.plots)
     body = f"""<div class="sv-page">
-<h2>streamvis: this page's parameters are not valid</h2>
+<h1>streamvis: this page's parameters are not valid</h1>
 <p class="sv-error" style="color:#b00020;font-weight:600">{safe_html.text(message)}</p>
 <p><b>Plots in this schema:</b> {plots}</p>
 <p><b>Parameters:</b> exactly one of <code>rows=A,B;C</code> (rows split by ';', plots by ',')

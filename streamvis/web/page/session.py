@@ -48,6 +48,7 @@ from ..address.layout import Layout
 from ..address.page_url import PageUrl
 from ..plots.plot_view import Job, Key, PlotView
 from ..plots.rows import Cols, select_rows
+from ..plots.run_colors import RunColors
 from ..runs.run_filter import RunFilter
 from ..runs.session_panel import SessionPanel
 from .app_config import AppConfig
@@ -98,6 +99,8 @@ class LiveSession:
         self.doc, self.cfg, self.layout = doc, cfg, layout
         self._loop = IOLoop.current()  # Bokeh builds documents on its event loop
         self.run_filter = RunFilter(layout.where, keep_configs=True)  # the panel shows configs
+        # a run's colour, the same on every plot and in the panel, for the page's life
+        self.colors = RunColors(color_by=layout.color_by, run_value=self.run_filter.value)
         self.views = [
             PlotView(
                 cfg.schema.plot(c.plot),
@@ -107,6 +110,7 @@ class LiveSession:
                 color_by=layout.color_by,
                 run_value=self.run_filter.value,
                 x_mode=layout.x_mode,
+                colors=self.colors,
             )
             for c in layout.cells
         ]
@@ -142,7 +146,7 @@ class LiveSession:
         self.panel = SessionPanel(
             views=lambda: self.views, link=dict(layout.panel), color_by=layout.color_by,
             page_url=self.page_url, run_filter=self.run_filter, scopes=cfg.source.scopes,
-            submit=self._submit,
+            submit=self._submit, colors=self.colors,
         )
         # polls of an object store cost requests: an idle page polls less often
         ceiling = IDLE_CEILING if _is_object_store(cfg.source) else cfg.refresh

@@ -6,7 +6,8 @@ lines and the few calls it needs (none imports ``PlotView``): ``ranges.RangeRead
 (what to read after growth or a zoom; decimated lines), ``smoothing.Smoothing`` (the EMA
 slider and the smoothed layer), ``filter_slider.FilterSlider`` (a cloud per step) and
 ``color_by.ColorByControl`` (colours by a config value, the colour bar, the legend of
-values). ``lines``/``points`` are the Bokeh layers, ``line_state`` the per-line
+values). ``run_colors.RunColors`` is the page's run -> colour map (one per page
+session, shared with the runs panel). ``lines``/``points`` are the Bokeh layers, ``line_state`` the per-line
 bookkeeping and limits, ``rows`` column helpers, ``plot_figure`` the figure, ``inline``
 small arrays sent inside Bokeh's message. No I/O: the page's session reads and hands results here.
 """

@@ -1,4 +1,4 @@
-"""``color_by=KEY``: runs coloured by a config value instead of one colour per line.
+"""``color_by=KEY``: runs coloured by a config value instead of one colour per run.
 
 Runs with equal values share a colour (a number never equals a string: ``32`` and
 ``"32"`` are two values). Strings, booleans and up to ``MAX_CATEGORIES`` distinct
@@ -7,7 +7,9 @@ their colours stay; the first 10 take Category10, the next 10 Category20's light
 twins of those, and past 20 values colours repeat. More distinct numbers take a
 continuous palette over their range, shown by a colour bar (colours follow the range as
 it grows; positive values over two decades or more, a learning rate sweep, along their
-logarithm). A run without the key is grey.
+logarithm). A run without the key is grey. A page has one ``ColorBy`` (``run_colors.RunColors``
+holds it), so a value has one colour on every plot; each plot's ``ColorByControl``
+recolours its lines when the shared palette changes (``ColorBy.generation``).
 
 The legend has an entry per value. Clicking it hides every line of that value while
 each line has its own renderer (up to ``LEGEND_MAX`` lines); past that one renderer
@@ -87,6 +89,7 @@ class ColorBy:
         self.low = self.high = math.nan  # the continuous palette's range
         self._lo, self._hi = math.inf, -math.inf  # of the numbers seen
         self.seen_key = False
+        self.generation = 0  # counts the changes that recolour lines already drawn
 
     @property
     def continuous(self) -> bool:
@@ -111,6 +114,7 @@ class ColorBy:
         if not self._categorical and (self._lo != self.low or self._hi != self.high):
             self.low, self.high = self._lo, self._hi
             changed = True
+        self.generation += changed
         return changed
 
     @property
@@ -141,7 +145,7 @@ class ColorByControl:
     """A plot's side of ``color_by``: each line's colour from its run's value, recolouring
     the lines when the palette changes, the colour bar and the legend of values.
 
-    ``lines`` is the plot's own dict of lines (shared); ``layer`` draws them, ``legend``
+    ``by`` is the page's rule (shared by its plots); ``lines`` is the plot's own dict of lines (shared); ``layer`` draws them, ``legend``
     is the plot's; ``run_value(scope, key)`` is a run's config value; ``note``/``unnote``
     say things in the plot's title; ``also_color`` recolours a line in other layers
     (the smoothed one).
@@ -149,7 +153,7 @@ class ColorByControl:
 
     def __init__(
         self,
-        key: str,
+        by: ColorBy,
         *,
         run_value: Callable[[str, str], Any],
         lines: dict[Key, Any],
@@ -161,7 +165,8 @@ class ColorByControl:
         also_color: Callable[[Key, str], None],
         click_policy: Literal["none", "hide", "mute"],
     ) -> None:
-        self.by = ColorBy(key)
+        self.by = by
+        self._generation = by.generation  # the rule's changes this plot's lines follow
         self._run_value, self._lines, self._layer = run_value, lines, layer
         self._figure, self._legend = figure, legend
         self._note, self._unnote, self._also_color = note, unnote, also_color
@@ -173,16 +178,17 @@ class ColorByControl:
     def color(self, scope: str) -> str:
         """The colour of a new line of run ``scope`` (its value is taken into account)."""
         value = self._run_value(scope, self.by.key)
-        self._recolor |= self.by.observe(value)
+        self.by.observe(value)
         return self.by.color(value)
 
     def recolor_if_needed(self) -> None:
-        """Every line's colour again if the palette became continuous or its range grew:
-        the lines drawn, and the lines admitted whose points are still being read (they
-        are drawn later in ``Line.color``)."""
-        if not self._recolor:
+        """Every line's colour again if the palette became continuous or its range grew
+        (on any plot of the page): the lines drawn, and the lines admitted whose points
+        are still being read (they are drawn later in ``Line.color``)."""
+        if not self._recolor and self._generation == self.by.generation:
             return
         self._recolor = False
+        self._generation = self.by.generation
         self.recolored = True  # the session's runs panel takes the new swatches
         for key, line in self._lines.items():
             color = self.by.color(self._run_value(key[0], self.by.key))

@@ -29,6 +29,7 @@ class Line:
 
     key: Key
     color: str
+    dash: str = "solid"  # a run's several groups in one plot differ by dash (colors.variant)
     count: int = 0  # the group's points this page has seen (log order)
     mode: str = "exact"  # "exact": every point; "decimated": overview (+ window) + tail
     x_max: float = -np.inf

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from bokeh.core.property.vectorization import field
 from bokeh.models import BooleanFilter, CDSView, ColumnDataSource, CustomJS, IndexFilter
 from bokeh.models.annotations import Legend, LegendItem
 from bokeh.plotting import figure as Figure
@@ -108,7 +109,7 @@ class _Row:
 class LineLayer:
     """The lines of one plot: rows of one multi_line source (see the module doc)."""
 
-    COLUMNS = ("xs", "ys", "n", "color", "alpha", "label", "scope", "name", "index")
+    COLUMNS = ("xs", "ys", "n", "color", "dash", "alpha", "label", "scope", "name", "index")
 
     def __init__(
         self,
@@ -167,8 +168,9 @@ class LineLayer:
         return self.rows[key].length
 
     # ---- changes (sent by flush) -----------------------------------------------------
-    def add(self, key: Key, color: str, cols: Cols, *, slack: float = 0.5) -> None:
-        """A new line; ``cols`` may be empty. ``slack``: room to grow, as a fraction."""
+    def add(self, key: Key, color: str, cols: Cols, *, slack: float = 0.5, dash: str = "solid") -> None:
+        """A new line; ``cols`` may be empty. ``slack``: room to grow, as a fraction;
+        ``dash``: its dash pattern (unless the schema's glyph_kwargs fix one)."""
         n = len(cols["x"])
         cap = _capacity(n, slack)
         index = len(self._xs)
@@ -179,6 +181,7 @@ class LineLayer:
             "ys": ys,
             "n": n,
             "color": self.fixed_color or color,
+            "dash": dash,
             "alpha": self.base_alpha,
             "label": group_label(key),
             "scope": key[0],
@@ -351,6 +354,7 @@ class LineLayer:
 
     def _glyph(self, view: CDSView | None, label: str) -> Any:
         kw: dict[str, Any] = dict(self.glyph_kwargs)
+        kw.setdefault("line_dash", field("dash"))  # a schema's own line_dash wins
         if view is not None:
             kw["view"] = view
         return self.figure.multi_line(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bokeh.core.validation import silence
+from bokeh.core.validation.warnings import MISSING_RENDERERS
 from bokeh.models import DatetimeTickFormatter
 from bokeh.plotting import figure
 
@@ -17,6 +19,11 @@ __all__ = ["build_figure", "lod_interval", "LOD_THRESHOLD"]
 
 LOD_THRESHOLD = 200  # rows (lines) above which BokehJS draws every 10th during a gesture
 LOD_INTERVAL = 300  # BokehJS's default: ms after a gesture event that count as interactive
+
+# A plot has no renderer until its first lines arrive, and its legend sits beside the
+# data (not in ``center``, which quieted Bokeh's check): an empty plot is not a mistake
+# here, and the warning would fill the server's log with a line per plot per tab.
+silence(MISSING_RENDERERS, True)
 
 
 def lod_interval(lines: int, threshold: int | None = LOD_THRESHOLD) -> int:

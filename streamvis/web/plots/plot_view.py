@@ -20,7 +20,13 @@ A plot is composed of parts that own their state: ``ranges`` (a ``RangeReads``: 
 to read after growth or a zoom, decimated lines), ``smoothing`` (a ``Smoothing``),
 ``filter_slider`` (a ``FilterSlider``, plots with a filter column) and ``color_by`` (a
 ``ColorByControl``, pages with ``color_by=``). Each is given the plot's lines and the
-few plot methods it calls; none refers back to ``PlotView``.
+few plot methods it calls; none refers back to ``PlotView``. The page's ``RunColors``
+(shared by its plots and its runs panel) gives each run its colour.
+
+Colours: ``color_by=`` first, then the schema's ``color`` section; without one (the
+``run`` formula) a line has its run's colour, and the run's several (name, index)
+groups in this plot are told apart by dash (lines) or shade (points), numbered in order
+of first appearance in the plot (``colors.variant``).
 """
 
 from __future__ import annotations
@@ -37,23 +43,30 @@ from streamvis.columns import WALL_TIME_COLUMN
 from streamvis.storage import GroupInfo, RangeRequest
 
 from ..address.layout import Cell
-from ..colors import Ordinals
+from ..colors import DASHES, Ordinals, variant
 from ..local_time import local_time_hover
 from ..schema import PlotSpec, color_key
 from .color_by import ColorByControl
 from .filter_slider import FilterSlider
+from .hover_table import attach_hover_table
 from .line_state import Job, Line, PlotLimits
 from .lines import Key, LineLayer, group_label
 from .plot_figure import build_figure, lod_interval
 from .points import PointLayer
 from .ranges import RangeReads
 from .rows import Cols
+from .run_colors import RunColors
 from .smoothing import RAW_ALPHA_SMOOTHED, Smoothing
 
 __all__ = ["Key", "Cols", "PlotView", "group_label", "PlotLimits", "Job"]
 
 MIN_CAP = 64  # points per line, however many lines share the budget
 DIMMED_ALPHA = 0.15  # lines of runs not highlighted in the runs panel
+LEGEND_STYLE: dict[str, object] = {
+    "click_policy": "hide", "location": "top_left", "label_text_font_size": "11px",
+    "label_height": 16, "glyph_height": 16, "glyph_width": 18, "spacing": 0, "padding": 8,
+    "margin": 4, "border_line_alpha": 0, "background_fill_alpha": 0,
+}
 
 
 class PlotView:
@@ -69,7 +82,10 @@ class PlotView:
         color_by: str | None = None,
         run_value: Callable[[str, str], Any] | None = None,
         x_mode: str | None = None,
+        colors: RunColors | None = None,
     ) -> None:
+        """``colors``: the page's run colours (its ``by`` is the ``color_by`` rule); None:
+        this plot's own, from ``color_by`` and ``run_value``."""
         self.spec, self.cell, self.limits = spec, cell, limits
         # x=wall|relative: drawn against each point's wall time (a datetime axis for wall).
         # The page's x= sets line plots; a scatter's x is a coordinate, so only its own
@@ -82,16 +98,20 @@ class PlotView:
         self.lines: dict[Key, Line] = {}
         self.hidden = 0  # matching groups beyond max_lines
         self.scope_ords, self.name_ords, self.key_ords = Ordinals(), Ordinals(), Ordinals()
+        self.variant_ords = Ordinals()  # (name, index) groups of a run told apart
+        self.colors = colors if colors is not None else RunColors(color_by=color_by, run_value=self.run_value)
         self.width_px = limits.width_px
         self.filtered = spec.filter_column is not None
         self.is_line = spec.glyph_kind == "line"
         self.figure = self._figure(webgl)
         self._base_title = str(self.figure.title.text)  # type: ignore[attr-defined]
         self._notes: dict[str, str] = {}
-        legend_kw: dict[str, object] = {"click_policy": "hide", "location": "top_left"}
+        # the legend beside the data, never on it (hidden past LEGEND_MAX lines); a
+        # schema's legend kwargs place it within that side panel
+        legend_kw: dict[str, object] = dict(LEGEND_STYLE)
         legend_kw.update(spec.legend_kwargs)
         self.legend = Legend(items=[], visible=False, **legend_kw)  # type: ignore[arg-type]
-        self.figure.add_layout(self.legend)
+        self.figure.add_layout(self.legend, "right")
         name = f"lines:{cell.position}"
         self.layer: LineLayer | PointLayer
         if self.is_line:
@@ -121,9 +141,9 @@ class PlotView:
                 title=spec.filter_title or spec.filter_column or "", position=cell.position,
             )
         self.color_by: ColorByControl | None = None
-        if color_by:
+        if self.colors.by is not None:
             self.color_by = ColorByControl(
-                color_by, run_value=self.run_value, lines=self.lines, layer=self.layer,
+                self.colors.by, run_value=self.run_value, lines=self.lines, layer=self.layer,
                 figure=self.figure, legend=self.legend, note=self._note, unnote=self._unnote,
                 also_color=self.smoothing.set_color,
                 click_policy=spec.legend_kwargs.get("click_policy", "hide"),
@@ -131,6 +151,8 @@ class PlotView:
             self.layer.legend = None  # the legend names the values, not the lines
         self.hover = self._hover_tool()
         self.figure.add_tools(self.hover)
+        if self.is_line:  # every shown line's value at the cursor's x, sorted
+            attach_hover_table(self.figure, self.layer.source, x_mode=self.x_mode, x_label=self._x_label)
         self.root: object = self._controls()
         self._unfit: set[tuple[str, str]] = set()
         self._unfit_by_missing: dict[str, tuple[str, int]] = {}  # missing columns -> (first, count)
@@ -154,12 +176,20 @@ class PlotView:
 
     # ---- which groups, how many points -------------------------------------------------
     def color(self, key: Key) -> str:
+        """The colour of a new line (see the module doc)."""
+        return self.style(key)[0]
+
+    def style(self, key: Key) -> tuple[str, str]:
+        """(colour, dash pattern) of a new line (see the module doc)."""
         scope, name, index = key
         if self.color_by is not None:
-            return self.color_by.color(scope)
+            k = self.variant_ords((name, index))  # the value's colour; a run's groups by dash
+            return self.color_by.color(scope), DASHES[k % len(DASHES)] if self.is_line else "solid"
+        if self.spec.color.formula == "run":
+            return variant(self.colors.run(scope), self.variant_ords((name, index)), dashes=self.is_line)
         s_ord, n_ord = self.scope_ords(scope), self.name_ords(name)
         ck = color_key(self.spec.key_fun, s_ord, n_ord, index) if self.spec.key_fun else key
-        return self.spec.color.color(s_ord, n_ord, index, self.key_ords(ck))
+        return self.spec.color.color(s_ord, n_ord, index, self.key_ords(ck)), "solid"
 
     @property
     def cap(self) -> int:
@@ -172,13 +202,17 @@ class PlotView:
         """The columns a group needs to be drawn here."""
         return (self.x_col, *self.spec.columns[1:])
 
+    @property
+    def _x_label(self) -> str:
+        return {"wall": "time", "relative": "seconds"}.get(self.x_mode, self.spec.x)
+
     def _hover_tool(self) -> HoverTool:
         """Hover names the group and the values of the point under the cursor: a line's
         nearest point is ``$snap_x``/``$snap_y`` (BokehJS's names for multi_line), in the
         axis's units (a date for x=wall)."""
         spec = self.spec
         x, y = ("$snap_x", "$snap_y") if self.is_line else ("@x", "@y")
-        x_label = {"wall": "time", "relative": "seconds"}.get(self.x_mode, spec.x)
+        x_label = self._x_label
         tips = [("run", "@scope"), ("name", "@name"), ("index", "@index")]
         formatters: dict[str, Any] = {}
         if self.x_mode == "wall":
@@ -226,7 +260,8 @@ class PlotView:
                 " narrow them with scopes= (or names=)",
             )
             return False
-        self.lines[key] = Line(key, color=self.color(key))
+        color, dash = self.style(key)
+        self.lines[key] = Line(key, color=color, dash=dash)
         return True
 
     def _put(self, key: Key, data: Cols, *, slack: float = 0.5) -> None:
@@ -235,7 +270,8 @@ class PlotView:
         if key in self.layer:
             self.layer.replace(key, data, slack=slack)
         else:
-            self.layer.add(key, self.lines[key].color, data, slack=slack)
+            line = self.lines[key]
+            self.layer.add(key, line.color, data, slack=slack, dash=line.dash)
             if self.smoothing.drawn:
                 self.layer.set_alpha(key, RAW_ALPHA_SMOOTHED)
 

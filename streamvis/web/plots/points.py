@@ -72,7 +72,8 @@ class PointLayer:
     def length(self, key: Key) -> int:
         return len(self._data[key]["x"])
 
-    def add(self, key: Key, color: str, cols: Cols, *, slack: float = 0.5) -> None:
+    def add(self, key: Key, color: str, cols: Cols, *, slack: float = 0.5, dash: str = "solid") -> None:
+        """A new group (``dash`` is for lines: points differ by shade, not dash)."""
         self._data[key] = {c: np.asarray(cols[c], np.float64) for c in self._cols}
         self._colors[key] = self.fixed_color or color
         self._alpha[key] = 1.0

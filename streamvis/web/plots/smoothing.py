@@ -91,7 +91,8 @@ class Smoothing:
             )
         layer = self.layer
         if job.key not in layer:
-            layer.add(job.key, self._lines[job.key].color, cols)
+            drawn = self._lines[job.key]
+            layer.add(job.key, drawn.color, cols, dash=drawn.dash)
             if job.key in self._raw:
                 self._raw.set_alpha(job.key, RAW_ALPHA_SMOOTHED)
         else:

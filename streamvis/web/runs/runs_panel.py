@@ -9,6 +9,10 @@ dimmed); hovering a line selects its row. "colour by" picks a config key for
 ``color_by=`` (a reload: see ``page_url``). Built from Bokeh widgets; the session
 applies what they change (``on_shown``, ``on_highlight``) and writes the panel's
 state into the page's address (``on_state``, ``state()``).
+
+The panel is as wide as its columns (between ``PANEL_WIDTH`` and ``PANEL_MAX_WIDTH``:
+a few config columns show beside the run without scrolling) and the viewer can drag its
+bottom-right corner to make it wider or narrower (the plots take the rest).
 """
 
 from __future__ import annotations
@@ -37,13 +41,16 @@ from .. import safe_html
 from ..address.page_url import COLOR_BY_JS
 from ..address.where import parse_where, selects
 from ..local_time import epoch_ms, local_time_cells
+from ..style import TABLE_CSS
 
-__all__ = ["RunsPanel", "RunRow", "MAX_CONFIG_COLUMNS", "PANEL_WIDTH", "table_cell", "date_cell",
-           "START_KEYS"]
+__all__ = ["RunsPanel", "RunRow", "MAX_CONFIG_COLUMNS", "PANEL_WIDTH", "PANEL_MAX_WIDTH", "table_cell",
+           "date_cell", "START_KEYS", "panel_width"]
 
 MAX_CONFIG_COLUMNS = 24
 MAX_COLOR_KEYS = 500  # config keys offered by "colour by"
-PANEL_WIDTH = 380
+PANEL_WIDTH = 420  # the least: swatch, tick, run, last step, last update
+PANEL_MAX_WIDTH = 760  # as wide as its columns up to this (wider: the viewer drags it)
+PANEL_MIN_WIDTH = 220  # the narrowest a drag makes it
 TICK = '<span class="sv-tick" style="cursor:pointer"><%= value ? "&#9745;" : "&#9744;" %></span>'
 # One click on a row's tick toggles it (a cell editor took a double click, a click and
 # Enter, and the first click also highlighted the row). Installed on the table's view
@@ -124,6 +131,7 @@ class RunsPanel:
             autosize_mode="none",
             sizing_mode="stretch_both",
             name="runs:table",
+            stylesheets=[TABLE_CSS],
         )
         self.search = TextInput(placeholder="search runs", name="runs:search", sizing_mode="stretch_width",
                                 value=find, value_input=find)
@@ -144,6 +152,8 @@ class RunsPanel:
                       self.color_by, self.table],
             sizing_mode="stretch_height",
             width=PANEL_WIDTH,
+            min_width=PANEL_MIN_WIDTH,
+            resizable="width",  # CSS resize: the corner handle drags the panel's width
             name="runs:body",
         )
         self.root = Column(
@@ -176,7 +186,7 @@ class RunsPanel:
         keys = list(self._every_key)
         if self._color_by and self._color_by not in keys:
             keys.insert(0, self._color_by)
-        return [("", "colour: per line"), *((k, f"colour by {k}") for k in keys)]
+        return [("", "colour: per run"), *((k, f"colour by {k}") for k in keys)]
 
     # ---- table contents -----------------------------------------------------------------
     def _empty(self) -> dict[str, list[Any]]:
@@ -188,13 +198,13 @@ class RunsPanel:
             TableColumn(
                 field="shown",
                 title="shown",
-                width=46,
+                width=52,
                 formatter=HTMLTemplateFormatter(template=TICK),
                 sortable=False,
             ),
-            TableColumn(field="scope", title="run", width=150, formatter=StringFormatter()),
-            TableColumn(field="last_step", title="last step", width=70, formatter=NumberFormatter(format="0,0")),
-            TableColumn(field="updated", title="last update", width=130, formatter=local_time_cells()),
+            TableColumn(field="scope", title="run", width=140, formatter=StringFormatter()),
+            TableColumn(field="last_step", title="last step", width=72, formatter=NumberFormatter(format="0,0")),
+            TableColumn(field="updated", title="last update", width=120, formatter=local_time_cells()),
         ]
         for k in self._keys:
             cols.append(config_column(k, 80))
@@ -218,6 +228,9 @@ class RunsPanel:
         if not same_columns:
             self._keys = keys
             self.table.columns = self._columns()
+            width = panel_width(self.table.columns)
+            if width > (self.body.width or 0):  # grows with its columns, never shrinks under the viewer
+                self.body.width = width
         if list(every) != self._every_key:
             self._every_key = list(every)
             self.color_by.options = self._color_options()
@@ -330,6 +343,13 @@ class RunsPanel:
     def _on_select(self, attr: str, old: Any, new: Any) -> None:
         picked = {self.scopes[i] for i in new if 0 <= i < len(self.scopes)}
         self.on_highlight(picked)
+
+
+def panel_width(columns: list[TableColumn]) -> int:
+    """The panel's width for these table columns (and a scroll bar), within
+    [``PANEL_WIDTH``, ``PANEL_MAX_WIDTH``]."""
+    want = sum(int(c.width or 0) for c in columns) + 24
+    return max(PANEL_WIDTH, min(PANEL_MAX_WIDTH, want))
 
 
 def _same(a: Any, b: Any) -> bool:

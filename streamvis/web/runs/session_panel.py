@@ -25,6 +25,7 @@ from ..address.page_url import PageUrl
 from ..address.run_selection import RunSelectionError, decode_runs, encode_runs
 from ..plots.lines import Key
 from ..plots.plot_view import PlotView
+from ..plots.run_colors import RunColors
 from .run_filter import RunFilter
 from .runs_panel import RunRow, RunsPanel
 
@@ -66,7 +67,8 @@ class SessionPanel:
     ``views()`` are the session's plots now; ``link`` the runs panel's parameters of the
     page's address (``find``, ``filter``, ``hide``, ``show``); ``scopes()`` lists the
     log's scopes (blocking: called in a worker); ``submit(work, apply)`` runs ``work`` in
-    a worker and ``apply`` with its future on the event loop.
+    a worker and ``apply`` with its future on the event loop; ``colors`` the page's run
+    colours (a row's swatch), the plots' own.
     """
 
     def __init__(
@@ -79,8 +81,10 @@ class SessionPanel:
         run_filter: RunFilter,
         scopes: Callable[[], list[str]],
         submit: Callable[[Callable[[], Any], Callable[[Any], None]], None],
+        colors: RunColors | None = None,
     ) -> None:
         self._views, self._link, self.page_url = views, dict(link), page_url
+        self.colors = colors if colors is not None else RunColors(color_by=color_by, run_value=run_filter.value)
         self.run_filter, self._scopes, self._submit = run_filter, scopes, submit
         self.runs: dict[str, RunRow] = {}
         self._runs_seen: dict[int, set[Key]] = {}
@@ -139,7 +143,7 @@ class SessionPanel:
         return (scope in named) == (kind == "hide")
 
     def note_runs(self) -> None:
-        """Runs that appeared on the plots get a row (colour of their first line); the
+        """Runs that appeared on the plots get a row (the run's colour: ``RunColors``); the
         link's ``hide=``/``show=`` decides whether they start ticked."""
         linked = False
         for v in self.views:
@@ -151,7 +155,7 @@ class SessionPanel:
                     seen.add(key)
                     if key[0] not in self.runs:
                         self.runs[key[0]] = RunRow(
-                            line.color,
+                            self.colors.swatch(key[0], line.color),
                             last_step=self._last_steps.get(key[0], float("nan")),
                             updated=self._last_writes.get(key[0], 0.0),
                         )
@@ -176,8 +180,8 @@ class SessionPanel:
         self._panel_dirty = True
 
     def recolor_rows(self) -> None:
-        """After a plot recoloured its lines (``color_by``'s palette or range changed),
-        each row's swatch takes its run's first line's new colour."""
+        """After a plot recoloured its lines (``color_by``'s palette or range changed, or
+        a run's config came late), each row's swatch takes its run's new colour."""
         if not any(v.color_by is not None and v.color_by.recolored for v in self.views):
             return
         first: dict[str, str] = {}
@@ -187,7 +191,8 @@ class SessionPanel:
             for key, line in v.lines.items():
                 first.setdefault(key[0], line.color)
         for scope, row in self.runs.items():
-            color = first.get(scope)
+            line_color = first.get(scope)
+            color = None if line_color is None else self.colors.swatch(scope, line_color)
             if color is not None and color != row.color:
                 row.color = color
                 self._panel_dirty = True
