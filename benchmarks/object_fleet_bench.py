@@ -49,9 +49,9 @@ def _store(emu: Any, url: str, s: FleetSizes, mode: str = "a") -> Any:
     import fsspec
 
     from streamvis.storage import Store
-    from streamvis.storage.framing import encode_frame
-    from streamvis.storage.records import header_payload
-    from streamvis.storage.segments import SegmentLog
+    from streamvis.storage.format.framing import encode_frame
+    from streamvis.storage.format.records import header_payload
+    from streamvis.storage.objects.segments import SegmentLog
 
     fs = fsspec.filesystem(emu.scheme, skip_instance_cache=True, **emu.storage_options)
     backend = SegmentLog(url, fs=fs, **_bounds(s))
@@ -77,7 +77,7 @@ def _counted(emu: Any, fn: Any) -> tuple[float, dict[str, int]]:
 
 def bench_fleet(t: Table, emu: Any, s: FleetSizes) -> None:
     """The rows above, for one emulator."""
-    from streamvis.storage.object_listing import list_names
+    from streamvis.storage.objects.listing import list_names
 
     if s.writers:
         per_n: dict[int, float] = {}

@@ -35,7 +35,7 @@ from streamvis.logger.delivery import Delivery
 from streamvis.logger.fast_write import make_fast_write
 from streamvis.logger.sinks import Sink, open_sink
 from streamvis.logger.tensors import ADAPTERS, F4, F8, I8, _resolve, canonical_dtype
-from streamvis.storage.model import ConfigUpdate, Deletion
+from streamvis.storage.format.model import ConfigUpdate, Deletion
 
 __all__ = ["DataLogger"]
 

@@ -1,12 +1,12 @@
 """Where log bytes live. The store sees a log as chunks of bytes at keyed positions.
 
-Two backends share one reader (``streamvis.storage.scan``):
+Two backends share one reader (``streamvis.storage.format.scan``):
 
 * ``LocalLog``: one append-only file (a symlink is followed: the lock, the index and
   compaction work beside its target). Appends happen under an advisory ``flock`` on
   ``PATH.lock`` so several processes can write; a failed append is truncated back.
   Positions are ``{"": offset}``. The live tail is read with ``pread``, never mmapped.
-* ``SegmentLog`` (``streamvis.storage.segments``): object stores cannot append, so
+* ``SegmentLog`` (``streamvis.storage.objects.segments``): object stores cannot append, so
   each batch is one immutable object; positions are per writer.
 
 Both expose the same small interface, ``LogBackend``.
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from streamvis.errors import LogNotFoundError, StorageIOError
-from streamvis.storage.ownership import LOCK_MAGIC, check_index_file, check_lock_file
+from streamvis.storage.format.ownership import LOCK_MAGIC, check_index_file, check_lock_file
 
 __all__ = ["Chunk", "LogBackend", "LocalLog", "open_backend"]
 
@@ -440,7 +440,7 @@ def open_backend(path: str, storage_options: dict | None = None) -> LogBackend:
     if path.startswith("file://"):
         return LocalLog(path[len("file://") :])
     if "://" in path:
-        from streamvis.storage.segments import SegmentLog
+        from streamvis.storage.objects.segments import SegmentLog
 
         return SegmentLog(path, storage_options or {})
     return LocalLog(path)

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 
 from streamvis.errors import CorruptDataError
 from streamvis.storage.backend import LocalLog, open_backend
-from streamvis.storage.ownership import check_local_log
-from streamvis.storage.reading import decode_points
-from streamvis.storage.scan import ScannedRecord, parse_header, scan_chunks
+from streamvis.storage.format.ownership import check_local_log
+from streamvis.storage.format.scan import ScannedRecord, parse_header, scan_chunks
+from streamvis.storage.read.reading import decode_points
 
 __all__ = ["VerifyReport", "verify"]
 

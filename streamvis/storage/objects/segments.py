@@ -72,9 +72,9 @@ from typing import Any
 
 from streamvis.errors import ConflictError, InvalidArgumentError, LogNotFoundError
 from streamvis.storage.backend import Chunk, LogBackend
-from streamvis.storage.generations import Generations, index_clock
-from streamvis.storage.object_listing import FollowWindow, list_names
-from streamvis.storage.object_prefix import (
+from streamvis.storage.objects.generations import Generations, index_clock
+from streamvis.storage.objects.listing import FollowWindow, list_names
+from streamvis.storage.objects.prefix import (
     ObjectPrefix,
     manifest_name,
     parse_segment_name,

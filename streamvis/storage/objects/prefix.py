@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from streamvis.errors import InvalidArgumentError, LogNotFoundError, StorageIOError
-from streamvis.storage.byte_cache import ByteCache
+from streamvis.storage.objects.byte_cache import ByteCache
 
 __all__ = [
     "ObjectPrefix",

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from streamvis.errors import InvalidArgumentError, StorageIOError, StreamvisError
 from streamvis.proto import data_pb2 as pb
 from streamvis.storage.backend import LocalLog
-from streamvis.storage.framing import encode_frame
-from streamvis.storage.model import ConfigUpdate, Points
-from streamvis.storage.ownership import check_log_file
-from streamvis.storage.records import encode_batch, header_payload, normalize_items
-from streamvis.storage.store import Store
+from streamvis.storage.engine.store import Store
+from streamvis.storage.format.framing import encode_frame
+from streamvis.storage.format.model import ConfigUpdate, Points
+from streamvis.storage.format.ownership import check_log_file
+from streamvis.storage.format.records import encode_batch, header_payload, normalize_items
 
 __all__ = ["CompactStats", "compact"]
 
@@ -46,7 +46,7 @@ class CompactStats:
 def compact(path: str, progress: Callable[[int, int], None] | None = None) -> CompactStats:
     """Rewrite the log at ``path``; ``progress(done, total)`` is called per group."""
     if "://" in path and not path.startswith("file://"):  # object stores: online, by segments
-        from streamvis.storage.object_compact import compact_object_log
+        from streamvis.storage.objects.compact import compact_object_log
 
         return compact_object_log(path, progress=progress)
     store = Store.open(path, "r")
@@ -148,7 +148,7 @@ def _keep_owner_and_mode(fd: int, st: os.stat_result) -> None:
 
 
 def _read_group(store: Store, scope: str, name: str, index: int) -> dict | None:
-    from streamvis.storage.reading import TableBuilder, read_entries
+    from streamvis.storage.read.reading import TableBuilder, read_entries
 
     grp = store._state.scopes[scope].names[name].groups[index]  # noqa: SLF001
     builder = TableBuilder()

@@ -16,7 +16,7 @@ from typing import Any
 
 from streamvis.errors import LogNotFoundError
 from streamvis.storage.backend import Chunk
-from streamvis.storage.object_prefix import (
+from streamvis.storage.objects.prefix import (
     ByteCache,
     manifest_name,
     parse_manifest_name,
@@ -171,9 +171,9 @@ class Generations:
         generation = self.generation
         if generation is None:
             return self._header
-        from streamvis.storage.framing import encode_frame
-        from streamvis.storage.records import header_payload
-        from streamvis.storage.scan import parse_header
+        from streamvis.storage.format.framing import encode_frame
+        from streamvis.storage.format.records import header_payload
+        from streamvis.storage.format.scan import parse_header
 
         log_id = parse_header(self._header).log_id
         return encode_frame(header_payload(log_id, generation))

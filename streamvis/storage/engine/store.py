@@ -31,37 +31,37 @@ from streamvis.errors import (
 )
 from streamvis.patterns import key_filter, matcher
 from streamvis.storage.backend import Chunk, LocalLog, LogBackend, open_backend
-from streamvis.storage.cursor import cursor_positions, decode_cursor, encode_cursor
-from streamvis.storage.framing import encode_frame
-from streamvis.storage.group_cache import GroupCache
-from streamvis.storage.index_file import IndexMeta, dump_index, load_trusted_index
-from streamvis.storage.model import (
+from streamvis.storage.engine.reader import StoreRanges
+from streamvis.storage.engine.writer import StoreWrites
+from streamvis.storage.format.framing import encode_frame
+from streamvis.storage.format.index_file import IndexMeta, dump_index, load_trusted_index
+from streamvis.storage.format.model import (
     GroupInfo,
     GroupSnapshot,
     ReadResult,
 )
-from streamvis.storage.ownership import (
+from streamvis.storage.format.ownership import (
     check_index_bytes,
     check_local_files,
     foreign_error,
     is_our_log,
 )
-from streamvis.storage.ranges import (
-    SmoothCache,
-)
-from streamvis.storage.reading import GroupPlan, read_between, read_groups, read_tables
-from streamvis.storage.records import (
+from streamvis.storage.format.records import (
     header_payload,
 )
-from streamvis.storage.scan import (
+from streamvis.storage.format.scan import (
     ScannedRecord,
     ScanOutcome,
     parse_header,
     scan_chunks,
 )
-from streamvis.storage.state import Entry, LogState
-from streamvis.storage.store_ranges import StoreRanges
-from streamvis.storage.store_writes import StoreWrites
+from streamvis.storage.format.state import Entry, LogState
+from streamvis.storage.read.cursor import cursor_positions, decode_cursor, encode_cursor
+from streamvis.storage.read.group_cache import GroupCache
+from streamvis.storage.read.ranges import (
+    SmoothCache,
+)
+from streamvis.storage.read.reading import GroupPlan, read_between, read_groups, read_tables
 
 # a cursor whose positions are not batch boundaries of this log (forged or mangled):
 # the reader starts over, as after a compaction

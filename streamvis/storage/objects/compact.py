@@ -43,10 +43,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from streamvis.errors import InvalidArgumentError
-from streamvis.storage.compact import CompactStats
-from streamvis.storage.object_prefix import manifest_name, parse_segment_name
-from streamvis.storage.segments import SegmentLog
-from streamvis.storage.store import Store
+from streamvis.storage.engine.store import Store
+from streamvis.storage.local.compact import CompactStats
+from streamvis.storage.objects.prefix import manifest_name, parse_segment_name
+from streamvis.storage.objects.segments import SegmentLog
 
 __all__ = ["ObjectCompactStats", "compact_store", "compact_url", "retire", "auto_compact"]
 

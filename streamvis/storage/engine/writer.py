@@ -1,7 +1,7 @@
 """The writing half of ``Store``: one batch, or a group of them under one fsync.
 
 ``Store`` mixes this in; the attributes declared below are the store's own (see
-``streamvis.storage.store``). Durability and the duplicate and schema checks are
+``streamvis.storage.engine.store``). Durability and the duplicate and schema checks are
 described there and in docs/CONTRACTS.md.
 """
 
@@ -17,19 +17,19 @@ from typing import TYPE_CHECKING, Any
 from streamvis.errors import ConflictError, InvalidArgumentError, StorageIOError
 from streamvis.proto import data_pb2 as pb
 from streamvis.storage.backend import Chunk, LogBackend
-from streamvis.storage.codec import dtype_name
-from streamvis.storage.framing import encode_frame
-from streamvis.storage.model import AppendResult, ConfigUpdate, Deletion, Item
-from streamvis.storage.records import (
+from streamvis.storage.format.codec import dtype_name
+from streamvis.storage.format.framing import encode_frame
+from streamvis.storage.format.model import AppendResult, ConfigUpdate, Deletion, Item
+from streamvis.storage.format.records import (
     EncodedRecord,
     NormalizedPoints,
     encode_batch,
     normalize_items,
 )
-from streamvis.storage.state import Entry, LogState
+from streamvis.storage.format.state import Entry, LogState
 
 if TYPE_CHECKING:
-    from streamvis.storage.scan import ScanOutcome
+    from streamvis.storage.format.scan import ScanOutcome
 
 __all__ = ["StoreWrites"]
 
@@ -141,7 +141,7 @@ class StoreWrites:
                             outcomes[i] = exc
             self._maybe_save_index()
             if self.backend.maintenance_due():
-                from streamvis.storage.object_compact import auto_compact
+                from streamvis.storage.objects.compact import auto_compact
 
                 auto_compact(self)  # type: ignore[arg-type]  # object stores: bounded live objects (never raises)
         return [o for o in outcomes if o is not None]

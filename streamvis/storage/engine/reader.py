@@ -15,18 +15,18 @@ import pyarrow as pa
 
 from streamvis.errors import NotFoundError
 from streamvis.storage.backend import LogBackend
-from streamvis.storage.decimate import decimate_table, range_bounds, select_range, slice_range
-from streamvis.storage.group_cache import GroupCache
-from streamvis.storage.ranges import (
+from streamvis.storage.format.records import x_column
+from streamvis.storage.format.state import LogState
+from streamvis.storage.read.decimate import decimate_table, range_bounds, select_range, slice_range
+from streamvis.storage.read.group_cache import GroupCache
+from streamvis.storage.read.ranges import (
     RangeRequest,
     RangesResult,
     SmoothCache,
     check_requests,
     read_ranges,
 )
-from streamvis.storage.reading import GroupPlan, read_groups
-from streamvis.storage.records import x_column
-from streamvis.storage.state import LogState
+from streamvis.storage.read.reading import GroupPlan, read_groups
 
 __all__ = ["StoreRanges"]
 
@@ -87,7 +87,7 @@ class StoreRanges:
 
     def read_ranges(self, requests: Sequence[RangeRequest]) -> RangesResult:
         """Many ``read_range``s in one call, all from one state of the log (see
-        ``streamvis.storage.ranges``): a table per request (None for a group that does
+        ``streamvis.storage.read.ranges``): a table per request (None for a group that does
         not exist), the groups' counts, and the cursor of that state."""
         reqs = check_requests(requests)
         self.refresh()
