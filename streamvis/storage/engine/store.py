@@ -30,7 +30,8 @@ from streamvis.errors import (
     StreamvisError,
 )
 from streamvis.patterns import key_filter, matcher
-from streamvis.storage.backend import Chunk, LocalLog, LogBackend, open_backend
+from streamvis.storage.backend import Chunk, LogBackend
+from streamvis.storage.engine.opening import open_backend
 from streamvis.storage.engine.reader import StoreRanges
 from streamvis.storage.engine.writer import StoreWrites
 from streamvis.storage.format.framing import encode_frame
@@ -56,6 +57,7 @@ from streamvis.storage.format.scan import (
     scan_chunks,
 )
 from streamvis.storage.format.state import Entry, LogState
+from streamvis.storage.local.log_file import LocalLog
 from streamvis.storage.read.cursor import cursor_positions, decode_cursor, encode_cursor
 from streamvis.storage.read.group_cache import GroupCache
 from streamvis.storage.read.ranges import (

@@ -22,12 +22,12 @@ from dataclasses import dataclass
 
 from streamvis.errors import InvalidArgumentError, StorageIOError, StreamvisError
 from streamvis.proto import data_pb2 as pb
-from streamvis.storage.backend import LocalLog
 from streamvis.storage.engine.store import Store
 from streamvis.storage.format.framing import encode_frame
 from streamvis.storage.format.model import ConfigUpdate, Points
 from streamvis.storage.format.ownership import check_log_file
 from streamvis.storage.format.records import encode_batch, header_payload, normalize_items
+from streamvis.storage.local.log_file import LocalLog
 
 __all__ = ["CompactStats", "compact"]
 
