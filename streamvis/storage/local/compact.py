@@ -28,8 +28,9 @@ from streamvis.storage.format.model import ConfigUpdate, Points
 from streamvis.storage.format.ownership import check_log_file
 from streamvis.storage.format.records import encode_batch, header_payload, normalize_items
 from streamvis.storage.local.log_file import LocalLog
+from streamvis.storage.read.reading import TableBuilder, read_entries
 
-__all__ = ["CompactStats", "compact"]
+__all__ = ["CompactStats", "compact_file"]
 
 
 @dataclass(frozen=True)
@@ -43,12 +44,9 @@ class CompactStats:
     objects_after: int | None = None
 
 
-def compact(path: str, progress: Callable[[int, int], None] | None = None) -> CompactStats:
-    """Rewrite the log at ``path``; ``progress(done, total)`` is called per group."""
-    if "://" in path and not path.startswith("file://"):  # object stores: online, by segments
-        from streamvis.storage.objects.compact import compact_object_log
-
-        return compact_object_log(path, progress=progress)
+def compact_file(path: str, progress: Callable[[int, int], None] | None = None) -> CompactStats:
+    """Rewrite the local log at ``path``; ``progress(done, total)`` is called per group
+    (``streamvis.storage.compaction.compact`` takes any log)."""
     store = Store.open(path, "r")
     backend = store.backend
     if not isinstance(backend, LocalLog):
@@ -72,10 +70,10 @@ def compact(path: str, progress: Callable[[int, int], None] | None = None) -> Co
         check_log_file(tmp, "the output of a streamvis compaction")
         with backend.writer_lock():
             store.refresh()
-            tail = store._catch_up().tail  # noqa: SLF001 - same package; rescans only the tail
+            tail = store.log.catch_up().tail  # rescans only the tail
             if tail is not None:
                 backend.discard_tail(*tail)  # a crashed writer's bytes: quarantined
-            state = store._state  # noqa: SLF001
+            state = store.log.state
             before = os.path.getsize(backend.path)
             groups = list(state.iter_groups())
             total_points = 0
@@ -148,9 +146,7 @@ def _keep_owner_and_mode(fd: int, st: os.stat_result) -> None:
 
 
 def _read_group(store: Store, scope: str, name: str, index: int) -> dict | None:
-    from streamvis.storage.read.reading import TableBuilder, read_entries
-
-    grp = store._state.scopes[scope].names[name].groups[index]  # noqa: SLF001
+    grp = store.log.state.scopes[scope].names[name].groups[index]
     builder = TableBuilder()
     for body in read_entries(store.backend, grp.entries):
         builder.add_record(body)

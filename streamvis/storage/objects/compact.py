@@ -22,7 +22,7 @@ neither repeats nor skips a point and a web page does not reload.
 Retiring. What generation ``g + 1`` made redundant (the merged segments, merged
 bases) is listed in ``U/bases/...retire`` and deleted when generation ``g + 2`` is
 published (a grace of one compaction interval for readers still on ``g``), or after
-``grace`` seconds by ``compact_url`` (``streamvis compact``). A crash between writing
+``grace`` seconds by ``streamvis.storage.compaction.compact_url`` (``streamvis compact``). A crash between writing
 a generation and deleting the old objects leaves them until the next compaction.
 
 Automatic: a writer (``Store.append``) compacts when it knows more than
@@ -41,16 +41,36 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from streamvis.errors import InvalidArgumentError
-from streamvis.storage.engine.store import Store
-from streamvis.storage.local.compact import CompactStats
+from streamvis.storage.backend import LogBackend
 from streamvis.storage.objects.prefix import manifest_name, parse_segment_name
 from streamvis.storage.objects.segments import SegmentLog
 
-__all__ = ["ObjectCompactStats", "compact_store", "compact_url", "retire", "auto_compact"]
+__all__ = ["ObjectCompactStats", "CompactingStore", "compact_store", "retire", "auto_compact", "live_objects"]
 
 MAX_BASES = 8  # more bases than this are merged into one
+
+
+class _Locked(Protocol):
+    @property
+    def lock(self) -> threading.RLock: ...
+
+
+class CompactingStore(Protocol):
+    """What compaction needs of a ``Store`` (``streamvis.storage.engine.store``) whose
+    backend is a ``SegmentLog``: its log's state held still under ``log.lock``."""
+
+    @property
+    def backend(self) -> LogBackend: ...
+    @property
+    def log(self) -> _Locked: ...
+    @property
+    def generation(self) -> int: ...
+    def refresh(self) -> None: ...
+    def save_index(self) -> None: ...
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -62,7 +82,7 @@ class ObjectCompactStats:
     seconds: float
 
 
-def compact_store(store: Store, *, min_segments: int = 1) -> ObjectCompactStats | None:
+def compact_store(store: CompactingStore, *, min_segments: int = 1) -> ObjectCompactStats | None:
     """Publish the next generation of ``store``'s log (a Store on an object store; it
     writes bases, a manifest and the index); None when there is nothing to merge or
     another compaction won."""
@@ -70,7 +90,7 @@ def compact_store(store: Store, *, min_segments: int = 1) -> ObjectCompactStats 
     if not isinstance(backend, SegmentLog):
         raise InvalidArgumentError(f"{backend.url} is not an object-store log")
     started = time.monotonic()
-    with store._lock:  # noqa: SLF001 - same package: the log's state must not move meanwhile
+    with store.log.lock:  # the log's state must not move meanwhile
         store.refresh()
         generation = store.generation
         old_front = backend.frontier
@@ -181,74 +201,30 @@ def live_objects(backend: SegmentLog) -> tuple[int, int]:
     return count, size
 
 
-def compact_object_log(
-    path: str, *, progress: Callable[[int, int], None] | None = None, grace: float = 10.0
-) -> CompactStats:
-    """``streamvis compact gs://...`` / ``s3://...``: ``compact_url`` with the local
-    compaction's statistics; ``bytes_*`` are what a fresh reader opens."""
-    with Store.open(path, storage_options=None) as before:
-        assert isinstance(before.backend, SegmentLog)
-        objects_before, bytes_before = live_objects(before.backend)
-    stats, after = compact_url(path, grace=grace, progress=progress)
-    with after:
-        assert isinstance(after.backend, SegmentLog)
-        objects_after, bytes_after = live_objects(after.backend)
-        groups = after.groups()
-        result = CompactStats(
-            bytes_before,
-            bytes_after,
-            len(groups),
-            sum(g.count for g in groups),
-            after.generation,
-            objects_before,
-            objects_after,
-        )
-    return result
-
-
-def compact_url(
-    url: str,
-    *,
-    storage_options: dict | None = None,
-    grace: float = 10.0,
-    progress: Callable[[int, int], None] | None = None,
-) -> tuple[ObjectCompactStats | None, Store]:
-    """``streamvis compact gs://...``: publish the next generation, wait ``grace``
-    seconds for readers to move to it, delete what it made redundant. Returns the stats
-    and a read-only Store on the result (the caller closes it)."""
-    with Store.open(url, "a", storage_options=storage_options) as store:
-        stats = compact_store(store)
-        if progress:
-            progress(1, 1)
-        backend = store.backend
-        assert isinstance(backend, SegmentLog)
-        if stats is not None:
-            time.sleep(max(0.0, grace))
-            retire(backend, stats.generation)
-    return stats, Store.open(url, storage_options=storage_options)
-
-
-def auto_compact(store: Store) -> None:
+def auto_compact(
+    backend: LogBackend, open_reader: Callable[[SegmentLog], CompactingStore]
+) -> None:
     """A writer's compaction (``Store.append``), off the flush path: a background thread
-    compacts through a private read-only Store over the same objects, so the writer's
+    compacts through a private read-only Store (``open_reader``) over the same objects, so the writer's
     lock is never held and no flush waits for it. One at a time per backend; failures
     are logged, never raised. One that dies midway leaves at most a base and its retire
     list that no manifest names: readers and writers never look at them, and a later
     compaction deletes them (``retire``)."""
-    backend = store.backend
     if not isinstance(backend, SegmentLog):
         return
     if backend.compaction is not None and backend.compaction.is_alive():
         return
     backend.compaction_tried()
     thread = threading.Thread(
-        target=_compact_in_background, args=(backend,), name="streamvis-compact", daemon=True
+        target=_compact_in_background, args=(backend, open_reader), name="streamvis-compact", daemon=True
     )
     backend.compaction = thread
     thread.start()
 
 
-def _compact_in_background(backend: SegmentLog) -> None:
+def _compact_in_background(
+    backend: SegmentLog, open_reader: Callable[[SegmentLog], CompactingStore]
+) -> None:
     import logging
 
     try:
@@ -257,8 +233,11 @@ def _compact_in_background(backend: SegmentLog) -> None:
         )
         private.auto_compact_at = None
         private.fetch_batch = 4  # a few GETs at a time: the writer's PUTs are not queued
-        with Store(private, "r") as store:
+        store = open_reader(private)
+        try:
             stats = compact_store(store, min_segments=1)
+        finally:
+            store.close()
         if stats is not None:
             backend.adopt(stats.generation)  # the writer's next compaction counts from there
     except Exception as exc:  # the appends succeeded; compaction will be tried again
