@@ -127,7 +127,7 @@ def bench_fleet(t: Table, emu: Any, s: FleetSizes) -> None:
                 backend = reader.backend
                 start = backend._start()  # noqa: SLF001 - what the next poll lists from
                 _, c = _counted(emu, reader.refresh)
-                names = len(list_names(backend.fs, backend.segments_dir, f"{start:020d}"))
+                names = len(list_names(backend.prefix.fs, backend.prefix.segments_dir, f"{start:020d}"))
                 t.add(f"{emu.scheme} many writers, one prefix",
                       f"idle reader poll, {n} writers, {s.idle_wait:g} s after the last flush",
                       [float(names)], "names", goal="<= 10 names", met=names <= 10,
@@ -217,7 +217,7 @@ def _bench_compaction_off_path(t: Table, emu: Any, s: FleetSizes) -> None:
     without = [_counted(emu, lambda i=i: writer.append([_pts("run", 10**9 + 200 * i, 200)]))[0]
                for i in range(1, s.flushes)]
     writer.backend.auto_compact_at = 1
-    writer.backend._compact_after = 0  # noqa: SLF001 - the next flush starts it
+    writer.backend.generations.compact_after = 0  # the next flush starts it
     during: list[float] = []
     i = s.flushes
     t0 = time.perf_counter()

@@ -257,7 +257,7 @@ def bench_compaction(t: Table, emu: Any, s: ObjectSizes, url: str, n: int) -> No
             follow()
         objects_after, _ = live_objects(compactor.backend)
         retire(compactor.backend, compactor.generation)  # what a --grace 0 compact deletes
-        stored = len(compactor.backend.fs.find(compactor.backend.root))
+        stored = len(compactor.backend.prefix.fs.find(compactor.backend.prefix.root))
         appended = state["appended"]
         total = expected + 200 * appended
         points = sorted(state["points"])

@@ -425,8 +425,8 @@ def write_segment_log(
         name = segment_name(t0 + i * spacing_ns, writer.hex(), i + 1)
         blobs[f"{log.segments_dir}/{name}"] = b"".join(frames)
         if len(blobs) >= 500:
-            (put or log.fs.pipe)(blobs)
+            (put or log.prefix.fs.pipe)(blobs)
             blobs = {}
     if blobs:
-        (put or log.fs.pipe)(blobs)
+        (put or log.prefix.fs.pipe)(blobs)
     return t0 + (segments - 1) * spacing_ns

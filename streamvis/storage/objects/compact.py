@@ -93,11 +93,11 @@ def compact_store(store: CompactingStore, *, min_segments: int = 1) -> ObjectCom
     with store.log.lock:  # the log's state must not move meanwhile
         store.refresh()
         generation = store.generation
-        old_front = backend.frontier
+        old_front = backend.generations.frontier
         new_front = backend.clock - backend.lookback_ns
         if new_front <= old_front:
             return None
-        covered = dict(backend.bases[-1].get("writers") or {}) if backend.bases else {}
+        covered = dict(backend.generations.bases[-1].get("writers") or {}) if backend.generations.bases else {}
         picked: list[str] = []
         seen: set[tuple[str, int]] = set()
         entries = []
@@ -109,19 +109,19 @@ def compact_store(store: CompactingStore, *, min_segments: int = 1) -> ObjectCom
             entries.append((name, writer, seq))
         if len(picked) < min_segments:
             return None
-        merge = len(backend.bases) + 1 > MAX_BASES
-        parts = [backend.whole(b["key"]) for b in backend.bases] if merge else []
+        merge = len(backend.generations.bases) + 1 > MAX_BASES
+        parts = [backend.whole(b["key"]) for b in backend.generations.bases] if merge else []
         parts.extend(chunk.data for chunk in backend._fetch(entries))  # noqa: SLF001
         writers = {w: int(s) for w, s in covered.items()}
         for writer, seq in seen:
             writers[writer] = max(writers.get(writer, -1), seq)
         tag = f"{generation + 1:012d}-{uuid.uuid4().hex}"
         key, retire_key = f"bases/{tag}", f"bases/{tag}.retire"
-        redundant = picked + ([b["key"] for b in backend.bases] if merge else [])
+        redundant = picked + ([b["key"] for b in backend.generations.bases] if merge else [])
         data = b"".join(parts)
-        backend.create_object(key, data)
-        backend.create_object(retire_key, json.dumps(redundant).encode())
-        bases = ([] if merge else list(backend.bases)) + [{"key": key, "writers": writers}]
+        backend.prefix.create_object(key, data)
+        backend.prefix.create_object(retire_key, json.dumps(redundant).encode())
+        bases = ([] if merge else list(backend.generations.bases)) + [{"key": key, "writers": writers}]
         manifest = {
             "generation": generation + 1,
             "bases": bases,
@@ -129,10 +129,10 @@ def compact_store(store: CompactingStore, *, min_segments: int = 1) -> ObjectCom
             "retire": retire_key,
             "previous": generation,
         }
-        if not backend.create_object(
+        if not backend.prefix.create_object(
             manifest_name(generation + 1), json.dumps(manifest).encode()
         ):
-            backend.remove([key, retire_key])  # another compaction published g + 1 first
+            backend.prefix.remove([key, retire_key])  # another compaction published g + 1 first
             return None
         store.refresh()  # reopens on the new generation (the base is in the cache)
         store.save_index()
@@ -148,22 +148,22 @@ def retire(backend: SegmentLog, generation: int) -> int:
     still on ``generation - 1`` lose their objects. Returns how many were deleted."""
     if generation < 2:
         return 0
-    doc = backend.read_json(manifest_name(generation))
+    doc = backend.prefix.read_json(manifest_name(generation))
     keys: list[str] = []
     live: set[str] = set()
-    for manifest in (doc, backend.manifest):
+    for manifest in (doc, backend.generations.manifest):
         if isinstance(manifest, dict):
             for base in manifest.get("bases") or []:
                 live |= {base["key"], base["key"] + ".retire"}
     if isinstance(doc, dict) and doc.get("retire"):
-        keys.extend(backend.read_json(doc["retire"]) or [])
+        keys.extend(backend.prefix.read_json(doc["retire"]) or [])
         keys.append(doc["retire"])
         live.discard(doc["retire"])
     try:
-        paths = backend.fs.ls(backend.bases_dir, detail=False)
+        paths = backend.prefix.fs.ls(backend.prefix.bases_dir, detail=False)
     except FileNotFoundError:
         paths = []
-    current = backend.generation or 1
+    current = backend.generations.generation or 1
     for path in paths:
         name = path.rstrip("/").rsplit("/", 1)[-1]
         key = f"bases/{name}"
@@ -175,7 +175,7 @@ def retire(backend: SegmentLog, generation: int) -> int:
             keys.append(key)
     keys.extend(manifest_name(g) for g in range(max(2, generation - 8), generation))
     keys = [k for k in keys if k not in live and k != manifest_name(current)]
-    backend.remove(keys)
+    backend.prefix.remove(keys)
     return len(keys)
 
 
@@ -183,19 +183,19 @@ def live_objects(backend: SegmentLog) -> tuple[int, int]:
     """(objects, bytes) a fresh reader of the current generation opens: bases and the
     segments above the frontier (one paged listing with sizes)."""
     try:
-        items = backend.fs.ls(backend.segments_dir, detail=True)
+        items = backend.prefix.fs.ls(backend.prefix.segments_dir, detail=True)
     except FileNotFoundError:
         items = []
-    count = len(backend.bases)
+    count = len(backend.generations.bases)
     size = 0
-    for base in backend.bases:
+    for base in backend.generations.bases:
         try:
-            size += int(backend.fs.size(backend._path(base["key"])))  # noqa: SLF001
+            size += int(backend.prefix.fs.size(backend.prefix.path_of(base["key"])))
         except Exception:
             pass
     for item in items:
         parsed = parse_segment_name(str(item["name"]))
-        if parsed is not None and parsed[0] >= backend.frontier:
+        if parsed is not None and parsed[0] >= backend.generations.frontier:
             count += 1
             size += int(item.get("size") or 0)
     return count, size
@@ -212,13 +212,13 @@ def auto_compact(
     compaction deletes them (``retire``)."""
     if not isinstance(backend, SegmentLog):
         return
-    if backend.compaction is not None and backend.compaction.is_alive():
+    if backend.generations.compaction is not None and backend.generations.compaction.is_alive():
         return
-    backend.compaction_tried()
+    backend.generations.compaction_tried()
     thread = threading.Thread(
         target=_compact_in_background, args=(backend, open_reader), name="streamvis-compact", daemon=True
     )
-    backend.compaction = thread
+    backend.generations.compaction = thread
     thread.start()
 
 
@@ -229,16 +229,16 @@ def _compact_in_background(
 
     try:
         private = SegmentLog(
-            backend.url, fs=backend.fs, clock=backend._now, lookback_ns=backend.lookback_ns  # noqa: SLF001
+            backend.url, fs=backend.prefix.fs, clock=backend._now, lookback_ns=backend.lookback_ns  # noqa: SLF001
         )
         private.auto_compact_at = None
-        private.fetch_batch = 4  # a few GETs at a time: the writer's PUTs are not queued
+        private.prefix.fetch_batch = 4  # a few GETs at a time: the writer's PUTs are not queued
         store = open_reader(private)
         try:
             stats = compact_store(store, min_segments=1)
         finally:
             store.close()
         if stats is not None:
-            backend.adopt(stats.generation)  # the writer's next compaction counts from there
+            backend.generations.adopt(stats.generation)  # the writer's next compaction counts from there
     except Exception as exc:  # the appends succeeded; compaction will be tried again
         logging.getLogger(__name__).warning("compaction of %s failed: %s", backend.url, exc)
