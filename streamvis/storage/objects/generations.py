@@ -72,7 +72,7 @@ class Generations:
         self.known.forget_below(self.frontier)  # names below the frontier are in the bases
 
     def maintenance_due(self) -> bool:
-        """Should the appending Store compact now? (see ``object_compact``) Writers do not
+        """Should the appending Store compact now? (see ``compact``) Writers do not
         follow the others, so every ``count_every`` groups a writer counts the live
         segments of every writer (one listing per 1,000; it adopts a newer generation it
         finds), and compacts when they are more than ``auto_compact_at``."""

@@ -31,7 +31,7 @@ It never downloads the other writers' segments: schema races are resolved by rea
 several copies of one (writer, seq) are read once (the first).
 
 Listing only what is new. A follower lists ``U/segments/`` from its ``FollowWindow``
-start (``startOffset`` on GCS, ``StartAfter`` on S3; ``object_listing``): ``lookback``
+start (``startOffset`` on GCS, ``StartAfter`` on S3; ``listing``): ``lookback``
 of name time behind the newest name it listed while the log is active, the newest name
 itself once the log has been idle for ``hold_s``. A segment is "late" when it appears
 below names a follower may have listed past. Its writer re-stores it (a copy above
@@ -43,7 +43,7 @@ start (docs/CONTRACTS.md, "Listing rule"). Only a writer that dies between an up
 and its probe can leave a late segment that current followers do not see: a fresh
 open finds it until a compaction's frontier passes its time.
 
-Generations. Compaction (``object_compact``) merges segments into ``U/bases/...`` and
+Generations. Compaction (``compact``) merges segments into ``U/bases/...`` and
 publishes generation ``g`` as a manifest ``U/segments/~gen-{g:012d}`` (``~`` sorts after
 every segment: every listing sees it); readers read its bases, then segments at or after
 its frontier.
@@ -56,6 +56,11 @@ Costs: an idle refresh is one listing (the header is read once; a cold open with
 index lists from where the index ends); an append is one PUT and one probe; new
 segments are fetched concurrently, once, and stay in a small LRU (``ByteCache``) that
 serves the read since a cursor. Small ranged reads read ahead (``READ_AHEAD``).
+
+Parts: ``SegmentLog`` follows and reads the log and owns ``ObjectPrefix`` (``prefix``:
+the objects, their names and reads), ``KnownSegments`` (``known``: the names listed or
+written, the name clock), ``Uploads`` (``uploads``: naming, creating and confirming
+our segments) and ``Generations`` (``generations``: manifests, bases, auto-compaction).
 """
 
 from __future__ import annotations
@@ -63,14 +68,12 @@ from __future__ import annotations
 import bisect
 import contextlib
 import random
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
-from streamvis.errors import ConflictError, InvalidArgumentError, LogNotFoundError
+from streamvis.errors import LogNotFoundError
 from streamvis.storage.backend import Chunk, LogBackend
 from streamvis.storage.format.framing import encode_frame
 from streamvis.storage.format.records import header_payload
@@ -85,6 +88,7 @@ from streamvis.storage.objects.prefix import (
     parse_segment_name,
     segment_name,
 )
+from streamvis.storage.objects.uploads import Unchecked, Uploads
 
 __all__ = ["SegmentLog", "segment_name", "parse_segment_name", "manifest_name", "LOOKBACK_NS"]
 
@@ -92,19 +96,6 @@ LOOKBACK_NS = 5 * 10**9  # listings start this far (in name time) behind the new
 SLOW_UPLOAD_S = 25.0  # a segment whose upload took longer is stored again (a copy)
 RELIST_AFTER_S = 10.0  # a writer that has not listed for this long lists before naming
 AUTO_COMPACT_SEGMENTS = 500  # a writer compacts above this many live segments (+ up to 50%)
-
-
-@dataclass
-class _Unchecked:
-    """A segment we wrote whose order no listing has confirmed yet (see the docstring)."""
-
-    name: str
-    t: int
-    writer: str
-    seq: int
-    data: bytes
-    written_at: float  # time.monotonic() when its PUT returned
-    took: float  # seconds from naming it to its PUT's return
 
 
 class SegmentLog(LogBackend):
@@ -135,17 +126,18 @@ class SegmentLog(LogBackend):
         self.known = KnownSegments(clock)
         self._mutex = self.known.mutex  # guards the listing state (ours and ``known``'s)
         self.lookback_ns = LOOKBACK_NS if lookback_ns is None else lookback_ns
-        self.slow_upload_s = slow_upload_s
-        self.relist_after_s = relist_after_s
         # a follower keeps re-listing the lookback window this long after the log's last
         # new name: the longest an unconfirmed segment can take to appear (CONTRACTS)
         self._window = FollowWindow(relist_after_s + slow_upload_s + hold_margin_s)
-        self.republished = 0  # copies stored because a segment may have been listed past
-        self._written: set[str] = set()  # names we created (not foreign to our probes)
-        self._failed: dict[tuple[str, int], tuple[str, bytes]] = {}  # unconfirmed uploads
         self._listed_from: int | None = None  # lowest start time listed (complete above)
         self._base: dict[str, int] | None = None  # positions when we first listed
-        self._unchecked: list[_Unchecked] = []
+        self.uploads = Uploads(
+            self.prefix,
+            self.known,
+            lookback_ns=self.lookback_ns,
+            slow_upload_s=slow_upload_s,
+            relist_after_s=relist_after_s,
+        )
         self.generations = Generations(
             self.prefix,
             self.known,
@@ -206,6 +198,15 @@ class SegmentLog(LogBackend):
     def count_every(self, value: int) -> None:
         self.generations.count_every = value
 
+    @property
+    def republished(self) -> int:
+        """Copies stored because a segment may have been listed past."""
+        return self.uploads.republished
+
+    @property
+    def _unchecked(self) -> list[Unchecked]:
+        return self.uploads.unchecked
+
     def live_segments(self) -> int:
         """Segments known above the frontier (what a fresh reader lists and reads)."""
         return self.generations.live_segments()
@@ -261,62 +262,17 @@ class SegmentLog(LogBackend):
             if self._listed_from is None or start_t < self._listed_from:
                 self._listed_from = start_t
             self._window.listed(self.known.lift(names), started)
-            due = [u for u in self._unchecked if u.written_at <= started]
-            self._unchecked = [u for u in self._unchecked if u.written_at > started]
-        for u in due:
-            if self._late(u, names):
-                self._restore(u)
-
-    def _late(self, u: _Unchecked, listed: list[str]) -> bool:
-        """May a follower have listed past ``u``? (its upload was slow, or a name of
-        another writer more than ``lookback`` above it was visible)"""
-        if u.took > self.slow_upload_s:
-            return True
-        limit = u.t + self.lookback_ns
-        for name in listed:
-            parsed = parse_segment_name(name)
-            if parsed is not None and parsed[0] > limit and name not in self._written:
-                return True
-        return False
-
-    def _restore(self, u: _Unchecked) -> None:  # a copy above all (readers take the first)
-        self.republished += 1
-        self._put(u.data, u.writer, u.seq)
-
-    def _probe(self, depth: int = 0) -> None:
-        """One listing of the names above our oldest unconfirmed segment (empty when clocks
-        agree): lifts the clock, re-stores late ones; if it fails: at the next ``sync``."""
-        with self._mutex:
-            pending, self._unchecked = self._unchecked, []
-        if not pending:
-            return
-        oldest = min(u.t for u in pending)
-        try:
-            names = self.prefix.list_segments(oldest + 1, "probing segments")
-        except Exception:
-            with self._mutex:
-                self._unchecked = pending + self._unchecked
-            return
-        with self._mutex:  # lift; forget our names no probe will look at again
-            self.known.lift(names)
-            self._written = {n for n in self._written if n > f"{oldest:020d}"}
-        late = [u for u in pending if self._late(u, names)]
-        for u in late:
-            self._restore(u)
-        if late and depth < 3:  # a copy that is late again is copied again, a few times
-            self._probe(depth + 1)
+            due = self.uploads.take_due(started)
+        self.uploads.confirm(due, names)
 
     def sync(self) -> None:
         """After a group of appends (``Store.append_many``): one probe for all of them."""
-        self._probe()
+        self.uploads.probe()
 
     def order(self) -> None:
         """Before a batch that ordering needs (a deletion, a config, a name's first
-        write): lift the clock above every name visible now (one listing of the names
-        above the one we would take now), so the batch sorts after all of them."""
-        names = self.prefix.list_segments(max(self.known.clock, self._now() + self.known.skew) + 1, "listing")
-        with self._mutex:
-            self.known.lift(names)
+        write): lift the clock above every name visible now (``Uploads.order``)."""
+        self.uploads.order()
 
     def _start(self) -> int:
         """Where a follower's listing of what is new starts (time)."""
@@ -458,7 +414,7 @@ class SegmentLog(LogBackend):
     ) -> Callable[[bytes, int], bool] | None:
         """Which batches a read between two positions takes (bases hold many writers').
         A batch of a writer no position names is inside a data server's one-object group
-        (``Store._write_group``): it goes with the group's marker batch before it."""
+        (``StoreWriter._write_group``): it goes with the group's marker batch before it."""
         taken = [False]
 
         def keep(writer: bytes, seq: int) -> bool:
@@ -473,65 +429,13 @@ class SegmentLog(LogBackend):
         return contextlib.nullcontext()  # object stores have no lock; see the docstring
 
     def append(self, data: bytes, *, writer: str, seq: int) -> tuple[str, int]:
-        if not re.fullmatch(r"[0-9a-f]*", writer) or seq < 0:
-            raise InvalidArgumentError(
-                f"writer must be lowercase hex and seq >= 0: {writer!r}, {seq}"
-            )
-        earlier = self._failed.pop((writer, seq), None)
-        if earlier is not None:  # a retry of an upload whose outcome we could not read
-            landed = self.prefix.peek(self.prefix.path_of(earlier[0]))
-            if landed == earlier[1]:
-                return earlier[0], -1  # it landed: stored once (the Store answers duplicate)
-            if landed is not None:
-                with contextlib.suppress(Exception):
-                    self.prefix.fs.rm_file(self.prefix.path_of(earlier[0]))
-        return self._put(data, writer, seq), 0
-
-    def _put(self, data: bytes, writer: str, seq: int) -> str:
-        """Create one segment under a fresh name above everything seen (``sync``, after
-        the group, probes); its name."""
-        if self.known.lifted_at is None or time.monotonic() - self.known.lifted_at > self.relist_after_s:
-            self.order()  # our clock may lag names that appeared since we last listed
-        named_at = time.monotonic()
-        with self._mutex:
-            self.known.clock = max(self.known.clock + 1, self._now() + self.known.skew)
-            t = self.known.clock
-            name = segment_name(t, writer, seq)
-            self._written.add(name)
-        path = self.prefix.path_of(name)
-        try:
-            self.prefix.fs.pipe_file(path, data, mode="create")
-        except FileExistsError:
-            if self.prefix.peek(path) != data:
-                raise ConflictError(
-                    f"segment {name} of {self.url} was created by another writer with other "
-                    "bytes (same writer id and seq): this batch was not stored"
-                ) from None
-            # the same bytes: our own earlier attempt (a transport retry) stored it
-        except Exception as exc:
-            landed = self.prefix.peek(path)
-            if landed != data:  # nothing, or a damaged upload (checksum failed): remove it
-                if landed is not None:
-                    with contextlib.suppress(Exception):
-                        self.prefix.fs.rm_file(path)
-                else:  # unreadable: a retry of this batch looks again (``append``)
-                    self._failed[(writer, seq)] = (name, data)
-                raise self.prefix.io_error(exc, f"writing segment {name}") from exc
-            # the write landed whole; only its answer was lost
-        done = time.monotonic()
-        self.prefix.cache.put(name, data, whole=True)
-        with self._mutex:
-            entry = self.known.note(name)
-            if entry is not None:
-                self.known.insert([entry])
-            self._unchecked.append(_Unchecked(name, t, writer, seq, data, done, done - named_at))
-        return name
+        return self.uploads.append(data, writer=writer, seq=seq)
 
     def close(self) -> None:
         """Confirm what we wrote last if a probe failed (one listing)."""
-        if self._unchecked:
+        if self.uploads.unchecked:
             with contextlib.suppress(Exception):
-                self._probe()
+                self.uploads.probe()
 
     @property
     def clock(self) -> int:
