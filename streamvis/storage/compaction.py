@@ -25,7 +25,11 @@ def compact(path: str, progress: Callable[[int, int], None] | None = None) -> Co
     """Rewrite the log at ``path``; ``progress(done, total)`` is called per group."""
     if "://" in path and not path.startswith("file://"):  # object stores: online, by segments
         return compact_object_log(path, progress=progress)
-    return compact_file(path, progress)
+    return compact_file(path, _open_reader, progress)
+
+
+def _open_reader(path: str) -> Store:
+    return Store.open(path, "r")
 
 
 def compact_object_log(
