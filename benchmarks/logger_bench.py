@@ -169,7 +169,7 @@ def bench_wall_time(table: Table, tmp: str, quick: bool) -> None:
     point on disk with and without the ``wall_time`` column (same points, same log)."""
     from streamvis import DataLogger
     from streamvis.storage import Store
-    from streamvis.storage.model import Points
+    from streamvis.storage.format.model import Points
 
     n = 200_000 if quick else 1_000_000
     clock = time.time

@@ -49,9 +49,9 @@ def _store(emu: Any, url: str, s: FleetSizes, mode: str = "a") -> Any:
     import fsspec
 
     from streamvis.storage import Store
-    from streamvis.storage.framing import encode_frame
-    from streamvis.storage.records import header_payload
-    from streamvis.storage.segments import SegmentLog
+    from streamvis.storage.format.framing import encode_frame
+    from streamvis.storage.format.records import header_payload
+    from streamvis.storage.objects.segments import SegmentLog
 
     fs = fsspec.filesystem(emu.scheme, skip_instance_cache=True, **emu.storage_options)
     backend = SegmentLog(url, fs=fs, **_bounds(s))
@@ -77,7 +77,7 @@ def _counted(emu: Any, fn: Any) -> tuple[float, dict[str, int]]:
 
 def bench_fleet(t: Table, emu: Any, s: FleetSizes) -> None:
     """The rows above, for one emulator."""
-    from streamvis.storage.object_listing import list_names
+    from streamvis.storage.objects.listing import list_names
 
     if s.writers:
         per_n: dict[int, float] = {}
@@ -127,7 +127,7 @@ def bench_fleet(t: Table, emu: Any, s: FleetSizes) -> None:
                 backend = reader.backend
                 start = backend._start()  # noqa: SLF001 - what the next poll lists from
                 _, c = _counted(emu, reader.refresh)
-                names = len(list_names(backend.fs, backend.segments_dir, f"{start:020d}"))
+                names = len(list_names(backend.prefix.fs, backend.prefix.segments_dir, f"{start:020d}"))
                 t.add(f"{emu.scheme} many writers, one prefix",
                       f"idle reader poll, {n} writers, {s.idle_wait:g} s after the last flush",
                       [float(names)], "names", goal="<= 10 names", met=names <= 10,
@@ -217,7 +217,7 @@ def _bench_compaction_off_path(t: Table, emu: Any, s: FleetSizes) -> None:
     without = [_counted(emu, lambda i=i: writer.append([_pts("run", 10**9 + 200 * i, 200)]))[0]
                for i in range(1, s.flushes)]
     writer.backend.auto_compact_at = 1
-    writer.backend._compact_after = 0  # noqa: SLF001 - the next flush starts it
+    writer.backend.generations.compact_after = 0  # the next flush starts it
     during: list[float] = []
     i = s.flushes
     t0 = time.perf_counter()

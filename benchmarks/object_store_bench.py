@@ -194,7 +194,7 @@ def bench_writers(t: Table, emu: Any, s: ObjectSizes, url: str, n: int) -> None:
 def bench_compaction(t: Table, emu: Any, s: ObjectSizes, url: str, n: int) -> None:
     from streamvis.errors import CursorResetError
     from streamvis.storage import Store
-    from streamvis.storage.object_compact import compact_store, live_objects, retire
+    from streamvis.storage.objects.compact import compact_store, live_objects, retire
 
     count = _Count(emu)
     opts = emu.storage_options
@@ -257,7 +257,7 @@ def bench_compaction(t: Table, emu: Any, s: ObjectSizes, url: str, n: int) -> No
             follow()
         objects_after, _ = live_objects(compactor.backend)
         retire(compactor.backend, compactor.generation)  # what a --grace 0 compact deletes
-        stored = len(compactor.backend.fs.find(compactor.backend.root))
+        stored = len(compactor.backend.prefix.fs.find(compactor.backend.prefix.root))
         appended = state["appended"]
         total = expected + 200 * appended
         points = sorted(state["points"])

@@ -44,8 +44,7 @@ def export_cmd(path: str, out_dir: str, scope_pattern: str | None, name_pattern:
 def compact_cmd(path: str, grace: float) -> None:
     """Rewrite the log at PATH without deleted data, each group contiguous (gs://, s3://:
     merge its segments into a new generation while writers and readers go on)."""
-    from streamvis.storage.compact import compact
-    from streamvis.storage.object_compact import compact_object_log
+    from streamvis.storage.compaction import compact, compact_object_log
 
     with tqdm(desc="compact", unit="group", disable=None) as bar:
 

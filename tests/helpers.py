@@ -26,8 +26,8 @@ def wait_for(predicate: Callable[[], object], timeout: float = 10.0, interval: f
 def append_refused_records(path: str | os.PathLike[str], items: Sequence[Any]) -> None:
     """Append records today's writers refuse (a config past the limits), framed as an
     older streamvis wrote them, straight to the local log file at ``path``."""
-    from streamvis.storage.framing import encode_frame
-    from streamvis.storage.records import encode_batch
+    from streamvis.storage.format.framing import encode_frame
+    from streamvis.storage.format.records import encode_batch
 
     frames = [encode_frame(r.payload) for r in encode_batch(list(items), os.urandom(16), 1)]
     with open(path, "ab") as f:

@@ -2,7 +2,7 @@
 a data prefix (``PREFIX.log`` + ``PREFIX.idx``) into a streamvis log; the command is
 ``streamvis import-legacy PREFIX PATH`` (``streamvis.legacy.cli``). An importer: it sits
 on the storage layer, which itself only recognises that format
-(``streamvis.storage.legacy_records``)."""
+(``streamvis.storage.format.legacy_records``)."""
 
 from __future__ import annotations
 

@@ -32,14 +32,14 @@ from streamvis.errors import (
 from streamvis.legacy.replay import LegacyIndex, replay
 from streamvis.proto import legacy_data_pb2 as lpb
 from streamvis.storage import ConfigUpdate, Points, Store
-from streamvis.storage.legacy_records import (
+from streamvis.storage.format.legacy_records import (
     INDEX_KINDS,
     LOG_KINDS,
     iter_records,
     legacy_files,
     looks_legacy,
 )
-from streamvis.storage.ownership import SNIFF_BYTES, check_local_files, check_log_file
+from streamvis.storage.format.ownership import SNIFF_BYTES, check_local_files, check_log_file
 
 __all__ = ["ImportStats", "import_legacy"]
 

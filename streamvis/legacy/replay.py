@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from streamvis.errors import CorruptDataError
 from streamvis.proto import legacy_data_pb2 as lpb
-from streamvis.storage.legacy_records import INDEX_KINDS, LegacyFormatProblem, iter_records
+from streamvis.storage.format.legacy_records import INDEX_KINDS, LegacyFormatProblem, iter_records
 
 __all__ = ["LegacyIndex", "replay"]
 

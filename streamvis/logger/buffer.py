@@ -22,7 +22,7 @@ import numpy as np
 from streamvis.columns import WALL_TIME_COLUMN
 from streamvis.logger.packed import Packing, packing_of, unpack_record
 from streamvis.logger.tensors import column_to_host
-from streamvis.storage.model import ConfigUpdate, Deletion, Item, Points
+from streamvis.storage.format.model import ConfigUpdate, Deletion, Item, Points
 
 __all__ = ["Record", "Control", "build_items", "split_batches", "Batch", "Outbox"]
 

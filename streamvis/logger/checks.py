@@ -16,7 +16,7 @@ from streamvis.columns import WALL_TIME_COLUMN
 from streamvis.errors import InvalidArgumentError, SchemaMismatchError
 from streamvis.limits import check_key
 from streamvis.logger.tensors import ADAPTERS, F4, F8, I4, I8, _resolve
-from streamvis.storage.codec import validate_column_name
+from streamvis.storage.format.codec import validate_column_name
 
 __all__ = ["check_write", "check_wall_time"]
 

@@ -39,7 +39,7 @@ from streamvis.logger.fast_write import make_fast_write
 from streamvis.logger.sinks import Sink, open_sink
 from streamvis.logger.system_metrics import StepTracker, SystemSampler, sampling_interval
 from streamvis.logger.tensors import ADAPTERS, F4, F8, I8, _resolve, canonical_dtype
-from streamvis.storage.model import ConfigUpdate, Deletion
+from streamvis.storage.format.model import ConfigUpdate, Deletion
 
 __all__ = ["DataLogger"]
 

@@ -1,7 +1,7 @@
 """Tensor adapters: what ``write`` may do to a value, and the one host copy at flush.
 
 At the call site (``adapt``) a value is inspected without touching its data: its
-stored dtype (the storage widening rules of ``streamvis.storage.codec``, mirrored so
+stored dtype (the storage widening rules of ``streamvis.storage.format.codec``, mirrored so
 a mismatch is caught at write time), its shape, and a snapshot that later in-place
 changes cannot alter (a numpy copy, a torch clone on the tensor's own device; jax
 arrays are immutable and are kept as they are). Nothing is moved to the host there.

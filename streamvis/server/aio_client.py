@@ -32,7 +32,7 @@ from streamvis.server.client import (
     stub_call_name,
 )
 from streamvis.server.reach import unavailable_message
-from streamvis.storage.model import AppendResult, GroupInfo, Item, ReadResult
+from streamvis.storage.format.model import AppendResult, GroupInfo, Item, ReadResult
 
 __all__ = ["AsyncDataClient"]
 

@@ -41,8 +41,8 @@ from streamvis.server.protocol import (
 )
 from streamvis.server.reach import unavailable_message
 from streamvis.server.status import error_from_rpc
-from streamvis.storage.model import AppendResult, GroupInfo, GroupSnapshot, Item, ReadResult
-from streamvis.storage.ranges import RangeRequest, RangesResult, check_requests
+from streamvis.storage.format.model import AppendResult, GroupInfo, GroupSnapshot, Item, ReadResult
+from streamvis.storage.read.ranges import RangeRequest, RangesResult, check_requests
 
 __all__ = [
     "DataClient",

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from streamvis.storage import Store
-    from streamvis.storage.model import AppendResult, Item
+    from streamvis.storage.format.model import AppendResult, Item
 
 __all__ = ["GroupCommit"]
 

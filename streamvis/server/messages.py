@@ -18,8 +18,8 @@ from streamvis.errors import InvalidArgumentError
 from streamvis.limits import check_config
 from streamvis.proto import data_pb2 as dpb
 from streamvis.proto import service_pb2 as spb
-from streamvis.storage.codec import STORED_DTYPES
-from streamvis.storage.model import GroupInfo
+from streamvis.storage.format.codec import STORED_DTYPES
+from streamvis.storage.format.model import GroupInfo
 
 __all__ = [
     "opt",

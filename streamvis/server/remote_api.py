@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 
 from streamvis.server.client import GrpcSource
-from streamvis.storage.convert import tables_to_arrays
+from streamvis.storage.read.convert import tables_to_arrays
 
 __all__ = ["gscopes", "gnames", "gconfigs", "gfetch_arrow", "gfetch_sync", "gfetch_pattern"]
 

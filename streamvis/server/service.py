@@ -32,7 +32,7 @@ from streamvis.server.protocol import (
     client_protocol,
     older_client_error,
 )
-from streamvis.storage.model import ConfigUpdate, Deletion
+from streamvis.storage.format.model import ConfigUpdate, Deletion
 
 if TYPE_CHECKING:
     from streamvis.storage import Store

@@ -19,15 +19,15 @@ from streamvis.errors import InvalidArgumentError
 from streamvis.proto import data_pb2 as dpb
 from streamvis.proto import service_pb2 as spb
 from streamvis.server.messages import config_from_json, config_to_proto, delete_to_proto
-from streamvis.storage.codec import (
+from streamvis.storage.format.codec import (
     STORED_DTYPES,
     decode_column,
     encode_column,
     normalize_array,
 )
-from streamvis.storage.model import ConfigUpdate, Deletion, Item, Points, ReadResult
-from streamvis.storage.ranges import RangeRequest, RangesResult
-from streamvis.storage.reading import dictionary_index
+from streamvis.storage.format.model import ConfigUpdate, Deletion, Item, Points, ReadResult
+from streamvis.storage.read.ranges import RangeRequest, RangesResult
+from streamvis.storage.read.reading import dictionary_index
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",

@@ -3,7 +3,8 @@
 See ``Store`` for the API and docs/CONTRACTS.md for how the other parts use it.
 """
 
-from streamvis.storage.model import (
+from streamvis.storage.engine.store import Store
+from streamvis.storage.format.model import (
     AppendResult,
     ConfigUpdate,
     Deletion,
@@ -13,8 +14,7 @@ from streamvis.storage.model import (
     Points,
     ReadResult,
 )
-from streamvis.storage.ranges import RangeRequest, RangesResult
-from streamvis.storage.store import Store
+from streamvis.storage.read.ranges import RangeRequest, RangesResult
 
 __all__ = [
     "Store",

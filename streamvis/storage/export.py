@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from streamvis.storage.ownership import foreign_error
-from streamvis.storage.store import Store
+from streamvis.storage.engine.store import Store
+from streamvis.storage.format.ownership import foreign_error
 
 __all__ = ["ParquetExport", "export_parquet"]
 

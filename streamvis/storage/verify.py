@@ -6,10 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from streamvis.errors import CorruptDataError
-from streamvis.storage.backend import LocalLog, open_backend
-from streamvis.storage.ownership import check_local_log
-from streamvis.storage.reading import decode_points
-from streamvis.storage.scan import ScannedRecord, parse_header, scan_chunks
+from streamvis.storage.engine.opening import open_backend
+from streamvis.storage.format.ownership import check_local_log
+from streamvis.storage.format.scan import ScannedRecord, parse_header, scan_chunks
+from streamvis.storage.local.log_file import LocalLog
+from streamvis.storage.read.reading import decode_points
 
 __all__ = ["VerifyReport", "verify"]
 

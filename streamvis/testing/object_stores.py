@@ -409,10 +409,10 @@ def write_segment_log(
     ``Emulator.bulk_put``). Returns the last segment's time."""
     import numpy as np
 
-    from streamvis.storage.framing import encode_frame
-    from streamvis.storage.model import Points
-    from streamvis.storage.records import encode_batch, header_payload, normalize_items
-    from streamvis.storage.segments import SegmentLog, segment_name
+    from streamvis.storage.format.framing import encode_frame
+    from streamvis.storage.format.model import Points
+    from streamvis.storage.format.records import encode_batch, header_payload, normalize_items
+    from streamvis.storage.objects.segments import SegmentLog, segment_name
 
     log = SegmentLog(url, storage_options or {})
     log.create(encode_frame(header_payload(os.urandom(16), 1)))
@@ -425,8 +425,8 @@ def write_segment_log(
         name = segment_name(t0 + i * spacing_ns, writer.hex(), i + 1)
         blobs[f"{log.segments_dir}/{name}"] = b"".join(frames)
         if len(blobs) >= 500:
-            (put or log.fs.pipe)(blobs)
+            (put or log.prefix.fs.pipe)(blobs)
             blobs = {}
     if blobs:
-        (put or log.fs.pipe)(blobs)
+        (put or log.prefix.fs.pipe)(blobs)
     return t0 + (segments - 1) * spacing_ns

@@ -39,7 +39,7 @@ import yaml
 
 from streamvis.errors import InvalidArgumentError
 from streamvis.patterns import compile_pattern
-from streamvis.storage.scan import parse_header
+from streamvis.storage.format.scan import parse_header
 
 from .colors import FORMULAS, RUN_PALETTE, ColorSpec, resolve_palette
 

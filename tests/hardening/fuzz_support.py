@@ -26,8 +26,8 @@ from hypothesis import strategies as st
 from streamvis.errors import StreamvisError
 from streamvis.storage import ConfigUpdate, Deletion, Points, Store
 from streamvis.storage.backend import Chunk
-from streamvis.storage.framing import MAX_PAYLOAD, ScanResult, scan_frames
-from streamvis.storage.scan import scan_chunks
+from streamvis.storage.format.framing import MAX_PAYLOAD, ScanResult, scan_frames
+from streamvis.storage.format.scan import scan_chunks
 from streamvis.storage.verify import verify
 
 SOAK = os.environ.get("STREAMVIS_SOAK") == "1"

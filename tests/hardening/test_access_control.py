@@ -32,7 +32,7 @@ from streamvis.logger import DataLogger
 from streamvis.server import wire
 from streamvis.server.client import DataClient, open_channel
 from streamvis.storage import Store
-from streamvis.storage.model import Points
+from streamvis.storage.format.model import Points
 from tests.helpers import self_signed_cert, spawn
 
 ROOT = Path(__file__).resolve().parents[2]

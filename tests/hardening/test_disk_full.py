@@ -26,7 +26,7 @@ import pytest
 from streamvis.errors import StorageIOError, StreamvisError
 from streamvis.logger import DataLogger
 from streamvis.storage import Points, Store
-from streamvis.storage import backend as backend_mod
+from streamvis.storage.local import log_file as backend_mod
 from streamvis.storage.verify import verify
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 
 from streamvis.errors import ForeignFileError, StreamvisError
 from streamvis.storage import Store
-from streamvis.storage.framing import MAX_PAYLOAD
-from streamvis.storage.index_file import load_index
-from streamvis.storage.ownership import SNIFF_BYTES, is_our_index
+from streamvis.storage.format.framing import MAX_PAYLOAD
+from streamvis.storage.format.index_file import load_index
+from streamvis.storage.format.ownership import SNIFF_BYTES, is_our_index
 from tests.hardening.fuzz_support import (
     COUNTS,
     _answers,
@@ -74,8 +74,8 @@ def _load_index_only_arrow_or_value_errors(data: bytes) -> None:
 # -- 5. regressions: damaged or forged indexes ---------------------------------------
 _IDX_FLIP_SCRIPT = r"""
 import sys
-from streamvis.storage.framing import checksum
-from streamvis.storage.index_file import _TRAILER_SIZE, load_index
+from streamvis.storage.format.framing import checksum
+from streamvis.storage.format.index_file import _TRAILER_SIZE, load_index
 idx = open(sys.argv[1], "rb").read()
 body, magic = idx[:-_TRAILER_SIZE], idx[-8:]
 n = 0
@@ -133,7 +133,7 @@ def test_regression_every_byte_of_the_index_flipped(base, tmp_path) -> None:
 
 def _forge_index(base, path: str, **changes: Any) -> None:
     """A well-formed index (valid checksum) whose metadata says something false."""
-    from streamvis.storage.index_file import dump_index
+    from streamvis.storage.format.index_file import dump_index
 
     with open(path, "wb") as f:
         f.write(base["log"])

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 from streamvis.proto import data_pb2 as pb
 from streamvis.storage import Store
-from streamvis.storage.framing import MAX_PAYLOAD, encode_frame, scan_frames
+from streamvis.storage.format.framing import MAX_PAYLOAD, encode_frame, scan_frames
 from streamvis.storage.verify import verify
 from tests.hardening.fuzz_support import (
     _mutation,

@@ -19,7 +19,7 @@ from streamvis.errors import InvalidArgumentError, SchemaMismatchError, Streamvi
 from streamvis.logger.async_logger import AsyncDataLogger
 from streamvis.logger.buffer import Control, build_items
 from streamvis.logger.packed import packing_of
-from streamvis.storage.model import ConfigUpdate
+from streamvis.storage.format.model import ConfigUpdate
 
 
 def test_fast_path_matches_the_full_method(log_path, read_points) -> None:

@@ -14,8 +14,8 @@ from streamvis import DataLogger
 from streamvis.errors import InvalidArgumentError, SchemaMismatchError
 from streamvis.proto import data_pb2 as pb
 from streamvis.storage import Store
-from streamvis.storage.codec import decode_column, encode_column
-from streamvis.storage.model import Points
+from streamvis.storage.format.codec import decode_column, encode_column
+from streamvis.storage.format.model import Points
 
 
 def _column(path: str, scope: str, name: str, col: str) -> np.ndarray:

@@ -14,7 +14,7 @@ import pytest
 from streamvis.server.client import DataClient
 from streamvis.server.server import DataServer
 from streamvis.storage import Points, Store
-from streamvis.storage import backend as backend_mod
+from streamvis.storage.local import log_file as backend_mod
 from tests.helpers import wait_for
 from tests.server.conftest import free_port
 

@@ -101,7 +101,7 @@ class SourceContract:
 
     def test_read_ranges_batch_upto_smoothing_and_cursor(self, filled) -> None:
         from streamvis.storage import RangeRequest
-        from streamvis.storage.smooth import ema
+        from streamvis.storage.read.smooth import ema
 
         src, sink = filled
         snap = src.snapshot(name_pattern="^loss$")

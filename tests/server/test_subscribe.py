@@ -12,7 +12,7 @@ import pytest
 from streamvis.errors import UnavailableError
 from streamvis.server.client import DataClient, Update
 from streamvis.storage import Points
-from streamvis.storage.compact import compact
+from streamvis.storage.compaction import compact
 
 
 def _batch(start: int, n: int, scope: str = "live") -> list[Points]:

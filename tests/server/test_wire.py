@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from streamvis.server import messages as msgs
 from streamvis.server import wire
-from streamvis.storage.model import ConfigUpdate, Deletion, Points, ReadResult
-from streamvis.storage.reading import index_column
+from streamvis.storage.format.model import ConfigUpdate, Deletion, Points, ReadResult
+from streamvis.storage.read.reading import index_column
 
 LIMITS = st.sampled_from([4096, 8192, 65536, wire.DEFAULT_MAX_MESSAGE_BYTES])
 
@@ -79,7 +79,7 @@ def test_append_requests_round_trip(n: int, limit: int, seq: int | None) -> None
 
 
 def test_groups_messages_split_under_limit() -> None:
-    from streamvis.storage.model import GroupInfo
+    from streamvis.storage.format.model import GroupInfo
 
     groups = [GroupInfo("scope", f"name{i}", i, i, 0.0, float(i)) for i in range(2000)]
     replies = list(msgs.groups_messages(groups, 4096))

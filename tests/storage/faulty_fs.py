@@ -37,7 +37,7 @@ class FaultyFS:
 
     def list_names(self, directory: str, start: str = "", one_page: bool = False) -> list[str]:
         """The inner filesystem's incremental listing (``object_listing``); counted."""
-        from streamvis.storage.object_listing import list_names
+        from streamvis.storage.objects.listing import list_names
 
         self.listings.append((directory, start))
         self._fail("list")

@@ -19,8 +19,8 @@ import pytest
 
 from streamvis.server.server import DataServer
 from streamvis.storage import Points, Store
-from streamvis.storage.object_compact import compact_store
-from streamvis.storage.segments import SegmentLog
+from streamvis.storage.objects.compact import compact_store
+from streamvis.storage.objects.segments import SegmentLog
 from tests.helpers import spawn
 from tests.server.conftest import free_port
 

@@ -10,7 +10,7 @@ from hypothesis.extra import numpy as hnp
 
 from streamvis.errors import InvalidArgumentError
 from streamvis.proto import data_pb2 as pb
-from streamvis.storage.codec import decode_column, encode_column, normalize_array
+from streamvis.storage.format.codec import decode_column, encode_column, normalize_array
 
 stored = st.sampled_from([np.float32, np.float64, np.int32, np.int64])
 

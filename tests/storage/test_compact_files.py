@@ -15,7 +15,7 @@ import pytest
 
 from streamvis.errors import StorageIOError
 from streamvis.storage import Points, Store
-from streamvis.storage.compact import compact
+from streamvis.storage.compaction import compact
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,7 +7,7 @@ import struct
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streamvis.storage.framing import (
+from streamvis.storage.format.framing import (
     FRAME_OVERHEAD,
     MAX_PAYLOAD,
     ScanResult,

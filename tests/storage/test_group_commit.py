@@ -10,7 +10,7 @@ import pytest
 
 from streamvis.errors import SchemaMismatchError, StorageIOError
 from streamvis.storage import Points, Store
-from streamvis.storage import backend as backend_mod
+from streamvis.storage.local import log_file as backend_mod
 from streamvis.storage.verify import verify
 
 

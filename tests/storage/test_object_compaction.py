@@ -20,11 +20,12 @@ import pytest
 from click.testing import CliRunner
 
 from streamvis.errors import CursorResetError
-from streamvis.storage import Points, Store, object_compact
-from streamvis.storage.framing import encode_frame
-from streamvis.storage.object_compact import compact_store
-from streamvis.storage.records import header_payload
-from streamvis.storage.segments import SegmentLog
+from streamvis.storage import Points, Store
+from streamvis.storage.format.framing import encode_frame
+from streamvis.storage.format.records import header_payload
+from streamvis.storage.objects import compact as object_compact
+from streamvis.storage.objects.compact import compact_store
+from streamvis.storage.objects.segments import SegmentLog
 from tests.storage.faulty_fs import FaultyFS
 
 pytestmark = pytest.mark.timeout(120)
@@ -240,7 +241,7 @@ def test_compact_command_on_object_stores(gcs_emulator, monkeypatch) -> None:
     for i in range(30):
         w.append([_pts(10 * i, 10)])
     w.close()
-    import streamvis.storage.segments as segments
+    import streamvis.storage.objects.segments as segments
 
     monkeypatch.setattr(segments, "LOOKBACK_NS", 50 * MS)
     result = CliRunner().invoke(compact_cmd, [url, "--grace", "0"], catch_exceptions=False)
@@ -251,7 +252,7 @@ def test_compact_command_on_object_stores(gcs_emulator, monkeypatch) -> None:
 
 
 def test_a_writer_that_missed_the_switch_keeps_the_new_index(log) -> None:
-    from streamvis.storage.index_file import load_index
+    from streamvis.storage.format.index_file import load_index
 
     stale, _ = _store(log)
     compactor, _ = _store(log)
@@ -321,7 +322,7 @@ def test_no_flush_waits_for_a_compaction(log) -> None:
 def test_a_compaction_killed_midway_leaves_nothing_to_trip_on(log, monkeypatch) -> None:
     """Killed after uploading its base, before publishing the manifest: readers and
     writers go on; the next compaction publishes and retires the orphan."""
-    from streamvis.storage.object_prefix import ObjectPrefix
+    from streamvis.storage.objects.prefix import ObjectPrefix
 
     writer, _ = _store(log)
     follower = Follower(_store(log, "r")[0])

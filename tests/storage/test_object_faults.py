@@ -14,9 +14,9 @@ import pytest
 
 from streamvis.errors import StorageIOError
 from streamvis.storage import Points, Store
-from streamvis.storage.framing import encode_frame
-from streamvis.storage.records import header_payload
-from streamvis.storage.segments import SegmentLog
+from streamvis.storage.format.framing import encode_frame
+from streamvis.storage.format.records import header_payload
+from streamvis.storage.objects.segments import SegmentLog
 from tests.storage.faulty_fs import FaultyFS
 
 pytestmark = pytest.mark.timeout(120)

@@ -11,7 +11,7 @@ import pytest
 
 from streamvis.errors import InvalidArgumentError, LogNotFoundError, StorageIOError
 from streamvis.storage import Points, Store
-from streamvis.storage.backend import LocalLog
+from streamvis.storage.local.log_file import LocalLog
 from streamvis.testing.object_stores import write_segment_log
 
 pytestmark = pytest.mark.timeout(120)

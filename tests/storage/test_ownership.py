@@ -21,10 +21,10 @@ import pytest
 
 from streamvis.errors import CorruptDataError, ForeignFileError
 from streamvis.storage import Points, Store
-from streamvis.storage.compact import compact
+from streamvis.storage.compaction import compact
 from streamvis.storage.export import export_parquet
-from streamvis.storage.framing import encode_frame
-from streamvis.storage.ownership import LOCK_MAGIC
+from streamvis.storage.format.framing import encode_frame
+from streamvis.storage.format.ownership import LOCK_MAGIC
 
 FOREIGN = b"someone else's bytes \x00\x01\x02" + bytes(range(256)) * 4
 

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from streamvis.proto import data_pb2 as pb
-from streamvis.storage.model import ConfigUpdate, Deletion, Points
-from streamvis.storage.points_view import points_view
-from streamvis.storage.records import encode_batch, normalize_items
+from streamvis.storage.format.model import ConfigUpdate, Deletion, Points
+from streamvis.storage.format.records import encode_batch, normalize_items
+from streamvis.storage.read.points_view import points_view
 
 DTYPES = st.sampled_from([np.float32, np.float64, np.int32, np.int64])
 

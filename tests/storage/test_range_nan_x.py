@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from streamvis.storage import Points, RangeRequest, Store
-from streamvis.storage.decimate import is_sorted
+from streamvis.storage.read.decimate import is_sorted
 
 FLOATS = hnp.arrays(
     np.float32,

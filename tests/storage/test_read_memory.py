@@ -141,7 +141,7 @@ def test_long_linear_columns_filled_in_chunks_wrap_like_the_codec(tmp_path, dtyp
 
 
 def test_index_runs_work_on_the_codes_and_on_plain_columns() -> None:
-    from streamvis.storage.reading import index_column, index_runs
+    from streamvis.storage.read.reading import index_column, index_runs
 
     column = index_column([7, -3, 7_000_000_000], [2, 0, 3])  # an empty run is no run
     values, bounds = index_runs(pa.chunked_array([column]))

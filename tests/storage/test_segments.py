@@ -16,9 +16,9 @@ import pytest
 
 from streamvis.errors import ConflictError, CorruptDataError, CursorResetError, StorageIOError
 from streamvis.storage import Points, Store
-from streamvis.storage.framing import encode_frame
-from streamvis.storage.records import header_payload
-from streamvis.storage.segments import SegmentLog, parse_segment_name
+from streamvis.storage.format.framing import encode_frame
+from streamvis.storage.format.records import header_payload
+from streamvis.storage.objects.segments import SegmentLog, parse_segment_name
 from tests.helpers import spawn
 from tests.storage.faulty_fs import FaultyFS
 
@@ -351,7 +351,7 @@ def test_schema_race_between_lock_free_writers_keeps_the_log_readable(log) -> No
 
 # -- replacement and damage -----------------------------------------------------------------
 def test_a_generation_manifest_means_a_new_generation(log) -> None:
-    from streamvis.storage.segments import manifest_name
+    from streamvis.storage.objects.segments import manifest_name
 
     with _open(log, "a") as w:
         w.append([_pts(0, 3)])
@@ -365,7 +365,7 @@ def test_a_generation_manifest_means_a_new_generation(log) -> None:
     assert r.generation == 2
     assert _xs(r, since=old) == []  # an older generation's cursor carries over
     forged = r.cursor().replace(r.cursor(), old)
-    from streamvis.storage.cursor import encode_cursor
+    from streamvis.storage.read.cursor import encode_cursor
 
     with pytest.raises(CursorResetError):  # a cursor from a generation to come does not
         r.read(since=encode_cursor(r.log_id, 3, {}))

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from streamvis.errors import InvalidArgumentError
-from streamvis.storage.smooth import ema
+from streamvis.storage.read.smooth import ema
 
 
 def tensorboard_ema(values: np.ndarray, weight: float) -> np.ndarray:

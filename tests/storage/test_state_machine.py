@@ -14,7 +14,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from streamvis.errors import SchemaMismatchError
 from streamvis.storage import Deletion, Points, Store
-from streamvis.storage.compact import compact
+from streamvis.storage.compaction import compact
 
 SCOPES = ["a", "b/с"]  # a slash and a Cyrillic letter
 NAMES = ["loss", "acc ★"]

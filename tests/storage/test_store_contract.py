@@ -258,7 +258,7 @@ class TestStoreContract:
 
 
 def test_compaction_keeps_live_data_and_resets_old_cursors(tmp_path) -> None:
-    from streamvis.storage.compact import compact
+    from streamvis.storage.compaction import compact
 
     path = str(tmp_path / "c.log")
     with Store.open(path, "a") as s:

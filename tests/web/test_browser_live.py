@@ -245,7 +245,7 @@ def test_two_tabs_with_different_layouts_then_closing_one_frees_it(server, store
 
 def test_compaction_resets_the_cursor_and_reloads_exactly(server, store, log_path, page):
     from streamvis.storage import Store
-    from streamvis.storage.compact import compact
+    from streamvis.storage.compaction import compact
 
     open_page(page, server.url + URL)
     wait_counts(page, store)

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from streamvis.storage import Points, Store
-from streamvis.storage.smooth import ema
+from streamvis.storage.read.smooth import ema
 from tests.helpers import wait_for
 
 from .conftest import WebServer

@@ -97,7 +97,7 @@ def test_detail_read_for_an_older_window_joins_the_overview_at_its_own_edges() -
     import pyarrow as pa
 
     from streamvis.storage import RangeRequest
-    from streamvis.storage.decimate import decimate_columns, slice_sorted
+    from streamvis.storage.read.decimate import decimate_columns, slice_sorted
     from streamvis.web.plots.line_state import Job
 
     view = _view({"columns": ["x", "y"]})

@@ -41,7 +41,7 @@ from streamvis.errors import CursorResetError
 from streamvis.patterns import MAX_PATTERN_LENGTH
 from streamvis.source import DataSource
 from streamvis.storage import GroupSnapshot, RangeRequest
-from streamvis.storage.reading import index_runs
+from streamvis.storage.read.reading import index_runs
 
 from .. import safe_html
 from ..address.layout import Layout

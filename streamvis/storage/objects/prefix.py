@@ -5,7 +5,8 @@ off: gcsfs and s3fs would otherwise cache listings forever; MD5 checks of upload
 GCS), the checks before a log is created (a missing bucket, a prefix holding other
 objects: refused, nothing written), and reads: whole objects and ranges through a
 ``ByteCache``, ranged reads shorter than ``READ_AHEAD`` reading ahead so that a
-record's length probe and the record are one GET. ``SegmentLog`` builds on it.
+record's length probe and the record are one GET, and listing segment names.
+Each ``SegmentLog`` owns one.
 
 Keys: a segment's key is its name (``U/segments/NAME``); a key with a slash is a path
 under the prefix (``bases/...``, written by compaction).
@@ -22,7 +23,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from streamvis.errors import InvalidArgumentError, LogNotFoundError, StorageIOError
-from streamvis.storage.byte_cache import ByteCache
+from streamvis.storage.objects.byte_cache import ByteCache
+from streamvis.storage.objects.listing import list_names
 
 __all__ = [
     "ObjectPrefix",
@@ -106,10 +108,10 @@ class ObjectPrefix:
         self.index_path = f"{root}/index.arrow"
         self.cache = ByteCache(cache_bytes)
         self.fetch_batch = FETCH_BATCH  # objects fetched at once (background work: fewer)
-        self._header: bytes | None = None
+        self.header: bytes | None = None
 
     # -- helpers -----------------------------------------------------------------------
-    def _io(self, exc: Exception, doing: str) -> StorageIOError:
+    def io_error(self, exc: Exception, doing: str) -> StorageIOError:
         text = f"{exc.__class__.__name__}: {exc}"
         if "credential" in text.lower() or isinstance(exc, PermissionError):
             text += " (give credentials the usual gcsfs/s3fs way, or storage_options=)"
@@ -119,17 +121,26 @@ class ObjectPrefix:
         with contextlib.suppress(Exception):
             self.fs.invalidate_cache(path)
 
-    def _path(self, key: str) -> str:
+    def path_of(self, key: str) -> str:
         return f"{self.root}/{key}" if "/" in key else f"{self.segments_dir}/{key}"
+
+    def list_segments(self, start_t: int, doing: str) -> list[str]:
+        """Names under ``segments/`` from time ``start_t`` on (all when 0), paged."""
+        try:
+            return list_names(self.fs, self.segments_dir, f"{start_t:020d}" if start_t else "")
+        except FileNotFoundError:
+            return []
+        except Exception as exc:
+            raise self.io_error(exc, doing) from exc
 
     def exists(self) -> bool:
         try:
-            self._header = bytes(self.fs.cat_file(self.header_path, start=0, end=None))
+            self.header = bytes(self.fs.cat_file(self.header_path, start=0, end=None))
             return True
         except FileNotFoundError:
             return False
         except Exception as exc:
-            raise self._io(exc, "reading the header") from exc
+            raise self.io_error(exc, "reading the header") from exc
 
     def create(self, header_frame: bytes) -> None:
         """Create the header, unless one exists; refuse a missing bucket or a prefix
@@ -150,7 +161,7 @@ class ObjectPrefix:
         except FileNotFoundError as exc:
             raise LogNotFoundError(f"cannot create log {self.url}: {self.missing_reason()}") from exc
         except Exception as exc:
-            raise self._io(exc, "creating the header") from exc
+            raise self.io_error(exc, "creating the header") from exc
         self._invalidate(self.root)
 
     def _bucket(self) -> str:
@@ -163,7 +174,7 @@ class ObjectPrefix:
         except FileNotFoundError:
             return []
         except Exception as exc:
-            raise self._io(exc, "listing the prefix") from exc
+            raise self.io_error(exc, "listing the prefix") from exc
         ours = {"header", "segments", "index.arrow", "bases"}
         return sorted(
             p.rstrip("/").rsplit("/", 1)[-1]
@@ -196,11 +207,11 @@ class ObjectPrefix:
             return hit
         fetch = max(length, READ_AHEAD)
         try:  # explicit start and end: emulators answer a suffix range with everything
-            data = bytes(self.fs.cat_file(self._path(key), start=offset, end=offset + fetch))
+            data = bytes(self.fs.cat_file(self.path_of(key), start=offset, end=offset + fetch))
         except FileNotFoundError as exc:
             raise LogNotFoundError(f"segment {key} of {self.url} is gone (compaction?)") from exc
         except Exception as exc:
-            raise self._io(exc, f"reading segment {key}") from exc
+            raise self.io_error(exc, f"reading segment {key}") from exc
         self.cache.put(key, data, offset, whole=offset == 0 and len(data) < fetch)
         return data[:length]
 
@@ -210,7 +221,7 @@ class ObjectPrefix:
         todo = [i for i, hit in enumerate(out) if hit is None]
         for j in range(0, len(todo), FETCH_BATCH):
             part = [ranges[i] for i in todo[j : j + FETCH_BATCH]]
-            paths = [self._path(k) for k, _, _ in part]
+            paths = [self.path_of(k) for k, _, _ in part]
             try:
                 blobs = self.fs.cat_ranges(
                     paths, [o for _, o, _ in part], [o + n for _, o, n in part], on_error="raise"
@@ -218,7 +229,7 @@ class ObjectPrefix:
             except FileNotFoundError as exc:
                 raise LogNotFoundError(f"a segment of {self.url} is gone (compaction?)") from exc
             except Exception as exc:
-                raise self._io(exc, "reading segments") from exc
+                raise self.io_error(exc, "reading segments") from exc
             for i, blob in zip(todo[j : j + FETCH_BATCH], blobs, strict=True):
                 out[i] = bytes(blob)
         return [b if b is not None else b"" for b in out]
@@ -229,7 +240,7 @@ class ObjectPrefix:
         missing = [n for n in names if self.cache.whole(n) is None]
         for i in range(0, len(missing), self.fetch_batch):
             part = missing[i : i + self.fetch_batch]
-            paths = [self._path(name) for name in part]
+            paths = [self.path_of(name) for name in part]
             try:
                 # start 0, no end: one GET (s3fs asks the size first when given neither)
                 blobs = self.fs.cat_ranges(paths, [0] * len(paths), None, on_error="raise")
@@ -238,24 +249,24 @@ class ObjectPrefix:
                     f"a segment of {self.url} vanished (compaction?): {exc}"
                 ) from exc
             except Exception as exc:
-                raise self._io(exc, "reading segments") from exc
+                raise self.io_error(exc, "reading segments") from exc
             for name, data in zip(part, blobs, strict=True):
                 self.cache.put(name, bytes(data), whole=True)
         for name in names:
             data = self.cache.whole(name)
             if data is None:  # dropped by the LRU meanwhile (a huge batch)
-                data = self._read_object(name)
+                data = self.read_object(name)
             yield name, data
 
-    def _read_object(self, name: str) -> bytes:
+    def read_object(self, name: str) -> bytes:
         try:
-            return bytes(self.fs.cat_file(self._path(name), start=0, end=None))
+            return bytes(self.fs.cat_file(self.path_of(name), start=0, end=None))
         except FileNotFoundError as exc:
             raise LogNotFoundError(f"segment {name} of {self.url} is gone (compaction?)") from exc
         except Exception as exc:
-            raise self._io(exc, f"reading segment {name}") from exc
+            raise self.io_error(exc, f"reading segment {name}") from exc
 
-    def _peek(self, path: str) -> bytes | None:
+    def peek(self, path: str) -> bytes | None:
         """The object's bytes, or None when it is missing or unreadable."""
         try:
             return bytes(self.fs.cat_file(path, start=0, end=None))
@@ -265,7 +276,7 @@ class ObjectPrefix:
     def read_json(self, key: str) -> Any:
         """A small JSON object (a manifest); None when it is missing."""
         try:
-            return json.loads(self._read_object(key))
+            return json.loads(self.read_object(key))
         except LogNotFoundError:
             return None
         except ValueError as exc:
@@ -274,24 +285,24 @@ class ObjectPrefix:
     def create_object(self, key: str, data: bytes) -> bool:
         """Create ``key`` exclusively; False when it exists already."""
         try:
-            self.fs.pipe_file(self._path(key), data, mode="create")
+            self.fs.pipe_file(self.path_of(key), data, mode="create")
         except FileExistsError:
             return False
         except Exception as exc:
-            raise self._io(exc, f"writing {key}") from exc
+            raise self.io_error(exc, f"writing {key}") from exc
         self.cache.put(key, data, whole=True)
         return True
 
     def remove(self, keys: list[str]) -> None:
         """Delete objects (missing ones are fine)."""
-        paths = [self._path(k) for k in keys]
+        paths = [self.path_of(k) for k in keys]
         for i in range(0, len(paths), 1000):
             try:
                 self.fs.rm(paths[i : i + 1000])
             except FileNotFoundError:
                 pass
             except Exception as exc:
-                raise self._io(exc, "deleting retired objects") from exc
+                raise self.io_error(exc, "deleting retired objects") from exc
 
     # -- index -----------------------------------------------------------------------
     def read_index(self) -> bytes | None:
@@ -306,4 +317,4 @@ class ObjectPrefix:
         try:
             self.fs.pipe_file(self.index_path, data)  # one object, replaced whole
         except Exception as exc:
-            raise self._io(exc, "writing the index") from exc
+            raise self.io_error(exc, "writing the index") from exc

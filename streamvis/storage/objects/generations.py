@@ -1,23 +1,24 @@
 """Generations of an object-store log: manifests, base objects, the frontier.
 
-A mixin of ``SegmentLog`` (see its docstring and ``object_compact``): which generation
-is the newest (manifests ``~gen-{g:012d}`` seen in listings), what it holds (its
-manifest: base objects in order and the frontier time below which every segment is in
-a base), the header frame carrying that generation, the chunks of the bases, and when
-an appending Store should compact.
+``Generations`` is owned by a ``SegmentLog`` (see its docstring and ``compact``): which
+generation is the newest (manifests ``~gen-{g:012d}`` seen in listings), what it holds
+(its manifest: base objects in order and the frontier time below which every segment
+is in a base), the chunks of the bases, and when an appending Store should compact.
+It reads objects through the log's ``ObjectPrefix`` and forgets the names a new
+frontier passes in the log's ``KnownSegments``.
 """
 
 from __future__ import annotations
 
-import bisect
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from streamvis.errors import LogNotFoundError
 from streamvis.storage.backend import Chunk
-from streamvis.storage.object_prefix import (
-    ByteCache,
+from streamvis.storage.objects.known import KnownSegments
+from streamvis.storage.objects.prefix import (
+    ObjectPrefix,
     manifest_name,
     parse_manifest_name,
     parse_segment_name,
@@ -27,34 +28,25 @@ __all__ = ["Generations", "index_clock"]
 
 
 class Generations:
-    """Generation state and the methods over it (attributes set by ``SegmentLog``)."""
+    """Generation state of one log, and the automatic-compaction policy over it."""
 
-    _manifests: set[int]
-    bases: list[dict[str, Any]]
-    frontier: int
-    manifest: dict[str, Any]
-    _loaded_generation: int | None
-    _mutex: threading.Lock
-    _listing: list[tuple[str, str, int]]
-    _names: set[str]
-    _time_of: dict[tuple[str, int], int]
-    auto_compact_at: int | None
-    _compact_after: int
-    compaction: threading.Thread | None  # a background compaction this writer started
-    count_every: int  # groups between two counts of every writer's live segments
-    _since_count: int
-    _counted: int  # live segments the last count saw
-    cache: ByteCache
-    _header: bytes | None
-    url: str
+    def __init__(self, prefix: ObjectPrefix, known: KnownSegments, auto_compact_at: int | None) -> None:
+        """``auto_compact_at``: live segments above which a writer compacts (None: never)."""
+        self.prefix = prefix
+        self.known = known
+        self._manifests: set[int] = set()  # generations whose manifest we listed
+        self.bases: list[dict[str, Any]] = []  # the newest generation's base objects
+        self.frontier = 0  # segments named below this time are in the bases
+        self._loaded_generation: int | None = None
+        self.manifest: dict[str, Any] = {}
+        # None: never compact automatically (readers never do: they do not write)
+        self.auto_compact_at = auto_compact_at
+        self.compact_after = 0  # live count at the last attempt: retry well above it
+        self.compaction: threading.Thread | None = None  # compact.auto_compact's
+        self.count_every, self._since_count, self._counted = 50, 0, 0  # maintenance_due
 
-    # provided by ObjectPrefix / SegmentLog (annotations only: nothing shadowed)
-    _read_object: Callable[[str], bytes]
-    read_json: Callable[[str], Any]
-    identity: Callable[[], object]
-    _names_from: Callable[[int, str], list[str]]
-
-    def _note_manifests(self, names: list[str]) -> None:
+    def note_manifests(self, names: list[str]) -> None:
+        """Remember the generations whose manifests ``names`` holds (under the mutex)."""
         for name in names:
             generation = parse_manifest_name(name)
             if generation is not None:
@@ -65,28 +57,22 @@ class Generations:
         """The newest generation whose manifest we listed (None: the header's)."""
         return max(self._manifests) if self._manifests else None
 
-    def _load_manifest(self) -> None:
+    def load_manifest(self) -> None:
         """Read the newest generation's manifest (once per generation)."""
         generation = self.generation
         if generation is None or generation == self._loaded_generation:
             return
-        doc = self.read_json(manifest_name(generation))
+        doc = self.prefix.read_json(manifest_name(generation))
         if not isinstance(doc, dict) or int(doc.get("generation", -1)) != generation:
-            raise LogNotFoundError(f"the manifest of generation {generation} of {self.url} is unreadable")
+            raise LogNotFoundError(f"the manifest of generation {generation} of {self.prefix.url} is unreadable")
         self.bases = list(doc.get("bases") or [])
         self.frontier = int(doc.get("frontier") or 0)
         self.manifest = doc
         self._loaded_generation = generation
-        with self._mutex:  # names below the frontier are in the bases: forget them
-            cut = bisect.bisect_left(self._listing, (f"{self.frontier:020d}",))
-            if cut:
-                for name, writer, seq in self._listing[:cut]:
-                    self._names.discard(name)
-                    self._time_of.pop((writer, seq), None)
-                self._listing = self._listing[cut:]
+        self.known.forget_below(self.frontier)  # names below the frontier are in the bases
 
     def maintenance_due(self) -> bool:
-        """Should the appending Store compact now? (see ``object_compact``) Writers do not
+        """Should the appending Store compact now? (see ``compact``) Writers do not
         follow the others, so every ``count_every`` groups a writer counts the live
         segments of every writer (one listing per 1,000; it adopts a newer generation it
         finds), and compacts when they are more than ``auto_compact_at``."""
@@ -96,17 +82,17 @@ class Generations:
         if self._since_count >= self.count_every and self.live_segments() <= self.auto_compact_at:
             self._since_count = 0
             try:
-                names = self._names_from(self.frontier, "counting segments")
-                with self._mutex:
-                    self._note_manifests(names)
-                self._load_manifest()  # a newer generation, if another writer compacted
+                names = self.prefix.list_segments(self.frontier, "counting segments")
+                with self.known.mutex:
+                    self.note_manifests(names)
+                self.load_manifest()  # a newer generation, if another writer compacted
             except Exception:  # noqa: BLE001 - counted again later
                 return False
             self._counted = sum(
                 1 for p in map(parse_segment_name, names) if p is not None and p[0] >= self.frontier
             )
         live = self.live_estimate()
-        return live > self.auto_compact_at and live > self._compact_after
+        return live > self.auto_compact_at and live > self.compact_after
 
     def live_estimate(self) -> int:
         """Live segments: what we know, or what the last count saw if more."""
@@ -123,24 +109,23 @@ class Generations:
     def adopt(self, generation: int) -> None:
         """A compaction of ours published ``generation``: take its frontier and bases
         (the Store reopens on it at its next refresh; appends go on meanwhile)."""
-        with self._mutex:
+        with self.known.mutex:
             self._manifests.add(generation)
-        self._load_manifest()
-        self._compact_after = self._counted = 0
+        self.load_manifest()
+        self.compact_after = self._counted = 0
 
     def compaction_tried(self) -> None:
-        self._compact_after = self.live_estimate() + (self.auto_compact_at or 0) // 4
+        self.compact_after = self.live_estimate() + (self.auto_compact_at or 0) // 4
 
     def live_segments(self) -> int:
         """Segments known above the frontier (what a fresh reader lists and reads)."""
-        listing = self._listing
-        return len(listing) - bisect.bisect_left(listing, (f"{self.frontier:020d}",))
+        return self.known.live(self.frontier)
 
     def in_bases(self) -> dict[str, int]:
         """The highest seq of each writer held by the bases (cumulative)."""
         return {w: int(s) for w, s in (self.bases[-1].get("writers") or {}).items()} if self.bases else {}
 
-    def _base_chunks(
+    def base_chunks(
         self, start: dict[str, int], end: dict[str, int] | None = None
     ) -> Iterator[Chunk]:
         """The bases holding batches past ``start`` (and not past ``end``), in order.
@@ -157,28 +142,11 @@ class Generations:
             if not wanted:
                 continue
             key = base["key"]
-            data = self.cache.whole(key)
+            data = self.prefix.cache.whole(key)
             if data is None:
-                data = self._read_object(key)
-                self.cache.put(key, data, whole=True)
+                data = self.prefix.read_object(key)
+                self.prefix.cache.put(key, data, whole=True)
             yield Chunk(key, 0, data, complete=True)
-
-    def read_header(self) -> bytes:
-        """The header frame, carrying the newest generation."""
-        if self._header is None:
-            self.identity()
-        assert self._header is not None
-        generation = self.generation
-        if generation is None:
-            return self._header
-        from streamvis.storage.framing import encode_frame
-        from streamvis.storage.records import header_payload
-        from streamvis.storage.scan import parse_header
-
-        log_id = parse_header(self._header).log_id
-        return encode_frame(header_payload(log_id, generation))
-
-    # -- reading ---------------------------------------------------------------------
 
 
 def index_clock(data: bytes | None) -> int:

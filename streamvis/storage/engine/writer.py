@@ -1,64 +1,49 @@
-"""The writing half of ``Store``: one batch, or a group of them under one fsync.
+"""``StoreWriter``: the writing part of a ``Store``: one batch, or a group of them under one fsync.
 
-``Store`` mixes this in; the attributes declared below are the store's own (see
-``streamvis.storage.store``). Durability and the duplicate and schema checks are
-described there and in docs/CONTRACTS.md.
+It appends to the log a ``LogFollower`` follows, and indexes what it wrote in the
+follower's state, under the follower's lock. Durability and the duplicate and schema
+checks are described in ``streamvis.storage.engine.store`` and docs/CONTRACTS.md.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import threading
-import time
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from streamvis.errors import ConflictError, InvalidArgumentError, StorageIOError
 from streamvis.proto import data_pb2 as pb
-from streamvis.storage.backend import Chunk, LogBackend
-from streamvis.storage.codec import dtype_name
-from streamvis.storage.framing import encode_frame
-from streamvis.storage.model import AppendResult, ConfigUpdate, Deletion, Item
-from streamvis.storage.records import (
+from streamvis.storage.engine.follower import LogFollower
+from streamvis.storage.format.codec import dtype_name
+from streamvis.storage.format.framing import encode_frame
+from streamvis.storage.format.model import AppendResult, ConfigUpdate, Deletion, Item
+from streamvis.storage.format.records import (
     EncodedRecord,
     NormalizedPoints,
     encode_batch,
     normalize_items,
 )
-from streamvis.storage.state import Entry, LogState
+from streamvis.storage.format.state import Entry
 
-if TYPE_CHECKING:
-    from streamvis.storage.scan import ScanOutcome
-
-__all__ = ["StoreWrites"]
+__all__ = ["StoreWriter"]
 
 
-class StoreWrites:
+class StoreWriter:
     """``append``, ``append_many``, ``write_config`` and ``delete`` of a ``Store``."""
 
-    backend: LogBackend
-    mode: str
-    fsync: bool
-    writer_id: bytes
-    quarantined: list[str]
-    _lock: threading.RLock
-    _state: LogState
-    _seq: int
-    _appended: set[tuple[str, str]]
-    _ident: object
-    _dirty_since: float | None
-    _last_frame: tuple[str, int, int] | None
-
-    if TYPE_CHECKING:
-
-        def _open(self, index: bytes | None = None) -> None: ...
-        def _catch_up(self, chunks: Iterator[Chunk] | None = None) -> ScanOutcome: ...
-        def _cursor(self) -> str: ...
-        def _check_open(self) -> None: ...
-        def _maybe_save_index(self) -> None: ...
-        def _advance(self, key: str, end: int) -> None: ...
-        def refresh(self) -> None: ...
+    def __init__(self, log: LogFollower, *, fsync: bool, maintain: Callable[[], None]) -> None:
+        """``maintain``: called after appends when the backend asks for maintenance
+        (object stores: a background compaction; it never raises)."""
+        self.log = log
+        self.backend = log.backend
+        self.fsync = fsync
+        self.writer_id = os.urandom(8)
+        self.quarantined: list[str] = []  # files holding torn tails this writer cut off
+        self._seq = 0
+        self._appended: set[tuple[str, str]] = set()  # names this writer wrote
+        self._maintain = maintain
 
     # -- writing -----------------------------------------------------------------------
     def append(
@@ -83,7 +68,7 @@ class StoreWrites:
         each gets that error. Nothing returned here as written is undurable.
         ``one_object`` (object stores; a data server's commit interval): the group's
         batches are stored as one object (``_write_group``)."""
-        if self.mode != "a":
+        if not self.log.writes:
             raise InvalidArgumentError("this store was opened read-only; open it with mode='a'")
         outcomes: list[AppendResult | Exception | None] = [None] * len(batches)
         norms: list[list[Any] | None] = []
@@ -97,13 +82,13 @@ class StoreWrites:
             except Exception as exc:  # noqa: BLE001 - the batch's own outcome
                 outcomes[i] = exc
                 norms.append(None)
-        with self._lock:
-            self._check_open()
+        with self.log.lock:
+            self.log.check_open()
             written: list[tuple[int, str, int]] = []  # (batch number, key, offset)
             with self.backend.writer_lock():
                 if self.backend.appends_follow_log:
-                    if self.backend.identity() != self._ident:
-                        self._open()
+                    if self.backend.identity() != self.log.ident:
+                        self.log.open()
                     self._cut_torn_tail()
                 elif self._needs_order(norms):
                     self.backend.order()  # object stores: one listing, no downloads
@@ -124,10 +109,10 @@ class StoreWrites:
                         self._cut_torn_tail()  # a failed write may have left a part
                         continue
                     if where is None:
-                        outcomes[i] = AppendResult(True, self._cursor())
+                        outcomes[i] = AppendResult(True, self.log.cursor())
                     else:
                         written.append((i, *where))
-                        outcomes[i] = AppendResult(False, self._cursor())
+                        outcomes[i] = AppendResult(False, self.log.cursor())
                 if written and (self.fsync or not self.backend.appends_follow_log):
                     try:  # object stores: sync is the group's one probe (segments.py)
                         self.backend.sync()
@@ -136,14 +121,12 @@ class StoreWrites:
                         # writer id/seq cannot store it twice, and forget it.
                         for _, key, offset in reversed(written):
                             self.backend.cut_back(key, offset)
-                        self._open()
+                        self.log.open()
                         for i, _, _ in written:
                             outcomes[i] = exc
-            self._maybe_save_index()
+            self.log.maybe_save_index()
             if self.backend.maintenance_due():
-                from streamvis.storage.object_compact import auto_compact
-
-                auto_compact(self)  # type: ignore[arg-type]  # object stores: bounded live objects (never raises)
+                self._maintain()  # object stores: bounded live objects (never raises)
         return [o for o in outcomes if o is not None]
 
     def _write_group(
@@ -163,13 +146,13 @@ class StoreWrites:
             if norm is None:
                 continue
             writer_id, seq = self._identity(batches[i])
-            if self._state.is_duplicate(writer_id, seq) or any(
+            if self.log.state.is_duplicate(writer_id, seq) or any(
                 p[3] == writer_id and p[4] >= seq for p in parts
             ):
-                out[i] = AppendResult(True, self._cursor())
+                out[i] = AppendResult(True, self.log.cursor())
                 continue
             try:
-                self._state.check_batch(accepted + norm)  # the log's and the group's schemas
+                self.log.state.check_batch(accepted + norm)  # the log's and the group's schemas
             except Exception as exc:  # noqa: BLE001 - the batch's own outcome
                 out[i] = exc
                 continue
@@ -186,13 +169,13 @@ class StoreWrites:
         except Exception as exc:  # noqa: BLE001 - every batch of the group gets it
             return {**out, **{p[0]: exc for p in parts}}
         if offset < 0:  # an earlier attempt of this object is stored
-            return {**out, **{p[0]: AppendResult(True, self._cursor()) for p in parts}}
-        self._state.apply_commit(self.writer_id, self._seq)
+            return {**out, **{p[0]: AppendResult(True, self.log.cursor()) for p in parts}}
+        self.log.state.apply_commit(self.writer_id, self._seq)
         pos = len(marker)
         for i, encoded, frames, writer_id, seq in parts:
             self._apply_written(encoded, frames, key, pos, writer_id, seq)
             pos += sum(map(len, frames))
-            out[i] = AppendResult(False, self._cursor())
+            out[i] = AppendResult(False, self.log.cursor())
         return out
 
     def _identity(self, batch: tuple[Sequence[Item], bytes | None, int | None]) -> tuple[bytes, int]:
@@ -219,7 +202,7 @@ class StoreWrites:
     def _cut_torn_tail(self) -> None:
         """Catch up with the log and move a torn tail (a crashed or failed write) to a
         quarantine file, so that the next batch follows a whole record."""
-        tail = self._catch_up().tail
+        tail = self.log.catch_up().tail
         if tail is not None:
             path = self.backend.discard_tail(*tail)
             if path:
@@ -230,16 +213,16 @@ class StoreWrites:
     ) -> tuple[str, int] | None:
         """Write one batch (not yet fsynced) and index it; None when it is a duplicate.
         Holds the writer lock, caught up with the log."""
-        if self._state.is_duplicate(writer_id, seq):
+        if self.log.state.is_duplicate(writer_id, seq):
             return None
-        self._state.check_batch(norm)
+        self.log.state.check_batch(norm)
         encoded = encode_batch(norm, writer_id, seq)
         frames = [encode_frame(r.payload) for r in encoded]
         try:
             key, offset = self.backend.append(b"".join(frames), writer=writer_id.hex(), seq=seq)
         except ConflictError:  # object stores: a racing copy of this batch won
-            self._catch_up()
-            if self._state.is_duplicate(writer_id, seq):
+            self.log.catch_up()
+            if self.log.state.is_duplicate(writer_id, seq):
                 return None
             raise
         if offset < 0:  # object stores: an attempt whose answer was lost is stored
@@ -264,20 +247,19 @@ class StoreWrites:
                 self._appended.add((p.scope, p.name))
                 entry = Entry(key, pos, len(frame), p.count, rec.x_min, rec.x_max)
                 schema = functools.partial(_schema_names, p)
-                self._state.add_entry(p.scope, p.name, p.index, schema, entry)
+                self.log.state.add_entry(p.scope, p.name, p.index, schema, entry)
             elif isinstance(item, ConfigUpdate):
-                self._state.apply_config(
+                self.log.state.apply_config(
                     pb.Config(scope=item.scope, json=json.dumps(dict(item.config)))
                 )
             elif isinstance(item, Deletion):
                 self._appended -= {k for k in self._appended if _deletes(item, k)}
-                self._state.apply_delete(pb.Delete(scope=item.scope, name=item.name or ""))
+                self.log.state.apply_delete(pb.Delete(scope=item.scope, name=item.name or ""))
             pos += len(frame)
-        self._state.apply_commit(writer_id, seq)
-        self._advance(key, pos)
-        self._last_frame = (key, pos - len(frames[-1]), int.from_bytes(frames[-1][-4:], "little"))
-        if self._dirty_since is None:
-            self._dirty_since = time.monotonic()
+        self.log.state.apply_commit(writer_id, seq)
+        self.log.advance(key, pos)
+        self.log.last_frame = (key, pos - len(frames[-1]), int.from_bytes(frames[-1][-4:], "little"))
+        self.log.mark_dirty()
 
     def write_config(self, scope: str, config: dict[str, Any]) -> AppendResult:
         """Set the config of ``scope`` (replacing any earlier one)."""
@@ -285,14 +267,13 @@ class StoreWrites:
 
     def delete(self, scope: str, name: str | None = None) -> AppendResult:
         """Hide ``scope`` (or ``scope``/``name``); later writes start fresh schemas."""
-        with self._lock:
-            self.refresh()
+        with self.log.lock:
+            self.log.refresh()
             if name is None:
-                self._state.scope(scope)
+                self.log.state.scope(scope)
             else:
-                self._state.name(scope, name)
+                self.log.state.name(scope, name)
         return self.append([Deletion(scope, name)])
-
 
 
 def _deletes(item: Deletion, key: tuple[str, str]) -> bool:

@@ -22,7 +22,7 @@ neither repeats nor skips a point and a web page does not reload.
 Retiring. What generation ``g + 1`` made redundant (the merged segments, merged
 bases) is listed in ``U/bases/...retire`` and deleted when generation ``g + 2`` is
 published (a grace of one compaction interval for readers still on ``g``), or after
-``grace`` seconds by ``compact_url`` (``streamvis compact``). A crash between writing
+``grace`` seconds by ``streamvis.storage.compaction.compact_url`` (``streamvis compact``). A crash between writing
 a generation and deleting the old objects leaves them until the next compaction.
 
 Automatic: a writer (``Store.append``) compacts when it knows more than
@@ -41,16 +41,36 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from streamvis.errors import InvalidArgumentError
-from streamvis.storage.compact import CompactStats
-from streamvis.storage.object_prefix import manifest_name, parse_segment_name
-from streamvis.storage.segments import SegmentLog
-from streamvis.storage.store import Store
+from streamvis.storage.backend import LogBackend
+from streamvis.storage.objects.prefix import manifest_name, parse_segment_name
+from streamvis.storage.objects.segments import SegmentLog
 
-__all__ = ["ObjectCompactStats", "compact_store", "compact_url", "retire", "auto_compact"]
+__all__ = ["ObjectCompactStats", "CompactingStore", "compact_store", "retire", "auto_compact", "live_objects"]
 
 MAX_BASES = 8  # more bases than this are merged into one
+
+
+class _Locked(Protocol):
+    @property
+    def lock(self) -> threading.RLock: ...
+
+
+class CompactingStore(Protocol):
+    """What compaction needs of a ``Store`` (``streamvis.storage.engine.store``) whose
+    backend is a ``SegmentLog``: its log's state held still under ``log.lock``."""
+
+    @property
+    def backend(self) -> LogBackend: ...
+    @property
+    def log(self) -> _Locked: ...
+    @property
+    def generation(self) -> int: ...
+    def refresh(self) -> None: ...
+    def save_index(self) -> None: ...
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -62,7 +82,7 @@ class ObjectCompactStats:
     seconds: float
 
 
-def compact_store(store: Store, *, min_segments: int = 1) -> ObjectCompactStats | None:
+def compact_store(store: CompactingStore, *, min_segments: int = 1) -> ObjectCompactStats | None:
     """Publish the next generation of ``store``'s log (a Store on an object store; it
     writes bases, a manifest and the index); None when there is nothing to merge or
     another compaction won."""
@@ -70,14 +90,14 @@ def compact_store(store: Store, *, min_segments: int = 1) -> ObjectCompactStats 
     if not isinstance(backend, SegmentLog):
         raise InvalidArgumentError(f"{backend.url} is not an object-store log")
     started = time.monotonic()
-    with store._lock:  # noqa: SLF001 - same package: the log's state must not move meanwhile
+    with store.log.lock:  # the log's state must not move meanwhile
         store.refresh()
         generation = store.generation
-        old_front = backend.frontier
+        old_front = backend.generations.frontier
         new_front = backend.clock - backend.lookback_ns
         if new_front <= old_front:
             return None
-        covered = dict(backend.bases[-1].get("writers") or {}) if backend.bases else {}
+        covered = dict(backend.generations.bases[-1].get("writers") or {}) if backend.generations.bases else {}
         picked: list[str] = []
         seen: set[tuple[str, int]] = set()
         entries = []
@@ -89,19 +109,19 @@ def compact_store(store: Store, *, min_segments: int = 1) -> ObjectCompactStats 
             entries.append((name, writer, seq))
         if len(picked) < min_segments:
             return None
-        merge = len(backend.bases) + 1 > MAX_BASES
-        parts = [backend.whole(b["key"]) for b in backend.bases] if merge else []
+        merge = len(backend.generations.bases) + 1 > MAX_BASES
+        parts = [backend.whole(b["key"]) for b in backend.generations.bases] if merge else []
         parts.extend(chunk.data for chunk in backend._fetch(entries))  # noqa: SLF001
         writers = {w: int(s) for w, s in covered.items()}
         for writer, seq in seen:
             writers[writer] = max(writers.get(writer, -1), seq)
         tag = f"{generation + 1:012d}-{uuid.uuid4().hex}"
         key, retire_key = f"bases/{tag}", f"bases/{tag}.retire"
-        redundant = picked + ([b["key"] for b in backend.bases] if merge else [])
+        redundant = picked + ([b["key"] for b in backend.generations.bases] if merge else [])
         data = b"".join(parts)
-        backend.create_object(key, data)
-        backend.create_object(retire_key, json.dumps(redundant).encode())
-        bases = ([] if merge else list(backend.bases)) + [{"key": key, "writers": writers}]
+        backend.prefix.create_object(key, data)
+        backend.prefix.create_object(retire_key, json.dumps(redundant).encode())
+        bases = ([] if merge else list(backend.generations.bases)) + [{"key": key, "writers": writers}]
         manifest = {
             "generation": generation + 1,
             "bases": bases,
@@ -109,10 +129,10 @@ def compact_store(store: Store, *, min_segments: int = 1) -> ObjectCompactStats 
             "retire": retire_key,
             "previous": generation,
         }
-        if not backend.create_object(
+        if not backend.prefix.create_object(
             manifest_name(generation + 1), json.dumps(manifest).encode()
         ):
-            backend.remove([key, retire_key])  # another compaction published g + 1 first
+            backend.prefix.remove([key, retire_key])  # another compaction published g + 1 first
             return None
         store.refresh()  # reopens on the new generation (the base is in the cache)
         store.save_index()
@@ -128,22 +148,22 @@ def retire(backend: SegmentLog, generation: int) -> int:
     still on ``generation - 1`` lose their objects. Returns how many were deleted."""
     if generation < 2:
         return 0
-    doc = backend.read_json(manifest_name(generation))
+    doc = backend.prefix.read_json(manifest_name(generation))
     keys: list[str] = []
     live: set[str] = set()
-    for manifest in (doc, backend.manifest):
+    for manifest in (doc, backend.generations.manifest):
         if isinstance(manifest, dict):
             for base in manifest.get("bases") or []:
                 live |= {base["key"], base["key"] + ".retire"}
     if isinstance(doc, dict) and doc.get("retire"):
-        keys.extend(backend.read_json(doc["retire"]) or [])
+        keys.extend(backend.prefix.read_json(doc["retire"]) or [])
         keys.append(doc["retire"])
         live.discard(doc["retire"])
     try:
-        paths = backend.fs.ls(backend.bases_dir, detail=False)
+        paths = backend.prefix.fs.ls(backend.prefix.bases_dir, detail=False)
     except FileNotFoundError:
         paths = []
-    current = backend.generation or 1
+    current = backend.generations.generation or 1
     for path in paths:
         name = path.rstrip("/").rsplit("/", 1)[-1]
         key = f"bases/{name}"
@@ -155,7 +175,7 @@ def retire(backend: SegmentLog, generation: int) -> int:
             keys.append(key)
     keys.extend(manifest_name(g) for g in range(max(2, generation - 8), generation))
     keys = [k for k in keys if k not in live and k != manifest_name(current)]
-    backend.remove(keys)
+    backend.prefix.remove(keys)
     return len(keys)
 
 
@@ -163,103 +183,62 @@ def live_objects(backend: SegmentLog) -> tuple[int, int]:
     """(objects, bytes) a fresh reader of the current generation opens: bases and the
     segments above the frontier (one paged listing with sizes)."""
     try:
-        items = backend.fs.ls(backend.segments_dir, detail=True)
+        items = backend.prefix.fs.ls(backend.prefix.segments_dir, detail=True)
     except FileNotFoundError:
         items = []
-    count = len(backend.bases)
+    count = len(backend.generations.bases)
     size = 0
-    for base in backend.bases:
+    for base in backend.generations.bases:
         try:
-            size += int(backend.fs.size(backend._path(base["key"])))  # noqa: SLF001
+            size += int(backend.prefix.fs.size(backend.prefix.path_of(base["key"])))
         except Exception:
             pass
     for item in items:
         parsed = parse_segment_name(str(item["name"]))
-        if parsed is not None and parsed[0] >= backend.frontier:
+        if parsed is not None and parsed[0] >= backend.generations.frontier:
             count += 1
             size += int(item.get("size") or 0)
     return count, size
 
 
-def compact_object_log(
-    path: str, *, progress: Callable[[int, int], None] | None = None, grace: float = 10.0
-) -> CompactStats:
-    """``streamvis compact gs://...`` / ``s3://...``: ``compact_url`` with the local
-    compaction's statistics; ``bytes_*`` are what a fresh reader opens."""
-    with Store.open(path, storage_options=None) as before:
-        assert isinstance(before.backend, SegmentLog)
-        objects_before, bytes_before = live_objects(before.backend)
-    stats, after = compact_url(path, grace=grace, progress=progress)
-    with after:
-        assert isinstance(after.backend, SegmentLog)
-        objects_after, bytes_after = live_objects(after.backend)
-        groups = after.groups()
-        result = CompactStats(
-            bytes_before,
-            bytes_after,
-            len(groups),
-            sum(g.count for g in groups),
-            after.generation,
-            objects_before,
-            objects_after,
-        )
-    return result
-
-
-def compact_url(
-    url: str,
-    *,
-    storage_options: dict | None = None,
-    grace: float = 10.0,
-    progress: Callable[[int, int], None] | None = None,
-) -> tuple[ObjectCompactStats | None, Store]:
-    """``streamvis compact gs://...``: publish the next generation, wait ``grace``
-    seconds for readers to move to it, delete what it made redundant. Returns the stats
-    and a read-only Store on the result (the caller closes it)."""
-    with Store.open(url, "a", storage_options=storage_options) as store:
-        stats = compact_store(store)
-        if progress:
-            progress(1, 1)
-        backend = store.backend
-        assert isinstance(backend, SegmentLog)
-        if stats is not None:
-            time.sleep(max(0.0, grace))
-            retire(backend, stats.generation)
-    return stats, Store.open(url, storage_options=storage_options)
-
-
-def auto_compact(store: Store) -> None:
+def auto_compact(
+    backend: LogBackend, open_reader: Callable[[SegmentLog], CompactingStore]
+) -> None:
     """A writer's compaction (``Store.append``), off the flush path: a background thread
-    compacts through a private read-only Store over the same objects, so the writer's
+    compacts through a private read-only Store (``open_reader``) over the same objects, so the writer's
     lock is never held and no flush waits for it. One at a time per backend; failures
     are logged, never raised. One that dies midway leaves at most a base and its retire
     list that no manifest names: readers and writers never look at them, and a later
     compaction deletes them (``retire``)."""
-    backend = store.backend
     if not isinstance(backend, SegmentLog):
         return
-    if backend.compaction is not None and backend.compaction.is_alive():
+    if backend.generations.compaction is not None and backend.generations.compaction.is_alive():
         return
-    backend.compaction_tried()
+    backend.generations.compaction_tried()
     thread = threading.Thread(
-        target=_compact_in_background, args=(backend,), name="streamvis-compact", daemon=True
+        target=_compact_in_background, args=(backend, open_reader), name="streamvis-compact", daemon=True
     )
-    backend.compaction = thread
+    backend.generations.compaction = thread
     thread.start()
 
 
-def _compact_in_background(backend: SegmentLog) -> None:
+def _compact_in_background(
+    backend: SegmentLog, open_reader: Callable[[SegmentLog], CompactingStore]
+) -> None:
     import logging
 
     try:
         private = SegmentLog(
-            backend.url, fs=backend.fs, clock=backend._now, lookback_ns=backend.lookback_ns  # noqa: SLF001
+            backend.url, fs=backend.prefix.fs, clock=backend._now, lookback_ns=backend.lookback_ns  # noqa: SLF001
         )
         private.auto_compact_at = None
-        private.fetch_batch = 4  # a few GETs at a time: the writer's PUTs are not queued
-        with Store(private, "r") as store:
+        private.prefix.fetch_batch = 4  # a few GETs at a time: the writer's PUTs are not queued
+        store = open_reader(private)
+        try:
             stats = compact_store(store, min_segments=1)
+        finally:
+            store.close()
         if stats is not None:
-            backend.adopt(stats.generation)  # the writer's next compaction counts from there
+            backend.generations.adopt(stats.generation)  # the writer's next compaction counts from there
     except Exception as exc:  # the appends succeeded; compaction will be tried again
         logging.getLogger(__name__).warning("compaction of %s failed: %s", backend.url, exc)

@@ -24,10 +24,10 @@ import numpy as np
 import pyarrow as pa
 
 from streamvis.storage.backend import LogBackend
-from streamvis.storage.framing import FRAME_OVERHEAD, MAX_PAYLOAD, checksum
-from streamvis.storage.ownership import INDEX_TRAILER_MAGIC
-from streamvis.storage.scan import frame_crc_at
-from streamvis.storage.state import (
+from streamvis.storage.format.framing import FRAME_OVERHEAD, MAX_PAYLOAD, checksum
+from streamvis.storage.format.ownership import INDEX_TRAILER_MAGIC
+from streamvis.storage.format.scan import frame_crc_at
+from streamvis.storage.format.state import (
     Entry,
     GroupEntries,
     LogState,

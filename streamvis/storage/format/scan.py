@@ -19,7 +19,7 @@ from google.protobuf.message import DecodeError
 from streamvis.errors import CorruptDataError
 from streamvis.proto import data_pb2 as pb
 from streamvis.storage.backend import Chunk
-from streamvis.storage.framing import (
+from streamvis.storage.format.framing import (
     FRAME_OVERHEAD,
     MAX_PAYLOAD,
     ScanResult,

@@ -17,7 +17,7 @@ import numpy as np
 
 from streamvis.errors import NotFoundError, SchemaMismatchError
 from streamvis.proto import data_pb2 as pb
-from streamvis.storage.codec import dtype_name
+from streamvis.storage.format.codec import dtype_name
 
 __all__ = ["Entry", "GroupEntries", "NameState", "ScopeState", "LogState"]
 
@@ -131,8 +131,8 @@ class LogState:
     def check_batch(self, items: Sequence[object]) -> None:
         """Schemas a batch would fix must agree with the log and within the batch
         (a tombstone earlier in the batch clears a schema)."""
-        from streamvis.storage.model import Deletion
-        from streamvis.storage.records import NormalizedPoints
+        from streamvis.storage.format.model import Deletion
+        from streamvis.storage.format.records import NormalizedPoints
 
         pending: dict[tuple[str, str], dict[str, np.dtype]] = {}
         cleared: set[tuple[str, str | None]] = set()

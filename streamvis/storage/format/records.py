@@ -18,9 +18,9 @@ import numpy as np
 from streamvis.errors import InvalidArgumentError
 from streamvis.limits import check_config, check_key, preview
 from streamvis.proto import data_pb2 as pb
-from streamvis.storage.codec import encode_column, normalize_array, validate_column_name
-from streamvis.storage.framing import MAX_PAYLOAD
-from streamvis.storage.model import ConfigUpdate, Deletion, Item, Points
+from streamvis.storage.format.codec import encode_column, normalize_array, validate_column_name
+from streamvis.storage.format.framing import MAX_PAYLOAD
+from streamvis.storage.format.model import ConfigUpdate, Deletion, Item, Points
 
 __all__ = [
     "FORMAT_VERSION",

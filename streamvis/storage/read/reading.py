@@ -23,10 +23,10 @@ import pyarrow as pa
 from streamvis.errors import CorruptDataError
 from streamvis.proto import data_pb2 as pb
 from streamvis.storage.backend import LogBackend
-from streamvis.storage.codec import column_dtype, decode_column, decode_column_into
-from streamvis.storage.framing import HEADER_SIZE, TRAILER_SIZE, checksum
-from streamvis.storage.points_view import ColumnView, PointsView, points_view
-from streamvis.storage.state import Entry
+from streamvis.storage.format.codec import column_dtype, decode_column, decode_column_into
+from streamvis.storage.format.framing import HEADER_SIZE, TRAILER_SIZE, checksum
+from streamvis.storage.format.state import Entry
+from streamvis.storage.read.points_view import ColumnView, PointsView, points_view
 
 __all__ = [
     "TableBuilder",
@@ -410,7 +410,10 @@ def read_between(
     """Tables of the points appended between two cursors' positions, and the tombstones
     passed on the way (data a tombstone covers is dropped from the tables). Batches the
     backend's ``batch_filter`` refuses (object stores' bases) are skipped."""
-    from streamvis.storage.scan import ScannedRecord, scan_chunks  # scan imports backend only
+    from streamvis.storage.format.scan import (  # scan imports backend only
+        ScannedRecord,
+        scan_chunks,
+    )
 
     builder = TableBuilder()
     deleted: list[tuple[str, str | None]] = []

@@ -28,7 +28,9 @@ import pyarrow as pa
 
 from streamvis.errors import InvalidArgumentError, NotFoundError
 from streamvis.storage.backend import LogBackend
-from streamvis.storage.decimate import (
+from streamvis.storage.format.records import x_column
+from streamvis.storage.format.state import LogState
+from streamvis.storage.read.decimate import (
     decimate_columns,
     decimate_table,
     is_sorted,
@@ -36,10 +38,8 @@ from streamvis.storage.decimate import (
     slice_range,
     slice_sorted,
 )
-from streamvis.storage.group_cache import GroupCache
-from streamvis.storage.records import x_column
-from streamvis.storage.smooth import EmaState, check_weight, ema
-from streamvis.storage.state import LogState
+from streamvis.storage.read.group_cache import GroupCache
+from streamvis.storage.read.smooth import EmaState, check_weight, ema
 
 __all__ = ["RangeRequest", "RangesResult", "SmoothCache", "range_table", "read_ranges"]
 

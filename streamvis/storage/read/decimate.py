@@ -17,7 +17,7 @@ import pyarrow as pa
 from tsdownsample import MinMaxDownsampler, NaNMinMaxDownsampler
 
 from streamvis.errors import InvalidArgumentError
-from streamvis.storage.records import x_column
+from streamvis.storage.format.records import x_column
 
 try:  # the compiled kernels behind MinMaxDownsampler (see _rust_kernel)
     from tsdownsample._rust._tsdownsample_rs import minmax as _minmax_mod

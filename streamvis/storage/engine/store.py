@@ -1,10 +1,11 @@
-"""``Store``: the storage engine's public face.
+"""``Store``: the storage engine's public face, composed of the parts it owns.
 
-The log is the truth; the in-memory ``LogState`` and the sidecar index are derived
-from it. Opening loads the index if it matches the log (same log id, generation and
-last-record CRC) and scans the log past the position it covers; otherwise the state
-is rebuilt from the log. Appends take the writer lock, catch up with other writers,
-cut a torn tail to quarantine, validate, write one batch and (by default) fsync it.
+``log`` (``LogFollower``) follows the log: the log is the truth; the in-memory
+``LogState`` and the sidecar index are derived from it. ``writer`` (``StoreWriter``)
+appends: it takes the writer lock, catches up with other writers, cuts a torn tail to
+quarantine, validates, writes one batch and (by default) fsyncs it. ``ranges``
+(``RangeReader``) serves range reads from a decoded-group cache. The store itself
+lists what the log holds and reads whole groups and what came after a cursor.
 
 Durability: with ``fsync=True`` (the default) every append is fsynced before it
 returns, so a batch whose append returned survives a crash of the process or the
@@ -15,53 +16,45 @@ The index is persisted at most every ``index_interval`` seconds and on close.
 from __future__ import annotations
 
 import os
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Sequence
 from typing import Any, Literal, TypeVar
 
 import numpy as np
+import pyarrow as pa
 
 from streamvis.errors import (
     CorruptDataError,
     CursorResetError,
     InvalidArgumentError,
     LogNotFoundError,
-    StreamvisError,
 )
 from streamvis.patterns import key_filter, matcher
-from streamvis.storage.backend import Chunk, LocalLog, LogBackend, open_backend
-from streamvis.storage.cursor import cursor_positions, decode_cursor, encode_cursor
-from streamvis.storage.framing import encode_frame
-from streamvis.storage.group_cache import GroupCache
-from streamvis.storage.index_file import IndexMeta, dump_index, load_trusted_index
-from streamvis.storage.model import (
+from streamvis.storage.backend import LogBackend
+from streamvis.storage.engine.follower import LogFollower
+from streamvis.storage.engine.opening import open_backend
+from streamvis.storage.engine.reader import RangeReader
+from streamvis.storage.engine.writer import StoreWriter
+from streamvis.storage.format.framing import encode_frame
+from streamvis.storage.format.model import (
+    AppendResult,
     GroupInfo,
     GroupSnapshot,
+    Item,
     ReadResult,
 )
-from streamvis.storage.ownership import (
+from streamvis.storage.format.ownership import (
     check_index_bytes,
     check_local_files,
     foreign_error,
     is_our_log,
 )
-from streamvis.storage.ranges import (
-    SmoothCache,
-)
-from streamvis.storage.reading import GroupPlan, read_between, read_groups, read_tables
-from streamvis.storage.records import (
-    header_payload,
-)
-from streamvis.storage.scan import (
-    ScannedRecord,
-    ScanOutcome,
-    parse_header,
-    scan_chunks,
-)
-from streamvis.storage.state import Entry, LogState
-from streamvis.storage.store_ranges import StoreRanges
-from streamvis.storage.store_writes import StoreWrites
+from streamvis.storage.format.records import header_payload
+from streamvis.storage.format.state import LogState
+from streamvis.storage.local.log_file import LocalLog
+from streamvis.storage.objects.compact import auto_compact
+from streamvis.storage.read.cursor import cursor_positions, decode_cursor
+from streamvis.storage.read.ranges import RangeRequest, RangesResult
+from streamvis.storage.read.reading import GroupPlan, read_between, read_groups, read_tables
 
 # a cursor whose positions are not batch boundaries of this log (forged or mangled):
 # the reader starts over, as after a compaction
@@ -77,11 +70,7 @@ _P = TypeVar("_P")
 _R = TypeVar("_R")
 
 
-def _new_writer_id() -> bytes:
-    return os.urandom(8)
-
-
-class Store(StoreWrites, StoreRanges):
+class Store:
     """A streamvis log opened for reading (``"r"``) or appending (``"a"``)."""
 
     def __init__(
@@ -101,24 +90,12 @@ class Store(StoreWrites, StoreRanges):
         self.fsync = fsync
         self.skip_damaged = skip_damaged
         self.index_interval = index_interval
-        self.writer_id = _new_writer_id()
-        self.damaged: list[tuple[str, int, str]] = []  # skipped regions, when skip_damaged
-        self.quarantined: list[str] = []  # files holding torn tails this store cut off
-        self._seq = 0
-        self._appended: set[tuple[str, str]] = set()  # names this store wrote (StoreWrites)
-        self._lock = threading.RLock()
-        self._closed = False
-        self._state = LogState()
-        self._positions: dict[str, int] = {}
-        self._last_frame: tuple[str, int, int] | None = None
-        self._ident: object = None
-        self._log_id = b""
-        self._generation = 0
-        self._dirty_since: float | None = None
-        self._index_saved_at = time.monotonic()
-        self._group_cache = GroupCache()
-        self._smooth_cache = SmoothCache()
-        self._open(_index)
+        self.log = LogFollower(
+            backend, writes=mode == "a", skip_damaged=skip_damaged, index_interval=index_interval
+        )
+        self.writer = StoreWriter(self.log, fsync=fsync, maintain=self._maintain)
+        self.ranges = RangeReader(self.log)
+        self.log.open(_index)
 
     # -- opening -----------------------------------------------------------------------
     @classmethod
@@ -154,110 +131,41 @@ class Store(StoreWrites, StoreRanges):
             _index=index,
         )
 
-    def _open(self, index: bytes | None = None) -> None:
-        self._ident = self.backend.identity()
-        head = self.backend.read_header()
-        if not head and self.backend.is_empty():
-            # an empty file: an empty log whose first writer writes the header (its
-            # cursor, of log id "", reads from the start of whatever log comes)
-            self._log_id, self._generation = b"", 1
-            self._state, self._positions, self._last_frame = LogState(), {}, None
-            return
-        try:
-            header = parse_header(head)
-        except CorruptDataError as exc:
-            raise CorruptDataError(f"{self.backend.url}: {exc}", offset=0) from None
-        self._log_id, self._generation = header.log_id, header.generation
-        self._state, self._positions, self._last_frame = LogState(), {}, None
-        loaded = self._load_index(index)
-        outcome = self._catch_up()
-        if (not loaded and outcome.bytes_scanned > (1 << 20)) or outcome.bytes_scanned > (64 << 20):
-            if self.mode == "a" or self.backend.readers_write_index:
-                self._save_index_quietly()
-
-    def _load_index(self, data: bytes | None = None) -> bool:
-        trusted = load_trusted_index(self.backend, self._log_id, self._generation, data)
-        if trusted is None:
-            return False
-        self._state, meta = trusted
-        self._positions, self._last_frame = meta.positions, meta.last_frame
-        return True
-
-    # -- catching up with the log -----------------------------------------------------
-    def _advance(self, key: str, end: int) -> None:
-        self.backend.advance(self._positions, key, end)
-
-    def _catch_up(self, chunks: Iterator[Chunk] | None = None) -> ScanOutcome:
-        if chunks is None:
-            chunks = self.backend.new_chunks(self._positions)
-        outcome = scan_chunks(
-            chunks, self._apply_batch, self._advance, skip_damaged=self.skip_damaged
-        )
-        if outcome.last_frame is not None:
-            self._last_frame = outcome.last_frame
-        self.damaged.extend(outcome.damaged)
-        return outcome
-
-    def _apply_batch(self, batch: list[ScannedRecord]) -> None:
-        commit = batch[-1].record
-        if self._state.is_duplicate(commit.writer_id, commit.seq):
-            return  # stored twice by a racing retry (object stores): keep the first
-        for r in batch[:-1]:
-            kind = r.record.WhichOneof("body")
-            if kind == "points":
-                body = r.record.points
-                entry = Entry(r.key, r.offset, r.end - r.offset, body.count, body.x_min, body.x_max)
-                self._state.apply_points(body, entry)
-            elif kind == "config":
-                self._state.apply_config(r.record.config)
-            elif kind == "delete":
-                self._state.apply_delete(r.record.delete)
-        self._state.apply_commit(commit.writer_id, commit.seq)
-
-    def refresh(self) -> None:
-        """Catch up with what other writers appended (cheap when nothing is new)."""
-        with self._lock:
-            self._check_open()
-            if self.backend.identity() != self._ident or not self._log_id:
-                self._open()  # compacted into a new generation, or an empty log's header
-                return
-            self._catch_up()
-
     # -- listing -----------------------------------------------------------------------
     def scopes(self) -> list[str]:
         """Live scopes in order of first appearance."""
-        with self._lock:
-            return list(self._state.scopes)
+        with self.log.lock:
+            return list(self.log.state.scopes)
 
     def names(self, scope: str) -> list[str]:
         """Live names of ``scope`` in order of first appearance."""
-        with self._lock:
-            return list(self._state.scope(scope).names)
+        with self.log.lock:
+            return list(self.log.state.scope(scope).names)
 
     def config(self, scope: str) -> dict[str, Any]:
         """The config of ``scope`` ({} when none was written)."""
-        with self._lock:
-            return dict(self._state.scope(scope).config or {})
+        with self.log.lock:
+            return dict(self.log.state.scope(scope).config or {})
 
     def configs(self, scope_pattern: str | None = None) -> dict[str, dict[str, Any]]:
         """Config of every scope (matching ``scope_pattern``) that has one."""
         match = matcher(scope_pattern, "scope_pattern")
-        with self._lock:
+        with self.log.lock:
             return {
                 s: dict(st.config)
-                for s, st in self._state.scopes.items()
+                for s, st in self.log.state.scopes.items()
                 if st.config is not None and match(s)
             }
 
     def schema(self, scope: str, name: str) -> dict[str, np.dtype]:
         """Columns and dtypes of (scope, name)."""
-        with self._lock:
-            return {k: np.dtype(v) for k, v in self._state.name(scope, name).schema.items()}
+        with self.log.lock:
+            return {k: np.dtype(v) for k, v in self.log.state.name(scope, name).schema.items()}
 
     def schemas(self, scope: str) -> dict[str, dict[str, np.dtype]]:
         """Schemas of every name of ``scope`` ({} for an unknown scope)."""
-        with self._lock:
-            st = self._state.scopes.get(scope)
+        with self.log.lock:
+            st = self.log.state.scopes.get(scope)
             if st is None:
                 return {}
             return {n: {k: np.dtype(v) for k, v in ns.schema.items()} for n, ns in st.names.items()}
@@ -274,22 +182,19 @@ class Store(StoreWrites, StoreRanges):
         """``groups(...)`` and the cursor of the same state: a reader that starts from
         these counts follows on with ``read(since=cursor)`` and misses nothing."""
         ms, mn = matcher(scope_pattern, "scope_pattern"), matcher(name_pattern, "name_pattern")
-        with self._lock:
+        with self.log.lock:
             out = []
-            for scope, name, index, _, grp in self._state.iter_groups():
+            for scope, name, index, _, grp in self.log.state.iter_groups():
                 if ms(scope) and mn(name):
                     lo, hi = grp.x_range()
                     out.append(GroupInfo(scope, name, index, grp.count, lo, hi))
-            return GroupSnapshot(out, self._cursor())
+            return GroupSnapshot(out, self.log.cursor())
 
     # -- reading -----------------------------------------------------------------------
     def cursor(self) -> str:
         """A cursor at the current end of what this store has seen."""
-        with self._lock:
-            return self._cursor()
-
-    def _cursor(self) -> str:
-        return encode_cursor(self._log_id, self._generation, self._positions)
+        with self.log.lock:
+            return self.log.cursor()
 
     def read(
         self,
@@ -305,15 +210,15 @@ class Store(StoreWrites, StoreRanges):
         mn = key_filter(name, name_pattern, "name")
         if since is None:
             return self._read_unlocked(
-                lambda: (self._cursor(), self._plans(ms, mn, scope)),
+                lambda: (self.log.cursor(), self._plans(ms, mn, scope)),
                 lambda p: ReadResult(read_tables(self.backend, p[1]), p[0]),
             )
 
         def plan() -> tuple[str, dict[str, int], dict[str, int]]:
-            generation, start = cursor_positions(since, self._log_id)
-            if not self.backend.carries_cursor(generation, self._generation):
-                decode_cursor(since, self._log_id, self._generation)  # raises the reset
-            return self._cursor(), start, dict(self._positions)
+            generation, start = cursor_positions(since, self.log.log_id)
+            if not self.backend.carries_cursor(generation, self.log.generation):
+                decode_cursor(since, self.log.log_id, self.log.generation)  # raises the reset
+            return self.log.cursor(), start, dict(self.log.positions)
 
         def read(p: tuple[str, dict[str, int], dict[str, int]]) -> ReadResult:
             cursor, start, end = p
@@ -334,26 +239,21 @@ class Store(StoreWrites, StoreRanges):
         held up by a large read). If a compaction replaced the log meanwhile, the read
         fails its checksums: plan and read once more."""
         for attempt in range(2):
-            self.refresh()
-            with self._lock:
-                generation, planned = self._generation, plan()
+            self.log.refresh()
+            with self.log.lock:
+                generation, planned = self.log.generation, plan()
             try:
                 return read(planned)
             except (CorruptDataError, LogNotFoundError):  # replaced, or its objects retired
-                if attempt or not self._replaced_since(generation):
+                if attempt or not self.log.replaced_since(generation):
                     raise
         raise AssertionError("unreachable")
-
-    def _replaced_since(self, generation: int) -> bool:
-        """Was the log compacted while we read without the lock? (then read again)"""
-        self.refresh()
-        return self._generation != generation
 
     def _plans(self, ms: Any, mn: Any, scope: str | None) -> list[GroupPlan]:
         scopes = [scope] if scope is not None else None
         return [
             GroupPlan(s, n, index, dict(ns.schema), list(grp.entries))
-            for s, n, index, ns, grp in self._state.iter_groups(scopes)
+            for s, n, index, ns, grp in self.log.state.iter_groups(scopes)
             if ms(s) and mn(n)
         ]
 
@@ -373,55 +273,124 @@ class Store(StoreWrites, StoreRanges):
             lambda: self._plans(ms, mn, scope), lambda plans: read_groups(self.backend, plans)
         )
 
-    # -- lifetime ----------------------------------------------------------------------
-    def _maybe_save_index(self) -> None:
-        if (
-            self._dirty_since is not None
-            and time.monotonic() - self._index_saved_at > self.index_interval
-        ):
-            self._save_index_quietly()
+    # -- the parts: writing ---------------------------------------------------------
+    def append(
+        self, items: Sequence[Item], *, writer_id: bytes | None = None, seq: int | None = None
+    ) -> AppendResult:
+        """Append ``items`` as one atomic batch; see docs/CONTRACTS.md."""
+        return self.writer.append(items, writer_id=writer_id, seq=seq)
+
+    def append_many(
+        self,
+        batches: Sequence[tuple[Sequence[Item], bytes | None, int | None]],
+        *,
+        one_object: bool = False,
+    ) -> list[AppendResult | Exception]:
+        """Independent batches under one writer lock and one fsync (``StoreWriter.append_many``)."""
+        return self.writer.append_many(batches, one_object=one_object)
+
+    def write_config(self, scope: str, config: dict[str, Any]) -> AppendResult:
+        """Set the config of ``scope`` (replacing any earlier one)."""
+        return self.writer.write_config(scope, config)
+
+    def delete(self, scope: str, name: str | None = None) -> AppendResult:
+        """Hide ``scope`` (or ``scope``/``name``); later writes start fresh schemas."""
+        return self.writer.delete(scope, name)
+
+    def _maintain(self) -> None:
+        """The writer's maintenance (object stores: compaction through a private reader)."""
+        auto_compact(self.backend, _reader)
+
+    @property
+    def writer_id(self) -> bytes:
+        return self.writer.writer_id
+
+    @property
+    def quarantined(self) -> list[str]:
+        """Files holding torn tails this store cut off."""
+        return self.writer.quarantined
+
+    # -- the parts: range reads ------------------------------------------------------
+    def read_range(
+        self,
+        scope: str,
+        name: str,
+        index: int,
+        x_min: float | None = None,
+        x_max: float | None = None,
+        max_points: int | None = None,
+    ) -> pa.Table:
+        """Points of one group with x in [x_min, x_max], sorted by x, decimated to
+        max_points (``RangeReader.read_range``)."""
+        return self.ranges.read_range(scope, name, index, x_min, x_max, max_points)
+
+    def read_ranges(self, requests: Sequence[RangeRequest]) -> RangesResult:
+        """Many ``read_range``s in one call, all from one state of the log
+        (``RangeReader.read_ranges``)."""
+        return self.ranges.read_ranges(requests)
+
+    def committed_seq(self, writer_id: bytes) -> int | None:
+        """The last sequence number stored for ``writer_id`` (None: nothing from it), so
+        a writer that resumes (an importer) can start after what is already stored."""
+        self.log.refresh()
+        with self.log.lock:
+            return self.log.state.writers.get(writer_id)
+
+    def release_cache(self) -> None:
+        """Drop the decoded groups kept for range reads (they are read again on demand)."""
+        self.ranges.release_cache()
+
+    @property
+    def cache_bytes(self) -> int:
+        """Bytes of decoded columns held for range reads (shared by every reader)."""
+        return self.ranges.cache_bytes
+
+    # -- following the log -----------------------------------------------------------
+    def refresh(self) -> None:
+        """Catch up with what other writers appended (cheap when nothing is new)."""
+        self.log.refresh()
 
     def save_index(self) -> None:
-        """Persist the sidecar index now (atomic replace). Not when the log was replaced
-        (compacted) since this store last looked: its state would overwrite the new
-        generation's index with an older one (correct, but every open would rebuild)."""
-        with self._lock:
-            if self.backend.identity() != self._ident:
-                return
-            meta = IndexMeta(
-                self._log_id.hex(), self._generation, dict(self._positions), self._last_frame
-            )
-            self.backend.write_index(dump_index(self._state, meta))
-            self._dirty_since = None
-            self._index_saved_at = time.monotonic()
+        """Persist the sidecar index now (``LogFollower.save_index``)."""
+        self.log.save_index()
 
-    def _save_index_quietly(self) -> None:
-        try:
-            self.save_index()
-        except (StreamvisError, OSError):
-            pass  # the index is a cache: failing to save it loses nothing
+    @property
+    def damaged(self) -> list[tuple[str, int, str]]:
+        """Regions skipped as damaged (with ``skip_damaged``)."""
+        return self.log.damaged
 
     @property
     def log_id(self) -> bytes:
-        return self._log_id
+        return self.log.log_id
 
     @property
     def generation(self) -> int:
-        return self._generation
+        return self.log.generation
 
-    def _check_open(self) -> None:
-        if self._closed:
-            raise InvalidArgumentError("the store is closed")
+    # the follower's state under the names tests and tools have read it by
+    @property
+    def _state(self) -> LogState:
+        return self.log.state
 
+    @property
+    def _positions(self) -> dict[str, int]:
+        return self.log.positions
+
+    @property
+    def _dirty_since(self) -> float | None:
+        return self.log.dirty_since
+
+    @_dirty_since.setter
+    def _dirty_since(self, value: float | None) -> None:
+        self.log.dirty_since = value
+
+    def _load_index(self, data: bytes | None = None) -> bool:
+        return self.log.load_index(data)
+
+    # -- lifetime ----------------------------------------------------------------------
     def close(self) -> None:
         """Persist the index if it changed, and release files."""
-        with self._lock:
-            if self._closed:
-                return
-            if self._dirty_since is not None:
-                self._save_index_quietly()
-            self._closed = True
-            self.backend.close()
+        self.log.close()
 
     def __enter__(self) -> Store:
         return self
@@ -449,3 +418,8 @@ def _check_ours(backend: LogBackend, mode: str) -> bytes | None:
     data = backend.read_index()
     check_index_bytes(f"{backend.url}/index.arrow", data)
     return data
+
+
+def _reader(backend: LogBackend) -> Store:
+    """A read-only Store over ``backend`` (a background compaction's)."""
+    return Store(backend, "r")

@@ -19,17 +19,43 @@ import os
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from streamvis.errors import InvalidArgumentError, StorageIOError, StreamvisError
 from streamvis.proto import data_pb2 as pb
-from streamvis.storage.backend import LocalLog
-from streamvis.storage.framing import encode_frame
-from streamvis.storage.model import ConfigUpdate, Points
-from streamvis.storage.ownership import check_log_file
-from streamvis.storage.records import encode_batch, header_payload, normalize_items
-from streamvis.storage.store import Store
+from streamvis.storage.backend import LogBackend
+from streamvis.storage.format.framing import encode_frame
+from streamvis.storage.format.model import ConfigUpdate, Points
+from streamvis.storage.format.ownership import check_log_file
+from streamvis.storage.format.records import encode_batch, header_payload, normalize_items
+from streamvis.storage.format.scan import ScanOutcome
+from streamvis.storage.format.state import LogState
+from streamvis.storage.local.log_file import LocalLog
+from streamvis.storage.read.reading import TableBuilder, read_entries
 
-__all__ = ["CompactStats", "compact"]
+__all__ = ["CompactStats", "CompactableStore", "compact_file"]
+
+
+class _Followed(Protocol):
+    @property
+    def state(self) -> LogState: ...
+    def catch_up(self) -> ScanOutcome: ...
+
+
+class CompactableStore(Protocol):
+    """What the rewrite needs of a read-only ``Store`` (``streamvis.storage.engine.store``)."""
+
+    @property
+    def backend(self) -> LogBackend: ...
+    @property
+    def log(self) -> _Followed: ...
+    @property
+    def log_id(self) -> bytes: ...
+    @property
+    def generation(self) -> int: ...
+    def refresh(self) -> None: ...
+    def save_index(self) -> None: ...
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -43,13 +69,15 @@ class CompactStats:
     objects_after: int | None = None
 
 
-def compact(path: str, progress: Callable[[int, int], None] | None = None) -> CompactStats:
-    """Rewrite the log at ``path``; ``progress(done, total)`` is called per group."""
-    if "://" in path and not path.startswith("file://"):  # object stores: online, by segments
-        from streamvis.storage.object_compact import compact_object_log
-
-        return compact_object_log(path, progress=progress)
-    store = Store.open(path, "r")
+def compact_file(
+    path: str,
+    open_reader: Callable[[str], CompactableStore],
+    progress: Callable[[int, int], None] | None = None,
+) -> CompactStats:
+    """Rewrite the local log at ``path``, read through ``open_reader(path)`` (a read-only
+    Store); ``progress(done, total)`` is called per group
+    (``streamvis.storage.compaction.compact`` takes any log)."""
+    store = open_reader(path)
     backend = store.backend
     if not isinstance(backend, LocalLog):
         store.close()
@@ -72,10 +100,10 @@ def compact(path: str, progress: Callable[[int, int], None] | None = None) -> Co
         check_log_file(tmp, "the output of a streamvis compaction")
         with backend.writer_lock():
             store.refresh()
-            tail = store._catch_up().tail  # noqa: SLF001 - same package; rescans only the tail
+            tail = store.log.catch_up().tail  # rescans only the tail
             if tail is not None:
                 backend.discard_tail(*tail)  # a crashed writer's bytes: quarantined
-            state = store._state  # noqa: SLF001
+            state = store.log.state
             before = os.path.getsize(backend.path)
             groups = list(state.iter_groups())
             total_points = 0
@@ -115,8 +143,11 @@ def compact(path: str, progress: Callable[[int, int], None] | None = None) -> Co
         store.close()
         if created and os.path.exists(tmp):
             os.unlink(tmp)
-    with Store.open(path, "r") as fresh:
+    fresh = open_reader(path)
+    try:
         fresh.save_index()
+    finally:
+        fresh.close()
     return CompactStats(before, after, len(groups), total_points, generation)
 
 
@@ -147,10 +178,8 @@ def _keep_owner_and_mode(fd: int, st: os.stat_result) -> None:
             os.fchown(fd, st.st_uid, st.st_gid)
 
 
-def _read_group(store: Store, scope: str, name: str, index: int) -> dict | None:
-    from streamvis.storage.reading import TableBuilder, read_entries
-
-    grp = store._state.scopes[scope].names[name].groups[index]  # noqa: SLF001
+def _read_group(store: CompactableStore, scope: str, name: str, index: int) -> dict | None:
+    grp = store.log.state.scopes[scope].names[name].groups[index]
     builder = TableBuilder()
     for body in read_entries(store.backend, grp.entries):
         builder.add_record(body)

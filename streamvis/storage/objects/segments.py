@@ -31,7 +31,7 @@ It never downloads the other writers' segments: schema races are resolved by rea
 several copies of one (writer, seq) are read once (the first).
 
 Listing only what is new. A follower lists ``U/segments/`` from its ``FollowWindow``
-start (``startOffset`` on GCS, ``StartAfter`` on S3; ``object_listing``): ``lookback``
+start (``startOffset`` on GCS, ``StartAfter`` on S3; ``listing``): ``lookback``
 of name time behind the newest name it listed while the log is active, the newest name
 itself once the log has been idle for ``hold_s``. A segment is "late" when it appears
 below names a follower may have listed past. Its writer re-stores it (a copy above
@@ -43,7 +43,7 @@ start (docs/CONTRACTS.md, "Listing rule"). Only a writer that dies between an up
 and its probe can leave a late segment that current followers do not see: a fresh
 open finds it until a compaction's frontier passes its time.
 
-Generations. Compaction (``object_compact``) merges segments into ``U/bases/...`` and
+Generations. Compaction (``compact``) merges segments into ``U/bases/...`` and
 publishes generation ``g`` as a manifest ``U/segments/~gen-{g:012d}`` (``~`` sorts after
 every segment: every listing sees it); readers read its bases, then segments at or after
 its frontier.
@@ -56,6 +56,11 @@ Costs: an idle refresh is one listing (the header is read once; a cold open with
 index lists from where the index ends); an append is one PUT and one probe; new
 segments are fetched concurrently, once, and stay in a small LRU (``ByteCache``) that
 serves the read since a cursor. Small ranged reads read ahead (``READ_AHEAD``).
+
+Parts: ``SegmentLog`` follows and reads the log and owns ``ObjectPrefix`` (``prefix``:
+the objects, their names and reads), ``KnownSegments`` (``known``: the names listed or
+written, the name clock), ``Uploads`` (``uploads``: naming, creating and confirming
+our segments) and ``Generations`` (``generations``: manifests, bases, auto-compaction).
 """
 
 from __future__ import annotations
@@ -63,23 +68,27 @@ from __future__ import annotations
 import bisect
 import contextlib
 import random
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
-from streamvis.errors import ConflictError, InvalidArgumentError, LogNotFoundError
+from streamvis.errors import LogNotFoundError
 from streamvis.storage.backend import Chunk, LogBackend
-from streamvis.storage.generations import Generations, index_clock
-from streamvis.storage.object_listing import FollowWindow, list_names
-from streamvis.storage.object_prefix import (
+from streamvis.storage.format.framing import encode_frame
+from streamvis.storage.format.records import header_payload
+from streamvis.storage.format.scan import parse_header
+from streamvis.storage.objects.byte_cache import ByteCache
+from streamvis.storage.objects.generations import Generations, index_clock
+from streamvis.storage.objects.known import KnownSegments, Listed
+from streamvis.storage.objects.listing import FollowWindow, list_names
+from streamvis.storage.objects.prefix import (
     ObjectPrefix,
     manifest_name,
     parse_segment_name,
     segment_name,
 )
+from streamvis.storage.objects.uploads import Unchecked, Uploads
 
 __all__ = ["SegmentLog", "segment_name", "parse_segment_name", "manifest_name", "LOOKBACK_NS"]
 
@@ -87,24 +96,12 @@ LOOKBACK_NS = 5 * 10**9  # listings start this far (in name time) behind the new
 SLOW_UPLOAD_S = 25.0  # a segment whose upload took longer is stored again (a copy)
 RELIST_AFTER_S = 10.0  # a writer that has not listed for this long lists before naming
 AUTO_COMPACT_SEGMENTS = 500  # a writer compacts above this many live segments (+ up to 50%)
-Listed = tuple[str, str, int]  # (name, writer hex, seq)
 
 
-@dataclass
-class _Unchecked:
-    """A segment we wrote whose order no listing has confirmed yet (see the docstring)."""
-
-    name: str
-    t: int
-    writer: str
-    seq: int
-    data: bytes
-    written_at: float  # time.monotonic() when its PUT returned
-    took: float  # seconds from naming it to its PUT's return
-
-
-class SegmentLog(Generations, ObjectPrefix, LogBackend):
-    """A log made of immutable segment objects; see the module docstring."""
+class SegmentLog(LogBackend):
+    """A log made of immutable segment objects; see the module docstring. It owns the
+    objects under its prefix (``prefix``), the names it knows (``known``) and the
+    generations of compacted bases (``generations``)."""
 
     readers_write_index = False  # readers may hold read-only credentials: never write
     appends_follow_log = False  # a flush is one PUT; ``order`` where ordering needs it
@@ -123,150 +120,163 @@ class SegmentLog(Generations, ObjectPrefix, LogBackend):
         hold_margin_s: float = 5.0,
     ) -> None:
         """``fs``: a filesystem (tests wrap one); ``clock``: ns; the rest: the Listing rule."""
-        super().__init__(url, storage_options, fs=fs, cache_bytes=cache_bytes)
+        self.prefix = ObjectPrefix(url, storage_options, fs=fs, cache_bytes=cache_bytes)
+        self.url = self.prefix.url
         self._now = clock
+        self.known = KnownSegments(clock)
+        self._mutex = self.known.mutex  # guards the listing state (ours and ``known``'s)
         self.lookback_ns = LOOKBACK_NS if lookback_ns is None else lookback_ns
-        self.slow_upload_s = slow_upload_s
-        self.relist_after_s = relist_after_s
         # a follower keeps re-listing the lookback window this long after the log's last
         # new name: the longest an unconfirmed segment can take to appear (CONTRACTS)
         self._window = FollowWindow(relist_after_s + slow_upload_s + hold_margin_s)
-        self.republished = 0  # copies stored because a segment may have been listed past
-        self._skew = 0  # added to our clock: lifted to the highest name listings showed
-        self._lifted_at: float | None = None  # monotonic time of the last complete lift
-        self._written: set[str] = set()  # names we created (not foreign to our probes)
-        self._failed: dict[tuple[str, int], tuple[str, bytes]] = {}  # unconfirmed uploads
-        self._listing: list[Listed] = []  # every segment known, sorted by name
-        self._names: set[str] = set()
-        self._time_of: dict[tuple[str, int], int] = {}  # (writer, seq) -> t of its first copy
-        self._clock = 0  # highest time prefix seen or written
         self._listed_from: int | None = None  # lowest start time listed (complete above)
         self._base: dict[str, int] | None = None  # positions when we first listed
-        self._unchecked: list[_Unchecked] = []
-        self._manifests: set[int] = set()  # generations whose manifest we listed
-        self.bases: list[dict[str, Any]] = []  # the newest generation's base objects
-        self.frontier = 0  # segments named below this time are in the bases
-        self._loaded_generation: int | None = None
-        self.manifest: dict[str, Any] = {}
-        # None: never compact automatically (readers never do: they do not write)
-        self.auto_compact_at: int | None = AUTO_COMPACT_SEGMENTS + random.randrange(
-            AUTO_COMPACT_SEGMENTS // 2
+        self.uploads = Uploads(
+            self.prefix,
+            self.known,
+            lookback_ns=self.lookback_ns,
+            slow_upload_s=slow_upload_s,
+            relist_after_s=relist_after_s,
         )
-        self._compact_after = 0  # live count at the last attempt: retry well above it
-        self.compaction: threading.Thread | None = None  # object_compact.auto_compact's
-        self.count_every, self._since_count, self._counted = 50, 0, 0  # maintenance_due
+        self.generations = Generations(
+            self.prefix,
+            self.known,
+            AUTO_COMPACT_SEGMENTS + random.randrange(AUTO_COMPACT_SEGMENTS // 2),
+        )
         self._index_bytes: bytes | None = None  # fetched by the first identity()
         # read before opening (the foreign-file check): the first identity() reuses it
         self._index_read_early: tuple[bytes | None] | None = None
         self._just_listed = 0.0  # when identity() listed: the next new_chunks need not
-        self._mutex = threading.Lock()  # guards the listing state above
 
-    def _note(self, name: str) -> Listed | None:
-        """Add a segment name to what we know (under the mutex); the entry if new."""
-        parsed = parse_segment_name(name)
-        if parsed is None or name in self._names:
-            return None
-        t, writer, seq = parsed
-        self._names.add(name)
-        self._clock = max(self._clock, t)
-        self._time_of.setdefault((writer, seq), t)
-        return (name, writer, seq)
+    # -- the parts' state, under the names tools and tests use ------------------------
+    @property
+    def segments_dir(self) -> str:
+        return self.prefix.segments_dir
 
-    def _lift(self, names: list[str]) -> int:
-        """Raise our clock and skew to the highest segment name in ``names`` (under the
-        mutex); that time (0: none)."""
-        top = max((p[0] for p in map(parse_segment_name, names) if p is not None), default=0)
-        if top:
-            self._clock = max(self._clock, top)
-            self._skew = max(self._skew, top - self._now())
-        self._lifted_at = time.monotonic()
-        return top
+    @property
+    def cache(self) -> ByteCache:
+        return self.prefix.cache
 
-    def _names_from(self, start_t: int, doing: str) -> list[str]:
-        try:
-            return list_names(self.fs, self.segments_dir, f"{start_t:020d}" if start_t else "")
-        except FileNotFoundError:
-            return []
-        except Exception as exc:
-            raise self._io(exc, doing) from exc
+    @cache.setter
+    def cache(self, cache: ByteCache) -> None:
+        self.prefix.cache = cache
+
+    def read_json(self, key: str) -> Any:
+        """An object's JSON (``ObjectPrefix.read_json``)."""
+        return self.prefix.read_json(key)
+
+    @property
+    def generation(self) -> int | None:
+        """The newest generation whose manifest we listed (None: the header's)."""
+        return self.generations.generation
+
+    @property
+    def bases(self) -> list[dict[str, Any]]:
+        return self.generations.bases
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        return self.generations.manifest
+
+    @property
+    def compaction(self) -> threading.Thread | None:
+        return self.generations.compaction
+
+    @property
+    def auto_compact_at(self) -> int | None:
+        return self.generations.auto_compact_at
+
+    @auto_compact_at.setter
+    def auto_compact_at(self, value: int | None) -> None:
+        self.generations.auto_compact_at = value
+
+    @property
+    def count_every(self) -> int:
+        return self.generations.count_every
+
+    @count_every.setter
+    def count_every(self, value: int) -> None:
+        self.generations.count_every = value
+
+    @property
+    def republished(self) -> int:
+        """Copies stored because a segment may have been listed past."""
+        return self.uploads.republished
+
+    @property
+    def _unchecked(self) -> list[Unchecked]:
+        return self.uploads.unchecked
+
+    def live_segments(self) -> int:
+        """Segments known above the frontier (what a fresh reader lists and reads)."""
+        return self.generations.live_segments()
+
+    def wait_compaction(self, timeout: float | None = None) -> bool:
+        """Wait for the background compaction this writer started; True when none runs."""
+        return self.generations.wait_compaction(timeout)
+
+    # -- LogBackend: the objects ------------------------------------------------------
+    def exists(self) -> bool:
+        return self.prefix.exists()
+
+    def create(self, header_frame: bytes) -> None:
+        self.prefix.create(header_frame)
+
+    def missing_reason(self) -> str:
+        return self.prefix.missing_reason()
+
+    def read(self, key: str, offset: int, length: int) -> bytes:
+        return self.prefix.read(key, offset, length)
+
+    def read_many(self, ranges: list[tuple[str, int, int]]) -> list[bytes]:
+        return self.prefix.read_many(ranges)
+
+    def write_index(self, data: bytes) -> None:
+        self.prefix.write_index(data)
+
+    def maintenance_due(self) -> bool:
+        return self.generations.maintenance_due()
+
+    def read_header(self) -> bytes:
+        """The header frame, carrying the newest generation."""
+        if self.prefix.header is None:
+            self.identity()
+        assert self.prefix.header is not None
+        generation = self.generations.generation
+        if generation is None:
+            return self.prefix.header
+        log_id = parse_header(self.prefix.header).log_id
+        return encode_frame(header_payload(log_id, generation))
 
     def _list_from(self, start_t: int) -> None:
         """List segment names from time ``start_t`` on and merge them into ours (a
         follower's listing: complete above ``start_t``); then confirm (or re-store) the
         segments we wrote before this listing started."""
         started = time.monotonic()
-        names = self._names_from(start_t, "listing segments")
+        names = self.prefix.list_segments(start_t, "listing segments")
         with self._mutex:
-            self._note_manifests(names)
-            fresh = [e for e in map(self._note, names) if e is not None]
+            self.generations.note_manifests(names)
+            fresh = [e for e in map(self.known.note, names) if e is not None]
             if fresh:
-                listing = list(self._listing)  # replaced, never mutated: readers iterate it
-                for entry in fresh:
-                    bisect.insort(listing, entry)
-                self._listing = listing
+                self.known.insert(fresh)
             if self._listed_from is None or start_t < self._listed_from:
                 self._listed_from = start_t
-            self._window.listed(self._lift(names), started)
-            due = [u for u in self._unchecked if u.written_at <= started]
-            self._unchecked = [u for u in self._unchecked if u.written_at > started]
-        for u in due:
-            if self._late(u, names):
-                self._restore(u)
-
-    def _late(self, u: _Unchecked, listed: list[str]) -> bool:
-        """May a follower have listed past ``u``? (its upload was slow, or a name of
-        another writer more than ``lookback`` above it was visible)"""
-        if u.took > self.slow_upload_s:
-            return True
-        limit = u.t + self.lookback_ns
-        for name in listed:
-            parsed = parse_segment_name(name)
-            if parsed is not None and parsed[0] > limit and name not in self._written:
-                return True
-        return False
-
-    def _restore(self, u: _Unchecked) -> None:  # a copy above all (readers take the first)
-        self.republished += 1
-        self._put(u.data, u.writer, u.seq)
-
-    def _probe(self, depth: int = 0) -> None:
-        """One listing of the names above our oldest unconfirmed segment (empty when clocks
-        agree): lifts the clock, re-stores late ones; if it fails: at the next ``sync``."""
-        with self._mutex:
-            pending, self._unchecked = self._unchecked, []
-        if not pending:
-            return
-        oldest = min(u.t for u in pending)
-        try:
-            names = self._names_from(oldest + 1, "probing segments")
-        except Exception:
-            with self._mutex:
-                self._unchecked = pending + self._unchecked
-            return
-        with self._mutex:  # lift; forget our names no probe will look at again
-            self._lift(names)
-            self._written = {n for n in self._written if n > f"{oldest:020d}"}
-        late = [u for u in pending if self._late(u, names)]
-        for u in late:
-            self._restore(u)
-        if late and depth < 3:  # a copy that is late again is copied again, a few times
-            self._probe(depth + 1)
+            self._window.listed(self.known.lift(names), started)
+            due = self.uploads.take_due(started)
+        self.uploads.confirm(due, names)
 
     def sync(self) -> None:
         """After a group of appends (``Store.append_many``): one probe for all of them."""
-        self._probe()
+        self.uploads.probe()
 
     def order(self) -> None:
         """Before a batch that ordering needs (a deletion, a config, a name's first
-        write): lift the clock above every name visible now (one listing of the names
-        above the one we would take now), so the batch sorts after all of them."""
-        names = self._names_from(max(self._clock, self._now() + self._skew) + 1, "listing")
-        with self._mutex:
-            self._lift(names)
+        write): lift the clock above every name visible now (``Uploads.order``)."""
+        self.uploads.order()
 
     def _start(self) -> int:
         """Where a follower's listing of what is new starts (time)."""
-        return max(self.frontier, self._window.start(self.lookback_ns))
+        return max(self.generations.frontier, self._window.start(self.lookback_ns))
 
     def _ensure_listed(self, positions: dict[str, int]) -> None:
         """List what may be new since our last listing (or since ``positions``)."""
@@ -274,7 +284,7 @@ class SegmentLog(Generations, ObjectPrefix, LogBackend):
             if positions and self._window.newest:  # an index told us where we are
                 self._list_from(self._start())
             else:
-                self._list_from(self.frontier)
+                self._list_from(self.generations.frontier)
             return
         self._list_from(self._start())
 
@@ -282,11 +292,11 @@ class SegmentLog(Generations, ObjectPrefix, LogBackend):
         """Remember where the store started; without positions, know every live name."""
         if self._base is None:
             self._base = dict(positions)
-        if not positions and (self._listed_from is None or self._listed_from > self.frontier):
-            self._list_from(self.frontier)  # e.g. an index hint we listed from was refused
+        if not positions and (self._listed_from is None or self._listed_from > self.generations.frontier):
+            self._list_from(self.generations.frontier)  # e.g. an index hint we listed from was refused
 
     def _fetch(self, picked: list[Listed]) -> Iterator[Chunk]:
-        for name, data in self.fetch_whole([name for name, _, _ in picked]):
+        for name, data in self.prefix.fetch_whole([name for name, _, _ in picked]):
             yield Chunk(name, 0, data, complete=True)
 
     def _pick(
@@ -296,8 +306,8 @@ class SegmentLog(Generations, ObjectPrefix, LogBackend):
         none below the frontier (those are in the bases)."""
         seen: set[tuple[str, int]] = set()
         out = []
-        lo = bisect.bisect_left(listing, (f"{self.frontier:020d}",)) if self.frontier else 0
-        held = self.in_bases()
+        lo = bisect.bisect_left(listing, (f"{self.generations.frontier:020d}",)) if self.generations.frontier else 0
+        held = self.generations.in_bases()
         for name, writer, seq in listing[lo:]:
             if seq <= held.get(writer, -1):
                 continue  # a copy of a batch the bases hold
@@ -316,42 +326,42 @@ class SegmentLog(Generations, ObjectPrefix, LogBackend):
         The header is read once (it never changes); the generation comes from a
         listing, which ``new_chunks`` then reuses: a refresh is one request when idle.
         """
-        if self._header is None:
+        if self.prefix.header is None:
             try:
-                self._header = bytes(self.fs.cat_file(self.header_path, start=0, end=None))
+                self.prefix.header = bytes(self.prefix.fs.cat_file(self.prefix.header_path, start=0, end=None))
             except FileNotFoundError:
                 raise LogNotFoundError(f"no streamvis log at {self.url}") from None
             except Exception as exc:
-                raise self._io(exc, "reading the header") from exc
+                raise self.prefix.io_error(exc, "reading the header") from exc
         if self._listed_from is None:  # opening
             early, self._index_read_early = self._index_read_early, None
-            self._index_bytes = early[0] if early is not None else super().read_index()
+            self._index_bytes = early[0] if early is not None else self.prefix.read_index()
             hint = index_clock(self._index_bytes)
             if hint:  # list from where the index ends (it names its last segment)
-                self._clock = max(self._clock, hint)
+                self.known.clock = max(self.known.clock, hint)
                 self._list_from(max(0, hint - self.lookback_ns))
                 self._window.listed(hint)
                 self._just_listed = time.monotonic()
             else:  # only the manifests, not the segments
                 try:
-                    names = list_names(self.fs, self.segments_dir, "~")
+                    names = list_names(self.prefix.fs, self.prefix.segments_dir, "~")
                 except FileNotFoundError:
                     names = []
                 except Exception as exc:
-                    raise self._io(exc, "listing generations") from exc
+                    raise self.prefix.io_error(exc, "listing generations") from exc
                 with self._mutex:
-                    self._note_manifests(names)
+                    self.generations.note_manifests(names)
         else:
             self._list_from(self._start())
             self._just_listed = time.monotonic()
-        self._load_manifest()
-        return (self._header, self.generation)
+        self.generations.load_manifest()
+        return (self.prefix.header, self.generations.generation)
 
     def read_index(self) -> bytes | None:
         data, self._index_bytes = self._index_bytes, None
         if data is not None:
             return data
-        data = super().read_index()
+        data = self.prefix.read_index()
         if self._listed_from is None:  # not opened yet: the opening will want these bytes
             self._index_read_early = (data,)
         return data
@@ -362,27 +372,27 @@ class SegmentLog(Generations, ObjectPrefix, LogBackend):
         else:
             self._ensure_listed(positions)
         self._first_use(positions)
-        yield from self._base_chunks(positions)
-        yield from self._fetch(self._pick(self._listing, positions, None))
+        yield from self.generations.base_chunks(positions)
+        yield from self._fetch(self._pick(self.known.listing, positions, None))
 
     def chunks_between(self, start: dict[str, int], end: dict[str, int]) -> Iterator[Chunk]:
         known: dict[str, int] = {}
-        for _, writer, seq in self._listing:
+        for _, writer, seq in self.known.listing:
             known[writer] = max(known.get(writer, -1), seq)
         base = self._base if self._base is not None else {}
         if any(v < base.get(w, -1) for w, v in start.items()) or any(
             w not in start for w in base
         ):
             self._base = {}  # a cursor older than what we listed: list everything once
-            self._list_from(self.frontier)
+            self._list_from(self.generations.frontier)
         elif any(seq > known.get(writer, -1) for writer, seq in end.items()):
             self._ensure_listed(start)  # ``end`` came from elsewhere: look again
-        yield from self._base_chunks(start, end)
-        yield from self._fetch(self._pick(self._listing, start, end))
+        yield from self.generations.base_chunks(start, end)
+        yield from self._fetch(self._pick(self.known.listing, start, end))
 
     def advance(self, positions: dict[str, int], key: str, end: int) -> None:
         if key.startswith("bases/"):
-            for base in self.bases:
+            for base in self.generations.bases:
                 if base["key"] == key:
                     for writer, seq in (base.get("writers") or {}).items():
                         positions[writer] = max(positions.get(writer, -1), int(seq))
@@ -391,9 +401,9 @@ class SegmentLog(Generations, ObjectPrefix, LogBackend):
         if parsed is not None:
             t, writer, seq = parsed
             positions[writer] = max(positions.get(writer, -1), seq)
-            if t > self._clock:
+            if t > self.known.clock:
                 with self._mutex:
-                    self._clock = max(self._clock, t)  # e.g. an index's last record
+                    self.known.clock = max(self.known.clock, t)  # e.g. an index's last record
 
     # -- writing ---------------------------------------------------------------------
     def carries_cursor(self, old: int, new: int) -> bool:
@@ -404,7 +414,7 @@ class SegmentLog(Generations, ObjectPrefix, LogBackend):
     ) -> Callable[[bytes, int], bool] | None:
         """Which batches a read between two positions takes (bases hold many writers').
         A batch of a writer no position names is inside a data server's one-object group
-        (``Store._write_group``): it goes with the group's marker batch before it."""
+        (``StoreWriter._write_group``): it goes with the group's marker batch before it."""
         taken = [False]
 
         def keep(writer: bytes, seq: int) -> bool:
@@ -419,82 +429,25 @@ class SegmentLog(Generations, ObjectPrefix, LogBackend):
         return contextlib.nullcontext()  # object stores have no lock; see the docstring
 
     def append(self, data: bytes, *, writer: str, seq: int) -> tuple[str, int]:
-        if not re.fullmatch(r"[0-9a-f]*", writer) or seq < 0:
-            raise InvalidArgumentError(
-                f"writer must be lowercase hex and seq >= 0: {writer!r}, {seq}"
-            )
-        earlier = self._failed.pop((writer, seq), None)
-        if earlier is not None:  # a retry of an upload whose outcome we could not read
-            landed = self._peek(self._path(earlier[0]))
-            if landed == earlier[1]:
-                return earlier[0], -1  # it landed: stored once (the Store answers duplicate)
-            if landed is not None:
-                with contextlib.suppress(Exception):
-                    self.fs.rm_file(self._path(earlier[0]))
-        return self._put(data, writer, seq), 0
-
-    def _put(self, data: bytes, writer: str, seq: int) -> str:
-        """Create one segment under a fresh name above everything seen (``sync``, after
-        the group, probes); its name."""
-        if self._lifted_at is None or time.monotonic() - self._lifted_at > self.relist_after_s:
-            self.order()  # our clock may lag names that appeared since we last listed
-        named_at = time.monotonic()
-        with self._mutex:
-            self._clock = max(self._clock + 1, self._now() + self._skew)
-            t = self._clock
-            name = segment_name(t, writer, seq)
-            self._written.add(name)
-        path = self._path(name)
-        try:
-            self.fs.pipe_file(path, data, mode="create")
-        except FileExistsError:
-            if self._peek(path) != data:
-                raise ConflictError(
-                    f"segment {name} of {self.url} was created by another writer with other "
-                    "bytes (same writer id and seq): this batch was not stored"
-                ) from None
-            # the same bytes: our own earlier attempt (a transport retry) stored it
-        except Exception as exc:
-            landed = self._peek(path)
-            if landed != data:  # nothing, or a damaged upload (checksum failed): remove it
-                if landed is not None:
-                    with contextlib.suppress(Exception):
-                        self.fs.rm_file(path)
-                else:  # unreadable: a retry of this batch looks again (``append``)
-                    self._failed[(writer, seq)] = (name, data)
-                raise self._io(exc, f"writing segment {name}") from exc
-            # the write landed whole; only its answer was lost
-        done = time.monotonic()
-        self.cache.put(name, data, whole=True)
-        with self._mutex:
-            entry = self._note(name)
-            if entry is not None:
-                listing = list(self._listing)  # replaced, never mutated: readers iterate it
-                bisect.insort(listing, entry)
-                self._listing = listing
-            self._unchecked.append(_Unchecked(name, t, writer, seq, data, done, done - named_at))
-        return name
+        return self.uploads.append(data, writer=writer, seq=seq)
 
     def close(self) -> None:
         """Confirm what we wrote last if a probe failed (one listing)."""
-        if self._unchecked:
+        if self.uploads.unchecked:
             with contextlib.suppress(Exception):
-                self._probe()
+                self.uploads.probe()
 
     @property
     def clock(self) -> int:
         """The newest segment time seen or written (ns)."""
-        return self._clock
+        return self.known.clock
 
     def list_between(self, lo: int, hi: int) -> list[Listed]:
         """Every segment named in [lo, hi) time, listed now (paged; for compaction)."""
         self._list_from(lo)
-        listing = self._listing
-        a = bisect.bisect_left(listing, (f"{lo:020d}",))
-        b = bisect.bisect_left(listing, (f"{hi:020d}",))
-        return listing[a:b]
+        return self.known.between(lo, hi)
 
     def whole(self, key: str) -> bytes:
         """An object's bytes, from the cache when held."""
-        data = self.cache.whole(key)
-        return data if data is not None else self._read_object(key)
+        data = self.prefix.cache.whole(key)
+        return data if data is not None else self.prefix.read_object(key)

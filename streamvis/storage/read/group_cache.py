@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from streamvis.storage.backend import LogBackend
-from streamvis.storage.decimate import is_sorted
-from streamvis.storage.reading import GroupPlan, read_groups
-from streamvis.storage.records import x_column
-from streamvis.storage.state import Entry
+from streamvis.storage.format.records import x_column
+from streamvis.storage.format.state import Entry
+from streamvis.storage.read.decimate import is_sorted
+from streamvis.storage.read.reading import GroupPlan, read_groups
 
 __all__ = ["CachedGroup", "GroupCache"]
 

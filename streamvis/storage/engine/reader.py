@@ -1,50 +1,42 @@
-"""The range-read half of ``Store``: one group's visible range, or many at once
-from one state of the log, served from the decoded-group cache shared by every reader.
+"""``RangeReader``: the range-read part of a ``Store``: one group's visible range, or many
+at once from one state of the log, served from the decoded-group cache shared by
+every reader of the store.
 
-``Store`` mixes this in; the attributes declared below are the store's own.
+It reads the state of a ``LogFollower`` under the follower's lock.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 
 from streamvis.errors import NotFoundError
-from streamvis.storage.backend import LogBackend
-from streamvis.storage.decimate import decimate_table, range_bounds, select_range, slice_range
-from streamvis.storage.group_cache import GroupCache
-from streamvis.storage.ranges import (
+from streamvis.storage.engine.follower import LogFollower
+from streamvis.storage.format.records import x_column
+from streamvis.storage.read.decimate import decimate_table, range_bounds, select_range, slice_range
+from streamvis.storage.read.group_cache import GroupCache
+from streamvis.storage.read.ranges import (
     RangeRequest,
     RangesResult,
     SmoothCache,
     check_requests,
     read_ranges,
 )
-from streamvis.storage.reading import GroupPlan, read_groups
-from streamvis.storage.records import x_column
-from streamvis.storage.state import LogState
+from streamvis.storage.read.reading import GroupPlan, read_groups
 
-__all__ = ["StoreRanges"]
+__all__ = ["RangeReader"]
 
 
-class StoreRanges:
-    """``read_range``, ``read_ranges`` and the read cache of a ``Store``."""
+class RangeReader:
+    """``read_range``, ``read_ranges`` and the read caches of a ``Store``."""
 
-    backend: LogBackend
-    _lock: threading.RLock
-    _state: LogState
-    _generation: int
-    _group_cache: GroupCache
-    _smooth_cache: SmoothCache
-
-    if TYPE_CHECKING:
-
-        def refresh(self) -> None: ...
-        def _cursor(self) -> str: ...
+    def __init__(self, log: LogFollower) -> None:
+        self.log = log
+        self.backend = log.backend
+        self._group_cache = GroupCache()
+        self._smooth_cache = SmoothCache()
 
     def read_range(
         self,
@@ -63,15 +55,15 @@ class StoreRanges:
         minimum and maximum of every bucket, so no spike is hidden.
         """
         lo, hi = range_bounds(x_min, x_max, max_points)
-        self.refresh()
-        with self._lock:
-            ns = self._state.name(scope, name)
+        self.log.refresh()
+        with self.log.lock:
+            ns = self.log.state.name(scope, name)
             grp = ns.groups.get(int(index))
             if grp is None:
                 raise NotFoundError(f"index {index} not found in scope {scope!r}, name {name!r}")
             schema = dict(ns.schema)
             entries = list(grp.entries)
-            key = (self._generation, scope, name, int(index))
+            key = (self.log.generation, scope, name, int(index))
             overlapping = [
                 e for e in entries if np.isnan(e.x_min) or (e.x_max >= lo and e.x_min <= hi)
             ]
@@ -87,31 +79,24 @@ class StoreRanges:
 
     def read_ranges(self, requests: Sequence[RangeRequest]) -> RangesResult:
         """Many ``read_range``s in one call, all from one state of the log (see
-        ``streamvis.storage.ranges``): a table per request (None for a group that does
+        ``streamvis.storage.read.ranges``): a table per request (None for a group that does
         not exist), the groups' counts, and the cursor of that state."""
         reqs = check_requests(requests)
-        self.refresh()
-        with self._lock:
+        self.log.refresh()
+        with self.log.lock:
             tables, counts = read_ranges(
                 self.backend,
-                self._state,
+                self.log.state,
                 self._group_cache,
                 self._smooth_cache,
-                self._generation,
+                self.log.generation,
                 reqs,
             )
-            return RangesResult(tables, counts, self._cursor())
-
-    def committed_seq(self, writer_id: bytes) -> int | None:
-        """The last sequence number stored for ``writer_id`` (None: nothing from it), so
-        a writer that resumes (an importer) can start after what is already stored."""
-        self.refresh()
-        with self._lock:
-            return self._state.writers.get(writer_id)
+            return RangesResult(tables, counts, self.log.cursor())
 
     def release_cache(self) -> None:
         """Drop the decoded groups kept for range reads (they are read again on demand)."""
-        with self._lock:
+        with self.log.lock:
             self._group_cache.clear()
             self._smooth_cache.clear()
 

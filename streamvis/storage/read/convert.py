@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from streamvis.storage.reading import index_runs
+from streamvis.storage.read.reading import index_runs
 
 __all__ = ["split_by_index", "tables_to_arrays"]
 

@@ -27,8 +27,8 @@ from google.protobuf.message import DecodeError
 
 from streamvis.errors import ForeignFileError, LegacyFormatError
 from streamvis.proto import data_pb2 as pb
-from streamvis.storage.framing import scan_frames
-from streamvis.storage.legacy_records import INDEX_KINDS, LOG_KINDS, looks_legacy
+from streamvis.storage.format.framing import scan_frames
+from streamvis.storage.format.legacy_records import INDEX_KINDS, LOG_KINDS, looks_legacy
 
 __all__ = [
     "INDEX_TRAILER_MAGIC",

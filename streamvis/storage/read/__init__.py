@@ -1,0 +1,7 @@
+"""The read side: stored records to Arrow tables and arrays, and what is done to them.
+
+Owns decoding records (``reading``, ``points_view``), one group's or many groups'
+visible ranges (``ranges``), decimation (``decimate``), smoothing (``smooth``), the
+decoded-group cache (``group_cache``), cursors (``cursor``) and the export shape
+(``convert``). Reads go through ``LogBackend`` only, so every log is read alike.
+"""
