@@ -1,0 +1,143 @@
+"""Which run was best: summaries per run and aggregates over groups of runs.
+
+Both work over any ``DataSource`` (a local log or a data server) and over every point
+of the log, before decimation: groups are exact where other tools sample runs.
+
+- ``SummaryBook`` keeps each (run, name)'s ``Summary`` current from the log: each
+  ``refresh`` reads only what was appended since the last (a poll's cost follows the
+  new points) and drops what a deletion hides.
+- ``aggregate_groups`` reads one name of every run, groups the runs by config keys
+  and returns one aggregate line with its band per group.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from streamvis.columns import STEP_COLUMN, VALUE_COLUMN
+from streamvis.errors import InvalidArgumentError
+from streamvis.source import DataSource
+from streamvis.storage.aggregates import Aggregate, aggregate_runs, check_agg_band
+from streamvis.storage.run_groups import (
+    GroupSpec,
+    flatten_config,
+    group_order,
+    group_runs,
+    parse_group,
+)
+from streamvis.storage.summaries import Summary, check_stats
+
+__all__ = ["SummaryBook", "aggregate_groups", "aggregate_tables", "run_config", "summaries_table"]
+
+
+def run_config(scope: str, configs: Mapping[str, Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """A run's config; a sub-run ``P/child`` without one of its own uses P's."""
+    while True:
+        cfg = configs.get(scope)
+        if cfg is not None or "/" not in scope:
+            return cfg
+        scope = scope.rsplit("/", 1)[0]
+
+
+def _name_pattern(names: Iterable[str]) -> str:
+    return "^(?:" + "|".join(re.escape(n) for n in names) + ")$"
+
+
+def _xy(table: pa.Table, scope: str, name: str) -> tuple[np.ndarray, np.ndarray]:
+    cols = table.column_names
+    if STEP_COLUMN not in cols or VALUE_COLUMN not in cols:
+        raise InvalidArgumentError(
+            f"{name!r} of run {scope!r} has columns {', '.join(c for c in cols if c != 'index')}: "
+            f"a summary or aggregate needs {STEP_COLUMN!r} and {VALUE_COLUMN!r}")
+    x = table.column(STEP_COLUMN).to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+    y = table.column(VALUE_COLUMN).to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+    return x, y
+
+
+class SummaryBook:
+    """Summaries of ``names`` for every run, kept current by ``refresh``."""
+
+    def __init__(self, source: DataSource, names: Sequence[str], *,
+                 scope_pattern: str | None = None) -> None:
+        if not names:
+            raise InvalidArgumentError("names is empty: name at least one logged name")
+        self.source = source
+        self.names = tuple(dict.fromkeys(names))
+        self.scope_pattern = scope_pattern
+        self.summaries: dict[tuple[str, str], Summary] = {}
+        self._cursor: str | None = None
+
+    def refresh(self) -> int:
+        """Fold in what was logged since the last refresh; the number of new points."""
+        res = self.source.fetch(scope_pattern=self.scope_pattern,
+                                name_pattern=_name_pattern(self.names), since=self._cursor)
+        for scope, name in res.deleted:
+            for key in [k for k in self.summaries if k[0] == scope and name in (None, k[1])]:
+                del self.summaries[key]
+        for (scope, name), table in res.tables.items():
+            if table.num_rows:
+                self.summaries.setdefault((scope, name), Summary()).update(*_xy(table, scope, name))
+        self._cursor = res.cursor
+        return res.num_points
+
+    def stat(self, scope: str, name: str, stat: str) -> float:
+        """``name.stat`` of run ``scope`` (NaN where the run did not log the name)."""
+        s = self.summaries.get((scope, name))
+        return s.stat(stat) if s is not None else math.nan
+
+
+def summaries_table(source: DataSource, names: Sequence[str], *,
+                    stats: Sequence[str] = ("min", "max", "last"),
+                    scope_pattern: str | None = None) -> pa.Table:
+    """One row per run: ``scope``, its config flattened (``a.b``), ``NAME.STAT`` columns."""
+    check_stats(list(stats))
+    book = SummaryBook(source, names, scope_pattern=scope_pattern)
+    book.refresh()
+    configs = source.configs(scope_pattern)
+    runs = sorted({scope for scope, _ in book.summaries})
+    flat = {s: flatten_config(run_config(s, configs) or {}) for s in runs}
+    keys = sorted({k for c in flat.values() for k in c})
+    columns: dict[str, Any] = {"scope": pa.array(runs, pa.string())}
+    for k in keys:
+        values = [flat[s].get(k) for s in runs]
+        try:
+            columns[k] = pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed kinds: as text
+            columns[k] = pa.array([None if v is None else str(v) for v in values], pa.string())
+    for name in book.names:
+        for stat in stats:
+            col = f"{name}.{stat}"
+            if col in columns:
+                raise InvalidArgumentError(f"column {col!r} is both a config key and a summary")
+            values = [book.stat(s, name, stat) for s in runs]
+            columns[col] = (pa.array(values, pa.int64()) if stat == "count"
+                            else pa.array(values, pa.float64()))
+    return pa.table(columns)
+
+
+def aggregate_groups(source: DataSource, name: str, group_by: str | Sequence[str] | GroupSpec, *,
+                     agg: str = "mean", band: str = "minmax", scope_pattern: str | None = None,
+                     ) -> tuple[dict[tuple[Any, ...], Aggregate], list[str]]:
+    """``{group values: Aggregate}`` of ``name`` over every run, and notes for a page."""
+    check_agg_band(agg, band)
+    spec = group_by if isinstance(group_by, GroupSpec) else parse_group(
+        group_by if isinstance(group_by, str) else list(group_by))
+    res = source.fetch(scope_pattern=scope_pattern, name=name)
+    series = {scope: _xy(t, scope, name) for (scope, _), t in res.tables.items() if t.num_rows}
+    configs = source.configs(scope_pattern)
+    grouping = group_runs({s: run_config(s, configs) for s in series}, spec)
+    out = {gk: aggregate_runs([series[s] for s in scopes], agg=agg, band=band)
+           for gk, scopes in sorted(grouping.groups.items(), key=lambda kv: group_order(kv[0]))}
+    return out, grouping.notes
+
+
+def aggregate_tables(aggs: Mapping[tuple[Any, ...], Aggregate]) -> dict[tuple[Any, ...], pa.Table]:
+    """The aggregates as Arrow tables: ``x``, ``y``, ``lo``, ``hi``, ``n``."""
+    return {gk: pa.table({"x": a.x, "y": a.y, "lo": a.lo, "hi": a.hi, "n": a.n})
+            for gk, a in aggs.items()}

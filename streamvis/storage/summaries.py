@@ -1,0 +1,105 @@
+"""Summaries of one run's name: min, max, first, last, mean, count, argmin, argmax.
+
+Computed from the log over every point (nothing extra is stored) and kept current
+as points arrive: ``Summary.update`` folds in a batch of new points, so a page that
+follows a log pays for the new points only, never for the whole log again.
+
+Definitions (over every index of the name):
+- ``count``: points logged. ``first``/``last``: the value at the smallest / largest x
+  (among equal x, the first / last logged), NaN included: a run that diverged has a
+  NaN ``last``.
+- ``min``, ``max``, ``mean``: over the values that are not NaN (NaN when none is).
+- ``argmin``, ``argmax``: the x (the step) of the min / max (the first such point).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from streamvis.errors import InvalidArgumentError
+
+__all__ = ["STATS", "Summary", "check_stats"]
+
+STATS = ("min", "max", "first", "last", "mean", "count", "argmin", "argmax")
+
+
+def check_stats(stats: tuple[str, ...] | list[str]) -> None:
+    """InvalidArgumentError naming a stat that is not one of ``STATS``."""
+    for s in stats:
+        if s not in STATS:
+            raise InvalidArgumentError(f"unknown stat {s!r}: expected one of {', '.join(STATS)}")
+
+
+@dataclass
+class Summary:
+    """The running summary of one (run, name)."""
+
+    count: int = 0
+    valid: int = 0  # values that are not NaN
+    total: float = 0.0
+    min: float = math.nan
+    max: float = math.nan
+    argmin: float = math.nan
+    argmax: float = math.nan
+    first_x: float = math.inf
+    first: float = math.nan
+    last_x: float = -math.inf
+    last: float = math.nan
+
+    def update(self, x: np.ndarray, y: np.ndarray) -> None:
+        """Fold in points (in the order they were logged)."""
+        x = np.asarray(x, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64)
+        if x.size == 0:
+            return
+        self.count += int(x.size)
+        i = int(np.argmin(x))  # first occurrence of the smallest x
+        if x[i] < self.first_x:
+            self.first_x, self.first = float(x[i]), float(y[i])
+        j = int(x.size - 1 - np.argmax(x[::-1]))  # last occurrence of the largest x
+        if x[j] >= self.last_x:
+            self.last_x, self.last = float(x[j]), float(y[j])
+        ok = ~np.isnan(y)
+        if not ok.any():
+            return
+        xv, yv = x[ok], y[ok]
+        self.valid += int(yv.size)
+        self.total += float(yv.sum())
+        k = int(np.argmin(yv))
+        if not (yv[k] >= self.min):  # also when min is NaN (nothing yet)
+            self.min, self.argmin = float(yv[k]), float(xv[k])
+        k = int(np.argmax(yv))
+        if not (yv[k] <= self.max):
+            self.max, self.argmax = float(yv[k]), float(xv[k])
+
+    def merge(self, other: Summary) -> None:
+        """Fold in the summary of points logged after this one's."""
+        if other.count == 0:
+            return
+        self.count += other.count
+        if other.first_x < self.first_x:
+            self.first_x, self.first = other.first_x, other.first
+        if other.last_x >= self.last_x:
+            self.last_x, self.last = other.last_x, other.last
+        if other.valid:
+            self.valid += other.valid
+            self.total += other.total
+            if not (other.min >= self.min):
+                self.min, self.argmin = other.min, other.argmin
+            if not (other.max <= self.max):
+                self.max, self.argmax = other.max, other.argmax
+
+    def stat(self, name: str) -> float:
+        """One stat by name (``count`` as a float like the rest)."""
+        if name == "count":
+            return float(self.count)
+        if name == "mean":
+            return self.total / self.valid if self.valid else math.nan
+        if name in ("first", "last") and self.count == 0:
+            return math.nan
+        if name not in STATS:
+            check_stats([name])
+        return float(getattr(self, name))
