@@ -26,23 +26,14 @@ from streamvis.source import DataSource
 from streamvis.storage.aggregates import Aggregate, aggregate_runs, check_agg_band
 from streamvis.storage.run_groups import (
     GroupSpec,
-    flatten_config,
     group_order,
     group_runs,
     parse_group,
+    run_config,
 )
-from streamvis.storage.summaries import Summary, check_stats
+from streamvis.storage.summaries import Summary, check_stats, runs_table
 
-__all__ = ["SummaryBook", "aggregate_groups", "aggregate_tables", "run_config", "summaries_table"]
-
-
-def run_config(scope: str, configs: Mapping[str, Mapping[str, Any]]) -> Mapping[str, Any] | None:
-    """A run's config; a sub-run ``P/child`` without one of its own uses P's."""
-    while True:
-        cfg = configs.get(scope)
-        if cfg is not None or "/" not in scope:
-            return cfg
-        scope = scope.rsplit("/", 1)[0]
+__all__ = ["SummaryBook", "aggregate_groups", "aggregate_tables", "summaries_table"]
 
 
 def _name_pattern(names: Iterable[str]) -> str:
@@ -101,24 +92,7 @@ def summaries_table(source: DataSource, names: Sequence[str], *,
     book.refresh()
     configs = source.configs(scope_pattern)
     runs = sorted({scope for scope, _ in book.summaries})
-    flat = {s: flatten_config(run_config(s, configs) or {}) for s in runs}
-    keys = sorted({k for c in flat.values() for k in c})
-    columns: dict[str, Any] = {"scope": pa.array(runs, pa.string())}
-    for k in keys:
-        values = [flat[s].get(k) for s in runs]
-        try:
-            columns[k] = pa.array(values)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed kinds: as text
-            columns[k] = pa.array([None if v is None else str(v) for v in values], pa.string())
-    for name in book.names:
-        for stat in stats:
-            col = f"{name}.{stat}"
-            if col in columns:
-                raise InvalidArgumentError(f"column {col!r} is both a config key and a summary")
-            values = [book.stat(s, name, stat) for s in runs]
-            columns[col] = (pa.array(values, pa.int64()) if stat == "count"
-                            else pa.array(values, pa.float64()))
-    return pa.table(columns)
+    return runs_table(runs, lambda s: run_config(s, configs), book.summaries, book.names, stats)
 
 
 def aggregate_groups(source: DataSource, name: str, group_by: str | Sequence[str] | GroupSpec, *,

@@ -17,7 +17,7 @@ from typing import Any
 from streamvis.errors import InvalidArgumentError
 
 __all__ = ["GroupSpec", "Grouping", "flatten_config", "group_label", "group_order", "group_runs",
-           "parse_group"]
+           "parse_group", "run_config"]
 
 
 @dataclass(frozen=True)
@@ -118,3 +118,12 @@ def group_order(values: tuple[Any, ...]) -> tuple[tuple[int, Any], ...]:
             return (0, v)
         return (2, str(v))
     return tuple(one(v) for v in values)
+
+
+def run_config(scope: str, configs: Mapping[str, Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """A run's config; a sub-run ``P/child`` without one of its own uses P's."""
+    while True:
+        cfg = configs.get(scope)
+        if cfg is not None or "/" not in scope:
+            return cfg
+        scope = scope.rsplit("/", 1)[0]

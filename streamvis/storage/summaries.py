@@ -15,13 +15,17 @@ Definitions (over every index of the name):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from streamvis.errors import InvalidArgumentError
+from streamvis.storage.run_groups import flatten_config
 
-__all__ = ["STATS", "Summary", "check_stats"]
+__all__ = ["STATS", "Summary", "check_stats", "runs_table"]
 
 STATS = ("min", "max", "first", "last", "mean", "count", "argmin", "argmax")
 
@@ -103,3 +107,30 @@ class Summary:
         if name not in STATS:
             check_stats([name])
         return float(getattr(self, name))
+
+
+def runs_table(runs: Sequence[str], config_of: Callable[[str], Mapping[str, Any] | None],
+               summaries: Mapping[tuple[str, str], Summary], names: Sequence[str],
+               stats: Sequence[str]) -> pa.Table:
+    """One row per run: ``scope``, its config flattened (``a.b``; a key whose values mix
+    kinds as text), then ``NAME.STAT`` per name and stat (NaN where a run lacks NAME)."""
+    flat = {s: flatten_config(config_of(s) or {}) for s in runs}
+    keys = sorted({k for c in flat.values() for k in c})
+    columns: dict[str, Any] = {"scope": pa.array(list(runs), pa.string())}
+    for k in keys:
+        values = [flat[s].get(k) for s in runs]
+        try:
+            columns[k] = pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            columns[k] = pa.array([None if v is None else str(v) for v in values], pa.string())
+    empty = Summary()
+    for name in names:
+        for stat in stats:
+            col = f"{name}.{stat}"
+            if col in columns:
+                raise InvalidArgumentError(
+                    f"column {col!r} is both a config key and a summary: rename the config key")
+            values = [summaries.get((s, name), empty).stat(stat) for s in runs]
+            columns[col] = (pa.array([int(v or 0) for v in values], pa.int64()) if stat == "count"
+                            else pa.array(values, pa.float64()))
+    return pa.table(columns)

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from streamvis import script
-from streamvis.errors import InvalidArgumentError
+from streamvis.errors import ForeignFileError, InvalidArgumentError
 from streamvis.run_analysis import SummaryBook
 from streamvis.source import LocalSource
 from streamvis.storage import ConfigUpdate, Points, Store
@@ -109,3 +109,26 @@ def test_a_book_reads_only_new_points_and_forgets_deleted_runs(tmp_path: Path) -
             src.store.refresh()
             book.refresh()
             assert math.isnan(book.stat("b", "loss", "min"))
+
+
+def test_export_writes_a_runs_table_that_joins_points_to_configs(tmp_path: Path) -> None:
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    _sweep(tmp_path / "s.svl", steps=20)
+    out = tmp_path / "pq"
+    res = script.export_parquet(str(tmp_path / "s.svl"), str(out))
+    assert res.runs_file == str(out / "_runs.parquet")
+    runs = pq.read_table(res.runs_file).to_pandas().set_index("scope")
+    want = script.summaries(str(tmp_path / "s.svl"), ["acc", "loss"],
+                            stats=("min", "last", "count")).to_pandas().set_index("scope")
+    assert sorted(runs.index) == sorted(want.index) and len(runs) == 6
+    for col in want.columns:
+        assert runs[col].loc[want.index].tolist() == want[col].tolist(), col
+    points = ds.dataset(str(out), format="parquet", partitioning="hive").to_table()
+    assert points.num_rows == 6 * 2 * 20  # the runs table is not read as points
+    # a file we did not write there is never replaced
+    (out / "_runs.parquet").write_bytes(b"someone else's")
+    with pytest.raises(ForeignFileError, match="_runs.parquet"):
+        script.export_parquet(str(tmp_path / "s.svl"), str(out))
+    assert (out / "_runs.parquet").read_bytes() == b"someone else's"
