@@ -15,15 +15,16 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
 
 from streamvis.columns import STEP_COLUMN, VALUE_COLUMN
 from streamvis.errors import InvalidArgumentError
-from streamvis.source import DataSource
 from streamvis.storage.aggregates import Aggregate, aggregate_runs, check_agg_band
+from streamvis.storage.model import ReadResult
 from streamvis.storage.run_groups import (
     GroupSpec,
     group_order,
@@ -33,7 +34,27 @@ from streamvis.storage.run_groups import (
 )
 from streamvis.storage.summaries import Summary, check_stats, runs_table
 
-__all__ = ["SummaryBook", "aggregate_groups", "aggregate_tables", "summaries_table"]
+__all__ = ["GroupAggregates", "PointReader", "SummaryBook", "aggregate_groups", "aggregate_tables",
+           "summaries_table"]
+
+
+class PointReader(Protocol):
+    """What the analysis reads: a ``DataSource`` has both (so does a ``LocalSource``)."""
+
+    def fetch(self, scope: str | None = None, name: str | None = None, *,
+              scope_pattern: str | None = None, name_pattern: str | None = None,
+              since: str | None = None) -> ReadResult: ...
+
+    def configs(self, scope_pattern: str | None = None) -> dict[str, dict[str, Any]]: ...
+
+
+@dataclass
+class GroupAggregates:
+    """``aggregates``: group values (in ``keys`` order) -> its line; ``notes`` for a page."""
+
+    keys: tuple[str, ...]
+    aggregates: dict[tuple[Any, ...], Aggregate] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 def _name_pattern(names: Iterable[str]) -> str:
@@ -54,7 +75,7 @@ def _xy(table: pa.Table, scope: str, name: str) -> tuple[np.ndarray, np.ndarray]
 class SummaryBook:
     """Summaries of ``names`` for every run, kept current by ``refresh``."""
 
-    def __init__(self, source: DataSource, names: Sequence[str], *,
+    def __init__(self, source: PointReader, names: Sequence[str], *,
                  scope_pattern: str | None = None) -> None:
         if not names:
             raise InvalidArgumentError("names is empty: name at least one logged name")
@@ -83,7 +104,7 @@ class SummaryBook:
         return s.stat(stat) if s is not None else math.nan
 
 
-def summaries_table(source: DataSource, names: Sequence[str], *,
+def summaries_table(source: PointReader, names: Sequence[str], *,
                     stats: Sequence[str] = ("min", "max", "last"),
                     scope_pattern: str | None = None) -> pa.Table:
     """One row per run: ``scope``, its config flattened (``a.b``), ``NAME.STAT`` columns."""
@@ -95,10 +116,10 @@ def summaries_table(source: DataSource, names: Sequence[str], *,
     return runs_table(runs, lambda s: run_config(s, configs), book.summaries, book.names, stats)
 
 
-def aggregate_groups(source: DataSource, name: str, group_by: str | Sequence[str] | GroupSpec, *,
+def aggregate_groups(source: PointReader, name: str, group_by: str | Sequence[str] | GroupSpec, *,
                      agg: str = "mean", band: str = "minmax", scope_pattern: str | None = None,
-                     ) -> tuple[dict[tuple[Any, ...], Aggregate], list[str]]:
-    """``{group values: Aggregate}`` of ``name`` over every run, and notes for a page."""
+                     ) -> GroupAggregates:
+    """The aggregate of ``name`` per group of runs, over every point of every run."""
     check_agg_band(agg, band)
     spec = group_by if isinstance(group_by, GroupSpec) else parse_group(
         group_by if isinstance(group_by, str) else list(group_by))
@@ -108,7 +129,7 @@ def aggregate_groups(source: DataSource, name: str, group_by: str | Sequence[str
     grouping = group_runs({s: run_config(s, configs) for s in series}, spec)
     out = {gk: aggregate_runs([series[s] for s in scopes], agg=agg, band=band)
            for gk, scopes in sorted(grouping.groups.items(), key=lambda kv: group_order(kv[0]))}
-    return out, grouping.notes
+    return GroupAggregates(grouping.keys, out, grouping.notes)
 
 
 def aggregate_tables(aggs: Mapping[tuple[Any, ...], Aggregate]) -> dict[tuple[Any, ...], pa.Table]:

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from streamvis.run_analysis import aggregate_groups, aggregate_tables, summaries_table
+from streamvis.run_analysis import aggregate_tables
 from streamvis.source import LocalSource
 from streamvis.storage import Store
 from streamvis.storage.export import ParquetExport, export_parquet
@@ -119,7 +119,7 @@ def summaries(
     column per name and stat (``min max first last mean count argmin argmax``; argmin
     and argmax are the step). Computed over every point of the log."""
     with LocalSource(Store.open(path, "r", storage_options=storage_options)) as src:
-        return summaries_table(src, names, stats=stats, scope_pattern=scope_pattern)
+        return src.summaries(names, stats=stats, scope_pattern=scope_pattern)
 
 
 def aggregate(
@@ -136,9 +136,8 @@ def aggregate(
     keys, or ``"-seed"``: every key but seed); columns ``x y lo hi n``, exact at every x
     (see ``streamvis.storage.aggregates``). Keys are the group's values in key order."""
     with LocalSource(Store.open(path, "r", storage_options=storage_options)) as src:
-        aggs, _ = aggregate_groups(src, name, group_by, agg=agg, band=band,
-                                   scope_pattern=scope_pattern)
-    return aggregate_tables(aggs)
+        groups = src.aggregate(name, group_by, agg=agg, band=band, scope_pattern=scope_pattern)
+    return aggregate_tables(groups.aggregates)
 
 
 def __getattr__(attr: str) -> Any:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from streamvis.run_analysis import aggregate_groups, aggregate_tables, summaries_table
+from streamvis.run_analysis import aggregate_tables
 from streamvis.server.client import GrpcSource
 from streamvis.storage.convert import tables_to_arrays
 
@@ -121,7 +121,7 @@ def gsummaries(
 ) -> pa.Table:
     """``script.summaries`` of the data server's log."""
     with GrpcSource(uri, token, tls_ca=tls_ca, timeout=None) as src:
-        return summaries_table(src, names, stats=stats, scope_pattern=scope_pattern)
+        return src.summaries(names, stats=stats, scope_pattern=scope_pattern)
 
 
 def gaggregate(
@@ -137,6 +137,5 @@ def gaggregate(
 ) -> dict[tuple[Any, ...], pa.Table]:
     """``script.aggregate`` of the data server's log."""
     with GrpcSource(uri, token, tls_ca=tls_ca, timeout=None) as src:
-        aggs, _ = aggregate_groups(src, name, group_by, agg=agg, band=band,
-                                   scope_pattern=scope_pattern)
-    return aggregate_tables(aggs)
+        groups = src.aggregate(name, group_by, agg=agg, band=band, scope_pattern=scope_pattern)
+    return aggregate_tables(groups.aggregates)
