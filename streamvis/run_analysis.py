@@ -32,6 +32,7 @@ from streamvis.storage.run_groups import (
     parse_group,
     run_config,
 )
+from streamvis.storage.step_join import x_by_name
 from streamvis.storage.summaries import Summary, check_stats, runs_table
 
 __all__ = ["GroupAggregates", "PointReader", "SummaryBook", "aggregate_groups", "aggregate_tables",
@@ -118,18 +119,36 @@ def summaries_table(source: PointReader, names: Sequence[str], *,
 
 def aggregate_groups(source: PointReader, name: str, group_by: str | Sequence[str] | GroupSpec, *,
                      agg: str = "mean", band: str = "minmax", scope_pattern: str | None = None,
-                     ) -> GroupAggregates:
-    """The aggregate of ``name`` per group of runs, over every point of every run."""
+                     x_name: str | None = None) -> GroupAggregates:
+    """The aggregate of ``name`` per group of runs, over every point of every run; with
+    ``x_name``, against the value that name had at the same step (``step_join``)."""
     check_agg_band(agg, band)
     spec = group_by if isinstance(group_by, GroupSpec) else parse_group(
         group_by if isinstance(group_by, str) else list(group_by))
-    res = source.fetch(scope_pattern=scope_pattern, name=name)
-    series = {scope: _xy(t, scope, name) for (scope, _), t in res.tables.items() if t.num_rows}
+    series = _series(source, name, scope_pattern)
+    notes: list[str] = []
+    if x_name is not None:
+        xs = _series(source, x_name, scope_pattern)
+        lacking = sorted(set(series) - set(xs))
+        if lacking:
+            notes.append(f"{len(lacking)} run(s) without {x_name!r} left out")
+        joined = {}
+        for scope in set(series) & set(xs):
+            x = x_by_name(series[scope][0], *xs[scope])
+            keep = ~np.isnan(x)
+            joined[scope] = (x[keep], series[scope][1][keep])
+        series = joined
     configs = source.configs(scope_pattern)
     grouping = group_runs({s: run_config(s, configs) for s in series}, spec)
     out = {gk: aggregate_runs([series[s] for s in scopes], agg=agg, band=band)
            for gk, scopes in sorted(grouping.groups.items(), key=lambda kv: group_order(kv[0]))}
-    return GroupAggregates(grouping.keys, out, grouping.notes)
+    return GroupAggregates(grouping.keys, out, grouping.notes + notes)
+
+
+def _series(source: PointReader, name: str, scope_pattern: str | None
+            ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    res = source.fetch(scope_pattern=scope_pattern, name=name)
+    return {scope: _xy(t, scope, name) for (scope, _), t in res.tables.items() if t.num_rows}
 
 
 def aggregate_tables(aggs: Mapping[tuple[Any, ...], Aggregate]) -> dict[tuple[Any, ...], pa.Table]:

@@ -105,9 +105,11 @@ class DataSource(Protocol):
         ...
 
     def aggregate(self, name: str, group_by: str | Sequence[str], *, agg: str = "mean",
-                  band: str = "minmax", scope_pattern: str | None = None) -> GroupAggregates:
+                  band: str = "minmax", scope_pattern: str | None = None,
+                  x_name: str | None = None) -> GroupAggregates:
         """One aggregate line and band of ``name`` per group of runs (``group_by``: config
-        keys, or ``-KEY``s to leave out), computed where the data is, over every point."""
+        keys, or ``-KEY``s to leave out), computed where the data is, over every point;
+        with ``x_name``, against that name's value at the same step."""
         ...
 
     def delete(self, scope: str, name: str | None = None) -> None:
@@ -200,9 +202,10 @@ class LocalSource:
         return summaries_table(self, names, stats=stats, scope_pattern=scope_pattern)
 
     def aggregate(self, name: str, group_by: str | Sequence[str], *, agg: str = "mean",
-                  band: str = "minmax", scope_pattern: str | None = None) -> GroupAggregates:
+                  band: str = "minmax", scope_pattern: str | None = None,
+                  x_name: str | None = None) -> GroupAggregates:
         return aggregate_groups(self, name, group_by, agg=agg, band=band,
-                                scope_pattern=scope_pattern)
+                                scope_pattern=scope_pattern, x_name=x_name)
 
     def release_cache(self) -> None:
         self.store.release_cache()

@@ -132,10 +132,12 @@ def gaggregate(
     agg: str = "mean",
     band: str = "minmax",
     scope_pattern: str | None = None,
+    x_name: str | None = None,
     token: str | None = None,
     tls_ca: str | None = None,
 ) -> dict[tuple[Any, ...], pa.Table]:
     """``script.aggregate`` of the data server's log."""
     with GrpcSource(uri, token, tls_ca=tls_ca, timeout=None) as src:
-        groups = src.aggregate(name, group_by, agg=agg, band=band, scope_pattern=scope_pattern)
+        groups = src.aggregate(name, group_by, agg=agg, band=band, scope_pattern=scope_pattern,
+                               x_name=x_name)
     return aggregate_tables(groups.aggregates)

@@ -54,3 +54,29 @@ def test_grids_notes_errors_and_large_tables_cross_the_wire(start_server, tmp_pa
         with pytest.raises(InvalidArgumentError) as e:
             remote.aggregate("loss", "seed", agg="avg")
         assert "'avg'" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_x_by_another_name_locally_and_remotely(start_server, tmp_path: Path) -> None:
+    from streamvis.storage import ConfigUpdate, Points, Store
+
+    path = str(tmp_path / "t.svl")
+    with Store.open(path, mode="a") as st:
+        for r, rate in enumerate((1000.0, 2000.0)):  # tokens per step differ by run
+            st.append([ConfigUpdate(f"r{r}", {"seed": r}),
+                       Points(f"r{r}", "loss", 0, {"x": np.arange(10), "y": np.full(10, float(r))}),
+                       Points(f"r{r}", "tokens", 0, {"x": np.arange(0, 10, 3), "y": np.arange(0, 10, 3) * rate})])
+        st.append([Points("r9", "loss", 0, {"x": np.arange(3), "y": np.zeros(3)})])  # no tokens
+    srv = start_server(path)
+    local = script.aggregate(path, "loss", ["seed"], x_name="tokens")
+    remote = script.gaggregate(srv.uri, "loss", ["seed"], x_name="tokens")
+    assert list(local) == list(remote) == [(0,), (1,)]  # r9 lacks tokens: left out
+    # steps 0..9, tokens logged at 0, 3, 6, 9: every step has an x, linear between
+    assert local[(0,)].column("x").to_pylist() == [i * 1000.0 for i in range(10)]
+    assert local[(1,)].column("x").to_pylist() == [i * 2000.0 for i in range(10)]
+    for key in local:
+        assert remote[key].equals(local[key])
+    from streamvis.source import open_source
+
+    with open_source(path) as src:
+        notes = src.aggregate("loss", ["seed"], x_name="tokens").notes
+    assert any("without 'tokens'" in n for n in notes)
