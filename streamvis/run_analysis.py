@@ -39,6 +39,9 @@ __all__ = ["GroupAggregates", "PointReader", "SummaryBook", "aggregate_groups", 
            "summaries_table"]
 
 
+MAX_NAMES = 1_000  # names in one summaries call (each a column per stat)
+
+
 class PointReader(Protocol):
     """What the analysis reads: a ``DataSource`` has both (so does a ``LocalSource``)."""
 
@@ -80,6 +83,9 @@ class SummaryBook:
                  scope_pattern: str | None = None) -> None:
         if not names:
             raise InvalidArgumentError("names is empty: name at least one logged name")
+        if len(names) > MAX_NAMES:
+            raise InvalidArgumentError(
+                f"{len(names):,} names asked for: at most {MAX_NAMES:,} in one summaries call")
         self.source = source
         self.names = tuple(dict.fromkeys(names))
         self.scope_pattern = scope_pattern

@@ -132,3 +132,9 @@ def test_export_writes_a_runs_table_that_joins_points_to_configs(tmp_path: Path)
     with pytest.raises(ForeignFileError, match="_runs.parquet"):
         script.export_parquet(str(tmp_path / "s.svl"), str(out))
     assert (out / "_runs.parquet").read_bytes() == b"someone else's"
+
+
+def test_too_many_names_is_refused_before_reading(tmp_path: Path) -> None:
+    _sweep(tmp_path / "s.svl", steps=2)
+    with pytest.raises(InvalidArgumentError, match="1,001 names"):
+        script.summaries(str(tmp_path / "s.svl"), [f"n{i}" for i in range(1001)])
