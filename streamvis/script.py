@@ -8,18 +8,24 @@ Local::
     data = script.export(path="runs.log")          # {(scope, name, index): {column: ndarray}}
     tables = script.export_arrow(path="runs.log")  # {(scope, name): pyarrow.Table}; .to_pandas()
     script.export_parquet(path="runs.log", out_dir="parquet/")
+    best = script.summaries("runs.log", ["loss"], stats=("min", "last"))  # one row per run
+    seeds = script.aggregate("runs.log", "loss", "-seed", band="std")  # {group: table}
 
 Remote (a data server at ``host:port``): ``gscopes``, ``gnames``, ``gfetch_sync``,
-``gfetch_arrow`` take the same arguments with ``uri`` instead of ``path``.
+``gfetch_arrow``, ``gsummaries``, ``gaggregate`` take the same arguments with ``uri``
+instead of ``path``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
+from streamvis.run_analysis import aggregate_tables
+from streamvis.source import LocalSource
 from streamvis.storage import Store
 from streamvis.storage.export import ParquetExport, export_parquet
 
@@ -31,15 +37,20 @@ __all__ = [
     "export_arrow",
     "export_parquet",
     "ParquetExport",
+    "summaries",
+    "aggregate",
     "gscopes",  # noqa: F822 - provided lazily by __getattr__
     "gnames",  # noqa: F822 - provided lazily by __getattr__
     "gfetch_sync",  # noqa: F822 - provided lazily by __getattr__
     "gfetch_arrow",  # noqa: F822 - provided lazily by __getattr__
     "gfetch_pattern",  # noqa: F822
     "gconfigs",  # noqa: F822
+    "gsummaries",  # noqa: F822
+    "gaggregate",  # noqa: F822
 ]
 
-_REMOTE = {"gscopes", "gnames", "gfetch_sync", "gfetch_arrow", "gfetch_pattern", "gconfigs"}
+_REMOTE = {"gscopes", "gnames", "gfetch_sync", "gfetch_arrow", "gfetch_pattern", "gconfigs",
+           "gsummaries", "gaggregate"}
 
 
 def scopes(path: str, **store_options: Any) -> list[str]:
@@ -94,6 +105,42 @@ def export(
     group and column (no Arrow detour, no concatenation copy)."""
     with Store.open(path, "r", **store_options) as store:
         return store.read_arrays(scope, name, scope_pattern=scope_pattern, name_pattern=name_pattern)
+
+
+def summaries(
+    path: str,
+    names: Sequence[str],
+    *,
+    stats: Sequence[str] = ("min", "max", "last"),
+    scope_pattern: str | None = None,
+    storage_options: dict[str, Any] | None = None,
+) -> pa.Table:
+    """One row per run: ``scope``, its config flattened (``a.b``) and a ``NAME.STAT``
+    column per name and stat (``min max first last mean count argmin argmax``; argmin
+    and argmax are the step). Computed over every point of the log."""
+    with LocalSource(Store.open(path, "r", storage_options=storage_options)) as src:
+        return src.summaries(names, stats=stats, scope_pattern=scope_pattern)
+
+
+def aggregate(
+    path: str,
+    name: str,
+    group_by: str | Sequence[str],
+    *,
+    agg: str = "mean",
+    band: str = "minmax",
+    scope_pattern: str | None = None,
+    x_name: str | None = None,
+    storage_options: dict[str, Any] | None = None,
+) -> dict[tuple[Any, ...], pa.Table]:
+    """``{group values: table}`` of ``name`` over the runs grouped by ``group_by`` (config
+    keys, or ``"-seed"``: every key but seed); columns ``x y lo hi n``, exact at every x
+    (see ``streamvis.storage.aggregates``). Keys are the group's values in key order.
+    ``x_name``: x is the value that name had at the same step (``streamvis.storage.step_join``)."""
+    with LocalSource(Store.open(path, "r", storage_options=storage_options)) as src:
+        groups = src.aggregate(name, group_by, agg=agg, band=band, scope_pattern=scope_pattern,
+                               x_name=x_name)
+    return aggregate_tables(groups.aggregates)
 
 
 def __getattr__(attr: str) -> Any:

@@ -14,6 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 import pyarrow as pa
 
 from streamvis.addresses import is_loopback, is_server_address, reach_note
+from streamvis.run_analysis import GroupAggregates, aggregate_groups, summaries_table
 from streamvis.storage import (
     GroupInfo,
     GroupSnapshot,
@@ -95,6 +96,20 @@ class DataSource(Protocol):
 
     def release_cache(self) -> None:
         """Drop decoded data kept for range reads (when no page needs it any more)."""
+        ...
+
+    def summaries(self, names: Sequence[str], *, stats: Sequence[str] = ("min", "max", "last"),
+                  scope_pattern: str | None = None) -> pa.Table:
+        """One row per run: ``scope``, its config flattened, ``NAME.STAT`` columns; computed
+        where the data is, over every point (``streamvis.run_analysis``)."""
+        ...
+
+    def aggregate(self, name: str, group_by: str | Sequence[str], *, agg: str = "mean",
+                  band: str = "minmax", scope_pattern: str | None = None,
+                  x_name: str | None = None) -> GroupAggregates:
+        """One aggregate line and band of ``name`` per group of runs (``group_by``: config
+        keys, or ``-KEY``s to leave out), computed where the data is, over every point;
+        with ``x_name``, against that name's value at the same step."""
         ...
 
     def delete(self, scope: str, name: str | None = None) -> None:
@@ -181,6 +196,16 @@ class LocalSource:
 
     def read_ranges(self, requests: Sequence[RangeRequest]) -> RangesResult:
         return self.store.read_ranges(requests)
+
+    def summaries(self, names: Sequence[str], *, stats: Sequence[str] = ("min", "max", "last"),
+                  scope_pattern: str | None = None) -> pa.Table:
+        return summaries_table(self, names, stats=stats, scope_pattern=scope_pattern)
+
+    def aggregate(self, name: str, group_by: str | Sequence[str], *, agg: str = "mean",
+                  band: str = "minmax", scope_pattern: str | None = None,
+                  x_name: str | None = None) -> GroupAggregates:
+        return aggregate_groups(self, name, group_by, agg=agg, band=band,
+                                scope_pattern=scope_pattern, x_name=x_name)
 
     def release_cache(self) -> None:
         self.store.release_cache()

@@ -7,6 +7,48 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class SummariesRequest(_message.Message):
+    __slots__ = ("names", "stats", "scope_pattern")
+    NAMES_FIELD_NUMBER: _ClassVar[int]
+    STATS_FIELD_NUMBER: _ClassVar[int]
+    SCOPE_PATTERN_FIELD_NUMBER: _ClassVar[int]
+    names: _containers.RepeatedScalarFieldContainer[str]
+    stats: _containers.RepeatedScalarFieldContainer[str]
+    scope_pattern: str
+    def __init__(self, names: _Optional[_Iterable[str]] = ..., stats: _Optional[_Iterable[str]] = ..., scope_pattern: _Optional[str] = ...) -> None: ...
+
+class AggregateRequest(_message.Message):
+    __slots__ = ("name", "group_by", "agg", "band", "scope_pattern", "x_name")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    GROUP_BY_FIELD_NUMBER: _ClassVar[int]
+    AGG_FIELD_NUMBER: _ClassVar[int]
+    BAND_FIELD_NUMBER: _ClassVar[int]
+    SCOPE_PATTERN_FIELD_NUMBER: _ClassVar[int]
+    X_NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    group_by: str
+    agg: str
+    band: str
+    scope_pattern: str
+    x_name: str
+    def __init__(self, name: _Optional[str] = ..., group_by: _Optional[str] = ..., agg: _Optional[str] = ..., band: _Optional[str] = ..., scope_pattern: _Optional[str] = ..., x_name: _Optional[str] = ...) -> None: ...
+
+class TableReply(_message.Message):
+    __slots__ = ("arrow_ipc", "group_json", "keys", "notes", "grid_start", "grid_width")
+    ARROW_IPC_FIELD_NUMBER: _ClassVar[int]
+    GROUP_JSON_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    NOTES_FIELD_NUMBER: _ClassVar[int]
+    GRID_START_FIELD_NUMBER: _ClassVar[int]
+    GRID_WIDTH_FIELD_NUMBER: _ClassVar[int]
+    arrow_ipc: bytes
+    group_json: str
+    keys: _containers.RepeatedScalarFieldContainer[str]
+    notes: _containers.RepeatedScalarFieldContainer[str]
+    grid_start: float
+    grid_width: float
+    def __init__(self, arrow_ipc: _Optional[bytes] = ..., group_json: _Optional[str] = ..., keys: _Optional[_Iterable[str]] = ..., notes: _Optional[_Iterable[str]] = ..., grid_start: _Optional[float] = ..., grid_width: _Optional[float] = ...) -> None: ...
+
 class TableChunk(_message.Message):
     __slots__ = ("scope", "name", "columns", "request")
     SCOPE_FIELD_NUMBER: _ClassVar[int]

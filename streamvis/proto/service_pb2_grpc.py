@@ -105,6 +105,16 @@ class DataServiceStub:
                 request_serializer=streamvis_dot_proto_dot_service__pb2.FetchRequest.SerializeToString,
                 response_deserializer=streamvis_dot_proto_dot_service__pb2.FetchReply.FromString,
                 _registered_method=True)
+        self.Summaries = channel.unary_stream(
+                '/streamvis.DataService/Summaries',
+                request_serializer=streamvis_dot_proto_dot_service__pb2.SummariesRequest.SerializeToString,
+                response_deserializer=streamvis_dot_proto_dot_service__pb2.TableReply.FromString,
+                _registered_method=True)
+        self.Aggregate = channel.unary_stream(
+                '/streamvis.DataService/Aggregate',
+                request_serializer=streamvis_dot_proto_dot_service__pb2.AggregateRequest.SerializeToString,
+                response_deserializer=streamvis_dot_proto_dot_service__pb2.TableReply.FromString,
+                _registered_method=True)
 
 
 class DataServiceServicer:
@@ -203,6 +213,22 @@ class DataServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Summaries(self, request, context):
+        """Run summaries computed on the server over every point: one row per run (an
+        Arrow table, its rows split over the replies).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Aggregate(self, request, context):
+        """One aggregate line and band per group of runs, computed on the server over
+        every point: one reply per group (a large group's rows over several).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DataServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -275,6 +301,16 @@ def add_DataServiceServicer_to_server(servicer, server):
                     servicer.Subscribe,
                     request_deserializer=streamvis_dot_proto_dot_service__pb2.FetchRequest.FromString,
                     response_serializer=streamvis_dot_proto_dot_service__pb2.FetchReply.SerializeToString,
+            ),
+            'Summaries': grpc.unary_stream_rpc_method_handler(
+                    servicer.Summaries,
+                    request_deserializer=streamvis_dot_proto_dot_service__pb2.SummariesRequest.FromString,
+                    response_serializer=streamvis_dot_proto_dot_service__pb2.TableReply.SerializeToString,
+            ),
+            'Aggregate': grpc.unary_stream_rpc_method_handler(
+                    servicer.Aggregate,
+                    request_deserializer=streamvis_dot_proto_dot_service__pb2.AggregateRequest.FromString,
+                    response_serializer=streamvis_dot_proto_dot_service__pb2.TableReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -655,6 +691,60 @@ class DataService:
             '/streamvis.DataService/Subscribe',
             streamvis_dot_proto_dot_service__pb2.FetchRequest.SerializeToString,
             streamvis_dot_proto_dot_service__pb2.FetchReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Summaries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/streamvis.DataService/Summaries',
+            streamvis_dot_proto_dot_service__pb2.SummariesRequest.SerializeToString,
+            streamvis_dot_proto_dot_service__pb2.TableReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Aggregate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/streamvis.DataService/Aggregate',
+            streamvis_dot_proto_dot_service__pb2.AggregateRequest.SerializeToString,
+            streamvis_dot_proto_dot_service__pb2.TableReply.FromString,
             options,
             channel_credentials,
             insecure,

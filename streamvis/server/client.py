@@ -30,6 +30,8 @@ from streamvis.errors import InvalidArgumentError, UnavailableError
 from streamvis.proto import data_pb2 as dpb
 from streamvis.proto import service_pb2 as spb
 from streamvis.proto import service_pb2_grpc as spb_grpc
+from streamvis.run_analysis import GroupAggregates
+from streamvis.server import analysis_messages as amsgs
 from streamvis.server import messages as msgs
 from streamvis.server import wire
 from streamvis.server.protocol import (
@@ -350,6 +352,26 @@ class DataClient:
 
     def release_cache(self) -> None:
         """Nothing to drop here: the data server keeps the decoded groups."""
+
+    def summaries(self, names: Sequence[str], *, stats: Sequence[str] = ("min", "max", "last"),
+                  scope_pattern: str | None = None) -> pa.Table:
+        """Run summaries, computed by the server over every point."""
+        req = spb.SummariesRequest(names=list(names), stats=list(stats))
+        if scope_pattern is not None:
+            req.scope_pattern = scope_pattern
+        return amsgs.summaries_from_replies(self._stream(self._stub.Summaries, req, self.timeout))
+
+    def aggregate(self, name: str, group_by: str | Sequence[str], *, agg: str = "mean",
+                  band: str = "minmax", scope_pattern: str | None = None,
+                  x_name: str | None = None) -> GroupAggregates:
+        """One aggregate line and band per group of runs, computed by the server."""
+        text = group_by if isinstance(group_by, str) else ",".join(group_by)
+        req = spb.AggregateRequest(name=name, group_by=text, agg=agg, band=band)
+        if scope_pattern is not None:
+            req.scope_pattern = scope_pattern
+        if x_name is not None:
+            req.x_name = x_name
+        return amsgs.aggregate_from_replies(self._stream(self._stub.Aggregate, req, self.timeout))
 
     def read_ranges(self, requests: Sequence[RangeRequest]) -> RangesResult:
         """Many groups' ranges from one state of the log, in one call; more than

@@ -15,15 +15,18 @@ PEM CA of a TLS server; default ``$STREAMVIS_TLS_CA``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
+from streamvis.run_analysis import aggregate_tables
 from streamvis.server.client import GrpcSource
 from streamvis.storage.read.convert import tables_to_arrays
 
-__all__ = ["gscopes", "gnames", "gconfigs", "gfetch_arrow", "gfetch_sync", "gfetch_pattern"]
+__all__ = ["gscopes", "gnames", "gconfigs", "gfetch_arrow", "gfetch_sync", "gfetch_pattern",
+           "gsummaries", "gaggregate"]
 
 
 def gscopes(
@@ -105,3 +108,36 @@ def gfetch_pattern(
         uri, scope_pattern=scope_pattern, name_pattern=name_pattern, token=token, tls_ca=tls_ca
     )
 
+
+
+def gsummaries(
+    uri: str,
+    names: Sequence[str],
+    *,
+    stats: Sequence[str] = ("min", "max", "last"),
+    scope_pattern: str | None = None,
+    token: str | None = None,
+    tls_ca: str | None = None,
+) -> pa.Table:
+    """``script.summaries`` of the data server's log."""
+    with GrpcSource(uri, token, tls_ca=tls_ca, timeout=None) as src:
+        return src.summaries(names, stats=stats, scope_pattern=scope_pattern)
+
+
+def gaggregate(
+    uri: str,
+    name: str,
+    group_by: str | Sequence[str],
+    *,
+    agg: str = "mean",
+    band: str = "minmax",
+    scope_pattern: str | None = None,
+    x_name: str | None = None,
+    token: str | None = None,
+    tls_ca: str | None = None,
+) -> dict[tuple[Any, ...], pa.Table]:
+    """``script.aggregate`` of the data server's log."""
+    with GrpcSource(uri, token, tls_ca=tls_ca, timeout=None) as src:
+        groups = src.aggregate(name, group_by, agg=agg, band=band, scope_pattern=scope_pattern,
+                               x_name=x_name)
+    return aggregate_tables(groups.aggregates)

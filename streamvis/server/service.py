@@ -23,6 +23,7 @@ from streamvis.errors import CursorResetError, InvalidArgumentError, Unavailable
 from streamvis.proto import data_pb2 as dpb
 from streamvis.proto import service_pb2 as spb
 from streamvis.proto import service_pb2_grpc as spb_grpc
+from streamvis.server import analysis_messages as amsgs
 from streamvis.server import messages as msgs
 from streamvis.server import wire
 from streamvis.server.group_commit import GroupCommit
@@ -32,6 +33,7 @@ from streamvis.server.protocol import (
     client_protocol,
     older_client_error,
 )
+from streamvis.source import LocalSource
 from streamvis.storage.format.model import ConfigUpdate, Deletion
 
 if TYPE_CHECKING:
@@ -79,6 +81,7 @@ class DataServicer(spb_grpc.DataServiceServicer):
     ) -> None:
         self.store = store
         self.limit = max_message_bytes
+        self._analysis = LocalSource(store, owns_store=False)  # summaries, aggregates
         self.poll_interval = poll_interval
         self.changes = Changes()
         self.closing = False
@@ -264,6 +267,23 @@ class DataServicer(spb_grpc.DataServiceServicer):
         reqs = [wire.range_request_from_proto(r) for r in request.ranges]
         result = await self._run(self.store.read_ranges, reqs)
         for msg in wire.ranges_messages(result, self.limit):
+            yield msg
+
+    async def Summaries(self, request: spb.SummariesRequest, context: Any) -> AsyncIterator[Any]:
+        table = await self._run(self._analysis.summaries, list(request.names),
+                                stats=list(request.stats) or ("min", "max", "last"),
+                                scope_pattern=msgs.opt(request, "scope_pattern"))
+        replies: list[spb.TableReply] = await self._run(list, amsgs.summaries_replies(table, self.limit))
+        for msg in replies:
+            yield msg
+
+    async def Aggregate(self, request: spb.AggregateRequest, context: Any) -> AsyncIterator[Any]:
+        groups = await self._run(self._analysis.aggregate, request.name, request.group_by,
+                                 agg=request.agg or "mean", band=request.band or "minmax",
+                                 scope_pattern=msgs.opt(request, "scope_pattern"),
+                                 x_name=msgs.opt(request, "x_name"))
+        replies: list[spb.TableReply] = await self._run(list, amsgs.aggregate_replies(groups, self.limit))
+        for msg in replies:
             yield msg
 
     async def Subscribe(self, request: spb.FetchRequest, context: Any) -> AsyncIterator[Any]:

@@ -9,6 +9,13 @@ schema metadata (``streamvis.scope``, ``streamvis.name``).
 Each (scope, name) is read and written on its own, so memory follows the largest
 name, not the log. A file at one of those paths that an earlier export did not write
 is never replaced: ``ForeignFileError`` before anything is written.
+
+``DIR/_runs.parquet`` holds one row per exported run: ``scope``, its config flattened
+(``a.b``) and the summaries of every exported name with ``x`` and ``y`` columns
+(``NAME.min``, ``NAME.max``, ... as ``streamvis.storage.summaries`` defines them),
+so DuckDB or Spark can join the points to the hyperparameters. Its leading ``_`` keeps
+it out of the points when DIR is read as a hive dataset (pyarrow and Spark skip such
+files), so existing readers of the export see what they saw before.
 """
 
 from __future__ import annotations
@@ -22,16 +29,22 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from streamvis.columns import STEP_COLUMN, VALUE_COLUMN
 from streamvis.storage.engine.store import Store
 from streamvis.storage.format.ownership import foreign_error
+from streamvis.storage.run_groups import run_config
+from streamvis.storage.summaries import STATS, Summary, runs_table
 
 __all__ = ["ParquetExport", "export_parquet"]
 
 
 @dataclass(frozen=True)
 class ParquetExport:
+    """The partition files written, their points, and the runs table's file (if any)."""
+
     files: list[str]
     points: int
+    runs_file: str | None = None
 
 
 _MAX_PART = 200  # bytes of an encoded partition value (NAME_MAX is 255)
@@ -52,10 +65,12 @@ def _part(key: str, value: str) -> str:
 
 
 _PART_FILE = "part-0.parquet"
+RUNS_FILE = "_runs.parquet"
 _OUR_KEY = b"streamvis.scope"
+_RUNS_KEY = b"streamvis.runs"
 
 
-def _check_ours(target: str) -> None:
+def _check_ours(target: str, key: bytes = _OUR_KEY) -> None:
     """Refuse to replace a file that is not a Parquet file of an earlier export."""
     if not os.path.lexists(target):
         return
@@ -65,7 +80,7 @@ def _check_ours(target: str) -> None:
         meta = pq.read_schema(target).metadata or {}
     except (OSError, pa.ArrowException):
         meta = {}
-    if _OUR_KEY not in meta:
+    if key not in meta:
         raise foreign_error(target, "a Parquet file of a streamvis export")
 
 
@@ -81,6 +96,7 @@ def export_parquet(
     """Write every live (scope, name) of the log at ``path`` under ``out_dir``."""
     files = []
     points = 0
+    runs_file = None
     with Store.open(path, "r", storage_options=storage_options) as store:
         keys = sorted(
             {
@@ -93,8 +109,11 @@ def export_parquet(
             key: os.path.join(out_dir, _part("scope", key[0]), _part("name", key[1]))
             for key in keys
         }
+        runs_target = os.path.join(out_dir, RUNS_FILE)
         for folder in folders.values():  # before writing anything
             _check_ours(os.path.join(folder, _PART_FILE))
+        _check_ours(runs_target, _RUNS_KEY)
+        summaries: dict[tuple[str, str], Summary] = {}
         for done, (scope, name) in enumerate(keys, 1):
             table = store.read(scope, name).tables.get((scope, name))
             if table is not None:
@@ -107,6 +126,17 @@ def export_parquet(
                 pq.write_table(table.replace_schema_metadata(meta), target)
                 files.append(target)
                 points += table.num_rows
+                if STEP_COLUMN in table.column_names and VALUE_COLUMN in table.column_names:
+                    summaries.setdefault((scope, name), Summary()).update(
+                        table.column(STEP_COLUMN).to_numpy(), table.column(VALUE_COLUMN).to_numpy())
             if progress:
                 progress(done, len(keys))
-    return ParquetExport(files, points)
+        if keys:
+            configs = store.configs()
+            runs = list(dict.fromkeys(scope for scope, _ in keys))
+            names = list(dict.fromkeys(name for _, name in sorted(summaries, key=lambda k: k[1])))
+            table = runs_table(runs, lambda s: run_config(s, configs), summaries, names, STATS)
+            os.makedirs(out_dir, exist_ok=True)
+            pq.write_table(table.replace_schema_metadata({_RUNS_KEY: b"1"}), runs_target)
+            runs_file = runs_target
+    return ParquetExport(files, points, runs_file)

@@ -262,6 +262,8 @@ def _requests(scope: str) -> dict[str, bytes]:
         "Schemas": spb.SchemasRequest(scope=scope),
         "ReadRange": one,
         "ReadRanges": spb.ReadRangesRequest(ranges=[one]),
+        "Summaries": spb.SummariesRequest(names=["loss"]),
+        "Aggregate": spb.AggregateRequest(name="loss", group_by="-seed"),
     }
     return {k: v.SerializeToString() for k, v in msgs.items()}
 
