@@ -23,17 +23,17 @@ import pyarrow as pa
 
 from streamvis.columns import STEP_COLUMN, VALUE_COLUMN
 from streamvis.errors import InvalidArgumentError
-from streamvis.storage.aggregates import Aggregate, aggregate_runs, check_agg_band
 from streamvis.storage.format.model import ReadResult
-from streamvis.storage.run_groups import (
+from streamvis.storage.read.aggregates import Aggregate, aggregate_runs, check_agg_band
+from streamvis.storage.read.run_groups import (
     GroupSpec,
     group_order,
     group_runs,
     parse_group,
     run_config,
 )
-from streamvis.storage.step_join import x_by_name
-from streamvis.storage.summaries import Summary, check_stats, runs_table
+from streamvis.storage.read.step_join import x_by_name
+from streamvis.storage.read.summaries import Summary, check_stats, runs_table
 
 __all__ = ["GroupAggregates", "PointReader", "SummaryBook", "aggregate_groups", "aggregate_tables",
            "summaries_table"]

@@ -135,8 +135,8 @@ def aggregate(
 ) -> dict[tuple[Any, ...], pa.Table]:
     """``{group values: table}`` of ``name`` over the runs grouped by ``group_by`` (config
     keys, or ``"-seed"``: every key but seed); columns ``x y lo hi n``, exact at every x
-    (see ``streamvis.storage.aggregates``). Keys are the group's values in key order.
-    ``x_name``: x is the value that name had at the same step (``streamvis.storage.step_join``)."""
+    (see ``streamvis.storage.read.aggregates``). Keys are the group's values in key order.
+    ``x_name``: x is the value that name had at the same step (``streamvis.storage.read.step_join``)."""
     with LocalSource(Store.open(path, "r", storage_options=storage_options)) as src:
         groups = src.aggregate(name, group_by, agg=agg, band=band, scope_pattern=scope_pattern,
                                x_name=x_name)

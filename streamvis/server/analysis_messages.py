@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from streamvis.proto import service_pb2 as spb
 from streamvis.run_analysis import GroupAggregates
-from streamvis.storage.aggregates import Aggregate, Grid
+from streamvis.storage.read.aggregates import Aggregate, Grid
 
 __all__ = ["aggregate_from_replies", "aggregate_replies", "summaries_from_replies",
            "summaries_replies"]

@@ -12,7 +12,7 @@ is never replaced: ``ForeignFileError`` before anything is written.
 
 ``DIR/_runs.parquet`` holds one row per exported run: ``scope``, its config flattened
 (``a.b``) and the summaries of every exported name with ``x`` and ``y`` columns
-(``NAME.min``, ``NAME.max``, ... as ``streamvis.storage.summaries`` defines them),
+(``NAME.min``, ``NAME.max``, ... as ``streamvis.storage.read.summaries`` defines them),
 so DuckDB or Spark can join the points to the hyperparameters. Its leading ``_`` keeps
 it out of the points when DIR is read as a hive dataset (pyarrow and Spark skip such
 files), so existing readers of the export see what they saw before.
@@ -32,8 +32,8 @@ import pyarrow.parquet as pq
 from streamvis.columns import STEP_COLUMN, VALUE_COLUMN
 from streamvis.storage.engine.store import Store
 from streamvis.storage.format.ownership import foreign_error
-from streamvis.storage.run_groups import run_config
-from streamvis.storage.summaries import STATS, Summary, runs_table
+from streamvis.storage.read.run_groups import run_config
+from streamvis.storage.read.summaries import STATS, Summary, runs_table
 
 __all__ = ["ParquetExport", "export_parquet"]
 

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from streamvis.errors import InvalidArgumentError
-from streamvis.storage.aggregates import AGGS, BANDS, aggregate_runs
+from streamvis.storage.read.aggregates import AGGS, BANDS, aggregate_runs
 
 values = st.one_of(st.floats(-1e6, 1e6, allow_nan=False), st.just(float("nan")))
 

@@ -7,7 +7,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streamvis.storage.step_join import x_by_name
+from streamvis.storage.read.step_join import x_by_name
 
 
 @given(st.lists(st.integers(0, 50), min_size=1, max_size=30),

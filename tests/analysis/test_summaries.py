@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from streamvis.errors import InvalidArgumentError
-from streamvis.storage.summaries import STATS, Summary, check_stats
+from streamvis.storage.read.summaries import STATS, Summary, check_stats
 
 values = st.one_of(st.floats(-1e6, 1e6, allow_nan=False), st.just(float("nan")))
 

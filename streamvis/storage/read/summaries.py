@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 
 from streamvis.errors import InvalidArgumentError
-from streamvis.storage.run_groups import flatten_config
+from streamvis.storage.read.run_groups import flatten_config
 
 __all__ = ["STATS", "Summary", "check_stats", "runs_table"]
 
