@@ -123,6 +123,12 @@ class LogBackend(ABC):
     def cut_back(self, key: str, offset: int) -> None:
         """Remove a just-appended batch starting at ``offset`` (its fsync failed)."""
 
+    def covers_known(self, positions: dict[str, int]) -> bool:
+        """Do ``positions`` cover every batch this backend knows of? An index is saved
+        only then: one saved by an object-store writer that never read the others'
+        segments would tell readers they were read."""
+        return True
+
     @abstractmethod
     def read_index(self) -> bytes | None: ...
 

@@ -153,10 +153,13 @@ class LogFollower:
     def save_index(self) -> None:
         """Persist the sidecar index now (atomic replace). Not when the log was replaced
         (compacted) since we last looked: our state would overwrite the new
-        generation's index with an older one (correct, but every open would rebuild)."""
+        generation's index with an older one (correct, but every open would rebuild).
+        Nor when we know of batches our state has not read (``covers_known``)."""
         with self.lock:
             if self.backend.identity() != self.ident:
                 return
+            if not self.backend.covers_known(dict(self.positions)):
+                return  # a writer that did not read the others' batches (backend.py)
             meta = IndexMeta(self.log_id.hex(), self.generation, dict(self.positions), self.last_frame)
             self.backend.write_index(dump_index(self.state, meta))
             self.dirty_since = None

@@ -319,6 +319,9 @@ class SegmentLog(LogBackend):
             out.append((name, writer, seq))
         return out
 
+    def covers_known(self, positions: dict[str, int]) -> bool:
+        return not self._pick(self.known.listing, positions, None)
+
     # -- opening -----------------------------------------------------------------------
     def identity(self) -> object:
         """(header bytes, newest generation): a compaction adds a generation manifest.
@@ -337,9 +340,12 @@ class SegmentLog(LogBackend):
             early, self._index_read_early = self._index_read_early, None
             self._index_bytes = early[0] if early is not None else self.prefix.read_index()
             hint = index_clock(self._index_bytes)
-            if hint:  # list from where the index ends (it names its last segment)
+            if hint:  # the index names its last segment: our clock starts there
                 self.known.clock = max(self.known.clock, hint)
-                self._list_from(max(0, hint - self.lookback_ns))
+                # ...but its writer may not have read the other writers' segments (writers
+                # do not, to keep flushes flat), so list every name of this generation:
+                # those its positions cover are skipped, the rest are read
+                self._list_from(self.generations.frontier)
                 self._window.listed(hint)
                 self._just_listed = time.monotonic()
             else:  # only the manifests, not the segments
