@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 from bokeh.document import Document
-from bokeh.events import ConnectionLost, SelectionGeometry
+from bokeh.events import ConnectionLost, Event, SelectionGeometry
 from bokeh.models import Column
 from bokeh.models.widgets import Div
 from tornado.ioloop import IOLoop
@@ -213,10 +213,12 @@ class HparamsPage:
         self.view.set_status(f"{len(self.inside)} of {n} runs in the filters ({said})" if filters
                              else f"{n} runs; drag a box on an axis to filter")
 
-    def on_selection(self, event: SelectionGeometry) -> None:
+    def on_selection(self, event: Event) -> None:
         """A box dragged on the coordinates: the axis under it gets that range (a box of
         no height, or one covering no category, clears the axis's range)."""
-        g = event.geometry or {}
+        if not isinstance(event, SelectionGeometry):
+            return
+        g: dict[str, Any] = dict(event.geometry or {})
         if not event.final or g.get("type") != "rect" or self.frame is None:
             return
         try:

@@ -15,25 +15,22 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from bokeh.models import (
     BoxSelectTool,
-    Button,
     Column,
     ColumnDataSource,
     CustomJS,
-    DataTable,
     FactorRange,
     FixedTicker,
     HoverTool,
     Range1d,
     Row,
-    TableColumn,
 )
 from bokeh.models.text import PlainText
-from bokeh.models.widgets import Div
+from bokeh.models.widgets import Button, DataTable, Div, TableColumn
 from bokeh.plotting import figure
 
 from .. import safe_html
@@ -127,7 +124,7 @@ class HparamsView:
                                       name="hparams:boxes")
         self.handles = ColumnDataSource({"x": [], "y": []}, name="hparams:handles")
         self.coords = figure(name="hparams:coords", tools="", sizing_mode="stretch_width", height=420,
-                             x_range=Range1d(-0.5, 1.5), y_range=Range1d(-0.06, 1.06),
+                             x_range=Range1d(start=-0.5, end=1.5), y_range=Range1d(start=-0.06, end=1.06),
                              toolbar_location="above")
         c = self.coords
         c.yaxis.visible = False
@@ -225,7 +222,7 @@ class HparamsView:
             kw: dict[str, Any] = ({"x_range": FactorRange(factors=list(x_axis.categories))}
                                   if want[0] == "cat" else {"x_axis_type": want[0]})
             fig = figure(name="hparams:scatterplot", sizing_mode="stretch_width", height=420,
-                         y_axis_type=want[1], tools="pan,wheel_zoom,reset", tags=[list(want)],
+                         y_axis_type=cast(Any, want[1]), tools="pan,wheel_zoom,reset", tags=[list(want)],
                          **kw)
             fig.xaxis.axis_label = PlainText(text=x_axis.key)
             fig.yaxis.axis_label = PlainText(text=self.metric_key)
