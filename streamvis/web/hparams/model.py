@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import bokeh.palettes as bp
+import numpy as np
 
 from streamvis.run_analysis import SummaryBook
 
@@ -31,9 +32,23 @@ MAX_AXES = 24  # config axes drawn at most (every key is in the table and the CS
 LOG_SPAN = 100.0  # positive values over two decades or more: a log axis
 
 
+_NUMBER_TYPES = frozenset((int, float))
+
+
 def is_number(v: Any) -> bool:
     """A finite int or float (a bool is not a number here)."""
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def numbers(values: Sequence[Any]) -> np.ndarray | None:
+    """``values`` as float64 (None and non-finite as NaN), or None when one of them is
+    not a number (a string, a bool, a list)."""
+    types = _NUMBER_TYPES
+    if not all(type(v) in types or v is None for v in values):
+        return None
+    out = np.array(values, dtype=np.float64).reshape(len(values))  # None -> NaN
+    out[~np.isfinite(out)] = np.nan
+    return out
 
 
 @dataclass
@@ -52,14 +67,22 @@ class Run:
 
 
 def collect(book: SummaryBook, configs: Mapping[str, Mapping[str, Any]], name: str, stat: str,
-            where: Sequence[Condition] = ()) -> list[Run]:
+            where: Sequence[Condition] = (),
+            flat_cache: dict[str, tuple[Mapping[str, Any], dict[str, Any]]] | None = None) -> list[Run]:
     """The runs that logged ``name`` (and satisfy ``where``: the metric's column is a key
-    too), in scope order."""
+    too), in scope order. ``flat_cache`` keeps each scope's flattened config while its
+    config is unchanged (a poll re-flattens only configs written again)."""
     metric_key = f"{name}.{stat}"
+    cache = flat_cache if flat_cache is not None else {}
     out = []
     for scope in sorted({s for s, n in book.summaries if n == name}):
         cfg = config_of(scope, configs)
-        flat = flatten(cfg) if cfg else {}
+        hit = cache.get(scope)
+        if hit is not None and hit[0] == cfg:
+            flat = hit[1]
+        else:
+            flat = flatten(cfg) if cfg else {}
+            cache[scope] = (cfg or {}, flat)
         m = book.stat(scope, name, stat)
         if where:
             probe = {**flat, metric_key: None if math.isnan(m) else m}
@@ -101,6 +124,25 @@ class Axis:
             lo, hi = self.lo, self.hi
         return 0.5 if hi <= lo else (x - lo) / (hi - lo)
 
+    def positions(self, values: Sequence[Any]) -> np.ndarray:
+        """``position`` of each value, at once."""
+        if not self.numeric:
+            idx, n = self.index, len(self.categories)
+            k = np.array([math.nan if v is None else idx.get(v if type(v) is str else value_text(v), math.nan)
+                          for v in values], dtype=np.float64).reshape(len(values))
+            return np.where(np.isnan(k), np.nan, 0.5) if n == 1 else k / (n - 1)
+        x = numbers(values)
+        if x is None:
+            return np.array([self.position(v) for v in values], dtype=np.float64).reshape(len(values))
+        lo, hi = self.lo, self.hi
+        if self.log:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                x = np.where(x > 0, np.log10(np.where(x > 0, x, 1.0)), np.nan)
+            lo, hi = math.log10(lo), math.log10(hi)
+        if not hi > lo:
+            return np.where(np.isnan(x), np.nan, 0.5)
+        return (x - lo) / (hi - lo)
+
     def value_at(self, y: float) -> float:
         """The number at position ``y`` of a numeric axis."""
         if self.hi <= self.lo:
@@ -127,12 +169,11 @@ class Axis:
 
 
 def _axis(key: str, values: list[Any]) -> Axis:
-    present = [v for v in values if v is not None]
-    if present and all(is_number(v) for v in present):
-        nums = [float(v) for v in present]
-        lo, hi = min(nums), max(nums)
+    nums = numbers(values)
+    if nums is not None and not np.isnan(nums).all():
+        lo, hi = float(np.nanmin(nums)), float(np.nanmax(nums))
         return Axis(key, True, lo, hi, log=lo > 0 and hi >= LOG_SPAN * lo)
-    cats = tuple(sorted({value_text(v) for v in present}))
+    cats = tuple(sorted({v if type(v) is str else value_text(v) for v in values if v is not None}))
     return Axis(key, False, categories=cats, index={c: i for i, c in enumerate(cats)})
 
 
@@ -145,7 +186,7 @@ def build_axes(runs: Sequence[Run], metric_key: str) -> tuple[list[Axis], dict[s
     for k in keys:
         values = [r.config.get(k) for r in runs]
         ax = every[k] = _axis(k, values)
-        distinct = len(ax.categories) if not ax.numeric else len({float(v) for v in values if v is not None})
+        distinct = len(ax.categories) if not ax.numeric else (2 if ax.hi > ax.lo else 1)
         if distinct <= 1 and None not in values:
             constant.append(k)
         elif not ax.numeric and len(ax.categories) > MAX_CATEGORIES:

@@ -86,6 +86,7 @@ class HparamsPage:
         self._busy = False
         self._configs: dict[str, dict[str, Any]] | None = None
         self._configs_at = 0.0
+        self._flat: dict[str, Any] = {}  # scope -> (config, flattened), for collect
         self._scopes_seen = 0
         self._loop = IOLoop.current()
         self.view.coords.on_event(SelectionGeometry, self.on_selection)
@@ -137,7 +138,7 @@ class HparamsPage:
     def build_frame(self) -> Frame:
         """Runs, axes, positions, colours and table columns from the book and configs."""
         q = self.query
-        runs = collect(self.book, self._configs or {}, q.name, q.stat, q.where)
+        runs = collect(self.book, self._configs or {}, q.name, q.stat, q.where, self._flat)
         axes, every, notes = build_axes(runs, self.metric_key)
         keys = sorted({k for r in runs for k in r.config if k != self.metric_key})
         names = None

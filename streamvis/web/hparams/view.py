@@ -71,6 +71,9 @@ setTimeout(() => URL.revokeObjectURL(a.href), 10000);
 def cell(v: Any) -> Any:
     """A config value as a table cell: numbers as numbers (exact past 2**53), the rest
     as their text ("" for none)."""
+    t = type(v)
+    if t is str or t is float:
+        return v
     if v is None:
         return ""
     if is_number(v):
@@ -98,8 +101,10 @@ def filter_span(axis: Axis, f: Filter) -> tuple[float, float] | None:
 
 def positions(runs: Sequence[Run], axes: Sequence[Axis], metric_key: str) -> np.ndarray:
     """Each run's value on each axis, as positions on [0, 1] (NaN: none): runs x axes."""
-    return np.array([[a.position(r.value(a.key, metric_key)) for a in axes] for r in runs],
-                    dtype=np.float64).reshape(len(runs), len(axes))
+    out = np.empty((len(runs), len(axes)), dtype=np.float64)
+    for j, a in enumerate(axes):
+        out[:, j] = a.positions([r.value(a.key, metric_key) for r in runs])
+    return out
 
 
 def table_columns(runs: Sequence[Run], keys: Sequence[str]) -> dict[str, list[Any]]:
