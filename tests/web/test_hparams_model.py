@@ -116,7 +116,7 @@ def test_selection_event_filters_on_the_server(page: Any) -> None:
     view = page.view
     assert [a.key for a in page.frame.axes] == ["opt", "optim.lr", "loss.min"]
     # range=opt:sgd:sgd from the address: runs 1 and 3
-    assert view.table_src.data["scope"] == ["run1", "run3"]
+    assert view.shown_scopes() == ["run1", "run3"]
     assert sorted(view.lines.data["alpha"]) == sorted([0.75, 0.75, 0.04, 0.04, 0.04])
     assert view.url.data["query"][0] == "?metric=loss.min&range=opt:sgd:sgd"
     # the metric: min over (5, 1 + i, 2)
@@ -125,7 +125,7 @@ def test_selection_event_filters_on_the_server(page: Any) -> None:
     geometry = {"type": "rect", "x0": 0.9, "x1": 1.1, "y0": 0.24, "y1": 0.76}
     page.on_selection(SelectionGeometry(view.coords, geometry=geometry, final=True))
     assert [r.key for r in page.ranges] == ["opt", "optim.lr"]
-    assert view.table_src.data["scope"] == ["run1", "run3"]  # 1e-4 and 1e-2, both sgd
+    assert view.shown_scopes() == ["run1", "run3"]  # 1e-4 and 1e-2, both sgd
     q = view.url.data["query"][0]
     assert q.startswith("?metric=loss.min&range=opt:sgd:sgd&range=optim.lr:")
     lo, hi = (float(v) for v in q.rsplit(":", 2)[1:])
@@ -136,14 +136,14 @@ def test_selection_event_filters_on_the_server(page: Any) -> None:
     # a click (no height) on the opt axis clears its range: runs 1, 2, 3 (lr 1e-4..1e-2)
     page.on_selection(SelectionGeometry(view.coords, geometry={**geometry, "x0": -0.1, "x1": 0.1,
                                                                "y0": 0.5, "y1": 0.5}, final=True))
-    assert view.table_src.data["scope"] == ["run1", "run2", "run3"]
+    assert view.shown_scopes() == ["run1", "run2", "run3"]
     assert [a for a in view.lines.data["alpha"]] == [0.04, 0.75, 0.75, 0.75, 0.04]
     # a box that is not final (the drag goes on) changes nothing
     page.on_selection(SelectionGeometry(view.coords, geometry={**geometry, "y0": 0.0, "y1": 1.0},
                                         final=False))
-    assert view.table_src.data["scope"] == ["run1", "run2", "run3"]
+    assert view.shown_scopes() == ["run1", "run2", "run3"]
     page.clear_filters()
-    assert view.table_src.data["scope"] == [f"run{i}" for i in range(5)]
+    assert view.shown_scopes() == [f"run{i}" for i in range(5)]
     assert view.url.data["query"][0] == "?metric=loss.min"
 
 

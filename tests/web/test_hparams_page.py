@@ -38,7 +38,8 @@ STATE_JS = """() => { try {
   return {scope: Array.from(lines.data.scope), metric: Array.from(lines.data.metric),
           alpha: Array.from(lines.data.alpha), ys: lines.data.ys.map(a => Array.from(a)),
           xs: lines.data.xs.map(a => Array.from(a)),
-          table: Array.from(table.data.scope ?? []), url: window.location.search,
+          table: Array.from(m('hparams:rows').indices ?? []).map(i => table.data.scope[i]),
+          url: window.location.search,
           labels, ticks: {x: Array.from(ticks.x), y: Array.from(ticks.y), text: Array.from(ticks.text)},
           boxes: m('hparams:boxes').data.bottom.length,
           note: m('hparams:note').text, status: m('hparams:status').text};

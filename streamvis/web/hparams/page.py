@@ -175,30 +175,46 @@ class HparamsPage:
     def show(self, frame: Frame) -> None:
         """Draw ``frame`` (on the event loop), with the filters applied."""
         self.frame = frame
+        self.doc.hold("combine")
+        try:
+            self._show(frame)
+        finally:
+            self.doc.unhold()
+
+    def _show(self, frame: Frame) -> None:
         with self.doc.models.freeze():
             n = len(frame.runs)
             self.view.set_title(f"{self.metric_key} over {n} run{'s' if n != 1 else ''}"
                                 + (f", against {self.query.x}" if self.query.x else ""))
             self.view.draw_axes(frame.axes)
             self.view.draw_runs(frame.runs, frame.ys, frame.colors, [IN_ALPHA] * n)
+            self.view.fill_table(frame.keys, frame.columns)
             x_axis = frame.every.get(self.query.x) if self.query.x else None
             if x_axis is not None:
                 self.view.draw_scatter(frame.runs, x_axis, frame.every[self.metric_key],
                                        frame.colors, [IN_ALPHA] * n)
-            self.refilter()
+            self._refilter()
 
     # ---- filters ------------------------------------------------------------------
     def refilter(self) -> None:
         """Apply ``self.ranges``: fade the runs outside, narrow the table, show the boxes
-        and write the address."""
+        and write the address (the changes go to the browser as one message)."""
+        self.doc.hold("combine")
+        try:
+            self._refilter()
+        finally:
+            self.doc.unhold()
+
+    def _refilter(self) -> None:
         frame = self.frame
         self.view.show_url(range_query(self.query.args, self.ranges))
         if frame is None:
             return
         filters, bad = resolve_filters(self.ranges, frame.every)
         self.inside = [i for i, r in enumerate(frame.runs) if passes(r, filters, self.metric_key)]
-        inside = set(self.inside)
-        self.view.set_alpha([IN_ALPHA if i in inside else OUT_ALPHA for i in range(len(frame.runs))])
+        alpha = np.full(len(frame.runs), OUT_ALPHA)
+        alpha[self.inside] = IN_ALPHA
+        self.view.set_alpha(alpha)
         drawn = {a.key: i for i, a in enumerate(frame.axes)}
         spans = []
         for f in filters:
@@ -207,7 +223,7 @@ class HparamsPage:
             if i is not None and span is not None:
                 spans.append((i, *span))
         self.view.draw_boxes(spans)
-        self.view.fill_table(frame.keys, frame.columns, self.inside)
+        self.view.show_rows(self.inside)
         self.view.set_notes(frame.notes + bad)
         n = len(frame.runs)
         said = "; ".join(f"{f.source.key} in [{f.lo}, {f.hi}]" for f in filters)

@@ -20,12 +20,14 @@ from typing import Any, cast
 import numpy as np
 from bokeh.models import (
     BoxSelectTool,
+    CDSView,
     Column,
     ColumnDataSource,
     CustomJS,
     FactorRange,
     FixedTicker,
     HoverTool,
+    IndexFilter,
     Range1d,
     Row,
 )
@@ -43,7 +45,7 @@ __all__ = ["CSV_JS", "HparamsView", "cell", "filter_span", "positions", "table_c
 
 IN_ALPHA, OUT_ALPHA = 0.75, 0.04
 
-# the table's rows as CSV (RFC 4180 quoting); a text cell starting with = + - @ (or a tab
+# the table's rows (those in the filters, in run order) as CSV (RFC 4180 quoting); a text cell starting with = + - @ (or a tab
 # or CR) gets a leading ' so that a spreadsheet does not run it as a formula
 CSV_JS = """
 const d = source.data, fields = spec.data.field, titles = spec.data.title;
@@ -54,9 +56,8 @@ const esc = (v, text) => {
   if (/[",\\n\\r]/.test(s)) s = '"' + s.replace(/"/g, '""') + '"';
   return s;
 };
-const n = fields.length ? d[fields[0]].length : 0;
 const lines = [titles.map(t => esc(t, true)).join(',')];
-for (let i = 0; i < n; i++) lines.push(fields.map(f => esc(d[f][i], false)).join(','));
+for (const i of rows.indices ?? []) lines.push(fields.map(f => esc(d[f][i], false)).join(','));
 const csv = lines.join('\\r\\n') + '\\r\\n';
 const a = document.createElement('a');
 a.href = URL.createObjectURL(new Blob([csv], {type: 'text/csv'}));
@@ -155,10 +156,12 @@ class HparamsView:
         self.scatter: Any = None  # made with the first data (its axis types follow the data)
         self.table_src = ColumnDataSource({}, name="hparams:table")
         self.spec = ColumnDataSource({"field": [], "title": []}, name="hparams:csvspec")
-        self.table = DataTable(source=self.table_src, columns=[], sizing_mode="stretch_width",
+        self.rows = IndexFilter(indices=[], name="hparams:rows")
+        self.table = DataTable(source=self.table_src, view=CDSView(filter=self.rows), columns=[],
+                               sizing_mode="stretch_width",
                                height=300, index_position=None, name="hparams:runs")
         self.csv = Button(label="Download CSV", name="hparams:csv", width=140)
-        self.csv.js_on_click(CustomJS(args={"source": self.table_src, "spec": self.spec,
+        self.csv.js_on_click(CustomJS(args={"source": self.table_src, "spec": self.spec, "rows": self.rows,
                                             "filename": "hparams.csv"}, code=CSV_JS))
         self.clear = Button(label="Clear filters", name="hparams:clear", width=120)
         self.title = Div(text="", name="hparams:title", stylesheets=[PAGE_CSS])
@@ -247,11 +250,12 @@ class HparamsView:
                                  "scope": [runs[i].scope for i in keep]}
         self._scatter_rows = keep
 
-    def set_alpha(self, alpha: Sequence[float]) -> None:
+    def set_alpha(self, alpha: Sequence[float] | np.ndarray) -> None:
         """Fade the runs outside the filters (one column sent)."""
-        self.lines.data["alpha"] = list(alpha)
+        a = np.asarray(alpha, dtype=np.float64)
+        self.lines.data["alpha"] = a
         if self.scatter is not None:
-            self.scatter_src.data["alpha"] = [alpha[i] for i in self._scatter_rows]
+            self.scatter_src.data["alpha"] = a[np.asarray(self._scatter_rows, dtype=np.int64)]
 
     def draw_boxes(self, spans: Sequence[tuple[int, float, float]]) -> None:
         """A shaded box over each filtered part of an axis: (axis, bottom, top)."""
@@ -259,17 +263,25 @@ class HparamsView:
                            "bottom": [b for _, b, _ in spans], "top": [t for _, _, t in spans]}
         self.handles.selected.indices = []
 
-    def fill_table(self, keys: Sequence[str], columns: dict[str, list[Any]], rows: Sequence[int]
-                   ) -> None:
-        """The runs ``rows`` (those in the filters) of ``columns`` (``table_columns``)."""
+    def fill_table(self, keys: Sequence[str], columns: dict[str, list[Any]]) -> None:
+        """Every run's row (``table_columns``); ``show_rows`` picks those shown."""
         fields = {"scope": "scope", **{k: f"c{i}" for i, k in enumerate(keys)}, self.metric_key: "metric"}
         if fields != self._fields:
             self._fields = fields
             self.table.columns = [TableColumn(field=f, title=safe_html.column_title(k))
                                   for k, f in fields.items()]
             self.spec.data = {"field": list(fields.values()), "title": list(fields)}
-        every = len(rows) == len(columns["scope"])
-        self.table_src.data = {f: (col if every else [col[i] for i in rows]) for f, col in columns.items()}
+        self.table_src.data = columns
+
+    def show_rows(self, rows: Sequence[int]) -> None:
+        """Show the runs ``rows`` (those in the filters) in the table and the CSV: only
+        their indices are sent."""
+        self.rows.indices = cast(Any, np.asarray(rows, dtype=np.int32))  # sent as binary
+
+    def shown_scopes(self) -> list[str]:
+        """The scopes of the table's rows (in run order)."""
+        scopes = self.table_src.data.get("scope", [])
+        return [scopes[i] for i in (self.rows.indices if self.rows.indices is not None else [])]
 
     def show_url(self, query: str) -> None:
         """Point the browser's address at ``query`` (``?...``)."""
