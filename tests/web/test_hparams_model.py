@@ -4,6 +4,8 @@ server-side handler of a dragged box (a real document over a real log)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ from bokeh.document import Document
 from bokeh.events import SelectionGeometry
 
 from streamvis.errors import InvalidArgumentError
+from streamvis.server.client import GrpcSource
 from streamvis.source import LocalSource
 from streamvis.storage import ConfigUpdate, Points, Store
 from streamvis.web.hparams.model import Axis, Run, axis_at, build_axes, selection_range
@@ -20,6 +23,7 @@ from streamvis.web.hparams.page import HparamsPage
 from streamvis.web.hparams.query import parse_hparams, parse_range, range_query
 from streamvis.web.page.app_config import AppConfig
 from streamvis.web.schema import load_schema
+from tests.server.conftest import ServerProc, free_port
 
 LRS = [1e-5, 1e-4, 1e-3, 1e-2, 1e-1]
 
@@ -46,6 +50,8 @@ def test_query_round_trips_and_names_bad_values() -> None:
         parse_hparams(_args("metric=loss.min&range=lr:1"))
     with pytest.raises(InvalidArgumentError, match="lo 3 is above hi 1"):
         parse_hparams(_args("metric=loss.min&range=lr:3:1"))
+    with pytest.raises(InvalidArgumentError, match="group= is not taken by /hparams yet"):
+        parse_hparams(_args("metric=loss.min&group=-seed"))
     with pytest.raises(InvalidArgumentError, match="unknown parameter 'rows'"):
         parse_hparams(_args("metric=loss.min&rows=a"))
 
@@ -87,29 +93,58 @@ def test_selection_box_to_range() -> None:
     assert selection_range(opt, 0.1, 0.3) is None
 
 
-@pytest.fixture
-def page(tmp_path: Path) -> Any:
-    log = str(tmp_path / "hp.log")
+def _write(log: str) -> None:
     with Store.open(log, "a", fsync=False) as s:
         items: list[Any] = []
         for i, lr in enumerate(LRS):
             items.append(ConfigUpdate(f"run{i}", {"optim": {"lr": lr}, "opt": ["adam", "sgd"][i % 2]}))
             items.append(Points(f"run{i}", "loss", 0, {"x": np.arange(3.0), "y": np.array([5.0, 1.0 + i, 2.0])}))
         s.append(items)
+
+
+@contextmanager
+def _page(source: Any, tmp_path: Path, query: str = "metric=loss.min&range=opt:sgd:sgd") -> Iterator[Any]:
     schema_path = tmp_path / "s.yaml"
     schema_path.write_text("loss:\n  name_pattern: ^loss$\n  columns: [x, y]\n")
-    source = LocalSource.open(log)
     cfg = AppConfig(source=source, schema=load_schema(schema_path))
     doc = Document()
-    pg = HparamsPage(doc, cfg, parse_hparams(_args("metric=loss.min&range=opt:sgd:sgd")))
+    pg = HparamsPage(doc, cfg, parse_hparams(_args(query)))
     doc.add_root(pg.view.root)
-    frame = pg.poll()  # what a worker does, here on the test's thread
-    assert frame is not None
-    pg.show(frame)
-    yield pg
-    pg.close()
-    cfg.executor.shutdown(wait=True)
-    source.close()
+    try:
+        frame = pg.poll()  # what a worker does, here on the test's thread
+        assert frame is not None
+        pg.show(frame)
+        yield pg
+    finally:
+        pg.close()
+        cfg.executor.shutdown(wait=True)
+
+
+@pytest.fixture
+def page(tmp_path: Path) -> Iterator[Any]:
+    log = str(tmp_path / "hp.log")
+    _write(log)
+    with LocalSource.open(log) as source, _page(source, tmp_path) as pg:
+        yield pg
+
+
+def test_the_page_through_a_data_server(tmp_path: Path, procs: Any) -> None:
+    """The same page over a real data server (GrpcSource) as over the log."""
+    log = str(tmp_path / "hp.log")
+    _write(log)
+    srv = ServerProc(log, free_port(), procs=procs).start()
+    try:
+        with GrpcSource(srv.uri, timeout=30) as remote, _page(remote, tmp_path, "metric=loss.last") as pg:
+            with LocalSource.open(log) as local, _page(local, tmp_path, "metric=loss.last") as ref:
+                got, want = pg.view.lines.data, ref.view.lines.data
+                assert set(got) == set(want)
+                for k in want:
+                    np.testing.assert_array_equal(np.array(list(got[k])), np.array(list(want[k])), err_msg=k)
+                assert pg.view.table_src.data == ref.view.table_src.data
+                assert pg.view.lines.data["metric"] == [2.0] * 5
+                assert pg.view.shown_scopes() == [f"run{i}" for i in range(5)]
+    finally:
+        srv.stop()
 
 
 def test_selection_event_filters_on_the_server(page: Any) -> None:

@@ -99,6 +99,9 @@ def parse_range(text: str) -> RangeFilter:
 def parse_hparams(args: Mapping[str, Sequence[str]]) -> HparamsQuery:
     """The page's query arguments, parsed; HparamsError (or the stat's InvalidArgumentError)
     naming the first bad one and what is allowed."""
+    if "group" in args:
+        raise HparamsError("group= is not taken by /hparams yet: one polyline per run; "
+                           "use where= to narrow the runs")
     unknown = [k for k in args if k not in HPARAMS_PARAMS and not k.startswith("bokeh-")]
     if unknown:
         raise HparamsError(f"unknown parameter {unknown[0]!r} of /hparams; allowed: "
