@@ -171,12 +171,15 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.hparams_bench", description=__doc__)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--runs-count", type=int, default=None, help="runs in the sweep")
+    ap.add_argument("--points", type=int, default=None, help="points of loss per run")
     ap.add_argument("--tries", type=int, default=None)
     ap.add_argument("--json", default=None)
     a = ap.parse_args(argv)
     s = QUICK if a.quick else FULL
     if a.runs_count:
         s = HparamsSizes(**{**s.__dict__, "runs_count": a.runs_count})
+    if a.points:
+        s = HparamsSizes(**{**s.__dict__, "points": a.points})
     if a.tries:
         s = HparamsSizes(**{**s.__dict__, "tries": a.tries})
     wd = tempfile.mkdtemp(prefix="streamvis-hparams-bench-")

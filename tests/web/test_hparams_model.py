@@ -141,7 +141,7 @@ def test_the_page_through_a_data_server(tmp_path: Path, procs: Any) -> None:
                 for k in want:
                     np.testing.assert_array_equal(np.array(list(got[k])), np.array(list(want[k])), err_msg=k)
                 assert pg.view.table_src.data == ref.view.table_src.data
-                assert pg.view.lines.data["metric"] == [2.0] * 5
+                assert pg.view.lines.data["metric"].tolist() == [2.0] * 5
                 assert pg.view.shown_scopes() == [f"run{i}" for i in range(5)]
     finally:
         srv.stop()
@@ -155,7 +155,7 @@ def test_selection_event_filters_on_the_server(page: Any) -> None:
     assert sorted(view.lines.data["alpha"]) == sorted([0.75, 0.75, 0.04, 0.04, 0.04])
     assert view.url.data["query"][0] == "?metric=loss.min&range=opt:sgd:sgd"
     # the metric: min over (5, 1 + i, 2)
-    assert view.lines.data["metric"] == [1.0, 2.0, 2.0, 2.0, 2.0]
+    assert view.lines.data["metric"].tolist() == [1.0, 2.0, 2.0, 2.0, 2.0]
     # a box on the lr axis (x = 1) from 1e-4 to 1e-2 (log positions 0.25 .. 0.75)
     geometry = {"type": "rect", "x0": 0.9, "x1": 1.1, "y0": 0.24, "y1": 0.76}
     page.on_selection(SelectionGeometry(view.coords, geometry=geometry, final=True))
@@ -189,4 +189,4 @@ def test_poll_follows_new_points_and_stays_idle(page: Any, tmp_path: Path) -> No
     frame = page.poll()
     assert frame is not None
     page.show(frame)
-    assert page.view.lines.data["metric"] == [1.0, 2.0, 2.0, 2.0, -7.0]
+    assert page.view.lines.data["metric"].tolist() == [1.0, 2.0, 2.0, 2.0, -7.0]
