@@ -251,6 +251,28 @@ def passes(run: Run, filters: Sequence[Filter], metric_key: str) -> bool:
     return all(f.holds(run.value(f.source.key, metric_key)) for f in filters)
 
 
+def inside(runs: Sequence[Run], filters: Sequence[Filter], metric_key: str,
+           cache: dict[str, np.ndarray]) -> np.ndarray:
+    """The indices of the runs inside every filter (``passes``, a column at a time: a
+    numeric range compares the column's numbers at once). ``cache`` keeps each key's
+    numbers for the next filter."""
+    keep = np.ones(len(runs), dtype=bool)
+    for f in filters:
+        key = f.source.key
+        if f.numeric:
+            col = cache.get(key)
+            if col is None:
+                values = [r.value(key, metric_key) for r in runs]
+                nums = numbers(values)
+                col = cache[key] = nums if nums is not None else np.array(
+                    [float(v) if is_number(v) else np.nan for v in values], dtype=np.float64).reshape(len(runs))
+            with np.errstate(invalid="ignore"):
+                keep &= (col >= f.lo) & (col <= f.hi)
+        else:
+            keep &= np.array([f.holds(r.value(key, metric_key)) for r in runs], dtype=bool).reshape(len(runs))
+    return np.flatnonzero(keep)
+
+
 def run_colors(runs: Sequence[Run], metric_axis: Axis, color_by: str | None, metric_key: str
                ) -> list[str]:
     """A colour per run: by ``color_by``'s value (``plots.color_by``'s rules), else along

@@ -40,7 +40,7 @@ from .model import (
     axis_at,
     build_axes,
     collect,
-    passes,
+    inside,
     resolve_filters,
     run_colors,
     selection_range,
@@ -68,6 +68,7 @@ class Frame:
     columns: dict[str, list[Any]]
     notes: list[str] = field(default_factory=list)
     names: list[str] | None = None  # the names logged, when no run logged the metric's
+    numbers: dict[str, np.ndarray] = field(default_factory=dict)  # key -> its column, for filters
 
 
 class HparamsPage:
@@ -211,7 +212,7 @@ class HparamsPage:
         if frame is None:
             return
         filters, bad = resolve_filters(self.ranges, frame.every)
-        self.inside = [i for i, r in enumerate(frame.runs) if passes(r, filters, self.metric_key)]
+        self.inside = inside(frame.runs, filters, self.metric_key, frame.numbers).tolist()
         alpha = np.full(len(frame.runs), OUT_ALPHA)
         alpha[self.inside] = IN_ALPHA
         self.view.set_alpha(alpha)
