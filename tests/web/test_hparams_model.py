@@ -216,3 +216,22 @@ def test_vectorised_filter_equals_the_per_run_rule() -> None:
         filters, _ = resolve_filters(picked, every)
         want = [i for i, r in enumerate(runs) if passes(r, filters, "loss.min")]
         assert inside(runs, filters, "loss.min", {}).tolist() == want
+
+
+def test_a_box_on_the_scatter_filters_the_key_and_the_metric(tmp_path: Path) -> None:
+    log = str(tmp_path / "hp.log")
+    _write(log)
+    with LocalSource.open(log) as source, _page(source, tmp_path, "metric=loss.min&x=optim.lr") as pg:
+        view = pg.view
+        assert view.scatter is not None and view.scatter_src.data["x"] == LRS
+        assert view.scatter_src.data["y"] == [1.0, 2.0, 2.0, 2.0, 2.0]
+        # lr 5e-5 .. 5e-3 (runs 1, 2) and the metric 1.5 .. 3 (runs 1..4): runs 1 and 2
+        box = {"type": "rect", "x0": 5e-3, "x1": 5e-5, "y0": 3.0, "y1": 1.5}
+        pg.on_scatter_selection(SelectionGeometry(view.scatter, geometry=box, final=True))
+        assert view.shown_scopes() == ["run1", "run2"]
+        assert view.url.data["query"][0] == "?metric=loss.min&x=optim.lr&range=loss.min:1.5:3&range=optim.lr:5e-05:0.005"
+        assert sorted(view.scatter_src.data["alpha"].tolist()) == [0.04] * 3 + [0.75] * 2
+        # a click clears both
+        click = {**box, "x1": 5e-3, "y1": 3.0}
+        pg.on_scatter_selection(SelectionGeometry(view.scatter, geometry=click, final=True))
+        assert view.shown_scopes() == [f"run{i}" for i in range(5)] and pg.ranges == []

@@ -221,3 +221,30 @@ def test_bad_input_says_what_is_wrong(sweep: Any, page: Any) -> None:
     # a range on a key no run has: one line on the page, the rest drawn
     s = opened(page, ws.url + "/hparams?metric=loss.min&range=depth:1:2")
     assert "range=depth:1:2: no run has a column &#x27;depth&#x27;; ignored" in s["note"]
+
+
+def test_dragging_a_box_on_the_scatter_filters_the_key_and_the_metric(sweep: Any, page: Any) -> None:
+    ws, ref = sweep
+    open_page(page, ws.url + "/hparams?metric=loss.min&x=lr")
+    page.wait_for_function("() => { const s = Bokeh.documents[0].get_model_by_name('hparams:scatter');"
+                           f" return s && s.data.x.length === {RUNS}; }}", timeout=WAIT_MS)
+    at = """([x, y]) => { const views = [];
+      const walk = v => { views.push(v); for (const c of (v.child_views ?? [])) walk(c); };
+      for (const v of Object.values(Bokeh.index)) walk(v);
+      const pv = views.find(v => v.model.name === 'hparams:scatterplot');
+      const r = pv.el.getBoundingClientRect();
+      return {x: r.x + pv.frame.x_scale.compute(x), y: r.y + pv.frame.y_scale.compute(y)}; }"""
+    vals = sorted(ref.values())  # the box's lower edge in the widest gap between middle values
+    i = max(range(8, 21), key=lambda j: vals[j + 1] - vals[j])
+    lo = (vals[i] + vals[i + 1]) / 2
+    a, b = page.evaluate(at, [3e-5, lo]), page.evaluate(at, [3e-3, 2.0])  # lr 1e-4, 1e-3; loss >= lo
+    page.mouse.move(a["x"], a["y"])
+    page.mouse.down()
+    page.mouse.move(b["x"], b["y"], steps=8)
+    page.mouse.up()
+    page.wait_for_function("() => window.location.search.includes('range=lr')", timeout=WAIT_MS)
+    rows = page.evaluate("""() => { const d = Bokeh.documents[0];
+      const t = d.get_model_by_name('hparams:table'), rows = d.get_model_by_name('hparams:rows');
+      return Array.from(rows.indices).map(i => t.data.scope[i]); }""")
+    want = sorted(k for k in ref if config(int(k[3:]))["lr"] in (1e-4, 1e-3) and ref[k] >= lo)
+    assert rows == want and 0 < len(want) < RUNS

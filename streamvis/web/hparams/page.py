@@ -38,6 +38,7 @@ from .model import (
     Axis,
     Run,
     axis_at,
+    bound_text,
     build_axes,
     collect,
     inside,
@@ -45,7 +46,7 @@ from .model import (
     run_colors,
     selection_range,
 )
-from .query import HPARAMS_PARAMS, HparamsQuery, parse_hparams, range_query
+from .query import HPARAMS_PARAMS, HparamsQuery, RangeFilter, parse_hparams, range_query
 from .view import IN_ALPHA, OUT_ALPHA, HparamsView, filter_span, positions, table_columns
 
 __all__ = ["Frame", "HparamsPage", "make_hparams_document"]
@@ -92,6 +93,7 @@ class HparamsPage:
         self._loop = IOLoop.current()
         self.view.coords.on_event(SelectionGeometry, self.on_selection)
         self.view.clear.on_click(self.clear_filters)
+        self.view.on_scatter_box = self.on_scatter_selection
         self.view.set_title(f"{self.metric_key}: waiting for runs")
         self._cb = doc.add_periodic_callback(self.tick, max(50, int(cfg.refresh * 1000)))
         doc.on_event(ConnectionLost, lambda _event: self.close())
@@ -234,23 +236,39 @@ class HparamsPage:
     def on_selection(self, event: Event) -> None:
         """A box dragged on the coordinates: the axis under it gets that range (a box of
         no height, or one covering no category, clears the axis's range)."""
-        if not isinstance(event, SelectionGeometry):
+        if not isinstance(event, SelectionGeometry) or self.frame is None:
             return
-        g: dict[str, Any] = dict(event.geometry or {})
-        if not event.final or g.get("type") != "rect" or self.frame is None:
+        box = _box(event)
+        if box is None:
             return
-        try:
-            x0, x1, y0, y1 = (float(g[k]) for k in ("x0", "x1", "y0", "y1"))
-        except (KeyError, TypeError, ValueError):
-            return
-        if not all(math.isfinite(v) for v in (x0, x1, y0, y1)):
-            return
+        x0, x1, y0, y1 = box
         i = axis_at(x0, x1, len(self.frame.axes))
         if i is None:
             return
         axis = self.frame.axes[i]
         r = selection_range(axis, y0, y1)
         self.ranges = [x for x in self.ranges if x.key != axis.key] + ([r] if r is not None else [])
+        self.refilter()
+
+    def on_scatter_selection(self, event: Event) -> None:
+        """A box dragged on the scatter: ranges on ``x=KEY`` (when numeric) and on the
+        metric; a click (no area) clears both."""
+        if not isinstance(event, SelectionGeometry) or self.frame is None or self.query.x is None:
+            return
+        box = _box(event)
+        if box is None:
+            return
+        x0, x1, y0, y1 = box
+        keys = [self.metric_key]
+        x_axis = self.frame.every.get(self.query.x)
+        if x_axis is not None and x_axis.numeric:
+            keys.append(x_axis.key)
+        new = []
+        if x1 > x0 and y1 > y0:
+            new.append(RangeFilter(self.metric_key, bound_text(y0, down=True), bound_text(y1, down=False)))
+            if len(keys) == 2:
+                new.append(RangeFilter(keys[1], bound_text(x0, down=True), bound_text(x1, down=False)))
+        self.ranges = [r for r in self.ranges if r.key not in keys] + new
         self.refilter()
 
     def clear_filters(self) -> None:
@@ -269,6 +287,21 @@ class HparamsPage:
             pass
         with self.cfg.lock:
             self.cfg.sessions.discard(self)
+
+
+def _box(event: SelectionGeometry) -> tuple[float, float, float, float] | None:
+    """A final box selection's (x0, x1, y0, y1) in data units, each pair ordered; None
+    for anything else (a drag still going on, another shape, a malformed message)."""
+    g: dict[str, Any] = dict(event.geometry or {})
+    if not event.final or g.get("type") != "rect":
+        return None
+    try:
+        x0, x1, y0, y1 = (float(g[k]) for k in ("x0", "x1", "y0", "y1"))
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not all(math.isfinite(v) for v in (x0, x1, y0, y1)):
+        return None
+    return min(x0, x1), max(x0, x1), min(y0, y1), max(y0, y1)
 
 
 def _help() -> Div:

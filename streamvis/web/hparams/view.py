@@ -8,16 +8,18 @@ document.
 
 Axis i of the coordinates sits at x = i, its values mapped onto [0, 1]; one polyline per
 run (a ``MultiLine`` row). A ``BoxSelectTool`` over one invisible handle per axis sends
-the dragged box (``SelectionGeometry``) to the server, which turns it into a filter.
+the dragged box (``SelectionGeometry``) to the server, which turns it into a filter; on
+the scatter (``x=KEY``) a box filters KEY (a numeric one) and the metric.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import numpy as np
+from bokeh.events import Event, SelectionGeometry
 from bokeh.models import (
     BoxSelectTool,
     CDSView,
@@ -177,6 +179,7 @@ class HparamsView:
             sizing_mode="stretch_width", name="hparams:page", tags=[self.url])
         self._fields: dict[str, str] = {}
         self._scatter_rows: list[int] = []
+        self.on_scatter_box: Callable[[Event], None] | None = None  # a box dragged on the scatter
 
     # ---- text ---------------------------------------------------------------------
     def set_title(self, text: str) -> None:
@@ -236,8 +239,12 @@ class HparamsView:
             fig.xaxis.axis_label = PlainText(text=x_axis.key)
             fig.yaxis.axis_label = PlainText(text=self.metric_key)
             r = fig.scatter("x", "y", source=self.scatter_src, color="color", alpha="alpha", size=7)
-            fig.add_tools(HoverTool(renderers=[r], tooltips=[("run", "@scope"), ("x", "@x"),
-                                                             ("metric", "@y")]))
+            box = BoxSelectTool(renderers=[r], name="hparams:scatterbox")
+            fig.add_tools(box, HoverTool(renderers=[r], tooltips=[("run", "@scope"), ("x", "@x"),
+                                                                  ("metric", "@y")]))
+            fig.toolbar.active_drag = box
+            if self.on_scatter_box is not None:
+                fig.on_event(SelectionGeometry, self.on_scatter_box)
             self.scatter = fig
             self.plot_box.children = [fig]
         elif want[0] == "cat":
@@ -263,6 +270,7 @@ class HparamsView:
         self.boxes.data = {"left": [i - 0.07 for i, _, _ in spans], "right": [i + 0.07 for i, _, _ in spans],
                            "bottom": [b for _, b, _ in spans], "top": [t for _, _, t in spans]}
         self.handles.selected.indices = []
+        self.scatter_src.selected.indices = []
 
     def fill_table(self, keys: Sequence[str], columns: dict[str, list[Any]]) -> None:
         """Every run's row (``table_columns``); ``show_rows`` picks those shown."""
