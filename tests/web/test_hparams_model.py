@@ -235,3 +235,16 @@ def test_a_box_on_the_scatter_filters_the_key_and_the_metric(tmp_path: Path) -> 
         click = {**box, "x1": 5e-3, "y1": 3.0}
         pg.on_scatter_selection(SelectionGeometry(view.scatter, geometry=click, final=True))
         assert view.shown_scopes() == [f"run{i}" for i in range(5)] and pg.ranges == []
+
+
+def test_a_config_written_again_reaches_the_page(page: Any, tmp_path: Path) -> None:
+    page.config_every = 0.0  # (every CONFIG_EVERY seconds on a served page)
+    with Store.open(str(tmp_path / "hp.log"), "a", fsync=False) as s:
+        s.append([ConfigUpdate("run0", {"optim": {"lr": 0.5}, "opt": "sgd", "new": 1})])
+    frame = page.poll()
+    assert frame is not None
+    page.show(frame)
+    assert page.frame.runs[0].config == {"optim.lr": 0.5, "opt": "sgd", "new": 1}
+    assert page.view.shown_scopes() == ["run0", "run1", "run3"]  # range=opt:sgd:sgd
+    assert "new" in [c.title for c in page.view.table.columns]
+    assert page.poll() is None  # unchanged since: nothing redrawn

@@ -88,6 +88,7 @@ class HparamsPage:
         self._busy = False
         self._configs: dict[str, dict[str, Any]] | None = None
         self._configs_at = 0.0
+        self.config_every = CONFIG_EVERY  # seconds between re-reads of the configs
         self._flat: dict[str, Any] = {}  # scope -> (config, flattened), for collect
         self._scopes_seen = 0
         self._loop = IOLoop.current()
@@ -126,7 +127,7 @@ class HparamsPage:
         """Fold in the new points (in a worker); a new ``Frame`` when anything changed."""
         new = self.book.refresh()
         scopes = len({s for s, _ in self.book.summaries}) if new else self._scopes_seen
-        due = time.monotonic() - self._configs_at >= CONFIG_EVERY
+        due = time.monotonic() - self._configs_at >= self.config_every
         changed = new > 0 or self.frame is None
         if self._configs is None or due or scopes != self._scopes_seen:
             configs = self.cfg.source.configs(self.query.scopes)
