@@ -12,6 +12,7 @@ from bokeh.models import Column, Row
 from streamvis.errors import InvalidArgumentError
 
 from ..address.layout import parse_layout
+from ..hparams import make_hparams_document
 from .app_config import AppConfig
 from .auth import TOKEN_PARAM
 from .index_page import index_root
@@ -77,4 +78,5 @@ def make_applications(cfg: AppConfig) -> dict[str, Application]:
     return {
         "/": Application(FunctionHandler(lambda doc: make_document(doc, cfg))),
         "/index": Application(FunctionHandler(lambda doc: make_document(doc, cfg, index=True))),
+        "/hparams": Application(FunctionHandler(lambda doc: make_hparams_document(doc, cfg, request_args(doc)))),
     }
