@@ -69,7 +69,9 @@ class PlotView:
         color_by: str | None = None,
         run_value: Callable[[str, str], Any] | None = None,
         x_mode: str | None = None,
+        smoothing_slider: bool = True,
     ) -> None:
+        """``smoothing_slider``: a line plot gets its own EMA slider (else the page's)."""
         self.spec, self.cell, self.limits = spec, cell, limits
         # x=wall|relative: drawn against each point's wall time (a datetime axis for wall).
         # The page's x= sets line plots; a scatter's x is a coordinate, so only its own
@@ -112,7 +114,7 @@ class PlotView:
         )
         self.smoothing = Smoothing(
             self.figure, self.layer, self.lines, glyph_kwargs=spec.glyph_kwargs,
-            position=cell.position, slider=self.is_line,
+            position=cell.position, slider=self.is_line and smoothing_slider,
         )
         self.filter_slider: FilterSlider | None = None
         if self.filtered:
