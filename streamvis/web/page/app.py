@@ -59,7 +59,7 @@ def _specs(cfg: AppConfig, layout: Layout) -> list[PlotSpec] | None:
     out = []
     for name in layout.plots:
         card = build_cards({name: columns.get(name, ["x", "y"])})[0]
-        out.append(specs_of(card)[0])
+        out.append(specs_of(card, scrolls=False)[0])
     return out
 
 

@@ -111,23 +111,30 @@ def _templates() -> dict[str, PlotSpec]:
     return dict(schema.plots)
 
 
+# the page scrolls: the wheel scrolls it (a plot zooms by its tools: box, wheel once picked)
+SCROLLS: dict[str, object] = {"active_scroll": None}
+
+
 def _exact(names: Sequence[str]) -> str:
     return "^(?:" + "|".join(re2.escape(n) for n in names) + ")$"
 
 
-def specs_of(card: Card) -> list[PlotSpec]:
-    """The plot specs of a card: one, or (a histogram) the histogram and its stat lines."""
+def specs_of(card: Card, *, scrolls: bool = True) -> list[PlotSpec]:
+    """The plot specs of a card: one, or (a histogram) the histogram and its stat lines.
+    ``scrolls``: on a page that scrolls (the wheel scrolls it, not the plots)."""
     t = _templates()
+    extra = SCROLLS if scrolls else {}
     if card.kind == "hist":
         hist = dataclasses.replace(
             t["hist"], name=f"{card.title} (histogram at a step)", name_pattern=_exact([card.name]),
-            filter_title="step", figure_kwargs={**t["hist"].figure_kwargs, "title": card.title},
+            filter_title="step",
+            figure_kwargs={**t["hist"].figure_kwargs, **extra, "title": card.title},
         )
         out = [hist]
         if card.stats:
             out.append(dataclasses.replace(
                 t["stats"], name=f"{card.title} min, max, mean", name_pattern=_exact(card.stats),
-                figure_kwargs={**t["stats"].figure_kwargs,
+                figure_kwargs={**t["stats"].figure_kwargs, **extra,
                                "title": f"{card.title}: {', '.join(HIST_STATS)}"},
             ))
         return out
@@ -136,6 +143,6 @@ def specs_of(card: Card) -> list[PlotSpec]:
     spec = dataclasses.replace(
         base, name=card.title, name_pattern=_exact([card.name]), x=x, y=y,
         filter_column=f[0] if f else None, filter_title=f[0] if f else None,
-        figure_kwargs={**base.figure_kwargs, "title": card.title},
+        figure_kwargs={**base.figure_kwargs, **extra, "title": card.title},
     )
     return [spec]

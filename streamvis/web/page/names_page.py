@@ -36,19 +36,16 @@ DISCOVER_S = 5.0  # seconds between listings of new names
 GRID_CSS = (":host { display: grid !important; grid-template-columns: repeat(auto-fill, "
             "minmax(420px, 1fr)); gap: 10px; width: 100%; }")
 TITLE_CSS = ":host { font-family: system-ui, sans-serif; font-size: 13px; color: #555; }"
-# Cards tell the server when they come into view (200 px early): each once.
+# The browser tells the server which cards are in view (or 200 px from it), as that changes.
 LAZY_JS = """
 const walk = (v, out) => { out.push(v); for (const c of (v.child_views ?? [])) walk(c, out); return out; };
+const inView = new Set();
 const obs = new IntersectionObserver((entries) => {
-  const add = [];
   for (const e of entries) {
-    if (e.isIntersecting) { add.push(e.target._sv_card); obs.unobserve(e.target); }
+    if (e.isIntersecting) inView.add(e.target._sv_card); else inView.delete(e.target._sv_card);
   }
-  if (add.length) {
-    const cur = seen.data.card.slice();
-    for (const a of add) if (!cur.includes(a)) cur.push(a);
-    seen.data = {card: cur};
-  }
+  const now = [...inView].sort();
+  if (now.join() !== seen.data.card.join()) seen.data = {card: now};
 }, {rootMargin: '200px'});
 const install = () => {
   for (const r of Object.values(Bokeh.index)) for (const v of walk(r, [])) {
@@ -168,12 +165,23 @@ class NamesPage:
             sec.root.visible = any(c.visible for c in sec.grid.children)
 
     def _on_seen(self, attr: str, old: object, new: Any) -> None:
-        """Cards came into view: make their plots and let them join the reads."""
+        """Cards came into view: make their plots and let them join the reads (the
+        document's model graph is walked once at the end, not once per change; the
+        changes are sent after that, so that every new model goes out whole)."""
+        doc = self.session.doc
+        doc.hold("combine")
+        try:
+            with doc.models.freeze():
+                self._activate(new)
+        finally:
+            doc.unhold()
+
+    def _activate(self, new: Any) -> None:
         views = []
         for key in list(new.get("card", [])) if isinstance(new, dict) else []:
             cv = self._by_key.get(str(key))
-            if cv is None or cv.active:
-                continue
+            if cv is None or cv.active or not cv.root.visible:
+                continue  # (a card the filter hides is drawn when shown and in view)
             cv.active = True
             made = []
             for spec in specs_of(cv.card):
@@ -227,4 +235,4 @@ class NamesPage:
         hists = {n for n in self._known if n.endswith(HIST_SUFFIX)}
         found = {n: c for n, c in found.items()
                  if not (n.rpartition(":")[2] in HIST_STATS and n.rpartition(":")[0] + HIST_SUFFIX in hists)}
-        self._add_cards(build_cards(found))
+        self._add_cards(build_cards(found))  # (in _applying: the model graph is frozen)
