@@ -13,15 +13,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bokeh.models import CustomJS, Row
+from bokeh.models import Column, CustomJS, Row
 from bokeh.models.widgets import Button, Div, Select, Slider, TextInput
 
 from .. import safe_html
 from ..address.page_url import PageUrl, reload_with_js
+from ..runs.runs_panel import PANEL_WIDTH
 from ..schema import X_MODES
 
 __all__ = ["Header", "COPY_LINK_JS", "HEADER_CSS"]
 
+WIDTH = PANEL_WIDTH  # the header sits above the runs panel
 HEADER_CSS = ":host { font-family: system-ui, sans-serif; font-size: 14px; }"
 # the address is kept current (page_url): copy it, and show it (the clipboard API needs a
 # secure context and the user's permission; the box works everywhere)
@@ -51,21 +53,23 @@ class Header:
         self.title = Div(
             text=(f"<b class='sv-log'>{safe_html.text(title)}</b> &nbsp; "
                   "<a class='sv-index' href='/index'>index</a>"),
-            name="page:title", stylesheets=[HEADER_CSS],
+            name="page:title", stylesheets=[HEADER_CSS], width=WIDTH - 10,
+            styles={"overflow": "hidden", "text-overflow": "ellipsis", "white-space": "nowrap"},
         )
         self.smoothing = Slider(start=0, end=0.99, step=0.01, value=smoothing,
-                                title="smoothing", name="page:smoothing", width=200)
+                                title="smoothing", name="page:smoothing", width=140)
         self.smoothing.on_change("value", self._smoothing_changed)  # (session debounces)
         modes: list[Any] = list(X_MODES)
         self.x_mode = Select(title="x", value=x_mode or "step", options=modes,
-                             name="page:x", width=110)
+                             name="page:x", width=100)
         self.x_mode.js_on_change("value", CustomJS(code=reload_with_js("x", "step")))
-        self.link = TextInput(value="", name="page:link", visible=False, width=420)
-        self.copy = Button(label="copy link", name="page:copy", width=90)
+        self.link = TextInput(value="", name="page:link", visible=False, width=WIDTH - 10)
+        self.copy = Button(label="copy link", name="page:copy", width=85, align="end")
         self.copy.js_on_event("button_click", CustomJS(args={"link": self.link, "button": self.copy},
                                                        code=COPY_LINK_JS))
-        self.root = Row(children=[self.title, self.smoothing, self.x_mode, self.copy, self.link],
-                        name="page:header", sizing_mode="stretch_width")
+        # above the runs panel, in its width: the plots keep the window's height
+        self.root = Column(children=[self.title, Row(children=[self.smoothing, self.x_mode, self.copy]),
+                                     self.link], name="page:header", width=WIDTH)
         self._applied = smoothing
 
     def _smoothing_changed(self, attr: str, old: object, new: object) -> None:

@@ -32,9 +32,9 @@ __all__ = ["NamesPage", "name_columns", "LAZY_JS", "CARD_HEIGHT", "DISCOVER_S"]
 
 log = logging.getLogger("streamvis.web")
 CARD_HEIGHT = 320  # px; a histogram's card holds two plots
-DISCOVER_S = 5.0  # seconds between listings of new names
+DISCOVER_S = 2.0  # seconds between listings of new names
 GRID_CSS = (":host { display: grid !important; grid-template-columns: repeat(auto-fill, "
-            "minmax(420px, 1fr)); gap: 10px; width: 100%; }")
+            "minmax(360px, 1fr)); gap: 10px; width: 100%; }")
 TITLE_CSS = ":host { font-family: system-ui, sans-serif; font-size: 13px; color: #555; }"
 # The browser tells the server which cards are in view (or 200 px from it), as that changes.
 LAZY_JS = """
@@ -44,7 +44,7 @@ const obs = new IntersectionObserver((entries) => {
   for (const e of entries) {
     if (e.isIntersecting) inView.add(e.target._sv_card); else inView.delete(e.target._sv_card);
   }
-  const now = [...inView].sort();
+  const now = [...inView].sort((a, b) => parseInt(a.slice(5)) - parseInt(b.slice(5)));
   if (now.join() !== seen.data.card.join()) seen.data = {card: now};
 }, {rootMargin: '200px'});
 const install = () => {
