@@ -92,18 +92,17 @@ def make_document(doc: Document, cfg: AppConfig, *, index: bool = False) -> None
             except Exception:  # the source is down: the banner says so; cards come later
                 columns = {}
             names = NamesPage(session, layout.name_filter, columns)
-            body = Row(children=[Column(children=[header.root, session.panel.runs_panel.root]),
-                             names.root], sizing_mode="stretch_width")
-            sizing = "stretch_width"  # the page scrolls
+            side = Column(children=[header.root, session.panel.runs_panel.root],
+                          sizing_mode="stretch_height")
+            body = Row(children=[side, names.root], sizing_mode="stretch_both")
         else:
             plots = grid(layout, [v.root for v in session.views])  # type: ignore[misc]
             side = Column(children=[header.root, session.panel.runs_panel.root],
                           sizing_mode="stretch_height")
             body = Row(children=[side, plots], sizing_mode="stretch_both")
-            sizing = "stretch_both"  # the plots fit the window
         # the address's source rides on the root's tags: in the document, never drawn
         doc.add_root(Column(children=[session.banner, body],
-                            tags=[session.page_url.source], sizing_mode=sizing))  # type: ignore[arg-type]
+                            tags=[session.page_url.source], sizing_mode="stretch_both"))
     doc.js_on_event("document_ready", session.panel.runs_panel.tick_click)
     if names is not None:
         doc.js_on_event("document_ready", names.lazy_js)

@@ -34,7 +34,11 @@ log = logging.getLogger("streamvis.web")
 CARD_HEIGHT = 320  # px; a histogram's card holds two plots
 DISCOVER_S = 2.0  # seconds between listings of new names
 GRID_CSS = (":host { display: grid !important; grid-template-columns: repeat(auto-fill, "
-            "minmax(360px, 1fr)); gap: 10px; width: 100%; }")
+            "minmax(360px, 1fr)); gap: 10px; width: 100%; flex-shrink: 0 !important; "
+            "height: auto !important; max-height: none !important; }")
+# in the scrolling column, sections and grids are as tall as their cards (Bokeh would
+# fit them to the column's height)
+TALL_CSS = ":host { flex-shrink: 0 !important; height: auto !important; max-height: none !important; }"
 TITLE_CSS = ":host { font-family: system-ui, sans-serif; font-size: 13px; color: #555; }"
 # The browser tells the server which cards are in view (or 200 px from it), as that changes.
 LAZY_JS = """
@@ -102,7 +106,8 @@ class _Section:
                              button_type="light", width=240)
         self.grid = Column(children=[], stylesheets=[GRID_CSS], sizing_mode="stretch_width",
                            name=f"grid:{self.label}")
-        self.root = Column(children=[self.toggle, self.grid], sizing_mode="stretch_width")
+        self.root = Column(children=[self.toggle, self.grid], sizing_mode="stretch_width",
+                           stylesheets=[TALL_CSS])
         self.toggle.on_change("active", self._toggled)
 
     def _toggled(self, attr: str, old: object, new: object) -> None:
@@ -129,9 +134,12 @@ class NamesPage:
                                 title="names", name="names:filter", width=360)
         self.filter.on_change("value", self._on_filter)
         self.message = Div(text="", name="names:message", stylesheets=[TITLE_CSS])
-        self.sections_box = Column(children=[], sizing_mode="stretch_width", name="names:sections")
+        self.sections_box = Column(children=[], sizing_mode="stretch_width", name="names:sections",
+                                   stylesheets=[TALL_CSS])
+        # the cards scroll beside the runs panel, which stays
         self.root = Column(children=[Row(children=[self.filter, self.message]), self.sections_box],
-                           sizing_mode="stretch_width", name="names:page", tags=[self.seen])
+                           sizing_mode="stretch_both", name="names:page", tags=[self.seen],
+                           styles={"overflow-y": "auto"})
         self.lazy_js = CustomJS(args={"seen": self.seen}, code=LAZY_JS)
         self._add_cards(build_cards(columns_of))
         session.doc.add_periodic_callback(self._discover, int(DISCOVER_S * 1000))
