@@ -294,6 +294,8 @@ class LiveSession:
         self.cursor = snap.cursor
         waiting_notes(self.views, self.layout, self.run_filter)
         self.rounds.maybe(set(range(first, len(self.views))))
+        if self._joining:  # cards seen meanwhile: now, not at the next poll
+            self.tick()
 
     def _snapshot(self) -> GroupSnapshot:
         self.panel.decode_link_runs()
@@ -347,6 +349,8 @@ class LiveSession:
         self.polls += 1
         if self.smoothing:  # the page's smoothing= : smoothed lines at once
             self.rounds.maybe(set(range(len(self.views))))
+        if self._joining:  # plots made meanwhile (cards seen): now, not at the next poll
+            self.tick()
 
     def _fetch(self, cursor: str) -> Poll:
         try:
