@@ -115,7 +115,7 @@ class LiveSession:
         v = PlotView(spec, cell, limits=self.cfg.limits, webgl=self.webgl,
                      color_by=self.layout.color_by, run_value=self.run_filter.value,
                      x_mode=self.layout.x_mode, smoothing_slider=slider)
-        v.smoothing.set_value(self.smoothing)
+        v.smoothing.set_value(self.smoothing if spec.smoothing is None else spec.smoothing)
         if self.layout.zoom is not None and v.is_line:
             v.figure.x_range.update(start=self.layout.zoom[0], end=self.layout.zoom[1])
             v.view_range = self.layout.zoom
@@ -146,7 +146,8 @@ class LiveSession:
         """The page's smoothing (the header's control): every plot, read again."""
         self.smoothing = value
         for v in [*self.views, *self._joining]:
-            v.smoothing.set_value(value)
+            if v.spec.smoothing is None:  # (a schema's own smoothing stays)
+                v.smoothing.set_value(value)
         self._later("smooth", partial(self.rounds.maybe, set(range(len(self.views)))), 100)
 
     # ---- plumbing ----------------------------------------------------------------
