@@ -20,7 +20,7 @@ QUICKSTART_LAYOUT = "rows=loss,lr;weights,cloud&width=2,1,1,1&height=1,1"
 def serve(
     web_uri: str,
     data: str,
-    schema_file: str,
+    schema_file: str | None,
     *,
     refresh: float,
     allow_origin: tuple[str, ...] = (),
@@ -40,15 +40,14 @@ def serve(
     """Serve the web app until interrupted (blocks). ``token``/``tls_ca`` are used
     when DATA is a data server (defaults: $STREAMVIS_TOKEN, $STREAMVIS_TLS_CA);
     ``web_token`` guards the pages (web/auth.py), ``tls_cert``/``tls_key`` serve HTTPS.
-    ``schema``: the already loaded SCHEMA_FILE, if the caller loaded it."""
+    ``schema``: the already loaded SCHEMA_FILE, if the caller loaded it; without either,
+    no schema (the page of every name; ``rows=`` names logged names)."""
     from streamvis.source import is_server_address, open_source
 
     from .page.auth import DEFAULT_COOKIE_DAYS
     from .page.server import DEFAULT_BUDGET, DEFAULT_MAX_LINES, build_server, check_tls_files
-    from .schema import load_schema
-
     if schema is None:
-        schema = load_schema(schema_file)  # validated before anything starts
+        schema = _schema(schema_file)  # validated before anything starts
     check_tls_files(tls_cert, tls_key)
     if is_server_address(data):
         source = open_source(data, token=token, tls_ca=tls_ca)
@@ -76,6 +75,7 @@ def serve(
             tls_cert=tls_cert,
             tls_key=tls_key,
             cookie_days=DEFAULT_COOKIE_DAYS if cookie_days is None else cookie_days,
+            log_name=data,
         )
         if callable(on_ready):
             on_ready()
@@ -90,7 +90,7 @@ def serve(
 @click.command("web-serve")
 @click.argument("web_uri")
 @click.argument("data")
-@click.argument("schema_file", type=click.Path(dir_okay=False))
+@click.argument("schema_file", type=click.Path(dir_okay=False), required=False)
 @click.option(
     "--refresh",
     default=1.0,
@@ -146,7 +146,7 @@ def serve(
 def web_serve_cmd(
     web_uri: str,
     data: str,
-    schema_file: str,
+    schema_file: str | None,
     refresh: float,
     allow_origin: tuple[str, ...],
     allow_host: tuple[str, ...],
@@ -161,18 +161,17 @@ def web_serve_cmd(
     web_cookie_days: float,
 ) -> None:
     """Serve live plots of DATA (a data server's host:port, or a log path) at WEB_URI
-    (host:port, e.g. 127.0.0.1:5006; 0.0.0.0:5006 accepts other machines), laid out
-    by SCHEMA_FILE (YAML) and the page URL."""
+    (host:port, e.g. 127.0.0.1:5006; 0.0.0.0:5006 accepts other machines): at / a plot
+    per logged name; SCHEMA_FILE (YAML, optional) names plots for ?rows=/cols= layouts."""
     from streamvis.source import is_loopback, reach_note
 
     from .page.auth import TOKEN_PARAM, resolve_web_token
     from .page.server import check_tls_files, parse_web_uri
-    from .schema import load_schema
 
     host, port = parse_web_uri(web_uri)
     web_token = resolve_web_token(web_token)
     tls = check_tls_files(tls_cert, tls_key)
-    schema = load_schema(schema_file)
+    schema = _schema(schema_file)
     url = f"{'https' if tls else 'http'}://{web_uri.split('://')[-1]}"
 
     def ready() -> None:
@@ -187,7 +186,8 @@ def web_serve_cmd(
                 "streamvis web app: warning: anyone who can reach this port sees every run; "
                 "consider --web-token (and --tls-cert/--tls-key)"
             )
-        click.echo(f"streamvis web app: open {url}/ (index) or {url}/?{example_layout(schema)}")
+        layouts = f" or {url}/?{example_layout(schema)}" if schema.plots else ""
+        click.echo(f"streamvis web app: open {url}/ (every name){layouts}; index: {url}/index")
         if web_token:
             click.echo(
                 f"streamvis web app: add {TOKEN_PARAM}=<token> to the first link you open "
@@ -213,6 +213,13 @@ def web_serve_cmd(
         schema=schema,
         cookie_days=web_cookie_days,
     )
+
+
+def _schema(schema_file: str | None) -> Any:
+    """The loaded SCHEMA_FILE, or no schema (no plots)."""
+    from .schema import Schema, load_schema
+
+    return load_schema(schema_file) if schema_file is not None else Schema(plots={}, source="<none>")
 
 
 def example_layout(schema: Any, per_row: int = 2, max_plots: int = 4) -> str:
@@ -280,8 +287,9 @@ def quickstart_cmd(port: int, path: str | None, steps: int, step_delay: float, s
         took = f", about {steps * step_delay:.0f} s" if step_delay > 0 else ""
         click.echo(f"streamvis quickstart: logging the demo ({steps} steps{took}) to {log}")
         click.echo(f"streamvis web app: listening on {web_uri} (local only)")
-        click.echo(f"open http://{web_uri}/?{QUICKSTART_LAYOUT}")
-        click.echo(f"(index of plots and runs: http://{web_uri}/index; Ctrl-C to stop)")
+        click.echo(f"open http://{web_uri}/")
+        click.echo(f"(a plot per logged name; the demo's layout: http://{web_uri}/?{QUICKSTART_LAYOUT}; index of plots "
+                   f"and runs: http://{web_uri}/index; Ctrl-C to stop)")
         # the demo starts once the page can be opened, so its end is said after the URL
         threading.Thread(target=demo, name="streamvis-demo", daemon=True).start()
 

@@ -19,6 +19,7 @@ plot (nested mappings merged key by key, the plot's own keys winning). Per plot:
     glyph_kwargs:  Bokeh glyph properties (line_width, size, alpha, ...); a scatter
                    with ``radius`` (data units) is drawn with circle()
     filter_opts:   {column, title}: a slider over that column's values
+    smoothing:     EMA weight in [0, 1) for this plot (overrides the page's smoothing=)
 
 Keys of older schemas (scope_pattern, group_pattern, glyph) are refused with a
 message naming what replaced them.
@@ -69,6 +70,7 @@ PLOT_KEYS = (
     "glyph_kwargs",
     "filter_opts",
     "x_mode",
+    "smoothing",
 )
 X_MODES = ("step", "wall", "relative")  # what x is drawn against: the x column, or wall time
 COLOR_KEYS = ("palette", "num_colors", "formula", "key_fun", "num_groups", "num_indices")
@@ -112,6 +114,7 @@ class PlotSpec:
     # color_key(key_fun, scope_ord, name_ord, index); None: use color.formula
     key_fun: str | None = None
     x_mode: str | None = None  # step | wall | relative; None: the page's x= (line plots)
+    smoothing: float | None = None  # this plot's EMA weight; None: the page's smoothing=
 
     @property
     def glyph_method(self) -> str:
@@ -334,6 +337,12 @@ def _parse_plot(name: str, raw: Mapping[str, Any]) -> PlotSpec:
     x_mode = raw.get("x_mode")
     if x_mode is not None and x_mode not in X_MODES:
         raise SchemaError(f"plot {name!r}, key 'x_mode': {x_mode!r} is not one of {', '.join(X_MODES)}")
+    smoothing = raw.get("smoothing")
+    if smoothing is not None and (
+        isinstance(smoothing, bool) or not isinstance(smoothing, int | float) or not 0 <= smoothing < 1
+    ):
+        raise SchemaError(f"plot {name!r}, key 'smoothing': an EMA weight in [0, 1) is required, "
+                          f"got {smoothing!r}")
     spec = PlotSpec(
         name=name,
         name_pattern=pattern,
@@ -349,6 +358,7 @@ def _parse_plot(name: str, raw: Mapping[str, Any]) -> PlotSpec:
         figure_submodels=fig_kw.submodels,
         key_fun=None if key_fun is None else parse_key_fun(key_fun, f"plot {name!r}, key 'color.key_fun'"),
         x_mode=x_mode,
+        smoothing=None if smoothing is None else float(smoothing),
     )
     _check_bokeh_kwargs(name, spec)
     return spec

@@ -184,7 +184,7 @@ def test_every_string_through_every_surface_stays_text(served: dict[str, Any]) -
     texts = "\n".join(page.evaluate(TEXT_JS))
     assert MARKUP[0].text in texts  # a key with markup, shown as text
     opens = page.evaluate(OPEN_LINKS_JS)  # the rows' links (escaped by their template)
-    assert opens and all(u.startswith(f"{url}/?rows=all&scopes=%5E") for u in opens), opens[:3]
+    assert opens and all(u.startswith(f"{url}/?scopes=%5E") for u in opens), opens[:3]  # (issue 21: every name)
     # the main page of each batch of runs: panel (columns, cells, colour-by options),
     # legend, titles, and hover over each batch's lines
     hovered: set[str] = set()
@@ -264,6 +264,64 @@ def _hover_lines(page: Any, heights: list[float]) -> list[str]:
             continue
         shown += page.evaluate(TOOLTIP_JS)
     return shown
+
+
+# every card's title as the page holds it: a placeholder's HTML, or a drawn plot's title text
+CARD_TITLES_JS = """() => { try { const doc = Bokeh.documents[0]; const out = {html: [], text: [], sections: []};
+  const box = doc.get_model_by_name('names:sections');
+  if (!box) return null;
+  for (const sec of box.children) {
+    out.sections.push(sec.children[0].label);
+    for (const card of sec.children[1].children) {
+      const first = card.children[0];
+      if (first.text !== undefined) { out.html.push(first.text); continue; }
+      const walk = (m) => { if (m.title !== undefined && m.renderers !== undefined) out.text.push(m.title.text);
+                            for (const c of (m.children ?? [])) walk(c); };
+      for (const c of card.children) walk(c);
+    }
+  }
+  return out; } catch (e) { return null; } }"""
+
+
+def test_the_page_of_every_name_keeps_names_as_text(served: dict[str, Any]) -> None:
+    """Issue 21's surfaces: section titles and card titles from hostile names, a slider
+    titled by a hostile column, the name filter box (a hostile filter, a bad one, and one
+    in the address)."""
+    page, url = served["page"], served["url"]
+    _open(page, f"{url}/?{urllib.parse.urlencode({'scopes': '^h[0-9][0-9][mc]$'})}")
+    wait_for(lambda: page.evaluate(CARD_TITLES_JS) is not None, timeout=20, interval=0.1)
+    page.mouse.move(900, 500)
+    for _ in range(40):  # scroll through: cards are drawn (canvas titles, sliders) as seen
+        page.mouse.wheel(0, 500)
+        page.wait_for_timeout(50)
+    _clean(page, "every name")
+    got = page.evaluate(CARD_TITLES_JS)
+    texts = "\n".join(page.evaluate(TEXT_JS))
+    for h in MARKUP:
+        name = f"m {h.text}"
+        if "name" in served["refused"] and h.label in served["refused"]["name"]:
+            continue
+        # a card per hostile name: its title as text (escaped in a placeholder, or the
+        # canvas title of a drawn plot)
+        assert _escaped(name) in got["html"] or name in got["text"], (h.label, got)
+        head, sep, _ = name.partition("/")
+        if sep and head:  # a section named by the part before '/': a button's text
+            assert any(lbl.endswith(f" {head}/") for lbl in got["sections"]), (h.label, got["sections"])
+            assert f"{head}/" in texts
+    # the filter box: a hostile (valid) pattern, then a hostile bad one: one line, as text
+    box = page.get_by_placeholder("filter names (RE2), Enter")
+    for text in (MARKUP[0].text, "(" + MARKUP[1].text):
+        box.fill(text)
+        box.press("Enter")
+        page.wait_for_timeout(300)
+        _clean(page, f"filter {text[:20]}")
+    msg = "() => Bokeh.documents[0].get_model_by_name('names:message').text"
+    wait_for(lambda: "bad regex" in page.evaluate(msg), timeout=60, interval=0.2)  # (after the drawing)
+    assert "<script" not in page.evaluate(msg)  # escaped
+    # a hostile names= in the address: the page or its error page, clean
+    for value in (MARKUP[2].text, "(" + MARKUP[3].text):
+        _open(page, f"{url}/?{urllib.parse.urlencode({'names': value, 'scopes': '^h0[0-2]m$'})}")
+        _clean(page, f"names= {value[:20]}")
 
 
 def test_every_url_parameter_with_every_payload(served: dict[str, Any]) -> None:

@@ -36,14 +36,15 @@ def free_port() -> int:
 class WebServer:
     """The web app served from a thread with its own event loop."""
 
-    def __init__(self, log_path: str, schema_path: str | os.PathLike[str], **kw: Any) -> None:
+    def __init__(self, log_path: str, schema_path: str | os.PathLike[str] | None, **kw: Any) -> None:
+        """``schema_path`` None: no schema (the page of every name)."""
         from streamvis.source import LocalSource
-        from streamvis.web.schema import load_schema
+        from streamvis.web.schema import Schema, load_schema
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.source = LocalSource.open(log_path)
-        self.schema = load_schema(schema_path)
+        self.schema = load_schema(schema_path) if schema_path is not None else Schema(plots={})
         self.kw = kw
         self._ready = threading.Event()
         self._error: BaseException | None = None

@@ -113,7 +113,7 @@ def test_quickstart_streams_the_demo(tmp_path, page, procs):
     try:
         line = _wait_line(proc, "open http://")
         url = line.split("open ", 1)[1].strip()
-        assert url.startswith(f"http://localhost:{port}/?rows=")
+        assert url == f"http://localhost:{port}/"  # the page of every name (issue 21)
         open_page(page, url.replace("localhost", "127.0.0.1"))
         count = (
             f"() => {{ const g = ({LINES_JS})(0); if (!g) return 0;"

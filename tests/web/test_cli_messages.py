@@ -149,3 +149,13 @@ def test_quickstart_options_are_in_its_help_and_the_readme():
     assert "quickstart.sh --port" in readme
     bad = CliRunner().invoke(quickstart_cmd, ["--port", "70000"])
     assert bad.exit_code == 2 and "70000" in bad.output
+
+
+def test_web_serve_needs_no_schema(procs, log_path, store):
+    """Issue 21: without SCHEMA_FILE web-serve starts and points at the page of every
+    name (the page itself: test_browser_names)."""
+    port = free_port()
+    lines = _startup_lines(procs, ["web-serve", f"127.0.0.1:{port}", log_path], _env(), "open http://")
+    text = "\n".join(lines)
+    assert f"open http://127.0.0.1:{port}/ (every name); index: http://127.0.0.1:{port}/index" in text
+    assert "?rows=" not in text  # no schema: no example layout of its plots

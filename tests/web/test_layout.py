@@ -69,7 +69,6 @@ def test_same_plot_twice_is_allowed():
 @pytest.mark.parametrize(
     "args, words",
     [
-        (q(), ["exactly one", "rows", "cols", "A, B, C, D"]),
         (q(rows="A", cols="B"), ["exactly one"]),
         (q(rows="A,Z"), ["unknown plot 'Z'", "A, B, C, D"]),
         (q(rows="A,;B"), ["empty plot name", "A, B, C, D"]),
@@ -89,7 +88,7 @@ def test_same_plot_twice_is_allowed():
         (q(rows=["A", "B"]), ["'rows' is given 2 times"]),
     ],
 )
-def test_bad_parameters_explain(args, words):
+def test_bad_parameters_explain(args, words):  # (no rows/cols: test_no_layout_is_every_name)
     with pytest.raises(LayoutError) as info:
         parse_layout(args, SCHEMA)
     for w in words:
@@ -131,3 +130,38 @@ def test_cells_tile_the_page(mode, groups, data):
             assert along == pytest.approx(w / sum(ws))
             assert across == pytest.approx(per_group[gi] / sum(per_group))
         k += len(g)
+
+
+def test_no_layout_is_every_name():
+    """Without rows=/cols= the page shows every logged name (issue 21): names= filters."""
+    lay = parse_layout(q(), SCHEMA)
+    assert lay.mode == "names" and lay.cells == () and lay.name_filter is None
+    lay = parse_layout(q(names=["^train/"], smoothing="0.6", zoom="1,5", x="wall"), SCHEMA)
+    assert (lay.name_filter, lay.smoothing, lay.zoom, lay.x_mode) == ("^train/", 0.6, (1.0, 5.0), "wall")
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (q(smoothing="abc"), ["'smoothing=abc'", "[0, 1)"]),
+        (q(smoothing="1"), ["'smoothing=1'", "[0, 1)"]),
+        (q(rows="A", smoothing="nan"), ["'smoothing=nan'"]),
+        (q(zoom="5,1"), ["'zoom=5,1'", "LO < HI"]),
+        (q(names=["(bad"]), ["names", "(bad"]),
+        (q(names=["a", "b"]), ["'names' is given 2 times"]),
+        (q(width="1"), ["'width=' sizes"]),
+    ],
+)
+def test_bad_page_controls_are_one_line(args, words):
+    with pytest.raises(LayoutError) as info:
+        parse_layout(args, SCHEMA)
+    assert "\n" not in str(info.value)
+    for w in words:
+        assert w in str(info.value), (w, str(info.value))
+
+
+def test_rows_name_logged_names_without_a_schema():
+    from streamvis.web.schema import Schema
+
+    lay = parse_layout(q(rows="loss,lr;train/acc"), Schema(plots={}))
+    assert lay.plots == ["loss", "lr", "train/acc"] and lay.groups == (("loss", "lr"), ("train/acc",))

@@ -141,3 +141,13 @@ def test_load_errors(tmp_path):
 def test_plot_name_with_separator_rejected():
     with pytest.raises(SchemaError, match="without"):
         parse({"a,b": {"columns": ["x", "y"]}})
+
+
+def test_a_plot_may_set_its_own_smoothing():
+    """Issue 21: the page's smoothing= sets every plot unless its schema entry says its own."""
+    from streamvis.web.schema import SchemaError, parse_schema
+
+    schema = parse_schema({"a": {"columns": ["x", "y"], "smoothing": 0.9}, "b": {"columns": ["x", "y"]}})
+    assert schema.plot("a").smoothing == 0.9 and schema.plot("b").smoothing is None
+    with pytest.raises(SchemaError, match="'smoothing'.*\\[0, 1\\).*1.5"):
+        parse_schema({"a": {"columns": ["x", "y"], "smoothing": 1.5}})

@@ -10,7 +10,12 @@ once per plot in layout order (an empty value keeps the schema's pattern);
 ``webgl=auto|on|off`` (auto: WebGL unless the browser renders it in software);
 ``where=`` runs selected by config (see ``streamvis.web.where``); ``color_by=KEY``
 runs coloured by a config value; ``x=step|wall|relative``; the runs panel's state
-``find=``, ``filter=``, ``hide=``/``show=`` (``streamvis.web.page_url``).
+``find=``, ``filter=``, ``hide=``/``show=`` (``streamvis.web.page_url``); the header's
+``smoothing=W`` (EMA weight in [0, 1), every plot) and ``zoom=LO,HI`` (line plots' x).
+
+Without ``rows``/``cols`` the page shows every logged name (mode ``names``): then
+``names=REGEX`` is given at most once and filters the cards. Without a schema
+(``Schema.plots`` empty), ``rows``/``cols`` name logged names instead of plots.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import difflib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from streamvis.errors import InvalidArgumentError
 
@@ -42,7 +48,7 @@ AXIS_MODES = ("lin", "xlog", "ylog", "xylog")
 MAX_PLOTS = 32  # plots per page: each is built on the server's event loop (~40 ms apiece)
 PARAMS = (
     "rows", "cols", "width", "height", "axes", "scopes", "names", "webgl", "where", "color_by", "x",
-    *PANEL_PARAMS,
+    "smoothing", "zoom", *PANEL_PARAMS,
 )
 WEBGL_MODES = ("auto", "on", "off")
 
@@ -78,7 +84,7 @@ class Cell:
 class Layout:
     """A parsed page: ``groups`` are the rows (or columns) of plot names."""
 
-    mode: str  # "rows" or "cols"
+    mode: str  # "rows", "cols" or "names" (every logged name, no groups)
     groups: tuple[tuple[str, ...], ...]
     outer: tuple[float, ...]  # fraction per row (rows mode) or column (cols mode)
     inner: tuple[tuple[float, ...], ...]  # fractions within each group
@@ -90,6 +96,9 @@ class Layout:
     color_by: str | None = None  # a config key: runs coloured by its value
     x_mode: str | None = None  # step | wall | relative; None: each plot's own (step)
     panel: tuple[tuple[str, str], ...] = ()  # the runs panel's state: (find|filter|hide|show, value)
+    smoothing: float = 0.0  # the page's EMA weight (0: raw lines)
+    zoom: tuple[float, float] | None = None  # line plots' x range on open
+    name_filter: str | None = None  # names mode: the cards' names=REGEX
 
     @property
     def plots(self) -> list[str]:
@@ -141,10 +150,10 @@ def _groups(key: str, text: str, schema: Schema) -> tuple[tuple[str, ...], ...]:
             raise LayoutError(
                 f"'{key}={text}' has an empty plot name; separate plots with ',' and "
                 f"{'rows' if key == 'rows' else 'columns'} with ';'. "
-                f"Plots: {', '.join(schema.plots)}"
+                + (f"Plots: {', '.join(schema.plots)}" if schema.plots else "Give logged names.")
             )
         for n in names:
-            if n not in schema.plots:
+            if schema.plots and n not in schema.plots:
                 raise LayoutError(
                     f"unknown plot {n!r} in '{key}'; the schema's plots are: "
                     f"{', '.join(schema.plots)}"
@@ -161,6 +170,82 @@ def _did_you_mean(key: str) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+def _smoothing(args: Mapping[str, Sequence[str]]) -> float:
+    text = _one(args, "smoothing")
+    if text is None:
+        return 0.0
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (0.0 <= value < 1.0):  # NaN fails too
+        raise LayoutError(
+            f"'smoothing={text}' is not an EMA weight; give a number in [0, 1), e.g. smoothing=0.6"
+        )
+    return value
+
+
+def _zoom(args: Mapping[str, Sequence[str]]) -> tuple[float, float] | None:
+    text = _one(args, "zoom")
+    if text is None:
+        return None
+    parts = text.split(",")
+    try:
+        lo, hi = (float(p) for p in parts) if len(parts) == 2 else (math.nan, math.nan)
+    except ValueError:
+        lo = hi = math.nan
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise LayoutError(f"'zoom={text}' is not an x range; give LO,HI with LO < HI, e.g. zoom=0,500")
+    return lo, hi
+
+
+def _common(args: Mapping[str, Sequence[str]]) -> dict[str, object]:
+    """The parameters every page takes (runs, colours, x, smoothing, zoom, the panel's)."""
+    scopes = _one(args, "scopes")
+    if scopes is not None:
+        try:
+            check_regex(scopes, "scopes")
+        except InvalidArgumentError as exc:
+            raise LayoutError(str(exc)) from None
+    webgl = _one(args, "webgl")
+    if webgl is not None and webgl not in WEBGL_MODES:
+        raise LayoutError(f"'webgl={webgl}' is not a mode; allowed: {', '.join(WEBGL_MODES)}")
+    where_text = _one(args, "where")
+    try:
+        where = tuple(parse_where(where_text)) if where_text is not None else ()
+    except InvalidArgumentError as exc:
+        raise LayoutError(str(exc)) from None
+    color_by = _one(args, "color_by")
+    if color_by is not None and not color_by.strip():
+        raise LayoutError("'color_by=' needs a config key, e.g. color_by=opt or color_by=optim.lr")
+    x_mode = _one(args, "x")
+    if x_mode is not None and x_mode not in X_MODES:
+        raise LayoutError(f"'x={x_mode}' is not an x mode; allowed: {', '.join(X_MODES)}")
+    panel = tuple((k, v) for k in PANEL_PARAMS if (v := _one(args, k)) is not None)
+    if "hide" in dict(panel) and "show" in dict(panel):
+        raise LayoutError("give one of 'hide=' and 'show=' (the runs panel writes one of them)")
+    return {
+        "scopes": scopes or None, "webgl": webgl, "where": where, "where_text": where_text,
+        "color_by": color_by.strip() if color_by else None, "x_mode": x_mode, "panel": panel,
+        "smoothing": _smoothing(args), "zoom": _zoom(args),
+    }
+
+
+def _names_page(args: Mapping[str, Sequence[str]]) -> Layout:
+    """No rows/cols: every logged name, ``names=`` (once) filtering the cards."""
+    for key in ("width", "height", "axes"):
+        if key in args:
+            raise LayoutError(f"'{key}=' sizes the plots of rows= or cols=; give one of them too")
+    pattern = _one(args, "names")
+    if pattern:
+        try:
+            check_regex(pattern, "names (the name filter)")
+        except InvalidArgumentError as exc:
+            raise LayoutError(str(exc)) from None
+    common: dict[str, Any] = _common(args)
+    return Layout("names", (), (), (), (), name_filter=pattern or None, **common)
+
+
 def parse_layout(args: Mapping[str, Sequence[str]], schema: Schema) -> Layout:
     """Parse URL query arguments (each key to its list of values) into a Layout."""
     unknown = [k for k in args if k not in PARAMS and not k.startswith("bokeh-")]
@@ -168,10 +253,12 @@ def parse_layout(args: Mapping[str, Sequence[str]], schema: Schema) -> Layout:
         raise LayoutError(f"unknown parameter {unknown[0]!r}{_did_you_mean(unknown[0])}; "
                           f"allowed: {', '.join(PARAMS)}")
     rows, cols = _one(args, "rows"), _one(args, "cols")
-    if (rows is None) == (cols is None):
+    if rows is None and cols is None:
+        return _names_page(args)
+    if rows is not None and cols is not None:
         raise LayoutError(
-            "give exactly one of 'rows' and 'cols', e.g. ?rows=A,B;C or ?cols=A,B;C; "
-            f"the schema's plots are: {', '.join(schema.plots)}"
+            "give exactly one of 'rows' and 'cols' (or neither: every logged name), e.g. ?rows=A,B;C or ?cols=A,B;C"
+            + (f"; the schema's plots are: {', '.join(schema.plots)}" if schema.plots else "")
         )
     mode = "rows" if rows is not None else "cols"
     text = rows if rows is not None else cols
@@ -219,31 +306,7 @@ def parse_layout(args: Mapping[str, Sequence[str]], schema: Schema) -> Layout:
                 check_regex(pat, f"names (plot {i + 1}, {[p for g in groups for p in g][i]!r})")
             except InvalidArgumentError as exc:
                 raise LayoutError(str(exc)) from None
-    scopes = _one(args, "scopes")
-    if scopes is not None:
-        try:
-            check_regex(scopes, "scopes")
-        except InvalidArgumentError as exc:
-            raise LayoutError(str(exc)) from None
-
-    webgl = _one(args, "webgl")
-    if webgl is not None and webgl not in WEBGL_MODES:
-        raise LayoutError(f"'webgl={webgl}' is not a mode; allowed: {', '.join(WEBGL_MODES)}")
-    where_text = _one(args, "where")
-    try:
-        where = tuple(parse_where(where_text)) if where_text is not None else ()
-    except InvalidArgumentError as exc:
-        raise LayoutError(str(exc)) from None
-    color_by = _one(args, "color_by")
-    if color_by is not None and not color_by.strip():
-        raise LayoutError("'color_by=' needs a config key, e.g. color_by=opt or color_by=optim.lr")
-    x_mode = _one(args, "x")
-    if x_mode is not None and x_mode not in X_MODES:
-        raise LayoutError(f"'x={x_mode}' is not an x mode; allowed: {', '.join(X_MODES)}")
-
-    panel = tuple((k, v) for k in PANEL_PARAMS if (v := _one(args, k)) is not None)
-    if "hide" in dict(panel) and "show" in dict(panel):
-        raise LayoutError("give one of 'hide=' and 'show=' (the runs panel writes one of them)")
+    common: dict[str, Any] = _common(args)
 
     cells = []
     pos, offset = 0, 0.0
@@ -271,17 +334,4 @@ def parse_layout(args: Mapping[str, Sequence[str]], schema: Schema) -> Layout:
             along += f
             pos += 1
         offset += outer[gi]
-    return Layout(
-        mode,
-        groups,
-        outer,
-        inner,
-        tuple(cells),
-        scopes or None,
-        webgl,
-        where,
-        where_text,
-        color_by.strip() if color_by else None,
-        x_mode,
-        panel,
-    )
+    return Layout(mode, groups, outer, inner, tuple(cells), **common)

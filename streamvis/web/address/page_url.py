@@ -1,6 +1,8 @@
 """The page's address follows what the runs panel changes, so a comparison is a link.
 
-The panel's state goes into four parameters beside the layout's own: ``find=`` (the
+The header's controls write ``smoothing=``, ``names=`` (the name filter) and ``zoom=``
+into the same address (``PageUrl.set``), so the address is always the whole view and
+"copy link" copies it. The panel's state goes into four parameters beside the layout's own: ``find=`` (the
 search text), ``filter=`` (the filter box, ``where=`` grammar: it lists rows, while
 ``where=`` decides which runs the page reads at all), and one of ``hide=`` (these runs
 unticked; runs that start later are shown) or, after "only these", ``show=`` (only
@@ -20,7 +22,7 @@ from urllib.parse import quote, urlencode
 
 from bokeh.models import ColumnDataSource, CustomJS
 
-__all__ = ["PANEL_PARAMS", "PageUrl", "REPLACE_STATE_JS", "COLOR_BY_JS"]
+__all__ = ["PANEL_PARAMS", "PageUrl", "REPLACE_STATE_JS", "COLOR_BY_JS", "reload_with_js"]
 
 PANEL_PARAMS = ("find", "filter", "hide", "show")
 
@@ -31,14 +33,20 @@ if (q !== null && q !== undefined && q !== '' && window.location.search !== q) {
 }
 """
 
-COLOR_BY_JS = """
+def reload_with_js(param: str, default: str = "") -> str:
+    """JS for a widget's change: reload the page with ``param=`` its value (none when
+    empty or ``default``): what is decided as the page is built (colours, x axes)."""
+    return f"""
 const u = new URL(window.location.href);
-if (cb_obj.value) { u.searchParams.set('color_by', cb_obj.value); }
-else { u.searchParams.delete('color_by'); }
+if (cb_obj.value && cb_obj.value !== {default!r}) {{ u.searchParams.set({param!r}, cb_obj.value); }}
+else {{ u.searchParams.delete({param!r}); }}
 // URLSearchParams writes ',' and ';' (the layout's separators) as %2C and %3B
 const to = u.toString().replace(/%2C/gi, ',').replace(/%3B/gi, ';');
-if (to !== window.location.href) { window.location.assign(to); }
+if (to !== window.location.href) {{ window.location.assign(to); }}
 """
+
+
+COLOR_BY_JS = reload_with_js("color_by")
 
 
 class PageUrl:
@@ -49,6 +57,16 @@ class PageUrl:
                      if k not in PANEL_PARAMS and not k.startswith("bokeh-")}
         self.source = ColumnDataSource(data={"query": [""]}, name="page:url")
         self.source.js_on_change("data", CustomJS(code=REPLACE_STATE_JS))
+        self._panel: dict[str, str | None] = {}
+
+    def set(self, key: str, value: str | None) -> None:
+        """A page parameter the header changed (``smoothing``, ``names``, ``zoom``):
+        into the address (None or "": out of it)."""
+        if value:
+            self.base[key] = [value]
+        else:
+            self.base.pop(key, None)
+        self.update(self._panel)
 
     def query(self, panel: Mapping[str, str | None]) -> str:
         """``?...``: the layout's arguments as given, then the panel's (empty ones left out)."""
@@ -58,6 +76,7 @@ class PageUrl:
 
     def update(self, panel: Mapping[str, str | None]) -> None:
         """Point the browser's address at this state (when it changed)."""
+        self._panel = dict(panel)
         q = self.query(panel)
         if self.text != q:
             self.source.data = {"query": [q]}

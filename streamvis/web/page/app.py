@@ -11,12 +11,16 @@ from bokeh.models import Column, Row
 
 from streamvis.errors import InvalidArgumentError
 
-from ..address.layout import parse_layout
+from ..address.layout import Layout, parse_layout
 from ..hparams import make_hparams_document
+from ..schema import PlotSpec
 from .app_config import AppConfig
 from .auth import TOKEN_PARAM
+from .catalog import build_cards, specs_of
+from .header import Header
 from .index_page import index_root
 from .index_times import fill_last_updates
+from .names_page import NamesPage, name_columns
 from .pages import error_page, grid
 from .session import LiveSession
 from .webgl import probe_js, use_webgl
@@ -44,11 +48,28 @@ def request_cookies(doc: Document) -> dict[str, str]:
     return {str(k): str(v) for k, v in dict(cookies).items()}
 
 
+def _specs(cfg: AppConfig, layout: Layout) -> list[PlotSpec] | None:
+    """Without a schema, the plot of each name ``rows=``/``cols=`` names (None: the
+    schema's plots)."""
+    if cfg.schema.plots:
+        return None
+    try:
+        columns = name_columns(cfg.source, layout.scopes, only=set(layout.plots))
+    except Exception:  # the source is down: lines, until the data says otherwise
+        columns = {}
+    out = []
+    for name in layout.plots:
+        card = build_cards({name: columns.get(name, ["x", "y"])})[0]
+        out.append(specs_of(card, scrolls=False)[0])
+    return out
+
+
 def make_document(doc: Document, cfg: AppConfig, *, index: bool = False) -> None:
-    """Fill ``doc``: the index page, an error page, or the live plots of a layout."""
+    """Fill ``doc``: the index page, an error page, the page of every name, or the live
+    plots of a layout."""
     doc.title = "streamvis"
     args = request_args(doc)
-    if index or not args:
+    if index:
         page = index_root(cfg.source, cfg.schema)
         doc.add_root(page.root)
         fill_last_updates(doc, cfg, page.table, page.groups)
@@ -59,14 +80,33 @@ def make_document(doc: Document, cfg: AppConfig, *, index: bool = False) -> None
         doc.add_root(error_page(str(exc), cfg.schema))
         return
     webgl, probe = use_webgl(layout.webgl or cfg.webgl, request_cookies(doc))
+    names = None
     with doc.models.freeze():
-        session = LiveSession(doc, cfg, layout, webgl=webgl, args=args)
-        plots = grid(layout, [v.root for v in session.views])  # type: ignore[misc]
-        body = Row(children=[session.panel.runs_panel.root, plots], sizing_mode="stretch_both")
+        session = LiveSession(doc, cfg, layout, webgl=webgl, args=args,
+                              specs=None if layout.mode == "names" else _specs(cfg, layout))
+        header = Header(title=cfg.log_name, smoothing=layout.smoothing, x_mode=layout.x_mode,
+                        page_url=session.page_url, on_smoothing=session.set_smoothing)
+        session.on_zoom = header.zoomed
+        if layout.mode == "names":
+            try:
+                columns = name_columns(cfg.source, layout.scopes)
+            except Exception:  # the source is down: the banner says so; cards come later
+                columns = {}
+            names = NamesPage(session, layout.name_filter, columns)
+            side = Column(children=[header.root, session.panel.runs_panel.root],
+                          sizing_mode="stretch_height")
+            body = Row(children=[side, names.root], sizing_mode="stretch_both")
+        else:
+            plots = grid(layout, [v.root for v in session.views])  # type: ignore[misc]
+            side = Column(children=[header.root, session.panel.runs_panel.root],
+                          sizing_mode="stretch_height")
+            body = Row(children=[side, plots], sizing_mode="stretch_both")
         # the address's source rides on the root's tags: in the document, never drawn
-        doc.add_root(Column(children=[session.banner, body], tags=[session.page_url.source],
-                            sizing_mode="stretch_both"))
+        doc.add_root(Column(children=[session.banner, body],
+                            tags=[session.page_url.source], sizing_mode="stretch_both"))
     doc.js_on_event("document_ready", session.panel.runs_panel.tick_click)
+    if names is not None:
+        doc.js_on_event("document_ready", names.lazy_js)
     if probe:
         doc.js_on_event("document_ready", probe_js())
     doc.on_session_destroyed(lambda _ctx: session.close())
@@ -74,7 +114,7 @@ def make_document(doc: Document, cfg: AppConfig, *, index: bool = False) -> None
 
 
 def make_applications(cfg: AppConfig) -> dict[str, Application]:
-    """``/`` (plots, or the index without parameters) and ``/index``."""
+    """``/`` (plots of a layout, or every name without ``rows=``/``cols=``) and ``/index``."""
     return {
         "/": Application(FunctionHandler(lambda doc: make_document(doc, cfg))),
         "/index": Application(FunctionHandler(lambda doc: make_document(doc, cfg, index=True))),

@@ -37,6 +37,7 @@ class AppConfig:
     refresh: float = 1.0  # seconds between polls
     limits: PlotLimits = field(default_factory=PlotLimits)
     webgl: str = "auto"  # the default of the page's webgl= parameter
+    log_name: str = "streamvis"  # what the pages' headers call the data (DATA)
     executor: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(
             max_workers=4, thread_name_prefix="streamvis-web"

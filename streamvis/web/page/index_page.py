@@ -3,7 +3,7 @@
 One row per run: the run, the names it logged, its start time (a ``start-time`` /
 ``start_time`` config value, as a date), its last update (filled in after the page
 opens: ``index_times``) and its config's keys as columns (nested keys as ``a.b``).
-Each row links to a page of all plots with that run alone; ticking rows builds a link
+Each row links to the page of every name with that run alone; ticking rows builds a link
 to a page with exactly the ticked runs (a ``scopes=`` pattern when it fits in one,
 else every run with just the ticked ones shown: ``show=``, see ``run_selection``), and
 the search box narrows the table.
@@ -37,24 +37,19 @@ START_KEYS = ("start-time", "start_time", "start")
 OPEN = '<a href="<%- value %>">open</a>'  # <%- %>: HTML-escaped by the template
 
 
-def _all_plots(schema: Schema) -> str:
-    plots = list(schema.plots)
-    return ";".join(",".join(plots[i : i + 2]) for i in range(0, len(plots), 2))
-
-
 def _page_of(schema: Schema, scopes: list[str]) -> str:
+    """The page of every name (no schema needed) with these runs alone."""
     pattern = "^(?:" + "|".join(_re_escape(s) for s in scopes) + ")$"
-    return "/?" + urllib.parse.urlencode({"rows": _all_plots(schema), "scopes": pattern}, safe=",;")
+    return "/?" + urllib.parse.urlencode({"scopes": pattern}, safe=",;")
 
 
 def ticked_link(schema: Schema, picked: list[str], scopes: list[str]) -> str:
-    """A page of all plots with the ``picked`` runs: read alone (``scopes=``) when the
-    pattern fits, else ticked among all (``show=``, any number of runs)."""
+    """The page of every name with the ``picked`` runs: read alone (``scopes=``) when
+    the pattern fits, else ticked among all (``show=``, any number of runs)."""
     url = _page_of(schema, picked)
     if len(urllib.parse.parse_qs(url[2:]).get("scopes", [""])[0]) <= MAX_PATTERN_LENGTH:
         return url
-    query = {"rows": _all_plots(schema), "show": encode_runs(picked, scopes)}
-    return "/?" + urllib.parse.urlencode(query, safe=",;")
+    return "/?" + urllib.parse.urlencode({"show": encode_runs(picked, scopes)}, safe=",;")
 
 
 def _date(v: Any) -> Any:

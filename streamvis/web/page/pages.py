@@ -66,11 +66,16 @@ def grid(layout: Layout, cells: Sequence[LayoutDOM]) -> LayoutDOM:
 
 
 def example_links(schema: Schema, scope: str | None = None) -> list[tuple[str, str]]:
-    """(label, relative URL) pairs: every plot two to a row, and each plot alone."""
+    """(label, relative URL) pairs: every name (no schema needed), every plot two to a
+    row, and each plot alone."""
     plots = list(schema.plots)
     rows = ";".join(",".join(plots[i : i + 2]) for i in range(0, len(plots), 2))
     extra = {"scopes": f"^{_re_escape(scope)}$"} if scope is not None else {}
-    links = [("all plots", "/?" + urllib.parse.urlencode({"rows": rows, **extra}, safe=",;"))]
+    every = "/" + ("?" + urllib.parse.urlencode(extra) if extra else "")
+    if not plots:
+        return [("every name", every)]
+    links = [("every name", every),
+             ("all plots", "/?" + urllib.parse.urlencode({"rows": rows, **extra}, safe=",;"))]
     for p in plots:
         links.append((p, "/?" + urllib.parse.urlencode({"rows": p, **extra}, safe=",;")))
     return links
@@ -91,19 +96,21 @@ def _links_html(links: list[tuple[str, str]]) -> str:
 
 def error_page(message: str, schema: Schema) -> Div:
     """A readable message for bad page parameters: what was wrong and what is allowed."""
-    plots = ", ".join(safe_html.text(p) for p in schema.plots)
+    plots = ", ".join(safe_html.text(p) for p in schema.plots) or "(no schema: name logged names)"
     body = f"""<div class="sv-page">
 <h1>streamvis: this page's parameters are not valid</h1>
 <p class="sv-error" style="color:#b00020;font-weight:600">{safe_html.text(message)}</p>
 <p><b>Plots in this schema:</b> {plots}</p>
-<p><b>Parameters:</b> exactly one of <code>rows=A,B;C</code> (rows split by ';', plots by ',')
+<p><b>Parameters:</b> none (every logged name, <code>names=REGEX</code> filtering them),
+or one of <code>rows=A,B;C</code> (rows split by ';', plots by ','; without a schema: logged names)
 or <code>cols=A,B;C</code>; <code>width</code> and <code>height</code>: positive numbers
 (rows mode: one width per plot, one height per row; cols mode: one width per column, one
 height per plot); <code>axes=lin,xlog,ylog,xylog</code> one per plot;
 <code>scopes=REGEX</code>; <code>names=REGEX</code> once per plot;
 <code>where=lr&lt;5e-4,opt=adam</code> (runs by config: KEY OP VALUE joined by ',', OP one of
 = != &lt; &lt;= &gt; &gt;= ~; write a '+' as %2B); <code>color_by=KEY</code>;
-<code>x=step|wall|relative</code>; <code>webgl=auto|on|off</code>; and what the runs
+<code>x=step|wall|relative</code>; <code>smoothing=W</code> (0 &lt;= W &lt; 1);
+<code>zoom=LO,HI</code>; <code>webgl=auto|on|off</code>; and what the runs
 panel writes: <code>find=</code> (its search), <code>filter=</code> (its filter box, the
 <code>where=</code> grammar), <code>hide=</code> or <code>show=</code> (its ticks).</p>
 <p>Try: {_links_html(example_links(schema))} · <a href="/index">index</a></p>

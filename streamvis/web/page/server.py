@@ -62,6 +62,13 @@ def check_tls_files(cert: str | None, key: str | None) -> bool:
     return True
 
 
+def _source_name(source: DataSource) -> str:
+    """What the page header calls the data: the log's path or URL, else "streamvis"."""
+    store = getattr(source, "store", None)
+    url = getattr(getattr(store, "backend", None), "url", None) or getattr(store, "path", None)
+    return str(url) if url else "streamvis"
+
+
 def _listen_problem(host: str, port: int, exc: OSError) -> str:
     if exc.errno == errno.EADDRINUSE:
         return (
@@ -87,6 +94,7 @@ def build_server(
     tls_cert: str | None = None,
     tls_key: str | None = None,
     cookie_days: float = DEFAULT_COOKIE_DAYS,
+    log_name: str | None = None,
     **server_kwargs: Any,
 ) -> tuple[Server, AppConfig]:
     """A started-but-not-running Bokeh Server serving ``schema`` over ``source``.
@@ -96,7 +104,9 @@ def build_server(
     (``web/host_guard.py``). With ``web_token`` every page, websocket and data route
     needs it (``web/auth.py``; its cookie lasts ``cookie_days``);
     ``tls_cert``/``tls_key`` (PEM) serve HTTPS. Run it with ``server.io_loop.start()``
-    (or start the loop yourself).
+    (or start the loop yourself). ``schema`` may have no plots (``Schema(plots={})``):
+    then ``rows=``/``cols=`` name logged names. ``log_name``: what the pages' headers
+    call the data.
     """
     if refresh <= 0:
         raise InvalidArgumentError(f"--refresh must be positive, got {refresh}")
@@ -108,7 +118,8 @@ def build_server(
         raise InvalidArgumentError(f"--webgl {webgl!r}: allowed {', '.join(WEBGL_MODES)}")
     host, port = parse_web_uri(web_uri)
     limits = PlotLimits(budget=budget, max_lines=max_lines)
-    cfg = AppConfig(source=source, schema=schema, refresh=refresh, limits=limits, webgl=webgl)
+    cfg = AppConfig(source=source, schema=schema, refresh=refresh, limits=limits, webgl=webgl,
+                    log_name=log_name or _source_name(source))
     origins = [f"{host}:{port}", *allow_origins]
     policy = HostPolicy(host, port, [*allow_origins, *allow_hosts])
     kw: dict[str, Any] = {

@@ -24,124 +24,77 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import nullcontext
-from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-import numpy as np
-import pyarrow as pa
 import re2
 from bokeh.document import Document
 from bokeh.events import ConnectionLost, RangesUpdate
-from bokeh.models.widgets import Div
 from tornado.ioloop import IOLoop
 
 from streamvis.backoff import IdleBackoff
 from streamvis.errors import CursorResetError
 from streamvis.patterns import MAX_PATTERN_LENGTH
-from streamvis.source import DataSource
-from streamvis.storage import GroupSnapshot, RangeRequest
-from streamvis.storage.read.reading import index_runs
+from streamvis.storage import GroupSnapshot
 
-from .. import safe_html
-from ..address.layout import Layout
+from ..address.layout import Cell, Layout
 from ..address.page_url import PageUrl
-from ..plots.plot_view import Job, Key, PlotView
-from ..plots.rows import Cols, select_rows
+from ..plots.plot_view import Job, PlotView
 from ..plots.run_colors import RunColors
 from ..runs.run_filter import RunFilter
 from ..runs.session_panel import SessionPanel
+from ..schema import PlotSpec
 from .app_config import AppConfig
+from .notes import Banner, waiting_notes
+from .polls import Joined, Poll, is_object_store, join, split_table
+from .range_rounds import RangeRounds, apply_jobs
+from .selection import SelectionReads
 
 __all__ = ["AppConfig", "LiveSession", "split_table"]
 
 log = logging.getLogger(__name__)
 DEBOUNCE_MS = 5  # filter slider moves (zooms are not debounced: see _on_ranges)
-RANGE_MIN_INTERVAL = 1.0  # seconds between re-reads of growing decimated lines
-MAX_KEYS_NAMED = 30  # config keys a where= note lists
 IDLE_CEILING = 10.0  # seconds between polls of an idle object-store log at most
-
-@dataclass
-class Poll:
-    """What a worker read: new points per group, tombstones, the new cursor."""
-
-    cursor: str
-    groups: list[tuple[Key, dict[str, np.ndarray]]]
-    deleted: list[tuple[str, str | None]]
-    reset: bool = False
-    configured: set[str] = field(default_factory=set)  # scopes whose config came late
-
-
-def _is_object_store(source: DataSource) -> bool:
-    """A log on gs:// or s3:// (where every poll is a billed listing)."""
-    store = getattr(source, "store", None)
-    url = str(getattr(getattr(store, "backend", None), "url", ""))
-    return url.startswith(("gs://", "s3://", "gcs://"))
-
-
-def split_table(scope: str, name: str, table: pa.Table) -> list[tuple[Key, dict[str, np.ndarray]]]:
-    """Split a read table (an 'index' column, rows grouped by index) into groups."""
-    if table.num_rows == 0:
-        return []
-    values, bounds = index_runs(table.column("index"))  # on the dictionary codes
-    cols = {c: table.column(c).to_numpy() for c in table.column_names if c != "index"}
-    return [
-        ((scope, name, int(i)), {c: v[a:b] for c, v in cols.items()})
-        for i, a, b in zip(values, bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)
-    ]
-
 
 class LiveSession:
     """The live state of one document (browser tab); ``panel`` keeps its runs panel."""
 
     def __init__(self, doc: Document, cfg: AppConfig, layout: Layout, *, webgl: bool = False,
-                 args: Mapping[str, Sequence[str]] | None = None) -> None:
-        self.doc, self.cfg, self.layout = doc, cfg, layout
+                 args: Mapping[str, Sequence[str]] | None = None,
+                 specs: Sequence[PlotSpec] | None = None) -> None:
+        """``specs``: the plot of each of the layout's cells (default: the schema's)."""
+        self.doc, self.cfg, self.layout, self.webgl = doc, cfg, layout, webgl
         self._loop = IOLoop.current()  # Bokeh builds documents on its event loop
         self.run_filter = RunFilter(layout.where, keep_configs=True)  # the panel shows configs
         # a run's colour, the same on every plot and in the panel, for the page's life
         self.colors = RunColors(color_by=layout.color_by, run_value=self.run_filter.value)
-        self.views = [
-            PlotView(
-                cfg.schema.plot(c.plot),
-                c,
-                limits=cfg.limits,
-                webgl=webgl,
-                color_by=layout.color_by,
-                run_value=self.run_filter.value,
-                x_mode=layout.x_mode,
-                colors=self.colors,
-            )
-            for c in layout.cells
-        ]
-        self.name_pattern: str | None = "|".join(f"(?:{v.name_pattern})" for v in self.views)
-        if len(self.name_pattern) > MAX_PATTERN_LENGTH:
-            self.name_pattern = None  # too long for one pattern: read every name, route below
+        self.smoothing = layout.smoothing
         self.scope_pattern = layout.scopes
         self._scope_re = re2.compile(layout.scopes) if layout.scopes else None
-        self._name_res = [re2.compile(v.name_pattern) for v in self.views]
+        self.views: list[PlotView] = []
+        self._joining: list[PlotView] = []  # made, waiting to join the session's reads
         self._routes: dict[tuple[str, str], list[int]] = {}
         self._snap_groups: list[Any] = []
         self.cursor: str | None = None
         self.closed = False
         self.polls = 0
         self._busy = False
-        self._range_busy = False
-        self._range_pending: set[int] = set()
-        self._range_last = 0.0
-        self._range_cost = 0.0  # seconds the last throttled re-read took
-        self._debounce: dict[Any, Any] = {}
-        for i, v in enumerate(self.views):
-            v.figure.on_event(RangesUpdate, partial(self._on_ranges, i))
-            if v.filter_slider is not None:
-                v.filter_slider.on_select = partial(self._on_select, i)
-            v.smoothing.on_change = partial(self._on_smoothing, i)
-            v.figure.on_change("inner_width", partial(self._on_width, i))
-        self.banner = Div(
-            text="", visible=False, name="banner", sizing_mode="stretch_width",
-            styles={"background": "#fdecea", "color": "#b00020", "padding": "6px 10px",
-                    "font-weight": "600", "font-family": "system-ui, sans-serif"},
+        self.rounds = RangeRounds(
+            views=lambda: self.views, submit=self._submit, ready=lambda: self.cursor is not None,
+            read=lambda jobs, throttled: self._read_jobs(jobs, throttled=throttled),
+            refresh=cfg.refresh,
         )
+        self._debounce: dict[Any, Any] = {}
+        self.on_zoom: Callable[[tuple[float, float]], None] | None = None  # the page's zoom=
+        self.selection = SelectionReads(cfg.source, self._submit, lambda: not self.closed)
+        self.views = [
+            self.make_view(cfg.schema.plot(c.plot) if specs is None else specs[k], c)
+            for k, c in enumerate(layout.cells)
+        ]
+        self._set_patterns()
+        self.notice = Banner()
+        self.banner = self.notice.div
+        self._source_down = self.notice.source_down
         self.page_url = PageUrl(args or {})
         self.panel = SessionPanel(
             views=lambda: self.views, link=dict(layout.panel), color_by=layout.color_by,
@@ -149,7 +102,7 @@ class LiveSession:
             submit=self._submit, colors=self.colors,
         )
         # polls of an object store cost requests: an idle page polls less often
-        ceiling = IDLE_CEILING if _is_object_store(cfg.source) else cfg.refresh
+        ceiling = IDLE_CEILING if is_object_store(cfg.source) else cfg.refresh
         self.backoff = IdleBackoff(cfg.refresh, ceiling=ceiling)
         self._cb = doc.add_periodic_callback(self.tick, max(50, int(cfg.refresh * 1000)))
         # the tab's websocket closed: nothing more to send it (Bokeh keeps the session
@@ -157,6 +110,48 @@ class LiveSession:
         doc.on_event(ConnectionLost, lambda _event: self._connection_lost())
         with cfg.lock:
             cfg.sessions.add(self)
+
+    # ---- plots -------------------------------------------------------------------
+    def make_view(self, spec: PlotSpec, cell: Cell, *, slider: bool = True) -> PlotView:
+        """A plot of this page (the session's x mode, colours, smoothing), its events
+        wired to this session; ``add_views`` (or the constructor) makes it read."""
+        v = PlotView(spec, cell, limits=self.cfg.limits, webgl=self.webgl,
+                     color_by=self.layout.color_by, run_value=self.run_filter.value,
+                     x_mode=self.layout.x_mode, colors=self.colors, smoothing_slider=slider)
+        v.smoothing.set_value(self.smoothing if spec.smoothing is None else spec.smoothing)
+        if self.layout.zoom is not None and v.is_line:
+            v.figure.x_range.update(start=self.layout.zoom[0], end=self.layout.zoom[1])
+            v.view_range = self.layout.zoom
+        v.figure.on_event(RangesUpdate, partial(self._on_ranges, v))
+        if v.filter_slider is not None:
+            v.filter_slider.on_select = partial(self._on_select, v)
+        v.smoothing.on_change = partial(self._on_smoothing, v)
+        v.figure.on_change("inner_width", partial(self._on_width, v))
+        return v
+
+    def add_views(self, views: Sequence[PlotView]) -> None:
+        """Plots made after the page (cards scrolled to): they join the session's reads
+        at its next tick, from the same state as the others (``polls.join``)."""
+        self._joining += views
+        self.panel.link_hover(views)
+        self.backoff.wake()
+        self.tick()
+
+    def _set_patterns(self) -> None:
+        """The one name pattern the session reads (its plots' names; None: every name)."""
+        self.name_pattern: str | None = "|".join(f"(?:{v.name_pattern})" for v in self.views)
+        if len(self.name_pattern) > MAX_PATTERN_LENGTH:
+            self.name_pattern = None  # too long for one pattern: read every name, route below
+        self._name_res = [re2.compile(v.name_pattern) for v in self.views]
+        self._routes = {}
+
+    def set_smoothing(self, value: float) -> None:
+        """The page's smoothing (the header's control): every plot, read again."""
+        self.smoothing = value
+        for v in [*self.views, *self._joining]:
+            if v.spec.smoothing is None:  # (a schema's own smoothing stays)
+                v.smoothing.set_value(value)
+        self._later("smooth", partial(self.rounds.maybe, set(range(len(self.views)))), 100)
 
     # ---- plumbing ----------------------------------------------------------------
     def _submit(
@@ -211,13 +206,100 @@ class LiveSession:
     # ---- polling -----------------------------------------------------------------
     def tick(self) -> None:
         """Start a poll in a worker unless one is running (called on the event loop)."""
-        if self._busy or self.closed or (self.cursor is not None and not self.backoff.due()):
+        if self._busy or self.closed:
             return
+        if self.cursor is None and self._joining:  # no state to join: read them all anew
+            self.views += self._joining
+            self._joining = []
+            self._set_patterns()
+        if self._joining:
+            self._busy = True
+            new = list(self._joining)
+            self._submit(partial(self._join, self.cursor, new), partial(self._apply_join, new))
+            return
+        if not self.views or (self.cursor is not None and not self.backoff.due()):
+            return  # (a page without plots reads nothing)
         self._busy = True
         if self.cursor is None:
             self._submit(self._snapshot, self._apply_snapshot)
         else:
             self._submit(partial(self._fetch, self.cursor), self._apply_poll)
+
+    # ---- plots joining a live page -----------------------------------------------------
+    def _join(self, cursor: str | None, new: list[PlotView]) -> Joined:
+        """(In a worker.) The session's polls and the new plots' snapshot, aligned."""
+        pattern: str | None = "|".join(f"(?:{v.name_pattern})" for v in new)
+        if pattern is not None and len(pattern) > MAX_PATTERN_LENGTH:
+            pattern = None
+
+        def snapshot() -> GroupSnapshot:
+            self.panel.decode_link_runs()
+            snap = self.cfg.source.snapshot(scope_pattern=self.scope_pattern, name_pattern=pattern)
+            self.run_filter.decide(self.cfg.source, dict.fromkeys(g.scope for g in snap.groups))
+            return snap
+
+        return join(cursor, self._fetch, snapshot)
+
+    def _apply_join(self, new: list[PlotView], fut: Future[Joined]) -> None:
+        try:
+            joined = fut.result()
+        except Exception as exc:  # the source failed: keep the page, retry next tick
+            self._busy = False
+            log.warning("streamvis web: adding plots failed: %s", exc)
+            self._source_down(exc)
+            return
+        for poll in joined.polls:
+            if not self._take_poll(poll):
+                self._busy = False
+                return  # reset: the next tick reads every plot anew
+        if joined.snapshot is None:
+            self._busy = False
+            return  # not aligned (writes kept coming): the next tick tries again
+        snap = joined.snapshot
+        res = [re2.compile(v.name_pattern) for v in new]
+        per_view: list[list[Any]] = [[] for _ in new]
+        for g in snap.groups:
+            if not self.run_filter.allows(g.scope) or (
+                self._scope_re is not None and not self._scope_re.search(g.scope)
+            ):
+                continue
+            for j, rx in enumerate(res):
+                if rx.search(g.name):
+                    per_view[j].append(g)
+        jobs = [(j, job) for j, v in enumerate(new) for job in v.initial_jobs(per_view[j])]
+        self._submit(partial(self._read_jobs, jobs, throttled=False),
+                     partial(self._apply_joined, new, snap, per_view))
+
+    def _apply_joined(self, new: list[PlotView], snap: GroupSnapshot, groups: list[list[Any]],
+                      fut: Future[Any]) -> None:
+        self._busy = False
+        try:
+            results = fut.result()
+        except Exception as exc:
+            log.warning("streamvis web: first read of added plots failed: %s", exc)
+            self._source_down(exc)
+            for v in new:
+                v.clear()
+            return
+        per_view: dict[int, list[Any]] = {}
+        for j, job, table in results:
+            per_view.setdefault(j, []).append((job, table))
+        for j, items in per_view.items():
+            new[j].apply_ranges(items)
+        self.panel.note_reads([(job.request.scope, table) for _, job, table in results])
+        first = len(self.views)
+        self.views += new
+        self._joining = [v for v in self._joining if all(v is not w for w in new)]
+        self._set_patterns()
+        for v, gs in zip(new, groups, strict=True):
+            for g in gs:
+                if g.count and v.is_line:
+                    self.panel.note_step(g.scope, float(g.x_max))
+        self.cursor = snap.cursor
+        waiting_notes(self.views, self.layout, self.run_filter)
+        self.rounds.maybe(set(range(first, len(self.views))))
+        if self._joining:  # cards seen meanwhile: now, not at the next poll
+            self.tick()
 
     def _snapshot(self) -> GroupSnapshot:
         self.panel.decode_link_runs()
@@ -226,31 +308,6 @@ class LiveSession:
         )
         self.run_filter.decide(self.cfg.source, dict.fromkeys(g.scope for g in snap.groups))
         return snap
-
-    def _source_down(self, exc: BaseException | None) -> None:
-        """Show (or, with None, clear) the banner saying the data cannot be reached."""
-        if exc is None:
-            if self.banner.visible:
-                self.banner.update(visible=False, text="")
-            return
-        text = f"The data source cannot be reached: {exc}. Retrying; the page keeps what it has."
-        if self.banner.text != safe_html.text(text):
-            self.banner.update(text=safe_html.text(text), visible=True)  # text first: never an empty banner
-
-    def _waiting_notes(self) -> None:
-        narrowed = [p for p in ("scopes", "where") if getattr(self.layout, p)]
-        waiting = "waiting for data" + (f" matching {' and '.join(f'{p}=' for p in narrowed)}" if narrowed else "")
-        idle = any(not (v.lines or v.has_unfit) for v in self.views)
-        missing, have = self.run_filter.unknown_keys() if idle and self.layout.where else ([], [])
-        if missing:  # runs exist and none has the key: say so, not "waiting"
-            keys = ", ".join(have[:MAX_KEYS_NAMED]) + (f", … ({len(have)} keys)" if len(have) > MAX_KEYS_NAMED else "")
-            waiting = (f"where=: no run has config key {missing[0]!r}; "
-                       + (f"the runs' keys: {keys}" if have else "the runs have no config"))
-        for v in self.views:
-            if v.lines or v.has_unfit:  # (groups that cannot be drawn are named instead)
-                v._unnote("waiting")
-            else:
-                v._note("waiting", waiting)
 
     def _apply_snapshot(self, fut: Future[GroupSnapshot]) -> None:
         try:
@@ -282,11 +339,11 @@ class LiveSession:
             for v in self.views:
                 v.clear()
             return
-        self._apply_jobs(results)
+        apply_jobs(self.views, results)
         # the runs' last writes, from what was read (later points come with the polls,
         # and a zoom's re-reads hold none newer)
         self.panel.note_reads([(job.request.scope, table) for _, job, table in results])
-        self._waiting_notes()
+        waiting_notes(self.views, self.layout, self.run_filter)
         for g in self._snap_groups:  # a line plot's x is a step (a scatter's is not)
             if g.count and any(self.views[i].is_line for i in self._routes_of(g.scope, g.name)):
                 self.panel.note_step(g.scope, float(g.x_max))
@@ -294,6 +351,10 @@ class LiveSession:
         self.panel.note_runs()
         self.cursor = cursor
         self.polls += 1
+        if self.smoothing:  # the page's smoothing= : smoothed lines at once
+            self.rounds.maybe(set(range(len(self.views))))
+        if self._joining:  # plots made meanwhile (cards seen): now, not at the next poll
+            self.tick()
 
     def _fetch(self, cursor: str) -> Poll:
         try:
@@ -316,13 +377,17 @@ class LiveSession:
             log.warning("streamvis web: poll failed: %s", exc)
             self._source_down(exc)
             return
+        self._take_poll(poll)
+
+    def _take_poll(self, poll: Poll) -> bool:
+        """Show a poll's points; False after a reset (the plots are read anew)."""
         self._source_down(None)
         self.polls += 1
         if poll.reset:  # compacted (or a mangled cursor): start over from a snapshot
             for v in self.views:
                 v.clear()
             self.cursor = None
-            return
+            return False
         for scope, name in poll.deleted:
             for v in self.views:
                 v.remove(scope, name)
@@ -337,8 +402,9 @@ class LiveSession:
                 elif v.admit(key):
                     v.add_points(key, v.pick(cols, key))
         self.cursor = poll.cursor
-        self._waiting_notes()
-        self._maybe_ranges()
+        waiting_notes(self.views, self.layout, self.run_filter)
+        self.rounds.maybe()
+        return True
 
     # ---- range reads -------------------------------------------------------------
     def _read_jobs(self, jobs: list[tuple[int, Job]], *, throttled: bool) -> list[Any]:
@@ -348,51 +414,8 @@ class LiveSession:
         t0 = time.perf_counter()
         result = self.cfg.source.read_ranges([job.request for _, job in jobs])
         if throttled:
-            self._range_cost = time.perf_counter() - t0
+            self.rounds.cost = time.perf_counter() - t0
         return [(i, job, table) for (i, job), table in zip(jobs, result.tables, strict=True)]
-
-    def _apply_jobs(self, results: list[Any]) -> None:
-        per_view: dict[int, list[Any]] = {}
-        for i, job, table in results:
-            per_view.setdefault(i, []).append((job, table))
-        for i, items in per_view.items():
-            if i < len(self.views):
-                self.views[i].apply_ranges(items)
-
-    def _maybe_ranges(self, force_views: set[int] | None = None) -> None:
-        force_views = force_views or set()
-        if self._range_busy or self.cursor is None:
-            self._range_pending |= force_views
-            return
-        # growing decimated lines are re-read at most every few times the read's cost,
-        # so a page of long lines being logged never keeps a core busy
-        wait = max(RANGE_MIN_INTERVAL, self.cfg.refresh, 5 * self._range_cost)
-        due = time.monotonic() - self._range_last >= wait
-        jobs = []
-        for i, v in enumerate(self.views):
-            if i in force_views or due:
-                jobs += [(i, job) for job in v.range_jobs(zoomed=i in force_views)]
-        if not jobs:
-            return
-        self._range_busy = True
-        if due:
-            self._range_last = time.monotonic()
-        # re-read windows and overviews replace rows' data and add no models: no freeze
-        # (smoothed results may make the smoothed layer's models)
-        smooth = any(job.kind == "smooth" for _, job in jobs)
-        self._submit(
-            partial(self._read_jobs, jobs, throttled=due), self._apply_ranges, freeze=smooth
-        )
-
-    def _apply_ranges(self, fut: Future[list[Any]]) -> None:
-        self._range_busy = False
-        try:
-            self._apply_jobs(fut.result())
-        except Exception as exc:
-            log.warning("streamvis web: range read failed: %s", exc)
-        pending, self._range_pending = self._range_pending, set()
-        if pending:
-            self._maybe_ranges(pending)
 
     def _later(self, key: Any, fn: Callable[[], None], ms: int = DEBOUNCE_MS) -> None:
         """Run ``fn`` after ``ms`` unless called again for ``key`` meanwhile."""
@@ -409,57 +432,33 @@ class LiveSession:
 
         self._debounce[key] = self.doc.add_timeout_callback(run, ms)
 
-    def _on_ranges(self, i: int, event: RangesUpdate) -> None:
+    def _index(self, v: PlotView) -> int | None:
+        """``v``'s place among the session's plots (None: not joined yet, or gone)."""
+        return next((i for i, w in enumerate(self.views) if w is v), None)
+
+    def _on_ranges(self, v: PlotView, event: RangesUpdate) -> None:
         self.backoff.wake()
         if event.x0 is None or event.x1 is None:
             return
-        self.views[i].view_range = (float(event.x0), float(event.x1))
-        # at once: BokehJS sends RangesUpdate at most once a paint, and a read in flight
-        # collects the ones that arrive meanwhile (``_range_pending``)
-        self._maybe_ranges({i})
+        v.view_range = (float(event.x0), float(event.x1))
+        if v.is_line and self.on_zoom is not None:
+            self.on_zoom(v.view_range)
+        i = self._index(v)
+        if i is not None:  # at once: BokehJS sends RangesUpdate at most once a paint, and
+            self.rounds.maybe({i})  # a read in flight collects the ones meanwhile
 
-    def _on_smoothing(self, i: int) -> None:
-        self._later(("smooth", i), partial(self._maybe_ranges, {i}), 100)
+    def _on_smoothing(self, v: PlotView) -> None:
+        i = self._index(v)
+        if i is not None:
+            self._later(("smooth", i), partial(self.rounds.maybe, {i}), 100)
 
-    def _on_width(self, i: int, attr: str, old: object, new: object) -> None:
+    def _on_width(self, v: PlotView, attr: str, old: object, new: object) -> None:
         if isinstance(new, int) and new > 0:
-            self.views[i].width_px = new
+            v.width_px = new
 
-    # ---- filter slider moved by the user -------------------------------------------
-    def _on_select(self, i: int, value: float) -> None:
-        self._later(("select", i), partial(self._select_now, i, value))
-
-    def _select_now(self, i: int, value: float) -> None:
-        v = self.views[i]
-        reqs = [
-            (key, RangeRequest(key[0], key[1], key[2], upto=line.count))
-            for key, line in v.lines.items()
-        ]
-        self._submit(
-            partial(self._read_selection, i, reqs, value), partial(self._apply_selection, i, value)
-        )
-
-    def _read_selection(
-        self, i: int, reqs: list[tuple[Key, RangeRequest]], value: float
-    ) -> dict[Key, Cols]:
-        v, out = self.views[i], {}
-        result = self.cfg.source.read_ranges([r for _, r in reqs])
-        for (key, _), table in zip(reqs, result.tables, strict=True):
-            if table is None:
-                continue
-            cols = {c: table.column(c).to_numpy() for c in table.column_names}
-            if v.wants(cols):
-                out[key] = select_rows(v.pick(cols, key), value)
-        return out
-
-    def _apply_selection(self, i: int, value: float, fut: Future[dict[Key, Cols]]) -> None:
-        try:
-            data = fut.result()
-        except Exception as exc:
-            log.warning("streamvis web: filter read failed: %s", exc)
-            return
-        if self.views:
-            self.views[i].show_selection(value, data)
+    def _on_select(self, v: PlotView, value: float) -> None:
+        """The filter slider moved: read the points at ``value`` (``selection``)."""
+        self._later(("select", id(v)), partial(self.selection.select, v, value))
 
     def _connection_lost(self) -> None:
         """The tab's websocket closed: stop polling now (the document lives on until Bokeh

@@ -83,9 +83,11 @@ class PlotView:
         run_value: Callable[[str, str], Any] | None = None,
         x_mode: str | None = None,
         colors: RunColors | None = None,
+        smoothing_slider: bool = True,
     ) -> None:
         """``colors``: the page's run colours (its ``by`` is the ``color_by`` rule); None:
-        this plot's own, from ``color_by`` and ``run_value``."""
+        this plot's own, from ``color_by`` and ``run_value``. ``smoothing_slider``: a line
+        plot gets its own EMA slider (else the page's)."""
         self.spec, self.cell, self.limits = spec, cell, limits
         # x=wall|relative: drawn against each point's wall time (a datetime axis for wall).
         # The page's x= sets line plots; a scatter's x is a coordinate, so only its own
@@ -132,7 +134,7 @@ class PlotView:
         )
         self.smoothing = Smoothing(
             self.figure, self.layer, self.lines, glyph_kwargs=spec.glyph_kwargs,
-            position=cell.position, slider=self.is_line,
+            position=cell.position, slider=self.is_line and smoothing_slider,
         )
         self.filter_slider: FilterSlider | None = None
         if self.filtered:

@@ -62,15 +62,29 @@ class Smoothing:
         """Whether smoothed lines are on: new raw lines are then drawn faintly."""
         return bool(self.value) and self.layer is not None
 
-    def _on_ema(self, attr: str, old: object, new: object) -> None:
-        if not isinstance(new, int | float) or new == self.value:
+    def set_value(self, value: float) -> None:
+        """Smooth with ``value`` (the page's control; 0: raw lines); the slider follows.
+        The caller reads the smoothed lines (``on_change`` is not called)."""
+        if not self._take(value):
             return
+        if self.slider is not None and self.slider.value != self.value:
+            self.slider.value = self.value  # (its callback finds the value taken)
+
+    def _take(self, new: float) -> bool:
+        """Take a new weight: lines to be smoothed again, raw lines back at 0."""
+        if new == self.value:
+            return False
         self.value = float(min(max(new, 0.0), 0.999))
         for line in self._lines.values():
             line.smooth_stale = True
         if self.value == 0 and self.layer is not None:
             self.layer.clear()
             self._raw_alpha(1.0)
+        return True
+
+    def _on_ema(self, attr: str, old: object, new: object) -> None:
+        if not isinstance(new, int | float) or not self._take(float(new)):
+            return
         if self.on_change is not None:
             self.on_change()
 

@@ -100,16 +100,16 @@ class SessionPanel:
         self.runs_panel = RunsPanel(on_shown=self._on_shown, on_highlight=self._on_highlight,
                                     on_state=self._on_panel_state, find=self._link.get("find", ""),
                                     filter=self._link.get("filter", ""), color_by=color_by)
-        self._link_hover()
+        self.link_hover(self.views)
 
     @property
     def views(self) -> Sequence[PlotView]:
         """The session's plots now (none once it closed)."""
         return self._views()
 
-    def _link_hover(self) -> None:
-        """Hovering a plot's line selects its run's row (see HOVER_SELECT_JS)."""
-        for v in self.views:
+    def link_hover(self, views: Sequence[PlotView]) -> None:
+        """Hovering a line of ``views`` selects its run's row (see HOVER_SELECT_JS)."""
+        for v in views:
             args = {"table": self.runs_panel.source, "lines": v.layer.source}
             v.hover.callback = CustomJS(args=args, code=HOVER_SELECT_JS)
             v.figure.js_on_event(MouseLeave, CustomJS(args={"table": self.runs_panel.source}, code=HOVER_LEAVE_JS))

@@ -1,0 +1,89 @@
+"""What a session's worker reads: polls of new points, and plots joining a live page.
+
+A session follows the log from one cursor with one name pattern (its plots' names).
+Plots that join later (the page of every name draws a card once it is scrolled to)
+must start from the same state as the others, or points between two cursors would be
+drawn twice or never: ``join`` fetches the session's names since its cursor and takes
+a snapshot of the new plots' names until both land on the same cursor (a few
+milliseconds apart, so at once unless a flush fell between them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+from streamvis.source import DataSource
+from streamvis.storage import GroupSnapshot
+from streamvis.storage.read.reading import index_runs
+
+from ..plots.plot_view import Key
+
+__all__ = ["Poll", "Joined", "split_table", "is_object_store", "join", "JOIN_TRIES"]
+
+JOIN_TRIES = 5  # fetch + snapshot rounds before a join waits for the next tick
+
+
+@dataclass
+class Poll:
+    """What a worker read: new points per group, tombstones, the new cursor."""
+
+    cursor: str
+    groups: list[tuple[Key, dict[str, np.ndarray]]]
+    deleted: list[tuple[str, str | None]]
+    reset: bool = False
+    configured: set[str] = field(default_factory=set)  # scopes whose config came late
+
+
+@dataclass
+class Joined:
+    """A join's reads: the session's polls meanwhile, and the new plots' snapshot at
+    the last poll's cursor (None: not aligned yet, or the log was reset)."""
+
+    polls: list[Poll]
+    snapshot: GroupSnapshot | None
+
+
+def is_object_store(source: DataSource) -> bool:
+    """A log on gs:// or s3:// (where every poll is a billed listing)."""
+    store = getattr(source, "store", None)
+    url = str(getattr(getattr(store, "backend", None), "url", ""))
+    return url.startswith(("gs://", "s3://", "gcs://"))
+
+
+def split_table(scope: str, name: str, table: pa.Table) -> list[tuple[Key, dict[str, np.ndarray]]]:
+    """Split a read table (an 'index' column, rows grouped by index) into groups."""
+    if table.num_rows == 0:
+        return []
+    values, bounds = index_runs(table.column("index"))  # on the dictionary codes
+    cols = {c: table.column(c).to_numpy() for c in table.column_names if c != "index"}
+    return [
+        ((scope, name, int(i)), {c: v[a:b] for c, v in cols.items()})
+        for i, a, b in zip(values, bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)
+    ]
+
+
+def join(
+    cursor: str | None,
+    fetch: Callable[[str], Poll],
+    snapshot: Callable[[], GroupSnapshot],
+) -> Joined:
+    """(In a worker.) Bring new plots to the session's state: poll the session's names
+    from ``cursor`` (None: the session has no plots yet) and snapshot the new plots'
+    names until both are at one cursor."""
+    polls: list[Poll] = []
+    for _ in range(JOIN_TRIES):
+        if cursor is None:
+            return Joined(polls, snapshot())
+        poll = fetch(cursor)
+        polls.append(poll)
+        if poll.reset:
+            return Joined(polls, None)
+        snap = snapshot()
+        if snap.cursor == poll.cursor:
+            return Joined(polls, snap)
+        cursor = poll.cursor
+    return Joined(polls, None)
