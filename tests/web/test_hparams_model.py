@@ -248,3 +248,15 @@ def test_a_config_written_again_reaches_the_page(page: Any, tmp_path: Path) -> N
     assert page.view.shown_scopes() == ["run0", "run1", "run3"]  # range=opt:sgd:sgd
     assert "new" in [c.title for c in page.view.table.columns]
     assert page.poll() is None  # unchanged since: nothing redrawn
+
+
+def test_without_a_metric_the_page_picks_a_loss_at_its_min_or_the_first_name_at_its_last() -> None:
+    from streamvis.storage import GroupInfo
+    from streamvis.web.hparams.page import default_metric
+
+    def groups(*names: str) -> list[GroupInfo]:
+        return [GroupInfo("run", n, 0, 1, 0.0, 0.0) for n in names]
+
+    assert default_metric(groups("lr", "train/loss", "val/loss")) == "train/loss.min"
+    assert default_metric(groups("acc", "lr")) == "acc.last"
+    assert default_metric([]) is None

@@ -49,7 +49,7 @@ from .model import (
 from .query import HPARAMS_PARAMS, HparamsQuery, RangeFilter, parse_hparams, range_query
 from .view import IN_ALPHA, OUT_ALPHA, HparamsView, filter_span, positions, table_columns
 
-__all__ = ["Frame", "HparamsPage", "make_hparams_document"]
+__all__ = ["Frame", "HparamsPage", "default_metric", "make_hparams_document"]
 
 log = logging.getLogger(__name__)
 CONFIG_EVERY = 10.0  # seconds between re-reads of the runs' configs
@@ -314,9 +314,23 @@ def _help() -> Div:
                stylesheets=[PAGE_CSS], name="hparams:help")
 
 
+def default_metric(groups: Sequence[Any]) -> str | None:
+    """``/hparams`` without ``metric=``: the first name with "loss" in it at its min, else
+    the first name logged at its last value; None when nothing is logged."""
+    names = list(dict.fromkeys(g.name for g in groups))
+    for name in names:
+        if "loss" in name.lower():
+            return f"{name}.min"
+    return f"{names[0]}.last" if names else None
+
+
 def make_hparams_document(doc: Document, cfg: AppConfig, args: Mapping[str, Sequence[str]]) -> None:
     """Fill ``doc`` with the hyperparameter page for ``args``, or the error page."""
     doc.title = "streamvis: hyperparameters"
+    if not args.get("metric"):  # the header's and index page's link: a sensible default
+        default = default_metric(cfg.source.groups())
+        if default is not None:
+            args = {**args, "metric": [default]}
     try:
         query = parse_hparams(args)
     except InvalidArgumentError as exc:

@@ -49,10 +49,11 @@ class Header:
     def __init__(self, *, title: str, smoothing: float, x_mode: str | None, page_url: PageUrl,
                  on_smoothing: Callable[[float], None]) -> None:
         self._page_url, self._on_smoothing = page_url, on_smoothing
-        # links: the index; the hyperparameter page (issue: analysis) goes beside it
+        # links: the index and the hyperparameter page
         self.title = Div(
             text=(f"<b class='sv-log'>{safe_html.text(title)}</b> &nbsp; "
-                  "<a class='sv-index' href='/index'>index</a>"),
+                  "<a class='sv-index' href='/index'>index</a> &nbsp; "
+                  "<a class='sv-hparams' href='/hparams'>hyperparameters</a>"),
             name="page:title", stylesheets=[HEADER_CSS], width=WIDTH - 10,
             styles={"overflow": "hidden", "text-overflow": "ellipsis", "white-space": "nowrap"},
         )

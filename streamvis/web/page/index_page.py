@@ -84,7 +84,8 @@ def index_root(source: DataSource, schema: Schema, note: str = "") -> IndexPage:
     head = [
         "<div class='sv-page'><h1>streamvis</h1>",
         f"<p class='sv-note'>{safe_html.text(note)}</p>" if note else "",
-        f"<p>Open: {_links_html(example_links(schema))}</p>",
+        f"<p>Open: {_links_html(example_links(schema))} · "
+        "<a class='sv-hparams' href='/hparams'>hyperparameters</a></p>",
         "<h2>Plots</h2><table class='sv-table sv-plots'><tr><th>plot</th><th>name_pattern</th>"
         f"<th>glyph</th><th>columns</th></tr>{plots}</table><h2>Runs</h2>",
     ]
