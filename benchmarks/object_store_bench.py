@@ -132,7 +132,7 @@ def bench_refresh(t: Table, emu: Any, s: ObjectSizes) -> dict[int, tuple[str, in
         ) as reader:
             writer.backend.auto_compact_at = None  # compaction is measured below
             backend = reader.backend
-            full = [count(lambda b=backend: b.fs.ls(b.segments_dir, detail=True))
+            full = [count(lambda b=backend: b.prefix.fs.ls(b.segments_dir, detail=True))
                     for _ in range(s.runs)]
             _add(t, section, "full listing (before: every refresh)", [d for d, _ in full],
                  [c for _, c in full])
