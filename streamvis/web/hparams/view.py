@@ -166,6 +166,9 @@ class HparamsView:
         self.csv.js_on_click(CustomJS(args={"source": self.table_src, "spec": self.spec, "rows": self.rows,
                                             "filename": "hparams.csv"}, code=CSV_JS))
         self.clear = Button(label="Clear filters", name="hparams:clear", width=120)
+        self.nav = Div(text="<a class='sv-page' href='/'>plots</a> &nbsp; "
+                            "<a class='sv-index' href='/index'>index</a>",
+                       name="hparams:nav", stylesheets=[PAGE_CSS])
         self.title = Div(text="", name="hparams:title", stylesheets=[PAGE_CSS])
         self.note = Div(text="", name="hparams:note", stylesheets=[PAGE_CSS],
                         styles={"color": "#8a4b00"})
@@ -174,7 +177,7 @@ class HparamsView:
         self.url.js_on_change("data", CustomJS(code=REPLACE_STATE_JS))
         self.plot_box = Column(children=[self.coords], sizing_mode="stretch_width")
         self.root = Column(
-            children=[self.title, self.note, self.plot_box,
+            children=[self.nav, self.title, self.note, self.plot_box,
                       Row(children=[self.clear, self.csv, self.status]), self.table],
             sizing_mode="stretch_width", name="hparams:page", tags=[self.url])
         self._fields: dict[str, str] = {}
