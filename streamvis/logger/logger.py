@@ -19,7 +19,6 @@ import logging
 import os
 import threading
 import time
-import weakref
 from collections.abc import Callable, Mapping
 from functools import partial
 from types import TracebackType
@@ -36,6 +35,8 @@ from streamvis.logger.delivery import Delivery
 from streamvis.logger.fast_write import DONE as _DONE
 from streamvis.logger.fast_write import Done as _Done
 from streamvis.logger.fast_write import make_fast_write
+from streamvis.logger.lifecycle import LIVE as _LIVE
+from streamvis.logger.lifecycle import close_all_at_exit as _close_all_at_exit
 from streamvis.logger.sinks import Sink, open_sink
 from streamvis.logger.system_metrics import StepTracker, SystemSampler, sampling_interval
 from streamvis.logger.tensors import ADAPTERS, F4, F8, I8, _resolve, canonical_dtype
@@ -50,7 +51,6 @@ TENSOR_TYPES = ("numpy", "torch", "jax")
 _PY = {float, int, bool}
 
 
-_LIVE: weakref.WeakSet[DataLogger] = weakref.WeakSet()
 
 
 class DataLogger:
@@ -478,23 +478,3 @@ class DataLogger:
 
         return await asyncio.to_thread(self.flush, timeout)
 
-
-def _close_all_at_exit() -> None:
-    for lg in list(_LIVE):
-        if getattr(lg, "_pid", None) == os.getpid() and not lg._forked:
-            lg._at_exit = True
-            try:
-                lg.close()
-            except Exception:  # pragma: no cover - best effort at exit
-                log.exception("streamvis: closing logger %r at exit failed", lg.scope)
-
-
-def _after_fork_child() -> None:
-    for lg in list(_LIVE):
-        lg._after_fork_in_child()
-    _LIVE.clear()
-
-
-atexit.register(_close_all_at_exit)
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_child)
