@@ -35,12 +35,13 @@ from streamvis.logger.delivery import Delivery
 from streamvis.logger.fast_write import DONE as _DONE
 from streamvis.logger.fast_write import Done as _Done
 from streamvis.logger.fast_write import make_fast_write
+from streamvis.logger.images import PendingImage, capture_image, text_item
 from streamvis.logger.lifecycle import LIVE as _LIVE
 from streamvis.logger.lifecycle import close_all_at_exit as _close_all_at_exit
 from streamvis.logger.sinks import Sink, open_sink
 from streamvis.logger.system_metrics import StepTracker, SystemSampler, sampling_interval
 from streamvis.logger.tensors import ADAPTERS, F4, F8, I8, _resolve, canonical_dtype
-from streamvis.storage.format.model import ConfigUpdate, Deletion
+from streamvis.storage.format.model import ConfigUpdate, Deletion, Text
 
 __all__ = ["DataLogger"]
 
@@ -358,6 +359,25 @@ class DataLogger:
         check_config(config, f"scope {self.scope!r}: ")  # names the key and the limit
         copy = json.loads(json.dumps(dict(config)))
         self._queue.append(Control(ConfigUpdate(self.scope, copy)))
+        return _DONE
+
+    def write_image(self, name: str, image: Any, *, step: int, dataformats: str = "HWC") -> _Done:
+        """Queue an image: numpy, torch or jax; HxW, HxWxC, CHW or a batch (see logger/images.py:
+        what is checked at the call, what at flush). No device sync. Awaitable."""
+        return self._queue_control(lambda: capture_image(self.scope, name, image, step, dataformats))
+
+    def write_text(self, name: str, text: str, *, step: int) -> _Done:
+        """Queue a text of ``name`` at ``step`` (stored as written). Awaitable."""
+        return self._queue_control(lambda: text_item(self.scope, name, text, step))
+
+    def _queue_control(self, make: Callable[[], PendingImage | Text]) -> _Done:
+        if not self._accepting:
+            return self._not_accepting()
+        item = make()
+        self._queue.append(Control(item))
+        self._pending_bytes += getattr(item, "nbytes", 256)
+        if self._pending_bytes > self._flush_bytes:
+            self._wake.set()
         return _DONE
 
     # ---------------------------------------------------------------- flushing
