@@ -43,6 +43,7 @@ from streamvis.server.protocol import (
 )
 from streamvis.server.reach import unavailable_message
 from streamvis.server.status import error_from_rpc
+from streamvis.storage.format.media import media_from_body
 from streamvis.storage.format.model import (
     AppendResult,
     GroupInfo,
@@ -303,12 +304,7 @@ class DataClient:
         req = spb.ReadMediaRequest(scope=scope, name=name, steps=list(steps or ()))
         out: list[Image | Text] = []
         for r in self._stream(self._stub.ReadMedia, req, self.timeout):
-            if r.WhichOneof("body") == "image":
-                b = r.image
-                out.append(Image(b.scope, b.name, int(b.step), bytes(b.png), b.wall_time))
-            else:
-                t = r.text
-                out.append(Text(t.scope, t.name, int(t.step), t.text, t.wall_time))
+            out.append(media_from_body(r.image if r.WhichOneof("body") == "image" else r.text))
         return out
 
     def names(self, scope: str) -> list[str]:

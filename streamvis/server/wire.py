@@ -25,16 +25,8 @@ from streamvis.storage.format.codec import (
     encode_column,
     normalize_array,
 )
-from streamvis.storage.format.media import media_record_body
-from streamvis.storage.format.model import (
-    ConfigUpdate,
-    Deletion,
-    Image,
-    Item,
-    Points,
-    ReadResult,
-    Text,
-)
+from streamvis.storage.format.media import media_from_body, media_kind, media_record_body
+from streamvis.storage.format.model import ConfigUpdate, Deletion, Item, Points, ReadResult
 from streamvis.storage.read.ranges import RangeRequest, RangesResult
 from streamvis.storage.read.reading import dictionary_index
 
@@ -378,10 +370,9 @@ def _item_to_proto(item: Item) -> spb.Item:
         return spb.Item(config=config_to_proto(item.scope, item.config))
     if isinstance(item, Deletion):
         return spb.Item(delete=delete_to_proto(item.scope, item.name))
-    if isinstance(item, Image):
-        return spb.Item(image=media_record_body(item))
-    if isinstance(item, Text):
-        return spb.Item(text=media_record_body(item))
+    kind = media_kind(item)
+    if kind is not None:
+        return spb.Item(**{kind: media_record_body(item)})
     raise InvalidArgumentError(
         f"cannot append {type(item).__name__}; expected Points, ConfigUpdate or Deletion"
     )
@@ -464,12 +455,8 @@ def items_from_requests(
                 parts.append(ConfigUpdate(it.config.scope, config_from_json(it.config)))
             elif kind == "delete":
                 parts.append(Deletion(it.delete.scope, it.delete.name or None))
-            elif kind == "image":
-                b = it.image
-                parts.append(Image(b.scope, b.name, b.step, bytes(b.png), b.wall_time))
-            elif kind == "text":
-                t = it.text
-                parts.append(Text(t.scope, t.name, t.step, t.text, t.wall_time))
+            elif kind == "image" or kind == "text":
+                parts.append(media_from_body(getattr(it, kind)))
             else:
                 raise InvalidArgumentError("append item carries no points, config or delete")
     items: list[Item] = []

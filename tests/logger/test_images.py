@@ -222,3 +222,31 @@ def test_writer_killed_mid_image_leaves_a_readable_log(tmp_path: Path, procs) ->
     assert all(a.shape == (512, 512, 3) for _, a in got)
     with Store.open(path, "a") as st:  # the next writer quarantines the torn tail
         assert [m.steps for m in st.media()] == [tuple(range(len(got)))]
+
+
+def test_export_writes_pngs_beside_parquet_and_never_replaces_foreign_files(tmp_path: Path) -> None:
+    from PIL import Image as PILImage
+
+    from streamvis.errors import ForeignFileError
+    from streamvis.storage.export import export_parquet
+
+    path, out = str(tmp_path / "e.svl"), tmp_path / "out"
+    ims = {s: _rgb() for s in range(2)}
+    with DataLogger("r/1", delete_existing=True).init(path=path) as lg:
+        for s, im in ims.items():
+            lg.write_image("img/x", im, step=s)
+            lg.write("loss", x=s, y=float(s))
+        lg.write_text("notes", "hello", step=4)
+    res = export_parquet(path, str(out))
+    folder = out / "_media" / "scope=r%2F1" / "name=img%2Fx"
+    assert sorted(res.media) == sorted([str(folder / "step=0.png"), str(folder / "step=1.png"),
+                                        str(out / "_media" / "scope=r%2F1" / "name=notes" / "step=4.txt")])
+    for s, im in ims.items():
+        np.testing.assert_array_equal(np.asarray(PILImage.open(folder / f"step={s}.png")), im)
+    assert len(res.files) == 1 and res.points == 2  # the numbers as before
+    again = export_parquet(path, str(out))  # our own files are replaced
+    assert sorted(again.media) == sorted(res.media)
+    (folder / "step=1.png").write_bytes(b"someone else's picture")
+    with pytest.raises(ForeignFileError, match="step=1.png"):
+        export_parquet(path, str(out))
+    assert (folder / "step=1.png").read_bytes() == b"someone else's picture"

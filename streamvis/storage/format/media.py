@@ -31,6 +31,8 @@ __all__ = [
     "media_record_body",
     "read_media_records",
     "media_item",
+    "media_from_body",
+    "media_kind",
 ]
 
 MAX_PNG_BYTES = MAX_PAYLOAD - (1 << 20)  # one record holds one image
@@ -146,8 +148,16 @@ def read_media_records(backend: LogBackend, entries: list[MediaEntry]) -> list[p
 
 def media_item(rec: pb.Record) -> Image | Text:
     """The ``Image`` or ``Text`` of a media record."""
-    if rec.WhichOneof("body") == "image":
-        b = rec.image
-        return Image(b.scope, b.name, int(b.step), bytes(b.png), b.wall_time)
-    t = rec.text
-    return Text(t.scope, t.name, int(t.step), t.text, t.wall_time)
+    return media_from_body(rec.image if rec.WhichOneof("body") == "image" else rec.text)
+
+
+def media_from_body(body: pb.Image | pb.Text) -> Image | Text:
+    """The ``Image`` or ``Text`` of a record body (also a wire message's)."""
+    if isinstance(body, pb.Image):
+        return Image(body.scope, body.name, int(body.step), bytes(body.png), body.wall_time)
+    return Text(body.scope, body.name, int(body.step), body.text, body.wall_time)
+
+
+def media_kind(item: object) -> str | None:
+    """"image", "text", or None for any other item."""
+    return "image" if isinstance(item, Image) else "text" if isinstance(item, Text) else None
