@@ -29,10 +29,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from streamvis import script
 from streamvis.errors import UnauthenticatedError, UnavailableError
 from streamvis.logger import DataLogger
+from streamvis.logger.images import encode_png
 from streamvis.server import wire
 from streamvis.server.client import DataClient, open_channel
 from streamvis.storage import Store
-from streamvis.logger.images import encode_png
 from streamvis.storage.format.model import Image, Points
 from tests.helpers import self_signed_cert, spawn
 

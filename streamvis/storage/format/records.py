@@ -212,7 +212,7 @@ def encode_batch(
             out.append(EncodedRecord(rec.SerializeToString(), None, math.nan, math.nan, item))
         elif isinstance(item, Image | Text):
             media = media_record_body(item)
-            rec = pb.Record(wall_time=now, writer_id=writer_id, seq=seq)
+            rec = pb.Record()  # the commit names the batch; the body has its own wall time
             (rec.image if isinstance(item, Image) else rec.text).CopyFrom(media)
             out.append(EncodedRecord(rec.SerializeToString(), None, math.nan, math.nan, item))
         else:  # pragma: no cover - normalize_items guarantees the types

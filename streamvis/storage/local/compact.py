@@ -130,7 +130,6 @@ def compact_file(
                 for mn in list(state.media.values()):  # images and texts, as stored
                     for rec in read_media_records(backend, [mn.steps[s] for s in sorted(mn.steps)]):
                         seq += 1
-                        rec.writer_id, rec.seq = compactor, seq
                         out.write(encode_frame(rec.SerializeToString()))
                         done_rec = pb.Record(writer_id=compactor, seq=seq, commit=pb.Commit(record_count=1))
                         out.write(encode_frame(done_rec.SerializeToString()))
