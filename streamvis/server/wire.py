@@ -393,6 +393,10 @@ def append_requests(
     for item in items:
         if not isinstance(item, Points):
             msg = _item_to_proto(item)
+            if msg.ByteSize() > limit - _OVERHEAD:  # an image: one message, never split
+                raise InvalidArgumentError(
+                    f"{type(item).__name__.lower()} {getattr(item, 'name', '')!r} of "
+                    f"{msg.ByteSize()} bytes is over the data server's message limit ({limit})")
             if req.items and size + msg.ByteSize() > limit - _OVERHEAD:
                 yield req
                 req, size = new(), 0

@@ -60,6 +60,26 @@ def test_numpy_round_trips_exact_in_step_order(log_path: str) -> None:
     assert ("samples", "image", (1, 2, 3)) in kinds and len(kinds) == 5
 
 
+def test_async_logger_awaits_write_image(log_path: str) -> None:
+    import asyncio
+
+    from streamvis.logger import AsyncDataLogger
+
+    im = _rgb()
+
+    async def main() -> None:
+        async with AsyncDataLogger(scope="a", path=log_path) as lg:
+            await lg.write_image("img", im, step=0)
+            lg.write_image("img", im[::-1], step=1)  # not awaited: queued all the same
+            await lg.write_text("t", "x", step=0)
+
+    asyncio.run(main())
+    got = script.images(log_path, "a", "img")
+    np.testing.assert_array_equal(got[0][1], im)
+    np.testing.assert_array_equal(got[1][1], im[::-1])
+    assert script.texts(log_path, "a", "t") == [(0, "x")]
+
+
 def test_batch_is_tiled_into_one_grid(log_path: str) -> None:
     batch = RNG.integers(0, 256, (5, 4, 3, 3), dtype=np.uint8)  # NHWC, 5 images of 4x3
     with DataLogger("r", delete_existing=True).init(path=log_path) as lg:

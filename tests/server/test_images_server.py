@@ -39,3 +39,17 @@ def test_images_through_the_server_equal_local(start_server, tmp_path: Path) -> 
             src.read_media("run", "samples", [7])
     with GrpcSource(srv.uri) as src:
         assert one.png == src.read_media("run", "samples")[3].png
+
+
+def test_an_image_over_the_message_limit_is_refused_and_the_rest_delivered(start_server, tmp_path: Path, caplog) -> None:
+    path = str(tmp_path / "big.svl")
+    srv = start_server(path)
+    noise = np.random.default_rng(0).integers(0, 256, (1400, 1400, 3), dtype=np.uint8)  # ~5.9 MB PNG
+    with DataLogger("run", delete_existing=True).init(grpc_uri=srv.uri) as lg:
+        lg.write_image("big", noise, step=0)
+        lg.write_image("small", noise[:8, :8], step=0)
+        lg.write("loss", x=0, y=1.0)
+        assert lg.flush(timeout=30)
+    assert "over the data server's message limit" in caplog.text
+    assert [m.name for m in script.gmedia(srv.uri)] == ["small"]
+    np.testing.assert_array_equal(script.gimages(srv.uri, "run", "small")[0][1], noise[:8, :8])
