@@ -53,3 +53,28 @@ def test_an_image_over_the_message_limit_is_refused_and_the_rest_delivered(start
     assert "over the data server's message limit" in caplog.text
     assert [m.name for m in script.gmedia(srv.uri)] == ["small"]
     np.testing.assert_array_equal(script.gimages(srv.uri, "run", "small")[0][1], noise[:8, :8])
+
+
+def test_summary_writer_and_tensors_through_the_server(start_server, tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    jax = pytest.importorskip("jax", reason="jax is not installed")
+    from streamvis.tensorboard import SummaryWriter
+
+    srv = start_server(str(tmp_path / "tb.svl"))
+    rng = np.random.default_rng(5)
+    chw = rng.random((3, 5, 4)).astype(np.float32)
+    hwc = rng.integers(0, 256, (5, 4, 3), dtype=np.uint8)
+    with SummaryWriter(str(tmp_path / "runs" / "exp"), grpc_uri=srv.uri) as w:
+        w.add_image("chw", torch.from_numpy(chw), 0)
+        w.add_images("batch", torch.from_numpy(chw[None].repeat(4, 0)), 0)
+        w.add_text("note", "hello", 3)
+    with DataLogger("tensors", delete_existing=True).init(grpc_uri=srv.uri) as lg:
+        lg.write_image("jax", jax.numpy.asarray(hwc), step=0)
+        lg.write_image("torch", torch.from_numpy(hwc), step=0)
+    want = np.rint(chw.transpose(1, 2, 0) * 255).astype(np.uint8)
+    np.testing.assert_array_equal(script.gimages(srv.uri, "exp", "chw")[0][1], want)
+    grid = script.gimages(srv.uri, "exp", "batch")[0][1]
+    np.testing.assert_array_equal(grid, np.concatenate([np.concatenate([want, want], 1)] * 2, 0))
+    assert script.gtexts(srv.uri, "exp", "note") == [(3, "hello")]
+    for name in ("jax", "torch"):
+        np.testing.assert_array_equal(script.gimages(srv.uri, "tensors", name)[0][1], hwc)
