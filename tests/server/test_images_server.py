@@ -78,3 +78,26 @@ def test_summary_writer_and_tensors_through_the_server(start_server, tmp_path: P
     assert script.gtexts(srv.uri, "exp", "note") == [(3, "hello")]
     for name in ("jax", "torch"):
         np.testing.assert_array_equal(script.gimages(srv.uri, "tensors", name)[0][1], hwc)
+
+
+def test_import_tb_images_served_as_stored(start_server, tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    pytest.importorskip("tensorboard")
+    from torch.utils.tensorboard import SummaryWriter as TorchWriter
+
+    from streamvis.storage import Store
+    from tests.tensorboard.tb_support import import_tb
+
+    imgs = [np.random.default_rng(s).integers(0, 256, (3, 6, 5), dtype=np.uint8) for s in range(2)]
+    with TorchWriter(str(tmp_path / "tb" / "run")) as w:
+        for s, im in enumerate(imgs):
+            w.add_image("samples", torch.from_numpy(im), s)
+    path = str(tmp_path / "imp.svl")
+    assert import_tb(str(tmp_path / "tb"), path) == 0
+    with Store.open(path) as st:
+        stored = [it.png for it in st.read_media("run", "samples")]
+    srv = start_server(path)
+    with GrpcSource(srv.uri) as src:
+        assert [it.png for it in src.read_media("run", "samples")] == stored
+    for s, arr in script.gimages(srv.uri, "run", "samples"):
+        np.testing.assert_array_equal(arr, imgs[s].transpose(1, 2, 0))
