@@ -34,7 +34,7 @@ import numpy as np
 
 from streamvis.errors import InvalidArgumentError
 from streamvis.limits import check_key
-from streamvis.logger.tensors import isinstance_by_name
+from streamvis.logger.tensors import adapt, isinstance_by_name
 from streamvis.storage.format.model import Image, Text
 from streamvis.storage.format.records import normalize_items
 
@@ -93,6 +93,10 @@ def _dtype_name(value: Any) -> tuple[str, str]:
         return "torch", str(value.dtype).removeprefix("torch.")
     if "jax" in _modules() and isinstance_by_name(t, "jax", "Array"):
         return "jax", str(value.dtype)
+    if "jax" in _modules() and issubclass(t, _modules()["jax"].core.Tracer):
+        raise InvalidArgumentError(
+            f"image of shape {tuple(value.shape)} is a jax tracer: write_image cannot be called "
+            "inside jit/vmap/grad; return the image from the traced function and log it outside")
     raise InvalidArgumentError(
         f"image must be a numpy, torch or jax array, got {t.__name__}; {_ACCEPTED}"
     )
@@ -161,8 +165,11 @@ def _capture_checked(scope: str, name: str, image: Any, step: int, dataformats: 
         v = image.detach() if image.requires_grad else image
         snap = v.clone()
         nbytes = math.prod(shape) * v.element_size()
-    else:
-        snap = image  # jax arrays are immutable
+    else:  # jax arrays are immutable: kept (a replicated one: its first local copy)
+        try:
+            snap = adapt(image)[2]  # refuses tracers and arrays split over devices
+        except InvalidArgumentError as exc:
+            raise InvalidArgumentError(f"{where}{_describe(shape, dtype)} {exc}") from None
         nbytes = math.prod(shape) * image.dtype.itemsize
     return PendingImage(scope, name, int(step), time.time(), snap, layout, nbytes)
 

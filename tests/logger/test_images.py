@@ -215,6 +215,19 @@ def test_jax_no_conversion_at_call(log_path: str, monkeypatch) -> None:
         np.testing.assert_array_equal(arr, np.asarray(imgs[s]))
 
 
+def test_jax_inside_jit_refused_at_the_call(log_path: str) -> None:
+    jax = pytest.importorskip("jax", reason="jax is not installed: jax images untested")
+    with DataLogger("j", delete_existing=True).init(path=log_path) as lg:
+
+        @jax.jit
+        def f(x):
+            lg.write_image("x", x, step=0)
+            return x
+
+        with pytest.raises(InvalidArgumentError, match=r"image of shape \(4, 4, 3\) is a jax tracer"):
+            f(jax.numpy.zeros((4, 4, 3), jax.numpy.uint8))
+
+
 # ---------------------------------------------------------------- kill mid-image
 def test_writer_killed_mid_image_leaves_a_readable_log(tmp_path: Path, procs) -> None:
     path = str(tmp_path / "k.svl")
