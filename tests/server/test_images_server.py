@@ -33,6 +33,13 @@ def test_images_through_the_server_equal_local(start_server, tmp_path: Path) -> 
     assert script.gtexts(srv.uri, "run", "notes", steps=[2]) == [(2, "step 2")]
     assert script.gmedia(srv.uri) == script.media(path)
     assert script.gnames(srv.uri, "run") == ["loss"]
+    from click.testing import CliRunner
+
+    from streamvis.server.cli import names_cmd
+
+    for target in (srv.uri, path):
+        out = CliRunner().invoke(names_cmd, [target, "run", "--media"]).output
+        assert out == "samples\timage\t4\nnotes\ttext\t4\n"
     with GrpcSource(srv.uri) as src:  # the page's fetch: one image, PNG bytes as stored
         (one,) = src.read_media("run", "samples", [3])
         with pytest.raises(NotFoundError, match="no step 7"):
