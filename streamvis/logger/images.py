@@ -26,6 +26,7 @@ from __future__ import annotations
 import io
 import logging
 import math
+import sys
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -103,19 +104,19 @@ def _dtype_name(value: Any) -> tuple[str, str]:
 
 
 def _modules() -> Any:
-    import sys
-
     return sys.modules
 
 
 _U8 = np.dtype(np.uint8)
+_I64_LO, _I64_HI = -(2**63), 2**63 - 1
 _names_ok: set[str] = set()  # names that passed check_key (the fast path skips it)
 
 
 def capture_image(scope: str, name: str, image: Any, step: int, dataformats: str = "HWC") -> PendingImage:
     """Check ``image`` from its shape and dtype and snapshot it (no host copy, no sync)."""
     if (type(image) is np.ndarray and image.dtype is _U8 and image.ndim == 3
-            and dataformats == "HWC" and type(step) is int and name in _names_ok):
+            and dataformats == "HWC" and type(step) is int and _I64_LO <= step <= _I64_HI
+            and name in _names_ok):
         h, w, c = image.shape  # the common case: an HxWxC uint8 numpy image
         if (c == 3 or c == 1 or c == 4) and 0 < h * w <= MAX_PIXELS:
             snap = image.copy()
@@ -127,8 +128,9 @@ def _capture_checked(scope: str, name: str, image: Any, step: int, dataformats: 
     """Every check, and every error message (see the module docstring)."""
     check_key("name", name)
     _names_ok.add(name)
-    if isinstance(step, bool) or not isinstance(step, int | np.integer):
-        raise InvalidArgumentError(f"image {name!r}: step must be an int, got {step!r}")
+    if (isinstance(step, bool) or not isinstance(step, int | np.integer)
+            or not _I64_LO <= int(step) <= _I64_HI):
+        raise InvalidArgumentError(f"image {name!r}: step must be an int64, got {step!r}")
     if isinstance(image, list | tuple):
         image = np.asarray(image)
     kind, dtype = _dtype_name(image)

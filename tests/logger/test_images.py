@@ -119,6 +119,8 @@ def test_bad_input_one_line_at_the_call(log_path: str, image, kwargs, match) -> 
         assert "\n" not in str(info.value)
         with pytest.raises(InvalidArgumentError, match="step must be an int"):
             lg.write_image("bad", _rgb(), step=1.5)  # type: ignore[arg-type]
+        with pytest.raises(InvalidArgumentError, match="step must be an int64"):
+            lg.write_image("bad", _rgb(), step=2**64)
     assert script.media(log_path) == []
 
 
