@@ -10,9 +10,12 @@ Local::
     script.export_parquet(path="runs.log", out_dir="parquet/")
     best = script.summaries("runs.log", ["loss"], stats=("min", "last"))  # one row per run
     seeds = script.aggregate("runs.log", "loss", "-seed", band="std")  # {group: table}
+    script.media("runs.log")                        # image and text names with their steps
+    pics = script.images("runs.log", "run1", "samples")  # [(step, HxWxC uint8 ndarray)]
+    notes = script.texts("runs.log", "run1", "notes")    # [(step, str)]
 
 Remote (a data server at ``host:port``): ``gscopes``, ``gnames``, ``gfetch_sync``,
-``gfetch_arrow``, ``gsummaries``, ``gaggregate`` take the same arguments with ``uri``
+``gfetch_arrow``, ``gsummaries``, ``gaggregate``, ``gmedia``, ``gimages``, ``gtexts`` take the same arguments with ``uri``
 instead of ``path``.
 """
 
@@ -26,8 +29,9 @@ import pyarrow as pa
 
 from streamvis.run_analysis import aggregate_tables
 from streamvis.source import LocalSource
-from streamvis.storage import Store
+from streamvis.storage import Image, MediaInfo, Store, Text
 from streamvis.storage.export import ParquetExport, export_parquet
+from streamvis.storage.read.media import decode_png
 
 __all__ = [
     "scopes",
@@ -39,6 +43,9 @@ __all__ = [
     "ParquetExport",
     "summaries",
     "aggregate",
+    "media",
+    "images",
+    "texts",
     "gscopes",  # noqa: F822 - provided lazily by __getattr__
     "gnames",  # noqa: F822 - provided lazily by __getattr__
     "gfetch_sync",  # noqa: F822 - provided lazily by __getattr__
@@ -47,10 +54,13 @@ __all__ = [
     "gconfigs",  # noqa: F822
     "gsummaries",  # noqa: F822
     "gaggregate",  # noqa: F822
+    "gmedia",  # noqa: F822
+    "gimages",  # noqa: F822
+    "gtexts",  # noqa: F822
 ]
 
 _REMOTE = {"gscopes", "gnames", "gfetch_sync", "gfetch_arrow", "gfetch_pattern", "gconfigs",
-           "gsummaries", "gaggregate"}
+           "gsummaries", "gaggregate", "gmedia", "gimages", "gtexts"}
 
 
 def scopes(path: str, **store_options: Any) -> list[str]:
@@ -141,6 +151,29 @@ def aggregate(
         groups = src.aggregate(name, group_by, agg=agg, band=band, scope_pattern=scope_pattern,
                                x_name=x_name)
     return aggregate_tables(groups.aggregates)
+
+
+def media(path: str, scope_pattern: str | None = None, **store_options: Any) -> list[MediaInfo]:
+    """Image and text names (``kind``), with their steps; numeric names never list them."""
+    with Store.open(path, "r", **store_options) as store:
+        return store.media(scope_pattern=scope_pattern)
+
+
+def images(path: str, scope: str, name: str, *, steps: Sequence[int] | None = None,
+           **store_options: Any) -> list[tuple[int, np.ndarray]]:
+    """``[(step, HxWxC uint8 array)]`` of an image name, in step order (every step when
+    ``steps`` is None); NotFoundError names a missing name or step."""
+    with Store.open(path, "r", **store_options) as store:
+        items = store.read_media(scope, name, steps)
+    return [(it.step, decode_png(it.png)) for it in items if isinstance(it, Image)]
+
+
+def texts(path: str, scope: str, name: str, *, steps: Sequence[int] | None = None,
+          **store_options: Any) -> list[tuple[int, str]]:
+    """``[(step, text)]`` of a text name, in step order."""
+    with Store.open(path, "r", **store_options) as store:
+        items = store.read_media(scope, name, steps)
+    return [(it.step, it.text) for it in items if isinstance(it, Text)]
 
 
 def __getattr__(attr: str) -> Any:

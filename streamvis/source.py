@@ -18,10 +18,13 @@ from streamvis.run_analysis import GroupAggregates, aggregate_groups, summaries_
 from streamvis.storage import (
     GroupInfo,
     GroupSnapshot,
+    Image,
+    MediaInfo,
     RangeRequest,
     RangesResult,
     ReadResult,
     Store,
+    Text,
 )
 
 __all__ = [
@@ -110,6 +113,15 @@ class DataSource(Protocol):
         """One aggregate line and band of ``name`` per group of runs (``group_by``: config
         keys, or ``-KEY``s to leave out), computed where the data is, over every point;
         with ``x_name``, against that name's value at the same step."""
+        ...
+
+    def media(self, *, scope_pattern: str | None = None) -> list[MediaInfo]:
+        """Image and text names (never among ``names``) with their steps."""
+        ...
+
+    def read_media(self, scope: str, name: str, steps: Sequence[int] | None = None) -> list[Image | Text]:
+        """The images (PNG bytes as stored) or texts of (scope, name) at ``steps`` (every
+        step when None), in step order: the page asks for the one step it shows."""
         ...
 
     def delete(self, scope: str, name: str | None = None) -> None:
@@ -209,6 +221,14 @@ class LocalSource:
 
     def release_cache(self) -> None:
         self.store.release_cache()
+
+    def media(self, *, scope_pattern: str | None = None) -> list[MediaInfo]:
+        self.store.refresh()
+        return self.store.media(scope_pattern=scope_pattern)
+
+    def read_media(self, scope: str, name: str, steps: Sequence[int] | None = None) -> list[Image | Text]:
+        self.store.refresh()
+        return self.store.read_media(scope, name, steps)
 
     def delete(self, scope: str, name: str | None = None) -> None:
         if self.store.mode == "a":

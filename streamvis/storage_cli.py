@@ -35,6 +35,8 @@ def export_cmd(path: str, out_dir: str, scope_pattern: str | None, name_pattern:
             path, out_dir, scope_pattern=scope_pattern, name_pattern=name_pattern, progress=progress
         )
     click.echo(f"wrote {result.points} points in {len(result.files)} files under {out_dir}")
+    if result.media:
+        click.echo(f"wrote {len(result.media)} image and text files under {out_dir}/_media")
     if result.runs_file:
         click.echo(f"runs (config and summaries, one row per run): {result.runs_file}")
 

@@ -20,9 +20,10 @@ from typing import Any
 import numpy as np
 
 from streamvis.columns import WALL_TIME_COLUMN
+from streamvis.logger.images import PendingImage
 from streamvis.logger.packed import Packing, packing_of, unpack_record
 from streamvis.logger.tensors import column_to_host
-from streamvis.storage.format.model import ConfigUpdate, Deletion, Item, Points
+from streamvis.storage.format.model import ConfigUpdate, Deletion, Image, Item, Points, Text
 
 __all__ = ["Record", "Control", "build_items", "split_batches", "Batch", "Outbox"]
 
@@ -42,9 +43,10 @@ _F8 = np.dtype("<f8")
 
 @dataclass(frozen=True)
 class Control:
-    """A queued config update or deletion (kept in order with the writes)."""
+    """A queued config update, deletion, image or text (kept in order with the writes);
+    an image is encoded when drained (``PendingImage.to_item``, on the flush thread)."""
 
-    item: ConfigUpdate | Deletion
+    item: ConfigUpdate | Deletion | PendingImage | Text
 
 
 def build_items(
@@ -98,7 +100,11 @@ def build_items(
             by_name.update(_by_name(queued[start:stop]))  # type: ignore[arg-type]
             emit()
         if stop < end:
-            items.append(queued[stop].item)  # type: ignore[union-attr]
+            item = queued[stop].item  # type: ignore[union-attr]
+            if isinstance(item, PendingImage):
+                item = item.to_item()  # None: dropped (it warned)
+            if item is not None:
+                items.append(item)
         start = stop + 1
     return items
 
@@ -225,6 +231,10 @@ def item_nbytes(item: Item) -> int:
     """Approximate payload bytes of one item."""
     if isinstance(item, Points):
         return sum(a.nbytes for a in item.columns.values()) + 64
+    if isinstance(item, Image):
+        return len(item.png) + 256
+    if isinstance(item, Text):
+        return len(item.text) + 256
     return 256
 
 

@@ -19,7 +19,6 @@ import logging
 import os
 import threading
 import time
-import weakref
 from collections.abc import Callable, Mapping
 from functools import partial
 from types import TracebackType
@@ -36,10 +35,13 @@ from streamvis.logger.delivery import Delivery
 from streamvis.logger.fast_write import DONE as _DONE
 from streamvis.logger.fast_write import Done as _Done
 from streamvis.logger.fast_write import make_fast_write
+from streamvis.logger.images import PendingImage, capture_image, text_item
+from streamvis.logger.lifecycle import LIVE as _LIVE
+from streamvis.logger.lifecycle import close_all_at_exit as _close_all_at_exit
 from streamvis.logger.sinks import Sink, open_sink
 from streamvis.logger.system_metrics import StepTracker, SystemSampler, sampling_interval
 from streamvis.logger.tensors import ADAPTERS, F4, F8, I8, _resolve, canonical_dtype
-from streamvis.storage.format.model import ConfigUpdate, Deletion
+from streamvis.storage.format.model import ConfigUpdate, Deletion, Text
 
 __all__ = ["DataLogger"]
 
@@ -50,7 +52,6 @@ TENSOR_TYPES = ("numpy", "torch", "jax")
 _PY = {float, int, bool}
 
 
-_LIVE: weakref.WeakSet[DataLogger] = weakref.WeakSet()
 
 
 class DataLogger:
@@ -360,6 +361,25 @@ class DataLogger:
         self._queue.append(Control(ConfigUpdate(self.scope, copy)))
         return _DONE
 
+    def write_image(self, name: str, image: Any, *, step: int, dataformats: str = "HWC") -> _Done:
+        """Queue an image: numpy, torch or jax; HxW, HxWxC, CHW or a batch (see logger/images.py:
+        what is checked at the call, what at flush). No device sync. Awaitable."""
+        return self._queue_control(lambda: capture_image(self.scope, name, image, step, dataformats))
+
+    def write_text(self, name: str, text: str, *, step: int) -> _Done:
+        """Queue a text of ``name`` at ``step`` (stored as written). Awaitable."""
+        return self._queue_control(lambda: text_item(self.scope, name, text, step))
+
+    def _queue_control(self, make: Callable[[], PendingImage | Text]) -> _Done:
+        if not self._accepting:
+            return self._not_accepting()
+        item = make()
+        self._queue.append(Control(item))
+        self._pending_bytes += getattr(item, "nbytes", 256)
+        if self._pending_bytes > self._flush_bytes:
+            self._wake.set()
+        return _DONE
+
     # ---------------------------------------------------------------- flushing
     def _take_queue(self) -> list[Any]:
         """Everything queued so far (writers may keep appending meanwhile)."""
@@ -478,23 +498,3 @@ class DataLogger:
 
         return await asyncio.to_thread(self.flush, timeout)
 
-
-def _close_all_at_exit() -> None:
-    for lg in list(_LIVE):
-        if getattr(lg, "_pid", None) == os.getpid() and not lg._forked:
-            lg._at_exit = True
-            try:
-                lg.close()
-            except Exception:  # pragma: no cover - best effort at exit
-                log.exception("streamvis: closing logger %r at exit failed", lg.scope)
-
-
-def _after_fork_child() -> None:
-    for lg in list(_LIVE):
-        lg._after_fork_in_child()
-    _LIVE.clear()
-
-
-atexit.register(_close_all_at_exit)
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_child)

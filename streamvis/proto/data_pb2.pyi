@@ -83,6 +83,40 @@ class Delete(_message.Message):
     name: str
     def __init__(self, scope: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
 
+class Image(_message.Message):
+    __slots__ = ("scope", "name", "step", "png", "width", "height", "channels", "wall_time")
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    PNG_FIELD_NUMBER: _ClassVar[int]
+    WIDTH_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    CHANNELS_FIELD_NUMBER: _ClassVar[int]
+    WALL_TIME_FIELD_NUMBER: _ClassVar[int]
+    scope: str
+    name: str
+    step: int
+    png: bytes
+    width: int
+    height: int
+    channels: int
+    wall_time: float
+    def __init__(self, scope: _Optional[str] = ..., name: _Optional[str] = ..., step: _Optional[int] = ..., png: _Optional[bytes] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., channels: _Optional[int] = ..., wall_time: _Optional[float] = ...) -> None: ...
+
+class Text(_message.Message):
+    __slots__ = ("scope", "name", "step", "text", "wall_time")
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    WALL_TIME_FIELD_NUMBER: _ClassVar[int]
+    scope: str
+    name: str
+    step: int
+    text: str
+    wall_time: float
+    def __init__(self, scope: _Optional[str] = ..., name: _Optional[str] = ..., step: _Optional[int] = ..., text: _Optional[str] = ..., wall_time: _Optional[float] = ...) -> None: ...
+
 class Header(_message.Message):
     __slots__ = ("format_version", "log_id", "generation")
     FORMAT_VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -100,7 +134,7 @@ class Commit(_message.Message):
     def __init__(self, record_count: _Optional[int] = ...) -> None: ...
 
 class Record(_message.Message):
-    __slots__ = ("wall_time", "writer_id", "seq", "header", "points", "config", "delete", "commit")
+    __slots__ = ("wall_time", "writer_id", "seq", "header", "points", "config", "delete", "commit", "image", "text")
     WALL_TIME_FIELD_NUMBER: _ClassVar[int]
     WRITER_ID_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
@@ -109,6 +143,8 @@ class Record(_message.Message):
     CONFIG_FIELD_NUMBER: _ClassVar[int]
     DELETE_FIELD_NUMBER: _ClassVar[int]
     COMMIT_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
     wall_time: float
     writer_id: bytes
     seq: int
@@ -117,4 +153,6 @@ class Record(_message.Message):
     config: Config
     delete: Delete
     commit: Commit
-    def __init__(self, wall_time: _Optional[float] = ..., writer_id: _Optional[bytes] = ..., seq: _Optional[int] = ..., header: _Optional[_Union[Header, _Mapping]] = ..., points: _Optional[_Union[Points, _Mapping]] = ..., config: _Optional[_Union[Config, _Mapping]] = ..., delete: _Optional[_Union[Delete, _Mapping]] = ..., commit: _Optional[_Union[Commit, _Mapping]] = ...) -> None: ...
+    image: Image
+    text: Text
+    def __init__(self, wall_time: _Optional[float] = ..., writer_id: _Optional[bytes] = ..., seq: _Optional[int] = ..., header: _Optional[_Union[Header, _Mapping]] = ..., points: _Optional[_Union[Points, _Mapping]] = ..., config: _Optional[_Union[Config, _Mapping]] = ..., delete: _Optional[_Union[Delete, _Mapping]] = ..., commit: _Optional[_Union[Commit, _Mapping]] = ..., image: _Optional[_Union[Image, _Mapping]] = ..., text: _Optional[_Union[Text, _Mapping]] = ...) -> None: ...

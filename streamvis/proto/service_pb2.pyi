@@ -7,6 +7,48 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class ListMediaRequest(_message.Message):
+    __slots__ = ("scope_pattern",)
+    SCOPE_PATTERN_FIELD_NUMBER: _ClassVar[int]
+    scope_pattern: str
+    def __init__(self, scope_pattern: _Optional[str] = ...) -> None: ...
+
+class MediaName(_message.Message):
+    __slots__ = ("scope", "name", "kind", "steps")
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    scope: str
+    name: str
+    kind: str
+    steps: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, scope: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[str] = ..., steps: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class ListMediaReply(_message.Message):
+    __slots__ = ("names",)
+    NAMES_FIELD_NUMBER: _ClassVar[int]
+    names: _containers.RepeatedCompositeFieldContainer[MediaName]
+    def __init__(self, names: _Optional[_Iterable[_Union[MediaName, _Mapping]]] = ...) -> None: ...
+
+class ReadMediaRequest(_message.Message):
+    __slots__ = ("scope", "name", "steps")
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    scope: str
+    name: str
+    steps: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, scope: _Optional[str] = ..., name: _Optional[str] = ..., steps: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class ReadMediaReply(_message.Message):
+    __slots__ = ("image", "text")
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    image: _data_pb2.Image
+    text: _data_pb2.Text
+    def __init__(self, image: _Optional[_Union[_data_pb2.Image, _Mapping]] = ..., text: _Optional[_Union[_data_pb2.Text, _Mapping]] = ...) -> None: ...
+
 class SummariesRequest(_message.Message):
     __slots__ = ("names", "stats", "scope_pattern")
     NAMES_FIELD_NUMBER: _ClassVar[int]
@@ -62,16 +104,20 @@ class TableChunk(_message.Message):
     def __init__(self, scope: _Optional[str] = ..., name: _Optional[str] = ..., columns: _Optional[_Iterable[_Union[_data_pb2.Column, _Mapping]]] = ..., request: _Optional[int] = ...) -> None: ...
 
 class Item(_message.Message):
-    __slots__ = ("points", "config", "delete", "continued")
+    __slots__ = ("points", "config", "delete", "image", "text", "continued")
     POINTS_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
     DELETE_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
     CONTINUED_FIELD_NUMBER: _ClassVar[int]
     points: _data_pb2.Points
     config: _data_pb2.Config
     delete: _data_pb2.Delete
+    image: _data_pb2.Image
+    text: _data_pb2.Text
     continued: bool
-    def __init__(self, points: _Optional[_Union[_data_pb2.Points, _Mapping]] = ..., config: _Optional[_Union[_data_pb2.Config, _Mapping]] = ..., delete: _Optional[_Union[_data_pb2.Delete, _Mapping]] = ..., continued: _Optional[bool] = ...) -> None: ...
+    def __init__(self, points: _Optional[_Union[_data_pb2.Points, _Mapping]] = ..., config: _Optional[_Union[_data_pb2.Config, _Mapping]] = ..., delete: _Optional[_Union[_data_pb2.Delete, _Mapping]] = ..., image: _Optional[_Union[_data_pb2.Image, _Mapping]] = ..., text: _Optional[_Union[_data_pb2.Text, _Mapping]] = ..., continued: _Optional[bool] = ...) -> None: ...
 
 class AppendRequest(_message.Message):
     __slots__ = ("writer_id", "seq", "items")

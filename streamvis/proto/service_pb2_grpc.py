@@ -115,6 +115,16 @@ class DataServiceStub:
                 request_serializer=streamvis_dot_proto_dot_service__pb2.AggregateRequest.SerializeToString,
                 response_deserializer=streamvis_dot_proto_dot_service__pb2.TableReply.FromString,
                 _registered_method=True)
+        self.ListMedia = channel.unary_unary(
+                '/streamvis.DataService/ListMedia',
+                request_serializer=streamvis_dot_proto_dot_service__pb2.ListMediaRequest.SerializeToString,
+                response_deserializer=streamvis_dot_proto_dot_service__pb2.ListMediaReply.FromString,
+                _registered_method=True)
+        self.ReadMedia = channel.unary_stream(
+                '/streamvis.DataService/ReadMedia',
+                request_serializer=streamvis_dot_proto_dot_service__pb2.ReadMediaRequest.SerializeToString,
+                response_deserializer=streamvis_dot_proto_dot_service__pb2.ReadMediaReply.FromString,
+                _registered_method=True)
 
 
 class DataServiceServicer:
@@ -229,6 +239,21 @@ class DataServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListMedia(self, request, context):
+        """Image and text names (issue 24) with the steps each holds.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReadMedia(self, request, context):
+        """The images (PNG bytes as stored) or texts of one (scope, name) at the given
+        steps (every step when none is given), one reply each, in step order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DataServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -311,6 +336,16 @@ def add_DataServiceServicer_to_server(servicer, server):
                     servicer.Aggregate,
                     request_deserializer=streamvis_dot_proto_dot_service__pb2.AggregateRequest.FromString,
                     response_serializer=streamvis_dot_proto_dot_service__pb2.TableReply.SerializeToString,
+            ),
+            'ListMedia': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListMedia,
+                    request_deserializer=streamvis_dot_proto_dot_service__pb2.ListMediaRequest.FromString,
+                    response_serializer=streamvis_dot_proto_dot_service__pb2.ListMediaReply.SerializeToString,
+            ),
+            'ReadMedia': grpc.unary_stream_rpc_method_handler(
+                    servicer.ReadMedia,
+                    request_deserializer=streamvis_dot_proto_dot_service__pb2.ReadMediaRequest.FromString,
+                    response_serializer=streamvis_dot_proto_dot_service__pb2.ReadMediaReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -745,6 +780,60 @@ class DataService:
             '/streamvis.DataService/Aggregate',
             streamvis_dot_proto_dot_service__pb2.AggregateRequest.SerializeToString,
             streamvis_dot_proto_dot_service__pb2.TableReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListMedia(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/streamvis.DataService/ListMedia',
+            streamvis_dot_proto_dot_service__pb2.ListMediaRequest.SerializeToString,
+            streamvis_dot_proto_dot_service__pb2.ListMediaReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReadMedia(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/streamvis.DataService/ReadMedia',
+            streamvis_dot_proto_dot_service__pb2.ReadMediaRequest.SerializeToString,
+            streamvis_dot_proto_dot_service__pb2.ReadMediaReply.FromString,
             options,
             channel_credentials,
             insecure,

@@ -114,11 +114,18 @@ def scopes_cmd(target: str, token: str | None, tls_ca: str | None) -> None:
 @click.command("names")
 @click.argument("target")
 @click.argument("scope")
+@click.option("--media", is_flag=True,
+              help="Print the image and text names instead: name, kind, steps (tab-separated).")
 @_client_options
 @one_line_errors
-def names_cmd(target: str, scope: str, token: str | None, tls_ca: str | None) -> None:
-    """Print the names logged under SCOPE, one a line."""
+def names_cmd(target: str, scope: str, media: bool, token: str | None, tls_ca: str | None) -> None:
+    """Print the names logged under SCOPE, one a line (--media: its images and texts)."""
     with _closing(_open(target, token=token, tls_ca=tls_ca)) as src:
+        if media:
+            for m in src.media():
+                if m.scope == scope:
+                    click.echo(f"{m.name}\t{m.kind}\t{len(m.steps)}")
+            return
         for name in src.names(scope):
             click.echo(name)
 

@@ -43,7 +43,17 @@ from streamvis.server.protocol import (
 )
 from streamvis.server.reach import unavailable_message
 from streamvis.server.status import error_from_rpc
-from streamvis.storage.format.model import AppendResult, GroupInfo, GroupSnapshot, Item, ReadResult
+from streamvis.storage.format.media import media_from_body
+from streamvis.storage.format.model import (
+    AppendResult,
+    GroupInfo,
+    GroupSnapshot,
+    Image,
+    Item,
+    MediaInfo,
+    ReadResult,
+    Text,
+)
 from streamvis.storage.read.ranges import RangeRequest, RangesResult, check_requests
 
 __all__ = [
@@ -282,6 +292,20 @@ class DataClient:
 
     def scopes(self) -> list[str]:
         return [s for r in self._listing(self._stub.Scopes, spb.ScopesRequest()) for s in r.scopes]
+
+    def media(self, *, scope_pattern: str | None = None) -> list[MediaInfo]:
+        """Image and text names with their steps (``Store.media``)."""
+        req = spb.ListMediaRequest(scope_pattern=scope_pattern) if scope_pattern else spb.ListMediaRequest()
+        reply = self._unary(self._stub.ListMedia, req)
+        return [MediaInfo(m.scope, m.name, m.kind, tuple(m.steps)) for m in reply.names]
+
+    def read_media(self, scope: str, name: str, steps: Sequence[int] | None = None) -> list[Image | Text]:
+        """Images (PNG bytes as stored) or texts of (scope, name) at ``steps`` (all when None)."""
+        req = spb.ReadMediaRequest(scope=scope, name=name, steps=list(steps or ()))
+        out: list[Image | Text] = []
+        for r in self._stream(self._stub.ReadMedia, req, self.timeout):
+            out.append(media_from_body(r.image if r.WhichOneof("body") == "image" else r.text))
+        return out
 
     def names(self, scope: str) -> list[str]:
         replies = self._listing(self._stub.Names, spb.NamesRequest(scope=scope))

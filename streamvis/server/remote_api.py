@@ -23,10 +23,12 @@ import pyarrow as pa
 
 from streamvis.run_analysis import aggregate_tables
 from streamvis.server.client import GrpcSource
+from streamvis.storage import Image, MediaInfo, Text
 from streamvis.storage.read.convert import tables_to_arrays
+from streamvis.storage.read.media import decode_png
 
 __all__ = ["gscopes", "gnames", "gconfigs", "gfetch_arrow", "gfetch_sync", "gfetch_pattern",
-           "gsummaries", "gaggregate"]
+           "gsummaries", "gaggregate", "gmedia", "gimages", "gtexts"]
 
 
 def gscopes(
@@ -141,3 +143,26 @@ def gaggregate(
         groups = src.aggregate(name, group_by, agg=agg, band=band, scope_pattern=scope_pattern,
                                x_name=x_name)
     return aggregate_tables(groups.aggregates)
+
+
+def gmedia(uri: str, scope_pattern: str | None = None, *, token: str | None = None,
+           tls_ca: str | None = None) -> list[MediaInfo]:
+    """Image and text names held by the data server, with their steps."""
+    with GrpcSource(uri, token, tls_ca=tls_ca) as src:
+        return src.media(scope_pattern=scope_pattern)
+
+
+def gimages(uri: str, scope: str, name: str, *, steps: Sequence[int] | None = None,
+            token: str | None = None, tls_ca: str | None = None) -> list[tuple[int, np.ndarray]]:
+    """``script.images`` through the data server: ``[(step, HxWxC uint8 array)]``."""
+    with GrpcSource(uri, token, tls_ca=tls_ca, timeout=None) as src:
+        items = src.read_media(scope, name, steps)
+    return [(it.step, decode_png(it.png)) for it in items if isinstance(it, Image)]
+
+
+def gtexts(uri: str, scope: str, name: str, *, steps: Sequence[int] | None = None,
+           token: str | None = None, tls_ca: str | None = None) -> list[tuple[int, str]]:
+    """``script.texts`` through the data server: ``[(step, text)]``."""
+    with GrpcSource(uri, token, tls_ca=tls_ca, timeout=None) as src:
+        items = src.read_media(scope, name, steps)
+    return [(it.step, it.text) for it in items if isinstance(it, Text)]

@@ -34,7 +34,8 @@ from streamvis.server.protocol import (
     older_client_error,
 )
 from streamvis.source import LocalSource
-from streamvis.storage.format.model import ConfigUpdate, Deletion
+from streamvis.storage.format.media import media_record_body
+from streamvis.storage.format.model import ConfigUpdate, Deletion, Image
 
 if TYPE_CHECKING:
     from streamvis.storage import Store
@@ -285,6 +286,19 @@ class DataServicer(spb_grpc.DataServiceServicer):
         replies: list[spb.TableReply] = await self._run(list, amsgs.aggregate_replies(groups, self.limit))
         for msg in replies:
             yield msg
+
+    async def ListMedia(self, request: spb.ListMediaRequest, context: Any) -> spb.ListMediaReply:
+        infos = await self._run(self.store.media, scope_pattern=msgs.opt(request, "scope_pattern"))
+        return spb.ListMediaReply(names=[spb.MediaName(scope=i.scope, name=i.name, kind=i.kind,
+                                                       steps=i.steps) for i in infos])
+
+    async def ReadMedia(self, request: spb.ReadMediaRequest, context: Any) -> AsyncIterator[Any]:
+        items = await self._run(self.store.read_media, request.scope, request.name,
+                                list(request.steps) if request.steps else None)
+        for item in items:
+            body = media_record_body(item)
+            yield (spb.ReadMediaReply(image=body) if isinstance(item, Image)
+                   else spb.ReadMediaReply(text=body))
 
     async def Subscribe(self, request: spb.FetchRequest, context: Any) -> AsyncIterator[Any]:
         cursor = msgs.opt(request, "since")

@@ -25,6 +25,7 @@ from streamvis.storage.format.codec import (
     encode_column,
     normalize_array,
 )
+from streamvis.storage.format.media import media_from_body, media_kind, media_record_body
 from streamvis.storage.format.model import ConfigUpdate, Deletion, Item, Points, ReadResult
 from streamvis.storage.read.ranges import RangeRequest, RangesResult
 from streamvis.storage.read.reading import dictionary_index
@@ -369,6 +370,9 @@ def _item_to_proto(item: Item) -> spb.Item:
         return spb.Item(config=config_to_proto(item.scope, item.config))
     if isinstance(item, Deletion):
         return spb.Item(delete=delete_to_proto(item.scope, item.name))
+    kind = media_kind(item)
+    if kind is not None:
+        return spb.Item(**{kind: media_record_body(item)})
     raise InvalidArgumentError(
         f"cannot append {type(item).__name__}; expected Points, ConfigUpdate or Deletion"
     )
@@ -389,6 +393,10 @@ def append_requests(
     for item in items:
         if not isinstance(item, Points):
             msg = _item_to_proto(item)
+            if msg.ByteSize() > limit - _OVERHEAD:  # an image: one message, never split
+                raise InvalidArgumentError(
+                    f"{type(item).__name__.lower()} {getattr(item, 'name', '')!r} of "
+                    f"{msg.ByteSize()} bytes is over the data server's message limit ({limit})")
             if req.items and size + msg.ByteSize() > limit - _OVERHEAD:
                 yield req
                 req, size = new(), 0
@@ -451,6 +459,8 @@ def items_from_requests(
                 parts.append(ConfigUpdate(it.config.scope, config_from_json(it.config)))
             elif kind == "delete":
                 parts.append(Deletion(it.delete.scope, it.delete.name or None))
+            elif kind == "image" or kind == "text":
+                parts.append(media_from_body(getattr(it, kind)))
             else:
                 raise InvalidArgumentError("append item carries no points, config or delete")
     items: list[Item] = []

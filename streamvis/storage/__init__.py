@@ -10,9 +10,12 @@ from streamvis.storage.format.model import (
     Deletion,
     GroupInfo,
     GroupSnapshot,
+    Image,
     Item,
+    MediaInfo,
     Points,
     ReadResult,
+    Text,
 )
 from streamvis.storage.read.ranges import RangeRequest, RangesResult
 
@@ -21,6 +24,9 @@ __all__ = [
     "Points",
     "ConfigUpdate",
     "Deletion",
+    "Image",
+    "Text",
+    "MediaInfo",
     "Item",
     "GroupInfo",
     "GroupSnapshot",

@@ -16,6 +16,9 @@ is never replaced: ``ForeignFileError`` before anything is written.
 so DuckDB or Spark can join the points to the hyperparameters. Its leading ``_`` keeps
 it out of the points when DIR is read as a hive dataset (pyarrow and Spark skip such
 files), so existing readers of the export see what they saw before.
+
+Images and texts go to ``DIR/_media/`` (``streamvis.storage.export_media``): one PNG
+or text file per step; ``ParquetExport.media`` lists them.
 """
 
 from __future__ import annotations
@@ -24,13 +27,15 @@ import hashlib
 import os
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from streamvis.columns import STEP_COLUMN, VALUE_COLUMN
+from streamvis.patterns import matcher
 from streamvis.storage.engine.store import Store
+from streamvis.storage.export_media import export_media
 from streamvis.storage.format.ownership import foreign_error
 from streamvis.storage.read.run_groups import run_config
 from streamvis.storage.read.summaries import STATS, Summary, runs_table
@@ -45,6 +50,7 @@ class ParquetExport:
     files: list[str]
     points: int
     runs_file: str | None = None
+    media: list[str] = field(default_factory=list)  # image (.png) and text (.txt) files
 
 
 _MAX_PART = 200  # bytes of an encoded partition value (NAME_MAX is 255)
@@ -139,4 +145,6 @@ def export_parquet(
             os.makedirs(out_dir, exist_ok=True)
             pq.write_table(table.replace_schema_metadata({_RUNS_KEY: b"1"}), runs_target)
             runs_file = runs_target
-    return ParquetExport(files, points, runs_file)
+        media = export_media(store, out_dir, _part, scope_pattern=scope_pattern,
+                             name_match=matcher(name_pattern, "name_pattern"))
+    return ParquetExport(files, points, runs_file, media)

@@ -1,13 +1,16 @@
 """What an event record holds, in streamvis terms (tensorboard's protos decode it).
 
 ``EventDecoder.decode(payload)`` turns one serialized ``Event`` into ``Scalar``,
-``Hist``, ``Text`` and ``HParams`` observations. Scalars come as ``simple_value``
+``Hist``, ``Text``, ``Picture`` and ``HParams`` observations. Images come as v1
+``Summary.Image`` (torch's ``add_image``) or v2 "images" tensors (width, height, then
+the encoded images; several are named ``tag/0``, ``tag/1``, ...); only PNG bytes are
+kept (as stored), anything else is counted as skipped "image (not PNG)". Scalars come as ``simple_value``
 (float32) or as one-element tensors (torch's ``new_style``, tensorboard's v2
 summaries); histograms as ``HistogramProto`` or v2 tensors of (left, right, count)
 rows. A summary's plugin is named in its metadata, which TensorFlow-style writers
 send only with a tag's first value, so the decoder remembers it per tag and
-otherwise goes by the tensor's shape. Anything else (images, audio, graphs, ...) is
-counted in ``skipped``.
+otherwise goes by the tensor's shape. Anything else (audio, graphs, ...) is counted
+in ``skipped``.
 """
 
 from __future__ import annotations
@@ -32,13 +35,15 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "reading TensorBoard event files needs the tensorboard package: "
         "pip install 'streamvis[tensorboard]'") from exc
 
-__all__ = ["Scalar", "Hist", "Text", "HParams", "EventDecoder", "HPARAMS_EXPERIMENT_TAG"]
+__all__ = ["Scalar", "Hist", "Text", "Picture", "HParams", "EventDecoder", "HPARAMS_EXPERIMENT_TAG"]
 
 HPARAMS_PLUGIN = "hparams"
 HPARAMS_EXPERIMENT_TAG = "_hparams_/experiment"
 _SCALAR_PLUGINS = ("scalars", "scalar")
 _HIST_PLUGINS = ("histograms", "histogram")
 _TEXT_PLUGINS = ("text",)
+_IMAGE_PLUGINS = ("images", "image")
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _F4_KINDS = ("float16", "bfloat16", "float32")
 
 
@@ -63,6 +68,15 @@ class Text:
     tag: str
     step: int
     text: str
+    wall_time: float = 0.0
+
+
+@dataclass(frozen=True)
+class Picture:
+    tag: str
+    step: int
+    wall_time: float
+    png: bytes  # as stored in the event file
 
 
 @dataclass(frozen=True)
@@ -104,6 +118,9 @@ class EventDecoder:
             if kind == "simple_value":
                 out.append(Scalar(v.tag, step, wt, np.float32(v.simple_value)))
                 continue
+            if kind == "image":
+                self._picture(out, v.tag, step, wt, v.image.encoded_image_string)
+                continue
             if kind == "histo":
                 h = v.histo
                 hist = H.from_proto_fields(h.bucket_limit, h.bucket, h.min, h.max, h.num, h.sum)
@@ -119,6 +136,11 @@ class EventDecoder:
                 if hp is not None:
                     out.append(hp)
                 continue
+            if kind == "tensor" and plugin in _IMAGE_PLUGINS:
+                encoded = list(v.tensor.string_val)[2:]  # width, height, then the images
+                for i, png in enumerate(encoded):
+                    self._picture(out, v.tag if len(encoded) == 1 else f"{v.tag}/{i}", step, wt, png)
+                continue
             if kind == "tensor":
                 obs = self._tensor(v, plugin, step, wt)
                 if obs is not None:
@@ -126,6 +148,12 @@ class EventDecoder:
                     continue
             self.skipped[plugin or kind or "empty"] += 1
         return out
+
+    def _picture(self, out: list[Any], tag: str, step: int, wt: float, data: bytes) -> None:
+        if data.startswith(_PNG_MAGIC) and tag:
+            out.append(Picture(tag, step, wt, bytes(data)))
+        else:
+            self.skipped["image (not PNG)"] += 1
 
     def _hparams(self, v: Any) -> HParams | None:
         data = plugin_data_pb2.HParamsPluginData.FromString(v.metadata.plugin_data.content)
@@ -147,7 +175,7 @@ class EventDecoder:
             tag = v.tag
             if tag.endswith(TORCH_TEXT_SUFFIX):
                 tag = tag[: -len(TORCH_TEXT_SUFFIX)]
-            return Text(tag, step, text)
+            return Text(tag, step, text, wt)
         if arr.dtype.kind not in "biuf":
             return None
         if arr.size == 1 and (not plugin or plugin in _SCALAR_PLUGINS):

@@ -26,10 +26,12 @@ from typing import Any
 import numpy as np
 
 from streamvis.columns import STEP_COLUMN, VALUE_COLUMN, WALL_TIME_COLUMN
-from streamvis.errors import CorruptDataError, NotFoundError
-from streamvis.storage import ConfigUpdate, Points, Store
+from streamvis.errors import CorruptDataError, InvalidArgumentError, NotFoundError
+from streamvis.storage import ConfigUpdate, Image, Points, Store
+from streamvis.storage import Text as TextItem
+from streamvis.storage.format.records import normalize_items
 from streamvis.tensorboard import histograms as H
-from streamvis.tensorboard.events import EventDecoder, Hist, HParams, Scalar, Text
+from streamvis.tensorboard.events import EventDecoder, Hist, HParams, Picture, Scalar, Text
 from streamvis.tensorboard.naming import HIST_STATS, hist_name, hist_stat_name, run_name, text_key
 from streamvis.tensorboard.records import RecordStop, iter_records
 
@@ -104,6 +106,7 @@ class _Batch:
         self.scalars: dict[str, tuple[list[int], list[Any], list[float]]] = {}
         self.hists: dict[str, list[dict[str, Any]]] = {}
         self.config: dict[str, Any] = {}
+        self.media: list[Picture | Text] = []  # images, and texts per step
         self.records = 0
 
     def scalar(self, name: str, step: int, value: Any, wt: float) -> None:
@@ -129,11 +132,15 @@ class _Batch:
                 self.scalar(hist_stat_name(obs.tag, stat), obs.step, np.float64(v), obs.wall_time)
         elif isinstance(obs, Text):
             self.config[text_key(obs.tag)] = obs.text
+            if obs.tag:
+                self.media.append(obs)
+        elif isinstance(obs, Picture):
+            self.media.append(obs)
         elif isinstance(obs, HParams):
             self.config.update(obs.values)
 
     def empty(self) -> bool:
-        return not (self.scalars or self.hists or self.config)
+        return not (self.scalars or self.hists or self.config or self.media)
 
 
 class Importer:
@@ -332,6 +339,14 @@ class Importer:
                     for c, dt in _HIST_DTYPES.items()}
             items.append(Points(scope, name, 0, cols))
             points += len(cols[H.COUNT])
+        for m in batch.media:
+            item = (Image(scope, m.tag, m.step, m.png, m.wall_time) if isinstance(m, Picture)
+                    else TextItem(scope, m.tag, m.step, m.text, m.wall_time))
+            try:
+                normalize_items([item])  # a tag over the key limits, a damaged PNG header
+            except InvalidArgumentError:
+                continue
+            items.append(item)
         if batch.config:
             cfg = self._config(scope)
             new = {**cfg, **batch.config}

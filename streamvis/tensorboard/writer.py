@@ -5,9 +5,13 @@ Runs and names follow ``streamvis.tensorboard.naming``. Scalars go through
 DataLogger: ``add_scalar`` costs microseconds, takes torch tensors without a host
 copy or device sync, and never raises into the training loop (a refused write is
 logged once per name). ``add_histogram`` needs the values on the host to bucket
-them, like torch's writer (it synchronises a GPU tensor). Methods of torch's writer
-that streamvis cannot show (images, audio, graphs, embeddings, ...) warn once and do
-nothing; with ``strict=True`` they raise ``UnsupportedSummaryError``.
+them, like torch's writer (it synchronises a GPU tensor). Images (``add_image``,
+``add_images``, ``add_figure``) go through ``DataLogger.write_image`` under the tag as
+their name (captured at the call, encoded at flush; a batch is one tiled image);
+``add_text`` stores a text record per step (and, as before, the config entry
+``text.<tag>``). Methods of torch's writer that streamvis cannot show (audio, graphs,
+embeddings, ...) warn once and do nothing; with ``strict=True`` they raise
+``UnsupportedSummaryError``.
 """
 
 from __future__ import annotations
@@ -65,6 +69,20 @@ def _to_numpy(values: Any) -> np.ndarray:
     if hasattr(values, "detach"):  # torch: the host copy add_histogram cannot avoid
         values = values.detach().cpu().numpy()
     return np.asarray(values)
+
+
+def _render(figure: Any, close: bool) -> np.ndarray:
+    """The RGBA pixels of a matplotlib figure (Agg), drawn now; closed when ``close``."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    pixels = np.array(canvas.buffer_rgba(), dtype=np.uint8)
+    if close:
+        import matplotlib.pyplot as plt
+
+        plt.close(figure)
+    return pixels
 
 
 class SummaryWriter:
@@ -210,8 +228,44 @@ class SummaryWriter:
 
     def add_text(self, tag: str, text_string: str, global_step: Any = None,
                  walltime: float | None = None) -> None:
-        """Keep ``text_string`` as the run's config entry ``text.<tag>`` (the last wins)."""
+        """Log ``text_string`` as the text name ``tag`` at ``global_step`` (None: 0), and
+        keep it as the run's config entry ``text.<tag>`` (the last wins), as before."""
         self._main.update_config({text_key(tag): str(text_string)})
+        try:
+            self._main.logger.write_text(tag, str(text_string), step=int(as_step(global_step)))
+        except Exception as exc:
+            self._main.refuse(tag, exc)
+
+    def add_image(self, tag: str, img_tensor: Any, global_step: Any = None,
+                  walltime: float | None = None, dataformats: str = "CHW") -> None:
+        """Log one image (torch's default layout CHW; "HWC", "HW" too) as the image name
+        ``tag`` at ``global_step``. No host copy at the call. ``walltime`` is not kept:
+        an image's wall time is the call's."""
+        try:
+            self._main.logger.write_image(tag, img_tensor, step=int(as_step(global_step)),
+                                          dataformats=dataformats)
+        except Exception as exc:
+            self._main.refuse(tag, exc)
+
+    def add_images(self, tag: str, img_tensor: Any, global_step: Any = None,
+                   walltime: float | None = None, dataformats: str = "NCHW") -> None:
+        """Log a batch of images ("NCHW" or "NHWC") as one tiled image, as torch's writer
+        does (``streamvis.logger.images``)."""
+        self.add_image(tag, img_tensor, global_step, walltime, dataformats)
+
+    def add_figure(self, tag: str, figure: Any, global_step: Any = None, close: bool = True,
+                   walltime: float | None = None) -> None:
+        """Log a matplotlib figure (or a list: tiled), rendered now (it may change after
+        the call) and closed when ``close``, as torch's writer does."""
+        try:
+            figures = figure if isinstance(figure, list) else [figure]
+            pixels = [_render(f, close) for f in figures]
+            image = pixels[0] if len(pixels) == 1 else np.stack(pixels)
+            layout = "HWC" if len(pixels) == 1 else "NHWC"
+        except Exception as exc:
+            self._main.refuse(tag, exc)
+            return
+        self.add_image(tag, image, global_step, walltime, layout)
 
     def flush(self) -> None:
         """Send everything logged so far (waits while the store is unreachable, up to
@@ -251,7 +305,7 @@ class SummaryWriter:
 
         def unsupported(*args: Any, **kwargs: Any) -> None:
             msg = (f"SummaryWriter.{attr} is not supported by streamvis (it logs "
-                   "scalars, histograms, hparams and text); the call did nothing")
+                   "scalars, histograms, hparams, images and text); the call did nothing")
             if self.strict:
                 raise UnsupportedSummaryError(msg)
             self._warn_once(attr, msg)

@@ -29,10 +29,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from streamvis import script
 from streamvis.errors import UnauthenticatedError, UnavailableError
 from streamvis.logger import DataLogger
+from streamvis.logger.images import encode_png
 from streamvis.server import wire
 from streamvis.server.client import DataClient, open_channel
 from streamvis.storage import Store
-from streamvis.storage.format.model import Points
+from streamvis.storage.format.model import Image, Points
 from tests.helpers import self_signed_cert, spawn
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -264,6 +265,7 @@ def _requests(scope: str) -> dict[str, bytes]:
         "ReadRanges": spb.ReadRangesRequest(ranges=[one]),
         "Summaries": spb.SummariesRequest(names=["loss"]),
         "Aggregate": spb.AggregateRequest(name="loss", group_by="-seed"),
+        "ReadMedia": spb.ReadMediaRequest(scope=scope, name="samples"),
     }
     return {k: v.SerializeToString() for k, v in msgs.items()}
 
@@ -278,6 +280,7 @@ def test_every_rpc_refused_without_the_token(token_server: Server) -> None:
     scope = "rpc-auth"
     with DataClient(token_server.uri, TOKEN) as client:
         client.append([_points(scope)])
+        client.append([Image(scope, "samples", 0, encode_png(np.zeros((2, 2, 3), np.uint8)), 1.0)])
     payloads = _requests(scope)
     methods = data_service_methods()
     assert {"ReadRanges", "Fetch", "Append", "Scopes"} <= {m.name for m in methods}

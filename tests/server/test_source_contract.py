@@ -57,6 +57,25 @@ class SourceContract:
         assert [(g.scope, g.name, g.index) for g in only] == [("alpha", "acc", 0)]
         assert not math.isnan(only[0].x_min)
 
+    def test_media_listed_apart_and_read_one_step(self, filled) -> None:
+        from streamvis.logger.images import encode_png
+        from streamvis.storage import Image, Text
+
+        src, sink = filled
+        pngs = [encode_png(np.full((3, 2, 3), s, np.uint8)) for s in range(3)]
+        sink.append([Image("alpha", "img", s, png, 10.0 + s) for s, png in enumerate(pngs)]
+                    + [Text("beta", "note", 4, "<b>hi</b>", 1.0)])
+        assert [(m.scope, m.name, m.kind, m.steps) for m in src.media()] == [
+            ("alpha", "img", "image", (0, 1, 2)), ("beta", "note", "text", (4,))]
+        assert [m.name for m in src.media(scope_pattern="^b")] == ["note"]
+        assert src.names("alpha") == ["loss", "acc"]  # never among the numeric names
+        (one,) = src.read_media("alpha", "img", [1])
+        assert (one.step, one.png, one.wall_time) == (1, pngs[1], 11.0)
+        assert [it.step for it in src.read_media("alpha", "img")] == [0, 1, 2]
+        assert src.read_media("beta", "note")[0].text == "<b>hi</b>"
+        with pytest.raises(NotFoundError):
+            src.read_media("alpha", "nothing")
+
     def test_fetch_selections(self, filled) -> None:
         src, _ = filled
         everything = src.fetch()

@@ -44,13 +44,13 @@ def test_default_store_is_the_default_log(tmp_path: Path, monkeypatch) -> None:
 def test_unsupported_methods_warn_once_or_raise_when_strict(tmp_path: Path) -> None:
     log = str(tmp_path / "u.svl")
     with SummaryWriter(str(tmp_path / "r"), path=log) as w:
-        with pytest.warns(UserWarning, match="add_image is not supported"):
-            w.add_image("img", np.zeros((3, 4, 4)), 0)
+        with pytest.warns(UserWarning, match="add_audio is not supported"):
+            w.add_audio("snd", np.zeros(16), 0)
         import warnings
 
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            w.add_image("img", np.zeros((3, 4, 4)), 1)  # once only
+            w.add_audio("snd", np.zeros(16), 1)  # once only
         with pytest.raises(AttributeError):
             _ = w.not_a_method
     with SummaryWriter(str(tmp_path / "r"), path=log, strict=True) as w:

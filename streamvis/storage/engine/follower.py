@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from streamvis.errors import CorruptDataError, InvalidArgumentError, StreamvisError
 from streamvis.storage.backend import Chunk, LogBackend
 from streamvis.storage.format.index_file import IndexMeta, dump_index, load_trusted_index
+from streamvis.storage.format.media import MediaEntry
 from streamvis.storage.format.scan import ScannedRecord, ScanOutcome, parse_header, scan_chunks
 from streamvis.storage.format.state import Entry, LogState
 from streamvis.storage.read.cursor import encode_cursor
@@ -116,6 +117,10 @@ class LogFollower:
                 self.state.apply_config(r.record.config)
             elif kind == "delete":
                 self.state.apply_delete(r.record.delete)
+            elif kind == "image" or kind == "text":
+                body = r.record.image if kind == "image" else r.record.text
+                media = MediaEntry(r.key, r.offset, r.end - r.offset, body.wall_time)
+                self.state.apply_media(kind, body, media)
         self.state.apply_commit(commit.writer_id, commit.seq)
 
     def refresh(self) -> None:

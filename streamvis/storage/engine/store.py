@@ -27,6 +27,7 @@ from streamvis.errors import (
     CursorResetError,
     InvalidArgumentError,
     LogNotFoundError,
+    NotFoundError,
 )
 from streamvis.patterns import key_filter, matcher
 from streamvis.storage.backend import LogBackend
@@ -35,12 +36,16 @@ from streamvis.storage.engine.opening import open_backend
 from streamvis.storage.engine.reader import RangeReader
 from streamvis.storage.engine.writer import StoreWriter
 from streamvis.storage.format.framing import encode_frame
+from streamvis.storage.format.media import media_item, read_media_records
 from streamvis.storage.format.model import (
     AppendResult,
     GroupInfo,
     GroupSnapshot,
+    Image,
     Item,
+    MediaInfo,
     ReadResult,
+    Text,
 )
 from streamvis.storage.format.ownership import (
     check_index_bytes,
@@ -156,6 +161,28 @@ class Store:
                 for s, st in self.log.state.scopes.items()
                 if st.config is not None and match(s)
             }
+
+    def media(self, *, scope_pattern: str | None = None) -> list[MediaInfo]:
+        """Image and text names (kept beside the numeric names, which never list them)."""
+        ms = matcher(scope_pattern, "scope_pattern")
+        with self.log.lock:
+            return [MediaInfo(s, n, mn.kind, tuple(sorted(mn.steps)))
+                    for (s, n), mn in self.log.state.media.items() if ms(s)]
+
+    def read_media(self, scope: str, name: str, steps: Sequence[int] | None = None) -> list[Image | Text]:
+        """The images or texts of (scope, name) at ``steps`` (every step when None), in
+        step order; NotFoundError names a missing name or step."""
+        with self.log.lock:
+            mn = self.log.state.media.get((scope, name))
+            if mn is None:
+                raise NotFoundError(f"no image or text name {name!r} in scope {scope!r}")
+            wanted = sorted(mn.steps) if steps is None else sorted({int(s) for s in steps})
+            missing = [s for s in wanted if s not in mn.steps]
+            if missing:
+                raise NotFoundError(f"{mn.kind} {scope!r}/{name!r} has no step {missing[0]} "
+                                    f"(it has {len(mn.steps)} steps)")
+            recs = read_media_records(self.backend, [mn.steps[s] for s in wanted])
+        return [media_item(r) for r in recs]
 
     def schema(self, scope: str, name: str) -> dict[str, np.dtype]:
         """Columns and dtypes of (scope, name)."""

@@ -18,7 +18,15 @@ from streamvis.proto import data_pb2 as pb
 from streamvis.storage.engine.follower import LogFollower
 from streamvis.storage.format.codec import dtype_name
 from streamvis.storage.format.framing import encode_frame
-from streamvis.storage.format.model import AppendResult, ConfigUpdate, Deletion, Item
+from streamvis.storage.format.media import MediaEntry
+from streamvis.storage.format.model import (
+    AppendResult,
+    ConfigUpdate,
+    Deletion,
+    Image,
+    Item,
+    Text,
+)
 from streamvis.storage.format.records import (
     EncodedRecord,
     NormalizedPoints,
@@ -255,6 +263,11 @@ class StoreWriter:
             elif isinstance(item, Deletion):
                 self._appended -= {k for k in self._appended if _deletes(item, k)}
                 self.log.state.apply_delete(pb.Delete(scope=item.scope, name=item.name or ""))
+            elif isinstance(item, Image | Text):
+                kind = "image" if isinstance(item, Image) else "text"
+                body = pb.Image(scope=item.scope, name=item.name, step=item.step)
+                entry_m = MediaEntry(key, pos, len(frame), float(item.wall_time))
+                self.log.state.apply_media(kind, body, entry_m)
             pos += len(frame)
         self.log.state.apply_commit(writer_id, seq)
         self.log.advance(key, pos)
@@ -269,9 +282,11 @@ class StoreWriter:
         """Hide ``scope`` (or ``scope``/``name``); later writes start fresh schemas."""
         with self.log.lock:
             self.log.refresh()
+            media = self.log.state.media
             if name is None:
-                self.log.state.scope(scope)
-            else:
+                if not any(k[0] == scope for k in media):
+                    self.log.state.scope(scope)
+            elif (scope, name) not in media:
                 self.log.state.name(scope, name)
         return self.append([Deletion(scope, name)])
 

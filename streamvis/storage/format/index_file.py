@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from streamvis.storage.backend import LogBackend
 from streamvis.storage.format.framing import FRAME_OVERHEAD, MAX_PAYLOAD, checksum
+from streamvis.storage.format.media import MediaEntry, MediaName
 from streamvis.storage.format.ownership import INDEX_TRAILER_MAGIC
 from streamvis.storage.format.scan import frame_crc_at
 from streamvis.storage.format.state import (
@@ -39,7 +40,10 @@ from streamvis.storage.format.state import (
 
 __all__ = ["IndexMeta", "dump_index", "load_index", "load_trusted_index"]
 
-INDEX_VERSION = 2  # 2: schemas as JSON (column names with ',' or ':')
+# 2: schemas as JSON (column names with ',' or ':'); 3: image and text entries ("media"),
+# so an index written by a streamvis that predates them (which skips those records) is
+# rebuilt from the log rather than trusted to hold them
+INDEX_VERSION = 3
 _TRAILER_MAGIC = INDEX_TRAILER_MAGIC  # after the Arrow bytes: u32 crc32c(arrow bytes), magic
 _TRAILER_SIZE = 4 + len(_TRAILER_MAGIC)
 
@@ -120,6 +124,10 @@ def dump_index(state: LogState, meta: IndexMeta) -> bytes:
         "scopes": list(state.scopes),
         "configs": {s: st.config for s, st in state.scopes.items() if st.config is not None},
         "writers": {w.hex(): seq for w, seq in state.writers.items()},
+        "media": [
+            [scope, name, mn.kind, [[s, e.key, e.offset, e.length, e.wall_time] for s, e in mn.steps.items()]]
+            for (scope, name), mn in state.media.items()
+        ],
     }
     schema = _SCHEMA.with_metadata({"streamvis": json.dumps(extra)})
     table = table.replace_schema_metadata(schema.metadata)
@@ -154,6 +162,12 @@ def load_index(data: bytes) -> tuple[LogState, IndexMeta]:
     for scope, config in extra["configs"].items():
         state.scopes.setdefault(scope, ScopeState()).config = config
     state.writers = {bytes.fromhex(w): int(s) for w, s in extra["writers"].items()}
+    for scope, name, kind, steps in extra["media"]:
+        if kind not in ("image", "text"):
+            raise ValueError(f"index media kind {kind!r}")
+        state.media[(str(scope), str(name))] = MediaName(
+            kind, {int(s): MediaEntry(str(k), int(o), int(n), float(w)) for s, k, o, n, w in steps}
+        )
     _fill_groups(state, table.combine_chunks())
     last = extra["last_frame"]
     meta = IndexMeta(

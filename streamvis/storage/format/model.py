@@ -13,7 +13,10 @@ __all__ = [
     "Points",
     "ConfigUpdate",
     "Deletion",
+    "Image",
+    "Text",
     "Item",
+    "MediaInfo",
     "GroupInfo",
     "GroupSnapshot",
     "ReadResult",
@@ -47,7 +50,39 @@ class Deletion:
     name: str | None = None
 
 
-Item = Points | ConfigUpdate | Deletion
+@dataclass(frozen=True)
+class Image:
+    """One PNG image of (scope, name) at ``step``; ``wall_time``: when it was logged."""
+
+    scope: str
+    name: str
+    step: int
+    png: bytes
+    wall_time: float
+
+
+@dataclass(frozen=True)
+class Text:
+    """One text of (scope, name) at ``step``; ``wall_time``: when it was logged."""
+
+    scope: str
+    name: str
+    step: int
+    text: str
+    wall_time: float
+
+
+Item = Points | ConfigUpdate | Deletion | Image | Text
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """An image or text name (``kind``) and its steps, in step order."""
+
+    scope: str
+    name: str
+    kind: str
+    steps: tuple[int, ...]
 
 
 @dataclass(frozen=True)

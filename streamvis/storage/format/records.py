@@ -20,7 +20,8 @@ from streamvis.limits import check_config, check_key, preview
 from streamvis.proto import data_pb2 as pb
 from streamvis.storage.format.codec import encode_column, normalize_array, validate_column_name
 from streamvis.storage.format.framing import MAX_PAYLOAD
-from streamvis.storage.format.model import ConfigUpdate, Deletion, Item, Points
+from streamvis.storage.format.media import check_media, media_record_body
+from streamvis.storage.format.model import ConfigUpdate, Deletion, Image, Item, Points, Text
 
 __all__ = [
     "FORMAT_VERSION",
@@ -102,7 +103,7 @@ def normalize_items(items: Sequence[Item], *, limits: bool = True) -> list[Item 
     ``limits`` (off only when compaction rewrites stored data), against
     ``streamvis.limits``: key sizes, config size, depth and numbers. Deletions are only
     checked for NUL, so a scope stored before the limits can still be deleted."""
-    if isinstance(items, Points | ConfigUpdate | Deletion):
+    if isinstance(items, Points | ConfigUpdate | Deletion | Image | Text):
         items = [items]
     out: list[Item | NormalizedPoints] = []
     for item in items:
@@ -122,9 +123,13 @@ def normalize_items(items: Sequence[Item], *, limits: bool = True) -> list[Item 
             if item.name is not None:
                 _check_deleted("name", item.name)
             out.append(item)
+        elif isinstance(item, Image | Text):
+            check_media(item, limits)
+            out.append(item)
         else:
             raise InvalidArgumentError(
-                f"cannot append {type(item).__name__}; expected Points, ConfigUpdate or Deletion"
+                f"cannot append {type(item).__name__}; expected Points, ConfigUpdate, Deletion, "
+                "Image or Text"
             )
     return out
 
@@ -172,7 +177,7 @@ class EncodedRecord:
     points: NormalizedPoints | None  # set for points records
     x_min: float
     x_max: float
-    other: ConfigUpdate | Deletion | None = None  # set for config and tombstone records
+    other: ConfigUpdate | Deletion | Image | Text | None = None  # the item of other records
 
 
 def encode_batch(
@@ -204,6 +209,11 @@ def encode_batch(
         elif isinstance(item, Deletion):
             body = pb.Delete(scope=item.scope, name=item.name or "")
             rec = pb.Record(wall_time=now, writer_id=writer_id, seq=seq, delete=body)
+            out.append(EncodedRecord(rec.SerializeToString(), None, math.nan, math.nan, item))
+        elif isinstance(item, Image | Text):
+            media = media_record_body(item)
+            rec = pb.Record()  # the commit names the batch; the body has its own wall time
+            (rec.image if isinstance(item, Image) else rec.text).CopyFrom(media)
             out.append(EncodedRecord(rec.SerializeToString(), None, math.nan, math.nan, item))
         else:  # pragma: no cover - normalize_items guarantees the types
             raise TypeError(type(item))

@@ -27,6 +27,7 @@ from streamvis.storage.format.framing import (
     checksum,
     scan_frames,
 )
+from streamvis.storage.format.media import invalid_media
 
 __all__ = ["ScannedRecord", "ScanOutcome", "scan_chunks", "parse_header"]
 
@@ -88,6 +89,8 @@ def _invalid(rec: pb.Record) -> str:
             return "config record without scope or a JSON object"
     elif kind == "delete" and not rec.delete.scope:
         return "delete record without scope"
+    elif kind in ("image", "text"):
+        return invalid_media(rec, kind)
     return ""
 
 

@@ -18,6 +18,7 @@ import numpy as np
 from streamvis.errors import NotFoundError, SchemaMismatchError
 from streamvis.proto import data_pb2 as pb
 from streamvis.storage.format.codec import dtype_name
+from streamvis.storage.format.media import MediaEntry, MediaName
 
 __all__ = ["Entry", "GroupEntries", "NameState", "ScopeState", "LogState"]
 
@@ -109,6 +110,8 @@ class LogState:
     scopes: dict[str, ScopeState] = field(default_factory=dict)
     writers: dict[bytes, int] = field(default_factory=dict)  # writer id -> last committed seq
     skipped_records: int = 0  # points records that lost a schema race (object stores)
+    # image and text names (issue 24), beside the numeric names: (scope, name) -> steps
+    media: dict[tuple[str, str], MediaName] = field(default_factory=dict)
 
     # -- queries ---------------------------------------------------------------------
     def scope(self, scope: str) -> ScopeState:
@@ -201,7 +204,22 @@ class LogState:
             st = self.scopes[body.scope] = ScopeState()
         st.config = json.loads(body.json)
 
+    def apply_media(self, kind: str, body: pb.Image | pb.Text, entry: MediaEntry) -> None:
+        """Index an image or text record: the latest record of a step wins. A name
+        already holding the other kind keeps it (the record is skipped)."""
+        key = (body.scope, body.name)
+        mn = self.media.get(key)
+        if mn is None:
+            mn = self.media[key] = MediaName(kind)
+        elif mn.kind != kind:
+            self.skipped_records += 1
+            return
+        mn.steps[int(body.step)] = entry
+
     def apply_delete(self, body: pb.Delete) -> None:
+        if self.media:
+            for key in [k for k in self.media if k[0] == body.scope and body.name in ("", k[1])]:
+                del self.media[key]
         if not body.name:
             self.scopes.pop(body.scope, None)
             return

@@ -25,6 +25,7 @@ from streamvis.errors import InvalidArgumentError, StorageIOError, StreamvisErro
 from streamvis.proto import data_pb2 as pb
 from streamvis.storage.backend import LogBackend
 from streamvis.storage.format.framing import encode_frame
+from streamvis.storage.format.media import read_media_records
 from streamvis.storage.format.model import ConfigUpdate, Points
 from streamvis.storage.format.ownership import check_log_file
 from streamvis.storage.format.records import encode_batch, header_payload, normalize_items
@@ -126,6 +127,12 @@ def compact_file(
                         _write_batch(out, [Points(scope, name, index, res)], compactor, seq)
                     if progress:
                         progress(done, len(groups))
+                for mn in list(state.media.values()):  # images and texts, as stored
+                    for rec in read_media_records(backend, [mn.steps[s] for s in sorted(mn.steps)]):
+                        seq += 1
+                        out.write(encode_frame(rec.SerializeToString()))
+                        done_rec = pb.Record(writer_id=compactor, seq=seq, commit=pb.Commit(record_count=1))
+                        out.write(encode_frame(done_rec.SerializeToString()))
                 for writer, last in state.writers.items():
                     rec = pb.Record(writer_id=writer, seq=last, commit=pb.Commit(record_count=0))
                     out.write(encode_frame(rec.SerializeToString()))
