@@ -20,7 +20,7 @@ from .catalog import build_cards, specs_of
 from .header import Header
 from .index_page import index_root
 from .index_times import fill_last_updates
-from .names_page import NamesPage, name_columns
+from .names_page import NamesPage, media_names, name_columns
 from .pages import error_page, grid
 from .session import LiveSession
 from .webgl import probe_js, use_webgl
@@ -92,7 +92,8 @@ def make_document(doc: Document, cfg: AppConfig, *, index: bool = False) -> None
                 columns = name_columns(cfg.source, layout.scopes)
             except Exception:  # the source is down: the banner says so; cards come later
                 columns = {}
-            names = NamesPage(session, layout.name_filter, columns)
+            names = NamesPage(session, layout.name_filter, columns,
+                              media_names(cfg.source, layout.scopes))
             side = Column(children=[header.root, session.panel.runs_panel.root],
                           sizing_mode="stretch_height")
             body = Row(children=[side, names.root], sizing_mode="stretch_both")

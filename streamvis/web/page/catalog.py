@@ -1,6 +1,7 @@
 """The cards of the page of every logged name (no schema needed): which plot each name gets.
 
-A name with columns ``x`` and ``y`` is a line plot; a name with more columns (a point
+An image or text name (logged with ``write_image``/``write_text``) is a media card;
+a name with columns ``x`` and ``y`` is a line plot; a name with more columns (a point
 cloud ``x``, ``y`` and a step column ``t``) is a scatter with a slider over its last
 column; a TensorBoard histogram ``tag:hist`` (``streamvis/tensorboard/naming.py``) is
 one card titled ``tag`` that draws the histogram at a step (a slider over ``step``)
@@ -25,12 +26,14 @@ from streamvis.columns import WALL_TIME_COLUMN
 
 from ..schema import PlotSpec, parse_schema
 
-__all__ = ["Card", "build_cards", "section_of", "specs_of", "REST", "HIST_SUFFIX", "HIST_STATS"]
+__all__ = ["Card", "build_cards", "media_cards", "section_of", "specs_of", "REST", "HIST_SUFFIX",
+           "HIST_STATS", "MEDIA_KINDS"]
 
 HIST_SUFFIX = ":hist"  # as streamvis.tensorboard.naming writes them
 HIST_STATS = ("min", "max", "mean")
 HIST_COLUMNS = ("bucket", "count", "step")
 REST = ""  # the section of names without a '/'
+MEDIA_KINDS = ("image", "text")  # cards drawn by web/plots/media_card.py, not plot specs
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,7 @@ class Card:
     name: str
     title: str
     section: str
-    kind: str  # "line" | "scatter" | "hist"
+    kind: str  # "line" | "scatter" | "hist" | "image" | "text"
     columns: tuple[str, ...] = ("x", "y")  # x, y[, filter]
     stats: tuple[str, ...] = ()  # hist: the names of its min/max/mean lines
 
@@ -94,6 +97,11 @@ def build_cards(columns_of: Mapping[str, Sequence[str]]) -> list[Card]:
     ]
     order = {s: i for i, s in enumerate(dict.fromkeys(c.section for c in cards))}
     return sorted(cards, key=lambda c: (c.section == REST, order[c.section]))
+
+
+def media_cards(kinds: Mapping[str, str]) -> list[Card]:
+    """Cards for image and text names (``{name: "image" | "text"}``, in order)."""
+    return [Card(n, n, section_of(n), k, ()) for n, k in kinds.items() if k in MEDIA_KINDS]
 
 
 @lru_cache(maxsize=1)

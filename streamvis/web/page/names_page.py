@@ -21,14 +21,25 @@ from bokeh.models.widgets import Div, TextInput, Toggle
 
 from streamvis.errors import InvalidArgumentError
 from streamvis.source import DataSource
+from streamvis.storage.format.model import MediaInfo
 
 from .. import safe_html
 from ..address.layout import Cell
+from ..plots.media_card import MediaCard
 from ..schema import check_regex
-from .catalog import HIST_STATS, HIST_SUFFIX, REST, Card, build_cards, specs_of
+from .catalog import (
+    HIST_STATS,
+    HIST_SUFFIX,
+    MEDIA_KINDS,
+    REST,
+    Card,
+    build_cards,
+    media_cards,
+    specs_of,
+)
 from .session import LiveSession
 
-__all__ = ["NamesPage", "name_columns", "LAZY_JS", "CARD_HEIGHT", "DISCOVER_S"]
+__all__ = ["NamesPage", "name_columns", "media_names", "LAZY_JS", "CARD_HEIGHT", "DISCOVER_S"]
 
 log = logging.getLogger("streamvis.web")
 CARD_HEIGHT = 320  # px; a histogram's card holds two plots
@@ -86,6 +97,16 @@ def name_columns(source: DataSource, scope_pattern: str | None = None,
     return out
 
 
+def media_names(source: DataSource, scope_pattern: str | None = None) -> list[MediaInfo]:
+    """(Blocking.) The image and text names of the (matching) runs; none when the source
+    cannot say (an older data server)."""
+    try:
+        return source.media(scope_pattern=scope_pattern)
+    except Exception as exc:  # noqa: BLE001 - the plots of numbers still work
+        log.warning("streamvis web: listing images and texts failed: %s", exc)
+        return []
+
+
 class _CardView:
     """One card on the page: a title until it is seen, then its plots."""
 
@@ -119,8 +140,10 @@ class NamesPage:
     """The cards of one session's page (see the module doc)."""
 
     def __init__(self, session: LiveSession, name_filter: str | None,
-                 columns_of: Mapping[str, Sequence[str]]) -> None:
+                 columns_of: Mapping[str, Sequence[str]], media: Sequence[MediaInfo] = ()) -> None:
         self.session = session
+        self._media = list(media)  # the image and text names' runs and steps, as listed
+        self._media_cards: dict[str, MediaCard] = {}
         self._cards: dict[str, _CardView] = {}  # by card name
         self._by_key: dict[str, _CardView] = {}  # by model name card:K
         self._sections: dict[str, _Section] = {}
@@ -141,10 +164,13 @@ class NamesPage:
                            sizing_mode="stretch_both", name="names:page", tags=[self.seen],
                            styles={"overflow-y": "auto"})
         self.lazy_js = CustomJS(args={"seen": self.seen}, code=LAZY_JS)
-        self._add_cards(build_cards(columns_of))
+        self._add_cards(build_cards(columns_of) + media_cards(self._media_kinds()))
         session.doc.add_periodic_callback(self._discover, int(DISCOVER_S * 1000))
 
     # ---- cards ------------------------------------------------------------------------
+    def _media_kinds(self) -> dict[str, str]:
+        return {i.name: i.kind for i in self._media if i.name not in self._known}
+
     def _add_cards(self, cards: Sequence[Card]) -> None:
         new_sections = []
         for card in cards:
@@ -191,6 +217,14 @@ class NamesPage:
             if cv is None or cv.active or not cv.root.visible:
                 continue  # (a card the filter hides is drawn when shown and in view)
             cv.active = True
+            if cv.card.kind in MEDIA_KINDS:
+                mc = MediaCard(cv.card.name, cv.card.kind, self.session.cfg.source,
+                               self.session._submit, color_of=self.session.colors.run,
+                               key=len(self._media_cards))
+                self._media_cards[cv.card.name] = mc
+                cv.root.children = [mc.root]
+                mc.update(self._media)
+                continue
             made = []
             for spec in specs_of(cv.card):
                 cell = Cell(plot=spec.name, position=self._position, group=0, left=0.0, top=0.0,
@@ -224,18 +258,24 @@ class NamesPage:
             return
         self._listing = True
         known = set(self._known)
+        source, scopes = self.session.cfg.source, self.session.scope_pattern
         self.session._submit(
-            lambda: name_columns(self.session.cfg.source, self.session.scope_pattern, known=known),
+            lambda: (name_columns(source, scopes, known=known), media_names(source, scopes)),
             self._discovered,
         )
 
     def _discovered(self, fut: Any) -> None:
         self._listing = False
         try:
-            found: dict[str, list[str]] = fut.result()
+            found: dict[str, list[str]]
+            found, media = fut.result()
         except Exception as exc:  # the source is down: the banner says so; list again later
             log.warning("streamvis web: listing names failed: %s", exc)
             return
+        self._media = list(media)
+        for mc in self._media_cards.values():
+            mc.update(self._media)  # new steps and runs of the cards in view
+        self._add_cards(media_cards(self._media_kinds()))
         if not found:
             return
         self._known |= set(found)
