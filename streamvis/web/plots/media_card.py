@@ -30,8 +30,8 @@ MAX_RUNS = 16  # runs side by side on one card
 CACHE_ITEMS = 256  # (scope, step) entries a card keeps
 CARD_CSS = (":host { font-family: system-ui, sans-serif; font-size: 12px; }"
             ".sv-media { display: flex; flex-wrap: wrap; gap: 8px; }"
-            ".sv-media figure { margin: 0; max-width: 180px; }"
-            ".sv-media img { max-width: 180px; max-height: 180px; image-rendering: pixelated; }"
+            ".sv-media figure { margin: 0; width: 200px; }"
+            ".sv-media img { width: 200px; height: auto; image-rendering: pixelated; }"
             ".sv-media pre { white-space: pre-wrap; max-width: 340px; margin: 0; }"
             ".sv-media figcaption { color: #444; overflow: hidden; text-overflow: ellipsis; }")
 
