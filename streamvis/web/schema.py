@@ -20,6 +20,9 @@ plot (nested mappings merged key by key, the plot's own keys winning). Per plot:
                    with ``radius`` (data units) is drawn with circle()
     filter_opts:   {column, title}: a slider over that column's values
     smoothing:     EMA weight in [0, 1) for this plot (overrides the page's smoothing=)
+    x:             step | wall | relative | NAME (``name:NAME`` for a name spelled like
+                   a mode): a line plot's x, as the page's x= (overrides it)
+    group, agg, band: as the page's group=, agg=, band= (one line and band per group)
 
 Keys of older schemas (scope_pattern, group_pattern, glyph) are refused with a
 message naming what replaced them.
@@ -41,6 +44,8 @@ import yaml
 from streamvis.errors import InvalidArgumentError
 from streamvis.patterns import compile_pattern
 from streamvis.storage.format.scan import parse_header
+from streamvis.storage.read.aggregates import check_agg_band
+from streamvis.storage.read.run_groups import parse_group
 
 from .colors import FORMULAS, RUN_PALETTE, ColorSpec, resolve_palette
 
@@ -59,6 +64,8 @@ __all__ = [
     "check_regex",
     "parse_key_fun",
     "color_key",
+    "parse_x",
+    "x_name_of",
 ]
 
 PLOT_KEYS = (
@@ -71,6 +78,10 @@ PLOT_KEYS = (
     "filter_opts",
     "x_mode",
     "smoothing",
+    "x",
+    "group",
+    "agg",
+    "band",
 )
 X_MODES = ("step", "wall", "relative")  # what x is drawn against: the x column, or wall time
 COLOR_KEYS = ("palette", "num_colors", "formula", "key_fun", "num_groups", "num_indices")
@@ -84,6 +95,24 @@ LEGACY_KEYS = {
 FILTER_KEYS = ("column", "title")
 GLYPH_KINDS = ("line", "scatter")
 DEFAULTS_KEY = "DEFAULTS"
+
+
+def parse_x(text: Any, where: str) -> str:
+    """``step|wall|relative`` as they are; any other name as ``name:NAME`` (``name:wall``
+    kept: a name spelled like a mode); one-line error for an empty or non-text value."""
+    if not isinstance(text, str) or not text.strip() or text.strip() == "name:":
+        raise InvalidArgumentError(
+            f"{where}={text!r} is not an x; give one of {', '.join(X_MODES)} or a logged name "
+            "(name:NAME for a name spelled like a mode)")
+    text = text.strip()
+    if text in X_MODES or text.startswith("name:"):
+        return text
+    return "name:" + text
+
+
+def x_name_of(mode: str | None) -> str | None:
+    """The logged name of an ``x=NAME`` mode (None for step, wall, relative)."""
+    return mode[5:] if mode is not None and mode.startswith("name:") else None
 
 
 class SchemaError(InvalidArgumentError):
@@ -115,6 +144,9 @@ class PlotSpec:
     key_fun: str | None = None
     x_mode: str | None = None  # step | wall | relative; None: the page's x= (line plots)
     smoothing: float | None = None  # this plot's EMA weight; None: the page's smoothing=
+    group: str | None = None  # group: config keys grouping runs; None: the page's group=
+    agg: str | None = None  # None: the page's agg=
+    band: str | None = None  # None: the page's band=
 
     @property
     def glyph_method(self) -> str:
@@ -337,6 +369,19 @@ def _parse_plot(name: str, raw: Mapping[str, Any]) -> PlotSpec:
     x_mode = raw.get("x_mode")
     if x_mode is not None and x_mode not in X_MODES:
         raise SchemaError(f"plot {name!r}, key 'x_mode': {x_mode!r} is not one of {', '.join(X_MODES)}")
+    if raw.get("x") is not None:
+        try:
+            x_mode = parse_x(raw["x"], f"plot {name!r}, key 'x'")
+        except InvalidArgumentError as exc:
+            raise SchemaError(str(exc)) from None
+    group, agg, band = raw.get("group"), raw.get("agg"), raw.get("band")
+    try:
+        if group is not None:
+            parse_group(group if isinstance(group, str) else [str(k) for k in group])
+            group = group if isinstance(group, str) else ",".join(str(k) for k in group)
+        check_agg_band(agg or "mean", band or "minmax")
+    except InvalidArgumentError as exc:
+        raise SchemaError(f"plot {name!r}: {exc}") from None
     smoothing = raw.get("smoothing")
     if smoothing is not None and (
         isinstance(smoothing, bool) or not isinstance(smoothing, int | float) or not 0 <= smoothing < 1
@@ -359,6 +404,9 @@ def _parse_plot(name: str, raw: Mapping[str, Any]) -> PlotSpec:
         key_fun=None if key_fun is None else parse_key_fun(key_fun, f"plot {name!r}, key 'color.key_fun'"),
         x_mode=x_mode,
         smoothing=None if smoothing is None else float(smoothing),
+        group=group,
+        agg=agg,
+        band=band,
     )
     _check_bokeh_kwargs(name, spec)
     return spec

@@ -39,12 +39,14 @@ from streamvis.storage import GroupSnapshot
 
 from ..address.layout import Cell, Layout
 from ..address.page_url import PageUrl
+from ..plots.group_view import GroupedPlotView, grouping_of
 from ..plots.plot_view import Job, PlotView
 from ..plots.run_colors import RunColors
 from ..runs.run_filter import RunFilter
 from ..runs.session_panel import SessionPanel
 from ..schema import PlotSpec
 from .app_config import AppConfig
+from .group_reads import GroupReads
 from .notes import Banner, waiting_notes
 from .polls import Joined, Poll, is_object_store, join, split_table
 from .range_rounds import RangeRounds, apply_jobs
@@ -87,6 +89,7 @@ class LiveSession:
         self._debounce: dict[Any, Any] = {}
         self.on_zoom: Callable[[tuple[float, float]], None] | None = None  # the page's zoom=
         self.selection = SelectionReads(cfg.source, self._submit, lambda: not self.closed)
+        self.group_reads = GroupReads(cfg.source, self._submit, lambda exc: self._source_down(exc))
         self.views = [
             self.make_view(cfg.schema.plot(c.plot) if specs is None else specs[k], c)
             for k, c in enumerate(layout.cells)
@@ -115,9 +118,14 @@ class LiveSession:
     def make_view(self, spec: PlotSpec, cell: Cell, *, slider: bool = True) -> PlotView:
         """A plot of this page (the session's x mode, colours, smoothing), its events
         wired to this session; ``add_views`` (or the constructor) makes it read."""
-        v = PlotView(spec, cell, limits=self.cfg.limits, webgl=self.webgl,
-                     color_by=self.layout.color_by, run_value=self.run_filter.value,
-                     x_mode=self.layout.x_mode, colors=self.colors, smoothing_slider=slider)
+        kw: dict[str, Any] = dict(limits=self.cfg.limits, webgl=self.webgl, color_by=self.layout.color_by,
+                                  run_value=self.run_filter.value, x_mode=self.layout.x_mode,
+                                  colors=self.colors, smoothing_slider=slider)
+        lay, grouping = self.layout, None
+        if spec.glyph_kind == "line":  # group= and x=NAME: drawn from the source's aggregates
+            grouping = grouping_of(spec.group or lay.group_by, spec.x_mode or lay.x_mode)
+        v = PlotView(spec, cell, **kw) if grouping is None else GroupedPlotView(
+            spec, cell, group_by=grouping, agg=spec.agg or lay.agg, band=spec.band or lay.band, **kw)
         v.smoothing.set_value(self.smoothing if spec.smoothing is None else spec.smoothing)
         if self.layout.zoom is not None and v.is_line:
             v.figure.x_range.update(start=self.layout.zoom[0], end=self.layout.zoom[1])
@@ -208,6 +216,8 @@ class LiveSession:
         """Start a poll in a worker unless one is running (called on the event loop)."""
         if self._busy or self.closed:
             return
+        if self.cursor is not None:  # runs ticked, smoothing moved: grouped plots anew
+            self.group_reads.maybe(self.views)
         if self.cursor is None and self._joining:  # no state to join: read them all anew
             self.views += self._joining
             self._joining = []
@@ -351,6 +361,7 @@ class LiveSession:
         self.panel.note_runs()
         self.cursor = cursor
         self.polls += 1
+        self.group_reads.maybe(self.views)
         if self.smoothing:  # the page's smoothing= : smoothed lines at once
             self.rounds.maybe(set(range(len(self.views))))
         if self._joining:  # plots made meanwhile (cards seen): now, not at the next poll
@@ -404,6 +415,7 @@ class LiveSession:
         self.cursor = poll.cursor
         waiting_notes(self.views, self.layout, self.run_filter)
         self.rounds.maybe()
+        self.group_reads.maybe(self.views)
         return True
 
     # ---- range reads -------------------------------------------------------------
