@@ -12,6 +12,7 @@ import yaml
 from streamvis import script
 from streamvis.storage import ConfigUpdate, Points, Store
 from streamvis.storage.read.step_join import x_by_name
+from streamvis.web.address.run_selection import encode_runs
 
 from .conftest import WebServer
 from .helpers import open_page
@@ -160,9 +161,11 @@ def test_groups_update_live_and_follow_the_runs_panel(log_path, schema, page):
                                f"Math.max(...g.points.x) === {STEPS + 9}; }}", timeout=WAIT_MS, polling=100)
         _assert_equal(_groups(page), script.aggregate(log_path, "loss", ["lr"]), lambda k: f"lr={k[0]}")
 
-        open_page(page, ws.url + "/?rows=loss&group=lr&hide=r0")  # unticked: out of its group
+        hide = encode_runs(["r0"], ws.source.scopes())
+        open_page(page, ws.url + "/?rows=loss&group=lr&hide=" + hide)  # unticked: out of its group
         page.wait_for_function(f"() => {{ const g = ({GROUPS_JS})(0); return g !== null && "
-                               "g.lines.group.length === 2 && Math.max(...g.points.n) === 2; }",
+                               "g.lines.group.length === 2 && Math.max(...g.points.n.filter("
+                               "(n, i) => g.points.group[i] === 'lr=0.1')) === 2; }",
                                timeout=WAIT_MS, polling=100)
         want = script.aggregate(log_path, "loss", ["lr"], scope_pattern="^r[1-5]$")
         _assert_equal(_groups(page), want, lambda k: f"lr={k[0]}")
