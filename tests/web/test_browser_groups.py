@@ -15,7 +15,7 @@ from streamvis.storage.read.step_join import x_by_name
 from streamvis.web.address.run_selection import encode_runs
 
 from .conftest import WebServer
-from .helpers import open_page
+from .helpers import hover_at, open_page
 
 pytestmark = pytest.mark.browser
 
@@ -33,6 +33,13 @@ GROUPS_JS = """(pos) => { const d = Bokeh.documents[0]; if (!d) return null;
                bands: {group: arr(bands.data.group), ys: bands.data.ys.map(arr)}};
   for (const [k, v] of Object.entries(pts.data)) out.points[k] = arr(v);
   return out; }"""
+
+
+TOOLTIP_JS = """() => { const out = [];
+  const walk = (root) => { for (const el of root.querySelectorAll('*')) {
+    if (el.shadowRoot) walk(el.shadowRoot);
+    if (el.classList.contains('bk-tooltip-row-value')) out.push(el.textContent); } };
+  walk(document); return out; }"""
 
 
 def _groups(page: Any, pos: int = 0) -> dict[str, Any]:
@@ -103,6 +110,11 @@ def test_group_draws_one_line_and_band_per_group_equal_to_script(log_path, schem
         _assert_equal(drawn, script.aggregate(log_path, "loss", ["lr"]), lambda k: f"lr={k[0]}")
         assert len(set(drawn["lines"]["color"])) == 2  # a colour per group
         assert "grouped by lr" in _title(page)
+        i = drawn["points"]["group"].index("lr=0.1") + 5  # hover: group, x, aggregate, band, n
+        hover_at(page, "plot:0", drawn["points"]["x"][i], drawn["points"]["y"][i])
+        page.wait_for_function(f"() => ({TOOLTIP_JS})().length > 0", timeout=WAIT_MS)
+        tips = [t.strip() for t in page.evaluate(TOOLTIP_JS)]
+        assert tips[0] == "lr=0.1" and tips[1] == "5" and tips[4] == "3" and "–" in tips[3], tips
 
         open_page(page, ws.url + "/?rows=loss&group=lr&agg=median&band=std")
         drawn = _drawn(page, 2)
