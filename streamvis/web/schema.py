@@ -48,6 +48,7 @@ from streamvis.storage.read.aggregates import check_agg_band
 from streamvis.storage.read.run_groups import parse_group
 
 from .colors import FORMULAS, RUN_PALETTE, ColorSpec, resolve_palette
+from .x_modes import X_MODES, parse_x, x_name_of
 
 __all__ = [
     "SchemaError",
@@ -83,7 +84,6 @@ PLOT_KEYS = (
     "agg",
     "band",
 )
-X_MODES = ("step", "wall", "relative")  # what x is drawn against: the x column, or wall time
 COLOR_KEYS = ("palette", "num_colors", "formula", "key_fun", "num_groups", "num_indices")
 KEY_FUN_LETTERS = {"s": "scope", "n": "name", "i": "index"}
 # keys of older schemas -> what replaced them
@@ -95,24 +95,6 @@ LEGACY_KEYS = {
 FILTER_KEYS = ("column", "title")
 GLYPH_KINDS = ("line", "scatter")
 DEFAULTS_KEY = "DEFAULTS"
-
-
-def parse_x(text: Any, where: str) -> str:
-    """``step|wall|relative`` as they are; any other name as ``name:NAME`` (``name:wall``
-    kept: a name spelled like a mode); one-line error for an empty or non-text value."""
-    if not isinstance(text, str) or not text.strip() or text.strip() == "name:":
-        raise InvalidArgumentError(
-            f"{where}={text!r} is not an x; give one of {', '.join(X_MODES)} or a logged name "
-            "(name:NAME for a name spelled like a mode)")
-    text = text.strip()
-    if text in X_MODES or text.startswith("name:"):
-        return text
-    return "name:" + text
-
-
-def x_name_of(mode: str | None) -> str | None:
-    """The logged name of an ``x=NAME`` mode (None for step, wall, relative)."""
-    return mode[5:] if mode is not None and mode.startswith("name:") else None
 
 
 class SchemaError(InvalidArgumentError):

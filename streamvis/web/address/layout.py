@@ -30,11 +30,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from streamvis.errors import InvalidArgumentError
-
 from streamvis.storage.read.aggregates import check_agg_band
 from streamvis.storage.read.run_groups import parse_group
 
-from ..schema import X_MODES, Schema, check_regex, parse_x
+from ..schema import Schema, check_regex
+from ..x_modes import X_MODES, parse_x
 from .page_url import PANEL_PARAMS
 from .where import Condition, parse_where
 

@@ -34,7 +34,7 @@ from streamvis.run_analysis import GroupAggregates
 from streamvis.storage import GroupInfo
 from streamvis.storage.read.run_groups import PER_RUN, group_label
 
-from ..schema import x_name_of
+from ..x_modes import x_name_of
 from .line_state import Job
 from .lines import Key
 from .plot_view import PlotView
