@@ -200,3 +200,26 @@ def test_unknown_agg_or_band_names_it_and_the_choices(log_path, schema, page, qu
             assert w in text, (w, text)
     finally:
         ws.stop()
+
+
+def test_smoothing_applies_to_each_run_and_color_by_a_group_key(log_path, schema, page):
+    from streamvis.source import open_source
+    from streamvis.web.plots.color_by import category_color
+
+    write_runs(log_path)
+    ws = WebServer(log_path, schema, refresh=0.3)
+    try:
+        open_page(page, ws.url + "/?rows=loss&group=lr&smoothing=0.6&color_by=lr")
+        drawn = _drawn(page, 2)
+        with open_source(log_path) as src:  # each run's EMA, then the mean: not the EMA of the mean
+            want = src.aggregate("loss", "lr", smoothing=0.6).aggregates
+        per = _per_group(drawn)
+        for (lr,), a in want.items():
+            np.testing.assert_allclose(per[f"lr={lr}"]["y"], a.y, rtol=1e-9)
+            np.testing.assert_allclose(per[f"lr={lr}"]["hi"], a.hi, rtol=1e-9)
+        raw = script.aggregate(log_path, "loss", ["lr"])
+        assert not np.allclose(per["lr=0.1"]["y"], raw[(0.1,)].column("y").to_numpy())
+        colors = drawn["lines"]["color"]
+        assert len(set(colors)) == 2 and set(colors) <= {category_color(0), category_color(1)}
+    finally:
+        ws.stop()
