@@ -12,6 +12,10 @@ line and one band per group, which ``GroupLines`` draws:
   never markup), x, the aggregate, the band and n (runs at that x), and the bucket
   grid where the runs' steps differ (``Grid.describe``).
 
+A line longer than the plot's share of points (2 x its width, the point budget shared
+by its lines) reaches the browser thinned: every bucket's min and max of the line and
+the band kept, so no extreme is hidden; the values drawn are the exact aggregates.
+
 ``x=NAME`` without ``group=`` is the same path with each run a group of its own
 (``group=:run``, band none): the join of y and NAME on the step is done by the source
 over every point. A group's colour: its ``color_by=`` value where the page colours by
@@ -32,6 +36,8 @@ from bokeh.models.annotations import LegendItem
 
 from streamvis.run_analysis import GroupAggregates
 from streamvis.storage import GroupInfo
+from streamvis.storage.read.aggregates import Aggregate
+from streamvis.storage.read.decimate import decimate_rows
 from streamvis.storage.read.run_groups import PER_RUN, group_label
 
 from ..x_modes import x_name_of
@@ -43,6 +49,7 @@ from .rows import Cols
 __all__ = ["GroupRequest", "GroupLines", "GroupedPlotView", "grouping_of"]
 
 BAND_ALPHA = 0.18
+MIN_POINTS = 64  # points per group line at least, however many share the budget
 LEGEND_GROUPS = 30  # legend entries at most (the hover names every group)
 
 
@@ -65,6 +72,15 @@ def grouping_of(group_by: str | None, x_mode: str | None) -> str | None:
     if group_by:
         return group_by
     return PER_RUN if x_name_of(x_mode) is not None else None
+
+
+def _thinned(a: Aggregate, cap: int) -> Aggregate:
+    """``a`` as the browser gets it: at most about ``cap`` of its points, every bucket's
+    min and max of the line and the band kept (the values themselves exact)."""
+    if len(a) <= cap:
+        return a
+    rows = decimate_rows(a.x, [a.y, a.lo, a.hi], cap)
+    return Aggregate(a.x[rows], a.y[rows], a.lo[rows], a.hi[rows], a.n[rows], a.grid)
 
 
 class GroupLines:
@@ -221,7 +237,8 @@ class GroupedPlotView(PlotView):
                 drawn.append((str(label), self._color(got.keys, values), a))
                 if a.grid is not None:
                     grids.add(a.grid.describe())
-        self.groups.show(drawn, legend=not self.per_run)
+        cap = max(MIN_POINTS, min(2 * self.width_px, self.limits.budget // max(1, len(drawn))))
+        self.groups.show([(lab, c, _thinned(a, cap)) for lab, c, a in drawn], legend=not self.per_run)
         self._note_or_not("groups", "; ".join(dict.fromkeys(notes)))
         self._note_or_not("grid", "; ".join(sorted(grids)))
 
