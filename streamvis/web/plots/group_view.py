@@ -43,6 +43,7 @@ from streamvis.storage.read.run_groups import PER_RUN, group_label
 from ..x_modes import x_name_of
 from .line_state import Job
 from .lines import Key
+from .plot_figure import build_figure
 from .plot_view import PlotView
 from .rows import Cols
 
@@ -152,11 +153,13 @@ class GroupedPlotView(PlotView):
         self.layer.legend = None
         self.figure.tools = [t for t in self.figure.tools if t is not self.hover]
         self.groups = GroupLines(self.figure, self.legend, position=cell.position, glyph_kwargs=spec.glyph_kwargs)
-        self.hover = self.groups.hover(self.x_name or self._x_label, spec.y)
+        self.hover = self.groups.hover(self.x_name or spec.x, spec.y)
         self.figure.add_tools(self.hover)
         if self.x_name is not None:
             for axis in self.figure.xaxis:
                 axis.axis_label = self.x_name
+        if self.x_mode in ("wall", "relative"):  # times differ by run: groups join on steps
+            self._note("x", f"groups are drawn against {spec.x}: x={self.x_mode} is per run")
         self.names: set[str] = set()
         self.scopes: set[str] = set()
         self.hidden_runs: set[str] = set()
@@ -164,6 +167,10 @@ class GroupedPlotView(PlotView):
         self.busy = False
         self.computed: GroupRequest | None = None  # what is drawn
         self.cost = 0.0  # seconds the last computation took
+
+    def _figure(self, webgl: bool) -> Any:
+        mode = "step" if self.x_mode in ("wall", "relative") else self.x_mode
+        return build_figure(self.spec, self.cell, x_mode=mode, webgl=webgl)
 
     # ---- what the session's reads and polls tell the plot ---------------------------
     @property
