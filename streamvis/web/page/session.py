@@ -334,6 +334,7 @@ class LiveSession:
             for i in self._routes_of(g.scope, g.name):
                 per_view[i].append(g)
         jobs = [(i, job) for i, v in enumerate(self.views) for job in v.initial_jobs(per_view[i])]
+        self.group_reads.maybe(self.views)  # (grouped plots read nothing here: computed at once)
         self._submit(
             partial(self._read_jobs, jobs, throttled=False),
             partial(self._apply_first_read, snap.cursor),
@@ -361,7 +362,6 @@ class LiveSession:
         self.panel.note_runs()
         self.cursor = cursor
         self.polls += 1
-        self.group_reads.maybe(self.views)
         if self.smoothing:  # the page's smoothing= : smoothed lines at once
             self.rounds.maybe(set(range(len(self.views))))
         if self._joining:  # plots made meanwhile (cards seen): now, not at the next poll
