@@ -103,10 +103,10 @@ class GroupLines:
                                       hover_fill_color="color", hover_fill_alpha=0.9, hover_line_alpha=0)
         self.legend = legend
 
-    def hover(self, x_label: str, y_label: str) -> HoverTool:
+    def hover(self, x_label: str, y_label: str, what: str = "group") -> HoverTool:
         """The tool naming the group and the values at the point under the cursor (every
         field is text: Bokeh escapes ``@field`` values)."""
-        tips = [("group", "@group"), (x_label, "@x"), (y_label, "@y"), ("band", "@lo – @hi"), ("n", "@n"),
+        tips = [(what, "@group"), (x_label, "@x"), (y_label, "@y"), ("band", "@lo – @hi"), ("n", "@n"),
                 ("x grid", "@grid")]
         return HoverTool(renderers=[self.point_r], tooltips=tips, mode="mouse")
 
@@ -153,7 +153,7 @@ class GroupedPlotView(PlotView):
         self.layer.legend = None
         self.figure.tools = [t for t in self.figure.tools if t is not self.hover]
         self.groups = GroupLines(self.figure, self.legend, position=cell.position, glyph_kwargs=spec.glyph_kwargs)
-        self.hover = self.groups.hover(self.x_name or spec.x, spec.y)
+        self.hover = self.groups.hover(self.x_name or spec.x, spec.y, "run" if self.per_run else "group")
         self.figure.add_tools(self.hover)
         if self.x_name is not None:
             for axis in self.figure.xaxis:
