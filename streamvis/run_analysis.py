@@ -32,6 +32,7 @@ from streamvis.storage.read.run_groups import (
     parse_group,
     run_config,
 )
+from streamvis.storage.read.smooth import check_weight, ema
 from streamvis.storage.read.step_join import x_by_name
 from streamvis.storage.read.summaries import Summary, check_stats, runs_table
 
@@ -125,13 +126,22 @@ def summaries_table(source: PointReader, names: Sequence[str], *,
 
 def aggregate_groups(source: PointReader, name: str, group_by: str | Sequence[str] | GroupSpec, *,
                      agg: str = "mean", band: str = "minmax", scope_pattern: str | None = None,
-                     x_name: str | None = None) -> GroupAggregates:
+                     x_name: str | None = None, smoothing: float = 0.0,
+                     scopes: Iterable[str] | None = None) -> GroupAggregates:
     """The aggregate of ``name`` per group of runs, over every point of every run; with
-    ``x_name``, against the value that name had at the same step (``step_join``)."""
+    ``x_name``, against the value that name had at the same step (``step_join``).
+    ``smoothing``: each run's values smoothed first (the page's EMA, ``smooth.ema``, in
+    log order); ``scopes``: only these runs (a page's shown runs)."""
     check_agg_band(agg, band)
+    weight = check_weight(smoothing)
     spec = group_by if isinstance(group_by, GroupSpec) else parse_group(
         group_by if isinstance(group_by, str) else list(group_by))
     series = _series(source, name, scope_pattern)
+    if scopes is not None:
+        only = set(scopes)
+        series = {s: xy for s, xy in series.items() if s in only}
+    if weight:
+        series = {s: (x, ema(y, weight)[0]) for s, (x, y) in series.items()}
     notes: list[str] = []
     if x_name is not None:
         xs = _series(source, x_name, scope_pattern)

@@ -109,10 +109,12 @@ class DataSource(Protocol):
 
     def aggregate(self, name: str, group_by: str | Sequence[str], *, agg: str = "mean",
                   band: str = "minmax", scope_pattern: str | None = None,
-                  x_name: str | None = None) -> GroupAggregates:
+                  x_name: str | None = None, smoothing: float = 0.0,
+                  scopes: Sequence[str] | None = None) -> GroupAggregates:
         """One aggregate line and band of ``name`` per group of runs (``group_by``: config
         keys, or ``-KEY``s to leave out), computed where the data is, over every point;
-        with ``x_name``, against that name's value at the same step."""
+        with ``x_name``, against that name's value at the same step; ``smoothing``: each
+        run's EMA first; ``scopes``: only these runs."""
         ...
 
     def media(self, *, scope_pattern: str | None = None) -> list[MediaInfo]:
@@ -215,9 +217,11 @@ class LocalSource:
 
     def aggregate(self, name: str, group_by: str | Sequence[str], *, agg: str = "mean",
                   band: str = "minmax", scope_pattern: str | None = None,
-                  x_name: str | None = None) -> GroupAggregates:
+                  x_name: str | None = None, smoothing: float = 0.0,
+                  scopes: Sequence[str] | None = None) -> GroupAggregates:
         return aggregate_groups(self, name, group_by, agg=agg, band=band,
-                                scope_pattern=scope_pattern, x_name=x_name)
+                                scope_pattern=scope_pattern, x_name=x_name,
+                                smoothing=smoothing, scopes=scopes)
 
     def release_cache(self) -> None:
         self.store.release_cache()

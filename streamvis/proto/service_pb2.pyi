@@ -60,20 +60,26 @@ class SummariesRequest(_message.Message):
     def __init__(self, names: _Optional[_Iterable[str]] = ..., stats: _Optional[_Iterable[str]] = ..., scope_pattern: _Optional[str] = ...) -> None: ...
 
 class AggregateRequest(_message.Message):
-    __slots__ = ("name", "group_by", "agg", "band", "scope_pattern", "x_name")
+    __slots__ = ("name", "group_by", "agg", "band", "scope_pattern", "x_name", "smoothing", "scopes", "only_scopes")
     NAME_FIELD_NUMBER: _ClassVar[int]
     GROUP_BY_FIELD_NUMBER: _ClassVar[int]
     AGG_FIELD_NUMBER: _ClassVar[int]
     BAND_FIELD_NUMBER: _ClassVar[int]
     SCOPE_PATTERN_FIELD_NUMBER: _ClassVar[int]
     X_NAME_FIELD_NUMBER: _ClassVar[int]
+    SMOOTHING_FIELD_NUMBER: _ClassVar[int]
+    SCOPES_FIELD_NUMBER: _ClassVar[int]
+    ONLY_SCOPES_FIELD_NUMBER: _ClassVar[int]
     name: str
     group_by: str
     agg: str
     band: str
     scope_pattern: str
     x_name: str
-    def __init__(self, name: _Optional[str] = ..., group_by: _Optional[str] = ..., agg: _Optional[str] = ..., band: _Optional[str] = ..., scope_pattern: _Optional[str] = ..., x_name: _Optional[str] = ...) -> None: ...
+    smoothing: float
+    scopes: _containers.RepeatedScalarFieldContainer[str]
+    only_scopes: bool
+    def __init__(self, name: _Optional[str] = ..., group_by: _Optional[str] = ..., agg: _Optional[str] = ..., band: _Optional[str] = ..., scope_pattern: _Optional[str] = ..., x_name: _Optional[str] = ..., smoothing: _Optional[float] = ..., scopes: _Optional[_Iterable[str]] = ..., only_scopes: _Optional[bool] = ...) -> None: ...
 
 class TableReply(_message.Message):
     __slots__ = ("arrow_ipc", "group_json", "keys", "notes", "grid_start", "grid_width")

@@ -387,7 +387,8 @@ class DataClient:
 
     def aggregate(self, name: str, group_by: str | Sequence[str], *, agg: str = "mean",
                   band: str = "minmax", scope_pattern: str | None = None,
-                  x_name: str | None = None) -> GroupAggregates:
+                  x_name: str | None = None, smoothing: float = 0.0,
+                  scopes: Sequence[str] | None = None) -> GroupAggregates:
         """One aggregate line and band per group of runs, computed by the server."""
         text = group_by if isinstance(group_by, str) else ",".join(group_by)
         req = spb.AggregateRequest(name=name, group_by=text, agg=agg, band=band)
@@ -395,6 +396,10 @@ class DataClient:
             req.scope_pattern = scope_pattern
         if x_name is not None:
             req.x_name = x_name
+        req.smoothing = smoothing
+        if scopes is not None:
+            req.only_scopes = True
+            req.scopes.extend(scopes)
         return amsgs.aggregate_from_replies(self._stream(self._stub.Aggregate, req, self.timeout))
 
     def read_ranges(self, requests: Sequence[RangeRequest]) -> RangesResult:

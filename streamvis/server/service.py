@@ -282,7 +282,8 @@ class DataServicer(spb_grpc.DataServiceServicer):
         groups = await self._run(self._analysis.aggregate, request.name, request.group_by,
                                  agg=request.agg or "mean", band=request.band or "minmax",
                                  scope_pattern=msgs.opt(request, "scope_pattern"),
-                                 x_name=msgs.opt(request, "x_name"))
+                                 x_name=msgs.opt(request, "x_name"), smoothing=request.smoothing,
+                                 scopes=list(request.scopes) if request.only_scopes else None)
         replies: list[spb.TableReply] = await self._run(list, amsgs.aggregate_replies(groups, self.limit))
         for msg in replies:
             yield msg

@@ -20,6 +20,9 @@ plot (nested mappings merged key by key, the plot's own keys winning). Per plot:
                    with ``radius`` (data units) is drawn with circle()
     filter_opts:   {column, title}: a slider over that column's values
     smoothing:     EMA weight in [0, 1) for this plot (overrides the page's smoothing=)
+    x:             step | wall | relative | NAME (``name:NAME`` for a name spelled like
+                   a mode): a line plot's x, as the page's x= (overrides it)
+    group, agg, band: as the page's group=, agg=, band= (one line and band per group)
 
 Keys of older schemas (scope_pattern, group_pattern, glyph) are refused with a
 message naming what replaced them.
@@ -41,8 +44,11 @@ import yaml
 from streamvis.errors import InvalidArgumentError
 from streamvis.patterns import compile_pattern
 from streamvis.storage.format.scan import parse_header
+from streamvis.storage.read.aggregates import check_agg_band
+from streamvis.storage.read.run_groups import parse_group
 
 from .colors import FORMULAS, RUN_PALETTE, ColorSpec, resolve_palette
+from .x_modes import X_MODES, parse_x, x_name_of
 
 __all__ = [
     "SchemaError",
@@ -59,6 +65,8 @@ __all__ = [
     "check_regex",
     "parse_key_fun",
     "color_key",
+    "parse_x",
+    "x_name_of",
 ]
 
 PLOT_KEYS = (
@@ -71,8 +79,11 @@ PLOT_KEYS = (
     "filter_opts",
     "x_mode",
     "smoothing",
+    "x",
+    "group",
+    "agg",
+    "band",
 )
-X_MODES = ("step", "wall", "relative")  # what x is drawn against: the x column, or wall time
 COLOR_KEYS = ("palette", "num_colors", "formula", "key_fun", "num_groups", "num_indices")
 KEY_FUN_LETTERS = {"s": "scope", "n": "name", "i": "index"}
 # keys of older schemas -> what replaced them
@@ -115,6 +126,9 @@ class PlotSpec:
     key_fun: str | None = None
     x_mode: str | None = None  # step | wall | relative; None: the page's x= (line plots)
     smoothing: float | None = None  # this plot's EMA weight; None: the page's smoothing=
+    group: str | None = None  # group: config keys grouping runs; None: the page's group=
+    agg: str | None = None  # None: the page's agg=
+    band: str | None = None  # None: the page's band=
 
     @property
     def glyph_method(self) -> str:
@@ -337,6 +351,19 @@ def _parse_plot(name: str, raw: Mapping[str, Any]) -> PlotSpec:
     x_mode = raw.get("x_mode")
     if x_mode is not None and x_mode not in X_MODES:
         raise SchemaError(f"plot {name!r}, key 'x_mode': {x_mode!r} is not one of {', '.join(X_MODES)}")
+    if raw.get("x") is not None:
+        try:
+            x_mode = parse_x(raw["x"], f"plot {name!r}, key 'x'")
+        except InvalidArgumentError as exc:
+            raise SchemaError(str(exc)) from None
+    group, agg, band = raw.get("group"), raw.get("agg"), raw.get("band")
+    try:
+        if group is not None:
+            parse_group(group if isinstance(group, str) else [str(k) for k in group])
+            group = group if isinstance(group, str) else ",".join(str(k) for k in group)
+        check_agg_band(agg or "mean", band or "minmax")
+    except InvalidArgumentError as exc:
+        raise SchemaError(f"plot {name!r}: {exc}") from None
     smoothing = raw.get("smoothing")
     if smoothing is not None and (
         isinstance(smoothing, bool) or not isinstance(smoothing, int | float) or not 0 <= smoothing < 1
@@ -359,6 +386,9 @@ def _parse_plot(name: str, raw: Mapping[str, Any]) -> PlotSpec:
         key_fun=None if key_fun is None else parse_key_fun(key_fun, f"plot {name!r}, key 'color.key_fun'"),
         x_mode=x_mode,
         smoothing=None if smoothing is None else float(smoothing),
+        group=group,
+        agg=agg,
+        band=band,
     )
     _check_bokeh_kwargs(name, spec)
     return spec

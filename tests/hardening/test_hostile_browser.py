@@ -347,3 +347,26 @@ def test_every_url_parameter_with_every_payload(served: dict[str, Any]) -> None:
     # the index page ignores parameters; hostile ones change nothing
     _open(page, f"{url}/index?{urllib.parse.urlencode({p: evil for p in PARAMS})}")
     _clean(page, "index with parameters")
+
+
+GROUP_LABELS_JS = """() => { const s = Bokeh.documents[0].get_model_by_name('group_lines:0');
+  return s === null ? null : Array.from(s.data.group); }"""
+
+
+def test_hostile_config_values_as_group_labels_stay_text(served: dict[str, Any]) -> None:
+    """``group=v``: each hostile config value names a group (its line, legend entry and
+    hover field ``@group``, which Bokeh escapes); nothing runs, and the labels are the
+    strings themselves."""
+    page, url = served["page"], served["url"]
+    code = SURFACES["config value"][0]
+    _open(page, f"{url}/?rows=all&group=v&scopes={code}$")
+    want = {f"v={h.text}" for h in STRINGS if h.text}
+    page.wait_for_function(f"() => {{ const g = ({GROUP_LABELS_JS})(); return g !== null && g.length >= 3; }}",
+                           timeout=20000)
+    labels = set(page.evaluate(GROUP_LABELS_JS))
+    assert labels & want and labels <= want | {"(no v)"}, labels
+    _clean(page, "group labels")
+    legend = page.evaluate("""() => { for (const m of Bokeh.documents[0].all_models)
+      if (m.items !== undefined && m.items.length > 0 && m.items[0].label !== undefined)
+        return m.items.map(i => i.label.value); return null; }""")
+    assert legend is not None and set(legend) <= labels  # canvas text: the strings themselves

@@ -80,3 +80,31 @@ def test_x_by_another_name_locally_and_remotely(start_server, tmp_path: Path) ->
     with open_source(path) as src:
         notes = src.aggregate("loss", ["seed"], x_name="tokens").notes
     assert any("without 'tokens'" in n for n in notes)
+
+
+def test_smoothing_and_shown_runs_locally_and_remotely(start_server, tmp_path: Path) -> None:
+    """``smoothing``: each run's EMA (the page's) before aggregating; ``scopes``: only
+    those runs (a page's ticked runs); the same through the data server."""
+    from streamvis.server.client import GrpcSource
+    from streamvis.source import open_source
+    from streamvis.storage import ConfigUpdate, Points, Store
+    from streamvis.storage.read.smooth import ema
+
+    path = str(tmp_path / "sm.svl")
+    rng = np.random.default_rng(3)
+    ys = {f"r{r}": rng.normal(size=50) for r in range(4)}
+    with Store.open(path, mode="a") as st:
+        for r, (scope, y) in enumerate(ys.items()):
+            st.append([ConfigUpdate(scope, {"lr": 0.1 * (r % 2), "seed": r}),
+                       Points(scope, "loss", 0, {"x": np.arange(50), "y": y})])
+    srv = start_server(path)
+    with open_source(path) as local, GrpcSource(srv.uri) as remote:
+        for src in (local, remote):
+            got = src.aggregate("loss", "lr", smoothing=0.6, scopes=["r0", "r1", "r3"])
+            assert sorted(got.aggregates) == [(0.0,), (0.1,)]
+            want0 = ema(ys["r0"], 0.6)[0]  # lr=0: r0 (r2 not shown)
+            np.testing.assert_allclose(got.aggregates[(0.0,)].y, want0)
+            want1 = (ema(ys["r1"], 0.6)[0] + ema(ys["r3"], 0.6)[0]) / 2
+            np.testing.assert_allclose(got.aggregates[(0.1,)].y, want1)
+            assert (got.aggregates[(0.1,)].n == 2).all()
+            assert src.aggregate("loss", "lr", scopes=[]).aggregates == {}

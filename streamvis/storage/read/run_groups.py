@@ -4,7 +4,8 @@
 config key except those listed (the usual "average over seeds"); keys whose value
 differs in every run (ids, output paths) are left out then, since they would make
 each run a group of its own. Nested keys are joined by ``.`` (``optim.lr``). A run
-without a key has ``None`` there, shown as ``(no KEY)``.
+without a key has ``None`` there, shown as ``(no KEY)``. ``group=:run`` makes each run
+a group of its own, keyed by its scope (a page's per-run lines against another name).
 """
 
 from __future__ import annotations
@@ -16,16 +17,21 @@ from typing import Any
 
 from streamvis.errors import InvalidArgumentError
 
-__all__ = ["GroupSpec", "Grouping", "flatten_config", "group_label", "group_order", "group_runs",
+__all__ = ["PER_RUN", "GroupSpec", "Grouping", "flatten_config", "group_label", "group_order", "group_runs",
            "parse_group", "run_config"]
+
+
+PER_RUN = ":run"  # group= value: each run its own group
 
 
 @dataclass(frozen=True)
 class GroupSpec:
-    """Which keys group: ``keys`` themselves, or (``exclude``) every key but them."""
+    """Which keys group: ``keys`` themselves, or (``exclude``) every key but them;
+    ``per_run``: each run alone (keyed by its scope)."""
 
     keys: tuple[str, ...]
     exclude: bool = False
+    per_run: bool = False
 
 
 @dataclass
@@ -39,6 +45,8 @@ class Grouping:
 
 def parse_group(text: str | list[str] | tuple[str, ...]) -> GroupSpec:
     """``"lr,opt"`` or ``"-seed"`` (or a list of keys) -> GroupSpec; one-line errors."""
+    if text == PER_RUN or (not isinstance(text, str) and list(text) == [PER_RUN]):
+        return GroupSpec((), per_run=True)
     parts = text.split(",") if isinstance(text, str) else list(text)
     keys = [p.strip() for p in parts]
     if not keys or any(not k or k == "-" for k in keys):
@@ -74,6 +82,8 @@ def _hashable(v: Any) -> Any:
 
 def group_runs(configs: Mapping[str, Mapping[str, Any] | None], spec: GroupSpec) -> Grouping:
     """Group the runs (``{scope: config}``; None: no config) by ``spec``."""
+    if spec.per_run:
+        return Grouping(("run",), {(s,): [s] for s in configs})
     flat = {s: flatten_config(c) if c else {} for s, c in configs.items()}
     if spec.exclude:
         every = sorted({k for c in flat.values() for k in c} - set(spec.keys))

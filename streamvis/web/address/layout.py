@@ -9,7 +9,10 @@ one of ``rows``/``cols``; omitted ``width``/``height`` are all ones.
 once per plot in layout order (an empty value keeps the schema's pattern);
 ``webgl=auto|on|off`` (auto: WebGL unless the browser renders it in software);
 ``where=`` runs selected by config (see ``streamvis.web.where``); ``color_by=KEY``
-runs coloured by a config value; ``x=step|wall|relative``; the runs panel's state
+runs coloured by a config value; ``x=step|wall|relative`` or ``x=NAME`` (a logged
+name's value at the same step; ``x=name:wall`` for a name spelled like a mode);
+``group=KEY[,KEY]`` or ``group=-KEY`` (one line and band per group of runs, with
+``agg=mean|median|min|max`` and ``band=minmax|std|stderr|none``); the runs panel's state
 ``find=``, ``filter=``, ``hide=``/``show=`` (``streamvis.web.page_url``); the header's
 ``smoothing=W`` (EMA weight in [0, 1), every plot) and ``zoom=LO,HI`` (line plots' x).
 
@@ -27,8 +30,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from streamvis.errors import InvalidArgumentError
+from streamvis.storage.read.aggregates import check_agg_band
+from streamvis.storage.read.run_groups import parse_group
 
-from ..schema import X_MODES, Schema, check_regex
+from ..schema import Schema, check_regex
+from ..x_modes import X_MODES, parse_x
 from .page_url import PANEL_PARAMS
 from .where import Condition, parse_where
 
@@ -48,7 +54,7 @@ AXIS_MODES = ("lin", "xlog", "ylog", "xylog")
 MAX_PLOTS = 32  # plots per page: each is built on the server's event loop (~40 ms apiece)
 PARAMS = (
     "rows", "cols", "width", "height", "axes", "scopes", "names", "webgl", "where", "color_by", "x",
-    "smoothing", "zoom", *PANEL_PARAMS,
+    "smoothing", "zoom", "group", "agg", "band", *PANEL_PARAMS,
 )
 WEBGL_MODES = ("auto", "on", "off")
 
@@ -94,11 +100,14 @@ class Layout:
     where: tuple[Condition, ...] = ()  # runs selected by config (all must hold)
     where_text: str | None = None
     color_by: str | None = None  # a config key: runs coloured by its value
-    x_mode: str | None = None  # step | wall | relative; None: each plot's own (step)
+    x_mode: str | None = None  # step | wall | relative | name:NAME; None: each plot's own (step)
     panel: tuple[tuple[str, str], ...] = ()  # the runs panel's state: (find|filter|hide|show, value)
     smoothing: float = 0.0  # the page's EMA weight (0: raw lines)
     zoom: tuple[float, float] | None = None  # line plots' x range on open
     name_filter: str | None = None  # names mode: the cards' names=REGEX
+    group_by: str | None = None  # group=: config keys (or -keys) grouping the runs of line plots
+    agg: str = "mean"  # the groups' line
+    band: str = "minmax"  # the groups' band
 
     @property
     def plots(self) -> list[str]:
@@ -218,16 +227,26 @@ def _common(args: Mapping[str, Sequence[str]]) -> dict[str, object]:
     color_by = _one(args, "color_by")
     if color_by is not None and not color_by.strip():
         raise LayoutError("'color_by=' needs a config key, e.g. color_by=opt or color_by=optim.lr")
-    x_mode = _one(args, "x")
-    if x_mode is not None and x_mode not in X_MODES:
-        raise LayoutError(f"'x={x_mode}' is not an x mode; allowed: {', '.join(X_MODES)}")
+    x_text = _one(args, "x")
+    try:
+        x_mode = parse_x(x_text, "x") if x_text is not None else None
+    except InvalidArgumentError as exc:
+        raise LayoutError(str(exc)) from None
+    group_by, agg, band = _one(args, "group"), _one(args, "agg") or "mean", _one(args, "band") or "minmax"
+    try:
+        if group_by is not None:
+            parse_group(group_by)
+        check_agg_band(agg, band)
+    except InvalidArgumentError as exc:
+        raise LayoutError(str(exc)) from None
     panel = tuple((k, v) for k in PANEL_PARAMS if (v := _one(args, k)) is not None)
     if "hide" in dict(panel) and "show" in dict(panel):
         raise LayoutError("give one of 'hide=' and 'show=' (the runs panel writes one of them)")
     return {
         "scopes": scopes or None, "webgl": webgl, "where": where, "where_text": where_text,
         "color_by": color_by.strip() if color_by else None, "x_mode": x_mode, "panel": panel,
-        "smoothing": _smoothing(args), "zoom": _zoom(args),
+        "smoothing": _smoothing(args), "zoom": _zoom(args), "group_by": group_by, "agg": agg,
+        "band": band,
     }
 
 

@@ -61,6 +61,8 @@ class Header:
                                 title="smoothing", name="page:smoothing", width=140)
         self.smoothing.on_change("value", self._smoothing_changed)  # (session debounces)
         modes: list[Any] = list(X_MODES)
+        if x_mode is not None and x_mode not in X_MODES:  # x=NAME: kept as an option (text)
+            modes.append((x_mode, x_mode[len("name:"):]))
         self.x_mode = Select(title="x", value=x_mode or "step", options=modes,
                              name="page:x", width=100)
         self.x_mode.js_on_change("value", CustomJS(code=reload_with_js("x", "step")))

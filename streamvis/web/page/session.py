@@ -39,12 +39,14 @@ from streamvis.storage import GroupSnapshot
 
 from ..address.layout import Cell, Layout
 from ..address.page_url import PageUrl
+from ..plots.group_view import GroupedPlotView, grouping_of
 from ..plots.plot_view import Job, PlotView
 from ..plots.run_colors import RunColors
 from ..runs.run_filter import RunFilter
 from ..runs.session_panel import SessionPanel
 from ..schema import PlotSpec
 from .app_config import AppConfig
+from .group_reads import GroupReads
 from .notes import Banner, waiting_notes
 from .polls import Joined, Poll, is_object_store, join, split_table
 from .range_rounds import RangeRounds, apply_jobs
@@ -87,6 +89,7 @@ class LiveSession:
         self._debounce: dict[Any, Any] = {}
         self.on_zoom: Callable[[tuple[float, float]], None] | None = None  # the page's zoom=
         self.selection = SelectionReads(cfg.source, self._submit, lambda: not self.closed)
+        self.group_reads = GroupReads(cfg.source, self._submit, lambda exc: self._source_down(exc))
         self.views = [
             self.make_view(cfg.schema.plot(c.plot) if specs is None else specs[k], c)
             for k, c in enumerate(layout.cells)
@@ -115,9 +118,14 @@ class LiveSession:
     def make_view(self, spec: PlotSpec, cell: Cell, *, slider: bool = True) -> PlotView:
         """A plot of this page (the session's x mode, colours, smoothing), its events
         wired to this session; ``add_views`` (or the constructor) makes it read."""
-        v = PlotView(spec, cell, limits=self.cfg.limits, webgl=self.webgl,
-                     color_by=self.layout.color_by, run_value=self.run_filter.value,
-                     x_mode=self.layout.x_mode, colors=self.colors, smoothing_slider=slider)
+        kw: dict[str, Any] = dict(limits=self.cfg.limits, webgl=self.webgl, color_by=self.layout.color_by,
+                                  run_value=self.run_filter.value, x_mode=self.layout.x_mode,
+                                  colors=self.colors, smoothing_slider=slider)
+        lay, grouping = self.layout, None
+        if spec.glyph_kind == "line":  # group= and x=NAME: drawn from the source's aggregates
+            grouping = grouping_of(spec.group or lay.group_by, spec.x_mode or lay.x_mode)
+        v = PlotView(spec, cell, **kw) if grouping is None else GroupedPlotView(
+            spec, cell, group_by=grouping, agg=spec.agg or lay.agg, band=spec.band or lay.band, **kw)
         v.smoothing.set_value(self.smoothing if spec.smoothing is None else spec.smoothing)
         if self.layout.zoom is not None and v.is_line:
             v.figure.x_range.update(start=self.layout.zoom[0], end=self.layout.zoom[1])
@@ -208,6 +216,8 @@ class LiveSession:
         """Start a poll in a worker unless one is running (called on the event loop)."""
         if self._busy or self.closed:
             return
+        if self.cursor is not None:  # runs ticked, smoothing moved: grouped plots anew
+            self.group_reads.maybe(self.views)
         if self.cursor is None and self._joining:  # no state to join: read them all anew
             self.views += self._joining
             self._joining = []
@@ -324,6 +334,7 @@ class LiveSession:
             for i in self._routes_of(g.scope, g.name):
                 per_view[i].append(g)
         jobs = [(i, job) for i, v in enumerate(self.views) for job in v.initial_jobs(per_view[i])]
+        self.group_reads.maybe(self.views)  # (grouped plots read nothing here: computed at once)
         self._submit(
             partial(self._read_jobs, jobs, throttled=False),
             partial(self._apply_first_read, snap.cursor),
@@ -404,6 +415,7 @@ class LiveSession:
         self.cursor = poll.cursor
         waiting_notes(self.views, self.layout, self.run_filter)
         self.rounds.maybe()
+        self.group_reads.maybe(self.views)
         return True
 
     # ---- range reads -------------------------------------------------------------
