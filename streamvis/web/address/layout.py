@@ -30,6 +30,7 @@ from streamvis.errors import InvalidArgumentError
 
 from ..schema import X_MODES, Schema, check_regex
 from .page_url import PANEL_PARAMS
+from .summary_keys import parse_summary_param
 from .where import Condition, parse_where
 
 __all__ = [
@@ -222,6 +223,10 @@ def _common(args: Mapping[str, Sequence[str]]) -> dict[str, object]:
     if x_mode is not None and x_mode not in X_MODES:
         raise LayoutError(f"'x={x_mode}' is not an x mode; allowed: {', '.join(X_MODES)}")
     panel = tuple((k, v) for k in PANEL_PARAMS if (v := _one(args, k)) is not None)
+    try:
+        parse_summary_param(dict(panel).get("summary", ""))
+    except InvalidArgumentError as exc:
+        raise LayoutError(str(exc)) from None
     if "hide" in dict(panel) and "show" in dict(panel):
         raise LayoutError("give one of 'hide=' and 'show=' (the runs panel writes one of them)")
     return {

@@ -42,6 +42,7 @@ from ..address.page_url import PageUrl
 from ..plots.plot_view import Job, PlotView
 from ..plots.run_colors import RunColors
 from ..runs.run_filter import RunFilter
+from ..runs.run_summaries import page_summaries
 from ..runs.session_panel import SessionPanel
 from ..schema import PlotSpec
 from .app_config import AppConfig
@@ -65,7 +66,7 @@ class LiveSession:
         """``specs``: the plot of each of the layout's cells (default: the schema's)."""
         self.doc, self.cfg, self.layout, self.webgl = doc, cfg, layout, webgl
         self._loop = IOLoop.current()  # Bokeh builds documents on its event loop
-        self.run_filter = RunFilter(layout.where, keep_configs=True)  # the panel shows configs
+        self.run_filter = RunFilter(layout.where, keep_configs=True, summaries=page_summaries(layout))
         # a run's colour, the same on every plot and in the panel, for the page's life
         self.colors = RunColors(color_by=layout.color_by, run_value=self.run_filter.value)
         self.smoothing = layout.smoothing
@@ -367,7 +368,8 @@ class LiveSession:
             return Poll("", [], [], reset=True)  # a hidden run now matches: draw it whole
         groups = [g for (s, n), t in r.tables.items() for g in split_table(s, n, t)]
         self.backoff.record(bool(groups or r.deleted))
-        return Poll(r.cursor, groups, list(r.deleted), configured=self.run_filter.take_late())
+        gone: list[tuple[str, str | None]] = [(s, None) for s in self.run_filter.take_gone()]  # no longer matching where=
+        return Poll(r.cursor, groups, list(r.deleted) + gone, configured=self.run_filter.take_late())
 
     def _apply_poll(self, fut: Future[Poll]) -> None:
         self._busy = False
