@@ -5,6 +5,8 @@ configs written again while the page is open, and bad input named in one line.""
 
 from __future__ import annotations
 
+import html
+
 import bokeh.palettes as bp
 import numpy as np
 import pytest
@@ -176,6 +178,6 @@ def test_bad_summaries_are_named_in_one_line(server, page):
     open_page(page, server.url + "/?rows=loss&summary=nope.min,loss.min")
     note = "() => Bokeh.documents[0].get_model_by_name('runs:summary_note').text"
     page.wait_for_function(f"() => ({note})().includes('nope')", timeout=WAIT_MS)
-    text = page.evaluate(note)
+    text = html.unescape(page.evaluate(note))
     assert "no run logged 'nope'" in text and "\n" not in text
     wait_column(page, "sum:loss.min", reference(server, "min"))
