@@ -202,7 +202,9 @@ class RunsPanel:
 
     def _summary_options(self) -> list[str | tuple[str, str]]:
         opts = [f"{n}.{st}" for n in self._names for st in STATS][:MAX_SUMMARY_OPTIONS]
-        return [*(k for k in self.summary_keys if k not in opts), *opts]  # (chosen ones stay)
+        keys = [*(k for k in self.summary_keys if k not in opts), *opts]  # (chosen ones stay)
+        # BokehJS's MultiChoice (choices.js, allowHTML) writes labels as HTML: escaped here
+        return [(k, safe_html.text(k)) for k in keys]
 
     def set_names(self, names: list[str]) -> None:
         """The page's names (the summary menu lists each with each stat)."""
