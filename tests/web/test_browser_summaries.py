@@ -182,3 +182,24 @@ def test_bad_summaries_are_named_in_one_line(server, page):
     text = html.unescape(page.evaluate(note))
     assert "no run logged 'nope'" in text and "\n" not in text
     wait_column(page, "sum:loss.min", reference(server, "min"))
+
+
+def test_the_index_page_shows_summaries(server, page):
+    table = "Bokeh.documents[0].get_model_by_name('index:runs')"
+
+    def values(key: str) -> dict | None:
+        return page.evaluate(f"() => {{ const d = {table}.data; const v = d[{('sum:' + key)!r}];"
+                             " return v && v.every(x => x !== null) ? Object.fromEntries(d.scope.map((s, i) =>"
+                             " [s, v[i]])) : null; }")
+
+    open_page(page, server.url + "/index")  # by default: the last value of the first loss-like name
+    wait_for(lambda: values("loss.last") is not None, timeout=WAIT_MS / 1000, interval=0.1)
+    assert values("loss.last") == reference(server, "last")
+    assert any("loss.last" in t for t in page.evaluate(f"() => {table.replace('runs', 'table')}.columns"
+                                                      ".map(c => c.title)"))
+    open_page(page, server.url + "/index?summary=loss.min")  # a chosen summary, as on a plot page
+    wait_for(lambda: values("loss.min") is not None, timeout=WAIT_MS / 1000, interval=0.1)
+    assert values("loss.min") == reference(server, "min")
+    open_page(page, server.url + "/index?summary=loss.median")  # a bad one: one line naming it
+    err = page.locator(".sv-error").first.inner_text()
+    assert "'median'" in err and "\n" not in err
