@@ -61,12 +61,14 @@ class RunSummaries:
                 return set()
             if self._book is None or set(self._book.names) != set(names):
                 self._book = SummaryBook(source, names, scope_pattern=self.scope_pattern)
+                self.logged = set()
                 self._book.refresh()
                 touched = {s for s, _ in self._book.summaries}
             else:
                 self._book.refresh()
                 touched = set(self._book.touched)
-            self.logged = {n for _, n in self._book.summaries}
+            if touched and len(self.logged) < len(names):  # (a name, once logged, stays)
+                self.logged = {n for _, n in self._book.summaries}
             return touched
 
     def is_summary(self, key: str) -> bool:
