@@ -50,6 +50,7 @@ class RunFilter:
         self._gone: set[str] = set()  # shown scopes that no longer match
         self._checked = 0.0
         self._configs_at = time.monotonic()
+        self.config_every = CONFIG_EVERY
         self._lock = threading.Lock()
 
     @property
@@ -120,7 +121,7 @@ class RunFilter:
         with self._lock:
             new = {s for s in scopes if s not in self._decided}
             recheck = bool(self._undecided) and time.monotonic() - self._checked > RECHECK_S
-            reread = bool(self._decided) and time.monotonic() - self._configs_at >= CONFIG_EVERY
+            reread = bool(self._decided) and time.monotonic() - self._configs_at >= self.config_every
             moved = {s for s in moved if s in self._decided}
             if not new and not recheck and not reread and not moved:
                 return False
