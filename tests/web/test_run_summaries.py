@@ -55,7 +55,7 @@ def test_run_filter_follows_summaries_and_configs_written_again(log):
     with LocalSource.open(log) as src:
         rf = RunFilter(parse_where("loss.min<0.2,lr<1e-3"), keep_configs=True,
                        summaries=RunSummaries(["loss.last"]))
-        rf.config_every = 0.0  # re-read the configs at every poll
+        rf.config_every = rf.cost_share = 0.0  # re-read the configs at every poll
         assert rf.decide(src, ["a", "b", "c"]) is False
         assert [s for s in "abc" if rf.allows(s)] == ["a"]
         assert rf.value("a", "loss.last") == pytest.approx(0.1) and rf.value("a", "lr") == 1e-4

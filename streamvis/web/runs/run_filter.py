@@ -9,7 +9,8 @@ follow the config).
 Configs written again (changed values, keys added) and summaries that moved
 (``run_summaries``: ``where=loss.min<0.2``, ``color_by=loss.last``, the panel's summary
 columns) are taken in at the next poll: the configs are re-read at most every
-``CONFIG_EVERY`` seconds (one ``configs()`` call, compared with what the page holds),
+``CONFIG_EVERY`` seconds and at least ``COST_SHARE`` times what the last re-read took
+(one ``configs()`` call, compared with what the page holds: ~30 ms at 10,000 runs),
 the summaries from the points appended since the last poll. A run that then matches
 makes the page reload (``decide`` returns True); a run that no longer matches leaves
 the plots (``take_gone``); either way it is among ``take_late()``'s scopes.
@@ -31,6 +32,7 @@ __all__ = ["RunFilter", "RECHECK_S", "CONFIG_EVERY"]
 
 RECHECK_S = 2.0
 CONFIG_EVERY = 1.0  # seconds between re-reads of the configs (a config written again)
+COST_SHARE = 20  # ...and at least 20x what the last re-read took (at most ~5% of a worker)
 
 
 class RunFilter:
@@ -51,6 +53,8 @@ class RunFilter:
         self._checked = 0.0
         self._configs_at = time.monotonic()
         self.config_every = CONFIG_EVERY
+        self.cost_share = COST_SHARE
+        self._config_cost = 0.0  # seconds the last re-read took (a large log re-reads less often)
         self._lock = threading.Lock()
 
     @property
@@ -121,17 +125,19 @@ class RunFilter:
         with self._lock:
             new = {s for s in scopes if s not in self._decided}
             recheck = bool(self._undecided) and time.monotonic() - self._checked > RECHECK_S
-            reread = bool(self._decided) and time.monotonic() - self._configs_at >= self.config_every
+            wait = max(self.config_every, self.cost_share * self._config_cost)
+            reread = bool(self._decided) and time.monotonic() - self._configs_at >= wait
             moved = {s for s in moved if s in self._decided}
             if not new and not recheck and not reread and not moved:
                 return False
+            t0 = time.monotonic()
             configs = source.configs() if new or recheck or reread else None
-            now = time.monotonic()
             if configs is not None:
-                self._checked = self._configs_at = now
+                self._checked = self._configs_at = time.monotonic()
             todo = set(new) | (self._undecided if recheck else set()) | moved
             if reread and configs is not None:
                 todo |= {s for s in self._decided if config_of(s, configs) != self._raw.get(s)}
+                self._config_cost = time.monotonic() - t0
             flipped = False
             for s in todo:
                 cfg = config_of(s, configs) if configs is not None else self._raw.get(s)
