@@ -91,18 +91,21 @@ class SummaryBook:
         self.names = tuple(dict.fromkeys(names))
         self.scope_pattern = scope_pattern
         self.summaries: dict[tuple[str, str], Summary] = {}
+        self.touched: set[str] = set()  # the runs the last refresh changed (or dropped)
         self._cursor: str | None = None
 
     def refresh(self) -> int:
         """Fold in what was logged since the last refresh; the number of new points."""
         res = self.source.fetch(scope_pattern=self.scope_pattern,
                                 name_pattern=_name_pattern(self.names), since=self._cursor)
+        self.touched = {scope for scope, _ in res.deleted}
         for scope, name in res.deleted:
             for key in [k for k in self.summaries if k[0] == scope and name in (None, k[1])]:
                 del self.summaries[key]
         for (scope, name), table in res.tables.items():
             if table.num_rows:
                 self.summaries.setdefault((scope, name), Summary()).update(*_xy(table, scope, name))
+                self.touched.add(scope)
         self._cursor = res.cursor
         return res.num_points
 

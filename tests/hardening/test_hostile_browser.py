@@ -370,3 +370,36 @@ def test_hostile_config_values_as_group_labels_stay_text(served: dict[str, Any])
       if (m.items !== undefined && m.items.length > 0 && m.items[0].label !== undefined)
         return m.items.map(i => i.label.value); return null; }""")
     assert legend is not None and set(legend) <= labels  # canvas text: the strings themselves
+
+
+SUMMARY_DATA_JS = """() => { const s = Bokeh.documents[0].get_model_by_name('runs:source');
+  return s ? Object.keys(s.data).filter(k => k.startsWith('sum:')).map(k => [k, s.data[k]]) : null; }"""
+
+
+def test_hostile_names_in_summary_columns_stay_text(served: dict[str, Any]) -> None:
+    """Summary columns (``summary=``) of hostile names: the column titles, the menu's
+    options and chosen items (choices.js writes labels as HTML), the cells: all text."""
+    page, url = served["page"], served["url"]
+    refused = set(served["refused"].get("name", []))
+    picked = [(i, h) for i, h in enumerate(STRINGS) if h.markup and h.label not in refused][:4]
+    assert picked
+    keys = [f"m {h.text}.last" for _, h in picked]
+    runs = "|".join(f"{i:02d}" for i, _ in picked)
+    query = urllib.parse.urlencode({"rows": "all", "scopes": f"^h(?:{runs})m$", "summary": ",".join(keys)},
+                                   safe=",;")
+    _open(page, f"{url}/?{query}")
+    wait_for(lambda: _panel_rows(page) == len(picked), timeout=20, interval=0.1)
+    # every run's own hostile name has a value (its line's last y), the others none
+    want = {f"sum:{k}" for k in keys}
+    wait_for(lambda: {k for k, vs in (page.evaluate(SUMMARY_DATA_JS) or []) if any(v is not None for v in vs)}
+             == want, timeout=20, interval=0.1)
+    _clean(page, "summary columns")
+    titles = page.evaluate(TITLES_JS, "runs:table")
+    for k in keys:
+        assert any(t == _escaped(k) for t in titles), (k, titles)
+    texts = "\n".join(page.evaluate(TEXT_JS))
+    assert any(k in texts for k in keys), "the chosen summaries are not shown as text"
+    # open the menu: its options (every stat of each hostile name) drawn as text too
+    page.locator(".choices").first.click()
+    page.wait_for_timeout(300)
+    _clean(page, "summary menu")

@@ -36,6 +36,7 @@ from streamvis.storage.read.run_groups import parse_group
 from ..schema import Schema, check_regex
 from ..x_modes import X_MODES, parse_x
 from .page_url import PANEL_PARAMS
+from .summary_keys import parse_summary_param
 from .where import Condition, parse_where
 
 __all__ = [
@@ -240,6 +241,10 @@ def _common(args: Mapping[str, Sequence[str]]) -> dict[str, object]:
     except InvalidArgumentError as exc:
         raise LayoutError(str(exc)) from None
     panel = tuple((k, v) for k in PANEL_PARAMS if (v := _one(args, k)) is not None)
+    try:
+        parse_summary_param(dict(panel).get("summary", ""))
+    except InvalidArgumentError as exc:
+        raise LayoutError(str(exc)) from None
     if "hide" in dict(panel) and "show" in dict(panel):
         raise LayoutError("give one of 'hide=' and 'show=' (the runs panel writes one of them)")
     return {

@@ -2,11 +2,12 @@
 
 The header's controls write ``smoothing=``, ``names=`` (the name filter) and ``zoom=``
 into the same address (``PageUrl.set``), so the address is always the whole view and
-"copy link" copies it. The panel's state goes into four parameters beside the layout's own: ``find=`` (the
+"copy link" copies it. The panel's state goes into five parameters beside the layout's own: ``find=`` (the
 search text), ``filter=`` (the filter box, ``where=`` grammar: it lists rows, while
 ``where=`` decides which runs the page reads at all), and one of ``hide=`` (these runs
 unticked; runs that start later are shown) or, after "only these", ``show=`` (only
-these ticked; runs that start later stay hidden) (``streamvis.web.run_selection``).
+these ticked; runs that start later stay hidden) (``streamvis.web.run_selection``), and
+``summary=`` (the panel's summary columns, ``summary=loss.min,acc.last``).
 ``color_by=`` is chosen in the panel too; that reloads the page (its colours are
 decided as lines are first drawn). The server writes the new query string into a
 data source (text, never markup: a hidden ``Div`` would render it as HTML, and a link
@@ -24,7 +25,7 @@ from bokeh.models import ColumnDataSource, CustomJS
 
 __all__ = ["PANEL_PARAMS", "PageUrl", "REPLACE_STATE_JS", "COLOR_BY_JS", "reload_with_js"]
 
-PANEL_PARAMS = ("find", "filter", "hide", "show")
+PANEL_PARAMS = ("find", "filter", "hide", "show", "summary")
 
 REPLACE_STATE_JS = """
 const q = cb_obj.data.query[0];

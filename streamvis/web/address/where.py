@@ -5,13 +5,17 @@ Grammar (applied to the URL-decoded value)::
     where     := condition ("," condition)*         all must hold
     condition := KEY OP VALUE
     KEY       := a config key; nested keys joined by "." (``optim.lr``)
+               | NAME.STAT: a run summary (``loss.min``; STAT: min max first last mean
+                 count argmin argmax) where some run logged NAME; it wins over a config
+                 key spelled the same
+               | config:KEY: the config key, even where a summary is spelled so
     OP        := "=" | "!=" | "<" | "<=" | ">" | ">=" | "~"
     VALUE     := a number | true | false | a string, quoted ('...' or "...") or not
 
 Numbers compare as numbers and strings as strings; booleans take only ``=`` and
 ``!=``; ``~`` is an RE2 search on the value's string form. Only like compares with
 like: a number never equals or orders against a string (every operator is false
-then, ``!=`` too), and a null or missing value matches nothing. A scope ``P/child``
+then, ``!=`` too), and a null or missing value (a summary of NaN) matches nothing. A scope ``P/child``
 without a config of its own (the sub-runs of TensorBoard-style writers) uses P's.
 """
 
@@ -27,13 +31,16 @@ from streamvis.errors import InvalidArgumentError
 from streamvis.patterns import compile_pattern
 
 from ..safe_html import sendable
+from .summary_keys import CONFIG_PREFIX
 
 __all__ = ["WhereError", "Condition", "parse_where", "flatten", "config_of", "selects", "value_text", "GRAMMAR"]
 
 GRAMMAR = (
     "conditions KEY OP VALUE joined by ',' (all must hold); OP is one of = != < <= > >= ~ "
     "(~: RE2 search); VALUE is a number, true/false, or a string (quotes optional); "
-    "nested keys as a.b; in a URL, write a '+' as %2B"
+    "nested keys as a.b; KEY may be a run summary NAME.STAT (loss.min; STAT one of min max first "
+    "last mean count argmin argmax), and config:KEY is the config key spelled so; "
+    "in a URL, write a '+' as %2B"
 )
 OPS = ("!=", "<=", ">=", "=", "<", ">", "~")  # longest first
 
@@ -51,12 +58,17 @@ class Condition:
     op: str
     value: float | bool | str
     regex: Any = None
+    config_only: bool = False  # written config:KEY
 
-    def holds(self, flat: Mapping[str, Any]) -> bool:
-        """Whether a flattened config satisfies this condition."""
-        if self.key not in flat:
+    def holds(self, flat: Mapping[str, Any], summaries: Mapping[str, Any] | None = None) -> bool:
+        """Whether a run (its flattened config and its summaries by ``NAME.STAT``, those
+        whose NAME some run logged) satisfies this condition."""
+        if not self.config_only and summaries is not None and self.key in summaries:
+            got = summaries[self.key]
+        elif self.key in flat:
+            got = flat[self.key]
+        else:
             return False
-        got = flat[self.key]
         if got is None:
             return False
         if self.op == "~":
@@ -154,6 +166,9 @@ def parse_where(text: str) -> list[Condition]:
         pos = min(p for p, _ in hits)
         op = next(o for p, o in sorted(hits, key=lambda h: (h[0], -len(h[1]))) if p == pos)
         key, raw = cond[:pos].strip(), cond[pos + len(op) :]
+        config_only = key.startswith(CONFIG_PREFIX)
+        if config_only:
+            key = key[len(CONFIG_PREFIX):].strip()
         if not key:
             raise WhereError(f"where condition {cond!r}: no key before {op!r}; {GRAMMAR}")
         if op == "~":
@@ -164,14 +179,14 @@ def parse_where(text: str) -> list[Condition]:
                 regex = compile_pattern(pattern, f"where condition {cond!r}")
             except InvalidArgumentError as exc:
                 raise WhereError(f"{exc}; {GRAMMAR}") from None
-            out.append(Condition(cond, key, op, pattern, regex))
+            out.append(Condition(cond, key, op, pattern, regex, config_only))
             continue
         value = _value(cond, op, raw)
         if isinstance(value, bool) and op not in ("=", "!="):
             raise WhereError(
                 f"where condition {cond!r}: booleans take only = and !=; {GRAMMAR}"
             )
-        out.append(Condition(cond, key, op, value))
+        out.append(Condition(cond, key, op, value, config_only=config_only))
     return out
 
 
@@ -204,10 +219,12 @@ def config_of(scope: str, configs: Mapping[str, Mapping[str, Any]]) -> Mapping[s
         s = s.rsplit("/", 1)[0]
 
 
-def selects(conditions: list[Condition], config: Mapping[str, Any] | None) -> bool:
-    """Whether a run with ``config`` satisfies every condition."""
+def selects(conditions: list[Condition], config: Mapping[str, Any] | None,
+            summaries: Mapping[str, Any] | None = None) -> bool:
+    """Whether a run with ``config`` (and ``summaries``: ``Condition.holds``) satisfies
+    every condition."""
     if config is None:
         return False
     flat = flatten(config)
-    return all(c.holds(flat) for c in conditions)
+    return all(c.holds(flat, summaries) for c in conditions)
 

@@ -85,8 +85,8 @@ def collect(book: SummaryBook, configs: Mapping[str, Mapping[str, Any]], name: s
             cache[scope] = (cfg or {}, flat)
         m = book.stat(scope, name, stat)
         if where:
-            probe = {**flat, metric_key: None if math.isnan(m) else m}
-            if not all(c.holds(probe) for c in where):
+            metric = {metric_key: None if math.isnan(m) else m}  # (config:KEY reaches the config)
+            if not all(c.holds(flat, metric) for c in where):
                 continue
         out.append(Run(scope, flat, m))
     return out

@@ -19,6 +19,7 @@ from .auth import TOKEN_PARAM
 from .catalog import build_cards, specs_of
 from .header import Header
 from .index_page import index_root
+from .index_summaries import fill_summaries
 from .index_times import fill_last_updates
 from .names_page import NamesPage, media_names, name_columns
 from .pages import error_page, grid
@@ -70,9 +71,10 @@ def make_document(doc: Document, cfg: AppConfig, *, index: bool = False) -> None
     doc.title = "streamvis"
     args = request_args(doc)
     if index:
-        page = index_root(cfg.source, cfg.schema)
+        page = index_root(cfg.source, cfg.schema, args=args)
         doc.add_root(page.root)
         fill_last_updates(doc, cfg, page.table, page.groups)
+        fill_summaries(doc, cfg, page.table, page.summary)
         return
     try:
         layout = parse_layout(args, cfg.schema)

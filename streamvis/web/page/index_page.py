@@ -2,7 +2,9 @@
 
 One row per run: the run, the names it logged, its start time (a ``start-time`` /
 ``start_time`` config value, as a date), its last update (filled in after the page
-opens: ``index_times``) and its config's keys as columns (nested keys as ``a.b``).
+opens: ``index_times``), its summaries (``index_summaries``: ``summary=`` as on a plot
+page, by default the last value of its first loss-like name, filled in after the page
+opens) and its config's keys as columns (nested keys as ``a.b``).
 Each row links to the page of every name with that run alone; ticking rows builds a link
 to a page with exactly the ticked runs (a ``scopes=`` pattern when it fits in one,
 else every run with just the ticked ones shown: ``show=``, see ``run_selection``), and
@@ -12,10 +14,18 @@ the search box narrows the table.
 from __future__ import annotations
 
 import urllib.parse
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 from bokeh.models import CDSView, Column, ColumnDataSource, IndexFilter
-from bokeh.models.widgets import DataTable, Div, HTMLTemplateFormatter, TableColumn, TextInput
+from bokeh.models.widgets import (
+    DataTable,
+    Div,
+    HTMLTemplateFormatter,
+    ScientificFormatter,
+    TableColumn,
+    TextInput,
+)
 
 from streamvis.patterns import MAX_PATTERN_LENGTH
 from streamvis.source import DataSource
@@ -28,6 +38,7 @@ from ..local_time import local_time_cells
 from ..runs.runs_panel import config_column, date_cell, table_cell
 from ..schema import Schema
 from ..style import PAGE_CSS, TABLE_CSS
+from .index_summaries import index_summary_keys
 from .pages import _links_html, _re_escape, example_links
 
 __all__ = ["IndexPage", "index_root", "ticked_link", "MAX_CONFIG_COLUMNS"]
@@ -71,10 +82,13 @@ class IndexPage(NamedTuple):
     root: Column
     table: ColumnDataSource
     groups: list[GroupInfo]
+    summary: tuple[str, ...] = ()  # the summary columns (filled in later: index_summaries)
 
 
-def index_root(source: DataSource, schema: Schema, note: str = "") -> IndexPage:
-    """The index page's models (the runs' last updates are filled in later)."""
+def index_root(source: DataSource, schema: Schema, note: str = "",
+               args: Mapping[str, Sequence[str]] | None = None) -> IndexPage:
+    """The index page's models (the runs' last updates and summaries are filled in later;
+    ``args``: the request's, for ``summary=``)."""
     plots = "".join(
         f"<tr><td><a href='/?rows={urllib.parse.quote(p.name)}'>{safe_html.text(p.name)}</a>"
         f"</td><td><code>{safe_html.text(p.name_pattern)}</code></td>"
@@ -103,6 +117,9 @@ def index_root(source: DataSource, schema: Schema, note: str = "") -> IndexPage:
         head.append(f"<p class='sv-error' style='color:#b00020'>cannot list runs: {safe_html.text(str(exc))}</p>")
     if not scopes:
         head.append("<p class='sv-note'>No runs logged yet.</p>")
+    summary, bad = index_summary_keys(args or {}, (g.name for g in groups))
+    if bad:
+        head.append(f"<p class='sv-error' style='color:#b00020'>{safe_html.text(bad)}</p>")
     head.append("</div>")
     flat = {s: flatten(config_of(s, configs) or {}) for s in scopes}  # P/child: P's
     keys: dict[str, None] = {}
@@ -117,6 +134,8 @@ def index_root(source: DataSource, schema: Schema, note: str = "") -> IndexPage:
         "updated": [None for _ in scopes],  # epoch ms, once read (index_times)
         "open": [_page_of(schema, [s]) for s in scopes],
     }
+    for k in summary:
+        data[f"sum:{k}"] = [None for _ in scopes]
     for k in keys:
         data[f"cfg:{k}"] = [table_cell(flat[s].get(k)) for s in scopes]
     table_source = ColumnDataSource(data=data, name="index:runs")
@@ -126,6 +145,9 @@ def index_root(source: DataSource, schema: Schema, note: str = "") -> IndexPage:
         TableColumn(field="names", title="names", width=_text_width(data["names"], 160, 400)),
         TableColumn(field="start", title="start time", width=130, formatter=local_time_cells()),
         TableColumn(field="updated", title="last update", width=130, formatter=local_time_cells()),
+        *(TableColumn(field=f"sum:{k}", title=safe_html.column_title(k), width=_text_width([k], 90, 240),
+                      formatter=ScientificFormatter(precision=6, nan_format="", null_format=""))
+          for k in summary),
         *(config_column(k, _text_width([k, *map(str, data[f"cfg:{k}"])], 70, 240)) for k in keys),
     ]
     rows = IndexFilter(indices=list(range(len(scopes))))
@@ -172,4 +194,4 @@ def index_root(source: DataSource, schema: Schema, note: str = "") -> IndexPage:
     table_source.selected.on_change("indices", on_tick)
     top = Div(text="\n".join(head), name="index", sizing_mode="stretch_width", stylesheets=[PAGE_CSS], margin=0)
     root = Column(children=[top, search, ticked, table], sizing_mode="stretch_width", name="index:page")
-    return IndexPage(root, table_source, list(groups))
+    return IndexPage(root, table_source, list(groups), summary)

@@ -9,6 +9,7 @@ from bokeh.models.widgets import Div
 
 from .. import safe_html
 from ..address.layout import Layout
+from ..address.summary_keys import split_key
 from ..plots.plot_view import PlotView
 from ..runs.run_filter import RunFilter
 
@@ -46,7 +47,9 @@ def waiting_notes(views: Sequence[PlotView], layout: Layout, run_filter: RunFilt
     missing, have = run_filter.unknown_keys() if idle and layout.where else ([], [])
     if missing:  # runs exist and none has the key: say so, not "waiting"
         keys = ", ".join(have[:MAX_KEYS_NAMED]) + (f", … ({len(have)} keys)" if len(have) > MAX_KEYS_NAMED else "")
-        waiting = (f"where=: no run has config key {missing[0]!r}; "
+        sk = split_key(missing[0])
+        logged = f"no run logged {sk[0]!r} and " if sk is not None else ""  # (a summary NAME.STAT)
+        waiting = (f"where=: {logged}no run has config key {missing[0]!r}; "
                    + (f"the runs' keys: {keys}" if have else "the runs have no config"))
     for v in views:
         if v.lines or v.has_unfit:  # (groups that cannot be drawn are named instead)

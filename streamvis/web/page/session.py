@@ -1,20 +1,19 @@
 """One browser session: a cursor, a periodic poll in a worker thread, live plots.
 
-Blocking reads never run on Bokeh's event loop: work is submitted to a thread pool
-and its result handed back to the loop (``IOLoop.add_callback``, the one thread-safe
-Tornado call), which applies it with ``add_next_tick_callback``. The document is
-never touched from a worker thread: a callback added from one while Bokeh builds the
-session is registered twice, and the page fails with "A callback of the same type
-has already been added with this ID". Each application changes the document once per
-plot layer, inside ``doc.hold("combine")``, so a poll of 1,000 growing runs costs a
-few messages, not 1,000.
+Blocking reads never run on Bokeh's event loop: work is submitted to a thread pool and
+its result handed back to the loop (``IOLoop.add_callback``, the one thread-safe Tornado
+call), which applies it with ``add_next_tick_callback``. The document is never touched
+from a worker thread: a callback added from one while Bokeh builds the session is
+registered twice, and the page fails with "A callback of the same type has already been
+added with this ID". Each application changes the document once per plot layer, inside
+``doc.hold("combine")``, so a poll of 1,000 growing runs costs a few messages, not 1,000.
 
-The first poll takes a snapshot (every matching group with its count, and the
-cursor of that state), lets each plot admit its groups and size their caps, and
-reads them all through one ``read_ranges`` call bounded by those counts (``upto``);
-later polls ``fetch(since=cursor)`` and append. Re-reads (overviews of lines past
-their cap, the zoomed window, smoothed lines) are batched the same way, throttled
-while lines grow and immediate after a zoom (``RangesUpdate``) or a slider move.
+The first poll takes a snapshot (every matching group with its count, and the cursor
+of that state), lets each plot admit its groups and size their caps, and reads them all
+through one ``read_ranges`` call bounded by those counts (``upto``); later polls
+``fetch(since=cursor)`` and append. Re-reads (overviews of lines past their cap, the
+zoomed window, smoothed lines) are batched the same way, throttled while lines grow
+and immediate after a zoom (``RangesUpdate``) or a slider move.
 """
 
 from __future__ import annotations
@@ -43,6 +42,7 @@ from ..plots.group_view import GroupedPlotView, grouping_of
 from ..plots.plot_view import Job, PlotView
 from ..plots.run_colors import RunColors
 from ..runs.run_filter import RunFilter
+from ..runs.run_summaries import page_summaries
 from ..runs.session_panel import SessionPanel
 from ..schema import PlotSpec
 from .app_config import AppConfig
@@ -67,7 +67,7 @@ class LiveSession:
         """``specs``: the plot of each of the layout's cells (default: the schema's)."""
         self.doc, self.cfg, self.layout, self.webgl = doc, cfg, layout, webgl
         self._loop = IOLoop.current()  # Bokeh builds documents on its event loop
-        self.run_filter = RunFilter(layout.where, keep_configs=True)  # the panel shows configs
+        self.run_filter = RunFilter(layout.where, keep_configs=True, summaries=page_summaries(layout))
         # a run's colour, the same on every plot and in the panel, for the page's life
         self.colors = RunColors(color_by=layout.color_by, run_value=self.run_filter.value)
         self.smoothing = layout.smoothing
@@ -378,7 +378,8 @@ class LiveSession:
             return Poll("", [], [], reset=True)  # a hidden run now matches: draw it whole
         groups = [g for (s, n), t in r.tables.items() for g in split_table(s, n, t)]
         self.backoff.record(bool(groups or r.deleted))
-        return Poll(r.cursor, groups, list(r.deleted), configured=self.run_filter.take_late())
+        gone: list[tuple[str, str | None]] = [(s, None) for s in self.run_filter.take_gone()]  # no longer matching where=
+        return Poll(r.cursor, groups, list(r.deleted) + gone, configured=self.run_filter.take_late())
 
     def _apply_poll(self, fut: Future[Poll]) -> None:
         self._busy = False

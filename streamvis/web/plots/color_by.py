@@ -7,7 +7,8 @@ their colours stay; the first 10 take Category10, the next 10 Category20's light
 twins of those, and past 20 values colours repeat. More distinct numbers take a
 continuous palette over their range, shown by a colour bar (colours follow the range as
 it grows; positive values over two decades or more, a learning rate sweep, along their
-logarithm). A run without the key is grey. A page has one ``ColorBy`` (``run_colors.RunColors``
+logarithm). A key spelled like a run summary (``color_by=loss.last``) takes the
+continuous palette from its first value. A run without the key is grey. A page has one ``ColorBy`` (``run_colors.RunColors``
 holds it), so a value has one colour on every plot; each plot's ``ColorByControl``
 recolours its lines when the shared palette changes (``ColorBy.generation``).
 
@@ -26,6 +27,7 @@ import bokeh.palettes as bp
 from bokeh.models import LinearColorMapper, LogColorMapper
 from bokeh.models.annotations import ColorBar, Legend, LegendItem
 
+from ..address.summary_keys import split_key
 from ..address.where import value_text
 from ..colors import Ordinals
 from .lines import Key, LineLayer
@@ -85,7 +87,8 @@ class ColorBy:
         self.key = key
         self._ords = Ordinals()
         self._numbers: set[float] = set()
-        self._categorical = True
+        # a run summary (``loss.last``) is a number per run: a continuous palette at once
+        self._categorical = split_key(key) is None
         self.low = self.high = math.nan  # the continuous palette's range
         self._lo, self._hi = math.inf, -math.inf  # of the numbers seen
         self.seen_key = False

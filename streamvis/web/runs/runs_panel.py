@@ -6,7 +6,9 @@ as columns (nested keys flattened as ``a.b``), its last step and last update. Th
 just the rows the search and the filter box (``where=`` grammar) leave listed; "show
 all" undoes it. Clicking rows highlights their runs' lines on every plot (the others
 dimmed); hovering a line selects its row. "colour by" picks a config key for
-``color_by=`` (a reload: see ``page_url``). Built from Bokeh widgets; the session
+``color_by=`` (a reload: see ``page_url``). The summary menu adds columns of run
+summaries (``loss.min``: any of the page's names and any stat), numbers that sort as
+numbers, kept current by the session's polls and kept in the address (``summary=``). Built from Bokeh widgets; the session
 applies what they change (``on_shown``, ``on_highlight``) and writes the panel's
 state into the page's address (``on_state``, ``state()``).
 
@@ -27,7 +29,9 @@ from bokeh.models.widgets import (
     DataTable,
     Div,
     HTMLTemplateFormatter,
+    MultiChoice,
     NumberFormatter,
+    ScientificFormatter,
     Select,
     StringFormatter,
     TableColumn,
@@ -39,6 +43,7 @@ from streamvis.errors import InvalidArgumentError
 
 from .. import safe_html
 from ..address.page_url import COLOR_BY_JS
+from ..address.summary_keys import MAX_SUMMARY_COLUMNS, STATS
 from ..address.where import parse_where, selects
 from ..local_time import epoch_ms, local_time_cells
 from ..style import TABLE_CSS
@@ -48,6 +53,7 @@ __all__ = ["RunsPanel", "RunRow", "MAX_CONFIG_COLUMNS", "PANEL_WIDTH", "PANEL_MA
 
 MAX_CONFIG_COLUMNS = 24
 MAX_COLOR_KEYS = 500  # config keys offered by "colour by"
+MAX_SUMMARY_OPTIONS = 800  # NAME.STAT entries the summary menu offers
 PANEL_WIDTH = 420  # the least: swatch, tick, run, last step, last update
 PANEL_MAX_WIDTH = 760  # as wide as its columns up to this (wider: the viewer drags it)
 PANEL_MIN_WIDTH = 220  # the narrowest a drag makes it
@@ -106,8 +112,14 @@ class RunsPanel:
         find: str = "",
         filter: str = "",
         color_by: str | None = None,
+        summary: tuple[str, ...] = (),
+        on_summary: Callable[[list[str]], None] = lambda keys: None,
     ) -> None:
         self.on_shown, self.on_highlight, self.on_state = on_shown, on_highlight, on_state
+        self.on_summary = on_summary
+        self.summary_keys: list[str] = list(summary)  # the summary columns, in order
+        self._summaries: dict[str, Mapping[str, Any]] = {}  # run -> NAME.STAT -> value
+        self._names: list[str] = []  # the page's names (the summary menu offers them)
         self.scopes: list[str] = []
         self.hidden: set[str] = set()
         # what runs that appear later do: "hide" (they are shown; the address lists the
@@ -144,12 +156,17 @@ class RunsPanel:
                                name="runs:color_by", sizing_mode="stretch_width")
         self.color_by.js_on_change("value", CustomJS(code=COLOR_BY_JS))
         self.message = Div(text="", name="runs:message", sizing_mode="stretch_width")
+        self.summary = MultiChoice(value=list(self.summary_keys), options=self._summary_options(),
+                                   placeholder="summary columns (loss.min)", name="runs:summary",
+                                   sizing_mode="stretch_width", max_items=MAX_SUMMARY_COLUMNS)
+        self.summary.on_change("value", self._on_summary)
+        self.summary_note = Div(text="", name="runs:summary_note", sizing_mode="stretch_width")
         self.only = Button(label="only these", name="runs:only", width=100)
         self.all = Button(label="show all", name="runs:all", width=100)
         self.toggle = Toggle(label="runs", active=True, name="runs:toggle", width=70)
         self.body = Column(
             children=[self.search, self.where, self.message, Row(children=[self.only, self.all]),
-                      self.color_by, self.table],
+                      self.color_by, self.summary, self.summary_note, self.table],
             sizing_mode="stretch_height",
             width=PANEL_WIDTH,
             min_width=PANEL_MIN_WIDTH,
@@ -179,8 +196,29 @@ class RunsPanel:
             self._relist(notify=False)
 
     def state(self) -> dict[str, str]:
-        """What the page's address keeps of the panel: search and filter text."""
-        return {"find": (self.search.value_input or "").strip(), "filter": (self.where.value or "").strip()}
+        """What the page's address keeps of the panel: search and filter text, summary columns."""
+        return {"find": (self.search.value_input or "").strip(), "filter": (self.where.value or "").strip(),
+                "summary": ",".join(self.summary_keys)}
+
+    def _summary_options(self) -> list[str | tuple[str, str]]:
+        opts = [f"{n}.{st}" for n in self._names for st in STATS][:MAX_SUMMARY_OPTIONS]
+        keys = [*(k for k in self.summary_keys if k not in opts), *opts]  # (chosen ones stay)
+        # BokehJS's MultiChoice (choices.js, allowHTML) writes labels as HTML: escaped here
+        return [(k, safe_html.text(k)) for k in keys]
+
+    def set_names(self, names: list[str]) -> None:
+        """The page's names (the summary menu lists each with each stat)."""
+        if names != self._names:
+            self._names = list(names)
+            self.summary.options = self._summary_options()  # type: ignore[assignment]
+
+    def _on_summary(self, attr: str, old: Any, new: Any) -> None:
+        keys = [k for k in (new or []) if isinstance(k, str)]
+        if keys == self.summary_keys:
+            return
+        self.summary_keys = keys
+        self.on_summary(list(keys))
+        self.on_state()
 
     def _color_options(self) -> list[str | tuple[Any, str]]:
         keys = list(self._every_key)
@@ -206,17 +244,23 @@ class RunsPanel:
             TableColumn(field="last_step", title="last step", width=72, formatter=NumberFormatter(format="0,0")),
             TableColumn(field="updated", title="last update", width=120, formatter=local_time_cells()),
         ]
+        for k in self.summary_keys:
+            cols.append(TableColumn(field=f"sum:{k}", title=safe_html.column_title(k), width=90,
+                                    formatter=ScientificFormatter(precision=6, nan_format="", null_format="")))
         for k in self._keys:
             cols.append(config_column(k, 80))
         return cols
 
-    def update(self, runs: Mapping[str, RunRow], configs: Mapping[str, Mapping[str, Any]]) -> None:
-        """Show ``runs`` (in page order) with their flattened configs. Only what changed
+    def update(self, runs: Mapping[str, RunRow], configs: Mapping[str, Mapping[str, Any]],
+               summaries: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+        """Show ``runs`` (in page order) with their flattened configs and their summaries
+        (``NAME.STAT`` -> a number or None) for the summary columns. Only what changed
         is sent: patches of changed cells and new rows streamed, while the rows keep
         their order and the columns theirs (else the whole table)."""
         before = list(self.scopes)
         self.scopes = list(runs)
         self._configs = dict(configs)
+        self._summaries = dict(summaries or {})
         every: dict[str, None] = dict.fromkeys(self._every_key)  # in order of first appearance
         for s in self.scopes:
             for k in self._configs.get(s, {}):
@@ -224,7 +268,9 @@ class RunsPanel:
                     break
                 every.setdefault(k)
         keys = list(every)[:MAX_CONFIG_COLUMNS]  # the table's columns (search sees every key)
-        same_columns = keys == self._keys
+        columns = [f"sum:{k}" for k in self.summary_keys]
+        same_columns = keys == self._keys and all(c in self.source.data for c in columns) and (
+            len(self.source.data) == 5 + len(self._keys) + len(columns))
         if not same_columns:
             self._keys = keys
             self.table.columns = self._columns()
@@ -241,6 +287,8 @@ class RunsPanel:
             "last_step": [runs[s].last_step for s in self.scopes],
             "updated": [epoch_ms(runs[s].updated) for s in self.scopes],  # the browser's zone
         }
+        for k in self.summary_keys:
+            data[f"sum:{k}"] = [self._summaries.get(s, {}).get(k) for s in self.scopes]
         for k in self._keys:
             cell = date_cell if k in START_KEYS else table_cell
             data[f"cfg:{k}"] = [cell(self._configs.get(s, {}).get(k)) for s in self.scopes]
@@ -294,7 +342,7 @@ class RunsPanel:
                     f"<span class='sv-error' style='color:#b00020'>{safe_html.text(exc)}</span>"
                 )
             else:
-                ok = {s for s in self.scopes if selects(conds, self._configs.get(s))}
+                ok = {s for s in self.scopes if selects(conds, self._configs.get(s), self._summaries.get(s))}
                 listed = ok if listed is None else listed & ok
         self._listed = listed
         self._apply_listing()

@@ -23,6 +23,7 @@ from streamvis.columns import WALL_TIME_COLUMN
 from .. import safe_html
 from ..address.page_url import PageUrl
 from ..address.run_selection import RunSelectionError, decode_runs, encode_runs
+from ..address.summary_keys import parse_summary_param
 from ..plots.lines import Key
 from ..plots.plot_view import PlotView
 from ..plots.run_colors import RunColors
@@ -97,9 +98,12 @@ class SessionPanel:
         self._state_seq = 0
         self._link_error: str | None = None
         self._link_decoded = False
+        self._names: dict[str, None] = {}  # the names the page's plots drew
         self.runs_panel = RunsPanel(on_shown=self._on_shown, on_highlight=self._on_highlight,
                                     on_state=self._on_panel_state, find=self._link.get("find", ""),
-                                    filter=self._link.get("filter", ""), color_by=color_by)
+                                    filter=self._link.get("filter", ""), color_by=color_by,
+                                    summary=parse_summary_param(self._link.get("summary", "")),
+                                    on_summary=self._on_summary)
         self.link_hover(self.views)
 
     @property
@@ -153,6 +157,9 @@ class SessionPanel:
             for key, line in v.lines.items():
                 if key not in seen:
                     seen.add(key)
+                    if key[1] not in self._names:
+                        self._names[key[1]] = None
+                        self.runs_panel.set_names(sorted(self._names))
                     if key[0] not in self.runs:
                         self.runs[key[0]] = RunRow(
                             self.colors.swatch(key[0], line.color),
@@ -245,8 +252,23 @@ class SessionPanel:
         if not self._panel_dirty or time.monotonic() - self._panel_at < PANEL_INTERVAL:
             return
         self._panel_dirty, self._panel_at = False, time.monotonic()
-        configs = {s: self.run_filter.flat(s) for s in self.runs}
-        self.runs_panel.update(self.runs, configs)
+        runs = {s: r for s, r in self.runs.items() if self.run_filter.allows(s)}  # (where= may drop some)
+        configs = {s: self.run_filter.flat(s) for s in runs}
+        sums = self.run_filter.summaries
+        keys = self.runs_panel.summary_keys
+        values = {s: sums.values(s, keys) for s in runs} if keys else None
+        self.runs_panel.update(runs, configs, values)
+        lacking = [k for k in keys if sums.ready and not sums.is_summary(k)]
+        self.runs_panel.summary_note.text = "" if not lacking else (
+            "<span class='sv-error' style='color:#b00020'>"
+            + safe_html.text(f"summary {lacking[0]!r}: no run logged {lacking[0].rsplit('.', 1)[0]!r}")
+            + "</span>")
+
+    def _on_summary(self, keys: list[str]) -> None:
+        """Summary columns chosen in the panel: kept current from the next poll on."""
+        self.run_filter.summaries.want(keys)
+        self._panel_dirty, self._panel_at = True, 0.0
+        self.refresh()
 
     def _on_shown(self, hidden: set[str]) -> None:
         for v in self.views:
