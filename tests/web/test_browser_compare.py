@@ -263,7 +263,7 @@ def test_x_relative_starts_at_zero_for_every_run(server, page):
         ("where=lr%3C%3C1", ["'lr<<1'", "OP is one of"]),
         ("where=lr%3F1", ["'lr?1'", "no operator"]),
         ("where=opt%3D%27adam", ["unclosed quote"]),
-        ("x=epoch", ["'x=epoch'", "step, wall, relative"]),
+        ("x=name:", ["x='name:'", "step, wall, relative"]),  # x=epoch is a name now (issue 22: x=NAME)
     ],
 )
 def test_bad_compare_parameters_name_what_is_wrong(server, page, query, words):
