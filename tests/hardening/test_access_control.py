@@ -11,15 +11,9 @@ no query parameter names a file.
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import subprocess
-import sys
 import time
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import grpc
 import numpy as np
@@ -31,95 +25,21 @@ from streamvis.errors import UnauthenticatedError, UnavailableError
 from streamvis.logger import DataLogger
 from streamvis.logger.images import encode_png
 from streamvis.server import wire
-from streamvis.server.client import DataClient, open_channel
+from streamvis.server.client import DataClient
 from streamvis.storage import Store
 from streamvis.storage.format.model import Image, Points
-from tests.helpers import self_signed_cert, spawn
+from tests.hardening.access_support import (
+    CLI,
+    TIMEOUT,
+    TOKEN,
+    Server,
+    _env,
+    _points,
+    _stored,
+)
+from tests.helpers import self_signed_cert
 
-ROOT = Path(__file__).resolve().parents[2]
-TOKEN = "s3cret-token"
-CLI = [sys.executable, "-m", "streamvis.cli"]
-TIMEOUT = 30.0
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMVIS_")}
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    env.update(extra)
-    return env
-
-
-@pytest.fixture(autouse=True)
-def _no_ambient_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("STREAMVIS_TOKEN", raising=False)
-    monkeypatch.delenv("STREAMVIS_TLS_CA", raising=False)
-
-
-class Server:
-    """One data server subprocess; ``line`` is what it printed when it started."""
-
-    def __init__(self, path: Path, *args: str, tls_ca: str | None = None) -> None:
-        self.path = str(path)
-        self.port = _free_port()
-        self.uri = f"127.0.0.1:{self.port}"
-        self.tls_ca = tls_ca
-        self.proc = spawn(
-            [sys.executable, "-m", "streamvis.grpc_server", self.path, str(self.port), *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=_env(),
-            cwd=ROOT,
-        )
-        self._wait_serving()
-        assert self.proc.stdout is not None
-        self.line = self.proc.stdout.readline()  # printed right after it started
-
-    def _wait_serving(self) -> None:
-        deadline = time.monotonic() + TIMEOUT
-        with open_channel(self.uri, tls_ca=self.tls_ca) as channel:  # health stays open
-            stub = health_pb2_grpc.HealthStub(channel)
-            while True:
-                if self.proc.poll() is not None:
-                    raise AssertionError(f"server exited: {self.proc.communicate()[0]}")
-                try:
-                    reply = stub.Check(
-                        health_pb2.HealthCheckRequest(), timeout=0.5, wait_for_ready=True
-                    )
-                    if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                        return
-                except grpc.RpcError:
-                    pass
-                assert time.monotonic() < deadline, f"server at {self.uri} not SERVING"
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.communicate()
-
-
-def _points(scope: str, name: str = "loss", n: int = 5, offset: float = 0.0) -> Points:
-    x = np.arange(n, dtype=np.int64)
-    return Points(scope, name, 0, {"x": x, "y": x.astype(np.float32) + offset})
-
-
-def _stored(path: str, scope: str) -> dict[tuple[str, str], object]:
-    """What the log holds for ``scope``, read locally (no server involved)."""
-    with Store.open(path, mode="r") as store:
-        if scope not in store.scopes():
-            return {}
-        return dict(store.read(scope).tables)
+pytestmark = pytest.mark.usefixtures("no_ambient_credentials")
 
 
 @pytest.fixture(scope="module")
@@ -127,12 +47,6 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
     """A self-signed certificate (its own CA) for localhost and 127.0.0.1, and its key."""
     return self_signed_cert(tmp_path_factory.mktemp("tls"))
 
-
-@pytest.fixture(scope="module")
-def token_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = Server(tmp_path_factory.mktemp("tok") / "log.svl", "--token", TOKEN)
-    yield srv
-    srv.stop()
 
 
 @pytest.fixture(scope="module")
@@ -432,110 +346,3 @@ def test_plaintext_client_of_a_tls_server_fails_clearly(tls_server: Server) -> N
     )
     assert r.returncode == 1 and "--tls-ca" in r.stderr and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
-
-
-# -- the web app ------------------------------------------------------------------------------
-
-
-class Web:
-    def __init__(self, data: str, *args: str) -> None:
-        from streamvis.web.schema import demo_schema_path
-
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = spawn(
-            [*CLI, "web-serve", f"127.0.0.1:{self.port}", data, str(demo_schema_path()), *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=_env(),
-            cwd=ROOT,
-        )
-        self.lines: list[str] = []
-        assert self.proc.stdout is not None
-        deadline = time.monotonic() + TIMEOUT
-        while time.monotonic() < deadline:  # the ready line comes once it listens
-            line = self.proc.stdout.readline()
-            if not line:
-                raise AssertionError(f"web-serve exited: {''.join(self.lines)}")
-            self.lines.append(line)
-            if "open http://" in line:
-                return
-        raise AssertionError(f"web-serve not ready: {''.join(self.lines)}")
-
-    def get(self, path: str, args: dict[str, str] | None = None) -> str:
-        """The page as a browser gets it: the HTML over HTTP, then the document that
-        Bokeh sends over the websocket (pulled with ``bokeh.client``, no browser)."""
-        from bokeh.client import pull_session
-
-        query = "?" + urllib.parse.urlencode(args) if args else ""
-        with urllib.request.urlopen(f"{self.url}/{path}{query}", timeout=TIMEOUT) as reply:
-            assert reply.status == 200
-            html = reply.read().decode("utf-8", "replace")
-        with pull_session(url=f"{self.url}/{path}", arguments=args) as session:
-            doc = json.dumps(session.document.to_json(), default=repr)
-        return f"{html}\n{doc}"
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.communicate()
-
-
-def test_web_app_with_the_token_shows_data(token_server: Server, tmp_path: Path) -> None:
-    scope = "web-auth-run"
-    with DataClient(token_server.uri, TOKEN) as client:
-        client.append([_points(scope)])
-    r = subprocess.run(
-        [
-            *CLI,
-            "web-serve",
-            f"127.0.0.1:{_free_port()}",
-            token_server.uri,
-            str(_demo_schema()),
-            "--token",
-            "wrong",
-        ],
-        capture_output=True,
-        text=True,
-        env=_env(),
-        timeout=TIMEOUT,
-    )
-    assert r.returncode == 1 and "token" in r.stderr and "Traceback" not in r.stderr, r.stderr
-    web = Web(token_server.uri, "--token", TOKEN)
-    try:
-        assert any(f"listening on 127.0.0.1:{web.port} (local only" in ln for ln in web.lines)
-        assert scope in web.get("index")
-        # no query parameter names a file: hostile ones get a readable error, no content
-        secret = tmp_path / "secret.txt"
-        secret.write_text("TOP-SECRET-CONTENT\n")
-        etc = Path("/etc/passwd")
-        passwd = etc.read_text().splitlines()[0] if etc.exists() else "TOP-SECRET-CONTENT"
-        hostile: list[dict[str, str]] = [
-            {"rows": "../../etc/passwd"},
-            {"rows": str(secret)},
-            {"path": "/etc/passwd"},
-            {"file": str(secret)},
-            {"data": str(secret), "rows": "loss"},
-            {"schema": str(secret)},
-            {"log": "/etc/passwd"},
-        ]
-        for args in hostile:
-            page = web.get("", args)
-            assert "TOP-SECRET-CONTENT" not in page and passwd not in page, args
-            assert "parameters are not valid" in page, args  # a readable error page
-        # a valid layout whose regexes look like paths: plots, still no file read
-        page = web.get("", {"rows": "loss", "scopes": "../../../etc/passwd", "names": str(secret)})
-        assert "TOP-SECRET-CONTENT" not in page and passwd not in page
-        assert "parameters are not valid" not in page
-    finally:
-        web.stop()
-
-
-def _demo_schema() -> Path:
-    from streamvis.web.schema import demo_schema_path
-
-    return Path(demo_schema_path())
