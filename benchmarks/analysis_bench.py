@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
-import tempfile
 from dataclasses import dataclass
 
 import numpy as np
 
-from benchmarks.table import Table, progress, time_runs
+from benchmarks.table import Table, progress, run_in_tempdir, time_runs
 
 __all__ = ["AnalysisSizes", "FULL", "QUICK", "run", "main"]
 
@@ -141,17 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     s = QUICK if a.quick else FULL
     if a.runs:
         s = AnalysisSizes(**{**s.__dict__, "runs": a.runs})
-    wd = tempfile.mkdtemp(prefix="streamvis-analysis-bench-")
-    try:
-        t = run(s, wd)
-        t.title += f" ({'quick' if a.quick else 'full'} size, medians of {s.runs} runs)"
-        t.print()
-        if a.json:
-            with open(a.json, "w") as f:
-                f.write(t.to_json())
-    finally:
-        shutil.rmtree(wd, ignore_errors=True)
-    return 0
+    size = f"{'quick' if a.quick else 'full'} size, medians of {s.runs} runs"
+    return run_in_tempdir(lambda wd: run(s, wd), "streamvis-analysis-bench-", size, a.json)
 
 
 if __name__ == "__main__":

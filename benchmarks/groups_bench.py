@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +29,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from benchmarks.table import Table, progress
+from benchmarks.table import Table, progress, run_in_tempdir
 
 __all__ = ["GroupSizes", "FULL", "QUICK", "run", "main"]
 
@@ -166,17 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     for field in ("runs_count", "points", "tries"):
         if getattr(a, field):
             s = GroupSizes(**{**s.__dict__, field: getattr(a, field)})
-    wd = tempfile.mkdtemp(prefix="streamvis-groups-bench-")
-    try:
-        t = run(s, wd)
-        t.title += f" ({'quick' if a.quick else 'full'} size, medians of {s.tries} tries)"
-        t.print()
-        if a.json:
-            with open(a.json, "w") as f:
-                f.write(t.to_json())
-    finally:
-        shutil.rmtree(wd, ignore_errors=True)
-    return 0
+    size = f"{'quick' if a.quick else 'full'} size, medians of {s.tries} tries"
+    return run_in_tempdir(lambda wd: run(s, wd), "streamvis-groups-bench-", size, a.json)
 
 
 if __name__ == "__main__":

@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 
 from benchmarks.analysis_bench import _write
-from benchmarks.table import Table, progress, time_runs
+from benchmarks.table import Table, progress, run_in_tempdir, time_runs
 
 __all__ = ["PanelSizes", "FULL", "QUICK", "run", "main"]
 
@@ -106,17 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     s = QUICK if a.quick else FULL
     if a.runs:
         s = PanelSizes(**{**s.__dict__, "runs": a.runs})
-    wd = tempfile.mkdtemp(prefix="streamvis-panel-bench-")
-    try:
-        t = run(s, wd)
-        t.title += f" ({'quick' if a.quick else 'full'} size, medians of {s.repeats})"
-        t.print()
-        if a.json:
-            with open(a.json, "w") as f:
-                f.write(t.to_json())
-    finally:
-        shutil.rmtree(wd, ignore_errors=True)
-    return 0
+    size = f"{'quick' if a.quick else 'full'} size, medians of {s.repeats}"
+    return run_in_tempdir(lambda wd: run(s, wd), "streamvis-panel-bench-", size, a.json)
 
 
 if __name__ == "__main__":

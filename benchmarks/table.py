@@ -36,6 +36,7 @@ __all__ = [
     "peak_rss_bytes",
     "per_call",
     "progress",
+    "run_in_tempdir",
     "time_once",
     "time_runs",
 ]
@@ -219,3 +220,23 @@ class Table:
     def from_json(cls, text: str) -> Table:
         data = json.loads(text)
         return cls(data.get("title", ""), [Row(**r) for r in data["rows"]])
+
+
+def run_in_tempdir(run: Callable[[str], Table], prefix: str, size: str, json_path: str | None) -> int:
+    """A benchmark's ``main`` tail: ``run(workdir)`` in a fresh temporary directory
+    (removed afterwards), its table titled with ``size``, printed, and saved as JSON
+    when ``json_path`` is given. Returns the exit status (0)."""
+    import shutil
+    import tempfile
+
+    wd = tempfile.mkdtemp(prefix=prefix)
+    try:
+        t = run(wd)
+        t.title += f" ({size})"
+        t.print()
+        if json_path:
+            with open(json_path, "w") as f:
+                f.write(t.to_json())
+    finally:
+        shutil.rmtree(wd, ignore_errors=True)
+    return 0
