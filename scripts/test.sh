@@ -30,4 +30,4 @@ echo "== mypy"; mypy streamvis
 # file): the suite takes ~8 min instead of ~12.5 on a 2-core machine. STREAMVIS_TEST_WORKERS=0
 # runs it in one process; a later -n among the arguments wins.
 echo "== pytest"
-python -m pytest -q -p no:cacheprovider -n "${STREAMVIS_TEST_WORKERS:-2}" --dist loadfile "$@"
+python -m pytest -q -p no:cacheprovider --durations=25 -n "${STREAMVIS_TEST_WORKERS:-2}" --dist loadfile "$@"

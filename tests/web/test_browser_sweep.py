@@ -194,7 +194,7 @@ def test_smoothing_is_the_same_at_two_zooms_and_equals_the_full_data_ema(log_pat
 def test_ten_tabs_share_one_cache_keep_updating_and_free_it_when_closed(
     log_path, schema, browser
 ):
-    write_sweep(log_path, 200, 2000, name="long")
+    write_sweep(log_path, 200, 500, name="long")  # (the cache is shared whatever the size)
     ws = WebServer(
         log_path,
         schema,
