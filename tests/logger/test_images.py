@@ -60,6 +60,31 @@ def test_numpy_round_trips_exact_in_step_order(log_path: str) -> None:
     assert ("samples", "image", (1, 2, 3)) in kinds and len(kinds) == 5
 
 
+def test_snapshots_are_the_values_at_the_call_numpy_and_cpu_torch(log_path: str) -> None:
+    """The snapshot at the call (a numpy copy; a CPU tensor's too: ``_host_copy``) is
+    what is stored, though the source changes in place after the call, flushes between
+    calls or not."""
+    src = _rgb(32, 32)
+    tsrc = torch.from_numpy(_rgb(8, 8))
+    want, twant = {}, {}
+    with DataLogger("p", delete_existing=True).init(path=log_path, flush_every=3600) as lg:
+        for step in range(6):
+            src[:] = RNG.integers(0, 256, src.shape, dtype=np.uint8)
+            tsrc.copy_(torch.from_numpy(_rgb(8, 8)))
+            want[step], twant[step] = src.copy(), tsrc.numpy().copy()
+            lg.write_image("a", src, step=step)
+            lg.write_image("t", tsrc, step=step)
+            src[:] = 0  # in place after the call: not what is stored
+            tsrc.zero_()
+            if step % 2:
+                assert lg.flush()
+    for name, expect in (("a", want), ("t", twant)):
+        got = dict(script.images(log_path, "p", name))
+        assert sorted(got) == list(range(6))
+        for step, arr in got.items():
+            np.testing.assert_array_equal(arr, expect[step])
+
+
 def test_async_logger_awaits_write_image(log_path: str) -> None:
     import asyncio
 
