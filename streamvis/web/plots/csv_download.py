@@ -58,40 +58,47 @@ for (const r of plot.renderers) {
   if (had === undefined) drawn.set(s, rows);
   else if (had !== null) drawn.set(s, rows === null ? null : had.concat(rows));
 }
-const lines = [], groups = [];
+const kind = (s) => {
+  const d = s.data;
+  if (d.xs !== undefined && d.n !== undefined && d.scope !== undefined) return 'lines';  // a row per line
+  if (d.lo !== undefined && d.hi !== undefined && d.group !== undefined) return 'groups';
+  if (d.x !== undefined && d.scope !== undefined) return 'points';  // a row per point
+  return null;
+};
+const which = (s, rows, c) => (rows === null ? Array.from({length: s.data[c].length}, (_, i) => i)
+                               : Array.from(new Set(rows)).sort((a, b) => a - b));
+const smooth = (s) => (s.name || '').startsWith('smooth:');
+const kinds = new Set(), found = [];
 let smoothed = false, filtered = false;
 for (const [s, rows] of drawn) {
-  const d = s.data;
-  const len = (c) => (d[c] == null ? 0 : d[c].length);
-  const which = (c) => (rows === null ? Array.from({length: len(c)}, (_, i) => i)
-                        : Array.from(new Set(rows)).sort((a, b) => a - b));
-  if (d.xs !== undefined && d.n !== undefined && d.scope !== undefined) {  // a row per line
-    const series = (s.name || '').startsWith('smooth:') ? 'smoothed' : 'raw';
-    smoothed = smoothed || series === 'smoothed';
-    for (const j of which('xs')) {
-      const head = [text(d.scope[j]), text(d.name[j]), num(d.index[j])];
-      const xs = d.xs[j], ys = d.ys[j], n = d.n[j];
-      for (let k = 0; k < n; k++) lines.push({head, x: xs[k], y: ys[k], series});
-    }
-  } else if (d.lo !== undefined && d.hi !== undefined && d.group !== undefined) {  // groups
-    for (const i of which('x'))
-      groups.push([text(d.group[i]), xv(d.x[i]), num(d.y[i]), num(d.lo[i]), num(d.hi[i]), num(d.n[i])].join(','));
-  } else if (d.x !== undefined && d.scope !== undefined) {  // a point per row
-    filtered = filtered || d.f !== undefined;
-    for (const i of which('x'))
-      lines.push({head: [text(d.scope[i]), text(d.name[i]), num(d.index[i])], x: d.x[i], y: d.y[i],
-                  f: d.f !== undefined ? d.f[i] : null, series: 'raw'});
-  }
+  const k = kind(s);
+  if (k === null) continue;
+  kinds.add(k);
+  found.push([s, rows, k]);
+  smoothed = smoothed || (k === 'lines' && smooth(s) && s.data.xs.length > 0);
+  filtered = filtered || (k === 'points' && s.data.f !== undefined);
 }
-let out;
-if (groups.length > 0) out = ['group,x,y,lo,hi,n', ...groups];
-else {
-  out = ['run,name,index,x,y' + (filtered ? ',filter' : '') + (smoothed ? ',series' : '')];
-  for (const p of lines) {
-    const row = [...p.head, xv(p.x), num(p.y)];
-    if (filtered) row.push(num(p.f));
-    if (smoothed) row.push(p.series);
-    out.push(row.join(','));
+const out = kinds.has('groups') ? ['group,x,y,lo,hi,n']
+  : ['run,name,index,x,y' + (filtered ? ',filter' : '') + (smoothed ? ',series' : '')];
+for (const [s, rows, k] of found) {
+  const d = s.data;
+  if (kinds.has('groups') !== (k === 'groups')) continue;
+  if (k === 'groups') {
+    for (const i of which(s, rows, 'x'))
+      out.push([text(d.group[i]), xv(d.x[i]), num(d.y[i]), num(d.lo[i]), num(d.hi[i]), num(d.n[i])].join(','));
+  } else if (k === 'lines') {
+    const tail = (filtered ? ',' : '') + (smoothed ? (smooth(s) ? ',smoothed' : ',raw') : '');
+    for (const j of which(s, rows, 'xs')) {
+      const head = [text(d.scope[j]), text(d.name[j]), num(d.index[j])].join(',') + ',';
+      const xs = d.xs[j], ys = d.ys[j], n = d.n[j];
+      for (let i = 0; i < n; i++) out.push(head + xv(xs[i]) + ',' + num(ys[i]) + tail);
+    }
+  } else {
+    const tail = smoothed ? ',raw' : '';
+    for (const i of which(s, rows, 'x')) {
+      const f = filtered ? ',' + num(d.f !== undefined ? d.f[i] : null) : '';
+      out.push([text(d.scope[i]), text(d.name[i]), num(d.index[i]), xv(d.x[i]), num(d.y[i])].join(',') + f + tail);
+    }
   }
 }
 const blob = new Blob([out.join('\\r\\n') + '\\r\\n'], {type: 'text/csv;charset=utf-8'});
