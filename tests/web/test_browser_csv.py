@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -124,3 +125,30 @@ def test_smoothed_lines_on_a_time_axis_and_groups(server: WebServer, page: Any) 
     assert grouped.header == ["group", "x", "y", "lo", "hi", "n"]
     assert [[r[0], *map(float, r[1:])] for r in grouped.rows] == pts
     assert {r[0] for r in grouped.rows} == {"lr=0.1", "lr=0.01"}
+
+
+def test_the_csv_button_works_in_a_standalone_html_file(tmp_path: Path, page: Any) -> None:
+    """A figure written with ``bokeh.embed.file_html`` (BokehJS inline, as snapshots are)
+    and opened from ``file://``: its button downloads what it draws, with no server."""
+    from bokeh.embed import file_html
+    from bokeh.plotting import figure
+    from bokeh.resources import INLINE
+
+    from streamvis.web.plots.csv_download import csv_tool
+    from streamvis.web.plots.lines import LineLayer
+
+    fig = figure(name="plot:0", tools="save", width=600, height=400)
+    fig.add_tools(csv_tool(fig, plot_name="val/loss", x_time=False))
+    layer = LineLayer(fig, None, glyph_kwargs={}, name="lines:0")
+    want = {}
+    for k, scope in enumerate(["run a", '=1+2,"x"']):
+        x = np.arange(30, dtype=np.float64)
+        layer.add((scope, "val/loss", k), "#1f77b4", {"x": x, "y": x * 0.5 + k})
+        want[f"{scope if k == 0 else chr(39) + scope}|val/loss|{k}"] = [x.tolist(), (x * 0.5 + k).tolist()]
+    layer.flush()
+    out = tmp_path / "standalone.html"
+    out.write_text(file_html(fig, INLINE, "standalone"), encoding="utf-8")
+    open_page(page, out.as_uri())
+    got = download_csv(page, "plot:0")
+    assert got.filename == "val_loss.csv"
+    assert got.lines() == want
