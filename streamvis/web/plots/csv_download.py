@@ -11,7 +11,8 @@ live page and in a standalone HTML file (``bokeh.embed.file_html``).
   ``filter``; while smoothed lines are drawn, ``series`` says ``raw`` or ``smoothed``.
 - A plot of groups (``group=``, ``x=NAME``; ``GroupLines``): one row per drawn point of
   each group's line, ``group,x,y,lo,hi,n`` (the aggregate, the band, runs at that x).
-- On a wall-time axis, x is written as ISO 8601 (UTC).
+- On a wall-time axis, x is written as ISO 8601 (UTC); a NaN is an empty field (as in
+  the hparams page's CSV).
 
 CSV as RFC 4180 (CRLF; a field holding a comma, a quote, CR or LF is quoted, quotes
 doubled). Text from the log (run, name, group) that starts with ``=``, ``+``, ``-``,
@@ -44,7 +45,7 @@ const text = (v) => {  // text from the log: never a formula, quoted as RFC 4180
   if (/^[=+\\-@\\t\\r]/.test(s)) s = "'" + s;
   return /[",\\r\\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
 };
-const num = (v) => (v == null ? '' : String(v));
+const num = (v) => (v == null || (typeof v === 'number' && Number.isNaN(v)) ? '' : String(v));  // NaN: empty
 const xv = (v) => (x_time && typeof v === 'number' && Number.isFinite(v) ? new Date(v).toISOString() : num(v));
 const drawn = new Map();  // source -> the rows its visible renderers draw (null: all)
 for (const r of plot.renderers) {
