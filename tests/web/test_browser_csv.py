@@ -29,7 +29,8 @@ LONG = 20_000  # points of r00's loss: the plot holds a decimation of it
 SCHEMA = {
     "loss": {"name_pattern": "^loss$", "columns": ["x", "y"]},
     "acc/top1": {"name_pattern": "^acc$", "columns": ["x", "y"]},  # 12 lines: one renderer
-    "cloud": {"name_pattern": "^cloud$", "glyph_kind": "scatter", "columns": ["x", "y"]},
+    # a cloud per step under a slider (its last column): the plot holds the latest step's
+    "cloud": {"name_pattern": "^cloud$", "glyph_kind": "scatter", "columns": ["x", "y", "t"]},
 }
 SRC = "Bokeh.documents[0].get_model_by_name"
 
@@ -51,7 +52,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
             y = np.sin(x / 31.0) + rng.normal(0, 0.1, n) + k
             items.append(Points(run, "loss", 0, {"x": x, "y": y, WALL_TIME_COLUMN: now - 600 + x * 0.01}))
         for idx in range(2):
-            items.append(Points("r00", "cloud", idx, {"x": rng.normal(size=40), "y": rng.normal(size=40)}))
+            t = np.repeat([0.0, 1.0, 2.0], 14)
+            items.append(Points("r00", "cloud", idx, {"x": rng.normal(size=42), "y": rng.normal(size=42), "t": t}))
         st.append(items)
     (tmp / "c.yaml").write_text(yaml.safe_dump(SCHEMA))
     ws = WebServer(str(tmp / "c.svl"), tmp / "c.yaml")
@@ -68,7 +70,7 @@ def test_each_plots_csv_holds_exactly_what_it_draws(server: WebServer, page: Any
     open_page(page, server.url + "/?rows=loss,acc/top1;cloud")
     _wait(page, f"{SRC}('lines:0:source').data.n.length === 3 && {SRC}('lines:0:source').data.n[1] === 300"
                 f" && {SRC}('lines:0:source').data.n[0] > 0 && {SRC}('lines:1:source').data.n.length === 12"
-                f" && {SRC}('lines:2:source').data.x.length === 80")
+                f" && {SRC}('lines:2:source').data.f.length === 28 && {SRC}('lines:2:source').data.f.every(f => f === 2)")
     loss = download_csv(page, "plot:0")
     assert loss.filename == "loss.csv"
     assert loss.header == ["run", "name", "index", "x", "y"]
@@ -81,9 +83,13 @@ def test_each_plots_csv_holds_exactly_what_it_draws(server: WebServer, page: Any
     assert acc.lines() == held_lines(page, "lines:1:source") and len(acc.lines()) == 12
     cloud = download_csv(page, "plot:2")
     pts = page.evaluate(f"() => {{ const d = {SRC}('lines:2:source').data;"
-                        " return Array.from(d.x, (x, i) => [d.scope[i], d.name[i], String(d.index[i]), x, d.y[i]]); }")
-    assert cloud.header == ["run", "name", "index", "x", "y"]
-    assert [[r[0], r[1], r[2], float(r[3]), float(r[4])] for r in cloud.rows] == pts and len(pts) == 80
+                        " return Array.from(d.x, (x, i) => [d.scope[i], d.name[i], String(d.index[i]), x, d.y[i], d.f[i]]); }")
+    assert cloud.header == ["run", "name", "index", "x", "y", "filter"]
+    assert [[*r[:3], *map(float, r[3:])] for r in cloud.rows] == pts and len(pts) == 28
+    # a line hidden by a click on its legend entry is not drawn: not in the CSV
+    page.evaluate(f"() => {{ for (const r of {SRC}('plot:0').renderers) if (r.name === 'r02 · loss · 0') r.visible = false; }}")
+    assert set(download_csv(page, "plot:0").lines()) == {"r00|loss|0", "r01|loss|0"}
+    page.evaluate(f"() => {{ for (const r of {SRC}('plot:0').renderers) r.visible = true; }}")
     # a run unticked in the runs panel is not drawn, so not in any plot's CSV
     page.evaluate(f"""() => {{ const s = {SRC}('runs:source'); const d = {{...s.data}};
       d.shown = d.scope.map(x => x !== 'r01'); s.data = d; }}""")
