@@ -37,6 +37,8 @@ MEDIA_SCOPE = MARKUP[1].text  # a run whose images and texts are shown
 IMAGE_NAME = MARKUP[2].text  # an image name: the card's title
 TEXT_NAME = MARKUP[3].text  # a text name
 TEXT = f"<b {MARK}>bold</b> {MARKUP[0].text} <script>{PWN}(99)</script> =1+2 &amp; end"
+GROUPS_JS = """() => { try { const s = Bokeh.documents[0].get_model_by_name('group_points:0');
+  return s ? new Set(s.data.group).size : 0; } catch (e) { return 0; } }"""
 FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 # every media card's figures: caption text, the <pre>'s text and child elements, and
@@ -59,6 +61,7 @@ def _write(path: Path) -> None:
     x = np.arange(8, dtype=np.float64)
     with Store.open(str(path), "a") as st:
         st.append([Points(s, "metric", 0, {"x": x, "y": x + k}) for k, s in enumerate(CSV_SCOPES)])
+        st.append([Points(s, "tokens", 0, {"x": x, "y": x * 100}) for s in CSV_SCOPES])  # for x=tokens
         st.append([Points("plain", CSV_NAME, 0, {"x": x, "y": -x})])
     rng = np.random.default_rng(0)
     for scope in (MEDIA_SCOPE, "media"):  # (a logger's start replaces its scope's earlier data)
@@ -125,7 +128,7 @@ def _expected(text: str) -> str:
 
 
 def test_hostile_runs_and_names_in_a_plots_csv_stay_text(hostile_page: tuple[Any, WebServer, list[str]]) -> None:
-    page, _, dialogs = hostile_page
+    page, ws, dialogs = hostile_page
     plot = _drawn(page, "metric")
     wait_for(lambda: page.evaluate(f"() => Bokeh.documents[0].get_model_by_name('lines:{plot[5:]}:source')"
                                    ".data.n.filter(n => n === 8).length") == len(CSV_SCOPES), timeout=30, interval=0.1)
@@ -145,12 +148,20 @@ def test_hostile_runs_and_names_in_a_plots_csv_stay_text(hostile_page: tuple[Any
     assert {r[1] for r in named.rows} == {_expected(CSV_NAME)} and len(named.rows) == 8
     assert not set(named.filename) & set('/\\:*?"<>|') and named.filename.endswith(".csv")
     _clean(page, dialogs, "csv")
+    # against another name (x=tokens) each run is a group of its own, labelled by its scope
+    page.goto(ws.url + "/?rows=metric&x=tokens")
+    wait_for(lambda: page.evaluate(GROUPS_JS) == len(CSV_SCOPES), timeout=30, interval=0.1)
+    grouped = download_csv(page, "plot:0")
+    assert grouped.header[0] == "group" and {r[0] for r in grouped.rows} == {_expected(s) for s in CSV_SCOPES}
+    _clean(page, dialogs, "csv of groups")
 
 
 def test_media_cards_show_hostile_scopes_names_and_texts_as_text(
     hostile_page: tuple[Any, WebServer, list[str]],
 ) -> None:
-    page, _, dialogs = hostile_page
+    page, ws, dialogs = hostile_page
+    page.goto(ws.url + "/")  # the page of every name
+    page.wait_for_function("() => window.Bokeh !== undefined && Bokeh.documents.length > 0", timeout=20000)
     page.mouse.move(700, 600)
 
     def figures() -> list[dict[str, Any]]:
