@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from typing import Any
 
 from streamvis.web.plots.csv_download import DESCRIPTION
 
-__all__ = ["download_csv", "held_lines", "CsvFile"]
+__all__ = ["download_csv", "download_held", "held_lines", "CsvFile"]
 
 # the CSV button of the figure named ``plot``: searched in that figure's view, shadow roots included
 BUTTON_JS = """([plot, title]) => {
@@ -64,6 +65,19 @@ def download_csv(page: Any, plot: str) -> CsvFile:
     path = got.path()
     with open(path, "rb") as f:
         return CsvFile(got.suggested_filename, f.read())
+
+
+def download_held(page: Any, plot: str, held: Callable[[], Any], tries: int = 20) -> tuple[CsvFile, Any]:
+    """The CSV of ``plot`` and what ``held()`` read of its sources around the download,
+    the same before and after it (the page may still be drawing: a line read again
+    after a layout change; then the download is repeated, at most ``tries`` times)."""
+    for _ in range(tries):
+        before = held()
+        got = download_csv(page, plot)
+        after = held()
+        if before == after:
+            return got, after
+    raise AssertionError(f"{plot}'s sources kept changing around {tries} downloads")
 
 
 def held_lines(page: Any, source: str, hidden: tuple[str, ...] = ()) -> dict[str, list[list[float]]]:

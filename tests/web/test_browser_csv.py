@@ -18,7 +18,7 @@ from streamvis.columns import WALL_TIME_COLUMN
 from streamvis.storage import ConfigUpdate, Points, Store
 
 from .conftest import WebServer
-from .csv_support import download_csv, held_lines
+from .csv_support import download_csv, download_held, held_lines
 from .helpers import open_page
 
 pytestmark = pytest.mark.browser
@@ -71,19 +71,18 @@ def test_each_plots_csv_holds_exactly_what_it_draws(server: WebServer, page: Any
     _wait(page, f"{SRC}('lines:0:source').data.n.length === 3 && {SRC}('lines:0:source').data.n[1] === 300"
                 f" && {SRC}('lines:0:source').data.n[0] > 0 && {SRC}('lines:1:source').data.n.length === 12"
                 f" && {SRC}('lines:2:source').data.f.length === 28 && {SRC}('lines:2:source').data.f.every(f => f === 2)")
-    loss = download_csv(page, "plot:0")
+    loss, held = download_held(page, "plot:0", lambda: held_lines(page, "lines:0:source"))
     assert loss.filename == "loss.csv"
     assert loss.header == ["run", "name", "index", "x", "y"]
-    held = held_lines(page, "lines:0:source")
     assert loss.lines() == held  # every drawn run, exactly the points held, in order
     assert {k.split("|")[0] for k in held} == set(RUNS[:3])
     assert 0 < len(held["r00|loss|0"][0]) < LONG  # decimated as drawn, not the log's 20,000
-    acc = download_csv(page, "plot:1")
+    acc, held = download_held(page, "plot:1", lambda: held_lines(page, "lines:1:source"))
     assert acc.filename == "acc_top1.csv"  # '/' cannot be in a file name
-    assert acc.lines() == held_lines(page, "lines:1:source") and len(acc.lines()) == 12
-    cloud = download_csv(page, "plot:2")
-    pts = page.evaluate(f"() => {{ const d = {SRC}('lines:2:source').data;"
-                        " return Array.from(d.x, (x, i) => [d.scope[i], d.name[i], String(d.index[i]), x, d.y[i], d.f[i]]); }")
+    assert acc.lines() == held and len(held) == 12
+    cloud, pts = download_held(page, "plot:2", lambda: page.evaluate(
+        f"() => {{ const d = {SRC}('lines:2:source').data;"
+        " return Array.from(d.x, (x, i) => [d.scope[i], d.name[i], String(d.index[i]), x, d.y[i], d.f[i]]); }"))
     assert cloud.header == ["run", "name", "index", "x", "y", "filter"]
     assert [[*r[:3], *map(float, r[3:])] for r in cloud.rows] == pts and len(pts) == 28
     # a line hidden by a click on its legend entry is not drawn: not in the CSV
@@ -99,8 +98,9 @@ def test_each_plots_csv_holds_exactly_what_it_draws(server: WebServer, page: Any
         return f.indices != null ? !Array.from(f.indices).includes(row) : (f.booleans != null && !f.booleans[row]); }); })"""
     _wait(page, hidden_everywhere)
     for plot in (0, 1):
-        got = download_csv(page, f"plot:{plot}").lines()
-        assert got == held_lines(page, f"lines:{plot}:source", hidden=("r01",))
+        csv, held = download_held(page, f"plot:{plot}", lambda: held_lines(page, f"lines:{plot}:source", hidden=("r01",)))  # noqa: B023
+        got = csv.lines()
+        assert got == held
         assert not any(k.startswith("r01|") for k in got) and len(got) == [2, 11][plot]
 
 
@@ -108,14 +108,14 @@ def test_smoothed_lines_on_a_time_axis_and_groups(server: WebServer, page: Any) 
     open_page(page, server.url + "/?rows=loss&smoothing=0.6&x=wall")
     _wait(page, f"{SRC}('smooth:0:source').data.n.length === 3 && {SRC}('smooth:0:source').data.n.every(n => n > 0)"
                 f" && {SRC}('lines:0:source').data.n.every(n => n > 0)")
-    got = download_csv(page, "plot:0")
+    both = lambda: (held_lines(page, "lines:0:source"), held_lines(page, "smooth:0:source"))  # noqa: E731
+    got, (raw, smooth) = download_held(page, "plot:0", both)
     assert got.header == ["run", "name", "index", "x", "y", "series"]
     assert {r[-1] for r in got.rows} == {"raw", "smoothed"}
     col_x = got.header.index("x")
     when = datetime.fromisoformat(got.rows[0][col_x].replace("Z", "+00:00"))  # ISO 8601, UTC
     assert abs(when.timestamp() - time.time()) < 3600
-    for series, source in (("raw", "lines:0:source"), ("smoothed", "smooth:0:source")):
-        held = held_lines(page, source)
+    for series, held in (("raw", raw), ("smoothed", smooth)):
         rows = [r for r in got.rows if r[-1] == series]
         assert len(rows) == sum(len(xy[0]) for xy in held.values())
         ms = [datetime.fromisoformat(r[col_x].replace("Z", "+00:00")).timestamp() * 1000 for r in rows]
@@ -124,10 +124,10 @@ def test_smoothed_lines_on_a_time_axis_and_groups(server: WebServer, page: Any) 
         assert [float(r[4]) for r in rows] == [y for xy in held.values() for y in xy[1]]
     # groups (group=lr): the group label, x, the aggregate, the band and n of each drawn point
     open_page(page, server.url + "/?rows=loss&group=lr&band=minmax")
-    _wait(page, f"{SRC}('group_points:0').data.x.length > 0")
-    grouped = download_csv(page, "plot:0")
-    pts = page.evaluate(f"""() => {{ const d = {SRC}('group_points:0').data;
-      return Array.from(d.x, (x, i) => [d.group[i], x, d.y[i], d.lo[i], d.hi[i], d.n[i]]); }}""")
+    _wait(page, f"new Set({SRC}('group_points:0').data.group).size === 2")
+    grouped, pts = download_held(page, "plot:0", lambda: page.evaluate(
+        f"""() => {{ const d = {SRC}('group_points:0').data;
+        return Array.from(d.x, (x, i) => [d.group[i], x, d.y[i], d.lo[i], d.hi[i], d.n[i]]); }}"""))
     assert grouped.header == ["group", "x", "y", "lo", "hi", "n"]
     assert [[r[0], *map(float, r[1:])] for r in grouped.rows] == pts
     assert {r[0] for r in grouped.rows} == {"lr=0.1", "lr=0.01"}
