@@ -118,7 +118,7 @@ class MediaCard:
         self.show()
 
     def _html(self, scope: str, item: Any) -> str:
-        caption = (f"<figcaption><span style='color:{self.color_of(scope)}'>&#9632;</span> "
+        caption = (f"<figcaption><span style='color:{safe_html.text(self.color_of(scope))}'>&#9632;</span> "
                    f"{safe_html.text(scope)} · {item.step}</figcaption>")
         if isinstance(item, Image):
             data = base64.b64encode(item.png).decode("ascii")

@@ -13,6 +13,7 @@ from ..address.layout import Cell
 from ..figure_kwargs import apply_submodels
 from ..local_time import local_time_ticks
 from ..schema import PlotSpec
+from .csv_download import csv_tool
 from .ticks import use_number_ticks
 
 __all__ = ["build_figure", "lod_interval", "LOD_THRESHOLD"]
@@ -40,9 +41,10 @@ def lod_interval(lines: int, threshold: int | None = LOD_THRESHOLD) -> int:
 
 
 def build_figure(spec: PlotSpec, cell: Cell, *, x_mode: str, webgl: bool) -> Any:
-    """A figure with the app's tools and interaction settings, the schema's
-    ``figure_kwargs`` (and nested title/axis styles), the cell's log axes and the page's
-    x mode (a datetime axis for ``wall``)."""
+    """A figure with the app's tools and interaction settings (PNG by Bokeh's save
+    tool, CSV by ours: ``csv_download``), the schema's ``figure_kwargs`` (and nested
+    title/axis styles), the cell's log axes and the page's x mode (a datetime axis for
+    ``wall``)."""
     kw: dict[str, object] = {
         # lines zoom along x with the wheel (a time axis); scatter plots in both
         "tools": "pan,xwheel_zoom,wheel_zoom,box_zoom,reset,save",
@@ -78,6 +80,7 @@ def build_figure(spec: PlotSpec, cell: Cell, *, x_mode: str, webgl: bool) -> Any
         for axis in fig.xaxis:
             if type(axis.formatter) is DatetimeTickFormatter:  # not one the schema set
                 axis.formatter = local_time_ticks()
+    fig.add_tools(csv_tool(fig, plot_name=spec.name, x_time=x_mode == "wall"))
     fig.min_height = 60
     fig.min_width = 60
     return fig
