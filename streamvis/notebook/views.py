@@ -1,0 +1,140 @@
+"""The live views a kernel shows: one Bokeh server each, keyed by the cell that showed it.
+
+A view owns what its ``show`` started: the Bokeh server in the kernel (Bokeh's
+app-in-notebook), the web app's ``AppConfig`` (its worker pool) and the source.
+``stop`` ends all of them: the page sessions are closed (their periodic polls end),
+the server stops listening, the pool and the source are closed. Showing again from
+the same cell replaces (stops) the cell's previous view; the interpreter's exit (the
+kernel stopping) stops every view (``atexit``).
+
+Which cell: the ``cellId`` that JupyterLab, the classic notebook (7+) and VS Code send
+in the execute request's metadata. A frontend that sends none (nbclient, older
+notebooks, a console) is keyed by what was shown instead: the same data, schema and
+page parameters replace the previous view of them.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bokeh.io.state import curstate
+from bokeh.server.server import Server
+
+from streamvis.web.page.app_config import AppConfig
+
+__all__ = ["NotebookView", "view_key", "register", "views", "stop_all", "current_cell"]
+
+log = logging.getLogger("streamvis.notebook")
+
+_views: dict[str, NotebookView] = {}
+_lock = threading.Lock()
+_atexit = [False]
+
+
+@dataclass
+class NotebookView:
+    """One shown live view: its server (``url``: where the output's script loads it)."""
+
+    key: str
+    server: Server
+    cfg: AppConfig
+    url: str
+    server_id: str | None = None
+    stopped: bool = False
+
+    @property
+    def sessions(self) -> int:
+        """Open page sessions (each output that loaded the view holds one)."""
+        with self.cfg.lock:
+            return len(self.cfg.sessions)
+
+    def stop(self) -> None:
+        """End the view: its sessions' polls, its server, its worker pool and source."""
+        if self.stopped:
+            return
+        self.stopped = True
+        with self.cfg.lock:
+            live = list(self.cfg.sessions)
+        for session in live:  # polls end: in-flight reads are dropped when they return
+            session.close()
+        for bokeh_session in list(self.server.get_sessions()):
+            if not bokeh_session.destroyed:  # its periodic callbacks are removed
+                bokeh_session.destroy()
+        try:
+            self.server.stop(wait=False)
+            self.server.unlisten()
+        except Exception as exc:  # stopping must go on: the pool and the source remain
+            log.warning("streamvis notebook: stopping the view's server failed: %s", exc)
+        if self.server_id is not None:  # Bokeh's own registry of notebook servers
+            curstate().uuid_to_server.pop(self.server_id, None)  # type: ignore[arg-type]
+        self.cfg.executor.shutdown(wait=False, cancel_futures=True)
+        self.cfg.source.close()
+
+
+def current_cell() -> str | None:
+    """The running cell's id from the execute request (None outside a kernel, or when
+    the frontend sends none)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    shell = get_ipython()
+    kernel = getattr(shell, "kernel", None)
+    parent: Any = None
+    if kernel is not None and hasattr(kernel, "get_parent"):
+        parent = kernel.get_parent()
+    if not parent:
+        parent = getattr(shell, "parent_header", None)
+    metadata = parent.get("metadata") if isinstance(parent, dict) else None
+    cell = metadata.get("cellId") if isinstance(metadata, dict) else None
+    return str(cell) if cell else None
+
+
+def view_key(data: str, schema: str, args: Mapping[str, Sequence[str]]) -> str:
+    """The key of a view: its cell, else what it shows (module doc)."""
+    cell = current_cell()
+    if cell is not None:
+        return f"cell:{cell}"
+    shown = {k: list(v) for k, v in sorted(args.items())}
+    return "shown:" + json.dumps([data, schema, shown], sort_keys=True)
+
+
+def register(view: NotebookView) -> None:
+    """Keep ``view`` under its key, stopping the view it replaces."""
+    with _lock:
+        old = _views.pop(view.key, None)
+        _views[view.key] = view
+        if not _atexit[0]:
+            atexit.register(stop_all)
+            _atexit[0] = True
+    if old is not None:
+        old.stop()
+
+
+def replace(key: str) -> None:
+    """Stop the view shown under ``key`` (before its successor starts)."""
+    with _lock:
+        old = _views.pop(key, None)
+    if old is not None:
+        old.stop()
+
+
+def views() -> list[NotebookView]:
+    """The live views of this kernel, oldest first."""
+    with _lock:
+        return list(_views.values())
+
+
+def stop_all() -> None:
+    """Stop every view of this kernel (the kernel's exit does it too)."""
+    with _lock:
+        shown = list(_views.values())
+        _views.clear()
+    for view in shown:
+        view.stop()
