@@ -107,6 +107,7 @@ def _show_live(cfg: AppConfig, key: str, args: Mapping[str, Sequence[str]], *,
     """Bokeh's app-in-notebook: a server in the kernel, its session script in the output."""
     from bokeh.application import Application
     from bokeh.application.handlers.function import FunctionHandler
+    from bokeh.io import notebook as bokeh_notebook
     from bokeh.io import output_notebook
     from bokeh.io import show as bokeh_show
     from bokeh.io.state import curstate
@@ -118,15 +119,20 @@ def _show_live(cfg: AppConfig, key: str, args: Mapping[str, Sequence[str]], *,
     address, hosts = _server_place(notebook_url)
     output_notebook(hide_banner=True)
     before = set(curstate().uuid_to_server)
-    bokeh_show(app, notebook_url=notebook_url, address=address,
-               check_unused_sessions_milliseconds=2000, unused_session_lifetime_milliseconds=5000,
-               **session_excludes())  # no cookies in the session token the output embeds
+    server_kw: dict[str, Any] = {
+        "address": address, "check_unused_sessions_milliseconds": 2000,
+        "unused_session_lifetime_milliseconds": 5000,
+        **session_excludes(),  # no cookies in the session token the output embeds
+    }
+    bokeh_show(app, notebook_url=notebook_url, **server_kw)
     server_id = next(iter(set(curstate().uuid_to_server) - before))
     server = curstate().uuid_to_server[server_id]
+    port = int(server.port or 0)
     if hosts is not None:  # before the first request: the loop runs after this cell
-        guard_hosts(server._tornado, HostPolicy(address or "0.0.0.0", server.port, hosts))
-    url = (notebook_url(server.port) if callable(notebook_url)
-           else f"http://{urllib.parse.urlsplit(_http(notebook_url)).hostname}:{server.port}/")
+        guard_hosts(server._tornado, HostPolicy(address or "0.0.0.0", port, hosts))
+    reach = getattr(bokeh_notebook, "_update_notebook_url_from_env", lambda u: u)(notebook_url)
+    parts = urllib.parse.urlsplit(_http(reach)) if not callable(reach) else None
+    url = reach(port) if callable(reach) else f"{parts.scheme}://{parts.hostname}:{port}/"  # type: ignore[union-attr]
     return NotebookView(key=key, server=server, cfg=cfg, url=url, server_id=server_id)
 
 

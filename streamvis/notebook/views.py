@@ -72,7 +72,8 @@ class NotebookView:
         except Exception as exc:  # stopping must go on: the pool and the source remain
             log.warning("streamvis notebook: stopping the view's server failed: %s", exc)
         if self.server_id is not None:  # Bokeh's own registry of notebook servers
-            curstate().uuid_to_server.pop(self.server_id, None)  # type: ignore[arg-type]
+            servers: dict[Any, Any] = curstate().uuid_to_server
+            servers.pop(self.server_id, None)
         self.cfg.executor.shutdown(wait=False, cancel_futures=True)
         self.cfg.source.close()
 
