@@ -19,7 +19,7 @@ import atexit
 import json
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +35,7 @@ log = logging.getLogger("streamvis.notebook")
 _views: dict[str, NotebookView] = {}
 _lock = threading.Lock()
 _atexit = [False]
+_exiting = [False]
 
 
 @dataclass
@@ -62,20 +63,26 @@ class NotebookView:
         with self.cfg.lock:
             live = list(self.cfg.sessions)
         for session in live:  # polls end: in-flight reads are dropped when they return
-            session.close()
+            _quietly(session.close, "closing a page session")
         for bokeh_session in list(self.server.get_sessions()):
             if not bokeh_session.destroyed:  # its periodic callbacks are removed
-                bokeh_session.destroy()
-        try:
-            self.server.stop(wait=False)
-            self.server.unlisten()
-        except Exception as exc:  # stopping must go on: the pool and the source remain
-            log.warning("streamvis notebook: stopping the view's server failed: %s", exc)
+                _quietly(bokeh_session.destroy, "destroying a Bokeh session")
+        _quietly(lambda: self.server.stop(wait=False), "stopping the view's server")
+        _quietly(self.server.unlisten, "closing the view's port")
         if self.server_id is not None:  # Bokeh's own registry of notebook servers
             servers: dict[Any, Any] = curstate().uuid_to_server
             servers.pop(self.server_id, None)
         self.cfg.executor.shutdown(wait=False, cancel_futures=True)
-        self.cfg.source.close()
+        _quietly(self.cfg.source.close, "closing the source")
+
+
+def _quietly(step: Callable[[], object], what: str) -> None:
+    """One step of ``stop``: a failure is logged and the next steps still run (at the
+    interpreter's exit the worker pool may already refuse new work)."""
+    try:
+        step()
+    except Exception as exc:  # at exit Python has already shut the pools: expected there
+        (log.debug if _exiting[0] else log.warning)("streamvis notebook: %s failed: %s", what, exc)
 
 
 def current_cell() -> str | None:
@@ -112,7 +119,7 @@ def register(view: NotebookView) -> None:
         old = _views.pop(view.key, None)
         _views[view.key] = view
         if not _atexit[0]:
-            atexit.register(stop_all)
+            atexit.register(_at_exit)
             _atexit[0] = True
     if old is not None:
         old.stop()
@@ -132,10 +139,15 @@ def views() -> list[NotebookView]:
         return list(_views.values())
 
 
+def _at_exit() -> None:
+    _exiting[0] = True
+    stop_all()
+
+
 def stop_all() -> None:
     """Stop every view of this kernel (the kernel's exit does it too)."""
     with _lock:
         shown = list(_views.values())
         _views.clear()
     for view in shown:
-        view.stop()
+        _quietly(view.stop, "stopping a view")

@@ -5,6 +5,7 @@ running the cell again replaces the view (the old one stops), bad input is one l
 from __future__ import annotations
 
 import importlib
+import json
 import socket
 import urllib.error
 import urllib.request
@@ -203,3 +204,24 @@ def test_live_false_without_the_snapshot_is_one_line(nb: Kernel, log: str) -> No
     [err] = errors(out)
     assert err["ename"] == "StreamvisError" and len(err["traceback"]) == 1
     assert "static view" in err["evalue"]
+
+
+def test_the_kernels_exit_stops_every_view(tmp_path: Path) -> None:
+    report, log = tmp_path / "report.json", str(tmp_path / "exit.svl")
+    with kernel(tmp_path) as k:
+        assert not errors(k.run(LOG_CELL + f"\nlog_points({log!r}, 'r1', 0, 5)"))
+        # registered before show's own hook: atexit runs it after (last in, first out)
+        assert not errors(k.run(f"""
+import atexit, json
+def _report():
+    with open({str(report)!r}, "w") as f:
+        json.dump({{"stopped": [v.stopped for v in shown], "left": len(views()),
+                   "servers": [v.server._stopped for v in shown]}}, f)
+atexit.register(_report)
+"""))
+        out = k.run(f"show({log!r}, rows='loss'); show({log!r}, rows='loss', smoothing=0.2); shown = views()")
+        assert not errors(out)
+        urls = [view_url([o]) for o in out if EXEC_MIME in o.get("metadata", {})]
+        assert len(urls) == 2 and not any(refuses(u) for u in urls)
+    assert json.loads(report.read_text()) == {"stopped": [True, True], "left": 0, "servers": [True, True]}
+    assert all(refuses(u) for u in urls)
