@@ -2,8 +2,9 @@
 
 A view owns what its ``show`` started: the Bokeh server in the kernel (Bokeh's
 app-in-notebook), the web app's ``AppConfig`` (its worker pool) and the source.
-``stop`` ends all of them: the page sessions are closed (their periodic polls end),
-the server stops listening, the pool and the source are closed. Showing again from
+``stop`` ends all of them: the page sessions are closed and their documents' periodic
+polls and pending callbacks removed, the server stops listening (its sockets close),
+the pool and the source are closed. Showing again from
 the same cell replaces (stops) the cell's previous view; the interpreter's exit (the
 kernel stopping) stops every view (``atexit``).
 
@@ -21,9 +22,12 @@ import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
+from bokeh.document import Document
 from bokeh.io.state import curstate
+from bokeh.server.callbacks import NextTickCallback, PeriodicCallback, TimeoutCallback
 from bokeh.server.server import Server
 
 from streamvis.web.page.app_config import AppConfig
@@ -65,8 +69,8 @@ class NotebookView:
         for session in live:  # polls end: in-flight reads are dropped when they return
             _quietly(session.close, "closing a page session")
         for bokeh_session in list(self.server.get_sessions()):
-            if not bokeh_session.destroyed:  # its periodic callbacks are removed
-                _quietly(bokeh_session.destroy, "destroying a Bokeh session")
+            if not bokeh_session.destroyed:  # (kept: its socket's close still reads it)
+                _end_callbacks(bokeh_session.document)
         _quietly(lambda: self.server.stop(wait=False), "stopping the view's server")
         _quietly(self.server.unlisten, "closing the view's port")
         if self.server_id is not None:  # Bokeh's own registry of notebook servers
@@ -74,6 +78,18 @@ class NotebookView:
             servers.pop(self.server_id, None)
         self.cfg.executor.shutdown(wait=False, cancel_futures=True)
         _quietly(self.cfg.source.close, "closing the source")
+
+
+def _end_callbacks(doc: Document) -> None:
+    """Remove the document's session callbacks: the page's periodic poll, its pending
+    timeouts and next ticks."""
+    for cb in list(doc.session_callbacks):
+        if isinstance(cb, PeriodicCallback):
+            _quietly(partial(doc.remove_periodic_callback, cb), "removing the poll")
+        elif isinstance(cb, TimeoutCallback):
+            _quietly(partial(doc.remove_timeout_callback, cb), "removing a timeout")
+        elif isinstance(cb, NextTickCallback):
+            _quietly(partial(doc.remove_next_tick_callback, cb), "removing a next tick")
 
 
 def _quietly(step: Callable[[], object], what: str) -> None:

@@ -124,11 +124,11 @@ def test_running_the_cell_again_replaces_the_view(nb: Kernel, log: str, page: An
     new = view_url(again)
     assert new != old and nb.value("[v.url for v in views()]").count(new) == 1
     assert old not in nb.value("[v.url for v in views()]")
-    # the old view is stopped: its page session closed, its Bokeh session destroyed and
-    # its periodic poll removed, its server no longer listening, its pool shut down
-    assert nb.value("[old.stopped, all(s.closed for s in old_live), all(b.destroyed for b in old_bokeh), "
-                    "len(old_polls[0]), old.cfg.executor._shutdown, len(old.cfg.sessions)]") == [
-        True, True, True, 0, True, 0]
+    # the old view is stopped: its page session closed, its periodic poll and every other
+    # callback of its document removed, its server no longer listening, its pool shut down
+    assert nb.value("[old.stopped, all(s.closed for s in old_live), len(old_polls[0]), "
+                    "len(old_bokeh[0].document.session_callbacks), old.cfg.executor._shutdown, "
+                    "len(old.cfg.sessions)]") == [True, True, 0, 0, True, 0]
     assert refuses(old)
     with urllib.request.urlopen(new + "autoload.js?bokeh-autoload-element=x&bokeh-absolute-url="
                                 + new.rstrip("/"), timeout=10) as r:
