@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from streamvis.addresses import is_loopback
-from streamvis.errors import StreamvisError
+from streamvis.errors import InvalidArgumentError, StreamvisError
 from streamvis.source import DataSource, is_server_address, open_source
 from streamvis.web.page.app_config import AppConfig
 from streamvis.web.schema import Schema, load_schema
@@ -140,6 +140,14 @@ def _http(url: str) -> str:
     return url if "://" in url else f"http://{url}"
 
 
+def _check_numbers(*, refresh: float, width: int | None, height: int | None) -> None:
+    if not (isinstance(refresh, int | float) and refresh > 0):
+        raise InvalidArgumentError(f"refresh={refresh!r} is not a poll interval; give seconds > 0, e.g. 1.0")
+    for key, value in (("width", width), ("height", height)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 100):
+            raise InvalidArgumentError(f"{key}={value!r} is not the view's size; give pixels (an int >= 100)")
+
+
 def show(data: str | os.PathLike[str], schema: str | os.PathLike[str] | Schema | None = None, *,
          live: bool = True, notebook_url: NotebookUrl | None = None, width: int | None = None,
          height: int | None = None, refresh: float = 1.0, token: str | None = None,
@@ -168,6 +176,7 @@ def show(data: str | os.PathLike[str], schema: str | os.PathLike[str] | Schema |
     """
     try:
         data = os.fspath(data)
+        _check_numbers(refresh=refresh, width=width, height=height)
         loaded = _schema(schema)
         args = page_args(page)
         check_page(args, loaded)

@@ -53,6 +53,16 @@ def test_a_page_error_is_the_pages_message_in_one_line(tmp_path: Path) -> None:
     assert "'width=1,2' has 2 number(s); 1 are needed (one per plot)" in rendered[0]
 
 
+@pytest.mark.parametrize(("kw", "message"), [
+    ({"refresh": 0}, "refresh=0 is not a poll interval"),
+    ({"height": 10}, "height=10 is not the view's size"),
+    ({"width": "wide"}, "width='wide' is not the view's size"),
+])
+def test_the_views_own_numbers_are_checked(tmp_path: Path, kw: dict[str, object], message: str) -> None:
+    with pytest.raises(StreamvisError, match=message):
+        show(tmp_path / "absent.svl", rows="loss", **kw)  # type: ignore[arg-type]
+
+
 def _snapshot_missing() -> bool:
     return getattr(importlib.import_module("streamvis.web"), "snapshot_html", None) is None
 

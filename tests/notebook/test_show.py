@@ -225,3 +225,19 @@ atexit.register(_report)
         assert len(urls) == 2 and not any(refuses(u) for u in urls)
     assert json.loads(report.read_text()) == {"stopped": [True, True], "left": 0, "servers": [True, True]}
     assert all(refuses(u) for u in urls)
+
+
+TWO_DOCS_JS = """() => { if (!window.Bokeh || Bokeh.documents.length < 2) return null;
+  return Bokeh.documents.map(d => { const s = d.get_model_by_name('lines:0:source');
+    return s && s.data.n ? Array.from(s.data.n).reduce((a, b) => a + b, 0) : 0; }); }"""
+
+
+def test_two_views_on_one_notebook_page_both_draw(nb: Kernel, log: str, page: Any,
+                                                  jupyter: NotebookPages) -> None:
+    assert not errors(nb.run(f"log_points({log!r}, 'r2', 0, 7)"))
+    a = nb.run(f"show({log!r}, rows='loss', scopes='^r1$', notebook_url={jupyter.url!r})", cell_id="one")
+    b = nb.run(f"show({log!r}, rows='loss', scopes='^r2$', notebook_url={jupyter.url!r})", cell_id="two")
+    assert not errors(a) and not errors(b)
+    # the BokehJS loader of the first cell's output only, as a saved notebook holds them
+    jupyter.open(page, a + [o for o in b if LOAD_MIME not in o.get("data", {})])
+    wait_for(lambda: sorted(page.evaluate(TWO_DOCS_JS) or []) == [5, 7], timeout=30, interval=0.1)
