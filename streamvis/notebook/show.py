@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import importlib
+import importlib.util
 import os
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
@@ -128,12 +129,17 @@ def _show_live(cfg: AppConfig, key: str, args: Mapping[str, Sequence[str]], *,
     server_id = next(iter(set(curstate().uuid_to_server) - before))
     server = curstate().uuid_to_server[server_id]
     port = int(server.port or 0)
-    if hosts is not None:  # before the first request: the loop runs after this cell
-        guard_hosts(server._tornado, HostPolicy(address or "0.0.0.0", port, hosts))
     reach = getattr(bokeh_notebook, "_update_notebook_url_from_env", lambda u: u)(notebook_url)
     parts = urllib.parse.urlsplit(_http(reach)) if not callable(reach) else None
     url = reach(port) if callable(reach) else f"{parts.scheme}://{parts.hostname}:{port}/"  # type: ignore[union-attr]
-    return NotebookView(key=key, server=server, cfg=cfg, url=url, server_id=server_id)
+    view = NotebookView(key=key, server=server, cfg=cfg, url=url, server_id=server_id)
+    try:
+        if hosts is not None:  # before the first request: the loop runs after this cell
+            guard_hosts(server._tornado, HostPolicy(address or "0.0.0.0", port, hosts))
+    except BaseException:
+        view.stop()
+        raise
+    return view
 
 
 def _http(url: str) -> str:
@@ -184,6 +190,9 @@ def show(data: str | os.PathLike[str], schema: str | os.PathLike[str] | Schema |
             del args["webgl"]
         shell = _kernel()
         static = not live or os.environ.get(STATIC_ENV) == "static" or shell is None
+        if static and importlib.util.find_spec("IPython") is None:
+            raise InvalidArgumentError("show draws in a Jupyter notebook, and IPython is not here; "
+                                       "run it in a notebook (or write the page to a file: streamvis snapshot)")
         source = _open(data, token, tls_ca)
     except StreamvisError as exc:
         raise _one_line(exc) from None
@@ -198,8 +207,13 @@ def show(data: str | os.PathLike[str], schema: str | os.PathLike[str] | Schema |
             return
         assert key is not None
         cfg = AppConfig(source=source, schema=loaded, refresh=refresh, webgl="off", log_name=data)
-        register(_show_live(cfg, key, args, notebook_url=notebook_url or DEFAULT_NOTEBOOK_URL,
-                            width=width, height=height or DEFAULT_HEIGHT))
+        try:
+            view = _show_live(cfg, key, args, notebook_url=notebook_url or DEFAULT_NOTEBOOK_URL,
+                              width=width, height=height or DEFAULT_HEIGHT)
+        except BaseException:
+            cfg.executor.shutdown(wait=False, cancel_futures=True)
+            raise
+        register(view)
     except StreamvisError as exc:
         source.close()
         raise _one_line(exc) from None

@@ -85,6 +85,7 @@ def refuses(url: str) -> bool:
     return False
 
 
+@pytest.mark.browser
 def test_output_holds_the_bokeh_document_and_it_draws_live(nb: Kernel, log: str, page: Any,
                                                           jupyter: NotebookPages) -> None:
     out = nb.run(f"show({log!r}, rows='loss', refresh=0.2, notebook_url={jupyter.url!r})")
@@ -106,6 +107,7 @@ def test_output_holds_the_bokeh_document_and_it_draws_live(nb: Kernel, log: str,
     assert page.url.endswith(".html")
 
 
+@pytest.mark.browser
 def test_running_the_cell_again_replaces_the_view(nb: Kernel, log: str, page: Any,
                                                  jupyter: NotebookPages) -> None:
     code = f"show({log!r}, rows='loss', refresh=0.2, notebook_url={jupyter.url!r})"
@@ -232,6 +234,7 @@ TWO_DOCS_JS = """() => { if (!window.Bokeh || Bokeh.documents.length < 2) return
     return s && s.data.n ? Array.from(s.data.n).reduce((a, b) => a + b, 0) : 0; }); }"""
 
 
+@pytest.mark.browser
 def test_two_views_on_one_notebook_page_both_draw(nb: Kernel, log: str, page: Any,
                                                   jupyter: NotebookPages) -> None:
     assert not errors(nb.run(f"log_points({log!r}, 'r2', 0, 7)"))
