@@ -65,11 +65,13 @@ def _specs(cfg: AppConfig, layout: Layout) -> list[PlotSpec] | None:
     return out
 
 
-def make_document(doc: Document, cfg: AppConfig, *, index: bool = False) -> None:
+def make_document(doc: Document, cfg: AppConfig, *, index: bool = False,
+                  args: Mapping[str, Sequence[str]] | None = None) -> None:
     """Fill ``doc``: the index page, an error page, the page of every name, or the live
-    plots of a layout."""
+    plots of a layout. ``args``: the page's parameters (default: the request's query,
+    ``request_args``), as a notebook's view gives them without a request."""
     doc.title = "streamvis"
-    args = request_args(doc)
+    args = request_args(doc) if args is None else {k: list(v) for k, v in args.items()}
     if index:
         page = index_root(cfg.source, cfg.schema, args=args)
         doc.add_root(page.root)
