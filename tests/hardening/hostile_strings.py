@@ -11,9 +11,10 @@ defines it before any page script) and each element it would create carries the
 attribute ``data-sv-pwned``; a page passes when no call was made and no such
 element (or ``javascript:`` link) exists anywhere, shadow roots included.
 
-Surfaces still to join as they land (other open issues): hyperparameter axes, image
-and text cards, snapshot files, notebook output, CSV downloads (a cell starting with
-``=``, ``+``, ``-`` or ``@`` must not become a spreadsheet formula).
+Surfaces with modules of their own: the hyperparameter page (``test_hostile_hparams.py``),
+image and text cards and the per-plot CSV download, where a cell starting with ``=``,
+``+``, ``-`` or ``@`` must not become a spreadsheet formula (``test_hostile_media_csv.py``),
+and the notebook's output (``test_hostile_notebook.py``).
 """
 
 from __future__ import annotations
