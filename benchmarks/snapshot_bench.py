@@ -8,7 +8,9 @@ Rows (medians of several tries):
   (``streamvis snapshot``: interpreter start, imports, the file written) beside it;
 * file size (goal <= 20 MiB at full size; BokehJS inline is about 2 MiB of it);
 * opened offline: from ``page.goto('file://...')`` with the network cut until every run's
-  line is in the page's document and a frame has been painted (goal <= 2 s).
+  line is in the page's document and a frame has been painted (goal <= 2 s); beside it,
+  the baseline: the live page of the same view (``web-serve``, canvas) navigation to
+  drawn, in the same browser and at the same load.
 
 Full size: 1,000 runs x 10,000 points of ``loss`` (each run a config); ``--quick``:
 50 runs x 1,000 points.
@@ -70,8 +72,7 @@ def write_runs(path: str, runs: int, points: int) -> None:
 
 
 def run(s: SnapshotSizes, wd: str) -> Table:
-    from playwright.sync_api import sync_playwright
-
+    from benchmarks.web_bench import WebServe
     from streamvis.source import LocalSource
     from streamvis.web.page.snapshot import snapshot_html
     from streamvis.web.schema import Schema
@@ -103,7 +104,42 @@ def run(s: SnapshotSizes, wd: str) -> Table:
         subprocess.run([sys.executable, "-m", "streamvis.cli", "snapshot", log, os.path.join(wd, "cli.html"),
                         "--page", "rows=loss"], check=True, env=env, capture_output=True, timeout=600)
         cli.append(time.perf_counter() - t0)
-    opened = []
+    schema = os.path.join(wd, "loss.yaml")
+    with open(schema, "w") as f:
+        f.write("loss:\n  name_pattern: ^loss$\n  columns: [x, y]\n")
+    srv = WebServe(log, schema, 1.0, "--budget", "1000000")  # the default, as the snapshot
+    opened, live = [], []
+    try:
+        _open_both(s, out, srv.url, opened, live)
+    finally:
+        srv.stop()
+    full = s.runs_count >= 1_000 and s.points >= 10_000
+    t.add(sec, "snapshot_html", times, "s", goal="<= 5 s at full size",
+          met=(float(np.median(times)) <= 5.0) if full else None)
+    t.add(sec, "streamvis snapshot (CLI, whole run)", cli, "s", baseline="snapshot_html",
+          note="interpreter start and imports included")
+    t.add(sec, "file size", sizes, "MiB", goal="<= 20 MiB at full size",
+          met=(float(np.median(sizes)) <= 20.0) if full else None, note="BokehJS inline: ~2 MiB")
+    t.add(sec, "live page (web-serve, canvas): navigation to drawn", live, "s",
+          note="baseline: the same view, same browser and load")
+    t.add(sec, "opened offline: navigation to drawn", opened, "s", goal="<= 2 s",
+          baseline="live page (web-serve, canvas): navigation to drawn",
+          met=(float(np.median(opened)) <= 2.0) if full else None)
+    return t
+
+
+def _drawn(page: Any, runs: int, *, file: bool = False) -> None:
+    """Every run's line in the document (and, in the file, shown: ``data-sv-drawn``),
+    then two frames painted."""
+    shown = " && document.documentElement.dataset.svDrawn === '1'" if file else ""
+    page.wait_for_function(f"() => ({COUNT_JS})() === {runs}{shown}", timeout=120_000, polling="raf")
+    page.evaluate(PAINTED_JS)
+
+
+def _open_both(s: SnapshotSizes, out: str, url: str, opened: list[float], live: list[float]) -> None:
+    """The file offline and the live page, in turn, ``s.tries`` times each."""
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
@@ -114,23 +150,19 @@ def run(s: SnapshotSizes, wd: str) -> Table:
                 page = ctx.new_page()
                 t0 = time.perf_counter()
                 page.goto("file://" + out)
-                page.wait_for_function(f"() => ({COUNT_JS})() === {s.runs_count}", timeout=120_000,
-                                       polling="raf")
-                page.evaluate(PAINTED_JS)
+                _drawn(page, s.runs_count, file=True)
                 opened.append(time.perf_counter() - t0)
                 ctx.close()
+                progress(f"opened offline: {opened[-1]:.2f} s")
+                page = browser.new_page(viewport={"width": 1400, "height": 900})
+                t0 = time.perf_counter()
+                page.goto(url + "/?rows=loss&webgl=off")
+                _drawn(page, s.runs_count)
+                live.append(time.perf_counter() - t0)
+                page.close()
+                progress(f"live page: {live[-1]:.2f} s")
         finally:
             browser.close()
-    full = s.runs_count >= 1_000 and s.points >= 10_000
-    t.add(sec, "snapshot_html", times, "s", goal="<= 5 s at full size",
-          met=(float(np.median(times)) <= 5.0) if full else None)
-    t.add(sec, "streamvis snapshot (CLI, whole run)", cli, "s", baseline="snapshot_html",
-          note="interpreter start and imports included")
-    t.add(sec, "file size", sizes, "MiB", goal="<= 20 MiB at full size",
-          met=(float(np.median(sizes)) <= 20.0) if full else None, note="BokehJS inline: ~2 MiB")
-    t.add(sec, "opened offline: navigation to drawn", opened, "s", goal="<= 2 s",
-          met=(float(np.median(opened)) <= 2.0) if full else None)
-    return t
 
 
 def main(argv: list[str] | None = None) -> int:

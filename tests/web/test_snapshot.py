@@ -37,6 +37,8 @@ DATA_JS = """() => { const out = {};
     out[m.name] = lines;
   }
   return out; }"""
+# the file shows its lines once the page is laid out (snapshot_render.SHOW_JS)
+DRAWN_JS = "() => document.documentElement.dataset.svDrawn === '1'"
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +81,7 @@ def _open_offline(browser: Any, path: Path) -> tuple[dict[str, Any], list[str]]:
         pg = ctx.new_page()
         pg.goto(path.as_uri())
         pg.wait_for_function(READY_JS, timeout=20000)
+        pg.wait_for_function(DRAWN_JS, timeout=20000)
         return pg.evaluate(DATA_JS), tried
     finally:
         ctx.close()

@@ -33,7 +33,7 @@ from typing import Any
 
 from bokeh.document import Document
 from bokeh.embed import file_html
-from bokeh.models import Column
+from bokeh.models import Column, CustomJS, GlyphRenderer
 from bokeh.models.widgets import AbstractSlider, Div, InputWidget, TableWidget, Widget
 from bokeh.resources import INLINE
 from bokeh.server.contexts import BokehSessionContext, _RequestProxy
@@ -150,6 +150,31 @@ def _header_text(cfg: AppConfig, args: Mapping[str, Sequence[str]], width: int, 
     )
 
 
+# the plots' lines, shown once the page is laid out and idle (as the live page's data
+# arrives): shown from the start, every re-layout of the page (the runs table, the
+# axes) would draw every line again. The page's root element then says so (for tests
+# and benchmarks: ``data-sv-drawn``).
+SHOW_JS = """
+setTimeout(() => {
+  for (const r of renderers) r.visible = true;
+  document.documentElement.dataset.svDrawn = '1';
+}, 0);
+"""
+
+
+def _defer_lines(doc: Document) -> None:
+    """The plots' visible line renderers hidden until the page is ready (``SHOW_JS``);
+    their data is in the file from the start (the ranges fit it)."""
+    renderers = []
+    for m in list(doc.models):
+        source = getattr(m, "data_source", None)
+        name = str(getattr(source, "name", "") or "")
+        if isinstance(m, GlyphRenderer) and m.visible and name.startswith(("lines:", "group_lines:")):
+            m.visible = False
+            renderers.append(m)
+    doc.js_on_event("document_ready", CustomJS(args={"renderers": renderers}, code=SHOW_JS))
+
+
 def _make_static(doc: Document, text: str) -> list[str]:
     """Hide what needs the server; put the note of what the file shows in the header's
     place. Returns the hidden widgets' names (for the log)."""
@@ -167,6 +192,7 @@ def _make_static(doc: Document, text: str) -> list[str]:
         root = doc.roots[0]
         if isinstance(root, Column):
             root.children = [note, *root.children]
+    _defer_lines(doc)
     return hidden
 
 
