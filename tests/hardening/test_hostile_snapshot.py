@@ -15,7 +15,7 @@ import pytest
 from streamvis.errors import StreamvisError
 from streamvis.storage import Store
 from streamvis.web.page.auth import COOKIE_NAME, cookie_value
-from tests.hardening.hostile_strings import MARK, MARKUP, PWN, SURFACES, STRINGS
+from tests.hardening.hostile_strings import MARK, MARKUP, PWN, STRINGS, SURFACES
 from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS, WebServer
 
 pytestmark = pytest.mark.browser

@@ -27,13 +27,14 @@ import logging
 import time
 import urllib.parse
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from bokeh.document import Document
 from bokeh.embed import file_html
-from bokeh.models import Column, CustomJS, GlyphRenderer
+from bokeh.models import Column, ColumnDataSource, CustomJS
+from bokeh.models.renderers import GlyphRenderer
 from bokeh.models.widgets import AbstractSlider, Div, InputWidget, TableWidget, Widget
 from bokeh.resources import INLINE
 from bokeh.server.contexts import BokehSessionContext, _RequestProxy
@@ -127,14 +128,14 @@ async def _settle(live: LiveSession, deadline: float, what: str) -> None:
 def _activate_cards(doc: Document, width: int, live: LiveSession) -> None:
     """The page of every name: every card (shown by the name filter) drawn, as if seen."""
     seen = doc.select_one({"name": "names:seen"})
-    if seen is None:
+    if not isinstance(seen, ColumnDataSource):
         return
     cards = sorted((m.name for m in doc.models if isinstance(m, Column) and m.name
                     and m.name.startswith("card:") and m.visible),
                    key=lambda n: int(n[5:]))
     seen.data = {"card": cards}  # (NamesPage._on_seen: the plots made, joining the reads)
     w = _card_width(width)
-    for v in live._joining:
+    for v in [*live.views, *live._joining]:  # (joined at once when nothing was read yet)
         v.width_px = w
 
 
@@ -196,6 +197,20 @@ def _make_static(doc: Document, text: str) -> list[str]:
     return hidden
 
 
+def _refresh_panel(live: LiveSession) -> None:
+    """The runs table as the reads left it (the live page refreshes it at most once a
+    second: the last steps of the first read come with the next refresh)."""
+    live.panel._panel_at = float("-inf")
+    live.panel.refresh()
+
+
+async def _locked(session: ServerSession, fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` with the session's document lock held, as Bokeh runs callbacks
+    (a change of the document outside it is refused)."""
+    pending: Any = session.with_document_locked(fn, *args)  # (a coroutine: Bokeh's decorator)
+    return await pending
+
+
 async def render_snapshot(cfg: AppConfig, args: Mapping[str, Sequence[str]], *,
                           width: int = DEFAULT_WIDTH, height: int = DEFAULT_HEIGHT,
                           title: str | None = None, timeout: float = 120.0,
@@ -221,14 +236,15 @@ async def render_snapshot(cfg: AppConfig, args: Mapping[str, Sequence[str]], *,
         for v, w in zip(live.views, plot_widths(layout, width), strict=False):
             v.width_px = w
         if layout.mode == "names":  # (a change of the document: under the session's lock)
-            await session.with_document_locked(_activate_cards, doc, width, live)
+            await _locked(session, _activate_cards, doc, width, live)
         deadline = time.monotonic() + timeout
         await _settle(live, deadline, "reading the plots")
         if layout.zoom is not None:  # the browser reports its ranges: the window read
             live.rounds.maybe({i for i, v in enumerate(live.views) if v.is_line})
             await _settle(live, deadline, "reading the zoomed window")
+        await _locked(session, _refresh_panel, live)
         live.close()  # nothing more is applied to the document
-        hidden = await session.with_document_locked(_make_static, doc, _header_text(cfg, args, width, height))
+        hidden = await _locked(session, _make_static, doc, _header_text(cfg, args, width, height))
         log.debug("streamvis snapshot: hidden controls %s", hidden)
         session._callbacks.remove_all_callbacks()
         html = await asyncio.get_running_loop().run_in_executor(
