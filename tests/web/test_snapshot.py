@@ -30,7 +30,7 @@ W, H = 1200, 800  # the browser fixture's viewport
 # every line source of the document: {source name: {label: [xs, ys]}}
 DATA_JS = """() => { const out = {};
   for (const m of Bokeh.documents[0]._all_models.values()) {
-    if (!m.name || !m.name.startsWith('lines:') || !m.name.endsWith(':source')) continue;
+    if (!m.name || !/^(lines|smooth):/.test(m.name) || !m.name.endsWith(':source')) continue;
     const d = m.data, lines = {};
     for (let j = 0; j < d.xs.length; j++)
       lines[d.label[j]] = [Array.from(d.xs[j].slice(0, d.n[j])), Array.from(d.ys[j].slice(0, d.n[j]))];
@@ -189,3 +189,29 @@ def test_an_earlier_snapshot_is_replaced(served: Any, tmp_path: Path) -> None:
     write_snapshot(str(out), first)
     write_snapshot(str(out), second)  # an earlier snapshot: overwritten
     assert out.read_text() == second
+
+
+def test_zoom_and_smoothing_of_the_address_are_drawn(browser: Any, served: Any, tmp_path: Path) -> None:
+    """``zoom=`` reads the window at full resolution and ``smoothing=`` the smoothed
+    lines, as the live page does once the browser reports its ranges."""
+    from streamvis.source import LocalSource
+    from streamvis.web.page.snapshot import snapshot_html
+
+    source = LocalSource.open(served["log"])
+    try:
+        html = snapshot_html(source, Schema(plots={}), {"rows": ["loss"], "scopes": ["^run[01]$"],
+                                                        "zoom": ["1000,1200"], "smoothing": ["0.9"]},
+                             width=W, height=H)
+    finally:
+        source.close()
+    out = tmp_path / "zoom.html"
+    out.write_text(html)
+    data, _ = _open_offline(browser, out)
+    raw = data["lines:0:source"]
+    assert set(raw) == {"run0 · loss · 0", "run1 · loss · 0"}
+    for xs, _ys in raw.values():
+        inside = [x for x in xs if 1000 <= x <= 1200]
+        assert inside == [float(x) for x in range(1000, 1201)]  # every point of the window
+    smooth = data["smooth:0:source"]  # the smoothed lines, over every point
+    assert {label.split(" · ")[0] for label in smooth} == {"run0", "run1"}
+    assert all(len(xs) > 10 for xs, _ in smooth.values())

@@ -170,7 +170,7 @@ def _defer_lines(doc: Document) -> None:
     for m in list(doc.models):
         source = getattr(m, "data_source", None)
         name = str(getattr(source, "name", "") or "")
-        if isinstance(m, GlyphRenderer) and m.visible and name.startswith(("lines:", "group_lines:")):
+        if isinstance(m, GlyphRenderer) and m.visible and name.startswith(("lines:", "group_lines:", "smooth:")):
             m.visible = False
             renderers.append(m)
     doc.js_on_event("document_ready", CustomJS(args={"renderers": renderers}, code=SHOW_JS))
