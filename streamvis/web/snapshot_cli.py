@@ -3,7 +3,7 @@ view as one self-contained HTML file (``page.snapshot``)."""
 
 from __future__ import annotations
 
-import os
+import logging
 import sys
 import time
 import urllib.parse
@@ -61,10 +61,9 @@ def snapshot_cmd(data: str, out: str, schema_file: str | None, page: str, width:
 
     from .address.layout import parse_layout
     from .cli import _schema
-    from .page.snapshot import is_snapshot, snapshot_html, write_snapshot
+    from .page.snapshot import check_target, snapshot_html, write_snapshot
 
-    if os.path.lexists(out) and not is_snapshot(out):  # refused before any work
-        write_snapshot(out, "")
+    check_target(out)  # refused before any work
     schema = _schema(schema_file)
     args = parse_page(page)
     try:
@@ -73,12 +72,17 @@ def snapshot_cmd(data: str, out: str, schema_file: str | None, page: str, width:
         raise PageParameterError(f"--page: {' '.join(str(exc).split())}") from None
     options = {"token": token, "tls_ca": tls_ca} if is_server_address(data) else {}
     source = open_source(data, **options)
+    # the live page's warnings (a failed read, retried there) are the snapshot's one error here
+    web_log = logging.getLogger("streamvis.web")
+    level = web_log.level
+    web_log.setLevel(logging.ERROR)
     try:
         t0 = time.perf_counter()
         click.echo(f"streamvis snapshot: reading {data} ...", err=True)
         html = snapshot_html(source, schema, args, width=width, height=height, title=title, log_name=data)
         write_snapshot(out, html)
     finally:
+        web_log.setLevel(level)
         source.close()
     size = len(html.encode()) / 2**20
     click.echo(f"streamvis snapshot: wrote {out} ({size:.1f} MiB) in {time.perf_counter() - t0:.1f} s",

@@ -17,7 +17,7 @@ from streamvis.storage import ConfigUpdate, Points, Store
 from streamvis.web.address.layout import parse_layout
 from streamvis.web.schema import Schema
 
-from .conftest import ROOT, WebServer
+from .conftest import ROOT, WebServer, free_port
 from .helpers import READY_JS, open_page
 
 pytestmark = pytest.mark.browser
@@ -171,6 +171,11 @@ def test_refusals_are_one_line(served: Any, tmp_path: Path, capsys: pytest.Captu
     # a log that does not exist
     code, err = run(str(tmp_path / "missing.svl"), str(out), "--page", "rows=loss")
     assert code == 1 and len(err.splitlines()) == 1 and "missing.svl" in err, err
+    assert not out.exists()
+    # a data server that does not answer: its error, at once (the live page would retry)
+    code, err = run(f"127.0.0.1:{free_port()}", str(out), "--page", "rows=loss")
+    lines = [ln for ln in err.splitlines() if not ln.startswith("streamvis snapshot: reading")]
+    assert code == 1 and len(lines) == 1 and "unavailable" in lines[0], err
     assert not out.exists()
 
 

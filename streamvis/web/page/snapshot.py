@@ -27,7 +27,7 @@ from .app_config import AppConfig
 from .server import DEFAULT_BUDGET, DEFAULT_MAX_LINES, source_name
 from .snapshot_render import DEFAULT_HEIGHT, DEFAULT_WIDTH, MARK, check_size, render_snapshot
 
-__all__ = ["snapshot_html", "write_snapshot", "is_snapshot", "MARK"]
+__all__ = ["snapshot_html", "write_snapshot", "check_target", "is_snapshot", "MARK"]
 
 MARK_WITHIN = 4096  # bytes at the start of a file where a snapshot carries its mark
 
@@ -81,15 +81,21 @@ def is_snapshot(path: str) -> bool:
     return MARK.encode() in head
 
 
-def write_snapshot(path: str, html: str) -> None:
-    """Write ``html`` to ``path``: a new file, or over an earlier snapshot; any other
-    existing file is refused (one line naming it)."""
+def check_target(path: str) -> None:
+    """Refuse ``path`` as a snapshot's file unless it is new or an earlier snapshot (one
+    line naming it)."""
     if os.path.isdir(path):
         raise InvalidArgumentError(f"{path!r} is a directory; give a file name for the snapshot")
     if os.path.lexists(path) and not is_snapshot(path):
         raise InvalidArgumentError(
             f"{path!r} exists and is not a streamvis snapshot; refusing to overwrite it "
             "(remove it or choose another name)")
+
+
+def write_snapshot(path: str, html: str) -> None:
+    """Write ``html`` to ``path``: a new file, or over an earlier snapshot; any other
+    existing file is refused (``check_target``)."""
+    check_target(path)
     tmp = f"{path}.tmp-{os.getpid()}"
     try:
         with open(tmp, "w", encoding="utf-8") as f:

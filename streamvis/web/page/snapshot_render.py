@@ -42,7 +42,7 @@ from bokeh.server.session import ServerSession
 from bokeh.util.token import generate_session_id
 from tornado.ioloop import IOLoop
 
-from streamvis.errors import InvalidArgumentError
+from streamvis.errors import InvalidArgumentError, UnavailableError
 
 from .. import safe_html
 from ..address.layout import Layout, parse_layout
@@ -114,12 +114,30 @@ def _settled(live: LiveSession) -> bool:
     return True
 
 
-async def _settle(live: LiveSession, deadline: float, what: str) -> None:
+class _Failures:
+    """The source's failures the session reports (its banner's), kept for the snapshot:
+    it fails at once where the live page would retry."""
+
+    def __init__(self, live: LiveSession) -> None:
+        self.first: BaseException | None = None
+        self._banner = live._source_down
+        live._source_down = self  # (the session and its parts call it by this name)
+
+    def __call__(self, exc: BaseException | None) -> None:
+        if exc is not None and self.first is None:
+            self.first = exc
+        self._banner(exc)
+
+
+async def _settle(live: LiveSession, failures: _Failures, deadline: float, what: str) -> None:
     while not _settled(live):
+        if failures.first is not None:
+            raise UnavailableError(f"the snapshot could not read the data: "
+                                   f"{' '.join(str(failures.first).split())}")
         if live.closed:
             raise InvalidArgumentError("the snapshot's page was closed before it was drawn")
         if time.monotonic() > deadline:
-            raise InvalidArgumentError(
+            raise UnavailableError(
                 f"the snapshot timed out while {what} (is the data source answering?)")
         live.group_reads.maybe(live.views)  # (throttled on a live page: at once here)
         await asyncio.sleep(SETTLE_POLL_S)
@@ -237,11 +255,11 @@ async def render_snapshot(cfg: AppConfig, args: Mapping[str, Sequence[str]], *,
             v.width_px = w
         if layout.mode == "names":  # (a change of the document: under the session's lock)
             await _locked(session, _activate_cards, doc, width, live)
-        deadline = time.monotonic() + timeout
-        await _settle(live, deadline, "reading the plots")
+        deadline, failures = time.monotonic() + timeout, _Failures(live)
+        await _settle(live, failures, deadline, "reading the plots")
         if layout.zoom is not None:  # the browser reports its ranges: the window read
             live.rounds.maybe({i for i, v in enumerate(live.views) if v.is_line})
-            await _settle(live, deadline, "reading the zoomed window")
+            await _settle(live, failures, deadline, "reading the zoomed window")
         await _locked(session, _refresh_panel, live)
         live.close()  # nothing more is applied to the document
         hidden = await _locked(session, _make_static, doc, _header_text(cfg, args, width, height))
