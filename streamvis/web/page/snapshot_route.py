@@ -7,7 +7,8 @@ guarded like every page: the web token (``auth``, through Bokeh's ``AuthRequestH
 and the Host check (``host_guard``, on every route of the server). The file is built by
 ``snapshot_render.render_snapshot`` on the server's loop: the reads run in the server's
 workers and the file is written in one, so the loop keeps serving the open pages. A bad
-page parameter is answered 400 with the page's own message, as text.
+page parameter is answered 400 with the page's own message, as text; a source that
+cannot be read, 503 with its error.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 from bokeh.server.views.auth_request_handler import AuthRequestHandler
 from tornado.web import authenticated
 
-from streamvis.errors import InvalidArgumentError
+from streamvis.errors import InvalidArgumentError, StreamvisError
 
 from .app_config import AppConfig
 from .auth import TOKEN_PARAM
@@ -52,8 +53,8 @@ class SnapshotHandler(AuthRequestHandler):
             width = _size(args, SIZE_ARGS[0], DEFAULT_WIDTH)
             height = _size(args, SIZE_ARGS[1], DEFAULT_HEIGHT)
             html = await render_snapshot(self._cfg, args, width=width, height=height)
-        except InvalidArgumentError as exc:
-            self.set_status(400)
+        except StreamvisError as exc:  # a bad parameter: 400; the source cannot be read: 503
+            self.set_status(400 if isinstance(exc, InvalidArgumentError) else 503)
             self.set_header("Content-Type", "text/plain; charset=utf-8")
             self.finish(f"streamvis: {' '.join(str(exc).split())}\n")
             return
