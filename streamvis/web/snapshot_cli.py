@@ -46,13 +46,18 @@ def parse_page(text: str) -> dict[str, list[str]]:
               help="Screen width in pixels: the plots hold their lines decimated to it.")
 @click.option("--height", default=900, show_default=True, type=click.IntRange(200, 20000),
               help="Screen height in pixels.")
+@click.option("--budget", default=1_000_000, show_default=True, type=click.IntRange(min=1000),
+              help="Points per plot, shared by its lines, as web-serve --budget.")
+@click.option("--max-lines", default=10_000, show_default=True, type=click.IntRange(min=1),
+              help="Lines drawn per plot, as web-serve --max-lines.")
 @click.option("--title", default=None, help="The file's title (default: streamvis: DATA).")
 @click.option("--token", default=None, help="Token of the data server DATA (env STREAMVIS_TOKEN).")
 @click.option("--tls-ca", default=None, type=click.Path(dir_okay=False),
               help="CA certificate (PEM) of a TLS data server DATA (env STREAMVIS_TLS_CA).")
 @one_line_errors
 def snapshot_cmd(data: str, out: str, schema_file: str | None, page: str, width: int, height: int,
-                 title: str | None, token: str | None, tls_ca: str | None) -> None:
+                 budget: int, max_lines: int, title: str | None, token: str | None,
+                 tls_ca: str | None) -> None:
     """Write the page of DATA (a log path or URL, or a data server's host:port) that
     --page describes to OUT (one HTML file, BokehJS inline: opens offline, zoomable,
     with the runs table). SCHEMA_FILE (YAML, optional) names plots as for web-serve.
@@ -79,7 +84,8 @@ def snapshot_cmd(data: str, out: str, schema_file: str | None, page: str, width:
     try:
         t0 = time.perf_counter()
         click.echo(f"streamvis snapshot: reading {data} ...", err=True)
-        html = snapshot_html(source, schema, args, width=width, height=height, title=title, log_name=data)
+        html = snapshot_html(source, schema, args, width=width, height=height, title=title, log_name=data,
+                             budget=budget, max_lines=max_lines)
         write_snapshot(out, html)
     finally:
         web_log.setLevel(level)
