@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "demo": "streamvis.logger.demo:demo_cmd",
     "web-serve": "streamvis.web.cli:web_serve_cmd",
     "quickstart": "streamvis.web.cli:quickstart_cmd",
+    "snapshot": "streamvis.web.snapshot_cli:snapshot_cmd",
     "import-tb": "streamvis.tensorboard.cli:import_tb_cmd",
 }
 

@@ -7,5 +7,6 @@ page: ``pages``, ``names_page`` with ``catalog`` (which card each name gets),
 its runs panel), composed of ``polls`` (what a worker reads; plots joining a live page),
 ``range_rounds`` (batched re-reads), ``selection`` (filter slider reads) and ``notes``
 (banner, waiting notes); ``app_config`` what every session of a server shares; ``server`` builds the Bokeh server with ``auth`` (the access
-token), ``host_guard`` (Host checks), ``nodelay`` and ``webgl``.
+token), ``host_guard`` (Host checks), ``nodelay`` and ``webgl``; ``snapshot`` (with ``snapshot_render`` and the
+server's ``snapshot_route``) writes a page's view as one self-contained HTML file.
 """

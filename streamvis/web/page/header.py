@@ -1,5 +1,6 @@
 """The page's header: the log's name, links to the other pages, and the page-wide
-controls (smoothing of every plot, the x mode, "copy link").
+controls (smoothing of every plot, the x mode, "copy link", "snapshot": the view as one
+HTML file, ``snapshot_route``).
 
 Every control writes the page's address (``address.page_url``), so the address is the
 whole view (layout, runs selection, name filter, ``color_by``, smoothing, x mode, zoom)
@@ -21,7 +22,7 @@ from ..address.page_url import PageUrl, reload_with_js
 from ..runs.runs_panel import PANEL_WIDTH
 from ..schema import X_MODES
 
-__all__ = ["Header", "COPY_LINK_JS", "HEADER_CSS"]
+__all__ = ["Header", "COPY_LINK_JS", "HEADER_CSS", "SNAPSHOT_JS", "SNAPSHOT_FILENAME", "SNAPSHOT_SIZE_ARGS"]
 
 WIDTH = PANEL_WIDTH  # the header sits above the runs panel
 HEADER_CSS = ":host { font-family: system-ui, sans-serif; font-size: 14px; }"
@@ -35,6 +36,21 @@ if (navigator.clipboard && window.isSecureContext) {
   navigator.clipboard.writeText(href).then(() => { button.label = 'copied'; },
                                            () => { button.label = 'copy link'; });
 }
+"""
+SNAPSHOT_FILENAME = "streamvis-snapshot.html"
+SNAPSHOT_SIZE_ARGS = ("snapshot_width", "snapshot_height")  # the route's own, not the page's
+# "snapshot": the file of this address (the whole view) at this window's size, from the
+# route beside the page (relative: also behind a reverse proxy's prefix; snapshot_route)
+SNAPSHOT_JS = f"""
+const q = new URLSearchParams(window.location.search);
+q.set('{SNAPSHOT_SIZE_ARGS[0]}', String(Math.round(window.innerWidth)));
+q.set('{SNAPSHOT_SIZE_ARGS[1]}', String(Math.round(window.innerHeight)));
+const a = document.createElement('a');
+a.href = 'snapshot?' + q.toString();
+a.download = '{SNAPSHOT_FILENAME}';
+document.body.appendChild(a);
+a.click();
+a.remove();
 """
 
 
@@ -70,8 +86,10 @@ class Header:
         self.copy = Button(label="copy link", name="page:copy", width=85, align="end")
         self.copy.js_on_event("button_click", CustomJS(args={"link": self.link, "button": self.copy},
                                                        code=COPY_LINK_JS))
+        self.snapshot = Button(label="snapshot", name="page:snapshot", width=80, align="end")
+        self.snapshot.js_on_event("button_click", CustomJS(code=SNAPSHOT_JS))
         # above the runs panel, in its width: the plots keep the window's height
-        self.root = Column(children=[self.title, Row(children=[self.smoothing, self.x_mode, self.copy]),
+        self.root = Column(children=[self.title, Row(children=[self.smoothing, self.x_mode, self.copy, self.snapshot]),
                                      self.link], name="page:header", width=WIDTH)
         self._applied = smoothing
 

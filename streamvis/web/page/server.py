@@ -24,6 +24,7 @@ from .auth import DEFAULT_COOKIE_DAYS, WebTokenAuth, session_excludes
 from .closed_tabs import quiet_closed_tab_writes
 from .host_guard import HostPolicy, guard_hosts
 from .nodelay import send_without_delay
+from .snapshot_route import snapshot_route
 
 __all__ = [
     "parse_web_uri",
@@ -31,6 +32,7 @@ __all__ = [
     "DEFAULT_BUDGET",
     "DEFAULT_MAX_LINES",
     "check_tls_files",
+    "source_name",
 ]
 
 DEFAULT_BUDGET = 1_000_000  # points per plot in the browser, shared by its lines
@@ -62,7 +64,7 @@ def check_tls_files(cert: str | None, key: str | None) -> bool:
     return True
 
 
-def _source_name(source: DataSource) -> str:
+def source_name(source: DataSource) -> str:
     """What the page header calls the data: the log's path or URL, else "streamvis"."""
     store = getattr(source, "store", None)
     url = getattr(getattr(store, "backend", None), "url", None) or getattr(store, "path", None)
@@ -119,7 +121,7 @@ def build_server(
     host, port = parse_web_uri(web_uri)
     limits = PlotLimits(budget=budget, max_lines=max_lines)
     cfg = AppConfig(source=source, schema=schema, refresh=refresh, limits=limits, webgl=webgl,
-                    log_name=log_name or _source_name(source))
+                    log_name=log_name or source_name(source))
     origins = [f"{host}:{port}", *allow_origins]
     policy = HostPolicy(host, port, [*allow_origins, *allow_hosts])
     kw: dict[str, Any] = {
@@ -129,6 +131,7 @@ def build_server(
         "check_unused_sessions_milliseconds": 2000,
         "unused_session_lifetime_milliseconds": 5000,
         **session_excludes(),  # no credentials in the session token every page embeds
+        "extra_patterns": [snapshot_route(cfg)],  # the header's snapshot (token, Host guarded)
     }
     tls = check_tls_files(tls_cert, tls_key)
     if tls:
