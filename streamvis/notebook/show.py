@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import importlib
 import importlib.util
 import os
 import urllib.parse
@@ -14,6 +13,7 @@ from streamvis.addresses import is_loopback
 from streamvis.errors import InvalidArgumentError, StreamvisError
 from streamvis.source import DataSource, is_server_address, open_source
 from streamvis.web.page.app_config import AppConfig
+from streamvis.web.page.snapshot import snapshot_html
 from streamvis.web.schema import Schema, load_schema
 
 from .embed import DEFAULT_HEIGHT, build_view
@@ -72,13 +72,8 @@ def _static(source: DataSource, schema: Schema, args: Mapping[str, Sequence[str]
             width: int | None, height: int | None, title: str) -> str:
     """The snapshot of the page (one self-contained HTML file) for ``live=False`` and
     the fallback."""
-    snapshot = getattr(importlib.import_module("streamvis.web"), "snapshot_html", None)
-    if snapshot is None:
-        raise StreamvisError("the static view (live=False, or no live kernel) needs streamvis's "
-                             "snapshot, which this version lacks; show it live in a Jupyter kernel")
-    page: str = snapshot(source, schema, args, width=width or SNAPSHOT_SIZE[0],
+    return snapshot_html(source, schema, args, width=width or SNAPSHOT_SIZE[0],
                          height=height or SNAPSHOT_SIZE[1], title=title)
-    return page
 
 
 def _show_static(page: str, width: int | None, height: int | None) -> None:

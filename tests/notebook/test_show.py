@@ -4,7 +4,6 @@ running the cell again replaces the view (the old one stops), bad input is one l
 
 from __future__ import annotations
 
-import importlib
 import json
 import socket
 import urllib.error
@@ -187,25 +186,23 @@ def test_bad_input_is_one_line(nb: Kernel, log: str, tmp_path: Path, call: str, 
     assert nb.value("len(views())") == before  # nothing started
 
 
-def _snapshot_missing() -> bool:
-    return getattr(importlib.import_module("streamvis.web"), "snapshot_html", None) is None
-
-
-@pytest.mark.skipif(_snapshot_missing(), reason="needs snapshot_html")
 def test_live_false_embeds_the_data(nb: Kernel, log: str) -> None:
     out = nb.run(f"show({log!r}, rows='loss', live=False)")
     assert not errors(out), out
     [html] = [o["data"]["text/html"] for o in out if "text/html" in o.get("data", {})]
     assert html.startswith("<iframe srcdoc=") and "r1" in html
+    assert "streamvis snapshot" in html  # the snapshot file, escaped into the frame
     assert nb.value("len(views())") == 0  # nothing live: no server in the kernel
 
 
-@pytest.mark.skipif(not _snapshot_missing(), reason="snapshot_html is there")
-def test_live_false_without_the_snapshot_is_one_line(nb: Kernel, log: str) -> None:
-    out = nb.run(f"show({log!r}, rows='loss', live=False)")
-    [err] = errors(out)
-    assert err["ename"] == "StreamvisError" and len(err["traceback"]) == 1
-    assert "static view" in err["evalue"]
+def test_static_env_embeds_a_snapshot_for_nbconvert_runs(nb: Kernel, log: str) -> None:
+    out = nb.run(f"import os; os.environ['STREAMVIS_NOTEBOOK'] = 'static'\n"
+                 f"try:\n    show({log!r}, rows='loss')\n"
+                 f"finally:\n    del os.environ['STREAMVIS_NOTEBOOK']")
+    assert not errors(out), out
+    [html] = [o["data"]["text/html"] for o in out if "text/html" in o.get("data", {})]
+    assert html.startswith("<iframe srcdoc=") and "streamvis snapshot" in html
+    assert nb.value("len(views())") == 0
 
 
 def test_the_kernels_exit_stops_every_view(tmp_path: Path) -> None:
