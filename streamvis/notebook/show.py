@@ -82,8 +82,9 @@ def _show_static(page: str, width: int | None, height: int | None) -> None:
 
     w = f"{width}px" if width else "100%"
     h = height or SNAPSHOT_SIZE[1]
-    display(HTML(f'<iframe srcdoc="{html.escape(page, quote=True)}" style="border:0;width:{w};'
-                 f'height:{h}px" sandbox="allow-scripts allow-downloads"></iframe>'))
+    # (in a div: IPython warns about HTML that starts with an iframe, though srcdoc needs one)
+    display(HTML(f'<div><iframe srcdoc="{html.escape(page, quote=True)}" style="border:0;width:{w};'
+                 f'height:{h}px" sandbox="allow-scripts allow-downloads"></iframe></div>'))
 
 
 def _server_place(notebook_url: NotebookUrl) -> tuple[str | None, list[str] | None]:

@@ -190,7 +190,7 @@ def test_live_false_embeds_the_data(nb: Kernel, log: str) -> None:
     out = nb.run(f"show({log!r}, rows='loss', live=False)")
     assert not errors(out), out
     [html] = [o["data"]["text/html"] for o in out if "text/html" in o.get("data", {})]
-    assert html.startswith("<iframe srcdoc=") and "r1" in html
+    assert html.startswith("<div><iframe srcdoc=") and "r1" in html
     assert "streamvis snapshot" in html  # the snapshot file, escaped into the frame
     assert nb.value("len(views())") == 0  # nothing live: no server in the kernel
 
@@ -201,7 +201,7 @@ def test_static_env_embeds_a_snapshot_for_nbconvert_runs(nb: Kernel, log: str) -
                  f"finally:\n    del os.environ['STREAMVIS_NOTEBOOK']")
     assert not errors(out), out
     [html] = [o["data"]["text/html"] for o in out if "text/html" in o.get("data", {})]
-    assert html.startswith("<iframe srcdoc=") and "streamvis snapshot" in html
+    assert html.startswith("<div><iframe srcdoc=") and "streamvis snapshot" in html
     assert nb.value("len(views())") == 0
 
 
