@@ -102,6 +102,15 @@ def test_snapshot_route_needs_the_token_and_one_of_the_servers_names(guarded: We
         assert not guarded.cfg.sessions
 
 
+def test_snapshot_size_arguments_that_are_not_pixels_are_one_line_400s(guarded: WebServer) -> None:
+    cookie = {"Cookie": f"{COOKIE_NAME}={cookie_value(TOKEN)}"}
+    for value in ("inf", "-inf", "nan", "1e400", "abc", "%3Cimg%20src%3Dx%3E", "10", "99999999"):
+        status, headers, body = _get(guarded, f"/snapshot?rows=all&snapshot_width={value}", cookie)
+        assert status == 400, (value, status, body[:200])
+        assert headers["content-type"].startswith("text/plain") and body.count("\n") == 1, body
+        assert "snapshot_width" in body or "width" in body, body
+
+
 def test_hostile_text_in_a_snapshot_stays_text(log: tuple[str, str], tmp_path: Path) -> None:
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} is absent")

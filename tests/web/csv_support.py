@@ -55,12 +55,22 @@ class CsvFile:
         return out
 
 
-def download_csv(page: Any, plot: str) -> CsvFile:
-    """Click the CSV button of the figure named ``plot``; the file it downloads."""
-    button = page.evaluate_handle(BUTTON_JS, [plot, DESCRIPTION]).as_element()
-    assert button is not None, f"{plot} has no CSV button"
-    with page.expect_download(timeout=15_000) as info:
-        button.click()
+def download_csv(page: Any, plot: str, tries: int = 3) -> CsvFile:
+    """Click the CSV button of the figure named ``plot``; the file it downloads. (A
+    toolbar re-rendered by a change of the runs panel between finding the button and the
+    click leaves the click on the old one: it is found again and clicked, ``tries`` times.)"""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(tries):
+        button = page.evaluate_handle(BUTTON_JS, [plot, DESCRIPTION]).as_element()
+        assert button is not None, f"{plot} has no CSV button"
+        try:
+            with page.expect_download(timeout=10_000) as info:
+                button.click()
+            break
+        except PlaywrightTimeout:
+            if attempt == tries - 1:
+                raise
     got = info.value
     path = got.path()
     with open(path, "rb") as f:

@@ -96,13 +96,16 @@ def write_snapshot(path: str, html: str) -> None:
     """Write ``html`` to ``path``: a new file, or over an earlier snapshot; any other
     existing file is refused (``check_target``)."""
     check_target(path)
-    tmp = f"{path}.tmp-{os.getpid()}"
+    tmp = f"{path}.tmp-{os.getpid()}-{threading.get_ident()}"
+    created = False
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
+        with open(tmp, "x", encoding="utf-8") as f:  # "x": never over a file not ours
+            created = True
             f.write(html)
         os.replace(tmp, path)
+        created = False
     except OSError as exc:
         raise InvalidArgumentError(f"cannot write the snapshot {path!r}: {exc.strerror or exc}") from None
     finally:
-        if os.path.exists(tmp):
+        if created:
             os.unlink(tmp)

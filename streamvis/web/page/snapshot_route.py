@@ -28,13 +28,14 @@ from .snapshot_render import DEFAULT_HEIGHT, DEFAULT_WIDTH, render_snapshot
 
 __all__ = ["SnapshotHandler", "snapshot_route"]
 
+
 def _size(args: dict[str, list[str]], key: str, default: int) -> int:
     values = args.pop(key, None)
     if not values:
         return default
     try:
         return int(float(values[-1]))
-    except ValueError:
+    except (ValueError, OverflowError):  # not a number; nan; inf
         raise InvalidArgumentError(f"'{key}={values[-1]}' must be a number of pixels") from None
 
 
