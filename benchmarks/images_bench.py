@@ -14,6 +14,9 @@ Measured, medians of chunks (the machine is shared: read medians):
   ``SummaryWriter.add_image``, which PNG-encodes with Pillow as we do), the same
   images, each file's size minus its size with no image, divided by the images.
   Goal <= 1.0x.
+* the image card of 16 runs side by side on the page of every name (``web-serve``
+  without a schema, Chromium): navigation to every picture decoded, against the same
+  page's line card of those runs. Goal <= 1 s.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 
 import numpy as np
 
@@ -126,6 +130,62 @@ def bench_bytes(table: Table, tmp: str, count: int) -> None:
               note=f"{per_ours:.1f} B vs {per_tb:.1f} B per image ({per_ours - per_tb:+.1f} B)")
 
 
+# the image card's pictures that the browser has decoded (shadow roots included)
+DECODED_JS = """() => { let n = 0; const walk = (root) => { for (const el of root.querySelectorAll('*')) {
+    if (el.tagName === 'IMG' && el.complete && el.naturalWidth > 0) n++;
+    if (el.shadowRoot) walk(el.shadowRoot); } };
+  walk(document); return n; }"""
+LINE_DRAWN_JS = """(runs) => { const d = Bokeh.documents[0]; if (!d) return false;
+  for (const m of d.all_models) if (m.name && /^lines:/.test(m.name) && m.data && m.data.xs)
+    return m.data.xs.length === runs; return false; }"""
+PAINTED_JS = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))"
+
+
+def bench_card(table: Table, tmp: str, runs: int, tries: int) -> None:
+    """The image card of ``runs`` runs side by side (the latest of 5 steps each, 256x256),
+    navigation to every picture decoded; baseline: the same page's loss card of those runs
+    (``web-serve`` without a schema, Chromium)."""
+    from playwright.sync_api import sync_playwright
+
+    from benchmarks.web_bench import CHROMIUM, CHROMIUM_ARGS, WebServe
+
+    log = os.path.join(tmp, "card.svl")
+    imgs = smooth_images(5, seed=3)
+    progress(f"image card: logging {runs} runs x 5 images")
+    for r in range(runs):
+        with DataLogger(f"run{r:02d}", delete_existing=True).init(path=log) as lg:
+            for step, img in enumerate(imgs):
+                lg.write("loss", x=step, y=1.0 / (step + 1))
+                lg.write_image("samples", np.roll(img, r, axis=1), step=step)
+    srv = WebServe(log, None, 1.0)
+    card, line = [], []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                for _ in range(tries):
+                    for url, done, arg, out in (
+                            (f"{srv.url}/?names=%5Esamples%24", f"() => ({DECODED_JS})() >= {runs}", None, card),
+                            (f"{srv.url}/?names=%5Eloss%24", LINE_DRAWN_JS, runs, line)):
+                        page = browser.new_page(viewport={"width": 1400, "height": 900})
+                        t0 = time.perf_counter()
+                        page.goto(url)
+                        page.wait_for_function(done, arg=arg, timeout=120_000, polling="raf")
+                        page.evaluate(PAINTED_JS)
+                        out.append(time.perf_counter() - t0)
+                        page.close()
+            finally:
+                browser.close()
+    finally:
+        srv.stop()
+    sec = f"image card, {runs} runs side by side"
+    table.add(sec, "line card of the same runs, navigation to drawn", line, "s",
+              note="baseline: the page of every name, one line card")
+    table.add(sec, "image card (256x256 PNG each), navigation to every image decoded", card, "s",
+              baseline="line card of the same runs, navigation to drawn", goal="<= 1 s",
+              met=float(np.median(card)) <= 1.0)
+
+
 def main(argv: list[str]) -> int:
     quick = "--quick" in argv
     table = Table("Images (issue 24)")
@@ -134,6 +194,7 @@ def main(argv: list[str]) -> int:
         bench_call(table, tmp, *((100, 3) if quick else (500, 5)))
         bench_encode(table, *((8, 3) if quick else (32, 5)))
         bench_bytes(table, tmp, 10 if quick else 50)
+        bench_card(table, tmp, 16, 2 if quick else 5)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     table.print()

@@ -143,8 +143,9 @@ class WebServe:
     """``streamvis web-serve`` as a subprocess."""
 
     def __init__(
-        self, log: str, schema: str, refresh: float, *extra: str, module: str = "streamvis.cli"
+        self, log: str, schema: str | None, refresh: float, *extra: str, module: str = "streamvis.cli"
     ) -> None:
+        """``schema`` None: no schema (the page of every name)."""
         self.port = _free_port()
         env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
         self.proc = subprocess.Popen(
@@ -155,7 +156,7 @@ class WebServe:
                 "web-serve",
                 f"127.0.0.1:{self.port}",
                 log,
-                schema,
+                *([schema] if schema is not None else []),
                 "--refresh",
                 str(refresh),
                 "--budget",

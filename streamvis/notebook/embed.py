@@ -42,7 +42,7 @@ def _fit(doc: Document, cfg: AppConfig) -> None:
         if select is not None:
             select.js_property_callbacks = {}
             select.update(disabled=True)
-    for name in ("page:copy", "page:link"):
+    for name in ("page:copy", "page:link", "page:snapshot"):  # (no /snapshot in the kernel)
         widget = _named(doc, name)
         if widget is not None:
             widget.update(visible=False)

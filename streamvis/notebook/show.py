@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import importlib.util
 import os
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
@@ -87,19 +86,24 @@ def _show_static(page: str, width: int | None, height: int | None) -> None:
                  f'height:{h}px" sandbox="allow-scripts allow-downloads"></iframe></div>'))
 
 
-def _server_place(notebook_url: NotebookUrl) -> tuple[str | None, list[str] | None]:
-    """(the address the view's server listens on, the Host names it answers; None: any).
-    Jupyter on this machine (or behind a proxy on it): loopback only; a notebook opened
-    at another host's name: every interface, that name allowed."""
-    if callable(notebook_url) or os.environ.get("JUPYTER_BOKEH_EXTERNAL_URL"):
-        return "127.0.0.1", None  # a proxy beside the kernel forwards (its Host header varies)
-    host = urllib.parse.urlsplit(notebook_url if "://" in notebook_url else f"http://{notebook_url}").hostname
+def _server_place(notebook_url: NotebookUrl) -> tuple[str | None, list[str]]:
+    """(the address the view's server listens on, the Host names it answers besides
+    loopback's, each ``NAME:*``). Jupyter on this machine, or behind a proxy beside the
+    kernel (a function ``notebook_url``, ``$JUPYTER_BOKEH_EXTERNAL_URL``): loopback only,
+    answering the proxy's name; a notebook opened at another host's name: every
+    interface, that name allowed (``show`` says so in the cell)."""
+    external = os.environ.get("JUPYTER_BOKEH_EXTERNAL_URL")
+    if callable(notebook_url) or external:
+        origin = external or notebook_url(None)  # type: ignore[operator]
+        host = urllib.parse.urlsplit(_http(str(origin))).hostname
+        return "127.0.0.1", [f"{host}:*"] if host and not is_loopback(host) else []
+    host = urllib.parse.urlsplit(_http(notebook_url)).hostname
     if not host or is_loopback(host):
         return "127.0.0.1", []
-    return None, [host]
+    return None, [f"{host}:*"]
 
 
-def _show_live(cfg: AppConfig, key: str, args: Mapping[str, Sequence[str]], *,
+def _show_live(cfg: AppConfig, key: str, run: str, args: Mapping[str, Sequence[str]], *,
                notebook_url: NotebookUrl, width: int | None, height: int | None) -> NotebookView:
     """Bokeh's app-in-notebook: a server in the kernel, its session script in the output."""
     from bokeh.application import Application
@@ -121,21 +125,26 @@ def _show_live(cfg: AppConfig, key: str, args: Mapping[str, Sequence[str]], *,
         "unused_session_lifetime_milliseconds": 5000,
         **session_excludes(),  # no cookies in the session token the output embeds
     }
-    bokeh_show(app, notebook_url=notebook_url, **server_kw)
-    server_id = next(iter(set(curstate().uuid_to_server) - before))
-    server = curstate().uuid_to_server[server_id]
-    port = int(server.port or 0)
-    reach = getattr(bokeh_notebook, "_update_notebook_url_from_env", lambda u: u)(notebook_url)
-    parts = urllib.parse.urlsplit(_http(reach)) if not callable(reach) else None
-    url = reach(port) if callable(reach) else f"{parts.scheme}://{parts.hostname}:{port}/"  # type: ignore[union-attr]
-    view = NotebookView(key=key, server=server, cfg=cfg, url=url, server_id=server_id)
     try:
-        if hosts is not None:  # before the first request: the loop runs after this cell
-            guard_hosts(server._tornado, HostPolicy(address or "0.0.0.0", port, hosts))
-    except BaseException:
-        view.stop()
+        bokeh_show(app, notebook_url=notebook_url, **server_kw)
+        server_id = next(iter(set(curstate().uuid_to_server) - before))
+        server = curstate().uuid_to_server[server_id]
+        port = int(server.port or 0)
+        reach = getattr(bokeh_notebook, "_update_notebook_url_from_env", lambda u: u)(notebook_url)
+        parts = urllib.parse.urlsplit(_http(reach)) if not callable(reach) else None
+        url = reach(port) if callable(reach) else f"{parts.scheme}://{parts.hostname}:{port}/"  # type: ignore[union-attr]
+        # before the first request: the loop runs after this cell
+        guard_hosts(server._tornado, HostPolicy(address or "0.0.0.0", port, hosts))
+    except BaseException:  # a server Bokeh started for this show must not outlive it
+        for started in set(curstate().uuid_to_server) - before:
+            stray = curstate().uuid_to_server.pop(started)
+            stray.stop(wait=False)
+            stray.unlisten()
         raise
-    return view
+    if address is None:
+        print(f"streamvis: this view's server listens on every interface (port {port}), without a "
+              f"token, for {hosts[0][:-2]}: anyone who can reach that port can read these runs")
+    return NotebookView(key=key, run=run, server=server, cfg=cfg, url=url, server_id=server_id)
 
 
 def _http(url: str) -> str:
@@ -184,27 +193,25 @@ def show(data: str | os.PathLike[str], schema: str | os.PathLike[str] | Schema |
         check_page(args, loaded)
         if args.get("webgl") == ["auto"]:  # no probe in a notebook (embed.py): canvas
             del args["webgl"]
-        shell = _kernel()
-        static = not live or os.environ.get(STATIC_ENV) == "static" or shell is None
-        if static and importlib.util.find_spec("IPython") is None:
-            raise InvalidArgumentError("show draws in a Jupyter notebook, and IPython is not here; "
-                                       "run it in a notebook (or write the page to a file: streamvis snapshot)")
+        if _kernel() is None:  # a script or a terminal: no cell to draw in
+            raise InvalidArgumentError("show draws in a Jupyter notebook's cell, and this Python runs "
+                                       "in none; in a script write the page to a file instead: "
+                                       "streamvis snapshot DATA OUT.html --page QUERY")
+        static = not live or os.environ.get(STATIC_ENV) == "static"
         source = _open(data, token, tls_ca)
     except StreamvisError as exc:
         raise _one_line(exc) from None
     try:
-        key = None if static else view_key(data, loaded.source, args)
-        if key is not None:
-            replace(key)  # the cell's previous view stops before this one starts
+        key, run = view_key(data, loaded.source, args)
+        replace(key, run)  # the cell's views of earlier runs stop before this one starts
         if static:
             _show_static(_static(source, loaded, args, width=width, height=height, title=data),
                          width, height)
             source.close()
             return
-        assert key is not None
         cfg = AppConfig(source=source, schema=loaded, refresh=refresh, webgl="off", log_name=data)
         try:
-            view = _show_live(cfg, key, args, notebook_url=notebook_url or DEFAULT_NOTEBOOK_URL,
+            view = _show_live(cfg, key, run, args, notebook_url=notebook_url or DEFAULT_NOTEBOOK_URL,
                               width=width, height=height or DEFAULT_HEIGHT)
         except BaseException:
             cfg.executor.shutdown(wait=False, cancel_futures=True)

@@ -4,9 +4,9 @@ A view owns what its ``show`` started: the Bokeh server in the kernel (Bokeh's
 app-in-notebook), the web app's ``AppConfig`` (its worker pool) and the source.
 ``stop`` ends all of them: the page sessions are closed and their documents' periodic
 polls and pending callbacks removed, the server stops listening (its sockets close),
-the pool and the source are closed. Showing again from
-the same cell replaces (stops) the cell's previous view; the interpreter's exit (the
-kernel stopping) stops every view (``atexit``).
+the pool and the source are closed (once the reads in flight are done). Running a cell
+again replaces (stops) the views its earlier runs showed (a cell may show several in one
+run); the interpreter's exit (the kernel stopping) stops every view (``atexit``).
 
 Which cell: the ``cellId`` that JupyterLab, the classic notebook (7+) and VS Code send
 in the execute request's metadata. A frontend that sends none (nbclient, older
@@ -36,7 +36,7 @@ __all__ = ["NotebookView", "view_key", "register", "views", "stop_all", "current
 
 log = logging.getLogger("streamvis.notebook")
 
-_views: dict[str, NotebookView] = {}
+_views: list[NotebookView] = []
 _lock = threading.Lock()
 _atexit = [False]
 _exiting = [False]
@@ -47,6 +47,7 @@ class NotebookView:
     """One shown live view: its server (``url``: where the output's script loads it)."""
 
     key: str
+    run: str  # the execution of the cell that showed it (a cell may show several)
     server: Server
     cfg: AppConfig
     url: str
@@ -76,7 +77,14 @@ class NotebookView:
         if self.server_id is not None:  # Bokeh's own registry of notebook servers
             servers: dict[Any, Any] = curstate().uuid_to_server
             servers.pop(self.server_id, None)
-        self.cfg.executor.shutdown(wait=False, cancel_futures=True)
+        if _exiting[0]:
+            self._close_pool_and_source()
+        else:  # reads in flight finish before the source closes (the kernel goes on now)
+            threading.Thread(target=self._close_pool_and_source, name="streamvis-view-stop",
+                             daemon=True).start()
+
+    def _close_pool_and_source(self) -> None:
+        _quietly(lambda: self.cfg.executor.shutdown(wait=True, cancel_futures=True), "closing the pool")
         _quietly(self.cfg.source.close, "closing the source")
 
 
@@ -101,13 +109,13 @@ def _quietly(step: Callable[[], object], what: str) -> None:
         (log.debug if _exiting[0] else log.warning)("streamvis notebook: %s failed: %s", what, exc)
 
 
-def current_cell() -> str | None:
-    """The running cell's id from the execute request (None outside a kernel, or when
-    the frontend sends none)."""
+def current_cell() -> tuple[str | None, str]:
+    """(the running cell's id from the execute request, or None outside a kernel or when
+    the frontend sends none; the execute request's message id: this run of the cell)."""
     try:
         from IPython import get_ipython
     except ImportError:
-        return None
+        return None, ""
     shell = get_ipython()
     kernel = getattr(shell, "kernel", None)
     parent: Any = None
@@ -115,44 +123,47 @@ def current_cell() -> str | None:
         parent = kernel.get_parent()
     if not parent:
         parent = getattr(shell, "parent_header", None)
-    metadata = parent.get("metadata") if isinstance(parent, dict) else None
+    if not isinstance(parent, dict):
+        return None, ""
+    metadata, header = parent.get("metadata"), parent.get("header")
     cell = metadata.get("cellId") if isinstance(metadata, dict) else None
-    return str(cell) if cell else None
+    run = header.get("msg_id") if isinstance(header, dict) else None
+    return (str(cell) if cell else None), str(run or "")
 
 
-def view_key(data: str, schema: str, args: Mapping[str, Sequence[str]]) -> str:
-    """The key of a view: its cell, else what it shows (module doc)."""
-    cell = current_cell()
+def view_key(data: str, schema: str, args: Mapping[str, Sequence[str]]) -> tuple[str, str]:
+    """(the key of a view: its cell, else what it shows (module doc); this run)."""
+    cell, run = current_cell()
     if cell is not None:
-        return f"cell:{cell}"
+        return f"cell:{cell}", run
     shown = {k: list(v) for k, v in sorted(args.items())}
-    return "shown:" + json.dumps([data, schema, shown], sort_keys=True)
+    return "shown:" + json.dumps([data, schema, shown], sort_keys=True), ""
 
 
 def register(view: NotebookView) -> None:
-    """Keep ``view`` under its key, stopping the view it replaces."""
+    """Keep ``view``, stopping the views of its key that earlier runs showed."""
+    replace(view.key, view.run)
     with _lock:
-        old = _views.pop(view.key, None)
-        _views[view.key] = view
+        _views.append(view)
         if not _atexit[0]:
             atexit.register(_at_exit)
             _atexit[0] = True
-    if old is not None:
-        old.stop()
 
 
-def replace(key: str) -> None:
-    """Stop the view shown under ``key`` (before its successor starts)."""
+def replace(key: str, run: str) -> None:
+    """Stop the views shown under ``key`` by another run than ``run`` (a cell run again;
+    a view shown twice in one run of a cell keeps both)."""
     with _lock:
-        old = _views.pop(key, None)
-    if old is not None:
-        old.stop()
+        old = [v for v in _views if v.key == key and (v.run != run or not run)]
+        _views[:] = [v for v in _views if not any(v is o for o in old)]
+    for view in old:
+        view.stop()
 
 
 def views() -> list[NotebookView]:
     """The live views of this kernel, oldest first."""
     with _lock:
-        return list(_views.values())
+        return list(_views)
 
 
 def _at_exit() -> None:
@@ -163,7 +174,7 @@ def _at_exit() -> None:
 def stop_all() -> None:
     """Stop every view of this kernel (the kernel's exit does it too)."""
     with _lock:
-        shown = list(_views.values())
+        shown = list(_views)
         _views.clear()
     for view in shown:
         _quietly(view.stop, "stopping a view")

@@ -261,7 +261,7 @@ def _images_readable(path: str) -> int:
     try:
         with Store.open(path, "r") as st:
             return sum(len(m.steps) for m in st.media() if m.name == "big")
-    except Exception:  # not created yet
+    except (NotFoundError, FileNotFoundError):  # not created yet
         return 0
 
 

@@ -62,11 +62,30 @@ def test_the_views_own_numbers_are_checked(tmp_path: Path, kw: dict[str, object]
         show(tmp_path / "absent.svl", rows="loss", **kw)  # type: ignore[arg-type]
 
 
-def test_outside_a_kernel_the_fallback_is_the_snapshot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_outside_a_kernel_show_says_so_in_one_line(tmp_path: Path) -> None:
     log = tmp_path / "run.svl"
     st = Store.open(str(log), mode="a")
     st.append([Points("r1", "loss", 0, {"x": np.arange(3.0), "y": np.arange(3.0)})])
     st.close()
-    show(log, rows="loss")  # no kernel here: no live view is possible, so a snapshot
-    assert "HTML object" in capsys.readouterr().out  # IPython's display without a frontend
+    for live in (True, False):  # no cell to draw in, live or not
+        with pytest.raises(StreamvisError, match="streamvis snapshot") as caught:
+            show(log, rows="loss", live=live)
+        assert len(caught.value._render_traceback_()) == 1  # type: ignore[attr-defined]
     assert views() == []
+
+
+def test_the_views_server_listens_and_answers_only_where_the_notebook_is(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loopback for Jupyter here and behind a proxy (answering the proxy's name, so a
+    rebinding page on another name is refused); every interface only for a notebook
+    opened at another host's name."""
+    from streamvis.notebook.show import _server_place
+
+    monkeypatch.delenv("JUPYTER_BOKEH_EXTERNAL_URL", raising=False)
+    assert _server_place("localhost:8888") == ("127.0.0.1", [])
+    assert _server_place("http://127.0.0.1:8888") == ("127.0.0.1", [])
+    hub = lambda port: "https://hub.example.org" if port is None else f"https://hub.example.org/p/{port}"  # noqa: E731
+    assert _server_place(hub) == ("127.0.0.1", ["hub.example.org:*"])
+    assert _server_place("http://gpu-box:8888") == (None, ["gpu-box:*"])
+    monkeypatch.setenv("JUPYTER_BOKEH_EXTERNAL_URL", "https://lab.example.org")
+    assert _server_place("localhost:8888") == ("127.0.0.1", ["lab.example.org:*"])

@@ -154,6 +154,19 @@ def test_views_are_keyed_by_the_frontends_cell_id(nb: Kernel, log: str) -> None:
     assert nb.value("sorted(v.key for v in views())") == ["cell:cell-a", "cell:cell-b"]
     assert refuses(view_url(a))
     assert nb.value("[v.url for v in views()]") == [view_url(a2), view_url(b)]
+    # one run of a cell may show several views: all stay; its next run replaces them all
+    two = nb.run(f"show({log!r}, rows='loss', scopes='r1')\nshow({log!r}, rows='loss', scopes='r2')",
+                 cell_id="cell-c")
+    assert not errors(two), two
+    urls = [o["data"]["text/html"] for o in two if "text/html" in o.get("data", {})]
+    assert nb.value("sum(v.key == 'cell:cell-c' for v in views())") == 2, urls
+    again = nb.run(f"show({log!r}, rows='loss')", cell_id="cell-c")
+    assert not errors(again), again
+    assert nb.value("sum(v.key == 'cell:cell-c' for v in views())") == 1
+    # a static view from the same cell stops its live one too
+    static = nb.run(f"show({log!r}, rows='loss', live=False)", cell_id="cell-c")
+    assert not errors(static), static
+    assert nb.value("sum(v.key == 'cell:cell-c' for v in views())") == 0
 
 
 def _layout_message(args: dict[str, list[str]]) -> str:

@@ -57,6 +57,7 @@ class SnapshotHandler(AuthRequestHandler):
         except StreamvisError as exc:  # a bad parameter: 400; the source cannot be read: 503
             self.set_status(400 if isinstance(exc, InvalidArgumentError) else 503)
             self.set_header("Content-Type", "text/plain; charset=utf-8")
+            self.set_header("X-Content-Type-Options", "nosniff")
             self.finish(f"streamvis: {' '.join(str(exc).split())}\n")
             return
         self.set_header("Content-Type", "text/html; charset=utf-8")
