@@ -182,8 +182,8 @@ def show(data: str | os.PathLike[str], schema: str | os.PathLike[str] | Schema |
     remote kernel), or a function ``port -> URL`` (``port=None``: the origin) for a
     proxy such as JupyterHub's (or set ``$JUPYTER_BOKEH_EXTERNAL_URL``), as Bokeh's
     ``show`` takes it. ``live=False`` (or ``$STREAMVIS_NOTEBOOK=static``, for nbconvert
-    runs), and where no kernel can serve a live view, embeds a snapshot instead.
-    Errors (no log, a server that does not answer, a bad parameter) are one line.
+    runs) embeds a snapshot instead. Errors (no log, a server that does not answer, a bad
+    parameter, no notebook to draw in) are one line.
     """
     try:
         data = os.fspath(data)
