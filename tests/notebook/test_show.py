@@ -127,6 +127,10 @@ def test_running_the_cell_again_replaces_the_view(nb: Kernel, log: str, page: An
     assert old not in nb.value("[v.url for v in views()]")
     # the old view is stopped: its page session closed, its periodic poll and every other
     # callback of its document removed, its server no longer listening, its pool shut down
+    # (in a thread of its own, once reads in flight are done: waited for, 10 s at most)
+    assert not errors(nb.run("import time as _t\n_end = _t.monotonic() + 10\n"
+                             "while not old.cfg.executor._shutdown and _t.monotonic() < _end:\n"
+                             "    _t.sleep(0.01)"))
     assert nb.value("[old.stopped, all(s.closed for s in old_live), len(old_polls[0]), "
                     "len(old_bokeh[0].document.session_callbacks), old.cfg.executor._shutdown, "
                     "len(old.cfg.sessions)]") == [True, True, 0, 0, True, 0]
