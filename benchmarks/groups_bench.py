@@ -30,20 +30,15 @@ import numpy as np
 import yaml
 
 from benchmarks.table import Table, progress, run_in_tempdir
+from benchmarks.web_bench import CHROMIUM, CHROMIUM_ARGS, MAIN_COUNT_JS, PAINTED_JS
 
 __all__ = ["GroupSizes", "FULL", "QUICK", "run", "main"]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 GROUPS = 10
 # the largest x drawn in every group (-1 until there are ``n`` groups)
 TOP_JS = """(n) => { try { const s = Bokeh.documents[0].get_model_by_name('group_lines:0');
   if (!s || s.data.xs.length !== n) return -1;
   return Math.min(...s.data.xs.map(x => x[x.length - 1])); } catch (e) { return -1; } }"""
-MAIN_COUNT_JS = """() => { try { const l = Bokeh.documents[0].get_model_by_name('lines:0:source');
-  return l && l.data.xs ? l.data.xs.length : -1; } catch (e) { return -1; } }"""
-PAINTED_JS = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))"
 
 
 @dataclass(frozen=True)

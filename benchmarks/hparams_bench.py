@@ -32,16 +32,12 @@ import numpy as np
 import yaml
 
 from benchmarks.table import Table, progress, run_in_tempdir
+from benchmarks.web_bench import CHROMIUM, CHROMIUM_ARGS, MAIN_COUNT_JS, PAINTED_JS
 
 __all__ = ["HparamsSizes", "FULL", "QUICK", "run", "main"]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 COUNT_JS = """() => { try { const l = Bokeh.documents[0].get_model_by_name('hparams:lines');
   return l ? l.data.scope.length : -1; } catch (e) { return -1; } }"""
-MAIN_COUNT_JS = """() => { try { const l = Bokeh.documents[0].get_model_by_name('lines:0:source');
-  return l && l.data.xs ? l.data.xs.length : -1; } catch (e) { return -1; } }"""
 # in-page clocks: the mouse button's release, and the first frame after the filtered state
 # (the status line is the last change of the filter's one message) arrived
 WATCH_JS = """() => { window.__hp = {up: null, drawn: null};
@@ -51,7 +47,6 @@ WATCH_JS = """() => { window.__hp = {up: null, drawn: null};
   st.property('text').change.connect(() => requestAnimationFrame(() => {
     if (window.__hp.up !== null) window.__hp.drawn = performance.now(); })); }"""
 DRAWN_AFTER_UP_JS = "() => window.__hp.drawn !== null ? window.__hp.drawn - window.__hp.up : null"
-PAINTED_JS = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))"
 XY_JS = """([x, y]) => { const views = [];
   const walk = v => { views.push(v); for (const c of (v.child_views ?? [])) walk(c); };
   for (const v of Object.values(Bokeh.index)) walk(v);

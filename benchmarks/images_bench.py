@@ -30,6 +30,7 @@ import time
 import numpy as np
 
 from benchmarks.table import Table, per_call, progress, time_runs
+from benchmarks.web_bench import CHROMIUM, CHROMIUM_ARGS, PAINTED_JS, WebServe
 from streamvis.logger import DataLogger
 from streamvis.logger.images import capture_image
 
@@ -138,7 +139,6 @@ DECODED_JS = """() => { let n = 0; const walk = (root) => { for (const el of roo
 LINE_DRAWN_JS = """(runs) => { const d = Bokeh.documents[0]; if (!d) return false;
   for (const m of d.all_models) if (m.name && /^lines:/.test(m.name) && m.data && m.data.xs)
     return m.data.xs.length === runs; return false; }"""
-PAINTED_JS = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))"
 
 
 def bench_card(table: Table, tmp: str, runs: int, tries: int) -> None:
@@ -146,8 +146,6 @@ def bench_card(table: Table, tmp: str, runs: int, tries: int) -> None:
     navigation to every picture decoded; baseline: the same page's loss card of those runs
     (``web-serve`` without a schema, Chromium)."""
     from playwright.sync_api import sync_playwright
-
-    from benchmarks.web_bench import CHROMIUM, CHROMIUM_ARGS, WebServe
 
     log = os.path.join(tmp, "card.svl")
     imgs = smooth_images(5, seed=3)

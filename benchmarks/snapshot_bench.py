@@ -29,15 +29,12 @@ from typing import Any
 import numpy as np
 
 from benchmarks.table import Table, progress, run_in_tempdir
+from benchmarks.web_bench import CHROMIUM, CHROMIUM_ARGS, PAINTED_JS
 
 __all__ = ["SnapshotSizes", "FULL", "QUICK", "run", "main"]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 COUNT_JS = """() => { try { const l = Bokeh.documents[0].get_model_by_name('lines:0:source');
   return l && l.data.xs ? l.data.xs.length : -1; } catch (e) { return -1; } }"""
-PAINTED_JS = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))"
 
 
 @dataclass(frozen=True)

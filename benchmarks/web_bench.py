@@ -48,6 +48,11 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+# two frames after: what was drawn is on the screen
+PAINTED_JS = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))"
+# lines in the page's first plot (-1 before it exists)
+MAIN_COUNT_JS = """() => { try { const l = Bokeh.documents[0].get_model_by_name('lines:0:source');
+  return l && l.data.xs ? l.data.xs.length : -1; } catch (e) { return -1; } }"""
 BUDGET = 4000
 
 LEN_JS = """name => { try { const d = Bokeh.documents[0].get_model_by_name('lines:0:source').data;
