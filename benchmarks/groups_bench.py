@@ -18,7 +18,6 @@ Full size: 1,000 runs x 10,000 points of ``loss`` in 10 groups (``lr``); ``--qui
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -29,7 +28,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from benchmarks.table import Table, progress, run_in_tempdir
+from benchmarks.table import Table, progress, sized_main
 from benchmarks.web_bench import CHROMIUM, CHROMIUM_ARGS, MAIN_COUNT_JS, PAINTED_JS
 
 __all__ = ["GroupSizes", "FULL", "QUICK", "run", "main"]
@@ -148,19 +147,8 @@ def run(s: GroupSizes, wd: str) -> Table:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.groups_bench", description=__doc__)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--runs-count", type=int, default=None)
-    ap.add_argument("--points", type=int, default=None)
-    ap.add_argument("--tries", type=int, default=None)
-    ap.add_argument("--json", default=None)
-    a = ap.parse_args(argv)
-    s = QUICK if a.quick else FULL
-    for field in ("runs_count", "points", "tries"):
-        if getattr(a, field):
-            s = GroupSizes(**{**s.__dict__, field: getattr(a, field)})
-    size = f"{'quick' if a.quick else 'full'} size, medians of {s.tries} tries"
-    return run_in_tempdir(lambda wd: run(s, wd), "streamvis-groups-bench-", size, a.json)
+    return sized_main(argv, prog="python -m benchmarks.groups_bench", doc=__doc__, quick=QUICK, full=FULL,
+                      run=run, prefix="streamvis-groups-bench-")
 
 
 if __name__ == "__main__":

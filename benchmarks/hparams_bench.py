@@ -20,7 +20,6 @@ Full size: 10,000 runs x 100 points of ``loss`` with five config keys (a log-spa
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -31,7 +30,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from benchmarks.table import Table, progress, run_in_tempdir
+from benchmarks.table import Table, progress, sized_main
 from benchmarks.web_bench import CHROMIUM, CHROMIUM_ARGS, MAIN_COUNT_JS, PAINTED_JS
 
 __all__ = ["HparamsSizes", "FULL", "QUICK", "run", "main"]
@@ -161,22 +160,9 @@ def run(s: HparamsSizes, wd: str) -> Table:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.hparams_bench", description=__doc__)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--runs-count", type=int, default=None, help="runs in the sweep")
-    ap.add_argument("--points", type=int, default=None, help="points of loss per run")
-    ap.add_argument("--tries", type=int, default=None)
-    ap.add_argument("--json", default=None)
-    a = ap.parse_args(argv)
-    s = QUICK if a.quick else FULL
-    if a.runs_count:
-        s = HparamsSizes(**{**s.__dict__, "runs_count": a.runs_count})
-    if a.points:
-        s = HparamsSizes(**{**s.__dict__, "points": a.points})
-    if a.tries:
-        s = HparamsSizes(**{**s.__dict__, "tries": a.tries})
-    size = f"{'quick' if a.quick else 'full'} size, medians of {s.tries} tries"
-    return run_in_tempdir(lambda wd: run(s, wd), "streamvis-hparams-bench-", size, a.json)
+    return sized_main(argv, prog="python -m benchmarks.hparams_bench", doc=__doc__, quick=QUICK, full=FULL,
+                      run=run, prefix="streamvis-hparams-bench-",
+                      help={"runs_count": "runs in the sweep", "points": "points of loss per run"})
 
 
 if __name__ == "__main__":

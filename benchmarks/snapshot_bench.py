@@ -18,7 +18,6 @@ Full size: 1,000 runs x 10,000 points of ``loss`` (each run a config); ``--quick
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
@@ -28,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.table import Table, progress, run_in_tempdir
+from benchmarks.table import Table, progress, sized_main
 from benchmarks.web_bench import CHROMIUM, CHROMIUM_ARGS, PAINTED_JS
 
 __all__ = ["SnapshotSizes", "FULL", "QUICK", "run", "main"]
@@ -165,19 +164,9 @@ def _open_both(s: SnapshotSizes, out: str, url: str, opened: list[float], live: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.snapshot_bench", description=__doc__)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--runs-count", type=int, default=None, help="runs in the log")
-    ap.add_argument("--points", type=int, default=None, help="points of loss per run")
-    ap.add_argument("--tries", type=int, default=None)
-    ap.add_argument("--json", default=None)
-    a = ap.parse_args(argv)
-    s = QUICK if a.quick else FULL
-    for key in ("runs_count", "points", "tries"):
-        if getattr(a, key):
-            s = SnapshotSizes(**{**s.__dict__, key: getattr(a, key)})
-    size = f"{'quick' if a.quick else 'full'} size, medians of {s.tries} tries"
-    return run_in_tempdir(lambda wd: run(s, wd), "streamvis-snapshot-bench-", size, a.json)
+    return sized_main(argv, prog="python -m benchmarks.snapshot_bench", doc=__doc__, quick=QUICK, full=FULL,
+                      run=run, prefix="streamvis-snapshot-bench-",
+                      help={"runs_count": "runs in the log", "points": "points of loss per run"})
 
 
 if __name__ == "__main__":

@@ -18,13 +18,15 @@ workload run in another interpreter (the competitors' venv) joins the same table
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import gc
 import json
 import os
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -240,3 +242,23 @@ def run_in_tempdir(run: Callable[[str], Table], prefix: str, size: str, json_pat
     finally:
         shutil.rmtree(wd, ignore_errors=True)
     return 0
+
+
+def sized_main(argv: list[str] | None, *, prog: str, doc: str | None, quick: Any, full: Any,
+               run: Callable[[Any, str], Table], prefix: str, help: Mapping[str, str] | None = None) -> int:
+    """The ``main`` of a benchmark sized by a frozen dataclass with ``runs_count``,
+    ``points`` and ``tries``: ``--quick`` picks ``quick`` (else ``full``), ``--runs-count``,
+    ``--points`` and ``--tries`` override its fields, ``--json`` saves the table; then
+    ``run(sizes, workdir)`` in ``run_in_tempdir``."""
+    help = help or {}
+    ap = argparse.ArgumentParser(prog=prog, description=doc)
+    ap.add_argument("--quick", action="store_true")
+    for name in ("runs_count", "points", "tries"):
+        ap.add_argument("--" + name.replace("_", "-"), type=int, default=None, help=help.get(name))
+    ap.add_argument("--json", default=None)
+    a = ap.parse_args(argv)
+    sizes = quick if a.quick else full
+    given = {f: getattr(a, f) for f in ("runs_count", "points", "tries") if getattr(a, f)}
+    sizes = dataclasses.replace(sizes, **given)
+    size = f"{'quick' if a.quick else 'full'} size, medians of {sizes.tries} tries"
+    return run_in_tempdir(lambda wd: run(sizes, wd), prefix, size, a.json)
