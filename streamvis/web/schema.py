@@ -4,7 +4,10 @@ Top-level keys are plot names; an optional ``DEFAULTS`` entry is merged into eve
 plot (nested mappings merged key by key, the plot's own keys winning). Per plot::
 
     name_pattern: RE2 regex, matched anywhere in a name
-    glyph_kind:   line | scatter
+    glyph_kind:   line | scatter | image | text
+                  (image, text: a card per logged image or text name matching
+                  name_pattern, the runs side by side at one step, a step slider;
+                  such a plot takes no other key of its own)
     columns:      [x, y] or [x, y, filter]
     color:        {palette, num_colors, formula | key_fun, num_groups, num_indices}
                   key_fun: letters of s, n, i (scope, name, index) in any order and
@@ -51,38 +54,15 @@ from .colors import FORMULAS, RUN_PALETTE, ColorSpec, resolve_palette
 from .x_modes import X_MODES, parse_x, x_name_of
 
 __all__ = [
-    "SchemaError",
-    "PlotSpec",
-    "Schema",
-    "PLOT_KEYS",
-    "X_MODES",
-    "GLYPH_KINDS",
-    "load_schema",
-    "parse_schema",
-    "demo_schema_path",
-    "packaged_schema_path",
-    "PACKAGED_SCHEMAS",
-    "check_regex",
-    "parse_key_fun",
-    "color_key",
-    "parse_x",
-    "x_name_of",
+    "SchemaError", "PlotSpec", "Schema", "PLOT_KEYS", "X_MODES", "GLYPH_KINDS",
+    "MEDIA_GLYPHS", "media_plot", "load_schema", "parse_schema", "demo_schema_path",
+    "packaged_schema_path", "PACKAGED_SCHEMAS", "check_regex", "parse_key_fun", "color_key",
+    "parse_x", "x_name_of",
 ]
 
 PLOT_KEYS = (
-    "name_pattern",
-    "glyph_kind",
-    "columns",
-    "color",
-    "figure_kwargs",
-    "glyph_kwargs",
-    "filter_opts",
-    "x_mode",
-    "smoothing",
-    "x",
-    "group",
-    "agg",
-    "band",
+    "name_pattern", "glyph_kind", "columns", "color", "figure_kwargs", "glyph_kwargs",
+    "filter_opts", "x_mode", "smoothing", "x", "group", "agg", "band",
 )
 COLOR_KEYS = ("palette", "num_colors", "formula", "key_fun", "num_groups", "num_indices")
 KEY_FUN_LETTERS = {"s": "scope", "n": "name", "i": "index"}
@@ -93,7 +73,9 @@ LEGACY_KEYS = {
     "glyph": "'glyph_kind' (line | scatter)",
 }
 FILTER_KEYS = ("column", "title")
-GLYPH_KINDS = ("line", "scatter")
+GLYPH_KINDS = ("line", "scatter", "image", "text")
+MEDIA_GLYPHS = ("image", "text")  # drawn as cards of logged images or texts, not figures
+MEDIA_KEYS = ("name_pattern", "glyph_kind")  # all a media plot takes
 DEFAULTS_KEY = "DEFAULTS"
 
 
@@ -312,6 +294,8 @@ def _parse_plot(name: str, raw: Mapping[str, Any]) -> PlotSpec:
         raise SchemaError(
             f"plot {name!r}, key 'glyph_kind': {kind!r} is not one of {', '.join(GLYPH_KINDS)}"
         )
+    if kind in MEDIA_GLYPHS:
+        return media_plot(name, kind, pattern)
     columns = raw.get("columns")
     if (
         not isinstance(columns, list | tuple)
@@ -394,6 +378,25 @@ def _parse_plot(name: str, raw: Mapping[str, Any]) -> PlotSpec:
     return spec
 
 
+def media_plot(name: str, kind: str, name_pattern: str) -> PlotSpec:
+    """The plot of the logged ``kind`` ("image" or "text") names matching ``name_pattern``."""
+    return PlotSpec(name=name, name_pattern=name_pattern, glyph_kind=kind, x="", y="",
+                    filter_column=None, color=_parse_color(name, {}))
+
+
+def _check_media_keys(name: str, own: Mapping[str, Any], merged: Mapping[str, Any]) -> None:
+    """A media plot's own keys: ``name_pattern`` and ``glyph_kind`` only (DEFAULTS'
+    other keys are for the figures and do not apply to it)."""
+    if merged.get("glyph_kind") not in MEDIA_GLYPHS:
+        return
+    for key in own:
+        if key not in MEDIA_KEYS:
+            raise SchemaError(
+                f"plot {name!r}, key {key!r}: a plot of glyph_kind {merged['glyph_kind']} "
+                f"takes only {', '.join(MEDIA_KEYS)}"
+            )
+
+
 def _title_as_mapping(defaults: Mapping[str, Any], own: dict[str, Any]) -> dict[str, Any]:
     """A plot's title string as {text: ...} when DEFAULTS style the title with a
     mapping, so the merge keeps that style (font size, ...) and replaces the text."""
@@ -433,7 +436,9 @@ def parse_schema(doc: Any, source: str = "<schema>") -> Schema:
                 f"{source}: plot name {name!r} must be a non-empty string without , ; & ="
             )
         own = _title_as_mapping(defaults, _mapping(name, "(plot)", raw))
-        plots[name] = _parse_plot(name, _merge(_defaults_for(defaults, own), own))
+        merged = _merge(_defaults_for(defaults, own), own)
+        _check_media_keys(name, own, merged)
+        plots[name] = _parse_plot(name, merged)
     if not plots:
         raise SchemaError(f"{source}: the schema defines no plots")
     return Schema(plots=plots, source=source)

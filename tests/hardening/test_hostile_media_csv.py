@@ -12,12 +12,14 @@ no element a payload would make exists (shadow roots included), the strings are 
 from __future__ import annotations
 
 import os
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+import re2
 
 from streamvis.logger import DataLogger
 from streamvis.storage import Points, Store
@@ -183,3 +185,23 @@ def test_media_cards_show_hostile_scopes_names_and_texts_as_text(
     for s in (IMAGE_NAME, TEXT_NAME, TEXT, MEDIA_SCOPE):  # in the page as its text
         assert s in shown, s
     _clean(page, dialogs, "media cards")
+
+
+def test_image_and_text_plots_of_a_layout_keep_hostile_patterns_and_names_as_text(
+    hostile_page: tuple[Any, WebServer, list[str]],
+) -> None:
+    """``rows=`` naming image and text names (no schema), their ``names=`` patterns
+    hostile: one matches the hostile image name (its card), one matches nothing (the
+    plot's note quotes it)."""
+    page, ws, dialogs = hostile_page
+    nothing = MARKUP[4].text
+    args = {"rows": "samples;notes", "names": [re2.escape(IMAGE_NAME), nothing]}
+    page.goto(ws.url + "/?" + urllib.parse.urlencode(args, doseq=True, safe=",;"))
+    page.wait_for_function("() => window.Bokeh !== undefined && Bokeh.documents.length > 0", timeout=20000)
+    wait_for(lambda: len(page.evaluate(MEDIA_JS) or []) >= 2, timeout=60, interval=0.2)
+    figs = page.evaluate(MEDIA_JS)
+    assert len(figs) == 2 and all(f["img"] == "data:image/png;base64," for f in figs), figs
+    assert all(f["marked"] == 0 for f in figs)
+    shown = "\n".join(page.evaluate(TEXT_JS))
+    assert IMAGE_NAME in shown and nothing in shown  # the card's title, the note's pattern
+    _clean(page, dialogs, "media plots")

@@ -93,3 +93,44 @@ def test_image_and_text_cards_show_a_step_of_every_run_side_by_side(tmp_path: Pa
     finally:
         LocalSource.read_media = real  # type: ignore[method-assign]
         ws.stop()
+
+
+SCHEMA = """
+DEFAULTS:
+  columns: [x, y]
+loss:
+  name_pattern: '^loss$'
+pics:
+  glyph_kind: image
+  name_pattern: '^sam'
+words:
+  glyph_kind: text
+  name_pattern: notes
+"""
+FIGURES_JS = "() => [...Bokeh.documents[0].all_models].filter(m => (m.name || '').startsWith('plot:')).map(m => m.name)"
+
+
+def test_image_and_text_plots_of_a_layout_with_and_without_a_schema(tmp_path: Path, page: Any) -> None:
+    """A schema's ``glyph_kind: image`` / ``text`` plots take their place in the layout
+    beside a line plot; without a schema, ``rows=`` names an image name directly."""
+    pngs = _log(tmp_path / "m.svl")
+    schema = tmp_path / "s.yaml"
+    schema.write_text(SCHEMA)
+    for schema_path, rows in ((str(schema), "loss,pics;words"), (None, "loss,samples;notes")):
+        ws = WebServer(str(tmp_path / "m.svl"), schema_path)
+        try:
+            open_page(page, f"{ws.url}/?rows={rows}")
+            got = _media(page, 4)  # the image plot's 2 runs, the text plot's 2 runs
+            images = {k: v for k, v in got.items() if not v.startswith("text:")}
+            texts = {k: v for k, v in got.items() if v.startswith("text:")}
+            assert len(images) == 2 and len(texts) == 2, got
+            for cap, src in images.items():
+                run, step = cap.split()[2], int(cap.split()[-1])
+                assert step == 10 and base64.b64decode(src.split(",", 1)[1]) == pngs[(run, 10)]
+            assert all(HOSTILE in t for t in texts.values())  # as text
+            assert page.evaluate("() => window.__pwned === undefined")
+            # the figure of loss only, in the first row beside the images
+            assert page.evaluate(FIGURES_JS) == ["plot:0"], schema_path
+            assert page.evaluate("() => !!Bokeh.documents[0].get_model_by_name('media-plot:1')")
+        finally:
+            ws.stop()

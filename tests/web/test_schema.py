@@ -151,3 +151,16 @@ def test_a_plot_may_set_its_own_smoothing():
     assert schema.plot("a").smoothing == 0.9 and schema.plot("b").smoothing is None
     with pytest.raises(SchemaError, match="'smoothing'.*\\[0, 1\\).*1.5"):
         parse_schema({"a": {"columns": ["x", "y"], "smoothing": 1.5}})
+
+
+def test_image_and_text_plots_take_a_pattern_and_nothing_else():
+    schema = parse_schema({"DEFAULTS": {"columns": ["x", "y"], "glyph_kwargs": {"line_width": 2}},
+                           "pics": {"glyph_kind": "image", "name_pattern": "^samples"},
+                           "notes": {"glyph_kind": "text"}})
+    assert schema.plot("pics").glyph_kind == "image"
+    assert schema.plot("pics").name_pattern == "^samples"
+    assert schema.plot("notes").name_pattern == "notes"  # the plot's name, as for lines
+    with pytest.raises(SchemaError, match=r"plot 'pics', key 'columns': a plot of glyph_kind image takes only name_pattern, glyph_kind"):
+        parse_schema({"pics": {"glyph_kind": "image", "columns": ["x", "y"]}})
+    with pytest.raises(SchemaError, match=r"'glyph_kind': 'picture' is not one of line, scatter, image, text"):
+        parse_schema({"pics": {"glyph_kind": "picture", "columns": ["x", "y"]}})

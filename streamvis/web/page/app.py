@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 
+import re2
 from bokeh.application import Application
 from bokeh.application.handlers.function import FunctionHandler
 from bokeh.document import Document
@@ -13,7 +15,7 @@ from streamvis.errors import InvalidArgumentError
 
 from ..address.layout import Layout, parse_layout
 from ..hparams import make_hparams_document
-from ..schema import PlotSpec
+from ..schema import MEDIA_GLYPHS, PlotSpec, media_plot
 from .app_config import AppConfig
 from .auth import TOKEN_PARAM
 from .catalog import build_cards, specs_of
@@ -21,6 +23,7 @@ from .header import Header
 from .index_page import index_root
 from .index_summaries import fill_summaries
 from .index_times import fill_last_updates
+from .media_plots import MediaPlots
 from .names_page import NamesPage, media_names, name_columns
 from .pages import error_page, grid
 from .session import LiveSession
@@ -49,17 +52,22 @@ def request_cookies(doc: Document) -> dict[str, str]:
     return {str(k): str(v) for k, v in dict(cookies).items()}
 
 
-def _specs(cfg: AppConfig, layout: Layout) -> list[PlotSpec] | None:
-    """Without a schema, the plot of each name ``rows=``/``cols=`` names (None: the
-    schema's plots)."""
+def _specs(cfg: AppConfig, layout: Layout) -> list[PlotSpec]:
+    """The plot of each of the layout's cells: the schema's, or without a schema the
+    plot of each name ``rows=``/``cols=`` names (an image or text name: its cards)."""
     if cfg.schema.plots:
-        return None
+        return [cfg.schema.plot(c.plot) for c in layout.cells]
     try:
         columns = name_columns(cfg.source, layout.scopes, only=set(layout.plots))
     except Exception:  # the source is down: lines, until the data says otherwise
         columns = {}
+    media = {} if columns.keys() >= set(layout.plots) else {
+        i.name: i.kind for i in media_names(cfg.source, layout.scopes)}
     out = []
     for name in layout.plots:
+        if name not in columns and name in media:
+            out.append(media_plot(name, media[name], f"^{re2.escape(name)}$"))
+            continue
         card = build_cards({name: columns.get(name, ["x", "y"])})[0]
         out.append(specs_of(card, scrolls=False)[0])
     return out
@@ -85,9 +93,15 @@ def make_document(doc: Document, cfg: AppConfig, *, index: bool = False,
         return
     webgl, probe = use_webgl(layout.webgl or cfg.webgl, request_cookies(doc))
     names = None
+    specs = [] if layout.mode == "names" else _specs(cfg, layout)
+    media = {k for k, spec in enumerate(specs) if spec.glyph_kind in MEDIA_GLYPHS}
     with doc.models.freeze():
-        session = LiveSession(doc, cfg, layout, webgl=webgl, args=args,
-                              specs=None if layout.mode == "names" else _specs(cfg, layout))
+        # the session draws the figures; the image and text plots are MediaPlots' cards
+        plot_layout = dataclasses.replace(layout, cells=tuple(
+            c for k, c in enumerate(layout.cells) if k not in media))
+        session = LiveSession(doc, cfg, plot_layout, webgl=webgl, args=args,
+                              specs=None if layout.mode == "names" else
+                              [s for k, s in enumerate(specs) if k not in media])
         header = Header(title=cfg.log_name, smoothing=layout.smoothing, x_mode=layout.x_mode,
                         page_url=session.page_url, on_smoothing=session.set_smoothing)
         session.on_zoom = header.zoomed
@@ -102,7 +116,10 @@ def make_document(doc: Document, cfg: AppConfig, *, index: bool = False,
                           sizing_mode="stretch_height")
             body = Row(children=[side, names.root], sizing_mode="stretch_both")
         else:
-            plots = grid(layout, [v.root for v in session.views])  # type: ignore[misc]
+            cards = MediaPlots(session, [(layout.cells[k], specs[k]) for k in sorted(media)])
+            figures, boards = iter(v.root for v in session.views), iter(cards.roots)
+            plots = grid(layout, [next(boards) if k in media else next(figures)  # type: ignore[misc]
+                                  for k in range(len(layout.cells))])
             side = Column(children=[header.root, session.panel.runs_panel.root],
                           sizing_mode="stretch_height")
             body = Row(children=[side, plots], sizing_mode="stretch_both")

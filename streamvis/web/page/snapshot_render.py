@@ -251,7 +251,7 @@ async def render_snapshot(cfg: AppConfig, args: Mapping[str, Sequence[str]], *,
     try:
         if not isinstance(live, LiveSession):
             raise InvalidArgumentError("the snapshot's page has no plots")
-        for v, w in zip(live.views, plot_widths(layout, width), strict=False):
+        for v, w in zip(live.views, plot_widths(live.layout, width), strict=False):  # (figures only)
             v.width_px = w
         if layout.mode == "names":  # (a change of the document: under the session's lock)
             await _locked(session, _activate_cards, doc, width, live)
