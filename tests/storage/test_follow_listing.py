@@ -148,8 +148,12 @@ def test_a_slow_upload_into_an_idle_log_is_followed_after_the_window_is_released
             time.sleep(0.05)
 
     faulty.before_create = upload_slowly
+    started = time.monotonic()
     slow.append([_pts("slow", 5)])
+    took = time.monotonic() - started
     follower.poll()
     assert follower.seen["slow"] == list(range(10))
-    assert slow.backend.republished == 0
+    # re-stored only when the upload did pass the bound (a loaded machine's 0.8 s can)
+    # (took counts more than the upload, so past the bound it may or may not have been)
+    assert slow.backend.republished <= (1 if took > BOUNDS["slow_upload_s"] else 0), took
     slow.close()
