@@ -47,7 +47,7 @@ WATCH_JS = """() => { window.__hp = {up: null, drawn: null};
     if (window.__hp.up !== null) window.__hp.drawn = performance.now(); })); }"""
 DRAWN_AFTER_UP_JS = "() => window.__hp.drawn !== null ? window.__hp.drawn - window.__hp.up : null"
 XY_JS = """([x, y]) => { const views = [];
-  const walk = v => { views.push(v); for (const c of (v.child_views ?? [])) walk(c); };
+  const walk = v => { views.push(v); for (const c of (v.child_views ?? v.element_views ?? [])) walk(c); };
   for (const v of Object.values(Bokeh.index)) walk(v);
   const pv = views.find(v => v.model.name === 'hparams:coords');
   const f = pv.frame.bbox, r = pv.el.getBoundingClientRect();

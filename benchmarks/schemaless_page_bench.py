@@ -45,7 +45,7 @@ FIRST_JS = """n => { try { for (const m of Bokeh.documents[0].all_models) {
 # every card in the window is drawn: each of its plots holds every run with points
 IN_VIEW_JS = """n => { try {
   const doc = Bokeh.documents[0], views = [];
-  const walk = (v, out) => { out.push(v); for (const c of (v.child_views ?? [])) walk(c, out); return out; };
+  const walk = (v, out) => { out.push(v); for (const c of (v.child_views ?? v.element_views ?? [])) walk(c, out); return out; };
   for (const v of Object.values(Bokeh.index)) walk(v, views);
   const cards = views.filter(v => (v.model.name ?? '').startsWith('card:') && v.model.visible).filter(v => {
     const r = v.el.getBoundingClientRect(); return r.height > 0 && r.bottom > 0 && r.top < innerHeight; });

@@ -66,7 +66,7 @@ BYTES_JS = """() => { const size = v => v == null ? 0 : v.byteLength !== undefin
       for (const v of Object.values(m.data)) b += size(v); } return b; }"""
 
 FRAME_JS = """() => { const views = [];
-  const walk = v => { views.push(v); for (const c of (v.child_views ?? [])) walk(c); };
+  const walk = v => { views.push(v); for (const c of (v.child_views ?? v.element_views ?? [])) walk(c); };
   for (const v of Object.values(Bokeh.index)) walk(v);
   const pv = views.find(v => v.model.name === 'plot:0');
   const f = pv.frame.bbox, r = pv.el.getBoundingClientRect(), xr = pv.model.x_range;
@@ -85,7 +85,7 @@ ZOOM_WATCH_JS = """() => { const doc = Bokeh.documents[0];
   p.trigger_event = (e) => { if (e.event_name === 'rangesupdate' && z().ru === undefined)
                                z().ru = performance.now();
                              orig(e); };
-  const views = []; const walk = v => { views.push(v); for (const c of (v.child_views ?? [])) walk(c); };
+  const views = []; const walk = v => { views.push(v); for (const c of (v.child_views ?? v.element_views ?? [])) walk(c); };
   for (const v of Object.values(Bokeh.index)) walk(v);
   const pv = views.find(v => v.model.name === 'plot:0');
   const paint = pv._actual_paint.bind(pv);

@@ -51,7 +51,7 @@ TOTAL_JS = """() => { const s = Bokeh.documents[0].get_model_by_name('lines:0:so
   let t = 0; for (const v of s.data.n) t += v; return t; }"""
 FRAMES_JS = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
 WEBGL_JS = """() => { const views = [];
-  const walk = v => { views.push(v); for (const c of (v.child_views ?? [])) walk(c); };
+  const walk = v => { views.push(v); for (const c of (v.child_views ?? v.element_views ?? [])) walk(c); };
   for (const v of Object.values(Bokeh.index)) walk(v);
   return views.filter(v => v.canvas_view).every(v => v.canvas_view.webgl != null); }"""
 SMOOTHED_JS = """n => { try { const s = Bokeh.documents[0].get_model_by_name('smooth:0:source');

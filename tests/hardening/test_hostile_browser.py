@@ -273,11 +273,11 @@ CARD_TITLES_JS = """() => { try { const doc = Bokeh.documents[0]; const out = {h
   for (const sec of box.children) {
     out.sections.push(sec.children[0].label);
     for (const card of sec.children[1].children) {
-      const first = card.children[0];
+      const kids = card.elements[0].children, first = kids[0];  // (the card's body)
       if (first.text !== undefined) { out.html.push(first.text); continue; }
       const walk = (m) => { if (m.title !== undefined && m.renderers !== undefined) out.text.push(m.title.text);
                             for (const c of (m.children ?? [])) walk(c); };
-      for (const c of card.children) walk(c);
+      for (const c of kids) walk(c);
     }
   }
   return out; } catch (e) { return null; } }"""

@@ -19,7 +19,7 @@ BUTTON_JS = """([plot, title]) => {
       if (el.shadowRoot) { const got = find(el.shadowRoot); if (got) return got; } }
     return null; };
   const walk = (v) => { if (v.model.name === plot) return v;
-    for (const c of (v.child_views ?? [])) { const got = walk(c); if (got) return got; } return null; };
+    for (const c of (v.child_views ?? v.element_views ?? [])) { const got = walk(c); if (got) return got; } return null; };
   for (const v of Object.values(Bokeh.index)) { const fig = walk(v); if (fig) return find(fig.el.shadowRoot ?? fig.el); }
   return null; }"""
 

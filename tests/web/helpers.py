@@ -12,7 +12,7 @@ from streamvis.storage import ConfigUpdate, Points
 VIEWS_JS = """
 (() => {
   const out = [];
-  const walk = (v) => { out.push(v); for (const c of (v.child_views ?? [])) walk(c); };
+  const walk = (v) => { out.push(v); for (const c of (v.child_views ?? v.element_views ?? [])) walk(c); };
   for (const v of Object.values(Bokeh.index)) walk(v);
   return out;
 })()
@@ -79,7 +79,7 @@ def counts(page: Any) -> dict[str, int]:
 
 # (plot name, x, y) -> the page coordinates of that data point on the plot, for the mouse
 PLOT_POINT_JS = """([plot, x, y]) => { const views = [];
-  const walk = v => { views.push(v); for (const c of (v.child_views ?? [])) walk(c); };
+  const walk = v => { views.push(v); for (const c of (v.child_views ?? v.element_views ?? [])) walk(c); };
   for (const v of Object.values(Bokeh.index)) walk(v);
   const pv = views.find(v => v.model.name === plot);
   const f = pv.frame.bbox, r = pv.el.getBoundingClientRect();
@@ -90,7 +90,7 @@ PLOT_POINT_JS = """([plot, x, y]) => { const views = [];
 
 # (plot name) -> the page box of the plot's legend once it is shown and laid out, else null
 LEGEND_BOX_JS = """(plot) => { const views = [];
-  const walk = v => { views.push(v); for (const c of (v.child_views ?? [])) walk(c); };
+  const walk = v => { views.push(v); for (const c of (v.child_views ?? v.element_views ?? [])) walk(c); };
   for (const v of Object.values(Bokeh.index)) walk(v);
   const pv = views.find(v => v.model.name === plot);
   const legend = pv.model.right.find(a => a.items !== undefined);  // beside the data

@@ -94,7 +94,7 @@ def test_big_line_within_budget_spike_visible_zoom_refetches(big_server, page):
 
 
 FRAME_JS = """() => { const views = [];
-  const walk = v => { views.push(v); for (const c of (v.child_views ?? [])) walk(c); };
+  const walk = v => { views.push(v); for (const c of (v.child_views ?? v.element_views ?? [])) walk(c); };
   for (const v of Object.values(Bokeh.index)) walk(v);
   const pv = views.find(v => v.model.name === 'plot:0');
   const f = pv.frame.bbox, r = pv.el.getBoundingClientRect(), xr = pv.model.x_range;

@@ -160,7 +160,7 @@ def test_a_schema_color_section_and_color_by_still_decide(server, page):
 # (plot) -> {legend, frame}: the legend's box and the data frame's, in the plot's pixels
 # (null until the legend is shown and laid out)
 BOXES_JS = """(plot) => { const views = [];
-  const walk = v => { views.push(v); for (const c of (v.child_views ?? [])) walk(c); };
+  const walk = v => { views.push(v); for (const c of (v.child_views ?? v.element_views ?? [])) walk(c); };
   for (const v of Object.values(Bokeh.index)) walk(v);
   const pv = views.find(v => v.model.name === plot);
   if (!pv) return null;

@@ -19,7 +19,7 @@ PANEL = "Bokeh.documents[0].get_model_by_name('runs:source')"
 
 # (name) -> the page box of the first view of the model named ``name``
 BOX_JS = """(name) => { const views = [];
-  const walk = v => { views.push(v); for (const c of (v.child_views ?? [])) walk(c); };
+  const walk = v => { views.push(v); for (const c of (v.child_views ?? v.element_views ?? [])) walk(c); };
   for (const v of Object.values(Bokeh.index)) walk(v);
   const v = views.find(v => v.model.name === name);
   if (!v) return null;

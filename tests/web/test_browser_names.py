@@ -28,11 +28,11 @@ CARDS_JS = """() => { try { const doc = Bokeh.documents[0]; const out = {};
   for (const sec of box.children) {
     const label = sec.children[0].label.slice(2), grid = sec.children[1];
     for (const card of grid.children) {
-      const first = card.children[0];
+      const kids = card.elements[0].children, first = kids[0];  // (the card's body)
       const figs = [];
       const walk = (m) => { if (m.title !== undefined && m.renderers !== undefined) figs.push(m);
                             for (const c of (m.children ?? [])) walk(c); };
-      for (const c of card.children) walk(c);
+      for (const c of kids) walk(c);
       const drawn = figs.length > 0;
       out[card.name] = {title: drawn ? null : first.text, kind: card.tags[0], section: label,
                         drawn, visible: card.visible, sec_visible: sec.visible,

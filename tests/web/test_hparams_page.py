@@ -113,7 +113,7 @@ def test_one_polyline_per_run_with_a_log_axis(sweep: Any, page: Any) -> None:
 
 def _page_xy(page: Any, x: float, y: float) -> dict[str, float]:
     return dict(page.evaluate("""([x, y]) => { const views = [];
-      const walk = v => { views.push(v); for (const c of (v.child_views ?? [])) walk(c); };
+      const walk = v => { views.push(v); for (const c of (v.child_views ?? v.element_views ?? [])) walk(c); };
       for (const v of Object.values(Bokeh.index)) walk(v);
       const pv = views.find(v => v.model.name === 'hparams:coords');
       const f = pv.frame.bbox, r = pv.el.getBoundingClientRect();
@@ -229,7 +229,7 @@ def test_dragging_a_box_on_the_scatter_filters_the_key_and_the_metric(sweep: Any
     page.wait_for_function("() => { const s = Bokeh.documents[0].get_model_by_name('hparams:scatter');"
                            f" return s && s.data.x.length === {RUNS}; }}", timeout=WAIT_MS)
     at = """([x, y]) => { const views = [];
-      const walk = v => { views.push(v); for (const c of (v.child_views ?? [])) walk(c); };
+      const walk = v => { views.push(v); for (const c of (v.child_views ?? v.element_views ?? [])) walk(c); };
       for (const v of Object.values(Bokeh.index)) walk(v);
       const pv = views.find(v => v.model.name === 'hparams:scatterplot');
       const r = pv.el.getBoundingClientRect();

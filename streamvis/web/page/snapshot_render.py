@@ -35,6 +35,7 @@ from bokeh.document import Document
 from bokeh.embed import file_html
 from bokeh.models import Column, ColumnDataSource, CustomJS
 from bokeh.models.renderers import GlyphRenderer
+from bokeh.models.ui import Pane
 from bokeh.models.widgets import AbstractSlider, Div, InputWidget, TableWidget, Widget
 from bokeh.resources import INLINE
 from bokeh.server.contexts import BokehSessionContext, _RequestProxy
@@ -148,7 +149,7 @@ def _activate_cards(doc: Document, width: int, live: LiveSession) -> None:
     seen = doc.select_one({"name": "names:seen"})
     if not isinstance(seen, ColumnDataSource):
         return
-    cards = sorted((m.name for m in doc.models if isinstance(m, Column) and m.name
+    cards = sorted((m.name for m in doc.models if isinstance(m, Pane) and m.name
                     and m.name.startswith("card:") and m.visible),
                    key=lambda n: int(n[5:]))
     seen.data = {"card": cards}  # (NamesPage._on_seen: the plots made, joining the reads)

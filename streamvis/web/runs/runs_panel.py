@@ -64,7 +64,7 @@ TICK = '<span class="sv-tick" style="cursor:pointer"><%= value ? "&#9745;" : "&#
 # before SlickGrid's row selection sees them, and patches the row's value (the server's
 # ``_on_edit`` takes the patch).
 TICK_CLICK_JS = """
-const walk = (v, out) => { out.push(v); for (const c of (v.child_views ?? [])) walk(c, out); return out; };
+const walk = (v, out) => { out.push(v); for (const c of (v.child_views ?? v.element_views ?? [])) walk(c, out); return out; };
 const install = () => {
   const views = Object.values(Bokeh.index).flatMap(v => walk(v, []));
   const view = views.find(v => v.model === table);
