@@ -57,6 +57,9 @@ def test_the_runs_panel_shows_its_config_columns_and_drags_wider(server, page):
     hb = header.bounding_box()
     assert hb is not None and hb["x"] + hb["width"] <= body["x"] + body["w"] + 1  # not cut off
     plot = page.evaluate(BOX_JS, "plot:0")
+    # the header's last button within the header, clear of the plots
+    snap, head = page.evaluate(BOX_JS, "page:snapshot"), page.evaluate(BOX_JS, "page:header")
+    assert snap["x"] + snap["w"] <= head["x"] + head["w"] + 1 and snap["x"] + snap["w"] <= plot["x"], (snap, head)
     # the corner handle drags the panel wider; the plots take what is left
     x, y = body["x"] + body["w"] - 3, body["y"] + body["h"] - 3
     page.mouse.move(x, y)

@@ -199,7 +199,7 @@ def test_smoothing_is_the_same_at_two_zooms_and_equals_the_full_data_ema(log_pat
 def test_ten_tabs_share_one_cache_keep_updating_and_free_it_when_closed(
     log_path, schema, browser
 ):
-    write_sweep(log_path, 200, 500, name="long")  # (the cache is shared whatever the size)
+    write_sweep(log_path, 60, 500, name="long")  # (the cache is shared whatever the size)
     ws = WebServer(
         log_path,
         schema,
@@ -212,7 +212,7 @@ def test_ten_tabs_share_one_cache_keep_updating_and_free_it_when_closed(
         pages = [ctx.new_page() for _ in range(10)]
         ready = (
             f"() => {{ const g = ({LINES_JS})(0); return g !== null &&"
-            " Object.keys(g).length === 200 && Object.values(g).every(l => l.n > 0); }"
+            " Object.keys(g).length === 60 && Object.values(g).every(l => l.n > 0); }"
         )
         open_page(pages[0], ws.url + "/?rows=long")
         pages[0].wait_for_function(ready, timeout=WAIT_MS)

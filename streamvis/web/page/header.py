@@ -74,13 +74,13 @@ class Header:
             styles={"overflow": "hidden", "text-overflow": "ellipsis", "white-space": "nowrap"},
         )
         self.smoothing = Slider(start=0, end=0.99, step=0.01, value=smoothing,
-                                title="smoothing", name="page:smoothing", width=140)
+                                title="smoothing", name="page:smoothing", width=125)  # (the row: WIDTH)
         self.smoothing.on_change("value", self._smoothing_changed)  # (session debounces)
         modes: list[Any] = list(X_MODES)
         if x_mode is not None and x_mode not in X_MODES:  # x=NAME: kept as an option (text)
             modes.append((x_mode, x_mode[len("name:"):]))
         self.x_mode = Select(title="x", value=x_mode or "step", options=modes,
-                             name="page:x", width=100)
+                             name="page:x", width=90)
         self.x_mode.js_on_change("value", CustomJS(code=reload_with_js("x", "step")))
         self.link = TextInput(value="", name="page:link", visible=False, width=WIDTH - 10)
         self.copy = Button(label="copy link", name="page:copy", width=85, align="end")
