@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from streamvis.storage import Points, RangeRequest
+from streamvis.web.page.names_page import CARD_BUDGET_SHARE
 from tests.helpers import wait_for
 
 from .conftest import WebServer
@@ -188,6 +189,8 @@ def test_plots_below_the_fold_are_neither_read_nor_drawn_until_scrolled_to(names
     assert "train/loss" in names_server.read_names
     (sess,) = list(names_server.cfg.sessions)
     assert all("lr" not in v.name_pattern for v in sess.views)  # its points are not polled
+    # a card's share of the page's point budget (the cards in a window cost one big plot)
+    assert {v.limits.budget for v in sess.views} == {int(names_server.cfg.limits.budget * CARD_BUDGET_SHARE)}
     drawn = sum(c["drawn"] for c in _cards(page).values())
     assert 0 < drawn < FILLER  # what is in view (and a little more), not every card
     page.mouse.move(900, 400)

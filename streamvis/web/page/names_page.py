@@ -10,6 +10,7 @@ worker) and get cards as they appear.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -44,6 +45,11 @@ __all__ = ["NamesPage", "name_columns", "media_names", "LAZY_JS", "CARD_HEIGHT",
 
 log = logging.getLogger("streamvis.web")
 CARD_HEIGHT = 320  # px; a histogram's card holds two plots
+# A card is about a sixth of a plot that fills the page (~450 x 320 px against ~1000 x
+# 850): it gets that share of the page's point budget, so that the cards in a window
+# cost what one full plot costs. Lines keep 2 points per pixel while the share allows
+# (up to ~180 lines of the default 1M budget); past that, each line holds its share.
+CARD_BUDGET_SHARE = 1 / 6
 DISCOVER_S = 2.0  # seconds between listings of new names
 GRID_CSS = (":host { display: grid !important; grid-template-columns: repeat(auto-fill, "
             "minmax(360px, 1fr)); gap: 10px; width: 100%; flex-shrink: 0 !important; "
@@ -152,6 +158,8 @@ class NamesPage:
     def __init__(self, session: LiveSession, name_filter: str | None,
                  columns_of: Mapping[str, Sequence[str]], media: Sequence[MediaInfo] = ()) -> None:
         self.session = session
+        page = session.cfg.limits
+        self._limits = dataclasses.replace(page, budget=max(1_000, int(page.budget * CARD_BUDGET_SHARE)))
         self._media = list(media)  # the image and text names' runs and steps, as listed
         self._media_cards: dict[str, MediaCard] = {}
         self._cards: dict[str, _CardView] = {}  # by card name
@@ -240,7 +248,7 @@ class NamesPage:
                 cell = Cell(plot=spec.name, position=self._position, group=0, left=0.0, top=0.0,
                             width=1.0, height=1.0)
                 self._position += 1
-                made.append(self.session.make_view(spec, cell, slider=False))
+                made.append(self.session.make_view(spec, cell, slider=False, limits=self._limits))
             cv.body.children = [v.root for v in made]  # type: ignore[misc]
             views += made
         if views:

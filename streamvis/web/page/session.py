@@ -8,12 +8,11 @@ registered twice, and the page fails with "A callback of the same type has alrea
 added with this ID". Each application changes the document once per plot layer, inside
 ``doc.hold("combine")``, so a poll of 1,000 growing runs costs a few messages, not 1,000.
 
-The first poll takes a snapshot (every matching group with its count, and the cursor
-of that state), lets each plot admit its groups and size their caps, and reads them all
-through one ``read_ranges`` call bounded by those counts (``upto``); later polls
-``fetch(since=cursor)`` and append. Re-reads (overviews of lines past their cap, the
-zoomed window, smoothed lines) are batched the same way, throttled while lines grow
-and immediate after a zoom (``RangesUpdate``) or a slider move.
+The first poll takes a snapshot (every matching group with its count, and the cursor of
+that state), lets each plot admit its groups and size their caps, and reads them all through
+one ``read_ranges`` call bounded by those counts (``upto``); later polls ``fetch(since=
+cursor)`` and append. Re-reads (overviews of lines past their cap, the zoomed window,
+smoothed lines) are batched the same way, throttled while lines grow, at once after a zoom.
 """
 
 from __future__ import annotations
@@ -39,6 +38,7 @@ from streamvis.storage import GroupSnapshot
 from ..address.layout import Cell, Layout
 from ..address.page_url import PageUrl
 from ..plots.group_view import GroupedPlotView, grouping_of
+from ..plots.line_state import PlotLimits
 from ..plots.plot_view import Job, PlotView
 from ..plots.run_colors import RunColors
 from ..runs.run_filter import RunFilter
@@ -62,8 +62,7 @@ class LiveSession:
     """The live state of one document (browser tab); ``panel`` keeps its runs panel."""
 
     def __init__(self, doc: Document, cfg: AppConfig, layout: Layout, *, webgl: bool = False,
-                 args: Mapping[str, Sequence[str]] | None = None,
-                 specs: Sequence[PlotSpec] | None = None) -> None:
+                 args: Mapping[str, Sequence[str]] | None = None, specs: Sequence[PlotSpec] | None = None) -> None:
         """``specs``: the plot of each of the layout's cells (default: the schema's)."""
         self.doc, self.cfg, self.layout, self.webgl = doc, cfg, layout, webgl
         self._loop = IOLoop.current()  # Bokeh builds documents on its event loop
@@ -115,10 +114,11 @@ class LiveSession:
             cfg.sessions.add(self)
 
     # ---- plots -------------------------------------------------------------------
-    def make_view(self, spec: PlotSpec, cell: Cell, *, slider: bool = True) -> PlotView:
-        """A plot of this page (the session's x mode, colours, smoothing), its events
+    def make_view(self, spec: PlotSpec, cell: Cell, *, slider: bool = True,
+                  limits: PlotLimits | None = None) -> PlotView:
+        """A plot of this page (its x mode, colours, smoothing; ``limits``: the page's),
         wired to this session; ``add_views`` (or the constructor) makes it read."""
-        kw: dict[str, Any] = dict(limits=self.cfg.limits, webgl=self.webgl, color_by=self.layout.color_by,
+        kw: dict[str, Any] = dict(limits=limits or self.cfg.limits, webgl=self.webgl, color_by=self.layout.color_by,
                                   run_value=self.run_filter.value, x_mode=self.layout.x_mode,
                                   colors=self.colors, smoothing_slider=slider)
         lay, grouping = self.layout, None
@@ -218,11 +218,11 @@ class LiveSession:
             return
         if self.cursor is not None:  # runs ticked, smoothing moved: grouped plots anew
             self.group_reads.maybe(self.views)
-        if self.cursor is None and self._joining:  # no state to join: read them all anew
-            self.views += self._joining
-            self._joining = []
+        if self.cursor is None and self._joining:  # no state: the first card alone, drawn
+            self.views += self._joining[:1]  # before the others are read (they join after it)
+            self._joining = self._joining[1:]
             self._set_patterns()
-        if self._joining:
+        if self._joining and self.cursor is not None:
             self._busy = True
             new = list(self._joining)
             self._submit(partial(self._join, self.cursor, new), partial(self._apply_join, new))
