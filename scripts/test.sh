@@ -26,8 +26,9 @@ fi
 
 echo "== ruff"; ruff check streamvis tests benchmarks scripts
 echo "== mypy"; mypy streamvis
-# Two workers, one test file each at a time (module-scoped servers stay shared within a
-# file): the suite takes ~8 min instead of ~12.5 on a 2-core machine. STREAMVIS_TEST_WORKERS=0
-# runs it in one process; a later -n among the arguments wins.
+# Three workers, one test file each at a time (module-scoped servers stay shared within a
+# file). Many tests wait on servers, browsers and subprocesses, so on a 2-core machine three
+# workers keep both cores busier than two (about 10 min against 11.5, measured 2026-12-06).
+# STREAMVIS_TEST_WORKERS=0 runs it in one process; a later -n among the arguments wins.
 echo "== pytest"
-python -m pytest -q -p no:cacheprovider --durations=25 -n "${STREAMVIS_TEST_WORKERS:-2}" --dist loadfile "$@"
+python -m pytest -q -p no:cacheprovider --durations=25 -n "${STREAMVIS_TEST_WORKERS:-3}" --dist loadfile "$@"
