@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from streamvis.storage import ConfigUpdate, Points, Store
+from tests.helpers import wait_for
 
 from .conftest import WebServer
 from .helpers import open_page
@@ -243,8 +244,12 @@ def test_dragging_a_box_on_the_scatter_filters_the_key_and_the_metric(sweep: Any
     page.mouse.move(b["x"], b["y"], steps=8)
     page.mouse.up()
     page.wait_for_function("() => window.location.search.includes('range=lr')", timeout=WAIT_MS)
-    rows = page.evaluate("""() => { const d = Bokeh.documents[0];
-      const t = d.get_model_by_name('hparams:table'), rows = d.get_model_by_name('hparams:rows');
-      return Array.from(rows.indices).map(i => t.data.scope[i]); }""")
     want = sorted(k for k in ref if config(int(k[3:]))["lr"] in (1e-4, 1e-3) and ref[k] >= lo)
-    assert rows == want and 0 < len(want) < RUNS
+    assert 0 < len(want) < RUNS
+
+    def rows() -> list[str]:  # (the table's rows follow the address: on a busy machine, later)
+        return list(page.evaluate("""() => { const d = Bokeh.documents[0];
+          const t = d.get_model_by_name('hparams:table'), rows = d.get_model_by_name('hparams:rows');
+          return Array.from(rows.indices).map(i => t.data.scope[i]); }"""))
+
+    wait_for(lambda: rows() == want, timeout=WAIT_MS / 1000, interval=0.1)
