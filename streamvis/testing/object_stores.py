@@ -21,6 +21,7 @@ stopped on leaving the ``with`` block, whatever happens inside it.
 from __future__ import annotations
 
 import base64
+import bisect
 import contextlib
 import json
 import os
@@ -160,16 +161,18 @@ def _gcs_ls(original: Any) -> Any:
     """objects.list as GCS answers it: startOffset/endOffset, pages, fields."""
 
     def ls(request: Any, response: Any, storage: Any, *args: Any, **kwargs: Any) -> None:
-        original(request, response, storage, *args, **kwargs)
-        if response.status != HTTPStatus.OK:
-            return
-        doc = json.loads(response._content)
         start, end = _q(request, "startOffset"), _q(request, "endOffset")
         token = _q(request, "pageToken")
         after = base64.urlsafe_b64decode(token.encode()).decode() if token else None
         limit = min(int(_q(request, "maxResults") or GCS_PAGE), GCS_PAGE)
-        entries = [("i", it["name"], it) for it in doc.get("items") or []]
-        entries += [("p", p, p) for p in doc.get("prefixes") or []]
+        entries = _plain_listing(request, storage, start, after)
+        if entries is None:
+            original(request, response, storage, *args, **kwargs)
+            if response.status != HTTPStatus.OK:
+                return
+            doc = json.loads(response._content)
+            entries = [("i", it["name"], it) for it in doc.get("items") or []]
+            entries += [("p", p, p) for p in doc.get("prefixes") or []]
         entries.sort(key=lambda e: e[1])
         entries = [
             e
@@ -192,6 +195,26 @@ def _gcs_ls(original: Any) -> Any:
         response.json(out)
 
     return ls
+
+
+def _plain_listing(request: Any, storage: Any, start: str | None, after: str | None
+                   ) -> list[tuple[str, str, Any]] | None:
+    """A listing without delimiter or glob, from the first name at or past ``start``
+    (and past ``after``) on, at most two pages' worth: as GCS answers it, in time that
+    follows the page, not the bucket. The emulator's own serialises every object under
+    the prefix on each call, so a 20,000-segment log made each listing cost ~0.3 s.
+    None: not such a listing (the emulator's own answers it)."""
+    if _q(request, "delimiter") or _q(request, "matchGlob") or _q(request, "softDeleted"):
+        return None
+    objects = storage.objects.get(request.params["bucket_name"])
+    if objects is None:
+        return None
+    prefix = _q(request, "prefix") or ""
+    names = sorted(n for n in objects if n.startswith(prefix))
+    lo = bisect.bisect_left(names, max(start or "", prefix))
+    if after is not None:
+        lo = max(lo, bisect.bisect_right(names, after))
+    return [("i", n, objects[n]) for n in names[lo:lo + 2 * GCS_PAGE]]
 
 
 def _upload_name(request: Any) -> str | None:
