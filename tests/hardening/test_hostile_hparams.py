@@ -136,12 +136,26 @@ def test_x_and_color_by_a_hostile_key(served: dict[str, Any], key: str) -> None:
         _clean(page, f"{param}={key}")
 
 
-@pytest.mark.parametrize("param", ["metric", "where", "scopes", "color_by", "range", "x", "name"])
+@pytest.mark.parametrize("key", [h.label for h in MARKUP[:3]])
+def test_group_by_a_hostile_key_labels_its_groups_as_text(served: dict[str, Any], key: str) -> None:
+    """group= a hostile config key: the groups' labels (hostile values) are table cells and
+    hover text, the key an axis and a note; nothing runs."""
+    text = next(h.text for h in STRINGS if h.label == key)
+    page = _open(served, {"metric": "metric.last", "group": text}, DRAWN_JS)
+    texts = _clean(page, f"group={key}")
+    assert "groups" in page.evaluate(
+        "() => Bokeh.documents[0].get_model_by_name('hparams:title').text")
+    assert f"grouped by {text}" in texts
+
+
+@pytest.mark.parametrize("param", ["metric", "where", "scopes", "color_by", "range", "x", "group", "agg",
+                                   "name"])
 def test_every_parameter_with_every_payload(served: dict[str, Any], param: str) -> None:
     """Each parameter's value is the payloads (``name``: a parameter named by them)."""
     payload = joined_markup(900)
     value = {"metric": payload + ".min", "range": payload + ":1:2"}.get(param, payload)
     query = [("metric", "metric.last")] if param != "metric" else []
+    query += [("group", "-seed")] if param == "agg" else []
     pair = (payload, "1") if param == "name" else (param, value)
     page = _open(served, [*query, pair])
     texts = _clean(page, param)

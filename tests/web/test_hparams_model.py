@@ -18,7 +18,8 @@ from streamvis.errors import InvalidArgumentError
 from streamvis.server.client import GrpcSource
 from streamvis.source import LocalSource
 from streamvis.storage import ConfigUpdate, Points, Store
-from streamvis.web.hparams.model import Axis, Run, axis_at, build_axes, selection_range
+from streamvis.storage.read.run_groups import parse_group
+from streamvis.web.hparams.model import Axis, Run, axis_at, build_axes, group_rows, selection_range
 from streamvis.web.hparams.page import HparamsPage
 from streamvis.web.hparams.query import parse_hparams, parse_range, range_query
 from streamvis.web.page.app_config import AppConfig
@@ -50,14 +51,46 @@ def test_query_round_trips_and_names_bad_values() -> None:
         parse_hparams(_args("metric=loss.min&range=lr:1"))
     with pytest.raises(InvalidArgumentError, match="lo 3 is above hi 1"):
         parse_hparams(_args("metric=loss.min&range=lr:3:1"))
-    with pytest.raises(InvalidArgumentError, match="group= is not taken by /hparams yet"):
-        parse_hparams(_args("metric=loss.min&group=-seed"))
+    g = parse_hparams(_args("metric=loss.min&group=-seed&agg=median"))
+    assert g.group is not None and g.group.exclude and g.group.keys == ("seed",) and g.agg == "median"
+    assert parse_hparams(_args("metric=loss.min&group=lr,opt")).agg == "mean"
+    with pytest.raises(InvalidArgumentError, match=r"agg='avg' is not one of mean, median, min, max"):
+        parse_hparams(_args("metric=loss.min&group=lr&agg=avg"))
+    with pytest.raises(InvalidArgumentError, match="agg= applies to groups: give group= too"):
+        parse_hparams(_args("metric=loss.min&agg=mean"))
+    with pytest.raises(InvalidArgumentError, match="draws each run without group="):
+        parse_hparams(_args("metric=loss.min&group=:run"))
+    with pytest.raises(InvalidArgumentError, match="mixes keys and -keys"):
+        parse_hparams(_args("metric=loss.min&group=lr,-seed"))
     with pytest.raises(InvalidArgumentError, match="unknown parameter 'rows'"):
         parse_hparams(_args("metric=loss.min&rows=a"))
 
 
 def _runs(values: list[dict[str, Any]]) -> list[Run]:
     return [Run(f"r{i}", cfg, float(i)) for i, cfg in enumerate(values)]
+
+
+def test_group_rows_aggregate_each_groups_metric() -> None:
+    rng = np.random.default_rng(3)
+    cfgs = [{"lr": LRS[i % 3], "opt": ["adam", "sgd"][i % 2], "seed": i} for i in range(24)]
+    runs = [Run(f"r{i}", c, float(rng.random())) for i, c in enumerate(cfgs)]
+    runs[5].metric = math.nan  # a run without the metric counts in no aggregate
+    for agg, ref_fn in (("mean", np.mean), ("median", np.median), ("min", np.min), ("max", np.max)):
+        rows, notes = group_rows(runs, parse_group("-seed"), agg)
+        assert notes == ["grouped by lr, opt", "left out (a different value in every run): seed"] or \
+            notes == ["grouped by lr, opt"]
+        assert len(rows) == 6 and [r.config["lr"] for r in rows] == sorted(r.config["lr"] for r in rows)
+        for row in rows:
+            members = [r for r in runs if r.config["lr"] == row.config["lr"]
+                       and r.config["opt"] == row.config["opt"]]
+            vals = [r.metric for r in members if not math.isnan(r.metric)]
+            assert row.metric == pytest.approx(float(ref_fn(vals)), rel=1e-12), (agg, row.scope)
+            assert row.scope == f"lr={row.config['lr']}, opt={row.config['opt']} ({len(members)} runs)"
+            assert set(row.config) == {"lr", "opt"}
+    # a key no run has: one group "(no KEY)"; a group whose runs have no metric: NaN
+    rows, notes = group_rows([Run("a", {}, math.nan)], parse_group("width"), "mean")
+    assert [r.scope for r in rows] == ["(no width) (1 run)"] and math.isnan(rows[0].metric)
+    assert "no run has the config key 'width'" in notes
 
 
 def test_axes_log_categorical_constant_and_positions() -> None:
@@ -260,3 +293,28 @@ def test_without_a_metric_the_page_picks_a_loss_at_its_min_or_the_first_name_at_
     assert default_metric(groups("lr", "train/loss", "val/loss")) == "train/loss.min"
     assert default_metric(groups("acc", "lr")) == "acc.last"
     assert default_metric([]) is None
+
+
+def test_group_rows_on_the_page_with_a_filter_on_the_metric(tmp_path: Path) -> None:
+    """group=opt&agg=min over the real log: a row per opt, its metric the min of its
+    runs' loss.min; range= on the metric keeps the groups inside."""
+    log = str(tmp_path / "hp.log")
+    _write(log)
+    mins = {f"run{i}": min(5.0, 1.0 + i, 2.0) for i in range(len(LRS))}  # _write's loss
+    opts = {f"run{i}": ["adam", "sgd"][i % 2] for i in range(len(LRS))}
+    ref = {o: min(m for s, m in mins.items() if opts[s] == o) for o in ("adam", "sgd")}
+    assert ref == {"adam": 1.0, "sgd": 2.0}
+    with LocalSource.open(log) as source, _page(source, tmp_path, "metric=loss.min&group=opt&agg=min"
+                                                ) as pg:
+        frame = pg.frame
+        assert [r.scope for r in frame.runs] == ["opt=adam (3 runs)", "opt=sgd (2 runs)"]
+        assert [r.metric for r in frame.runs] == [ref["adam"], ref["sgd"]]
+        assert frame.grouped == 5 and [a.key for a in frame.axes] == ["opt", "loss.min"]
+        assert "loss.min over 2 groups of 5 runs" in pg.view.title.text
+        assert any(n.startswith("grouped by opt; loss.min is the min") for n in frame.notes)
+    lo = min(ref.values())
+    with LocalSource.open(log) as source, _page(
+            source, tmp_path, f"metric=loss.min&group=opt&agg=min&range=loss.min:{lo - 0.5}:{lo + 0.5}"
+    ) as pg:
+        assert [pg.frame.runs[i].scope for i in pg.inside] == [
+            next(r.scope for r in pg.frame.runs if r.metric == lo)]

@@ -253,3 +253,23 @@ def test_dragging_a_box_on_the_scatter_filters_the_key_and_the_metric(sweep: Any
           return Array.from(rows.indices).map(i => t.data.scope[i]); }"""))
 
     wait_for(lambda: rows() == want, timeout=WAIT_MS / 1000, interval=0.1)
+
+
+def test_group_draws_one_polyline_per_group_with_its_runs_mean(sweep: Any, page: Any) -> None:
+    """group=opt: a polyline per opt over the grouping key and the metric, the metric the
+    mean of its runs' loss.min (exact, from every point); range= on it narrows the groups."""
+    ws, ref = sweep
+    by_opt: dict[str, list[float]] = {}
+    for scope, m in ref.items():
+        by_opt.setdefault(config(int(scope[3:]))["opt"], []).append(m)
+    s = opened(page, ws.url + "/hparams?metric=loss.min&group=opt", runs=len(OPTS))
+    assert s["scope"] == [f"opt={o} ({len(by_opt[o])} runs)" for o in sorted(OPTS)]
+    assert s["metric"] == pytest.approx([float(np.mean(by_opt[o])) for o in sorted(OPTS)], rel=1e-12)
+    assert [s["labels"][str(i)] for i in range(2)] == ["opt", "loss.min"]
+    assert "grouped by opt; loss.min is the mean" in s["note"]
+    best = min(sorted(OPTS), key=lambda o: float(np.mean(by_opt[o])))
+    m = float(np.mean(by_opt[best]))
+    s = opened(page, ws.url + f"/hparams?metric=loss.min&group=opt&range=loss.min:{m - 1e-9}:{m + 1e-9}",
+               runs=len(OPTS))
+    assert s["table"] == [f"opt={best} ({len(by_opt[best])} runs)"]
+    assert "1 of 3 groups in the filters" in s["status"]

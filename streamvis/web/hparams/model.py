@@ -7,12 +7,15 @@
   categorical over the values' texts in sorted order. ``position`` maps a value onto
   [0, 1] (NaN where the run has none: its polyline breaks there).
 - ``Filter``: a ``range=`` resolved against an axis; a run passes when every filter holds.
+- ``group_rows``: ``group=``'s rows, one per group of runs, in the shape of a ``Run`` (its
+  label, the grouping keys' values, the ``agg=`` of its runs' metrics), so that axes,
+  filters, colours, the table and the CSV work on groups as they do on runs.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,12 +23,14 @@ import bokeh.palettes as bp
 import numpy as np
 
 from streamvis.run_analysis import SummaryBook
+from streamvis.storage.read.run_groups import GroupSpec, group_label, group_order, group_runs
 
 from ..address.where import Condition, config_of, flatten, value_text
 from ..plots.color_by import MISSING_COLOR, ColorBy
 from .query import RangeFilter
 
-__all__ = ["Axis", "Filter", "Run", "build_axes", "collect", "resolve_filters", "run_colors"]
+__all__ = ["Axis", "Filter", "Run", "build_axes", "collect", "group_rows", "resolve_filters",
+           "run_colors"]
 
 MAX_CATEGORIES = 50  # a string key with more distinct values (ids, paths) gets no axis
 MAX_AXES = 24  # config axes drawn at most (every key is in the table and the CSV)
@@ -90,6 +95,28 @@ def collect(book: SummaryBook, configs: Mapping[str, Mapping[str, Any]], name: s
                 continue
         out.append(Run(scope, flat, m))
     return out
+
+
+_AGG_FNS: dict[str, Callable[[np.ndarray], Any]] = {
+    "mean": np.mean, "median": np.median, "min": np.min, "max": np.max}
+
+
+def group_rows(runs: Sequence[Run], spec: GroupSpec, agg: str) -> tuple[list[Run], list[str]]:
+    """One row per group of ``runs`` (``group=``), in the groups' value order: its scope
+    is the group's label with its run count, its config the grouping keys' values (of its
+    first run: equal in all), its metric the ``agg`` of its runs' metrics where they have
+    one (NaN where none has). Also the grouping's notes (which keys grouped)."""
+    by_scope = {r.scope: r for r in runs}
+    grouping = group_runs({r.scope: r.config for r in runs}, spec)
+    out = []
+    for values, scopes in sorted(grouping.groups.items(), key=lambda kv: group_order(kv[0])):
+        first = by_scope[scopes[0]].config
+        metrics = np.array([by_scope[s].metric for s in scopes], dtype=np.float64)
+        metrics = metrics[~np.isnan(metrics)]
+        metric = float(_AGG_FNS[agg](metrics)) if metrics.size else math.nan
+        label = f"{group_label(grouping.keys, values)} ({len(scopes)} run{'s' if len(scopes) != 1 else ''})"
+        out.append(Run(label, {k: first.get(k) for k in grouping.keys}, metric))
+    return out, list(grouping.notes)
 
 
 @dataclass

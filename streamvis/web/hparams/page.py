@@ -41,6 +41,7 @@ from .model import (
     bound_text,
     build_axes,
     collect,
+    group_rows,
     inside,
     resolve_filters,
     run_colors,
@@ -70,6 +71,13 @@ class Frame:
     notes: list[str] = field(default_factory=list)
     names: list[str] | None = None  # the names logged, when no run logged the metric's
     numbers: dict[str, np.ndarray] = field(default_factory=dict)  # key -> its column, for filters
+    grouped: int | None = None  # group=: the rows are groups of this many runs in all
+
+    def rows_text(self, n: int) -> str:
+        """``n`` rows as words: "3 runs", or "3 groups" (of how many runs)."""
+        if self.grouped is None:
+            return f"{n} run{'s' if n != 1 else ''}"
+        return f"{n} group{'s' if n != 1 else ''}"
 
 
 class HparamsPage:
@@ -143,7 +151,15 @@ class HparamsPage:
         """Runs, axes, positions, colours and table columns from the book and configs."""
         q = self.query
         runs = collect(self.book, self._configs or {}, q.name, q.stat, q.where, self._flat)
+        grouped: int | None = None
+        group_notes: list[str] = []
+        if q.group is not None and runs:
+            grouped = len(runs)
+            runs, group_notes = group_rows(runs, q.group, q.agg)
+            group_notes = [f"{n}; {self.metric_key} is the {q.agg} of each group's runs"
+                           if i == 0 else n for i, n in enumerate(group_notes)]
         axes, every, notes = build_axes(runs, self.metric_key)
+        notes = group_notes + notes
         keys = sorted({k for r in runs for k in r.config if k != self.metric_key})
         names = None
         if not runs:
@@ -161,8 +177,10 @@ class HparamsPage:
         colors = run_colors(runs, every[self.metric_key], q.color_by, self.metric_key)
         if q.color_by is not None and q.color_by != self.metric_key and q.color_by not in every:
             notes.append(f"color_by={q.color_by}: no run has config key {q.color_by!r}")
-        return Frame(runs, axes, every, keys, colors, positions(runs, axes, self.metric_key),
-                     table_columns(runs, keys), notes, names)
+        frame = Frame(runs, axes, every, keys, colors, positions(runs, axes, self.metric_key),
+                      table_columns(runs, keys), notes, names)
+        frame.grouped = grouped
+        return frame
 
     def _apply(self, fut: Future[Frame | None]) -> None:
         self._busy = False
@@ -188,7 +206,8 @@ class HparamsPage:
     def _show(self, frame: Frame) -> None:
         with self.doc.models.freeze():
             n = len(frame.runs)
-            self.view.set_title(f"{self.metric_key} over {n} run{'s' if n != 1 else ''}"
+            of = f" of {frame.grouped} runs" if frame.grouped is not None else ""
+            self.view.set_title(f"{self.metric_key} over {frame.rows_text(n)}{of}"
                                 + (f", against {self.query.x}" if self.query.x else ""))
             self.view.draw_axes(frame.axes)
             self.view.draw_runs(frame.runs, frame.ys, frame.colors, [IN_ALPHA] * n)
@@ -231,8 +250,8 @@ class HparamsPage:
         self.view.set_notes(frame.notes + bad)
         n = len(frame.runs)
         said = "; ".join(f"{f.source.key} in [{f.lo}, {f.hi}]" for f in filters)
-        self.view.set_status(f"{len(self.inside)} of {n} runs in the filters ({said})" if filters
-                             else f"{n} runs; drag a box on an axis to filter")
+        self.view.set_status(f"{len(self.inside)} of {frame.rows_text(n)} in the filters ({said})"
+                             if filters else f"{frame.rows_text(n)}; drag a box on an axis to filter")
 
     def on_selection(self, event: Event) -> None:
         """A box dragged on the coordinates: the axis under it gets that range (a box of
@@ -310,7 +329,9 @@ def _help() -> Div:
     return Div(text=f"""<div class="sv-page"><p><b>/hparams parameters:</b> {safe_html.text(params)}.
 <code>metric=NAME.STAT</code> (required, e.g. <code>metric=loss.min</code>);
 <code>where=</code>, <code>scopes=</code>, <code>color_by=</code> as on the plot page;
-<code>range=KEY:lo:hi</code> (repeatable); <code>x=KEY</code> (a scatter of the metric against KEY).</p></div>""",
+<code>range=KEY:lo:hi</code> (repeatable); <code>x=KEY</code> (a scatter of the metric against KEY);
+<code>group=KEY,...</code> or <code>group=-seed</code> (a line per group of runs) with
+<code>agg=mean|median|min|max</code> (the group's metric from its runs').</p></div>""",
                stylesheets=[PAGE_CSS], name="hparams:help")
 
 

@@ -11,8 +11,10 @@ Parameters::
                           numeric axis, the first and last category (in sorted order) on a
                           categorical one; KEY is split off at the last two ':'
     x=KEY                 the metric against KEY as a scatter instead of the coordinates
-
-``group=`` (as on the plot page) is not taken yet.
+    group=KEY,... | -KEY  one polyline per group of runs (as on the plot page: the distinct
+                          values of those config keys; ``-seed``: every key but seed), its
+                          metric the ``agg=`` (mean, median, min, max; default mean) of its
+                          runs' metrics; the axes are the grouping keys and the metric
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from dataclasses import dataclass, field
 from urllib.parse import quote, urlencode
 
 from streamvis.errors import InvalidArgumentError
+from streamvis.storage.read.aggregates import AGGS
+from streamvis.storage.read.run_groups import GroupSpec, parse_group
 from streamvis.storage.read.summaries import STATS, check_stats
 
 from ..address.where import Condition, parse_where
@@ -31,7 +35,7 @@ from ..schema import check_regex
 __all__ = ["HPARAMS_PARAMS", "HparamsQuery", "RangeFilter", "format_range", "parse_hparams",
            "parse_range", "range_query"]
 
-HPARAMS_PARAMS = ("metric", "where", "scopes", "color_by", "range", "x")
+HPARAMS_PARAMS = ("metric", "where", "scopes", "color_by", "range", "x", "group", "agg")
 
 
 class HparamsError(InvalidArgumentError):
@@ -67,6 +71,8 @@ class HparamsQuery:
     ranges: tuple[RangeFilter, ...] = ()
     x: str | None = None
     args: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    group: GroupSpec | None = None  # None: one polyline per run
+    agg: str = "mean"  # a group's metric from its runs' (group= only)
 
     @property
     def metric(self) -> str:
@@ -99,9 +105,6 @@ def parse_range(text: str) -> RangeFilter:
 def parse_hparams(args: Mapping[str, Sequence[str]]) -> HparamsQuery:
     """The page's query arguments, parsed; HparamsError (or the stat's InvalidArgumentError)
     naming the first bad one and what is allowed."""
-    if "group" in args:
-        raise HparamsError("group= is not taken by /hparams yet: one polyline per run; "
-                           "use where= to narrow the runs")
     unknown = [k for k in args if k not in HPARAMS_PARAMS and not k.startswith("bokeh-")]
     if unknown:
         raise HparamsError(f"unknown parameter {unknown[0]!r} of /hparams; allowed: "
@@ -131,9 +134,18 @@ def parse_hparams(args: Mapping[str, Sequence[str]]) -> HparamsQuery:
     dup = next((k for k in keys if keys.count(k) > 1), None)
     if dup is not None:
         raise HparamsError(f"range= names {dup!r} twice; give one range per key")
+    group_text = _one(args, "group")
+    group = parse_group(group_text) if group_text is not None else None
+    if group is not None and group.per_run:
+        raise HparamsError(f"group={group_text!r}: /hparams draws each run without group=")
+    agg = (_one(args, "agg") or "mean").strip()
+    if agg not in AGGS:
+        raise HparamsError(f"agg={agg!r} is not one of {', '.join(AGGS)}")
+    if group is None and "agg" in args:
+        raise HparamsError("agg= applies to groups: give group= too, e.g. group=-seed&agg=median")
     return HparamsQuery(name, stat, where, scopes or None,
                         color_by.strip() if color_by else None, ranges,
-                        x.strip() if x else None, dict(args))
+                        x.strip() if x else None, dict(args), group, agg)
 
 
 def format_range(r: RangeFilter) -> str:
