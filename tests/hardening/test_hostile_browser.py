@@ -370,6 +370,14 @@ def test_hostile_config_values_as_group_labels_stay_text(served: dict[str, Any])
       if (m.items !== undefined && m.items.length > 0 && m.items[0].label !== undefined)
         return m.items.map(i => i.label.value); return null; }""")
     assert legend is not None and set(legend) <= labels  # canvas text: the strings themselves
+    # the runs panel's groups table: each label a group row's title, its runs under it
+    page.wait_for_function("() => { const s = Bokeh.documents[0].get_model_by_name('groups:source');"
+                           " return s !== null && s.data.group.length >= 3; }", timeout=20000)
+    for toggle in page.locator(".slick-group .slick-group-toggle").all()[:4]:
+        toggle.click()  # expanded: the runs' rows drawn too
+    titles = page.locator(".slick-group-title").all_text_contents()
+    assert set(titles) & want and set(titles) <= want | {"(no v)"}, titles  # the very strings
+    _clean(page, "groups table")
 
 
 SUMMARY_DATA_JS = """() => { const s = Bokeh.documents[0].get_model_by_name('runs:source');

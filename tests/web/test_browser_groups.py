@@ -223,3 +223,52 @@ def test_smoothing_applies_to_each_run_and_color_by_a_group_key(log_path, schema
         assert len(set(colors)) == 2 and set(colors) <= {category_color(0), category_color(1)}
     finally:
         ws.stop()
+
+
+# the rows the groups table draws (the runs table's rows start with a tick, not 'lr=')
+GROUP_ROWS_JS = """() => { const out = []; const walk = (root) => {
+  for (const el of root.querySelectorAll('.slick-row'))
+    out.push({group: el.classList.contains('slick-group'), text: el.textContent});
+  for (const el of root.querySelectorAll('*')) if (el.shadowRoot) walk(el.shadowRoot); };
+  walk(document); return out.filter(r => r.text.startsWith('lr=')); }"""
+
+
+def test_the_runs_panel_lists_the_groups_expandable_and_a_tick_leaves_its_group(log_path, schema, page):
+    """group=lr: the panel's groups table has a row per group (collapsed) with its runs
+    and how many are shown; a group expands to its runs; unticking a run in the runs
+    table lowers its group's shown count and takes it out of the group's n on the plot."""
+    write_runs(log_path, tokens=False)
+    ws = WebServer(log_path, schema, refresh=0.3)
+    src = "Bokeh.documents[0].get_model_by_name('groups:source')"
+    try:
+        open_page(page, ws.url + "/?rows=loss&group=lr")
+        _drawn(page, 2)
+        page.wait_for_function(f"() => {src} && {src}.data.scope.length === 6", timeout=WAIT_MS)
+        data = page.evaluate(f"() => {{ const d = {src}.data; return {{group: Array.from(d.group), "
+                             "scope: Array.from(d.scope), shown: Array.from(d.shown)}; }")
+        assert data == {"group": ["lr=0.01"] * 3 + ["lr=0.1"] * 3,
+                        "scope": ["r1", "r3", "r5", "r0", "r2", "r4"], "shown": [1] * 6}
+        page.wait_for_function(f"() => ({GROUP_ROWS_JS})().length === 2", timeout=WAIT_MS)
+        rows = page.evaluate(GROUP_ROWS_JS)
+        assert [r["group"] for r in rows] == [True, True]  # collapsed: the groups only
+        assert rows[0]["text"] == "lr=0.0133" and rows[1]["text"] == "lr=0.133"  # label, runs, shown
+        assert "(null)" not in rows[0]["text"]
+        page.locator(".slick-group", has_text="lr=0.1").locator(".slick-group-toggle").click()
+        page.wait_for_function(f"() => ({GROUP_ROWS_JS})().length === 5", timeout=WAIT_MS)
+        runs = [r["text"] for r in page.evaluate(GROUP_ROWS_JS) if not r["group"]]
+        assert runs == ["lr=0.1r011", "lr=0.1r211", "lr=0.1r411"]  # its runs, each shown
+
+        page.locator(".slick-row", has_text="r0").filter(has_text="id0").locator(".slick-cell").nth(1).click()
+        page.wait_for_function(f"() => {src}.data.shown[{src}.data.scope.indexOf('r0')] === 0",
+                               timeout=WAIT_MS)
+        page.wait_for_function(f"() => ({GROUP_ROWS_JS})().some(r => r.group && r.text === 'lr=0.132')",
+                               timeout=WAIT_MS)
+        rows = page.evaluate(GROUP_ROWS_JS)  # still expanded, r0 now not shown
+        assert [r["text"] for r in rows] == ["lr=0.0133", "lr=0.132", "lr=0.1r010", "lr=0.1r211", "lr=0.1r411"]
+        page.wait_for_function(f"() => {{ const g = ({GROUPS_JS})(0); return g !== null && "
+                               "Math.max(...g.points.n.filter((n, i) => g.points.group[i] === 'lr=0.1')) === 2; }",
+                               timeout=WAIT_MS, polling=100)
+        want = script.aggregate(log_path, "loss", ["lr"], scope_pattern="^r[1-5]$")
+        _assert_equal(_groups(page), want, lambda k: f"lr={k[0]}")
+    finally:
+        ws.stop()

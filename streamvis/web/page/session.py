@@ -101,7 +101,7 @@ class LiveSession:
         self.panel = SessionPanel(
             views=lambda: self.views, link=dict(layout.panel), color_by=layout.color_by,
             page_url=self.page_url, run_filter=self.run_filter, scopes=cfg.source.scopes,
-            submit=self._submit, colors=self.colors,
+            submit=self._submit, colors=self.colors, group_by=layout.group_by,
         )
         # polls of an object store cost requests: an idle page polls less often
         ceiling = IDLE_CEILING if is_object_store(cfg.source) else cfg.refresh

@@ -19,6 +19,7 @@ from bokeh.events import MouseLeave
 from bokeh.models import CustomJS
 
 from streamvis.columns import WALL_TIME_COLUMN
+from streamvis.storage.read.run_groups import PER_RUN, parse_group
 
 from .. import safe_html
 from ..address.page_url import PageUrl
@@ -27,6 +28,7 @@ from ..address.summary_keys import parse_summary_param
 from ..plots.lines import Key
 from ..plots.plot_view import PlotView
 from ..plots.run_colors import RunColors
+from .group_panel import GroupPanel
 from .run_filter import RunFilter
 from .runs_panel import RunRow, RunsPanel
 
@@ -83,6 +85,7 @@ class SessionPanel:
         scopes: Callable[[], list[str]],
         submit: Callable[[Callable[[], Any], Callable[[Any], None]], None],
         colors: RunColors | None = None,
+        group_by: str | None = None,
     ) -> None:
         self._views, self._link, self.page_url = views, dict(link), page_url
         self.colors = colors if colors is not None else RunColors(color_by=color_by, run_value=run_filter.value)
@@ -105,6 +108,11 @@ class SessionPanel:
                                     summary=parse_summary_param(self._link.get("summary", "")),
                                     on_summary=self._on_summary)
         self.link_hover(self.views)
+        # group= (not each run alone): the panel lists the groups too, expandable to their runs
+        self.groups = GroupPanel(parse_group(group_by)) if group_by and group_by != PER_RUN else None
+        if self.groups is not None:
+            self.runs_panel.body.children = [*self.runs_panel.body.children, self.groups.title,
+                                             self.groups.table]
 
     @property
     def views(self) -> Sequence[PlotView]:
@@ -258,6 +266,8 @@ class SessionPanel:
         keys = self.runs_panel.summary_keys
         values = {s: sums.values(s, keys) for s in runs} if keys else None
         self.runs_panel.update(runs, configs, values)
+        if self.groups is not None:
+            self.groups.update(configs, self.runs_panel.hidden)
         lacking = [k for k in keys if sums.ready and not sums.is_summary(k)]
         self.runs_panel.summary_note.text = "" if not lacking else (
             "<span class='sv-error' style='color:#b00020'>"
@@ -274,6 +284,9 @@ class SessionPanel:
         for v in self.views:
             v.set_hidden(hidden)
             v.flush()
+        if self.groups is not None:
+            runs = [s for s in self.runs if self.run_filter.allows(s)]
+            self.groups.update({s: self.run_filter.flat(s) for s in runs}, hidden)
 
     def _on_panel_state(self) -> None:
         """The panel changed: write its state into the page's address. The ticks are
