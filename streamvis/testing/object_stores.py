@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import bisect
 import contextlib
+import functools
 import json
 import os
 import threading
@@ -383,6 +384,15 @@ def s3_server(bucket: str = "streamvis-test") -> Iterator[Emulator]:
     from werkzeug.serving import make_server
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
+    # Every S3FileSystem (a test's writers each have their own) starts a botocore session,
+    # and each session parsed botocore's service models from JSON again: a quarter of an
+    # S3 test's time. One loader for every session in this process, as one session's
+    # clients share it; requests are unchanged.
+    import botocore.loaders
+    import botocore.session
+
+    original_loader = botocore.session.create_loader
+    botocore.session.create_loader = functools.lru_cache(maxsize=None)(botocore.loaders.create_loader)
     counter = RequestCounter()
     app = _CountingApp(DomainDispatcherApplication(create_backend_app), counter)
     httpd = make_server("127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler)
@@ -409,6 +419,7 @@ def s3_server(bucket: str = "streamvis-test") -> Iterator[Emulator]:
 
         yield Emulator("s3", bucket, endpoint, options, counter, bulk_put)
     finally:
+        botocore.session.create_loader = original_loader
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=10)
