@@ -14,7 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 import pyarrow as pa
 
 from streamvis.addresses import is_loopback, is_server_address, reach_note
-from streamvis.run_analysis import GroupAggregates, aggregate_groups, summaries_table
+from streamvis.run_analysis import AggregateBooks, GroupAggregates, summaries_table
 from streamvis.storage import (
     GroupInfo,
     GroupSnapshot,
@@ -148,6 +148,7 @@ class LocalSource:
         self.store = store
         self._owns_store = owns_store
         self._storage_options = storage_options
+        self.books = AggregateBooks(self)  # aggregate queries asked again: kept current
 
     @classmethod
     def open(cls, path: str, **store_options: Any) -> LocalSource:
@@ -219,12 +220,12 @@ class LocalSource:
                   band: str = "minmax", scope_pattern: str | None = None,
                   x_name: str | None = None, smoothing: float = 0.0,
                   scopes: Sequence[str] | None = None) -> GroupAggregates:
-        return aggregate_groups(self, name, group_by, agg=agg, band=band,
-                                scope_pattern=scope_pattern, x_name=x_name,
-                                smoothing=smoothing, scopes=scopes)
+        return self.books.aggregate(name, group_by, agg=agg, band=band, scope_pattern=scope_pattern,
+                                    x_name=x_name, smoothing=smoothing, scopes=scopes)
 
     def release_cache(self) -> None:
         self.store.release_cache()
+        self.books.drop()
 
     def media(self, *, scope_pattern: str | None = None) -> list[MediaInfo]:
         self.store.refresh()

@@ -1,0 +1,215 @@
+"""Aggregates across runs kept current as the runs append points (a live ``group=`` page).
+
+``LiveAggregates`` starts from every point of every run (its lines are
+``aggregates.aggregate_runs``'s) and then folds in each run's new points: a fold
+costs the new points and the x columns they touch, not the runs' total points.
+
+What it keeps, per group: the union of its runs' x (ascending) and a matrix of each
+run's value at each x (NaN where the run has no point there; a run's value is the
+mean of its points at that x, NaN values dropped), one matrix row per x so that
+appending x is appending rows. New points only ever add values at x where their run
+had none, so only the touched x are computed again (the same definitions as
+``aggregate_runs``: the values sorted, then mean, median, extremes and ddof=1 std).
+
+It cannot fold in (``append`` returns False, and the caller starts again from every
+point) where exactness would need more than that:
+
+- a run's new points start at or below its largest x so far (out of order, or a
+  step repeated across two reads: its mean there would change);
+- a run it does not know (the set of runs decides the groups);
+- a group whose runs' steps differ (its x would be bucketed on a ``Grid``, whose
+  width follows every run's spacing): also when the start already was bucketed
+  (``live`` is False then).
+
+After a False, the object is spent (part of the batch may be folded in).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .aggregates import SHARED_STEPS_SLACK, Aggregate, aggregate_runs, check_agg_band
+
+__all__ = ["LiveAggregates"]
+
+_F8 = np.dtype("<f8")
+Run = tuple[str, np.ndarray, np.ndarray]  # (scope, x, y): every point of one run, y NaN kept
+
+
+def _means(x: np.ndarray, y: np.ndarray, rid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One value per distinct (run, x): the mean of its points (in the order logged), NaN
+    values dropped; returned as (rid, x, value) sorted by run, then x."""
+    keep = ~np.isnan(y)
+    x, y, rid = x[keep], y[keep], rid[keep]
+    if x.size == 0:
+        return rid, x, y
+    order = np.lexsort((x, rid))  # stable: equal (run, x) stay in log order
+    x, y, rid = x[order], y[order], rid[order]
+    first = np.ones(x.size, dtype=bool)
+    first[1:] = (x[1:] != x[:-1]) | (rid[1:] != rid[:-1])
+    if first.all():
+        return rid, x, y
+    starts = np.flatnonzero(first)
+    counts = np.diff(np.append(starts, x.size))
+    return rid[starts], x[starts], np.add.reduceat(y, starts) / counts
+
+
+def _columns(vals: np.ndarray, agg: str, band: str) -> tuple[np.ndarray, ...]:
+    """(line, lo, hi, n) of each row of ``vals`` (one x per row, one run per column, NaN
+    where a run has no value): ``aggregate_runs``'s definitions."""
+    s = np.sort(vals, axis=1)  # NaN last
+    n = np.count_nonzero(~np.isnan(s), axis=1)
+    rows = np.arange(s.shape[0])
+    last = np.maximum(n - 1, 0)
+    lo_v, hi_v = s[:, 0], s[rows, last]
+    z = np.where(np.isnan(s), 0.0, s)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = z.sum(axis=1) / n
+        if agg == "mean":
+            line = mean
+        elif agg == "median":
+            mid = (n - 1) // 2
+            line = np.where(n % 2 == 1, s[rows, mid], (s[rows, mid] + s[rows, np.minimum(mid + 1, last)]) / 2)
+        else:
+            line = lo_v if agg == "min" else hi_v
+        if band == "minmax":
+            lo, hi = lo_v, hi_v
+        elif band in ("std", "stderr"):
+            dev = np.where(np.isnan(s), 0.0, s - mean[:, None])
+            ss = (dev * dev).sum(axis=1)
+            sd = np.where(n > 1, np.sqrt(ss / np.maximum(n - 1, 1)), 0.0)
+            if band == "stderr":
+                sd = sd / np.sqrt(n)
+            lo, hi = line - sd, line + sd
+        else:
+            lo, hi = line, line
+    return line, lo, hi, n.astype(np.int64)
+
+
+class _Group:
+    """One group's x, its runs' values there (rows: x, columns: runs) and its line."""
+
+    def __init__(self, runs: Sequence[tuple[np.ndarray, np.ndarray]], line: Aggregate) -> None:
+        self.line = line
+        self.counts = np.array([x.size for x, _ in runs], dtype=np.int64)  # distinct x per run
+        self.x = line.x  # (never written in place: a new x is a new array)
+        vals = np.full((len(runs), self._capacity(self.x.size)), np.nan)
+        for r, (x, y) in enumerate(runs):
+            vals[r, np.searchsorted(self.x, x)] = y
+        self.vals = np.ascontiguousarray(vals.T)
+
+    @staticmethod
+    def _capacity(u: int) -> int:
+        return u + max(64, u // 8)
+
+    def bucketed(self) -> bool:
+        """Whether ``aggregate_runs`` would bucket x (the runs' steps differ)."""
+        return bool(self.counts.size) and self.x.size > SHARED_STEPS_SLACK * int(self.counts.max())
+
+    def add(self, rows: np.ndarray, x: np.ndarray, v: np.ndarray, agg: str, band: str) -> None:
+        """Values ``v`` of runs ``rows`` at ``x``, where they had none."""
+        old_x, u = self.x, self.x.size
+        new_x = np.unique(x)
+        pos = np.searchsorted(old_x, new_x)
+        fresh = new_x[(pos >= u) | (old_x[np.minimum(pos, max(u - 1, 0))] != new_x)] if u else new_x
+        old_pos: Any = slice(0, u)
+        if fresh.size:
+            self.x = np.union1d(old_x, fresh)
+            if fresh[0] > (old_x[-1] if u else -np.inf) and self.x.size <= self.vals.shape[0]:
+                pass  # appended, and there is room: the rows past u are NaN already
+            else:
+                vals = np.full((self._capacity(self.x.size), self.vals.shape[1]), np.nan)
+                if fresh[0] > (old_x[-1] if u else -np.inf):
+                    vals[:u] = self.vals[:u]
+                else:
+                    old_pos = np.searchsorted(self.x, old_x)
+                    vals[old_pos] = self.vals[:u]
+                self.vals = vals
+        cols = np.searchsorted(self.x, x)
+        self.vals[cols, rows] = v
+        self.counts += np.bincount(rows, minlength=self.counts.size)
+        touched = np.unique(cols)
+        got = _columns(self.vals[touched], agg, band)
+        out = []
+        for old, new in zip((self.line.y, self.line.lo, self.line.hi, self.line.n), got, strict=True):
+            a = np.empty(self.x.size, dtype=old.dtype)
+            a[old_pos] = old
+            a[touched] = new
+            out.append(a)
+        self.line = Aggregate(self.x, out[0], out[1], out[2], out[3])
+
+
+class LiveAggregates:
+    """Each group's line and band (``aggregate_runs``), kept current by ``append``."""
+
+    def __init__(self, groups: Mapping[tuple[Any, ...], Sequence[Run]], *, agg: str = "mean",
+                 band: str = "minmax", keep: bool = True) -> None:
+        """``groups``: each group's runs, every point of them (y after any smoothing);
+        ``keep``: keep what ``append`` needs (False: the lines once, nothing kept)."""
+        check_agg_band(agg, band)
+        self.agg, self.band = agg, band
+        self.points_folded = 0  # points ``append`` was given, in all
+        self.aggregates: dict[tuple[Any, ...], Aggregate] = {}
+        self._groups: list[_Group] = []
+        self._keys: list[tuple[Any, ...]] = []
+        self._run: dict[str, int] = {}
+        last, where = [], []
+        for gk, runs in groups.items():
+            raw = [(np.asarray(x, dtype=_F8), np.asarray(y, dtype=_F8)) for _, x, y in runs]
+            line = aggregate_runs(raw, agg=agg, band=band)
+            self.aggregates[gk] = line
+            if not keep or line.grid is not None:
+                continue
+            g = len(self._groups)
+            means = []
+            for r, (scope, (x, y)) in enumerate(zip((s for s, _, _ in runs), raw, strict=True)):
+                self._run[scope] = len(last)
+                last.append(float(x.max()) if x.size else -np.inf)
+                where.append((g, r))
+                _, mx, my = _means(x, y, np.zeros(x.size, dtype=np.int64))
+                means.append((mx, my))
+            self._groups.append(_Group(means, line))
+            self._keys.append(gk)
+        self.live = keep and len(self._groups) == len(self.aggregates)
+        self._last = np.array(last, dtype=_F8)  # each run's largest x (NaN values too)
+        where_a = np.array(where, dtype=np.int64).reshape(-1, 2)
+        self._group_of, self._row_of = where_a[:, 0], where_a[:, 1]
+
+    def append(self, batches: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> bool:
+        """Fold in each run's new points ``{scope: (x, y)}`` (y after any smoothing, NaN
+        kept); False where it cannot (see the module doc: start again from every point)."""
+        if not self.live:
+            return False
+        batches = {s: xy for s, xy in batches.items() if np.size(xy[0])}
+        if not batches:
+            return True
+        ids = np.fromiter((self._run.get(s, -1) for s in batches), dtype=np.int64, count=len(batches))
+        if (ids < 0).any():
+            return False  # a run that was not there at the start
+        xs = [np.asarray(x, dtype=_F8) for x, _ in batches.values()]
+        lens = np.fromiter((x.size for x in xs), dtype=np.int64, count=len(xs))
+        x = np.concatenate(xs)
+        y = np.concatenate([np.asarray(yy, dtype=_F8) for _, yy in batches.values()])
+        self.points_folded += int(x.size)
+        starts = np.concatenate(([0], np.cumsum(lens)[:-1]))
+        if not (np.minimum.reduceat(x, starts) > self._last[ids]).all():
+            return False  # out of order, or a step repeated across reads
+        self._last[ids] = np.maximum.reduceat(x, starts)
+        rid, x, v = _means(x, y, np.repeat(ids, lens))
+        if rid.size == 0:
+            return True
+        grp = self._group_of[rid]
+        order = np.argsort(grp, kind="stable")
+        rid, x, v, grp = rid[order], x[order], v[order], grp[order]
+        bounds = np.flatnonzero(np.diff(grp)) + 1
+        for lo, hi in zip(np.concatenate(([0], bounds)), np.concatenate((bounds, [grp.size])), strict=True):
+            g = self._groups[int(grp[lo])]
+            g.add(self._row_of[rid[lo:hi]], x[lo:hi], v[lo:hi], self.agg, self.band)
+            if g.bucketed():
+                self.live = False
+                return False
+            self.aggregates[self._keys[int(grp[lo])]] = g.line
+        return True
