@@ -156,7 +156,8 @@ class LiveAggregates:
         self._groups: list[_Group] = []
         self._keys: list[tuple[Any, ...]] = []
         self._run: dict[str, int] = {}
-        last, where = [], []
+        last: list[float] = []
+        where: list[tuple[int, int]] = []
         for gk, runs in groups.items():
             raw = [(np.asarray(x, dtype=_F8), np.asarray(y, dtype=_F8)) for _, x, y in runs]
             line = aggregate_runs(raw, agg=agg, band=band)

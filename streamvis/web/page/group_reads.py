@@ -3,13 +3,16 @@
 At each tick of the session (and right after its first read) every grouped plot whose
 inputs changed (new points of its names, runs ticked or unticked in the runs panel,
 smoothing, runs added or deleted) is computed again: one ``DataSource.aggregate`` per
-name, over every point of the plot's shown runs, in a worker thread; the result is
-drawn on the event loop. A plot has at most one computation in flight, so a live page
-recomputes a plot at most once per poll, and only when its names got points. What it
-costs: each computation reads every point of the plot's names (the source aggregates
-exactly, nothing is kept between polls), so its cost follows the runs' total points,
-not the new ones; a plot whose last computation took ``cost`` seconds waits at least
-``SLACK * cost`` before the next, so that a large sweep cannot keep the source busy.
+name, over the plot's shown runs, in a worker thread; the result is drawn on the event
+loop. A plot has at most one computation in flight, so a live page recomputes a plot at
+most once per poll, and only when its names got points. What it costs: the source
+keeps a query it is asked again current (``run_analysis.AggregateBook``: a local log's
+``LocalSource`` and the data server alike), so a poll's computation reads only the
+points appended since the last and computes only the x they touch; where that would
+not be exact (runs on steps of their own, points below a run's last step, a run added
+or regrouped, a deletion, ``x=NAME``) it reads every point. A plot whose last
+computation took ``cost`` seconds waits at least ``SLACK * cost`` before the next, so
+that a large sweep read whole cannot keep the source busy.
 """
 
 from __future__ import annotations
