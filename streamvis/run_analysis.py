@@ -38,7 +38,7 @@ from streamvis.storage.read.run_groups import (
     parse_group,
     run_config,
 )
-from streamvis.storage.read.smooth import EmaState, check_weight, ema
+from streamvis.storage.read.smooth import EmaState, check_weight, ema, ema_runs
 from streamvis.storage.read.step_join import x_by_name
 from streamvis.storage.read.summaries import Summary, check_stats, runs_table
 
@@ -47,6 +47,7 @@ __all__ = ["AggregateBook", "AggregateBooks", "GroupAggregates", "PointReader", 
 
 
 MAX_NAMES = 1_000  # names in one summaries call (each a column per stat)
+EMA_STEPPED = 256  # new points per run at most for smoothing all runs in one pass
 
 
 class PointReader(Protocol):
@@ -195,20 +196,24 @@ class AggregateBook:
         self.points_read += res.num_points
         if res.deleted or self.source.configs(self.scope_pattern) != self._configs:
             return None
-        batches = {}
-        for (scope, _), t in res.tables.items():
-            if not t.num_rows or (self.only is not None and scope not in self.only):
-                continue
-            state = self._ema.get(scope)
-            if state is None:  # a run that had no points: the groups may change
-                return None
-            x, y = _xy(t, scope, self.name)
-            if self.weight:
-                if _indexed(t):  # (several glyphs: a full read's order is not the log's)
-                    return None
-                y, self._ema[scope] = ema(y, self.weight, state)
-            batches[scope] = (x, y)
-        if not self._live.append(batches):
+        kept = [(scope, t) for (scope, _), t in res.tables.items()
+                if t.num_rows and (self.only is None or scope in self.only)]
+        if any(scope not in self._ema for scope, _ in kept):
+            return None  # a run that had no points: the groups may change
+        if self.weight and any(_indexed(t) for _, t in kept):
+            return None  # (several glyphs, smoothed: a full read's order is not the log's)
+        scopes = [scope for scope, _ in kept]
+        lens = np.fromiter((t.num_rows for _, t in kept), dtype=np.int64, count=len(kept))
+        x, y = _end_to_end(kept, self.name)
+        if self.weight and kept:
+            if int(lens.max()) <= EMA_STEPPED:  # a few points per run: all runs stepped together
+                y, states = ema_runs(y, lens, self.weight, [self._ema[s] for s in scopes])
+            else:
+                parts = np.split(y, np.cumsum(lens)[:-1])
+                done = [ema(p, self.weight, self._ema[s]) for p, s in zip(parts, scopes, strict=True)]
+                y, states = np.concatenate([d[0] for d in done]), [d[1] for d in done]
+            self._ema.update(zip(scopes, states, strict=True))
+        if not self._live.append_columns(scopes, lens, x, y):
             return None
         self._cursor = res.cursor
         return GroupAggregates(self._keys, dict(self._live.aggregates), list(self._notes))
@@ -302,6 +307,21 @@ class AggregateBooks:
         """The books kept now (least recently asked first)."""
         with self._lock:
             return [b for b, _ in self._books.values()]
+
+
+def _end_to_end(tables: Sequence[tuple[str, pa.Table]], name: str) -> tuple[np.ndarray, np.ndarray]:
+    """The steps and values of every table, end to end (one conversion for all: a column
+    of each of 1,000 tables costs more than the points in them)."""
+    if not tables:
+        e = np.empty(0)
+        return e, e
+    try:
+        both = pa.concat_tables([t.select([STEP_COLUMN, VALUE_COLUMN]) for _, t in tables])
+        return (both.column(STEP_COLUMN).to_numpy().astype(np.float64, copy=False),
+                both.column(VALUE_COLUMN).to_numpy().astype(np.float64, copy=False))
+    except (KeyError, pa.ArrowInvalid, pa.ArrowTypeError):  # a column missing; dtypes differ
+        xy = [_xy(t, scope, name) for scope, t in tables]
+        return np.concatenate([x for x, _ in xy]), np.concatenate([y for _, y in xy])
 
 
 def _indexed(table: pa.Table) -> bool:

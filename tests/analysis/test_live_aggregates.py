@@ -16,6 +16,7 @@ from streamvis.source import LocalSource
 from streamvis.storage import ConfigUpdate, Points, Store
 from streamvis.storage.read.aggregates import AGGS, BANDS, Aggregate, aggregate_runs
 from streamvis.storage.read.live_aggregates import LiveAggregates
+from streamvis.storage.read.smooth import EmaState, ema, ema_runs
 
 
 def _close(got: Aggregate, want: Aggregate, scale: float = 1.0) -> None:
@@ -125,6 +126,21 @@ def test_shared_steps_fold_in_and_a_lagging_run_fills_old_columns() -> None:
     assert not live.append({"r0": (np.array([12.0]), np.array([0.0]))})  # a step again: not exact
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.one_of(st.floats(-1e3, 1e3), st.sampled_from([np.nan, np.inf])), min_size=1,
+                         max_size=12), min_size=1, max_size=8),
+       st.sampled_from([0.0, 0.3, 0.9, 0.999]), st.lists(st.integers(0, 5), min_size=8, max_size=8))
+def test_smoothing_many_runs_together_equals_each_alone(series: list[list[float]], w: float,
+                                                         counts: list[int]) -> None:
+    states = [EmaState(float(c) * 0.5, c) for c in counts[: len(series)]]
+    got, got_states = ema_runs(np.concatenate([np.array(s) for s in series]),
+                               np.array([len(s) for s in series]), w, states)
+    want = [ema(np.array(s), w, st_) for s, st_ in zip(series, states, strict=True)]
+    np.testing.assert_allclose(got, np.concatenate([v for v, _ in want]), rtol=1e-9, atol=1e-9)
+    for a, (_, b) in zip(got_states, want, strict=True):
+        assert a.count == b.count and np.isclose(a.last, b.last, rtol=1e-9, atol=1e-9)
+
+
 # ---- the book over a real log: reads only the new points, smoothing, what reads whole ------
 def _append(path: Path, runs: list[str], x: np.ndarray, rng: np.random.Generator, *,
             configs: bool = False, nan: float = 0.0) -> None:
@@ -179,6 +195,11 @@ def test_a_live_refresh_reads_only_the_new_points(tmp_path: Path) -> None:
             _append(path, runs, np.arange(500.0 + 10 * k, 510.0 + 10 * k), rng)
             got = book.refresh()
         assert (book.full_reads, book.points_read) == (1, 3000 + 3 * 60)
+        want = aggregate_groups(src, "loss", "lr", agg="mean", band="std", smoothing=0.5)
+        _same(got.aggregates, want.aggregates)
+        _append(path, runs, np.arange(530.0, 830.0), rng)  # a long poll: each run smoothed alone
+        got = book.refresh()
+        assert (book.full_reads, book.points_read) == (1, 3000 + 3 * 60 + 1800)
         want = aggregate_groups(src, "loss", "lr", agg="mean", band="std", smoothing=0.5)
         _same(got.aggregates, want.aggregates)
         # a config written again (the groups may change): read whole

@@ -182,18 +182,25 @@ class LiveAggregates:
     def append(self, batches: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> bool:
         """Fold in each run's new points ``{scope: (x, y)}`` (y after any smoothing, NaN
         kept); False where it cannot (see the module doc: start again from every point)."""
-        if not self.live:
-            return False
         batches = {s: xy for s, xy in batches.items() if np.size(xy[0])}
         if not batches:
+            return self.live
+        lens = np.fromiter((np.size(x) for x, _ in batches.values()), dtype=np.int64, count=len(batches))
+        return self.append_columns(list(batches), lens, np.concatenate([x for x, _ in batches.values()]),
+                                   np.concatenate([y for _, y in batches.values()]))
+
+    def append_columns(self, scopes: Sequence[str], lengths: np.ndarray, x: np.ndarray, y: np.ndarray) -> bool:
+        """``append`` with the runs' points end to end: run ``scopes[i]`` has the next
+        ``lengths[i]`` (at least 1) of ``x`` and ``y``."""
+        if not self.live:
+            return False
+        if not len(scopes):
             return True
-        ids = np.fromiter((self._run.get(s, -1) for s in batches), dtype=np.int64, count=len(batches))
+        ids = np.fromiter((self._run.get(s, -1) for s in scopes), dtype=np.int64, count=len(scopes))
         if (ids < 0).any():
             return False  # a run that was not there at the start
-        xs = [np.asarray(x, dtype=_F8) for x, _ in batches.values()]
-        lens = np.fromiter((x.size for x in xs), dtype=np.int64, count=len(xs))
-        x = np.concatenate(xs)
-        y = np.concatenate([np.asarray(yy, dtype=_F8) for _, yy in batches.values()])
+        lens = np.asarray(lengths, dtype=np.int64)
+        x, y = np.asarray(x, dtype=_F8), np.asarray(y, dtype=_F8)
         self.points_folded += int(x.size)
         starts = np.concatenate(([0], np.cumsum(lens)[:-1]))
         if not (np.minimum.reduceat(x, starts) > self._last[ids]).all():
