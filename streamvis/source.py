@@ -26,6 +26,7 @@ from streamvis.storage import (
     Store,
     Text,
 )
+from streamvis.storage.read.last_read import LastRead
 
 __all__ = [
     "DataSource",
@@ -149,6 +150,7 @@ class LocalSource:
         self._owns_store = owns_store
         self._storage_options = storage_options
         self.books = AggregateBooks(self)  # aggregate queries asked again: kept current
+        self.last_read = LastRead()  # a poll's read, for the books that follow it
 
     @classmethod
     def open(cls, path: str, **store_options: Any) -> LocalSource:
@@ -193,9 +195,15 @@ class LocalSource:
         name_pattern: str | None = None,
         since: str | None = None,
     ) -> ReadResult:
-        return self.store.read(
+        if since is not None and name is not None and scope is None and name_pattern is None:
+            hit = self.last_read.answer(since, scope_pattern, name, self.cursor())
+            if hit is not None:  # a page's poll read it a moment ago
+                return hit
+        res = self.store.read(
             scope, name, scope_pattern=scope_pattern, name_pattern=name_pattern, since=since
         )
+        self.last_read.remember(since, scope, scope_pattern, name, name_pattern, res)
+        return res
 
     def read_range(
         self,

@@ -238,3 +238,30 @@ def test_a_source_keeps_the_queries_asked_again(tmp_path: Path) -> None:
         assert src.books.books() == [book]
         src.release_cache()
         assert src.books.books() == []
+
+
+def test_a_book_after_a_poll_takes_the_polls_read(tmp_path: Path) -> None:
+    """A page's poll reads its names since its cursor; the book that follows asks for
+    one of them since the same cursor: answered from the poll's read while nothing was
+    appended in between, read from the log otherwise (and equal either way)."""
+    path = tmp_path / "g.svl"
+    rng = np.random.default_rng(4)
+    runs = [f"run{i}" for i in range(4)]
+    _append(path, runs, np.arange(100.0), rng, configs=True)
+    with LocalSource.open(str(path)) as src:
+        book = AggregateBook(src, "loss", "lr", band="std")
+        book.refresh()
+        cursor = src.cursor()
+        for k in range(3):
+            _append(path, runs, np.arange(100.0 + 10 * k, 110.0 + 10 * k), rng)
+            poll = src.fetch(name_pattern="^(loss|acc)$", since=cursor)  # the page's poll
+            cursor = poll.cursor
+            if k == 2:  # points appended between the poll and the book: the log is read
+                _append(path, runs, np.arange(130.0, 135.0), rng)
+            got = book.refresh()
+            assert src.last_read.hits == min(k + 1, 2)
+            want = aggregate_groups(src, "loss", "lr", band="std")
+            _same(got.aggregates, want.aggregates)
+        assert book.full_reads == 1 and book.points_read == 400 + 3 * 40 + 20
+        narrower = src.fetch(name="loss", since=cursor)
+        assert src.last_read.hits == 2 and narrower.num_points == 20  # not the poll's span
