@@ -295,11 +295,14 @@ class AggregateBooks:
             raise
 
     def drop(self, key: tuple[Any, ...] | None = None) -> None:
-        """Forget one query's book (every book when None)."""
+        """Forget one query's book (every book when None; the queries asked before stay
+        known, so a page opened again keeps its query from its first call)."""
         with self._lock:
             if key is None:
+                self._seen.update(dict.fromkeys(self._books, time.monotonic()))
                 self._books.clear()
-                self._seen.clear()
+                while len(self._seen) > 4 * BOOKS:
+                    del self._seen[next(iter(self._seen))]
             else:
                 self._books.pop(key, None)
 

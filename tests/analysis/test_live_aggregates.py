@@ -236,8 +236,10 @@ def test_a_source_keeps_the_queries_asked_again(tmp_path: Path) -> None:
         _same(got.aggregates, want.aggregates)
         src.aggregate("loss", "lr", x_name="loss")  # joined on step: never kept
         assert src.books.books() == [book]
-        src.release_cache()
+        src.release_cache()  # (no page open)
         assert src.books.books() == []
+        src.aggregate("loss", "lr")  # asked before: kept from its next call
+        assert len(src.books.books()) == 1 and src.books.books()[0] is not book
 
 
 def test_a_book_after_a_poll_takes_the_polls_read(tmp_path: Path) -> None:
