@@ -141,6 +141,20 @@ def test_smoothing_many_runs_together_equals_each_alone(series: list[list[float]
         assert a.count == b.count and np.isclose(a.last, b.last, rtol=1e-9, atol=1e-9)
 
 
+def test_runs_of_very_different_lengths_are_computed_whole() -> None:
+    """One long run and many short ones: a matrix of runs x steps would be mostly empty,
+    so the group is ``aggregate_runs``'s (and not folded into: ``live`` is False)."""
+    long_x = np.arange(5000.0)
+    runs = [("long", long_x, np.sin(long_x))] + [(f"s{i}", long_x[:10], np.full(10, float(i))) for i in range(50)]
+    live = LiveAggregates({("g",): runs}, agg="median", band="stderr")
+    assert not live.live
+    _close(live.aggregates[("g",)], aggregate_runs([(x, y) for _, x, y in runs], agg="median", band="stderr"))
+    assert not live.append({"long": (np.array([5000.0]), np.array([1.0]))})
+    short = LiveAggregates({("g",): [(s, x, y) for s, x, y in runs[1:]] + [("long", long_x[:20], long_x[:20])]})
+    assert short.live  # the long run grows away from the others: read whole from then on
+    assert not short.append({"long": (np.arange(20.0, 5000.0), np.zeros(4980))})
+
+
 # ---- the book over a real log: reads only the new points, smoothing, what reads whole ------
 def _append(path: Path, runs: list[str], x: np.ndarray, rng: np.random.Generator, *,
             configs: bool = False, nan: float = 0.0) -> None:

@@ -1,15 +1,20 @@
 """Aggregates across runs kept current as the runs append points (a live ``group=`` page).
 
-``LiveAggregates`` starts from every point of every run (its lines are
-``aggregates.aggregate_runs``'s) and then folds in each run's new points: a fold
-costs the new points and the x columns they touch, not the runs' total points.
+``LiveAggregates`` starts from every point of every run and then folds in each run's
+new points: a fold costs the new points and the x columns they touch, not the runs'
+total points. Its lines are ``aggregates.aggregate_runs``'s (the same definitions,
+equal up to float rounding: sums in another order), computed from the matrix below
+(a one-off computation too: faster than ``aggregate_runs``), or by ``aggregate_runs``
+where the matrix would be mostly empty (runs of very different lengths: more than
+``DENSE_SLACK`` cells per value) or x is bucketed; such a group is read whole.
 
 What it keeps, per group: the union of its runs' x (ascending) and a matrix of each
 run's value at each x (NaN where the run has no point there; a run's value is the
 mean of its points at that x, NaN values dropped), one matrix row per x so that
-appending x is appending rows. New points only ever add values at x where their run
-had none, so only the touched x are computed again (the same definitions as
-``aggregate_runs``: the values sorted, then mean, median, extremes and ddof=1 std).
+appending x is appending rows. Each x's values are sorted within their row (at the
+start too: cheaper than ``aggregate_runs``'s sort of every point by x and value), then
+mean, median, extremes and ddof=1 std. New points only ever add values at x where
+their run had none, so only the touched x are computed again.
 
 It cannot fold in (``append`` returns False, and the caller starts again from every
 point) where exactness would need more than that:
@@ -18,8 +23,8 @@ point) where exactness would need more than that:
   step repeated across two reads: its mean there would change);
 - a run it does not know (the set of runs decides the groups);
 - a group whose runs' steps differ (its x would be bucketed on a ``Grid``, whose
-  width follows every run's spacing): also when the start already was bucketed
-  (``live`` is False then).
+  width follows every run's spacing): also when the start already was bucketed, or
+  its matrix would be mostly empty (``live`` is False then).
 
 After a False, the object is spent (part of the batch may be folded in).
 """
@@ -36,6 +41,7 @@ from .aggregates import SHARED_STEPS_SLACK, Aggregate, aggregate_runs, check_agg
 __all__ = ["LiveAggregates"]
 
 _F8 = np.dtype("<f8")
+DENSE_SLACK = 4  # a group's matrix at most this many cells per value (else aggregate_runs)
 Run = tuple[str, np.ndarray, np.ndarray]  # (scope, x, y): every point of one run, y NaN kept
 
 
@@ -92,22 +98,29 @@ def _columns(vals: np.ndarray, agg: str, band: str) -> tuple[np.ndarray, ...]:
 class _Group:
     """One group's x, its runs' values there (rows: x, columns: runs) and its line."""
 
-    def __init__(self, runs: Sequence[tuple[np.ndarray, np.ndarray]], line: Aggregate) -> None:
-        self.line = line
-        self.counts = np.array([x.size for x, _ in runs], dtype=np.int64)  # distinct x per run
-        self.x = line.x  # (never written in place: a new x is a new array)
-        vals = np.full((len(runs), self._capacity(self.x.size)), np.nan)
-        for r, (x, y) in enumerate(runs):
-            vals[r, np.searchsorted(self.x, x)] = y
+    def __init__(self, runs: Sequence[tuple[np.ndarray, np.ndarray]], x: np.ndarray, agg: str, band: str) -> None:
+        """``runs``: each run's distinct x (ascending) and its value there; ``x``: their union."""
+        self.counts = np.array([rx.size for rx, _ in runs], dtype=np.int64)  # distinct x per run
+        self.x = x  # (never written in place: a new x is a new array)
+        u = x.size
+        vals = np.full((len(runs), self._capacity(u)), np.nan)
+        for r, (rx, ry) in enumerate(runs):
+            if rx.size == u:  # every x of the group (runs that share their steps)
+                vals[r, :u] = ry
+            else:
+                vals[r, np.searchsorted(x, rx)] = ry
         self.vals = np.ascontiguousarray(vals.T)
+        self.line = Aggregate(x, *_columns(self.vals[:u], agg, band))
 
     @staticmethod
     def _capacity(u: int) -> int:
         return u + max(64, u // 8)
 
-    def bucketed(self) -> bool:
-        """Whether ``aggregate_runs`` would bucket x (the runs' steps differ)."""
-        return bool(self.counts.size) and self.x.size > SHARED_STEPS_SLACK * int(self.counts.max())
+    def unfit(self) -> bool:
+        """Whether ``aggregate_runs`` would bucket x (the runs' steps differ), or the
+        matrix is mostly empty (see the module doc)."""
+        u, k = self.x.size, self.counts.size
+        return u > SHARED_STEPS_SLACK * int(self.counts.max()) or u * k > DENSE_SLACK * int(self.counts.sum()) + 4096
 
     def add(self, rows: np.ndarray, x: np.ndarray, v: np.ndarray, agg: str, band: str) -> None:
         """Values ``v`` of runs ``rows`` at ``x``, where they had none."""
@@ -160,19 +173,23 @@ class LiveAggregates:
         where: list[tuple[int, int]] = []
         for gk, runs in groups.items():
             raw = [(np.asarray(x, dtype=_F8), np.asarray(y, dtype=_F8)) for _, x, y in runs]
-            line = aggregate_runs(raw, agg=agg, band=band)
-            self.aggregates[gk] = line
-            if not keep or line.grid is not None:
+            means = [_means(x, y, np.zeros(x.size, dtype=np.int64))[1:] for x, y in raw]
+            most = max(mx.size for mx, _ in means)
+            union = np.unique(np.concatenate([mx for mx, _ in means])) if most else np.empty(0)
+            if (union.size > SHARED_STEPS_SLACK * most  # bucketed: aggregate_runs's grid
+                    or union.size * len(raw) > DENSE_SLACK * sum(mx.size for mx, _ in means) + 4096):
+                self.aggregates[gk] = aggregate_runs(raw, agg=agg, band=band)  # (and read whole)
+                continue
+            group = _Group(means, union, agg, band)  # (its columns sorted row by row: no lexsort)
+            self.aggregates[gk] = group.line
+            if not keep:
                 continue
             g = len(self._groups)
-            means = []
-            for r, (scope, (x, y)) in enumerate(zip((s for s, _, _ in runs), raw, strict=True)):
+            for r, ((scope, _, _), (x, _)) in enumerate(zip(runs, raw, strict=True)):
                 self._run[scope] = len(last)
                 last.append(float(x.max()) if x.size else -np.inf)
                 where.append((g, r))
-                _, mx, my = _means(x, y, np.zeros(x.size, dtype=np.int64))
-                means.append((mx, my))
-            self._groups.append(_Group(means, line))
+            self._groups.append(group)
             self._keys.append(gk)
         self.live = keep and len(self._groups) == len(self.aggregates)
         self._last = np.array(last, dtype=_F8)  # each run's largest x (NaN values too)
@@ -216,7 +233,7 @@ class LiveAggregates:
         for lo, hi in zip(np.concatenate(([0], bounds)), np.concatenate((bounds, [grp.size])), strict=True):
             g = self._groups[int(grp[lo])]
             g.add(self._row_of[rid[lo:hi]], x[lo:hi], v[lo:hi], self.agg, self.band)
-            if g.bucketed():
+            if g.unfit():
                 self.live = False
                 return False
             self.aggregates[self._keys[int(grp[lo])]] = g.line
