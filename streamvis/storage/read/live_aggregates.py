@@ -63,7 +63,7 @@ def _means(x: np.ndarray, y: np.ndarray, rid: np.ndarray) -> tuple[np.ndarray, n
     return rid[starts], x[starts], np.add.reduceat(y, starts) / counts
 
 
-def _columns(vals: np.ndarray, agg: str, band: str) -> tuple[np.ndarray, ...]:
+def _columns(vals: np.ndarray, agg: str, band: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(line, lo, hi, n) of each row of ``vals`` (one x per row, one run per column, NaN
     where a run has no value): ``aggregate_runs``'s definitions."""
     s = np.sort(vals, axis=1)  # NaN last
@@ -110,7 +110,8 @@ class _Group:
             else:
                 vals[r, np.searchsorted(x, rx)] = ry
         self.vals = np.ascontiguousarray(vals.T)
-        self.line = Aggregate(x, *_columns(self.vals[:u], agg, band))
+        line, lo, hi, n = _columns(self.vals[:u], agg, band)
+        self.line = Aggregate(x, line, lo, hi, n)
 
     @staticmethod
     def _capacity(u: int) -> int:
