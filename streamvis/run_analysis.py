@@ -7,13 +7,18 @@ of the log, before decimation: groups are exact where other tools sample runs.
   ``refresh`` reads only what was appended since the last (a poll's cost follows the
   new points) and drops what a deletion hides.
 - ``aggregate_groups`` reads one name of every run, groups the runs by config keys
-  and returns one aggregate line with its band per group.
+  and returns one aggregate line with its band per group. ``AggregateBook`` keeps such
+  a query current: after its first read it folds in only what was appended
+  (``storage.read.live_aggregates``), so a live page's poll costs the new points;
+  ``AggregateBooks`` keeps the books of the queries a source is asked again and again.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -22,9 +27,10 @@ import numpy as np
 import pyarrow as pa
 
 from streamvis.columns import STEP_COLUMN, VALUE_COLUMN
-from streamvis.errors import InvalidArgumentError
+from streamvis.errors import CursorResetError, InvalidArgumentError
 from streamvis.storage.format.model import ReadResult
-from streamvis.storage.read.aggregates import Aggregate, aggregate_runs, check_agg_band
+from streamvis.storage.read.aggregates import Aggregate, check_agg_band
+from streamvis.storage.read.live_aggregates import LiveAggregates
 from streamvis.storage.read.run_groups import (
     GroupSpec,
     group_order,
@@ -32,15 +38,16 @@ from streamvis.storage.read.run_groups import (
     parse_group,
     run_config,
 )
-from streamvis.storage.read.smooth import check_weight, ema
+from streamvis.storage.read.smooth import EmaState, check_weight, ema, ema_runs
 from streamvis.storage.read.step_join import x_by_name
 from streamvis.storage.read.summaries import Summary, check_stats, runs_table
 
-__all__ = ["GroupAggregates", "PointReader", "SummaryBook", "aggregate_groups", "aggregate_tables",
+__all__ = ["AggregateBook", "AggregateBooks", "GroupAggregates", "PointReader", "SummaryBook", "aggregate_groups", "aggregate_tables",
            "summaries_table"]
 
 
 MAX_NAMES = 1_000  # names in one summaries call (each a column per stat)
+EMA_STEPPED = 256  # new points per run at most for smoothing all runs in one pass
 
 
 class PointReader(Protocol):
@@ -134,34 +141,211 @@ def aggregate_groups(source: PointReader, name: str, group_by: str | Sequence[st
     """The aggregate of ``name`` per group of runs, over every point of every run; with
     ``x_name``, against the value that name had at the same step (``step_join``).
     ``smoothing``: each run's values smoothed first (the page's EMA, ``smooth.ema``, in
-    log order); ``scopes``: only these runs (a page's shown runs)."""
-    check_agg_band(agg, band)
-    weight = check_weight(smoothing)
-    spec = group_by if isinstance(group_by, GroupSpec) else parse_group(
-        group_by if isinstance(group_by, str) else list(group_by))
-    series = _series(source, name, scope_pattern)
-    if scopes is not None:
-        only = set(scopes)
-        series = {s: xy for s, xy in series.items() if s in only}
-    if weight:
-        series = {s: (x, ema(y, weight)[0]) for s, (x, y) in series.items()}
-    notes: list[str] = []
-    if x_name is not None:
-        xs = _series(source, x_name, scope_pattern)
-        lacking = sorted(set(series) - set(xs))
-        if lacking:
-            notes.append(f"{len(lacking)} run(s) without {x_name!r} left out")
-        joined = {}
-        for scope in set(series) & set(xs):
-            x = x_by_name(series[scope][0], *xs[scope])
-            keep = ~np.isnan(x)
-            joined[scope] = (x[keep], series[scope][1][keep])
-        series = joined
-    configs = source.configs(scope_pattern)
-    grouping = group_runs({s: run_config(s, configs) for s in series}, spec)
-    out = {gk: aggregate_runs([series[s] for s in scopes], agg=agg, band=band)
-           for gk, scopes in sorted(grouping.groups.items(), key=lambda kv: group_order(kv[0]))}
-    return GroupAggregates(grouping.keys, out, grouping.notes + notes)
+    log order); ``scopes``: only these runs (a page's shown runs). Once: nothing is kept
+    (``AggregateBook`` keeps a query current)."""
+    return AggregateBook(source, name, group_by, agg=agg, band=band, scope_pattern=scope_pattern,
+                         x_name=x_name, smoothing=smoothing, scopes=scopes, keep=False).refresh()
+
+
+class AggregateBook:
+    """One ``aggregate_groups`` query kept current by ``refresh``: the first reads every
+    point; each later one reads only what was appended since the last and folds it in
+    (``LiveAggregates``), so a poll's cost follows the new points. It reads every point
+    again where folding in would not be exact (``live_aggregates``'s list), after a
+    deletion, a config written or a run added since, a compaction, and always with
+    ``x_name`` (a join on step: a point of x_name moves the points around it)."""
+
+    def __init__(self, source: PointReader, name: str, group_by: str | Sequence[str] | GroupSpec, *,
+                 agg: str = "mean", band: str = "minmax", scope_pattern: str | None = None,
+                 x_name: str | None = None, smoothing: float = 0.0,
+                 scopes: Iterable[str] | None = None, keep: bool = True) -> None:
+        check_agg_band(agg, band)
+        self.weight = check_weight(smoothing)
+        self.spec = group_by if isinstance(group_by, GroupSpec) else parse_group(
+            group_by if isinstance(group_by, str) else list(group_by))
+        self.source, self.name, self.agg, self.band = source, name, agg, band
+        self.scope_pattern, self.x_name = scope_pattern, x_name
+        self.only = None if scopes is None else frozenset(scopes)
+        self.keep = keep and x_name is None
+        self.full_reads = 0  # refreshes that read every point
+        self.points_read = 0  # points read by every refresh together
+        self._lock = threading.Lock()
+        self._live: LiveAggregates | None = None
+        self._cursor = ""
+        self._configs: dict[str, dict[str, Any]] = {}
+        self._ema: dict[str, EmaState] = {}  # each run's smoothing state (and the runs known)
+        self._keys: tuple[str, ...] = ()
+        self._notes: list[str] = []
+
+    def refresh(self) -> GroupAggregates:
+        """Every group's line and band now (thread-safe: one refresh at a time)."""
+        with self._lock:
+            if self._live is not None and self._live.live:
+                got = self._fold()
+                if got is not None:
+                    return got
+            return self._full()
+
+    def _fold(self) -> GroupAggregates | None:
+        """The new points folded in; None: read every point instead."""
+        assert self._live is not None
+        try:
+            res = self.source.fetch(name=self.name, scope_pattern=self.scope_pattern, since=self._cursor)
+        except CursorResetError:  # compacted
+            return None
+        self.points_read += res.num_points
+        if res.deleted or self.source.configs(self.scope_pattern) != self._configs:
+            return None
+        kept = [(scope, t) for (scope, _), t in res.tables.items()
+                if t.num_rows and (self.only is None or scope in self.only)]
+        if any(scope not in self._ema for scope, _ in kept):
+            return None  # a run that had no points: the groups may change
+        if self.weight and any(_indexed(t) for _, t in kept):
+            return None  # (several glyphs, smoothed: a full read's order is not the log's)
+        scopes = [scope for scope, _ in kept]
+        lens = np.fromiter((t.num_rows for _, t in kept), dtype=np.int64, count=len(kept))
+        x, y = _end_to_end(kept, self.name)
+        if self.weight and kept:
+            if int(lens.max()) <= EMA_STEPPED:  # a few points per run: all runs stepped together
+                y, states = ema_runs(y, lens, self.weight, [self._ema[s] for s in scopes])
+            else:
+                parts = np.split(y, np.cumsum(lens)[:-1])
+                done = [ema(p, self.weight, self._ema[s]) for p, s in zip(parts, scopes, strict=True)]
+                y, states = np.concatenate([d[0] for d in done]), [d[1] for d in done]
+            self._ema.update(zip(scopes, states, strict=True))
+        if not self._live.append_columns(scopes, lens, x, y):
+            return None
+        self._cursor = res.cursor
+        return GroupAggregates(self._keys, dict(self._live.aggregates), list(self._notes))
+
+    def _full(self) -> GroupAggregates:
+        res = self.source.fetch(name=self.name, scope_pattern=self.scope_pattern)
+        configs = self.source.configs(self.scope_pattern)
+        self.full_reads += 1
+        self.points_read += res.num_points
+        series = {scope: _xy(t, scope, self.name) for (scope, _), t in res.tables.items()
+                  if t.num_rows and (self.only is None or scope in self.only)}
+        self._ema = {}
+        for scope, (x, y) in series.items():
+            if self.weight:
+                y, self._ema[scope] = ema(y, self.weight)
+                series[scope] = (x, y)
+            else:
+                self._ema[scope] = EmaState()
+        notes: list[str] = []
+        if self.x_name is not None:
+            series = _joined(series, _series(self.source, self.x_name, self.scope_pattern), self.x_name, notes)
+        grouping = group_runs({s: run_config(s, configs) for s in series}, self.spec)
+        ordered = sorted(grouping.groups.items(), key=lambda kv: group_order(kv[0]))
+        live = LiveAggregates({gk: [(s, *series[s]) for s in scopes] for gk, scopes in ordered},
+                              agg=self.agg, band=self.band, keep=self.keep)
+        self._keys, self._notes = grouping.keys, grouping.notes + notes
+        self._live, self._cursor, self._configs = (live, res.cursor, configs) if self.keep else (None, "", {})
+        return GroupAggregates(self._keys, dict(live.aggregates), list(self._notes))
+
+
+BOOKS = 8  # queries a source keeps current at most
+BOOK_IDLE_S = 600.0  # a query not asked for this long is dropped
+
+
+class AggregateBooks:
+    """The aggregate queries a source keeps current (``LocalSource.aggregate``): a query
+    asked a second time gets an ``AggregateBook`` (a page asks at every poll; a script's
+    single call keeps nothing), at most ``BOOKS`` of them (the least recently asked goes),
+    each dropped when not asked for ``BOOK_IDLE_S``. Pages asking the same share one."""
+
+    def __init__(self, source: PointReader) -> None:
+        self.source = source
+        self._lock = threading.Lock()
+        self._books: dict[tuple[Any, ...], tuple[AggregateBook, float]] = {}
+        self._seen: dict[tuple[Any, ...], float] = {}
+
+    def aggregate(self, name: str, group_by: str | Sequence[str], *, agg: str = "mean",
+                  band: str = "minmax", scope_pattern: str | None = None, x_name: str | None = None,
+                  smoothing: float = 0.0, scopes: Sequence[str] | None = None) -> GroupAggregates:
+        """``aggregate_groups``'s answer, from a kept book where the query has one."""
+        kw: dict[str, Any] = dict(agg=agg, band=band, scope_pattern=scope_pattern, x_name=x_name,
+                                  smoothing=smoothing, scopes=scopes)
+        if x_name is not None:  # (joined on step: read whole each time)
+            return aggregate_groups(self.source, name, group_by, **kw)
+        key = (name, group_by if isinstance(group_by, str) else tuple(group_by), agg, band, scope_pattern,
+               smoothing, None if scopes is None else tuple(scopes))
+        now = time.monotonic()
+        with self._lock:
+            for k in [k for k, (_, used) in self._books.items() if now - used > BOOK_IDLE_S]:
+                del self._books[k]
+            got = self._books.pop(key, None)
+            book = got[0] if got is not None else None
+            if book is None and self._seen.pop(key, None) is not None:
+                book = AggregateBook(self.source, name, group_by, **kw)
+            if book is None:
+                self._seen[key] = now
+                while len(self._seen) > 4 * BOOKS:
+                    del self._seen[next(iter(self._seen))]
+            else:
+                self._books[key] = (book, now)  # (last: the most recently asked)
+                while len(self._books) > BOOKS:
+                    del self._books[next(iter(self._books))]
+        if book is None:
+            return aggregate_groups(self.source, name, group_by, **kw)
+        try:
+            return book.refresh()
+        except Exception:
+            self.drop(key)
+            raise
+
+    def drop(self, key: tuple[Any, ...] | None = None) -> None:
+        """Forget one query's book (every book when None; the queries asked before stay
+        known, so a page opened again keeps its query from its first call)."""
+        with self._lock:
+            if key is None:
+                self._seen.update(dict.fromkeys(self._books, time.monotonic()))
+                self._books.clear()
+                while len(self._seen) > 4 * BOOKS:
+                    del self._seen[next(iter(self._seen))]
+            else:
+                self._books.pop(key, None)
+
+    def books(self) -> list[AggregateBook]:
+        """The books kept now (least recently asked first)."""
+        with self._lock:
+            return [b for b, _ in self._books.values()]
+
+
+def _end_to_end(tables: Sequence[tuple[str, pa.Table]], name: str) -> tuple[np.ndarray, np.ndarray]:
+    """The steps and values of every table, end to end (one conversion for all: a column
+    of each of 1,000 tables costs more than the points in them)."""
+    if not tables:
+        e = np.empty(0)
+        return e, e
+    try:
+        both = pa.concat_tables([t.select([STEP_COLUMN, VALUE_COLUMN]) for _, t in tables])
+        return (both.column(STEP_COLUMN).to_numpy().astype(np.float64, copy=False),
+                both.column(VALUE_COLUMN).to_numpy().astype(np.float64, copy=False))
+    except (KeyError, pa.ArrowInvalid, pa.ArrowTypeError):  # a column missing; dtypes differ
+        xy = [_xy(t, scope, name) for scope, t in tables]
+        return np.concatenate([x for x, _ in xy]), np.concatenate([y for _, y in xy])
+
+
+def _indexed(table: pa.Table) -> bool:
+    """Whether a (scope, name) table holds points of a glyph index other than 0."""
+    if "index" not in table.column_names:
+        return False
+    return bool(np.any(table.column("index").to_numpy(zero_copy_only=False)))
+
+
+def _joined(series: dict[str, tuple[np.ndarray, np.ndarray]], xs: dict[str, tuple[np.ndarray, np.ndarray]],
+            x_name: str, notes: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each run's points against ``x_name``'s value at their step (runs lacking it left out)."""
+    lacking = sorted(set(series) - set(xs))
+    if lacking:
+        notes.append(f"{len(lacking)} run(s) without {x_name!r} left out")
+    joined = {}
+    for scope in set(series) & set(xs):
+        x = x_by_name(series[scope][0], *xs[scope])
+        keep = ~np.isnan(x)
+        joined[scope] = (x[keep], series[scope][1][keep])
+    return joined
 
 
 def _series(source: PointReader, name: str, scope_pattern: str | None

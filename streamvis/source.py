@@ -14,7 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 import pyarrow as pa
 
 from streamvis.addresses import is_loopback, is_server_address, reach_note
-from streamvis.run_analysis import GroupAggregates, aggregate_groups, summaries_table
+from streamvis.run_analysis import AggregateBooks, GroupAggregates, summaries_table
 from streamvis.storage import (
     GroupInfo,
     GroupSnapshot,
@@ -26,6 +26,7 @@ from streamvis.storage import (
     Store,
     Text,
 )
+from streamvis.storage.read.last_read import LastRead
 
 __all__ = [
     "DataSource",
@@ -148,6 +149,8 @@ class LocalSource:
         self.store = store
         self._owns_store = owns_store
         self._storage_options = storage_options
+        self.books = AggregateBooks(self)  # aggregate queries asked again: kept current
+        self.last_read = LastRead()  # a poll's read, for the books that follow it
 
     @classmethod
     def open(cls, path: str, **store_options: Any) -> LocalSource:
@@ -192,9 +195,15 @@ class LocalSource:
         name_pattern: str | None = None,
         since: str | None = None,
     ) -> ReadResult:
-        return self.store.read(
+        if since is not None and name is not None and scope is None and name_pattern is None:
+            hit = self.last_read.answer(since, scope_pattern, name, self.cursor())
+            if hit is not None:  # a page's poll read it a moment ago
+                return hit
+        res = self.store.read(
             scope, name, scope_pattern=scope_pattern, name_pattern=name_pattern, since=since
         )
+        self.last_read.remember(since, scope, scope_pattern, name, name_pattern, res)
+        return res
 
     def read_range(
         self,
@@ -219,12 +228,12 @@ class LocalSource:
                   band: str = "minmax", scope_pattern: str | None = None,
                   x_name: str | None = None, smoothing: float = 0.0,
                   scopes: Sequence[str] | None = None) -> GroupAggregates:
-        return aggregate_groups(self, name, group_by, agg=agg, band=band,
-                                scope_pattern=scope_pattern, x_name=x_name,
-                                smoothing=smoothing, scopes=scopes)
+        return self.books.aggregate(name, group_by, agg=agg, band=band, scope_pattern=scope_pattern,
+                                    x_name=x_name, smoothing=smoothing, scopes=scopes)
 
     def release_cache(self) -> None:
         self.store.release_cache()
+        self.books.drop()
 
     def media(self, *, scope_pattern: str | None = None) -> list[MediaInfo]:
         self.store.refresh()

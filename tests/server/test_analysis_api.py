@@ -108,3 +108,38 @@ def test_smoothing_and_shown_runs_locally_and_remotely(start_server, tmp_path: P
             np.testing.assert_allclose(got.aggregates[(0.1,)].y, want1)
             assert (got.aggregates[(0.1,)].n == 2).all()
             assert src.aggregate("loss", "lr", scopes=[]).aggregates == {}
+
+
+def test_a_query_asked_again_follows_appends_through_the_server(start_server, tmp_path: Path) -> None:
+    """The server keeps a query asked again current (folding in the new points): after
+    appends, deletions and a config written again it still equals the local full answer."""
+    from streamvis.server.client import DataClient, GrpcSource
+    from streamvis.source import LocalSource
+    from streamvis.storage import ConfigUpdate, Points
+
+    path = str(tmp_path / "live.svl")
+    srv = start_server(path)
+    rng = np.random.default_rng(3)
+    runs = [f"run{i}" for i in range(6)]
+
+    def append(x: np.ndarray) -> None:
+        writer.append([Points(r, "loss", 0, {"x": x, "y": rng.normal(size=x.size)}) for r in runs])
+
+    with DataClient(srv.uri) as writer, GrpcSource(srv.uri) as remote:
+        writer.append([ConfigUpdate(r, {"lr": [0.1, 0.01][i % 2], "seed": i}) for i, r in enumerate(runs)])
+        append(np.arange(50.0))
+        for k in range(5):
+            if k == 3:
+                writer.write_config("run0", {"lr": 0.5, "seed": 0})
+            if k == 4:
+                writer.delete("run1")
+            got = remote.aggregate("loss", "lr", agg="median", band="std", smoothing=0.3)
+            with LocalSource.open(path) as local:
+                want = local.aggregate("loss", "lr", agg="median", band="std", smoothing=0.3)
+            assert list(got.aggregates) == list(want.aggregates)
+            for key, a in want.aggregates.items():
+                np.testing.assert_array_equal(got.aggregates[key].x, a.x)
+                np.testing.assert_allclose(got.aggregates[key].y, a.y, rtol=1e-9, atol=1e-12)
+                np.testing.assert_allclose(got.aggregates[key].hi, a.hi, rtol=1e-9, atol=1e-12)
+            append(np.arange(50.0 + 10 * k, 60.0 + 10 * k))
+        assert (0.5,) in got.aggregates and int(got.aggregates[(0.01,)].n.max()) == 2

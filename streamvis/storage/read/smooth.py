@@ -22,7 +22,7 @@ import numpy as np
 
 from streamvis.errors import InvalidArgumentError
 
-__all__ = ["EmaState", "ema", "check_weight"]
+__all__ = ["EmaState", "ema", "ema_runs", "check_weight"]
 
 _MAX_EXP = 600.0  # w^-i <= e^600 stays well inside float64
 
@@ -64,6 +64,35 @@ def ema(
     else:
         out[finite] = debiased
     return out, EmaState(last, state.count + f.size)
+
+
+def ema_runs(values: np.ndarray, lengths: np.ndarray, weight: float, states: list[EmaState]
+             ) -> tuple[np.ndarray, list[EmaState]]:
+    """``ema`` of many short series end to end (series i: the next ``lengths[i]`` values,
+    continuing from ``states[i]``), stepped together: one numpy pass per position, not a
+    call per series (a poll's few new points of each of 1,000 runs). Equal to ``ema`` of
+    each series up to float rounding; the smoothed values and each series' new state."""
+    w = check_weight(weight)
+    v = np.asarray(values, dtype=np.float64)
+    lens = np.asarray(lengths, dtype=np.int64)
+    if w == 0.0 or v.size == 0:
+        parts = np.split(v, np.cumsum(lens)[:-1]) if lens.size else []
+        done = [ema(p, w, st) for p, st in zip(parts, states, strict=True)]
+        return (np.concatenate([d[0] for d in done]) if done else v.copy()), [d[1] for d in done]
+    last = np.array([st.last for st in states], dtype=np.float64)
+    count = np.array([st.count for st in states], dtype=np.float64)
+    starts = np.concatenate(([0], np.cumsum(lens)[:-1]))
+    out = v.copy()
+    log_w = math.log(w)
+    for j in range(int(lens.max()) if lens.size else 0):
+        alive = np.flatnonzero(lens > j)
+        at = starts[alive] + j
+        fin = np.isfinite(v[at])  # non-finite values pass through and leave the state
+        a, at = alive[fin], at[fin]
+        last[a] = w * last[a] + (1.0 - w) * v[at]
+        count[a] += 1
+        out[at] = last[a] / -np.expm1(count[a] * log_w)
+    return out, [EmaState(m, int(k)) for m, k in zip(last.tolist(), count.tolist(), strict=True)]
 
 
 def _recurrence(v: np.ndarray, w: float, m0: float) -> tuple[np.ndarray, float]:
