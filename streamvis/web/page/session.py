@@ -47,6 +47,7 @@ from ..runs.session_panel import SessionPanel
 from ..schema import PlotSpec
 from .app_config import AppConfig
 from .group_reads import GroupReads
+from .model_batch import models_batched
 from .notes import Banner, waiting_notes
 from .polls import Joined, Poll, is_object_store, join, split_table
 from .range_rounds import RangeRounds, apply_jobs
@@ -181,14 +182,13 @@ class LiveSession:
 
     def _applying(self, apply: Callable[[Any], None], fut: Future[Any], freeze: bool = True) -> None:
         """Run ``apply`` on the event loop with the document's changes held and combined,
-        then send every plot's changes. ``freeze``: defer the document's model graph
-        walk to the end (it costs ~5 ms however little changed; a zoom's re-read goes
-        without it)."""
+        then send every plot's changes. ``freeze``: batch model changes (``models_batched``;
+        a zoom's re-read goes without)."""
         if self.closed:
             return
         self.doc.hold("combine")
         try:
-            with self.doc.models.freeze() if freeze else nullcontext():
+            with models_batched(self.doc) if freeze else nullcontext():
                 apply(fut)
                 self.panel.note_runs()
                 for v in self.views:
