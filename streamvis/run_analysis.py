@@ -5,7 +5,9 @@ of the log, before decimation: groups are exact where other tools sample runs.
 
 - ``SummaryBook`` keeps each (run, name)'s ``Summary`` current from the log: each
   ``refresh`` reads only what was appended since the last (a poll's cost follows the
-  new points) and drops what a deletion hides.
+  new points) and drops what a deletion hides. Both the first read and the polls are
+  computed for all groups at once (``summaries.summarize``); the first goes through
+  the store's many-groups read where the source has one (``ColumnReader``).
 - ``aggregate_groups`` reads one name of every run, groups the runs by config keys
   and returns one aggregate line with its band per group.
 """
@@ -14,9 +16,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 import pyarrow as pa
@@ -25,6 +27,7 @@ from streamvis.columns import STEP_COLUMN, VALUE_COLUMN
 from streamvis.errors import InvalidArgumentError
 from streamvis.storage.format.model import ReadResult
 from streamvis.storage.read.aggregates import Aggregate, aggregate_runs, check_agg_band
+from streamvis.storage.read.group_columns import GroupColumns
 from streamvis.storage.read.run_groups import (
     GroupSpec,
     group_order,
@@ -34,9 +37,9 @@ from streamvis.storage.read.run_groups import (
 )
 from streamvis.storage.read.smooth import check_weight, ema
 from streamvis.storage.read.step_join import x_by_name
-from streamvis.storage.read.summaries import Summary, check_stats, runs_table
+from streamvis.storage.read.summaries import Summary, check_stats, runs_table, summarize
 
-__all__ = ["GroupAggregates", "PointReader", "SummaryBook", "aggregate_groups", "aggregate_tables",
+__all__ = ["ColumnReader", "GroupAggregates", "PointReader", "SummaryBook", "aggregate_groups", "aggregate_tables",
            "summaries_table"]
 
 
@@ -51,6 +54,19 @@ class PointReader(Protocol):
               since: str | None = None) -> ReadResult: ...
 
     def configs(self, scope_pattern: str | None = None) -> dict[str, dict[str, Any]]: ...
+
+
+_T = TypeVar("_T")
+_XY = (STEP_COLUMN, VALUE_COLUMN)
+
+
+@runtime_checkable
+class ColumnReader(Protocol):
+    """A source that reads many groups' columns at once (a local log: ``LocalSource``)."""
+
+    def read_columns(self, columns: Sequence[str], each: Callable[[GroupColumns], _T], *,
+                     scope_pattern: str | None = None, name_pattern: str | None = None
+                     ) -> tuple[list[_T], str]: ...
 
 
 @dataclass
@@ -96,16 +112,26 @@ class SummaryBook:
 
     def refresh(self) -> int:
         """Fold in what was logged since the last refresh; the number of new points."""
-        res = self.source.fetch(scope_pattern=self.scope_pattern,
-                                name_pattern=_name_pattern(self.names), since=self._cursor)
+        pattern = _name_pattern(self.names)
+        if self._cursor is None and isinstance(self.source, ColumnReader):
+            parts, self._cursor = self.source.read_columns(
+                _XY, _summarize, scope_pattern=self.scope_pattern, name_pattern=pattern)
+            self.summaries = {k: s for part in parts for k, s in part.items()}
+            self.touched = {scope for scope, _ in self.summaries}
+            return sum(s.count for s in self.summaries.values())
+        res = self.source.fetch(scope_pattern=self.scope_pattern, name_pattern=pattern,
+                                since=self._cursor)
         self.touched = {scope for scope, _ in res.deleted}
         for scope, name in res.deleted:
             for key in [k for k in self.summaries if k[0] == scope and name in (None, k[1])]:
                 del self.summaries[key]
-        for (scope, name), table in res.tables.items():
-            if table.num_rows:
-                self.summaries.setdefault((scope, name), Summary()).update(*_xy(table, scope, name))
-                self.touched.add(scope)
+        for key, new in _summarize(GroupColumns.from_tables(res.tables, _XY)).items():
+            old = self.summaries.get(key)
+            if old is None:
+                self.summaries[key] = new
+            else:
+                old.merge(new)  # the same object: holders of it see the new points
+            self.touched.add(key[0])
         self._cursor = res.cursor
         return res.num_points
 
@@ -113,6 +139,10 @@ class SummaryBook:
         """``name.stat`` of run ``scope`` (NaN where the run did not log the name)."""
         s = self.summaries.get((scope, name))
         return s.stat(stat) if s is not None else math.nan
+
+
+def _summarize(cols: GroupColumns) -> dict[tuple[str, str], Summary]:
+    return summarize(cols.keys, cols.offsets, cols.columns[STEP_COLUMN], cols.columns[VALUE_COLUMN])
 
 
 def summaries_table(source: PointReader, names: Sequence[str], *,

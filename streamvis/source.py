@@ -8,8 +8,8 @@ opaque strings. Patterns are RE2 regexes matched anywhere in the string.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import pyarrow as pa
 
@@ -26,6 +26,9 @@ from streamvis.storage import (
     Store,
     Text,
 )
+from streamvis.storage.read.group_columns import GroupColumns
+
+_T = TypeVar("_T")
 
 __all__ = [
     "DataSource",
@@ -195,6 +198,13 @@ class LocalSource:
         return self.store.read(
             scope, name, scope_pattern=scope_pattern, name_pattern=name_pattern, since=since
         )
+
+    def read_columns(self, columns: Sequence[str], each: Callable[[GroupColumns], _T], *,
+                     scope_pattern: str | None = None, name_pattern: str | None = None
+                     ) -> tuple[list[_T], str]:
+        """``each`` over many groups' ``columns`` at once (``Store.read_columns``)."""
+        return self.store.read_columns(columns, each, scope_pattern=scope_pattern,
+                                       name_pattern=name_pattern)
 
     def read_range(
         self,

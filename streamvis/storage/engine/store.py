@@ -58,6 +58,7 @@ from streamvis.storage.format.state import LogState
 from streamvis.storage.local.log_file import LocalLog
 from streamvis.storage.objects.compact import auto_compact
 from streamvis.storage.read.cursor import cursor_positions, decode_cursor
+from streamvis.storage.read.group_columns import GroupColumns, read_group_columns
 from streamvis.storage.read.ranges import RangeRequest, RangesResult
 from streamvis.storage.read.reading import GroupPlan, read_between, read_groups, read_tables
 
@@ -73,6 +74,7 @@ __all__ = ["Store"]
 Mode = Literal["r", "a"]
 _P = TypeVar("_P")
 _R = TypeVar("_R")
+_T = TypeVar("_T")
 
 
 class Store:
@@ -233,8 +235,8 @@ class Store:
         since: str | None = None,
     ) -> ReadResult:
         """Points of the matching groups (after ``since``), one table per (scope, name)."""
-        ms = key_filter(scope, scope_pattern, "scope")
-        mn = key_filter(name, name_pattern, "name")
+        ms = _memo(key_filter(scope, scope_pattern, "scope"))
+        mn = _memo(key_filter(name, name_pattern, "name"))
         if since is None:
             return self._read_unlocked(
                 lambda: (self.log.cursor(), self._plans(ms, mn, scope)),
@@ -294,10 +296,28 @@ class Store:
     ) -> dict[tuple[str, str, int], dict[str, np.ndarray]]:
         """Like ``read`` but ``{(scope, name, index): {column: ndarray}}`` (the export shape),
         decoded straight into one array per group and column."""
-        ms = key_filter(scope, scope_pattern, "scope")
-        mn = key_filter(name, name_pattern, "name")
+        ms = _memo(key_filter(scope, scope_pattern, "scope"))
+        mn = _memo(key_filter(name, name_pattern, "name"))
         return self._read_unlocked(
             lambda: self._plans(ms, mn, scope), lambda plans: read_groups(self.backend, plans)
+        )
+
+    def read_columns(
+        self,
+        columns: Sequence[str],
+        each: Callable[[GroupColumns], _T],
+        *,
+        scope_pattern: str | None = None,
+        name_pattern: str | None = None,
+    ) -> tuple[list[_T], str]:
+        """``each`` over the matching groups' ``columns``, concatenated in chunks of many
+        (scope, name) groups (``read_group_columns``), and the cursor of the state read:
+        a computation over every group without a table per group."""
+        ms = _memo(key_filter(None, scope_pattern, "scope"))
+        mn = _memo(key_filter(None, name_pattern, "name"))
+        return self._read_unlocked(
+            lambda: (self.log.cursor(), self._plans(ms, mn, None)),
+            lambda p: ([each(c) for c in read_group_columns(self.backend, p[1], columns)], p[0]),
         )
 
     # -- the parts: writing ---------------------------------------------------------
@@ -445,6 +465,19 @@ def _check_ours(backend: LogBackend, mode: str) -> bytes | None:
     data = backend.read_index()
     check_index_bytes(f"{backend.url}/index.arrow", data)
     return data
+
+
+def _memo(match: Callable[[str], bool]) -> Callable[[str], bool]:
+    """``match`` asked once per distinct string (a log has few names, each in many runs)."""
+    seen: dict[str, bool] = {}
+
+    def cached(s: str) -> bool:
+        hit = seen.get(s)
+        if hit is None:
+            hit = seen[s] = match(s)
+        return hit
+
+    return cached
 
 
 def _reader(backend: LogBackend) -> Store:

@@ -35,6 +35,7 @@ __all__ = [
     "read_entries",
     "read_tables",
     "read_groups",
+    "decode_records",
     "decode_points",
     "index_column",
     "index_runs",
@@ -199,10 +200,15 @@ def _decode_into(col: ColumnView | pb.Column, out: np.ndarray) -> None:
         first_step[:1] += step * (hi - lo)  # modular, like the codec's own arithmetic
 
 
-def _decode_all(
-    backend: LogBackend, flat: list[Entry], targets: list[tuple[dict[str, np.ndarray], int]]
+def decode_records(
+    backend: LogBackend,
+    flat: Sequence[Entry],
+    targets: Sequence[tuple[dict[str, np.ndarray], int]],
+    *,
+    subset: bool = False,
 ) -> None:
-    """Decode record ``flat[k]`` into rows ``targets[k][1]:`` of ``targets[k][0]``."""
+    """Decode record ``flat[k]`` into rows ``targets[k][1]:`` of ``targets[k][0]``; with
+    ``subset``, only the columns ``targets[k][0]`` has (a record's others are skipped)."""
     for k, payload in _iter_payloads(backend, flat):
         body: PointsView | pb.Points | None = None
         if len(payload) >= _VIEW_MIN_BYTES:
@@ -211,13 +217,19 @@ def _decode_all(
             body = pb.Record.FromString(payload).points
         cols, start = targets[k]
         count = flat[k].count
-        if body.count != count or len(body.columns) != len(cols):
+        if body.count != count or (len(body.columns) != len(cols) and not subset):
             raise CorruptDataError(
                 f"record at offset {flat[k].offset} disagrees with the index", offset=flat[k].offset
             )
         try:
+            found = 0
             for c in body.columns:
-                _decode_into(c, cols[c.name][start : start + count])
+                out = cols.get(c.name) if subset else cols[c.name]
+                if out is not None:
+                    _decode_into(c, out[start : start + count])
+                    found += 1
+            if found != len(cols):
+                raise KeyError(f"{len(cols) - found} of its columns missing")
         except (ValueError, KeyError) as exc:
             raise CorruptDataError(
                 f"points record at offset {flat[k].offset} does not decode: {exc}",
@@ -323,7 +335,7 @@ def read_tables(backend: LogBackend, plans: Sequence[GroupPlan]) -> dict[tuple[s
                 targets.append((cols, pos))
                 flat.append(e)
                 pos += e.count
-    _decode_all(backend, flat, targets)
+    decode_records(backend, flat, targets)
     return {key: pa.table(cols) for key, cols in outputs.items()}
 
 
@@ -343,7 +355,7 @@ def read_groups(
             targets.append((cols, pos))
             flat.append(e)
             pos += e.count
-    _decode_all(backend, flat, targets)
+    decode_records(backend, flat, targets)
     return outputs
 
 
