@@ -8,8 +8,8 @@ rows at ``offsets[k]:offsets[k + 1]``, so what is computed over them runs once p
 chunk of groups (``np.*.reduceat``), not once per group.
 
 Groups go in chunks of at most ``chunk_points`` rows (a larger group alone): what a
-read holds is one chunk, whatever the size of the log. A chunk's columns have one
-dtype each (groups whose stored dtypes differ go in different chunks).
+read holds is one chunk, whatever the size of the log. The columns come as float64
+(what the computations over them use), converted record by record while it is in cache.
 """
 
 from __future__ import annotations
@@ -78,43 +78,44 @@ def _check_columns(key: tuple[str, str], have: Sequence[str], want: Sequence[str
 
 def read_group_columns(backend: LogBackend, plans: Sequence[GroupPlan], columns: Sequence[str],
                        chunk_points: int = CHUNK_POINTS) -> Iterator[GroupColumns]:
-    """``columns`` of the planned groups in chunks of whole (scope, name) groups, each
-    chunk decoded straight into its arrays (a record's other columns are skipped).
-    Plans of one (scope, name) must be adjacent (as ``LogState.iter_groups`` gives them)."""
-    by_dtypes: dict[tuple[str, ...], list[tuple[tuple[str, str], list[Entry]]]] = {}
-    last: tuple[str, str] | None = None
+    """``columns`` of the planned groups as float64, in chunks of whole (scope, name)
+    groups, each chunk decoded straight into its arrays (converted on the way; a record's
+    other columns are skipped). Plans of one (scope, name) must be adjacent (as
+    ``LogState.iter_groups`` gives them)."""
+    groups: list[tuple[tuple[str, str], list[Entry]]] = []
+    checked: set[tuple[str, ...]] = set()  # the column lists seen (a log has few)
     for p in plans:
         key = (p.scope, p.name)
-        _check_columns(key, list(p.schema), columns)
+        have = tuple(p.schema)
+        if have not in checked:
+            _check_columns(key, have, columns)
+            checked.add(have)
         if not p.entries:
             continue
-        if key != last:
-            groups = by_dtypes.setdefault(tuple(p.schema[c] for c in columns), [])
+        if not groups or groups[-1][0] != key:
             groups.append((key, []))
-            last = key
         groups[-1][1].extend(p.entries)
-    for dtypes, groups in by_dtypes.items():
-        chunk: list[tuple[tuple[str, str], list[Entry]]] = []
-        rows = 0
-        for g in groups:
-            n = sum(e.count for e in g[1])
-            if chunk and rows + n > chunk_points:
-                yield _read_chunk(backend, chunk, columns, dtypes)
-                chunk, rows = [], 0
-            chunk.append(g)
-            rows += n
-        if chunk:
-            yield _read_chunk(backend, chunk, columns, dtypes)
+    chunk: list[tuple[tuple[str, str], list[Entry]]] = []
+    rows = 0
+    for g in groups:
+        n = sum(e.count for e in g[1])
+        if chunk and rows + n > chunk_points:
+            yield _read_chunk(backend, chunk, columns)
+            chunk, rows = [], 0
+        chunk.append(g)
+        rows += n
+    if chunk:
+        yield _read_chunk(backend, chunk, columns)
 
 
 def _read_chunk(backend: LogBackend, groups: list[tuple[tuple[str, str], list[Entry]]],
-                columns: Sequence[str], dtypes: tuple[str, ...]) -> GroupColumns:
+                columns: Sequence[str]) -> GroupColumns:
     flat = [e for _, entries in groups for e in entries]
     counts = np.fromiter((e.count for e in flat), np.int64, len(flat))
     starts = np.zeros(len(flat) + 1, np.int64)
     np.cumsum(counts, out=starts[1:])
-    cols = {c: np.empty(int(starts[-1]), np.dtype(d)) for c, d in zip(columns, dtypes, strict=True)}
-    decode_records(backend, flat, [(cols, int(s)) for s in starts[:-1]], subset=True)
+    cols = {c: np.empty(int(starts[-1]), np.float64) for c in columns}
+    decode_records(backend, flat, [(cols, s) for s in starts[:-1].tolist()], convert=True)
     per_group = np.fromiter((len(entries) for _, entries in groups), np.int64, len(groups))
     first_record = np.zeros(len(groups) + 1, np.int64)
     np.cumsum(per_group, out=first_record[1:])

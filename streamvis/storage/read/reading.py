@@ -200,15 +200,29 @@ def _decode_into(col: ColumnView | pb.Column, out: np.ndarray) -> None:
         first_step[:1] += step * (hi - lo)  # modular, like the codec's own arithmetic
 
 
+def _decode_converted(col: ColumnView | pb.Column, out: np.ndarray) -> None:
+    """``_decode_into`` an array of another dtype (a float32 or int64 column into float64)."""
+    dtype = column_dtype(col)  # type: ignore[arg-type]
+    if dtype == out.dtype:
+        _decode_into(col, out)
+    elif col.encoding == pb.RAW and len(col.data) == out.size * dtype.itemsize:
+        np.copyto(out, np.frombuffer(col.data, dtype))
+    else:
+        scratch = np.empty(out.size, dtype)
+        _decode_into(col, scratch)
+        np.copyto(out, scratch)
+
+
 def decode_records(
     backend: LogBackend,
     flat: Sequence[Entry],
     targets: Sequence[tuple[dict[str, np.ndarray], int]],
     *,
-    subset: bool = False,
+    convert: bool = False,
 ) -> None:
     """Decode record ``flat[k]`` into rows ``targets[k][1]:`` of ``targets[k][0]``; with
-    ``subset``, only the columns ``targets[k][0]`` has (a record's others are skipped)."""
+    ``convert``, only the columns ``targets[k][0]`` has (a record's others are skipped),
+    each converted to its array's dtype on the way (while the record is in cache)."""
     for k, payload in _iter_payloads(backend, flat):
         body: PointsView | pb.Points | None = None
         if len(payload) >= _VIEW_MIN_BYTES:
@@ -217,17 +231,21 @@ def decode_records(
             body = pb.Record.FromString(payload).points
         cols, start = targets[k]
         count = flat[k].count
-        if body.count != count or (len(body.columns) != len(cols) and not subset):
+        if body.count != count or (len(body.columns) != len(cols) and not convert):
             raise CorruptDataError(
                 f"record at offset {flat[k].offset} disagrees with the index", offset=flat[k].offset
             )
         try:
             found = 0
             for c in body.columns:
-                out = cols.get(c.name) if subset else cols[c.name]
-                if out is not None:
+                out = cols.get(c.name) if convert else cols[c.name]
+                if out is None:
+                    continue
+                if convert:
+                    _decode_converted(c, out[start : start + count])
+                else:
                     _decode_into(c, out[start : start + count])
-                    found += 1
+                found += 1
             if found != len(cols):
                 raise KeyError(f"{len(cols) - found} of its columns missing")
         except (ValueError, KeyError) as exc:

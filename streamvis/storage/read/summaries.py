@@ -110,15 +110,19 @@ def summarize(keys: Sequence[K], offsets: np.ndarray, x: np.ndarray, y: np.ndarr
         return {}
     ends = starts + counts
     first_at, last_at = _first_last(x, starts, ends, counts)
-    ynan = np.isnan(y) if y.dtype.kind == "f" else None
-    if ynan is not None and ynan.any():
+    y = y if y.dtype == np.float64 else y.astype(np.float64)
+    lo = np.minimum.reduceat(y, starts)  # NaN where a group has a NaN
+    if np.isnan(lo).any():  # rare (a diverged run): skip its NaNs
+        ynan = np.isnan(y)
         valid = counts - np.add.reduceat(ynan, starts, dtype=np.int64)
-        total = np.add.reduceat(np.where(ynan, 0.0, y), starts, dtype=np.float64)
+        total = np.add.reduceat(np.where(ynan, 0.0, y), starts)
+        lo = np.fmin.reduceat(y, starts)
     else:
         valid = counts
-        total = np.add.reduceat(y, starts, dtype=np.float64)
-    lo, lo_at = _extreme(np.fmin, y, starts, counts)
-    hi, hi_at = _extreme(np.fmax, y, starts, counts)
+        total = np.add.reduceat(y, starts)
+    lo_at = _first_at(y, lo, starts, counts)
+    hi = np.fmax.reduceat(y, starts)
+    hi_at = _first_at(y, hi, starts, counts)
     some = valid > 0
     nan = np.nan
     rows = zip(counts.tolist(), valid.tolist(), np.where(some, total, 0.0).tolist(),
@@ -136,15 +140,14 @@ def _pick(a: np.ndarray, at: np.ndarray, missing: float) -> list[float]:
     return values.tolist()
 
 
-def _extreme(reduce: np.ufunc, y: np.ndarray, starts: np.ndarray, counts: np.ndarray
-             ) -> tuple[np.ndarray, np.ndarray]:
-    """Per group: the extreme value (NaNs skipped: ``np.fmin``/``np.fmax``) and the row of
-    its first occurrence (meaningless where a group has no value that is not NaN)."""
-    ext = reduce.reduceat(y, starts)
+def _first_at(y: np.ndarray, ext: np.ndarray, starts: np.ndarray, counts: np.ndarray
+              ) -> np.ndarray:
+    """Per group, the row of the first point equal to ``ext`` (meaningless where ``ext`` is
+    NaN: a group without a value that is not NaN)."""
     hits = np.flatnonzero(y == np.repeat(ext, counts))
     if hits.size == 0:
-        return ext, np.zeros(starts.size, np.int64)
-    return ext, hits[np.minimum(np.searchsorted(hits, starts), hits.size - 1)]
+        return np.zeros(starts.size, np.int64)
+    return hits[np.minimum(np.searchsorted(hits, starts), hits.size - 1)]
 
 
 def _first_last(x: np.ndarray, starts: np.ndarray, ends: np.ndarray, counts: np.ndarray
