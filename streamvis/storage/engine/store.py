@@ -58,7 +58,11 @@ from streamvis.storage.format.state import LogState
 from streamvis.storage.local.log_file import LocalLog
 from streamvis.storage.objects.compact import auto_compact
 from streamvis.storage.read.cursor import cursor_positions, decode_cursor
-from streamvis.storage.read.group_columns import GroupColumns, read_group_columns
+from streamvis.storage.read.group_columns import (
+    GroupColumns,
+    plan_group_columns,
+    read_group_columns,
+)
 from streamvis.storage.read.ranges import RangeRequest, RangesResult
 from streamvis.storage.read.reading import GroupPlan, read_between, read_groups, read_tables
 
@@ -316,7 +320,7 @@ class Store:
         ms = _memo(key_filter(None, scope_pattern, "scope"))
         mn = _memo(key_filter(None, name_pattern, "name"))
         return self._read_unlocked(
-            lambda: (self.log.cursor(), self._plans(ms, mn, None)),
+            lambda: (self.log.cursor(), plan_group_columns(self.log.state, ms, mn, columns)),
             lambda p: ([each(c) for c in read_group_columns(self.backend, p[1], columns)], p[0]),
         )
 

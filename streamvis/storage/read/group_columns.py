@@ -14,7 +14,7 @@ read holds is one chunk, whatever the size of the log. The columns come as float
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,10 +22,10 @@ import pyarrow as pa
 
 from streamvis.errors import InvalidArgumentError
 from streamvis.storage.backend import LogBackend
-from streamvis.storage.format.state import Entry
-from streamvis.storage.read.reading import GroupPlan, decode_records
+from streamvis.storage.format.state import Entry, LogState
+from streamvis.storage.read.reading import decode_records
 
-__all__ = ["CHUNK_POINTS", "GroupColumns", "read_group_columns"]
+__all__ = ["CHUNK_POINTS", "GroupColumns", "plan_group_columns", "read_group_columns"]
 
 CHUNK_POINTS = 1 << 22  # rows of one chunk: 4M points, 32 MiB per float64 column
 
@@ -76,25 +76,38 @@ def _check_columns(key: tuple[str, str], have: Sequence[str], want: Sequence[str
             f"this read needs {', '.join(repr(c) for c in want)}")
 
 
-def read_group_columns(backend: LogBackend, plans: Sequence[GroupPlan], columns: Sequence[str],
-                       chunk_points: int = CHUNK_POINTS) -> Iterator[GroupColumns]:
-    """``columns`` of the planned groups as float64, in chunks of whole (scope, name)
-    groups, each chunk decoded straight into its arrays (converted on the way; a record's
-    other columns are skipped). Plans of one (scope, name) must be adjacent (as
-    ``LogState.iter_groups`` gives them)."""
-    groups: list[tuple[tuple[str, str], list[Entry]]] = []
+def plan_group_columns(state: LogState, match_scope: Callable[[str], bool],
+                       match_name: Callable[[str], bool], columns: Sequence[str]
+                       ) -> list[tuple[tuple[str, str], list[Entry]]]:
+    """The matching (scope, name)s with points and their records (indices in order, each
+    index's records in log order), for ``read_group_columns``; InvalidArgumentError naming
+    a group that lacks one of ``columns``. Taken under the log's lock: the lists are copies."""
+    out: list[tuple[tuple[str, str], list[Entry]]] = []
     checked: set[tuple[str, ...]] = set()  # the column lists seen (a log has few)
-    for p in plans:
-        key = (p.scope, p.name)
-        have = tuple(p.schema)
-        if have not in checked:
-            _check_columns(key, have, columns)
-            checked.add(have)
-        if not p.entries:
+    for scope, st in list(state.scopes.items()):
+        if not match_scope(scope):
             continue
-        if not groups or groups[-1][0] != key:
-            groups.append((key, []))
-        groups[-1][1].extend(p.entries)
+        for name, ns in st.names.items():
+            if not match_name(name) or not ns.groups:
+                continue
+            have = tuple(ns.schema)
+            if have not in checked:
+                _check_columns((scope, name), have, columns)
+                checked.add(have)
+            groups = list(ns.groups.values())
+            entries = (list(groups[0].entries) if len(groups) == 1
+                       else [e for g in groups for e in g.entries])
+            if entries:
+                out.append(((scope, name), entries))
+    return out
+
+
+def read_group_columns(backend: LogBackend, groups: Sequence[tuple[tuple[str, str], list[Entry]]],
+                       columns: Sequence[str], chunk_points: int = CHUNK_POINTS
+                       ) -> Iterator[GroupColumns]:
+    """``columns`` of ``groups`` (``plan_group_columns``) as float64, in chunks of whole
+    groups, each chunk decoded straight into its arrays (converted on the way; a record's
+    other columns are skipped)."""
     chunk: list[tuple[tuple[str, str], list[Entry]]] = []
     rows = 0
     for g in groups:

@@ -49,6 +49,8 @@ _LINEAR_CHUNK = 1 << 16  # LINEAR columns are filled this many values at a time
 # records from this size decode through points_view (no copies); smaller ones through
 # protobuf, which parses them ~3x faster and whose copies of one small record cost nothing
 _VIEW_MIN_BYTES = 256 << 10
+_ARANGE64 = np.arange(_LINEAR_CHUNK, dtype=np.float64)  # LINEAR steps decoded as float64
+_ARANGE64.flags.writeable = False
 
 
 def decode_points(body: pb.Points, where: str = "") -> dict[str, np.ndarray]:
@@ -207,10 +209,24 @@ def _decode_converted(col: ColumnView | pb.Column, out: np.ndarray) -> None:
         _decode_into(col, out)
     elif col.encoding == pb.RAW and len(col.data) == out.size * dtype.itemsize:
         np.copyto(out, np.frombuffer(col.data, dtype))
+    elif (col.encoding == pb.LINEAR and dtype.kind in "iu" and out.dtype == np.float64
+          and out.size <= _LINEAR_CHUNK and len(col.data) == 2 * dtype.itemsize
+          and col.length == out.size):  # steps: first + step * i, exact below 2**53
+        first, step = (int(v) for v in np.frombuffer(col.data, dtype))
+        if abs(first) + abs(step) * out.size >= 1 << 53:
+            _decode_via(col, out, dtype)
+            return
+        np.multiply(_ARANGE64[: out.size], step, out=out)
+        out += first
     else:
-        scratch = np.empty(out.size, dtype)
-        _decode_into(col, scratch)
-        np.copyto(out, scratch)
+        _decode_via(col, out, dtype)
+
+
+def _decode_via(col: ColumnView | pb.Column, out: np.ndarray, dtype: np.dtype) -> None:
+    """Decode into a scratch array of the column's own dtype, then convert into ``out``."""
+    scratch = np.empty(out.size, dtype)
+    _decode_into(col, scratch)
+    np.copyto(out, scratch)
 
 
 def decode_records(

@@ -120,9 +120,14 @@ def summarize(keys: Sequence[K], offsets: np.ndarray, x: np.ndarray, y: np.ndarr
     else:
         valid = counts
         total = np.add.reduceat(y, starts)
-    lo_at = _first_at(y, lo, starts, counts)
     hi = np.fmax.reduceat(y, starts)
-    hi_at = _first_at(y, hi, starts, counts)
+    width = int(counts[0])
+    if valid is counts and (counts == width).all() and starts[-1] - starts[0] == width * (starts.size - 1):
+        # groups of one length, one after another (and no NaN): a 2-D argmin / argmax
+        block = y[starts[0] : starts[0] + width * starts.size].reshape(starts.size, width)
+        lo_at, hi_at = starts + block.argmin(axis=1), starts + block.argmax(axis=1)
+    else:
+        lo_at, hi_at = _first_at(y, lo, starts, counts), _first_at(y, hi, starts, counts)
     some = valid > 0
     nan = np.nan
     rows = zip(counts.tolist(), valid.tolist(), np.where(some, total, 0.0).tolist(),
