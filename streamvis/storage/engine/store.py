@@ -64,7 +64,8 @@ from streamvis.storage.read.group_columns import (
     read_group_columns,
 )
 from streamvis.storage.read.ranges import RangeRequest, RangesResult
-from streamvis.storage.read.reading import GroupPlan, read_between, read_groups, read_tables
+from streamvis.storage.read.reading import GroupPlan, read_groups, read_tables
+from streamvis.storage.read.tail_reading import read_between
 
 # a cursor whose positions are not batch boundaries of this log (forged or mangled):
 # the reader starts over, as after a compaction
