@@ -14,7 +14,7 @@ import re2
 
 from streamvis.errors import InvalidArgumentError
 
-__all__ = ["compile_pattern", "matcher", "key_filter", "MAX_PATTERN_LENGTH"]
+__all__ = ["compile_pattern", "matcher", "key_filter", "memo_matcher", "MAX_PATTERN_LENGTH"]
 
 MAX_PATTERN_LENGTH = 4096
 
@@ -58,3 +58,16 @@ def key_filter(exact: str | None, pattern: str | None, what: str) -> Callable[[s
             raise InvalidArgumentError(f"{what} must be a string, got {exact!r}")
         return lambda s: s == exact
     return matcher(pattern, f"{what}_pattern")
+
+
+def memo_matcher(match: Callable[[str], bool]) -> Callable[[str], bool]:
+    """``match`` asked once per distinct string (a log's few names recur in every run)."""
+    seen: dict[str, bool] = {}
+
+    def cached(s: str) -> bool:
+        hit = seen.get(s)
+        if hit is None:
+            hit = seen[s] = match(s)
+        return hit
+
+    return cached

@@ -27,7 +27,7 @@ from streamvis.columns import STEP_COLUMN, VALUE_COLUMN
 from streamvis.errors import InvalidArgumentError
 from streamvis.storage.format.model import ReadResult
 from streamvis.storage.read.aggregates import Aggregate, aggregate_runs, check_agg_band
-from streamvis.storage.read.group_columns import GroupColumns
+from streamvis.storage.read.group_columns import ColumnsRead, GroupColumns
 from streamvis.storage.read.run_groups import (
     GroupSpec,
     group_order,
@@ -65,8 +65,8 @@ class ColumnReader(Protocol):
     """A source that reads many groups' columns at once (a local log: ``LocalSource``)."""
 
     def read_columns(self, columns: Sequence[str], each: Callable[[GroupColumns], _T], *,
-                     scope_pattern: str | None = None, name_pattern: str | None = None
-                     ) -> tuple[list[_T], str]: ...
+                     scope_pattern: str | None = None, name_pattern: str | None = None,
+                     since: str | None = None) -> ColumnsRead[_T]: ...
 
 
 @dataclass
@@ -113,27 +113,31 @@ class SummaryBook:
     def refresh(self) -> int:
         """Fold in what was logged since the last refresh; the number of new points."""
         pattern = _name_pattern(self.names)
-        if self._cursor is None and isinstance(self.source, ColumnReader):
-            parts, self._cursor = self.source.read_columns(
-                _XY, _summarize, scope_pattern=self.scope_pattern, name_pattern=pattern)
-            self.summaries = {k: s for part in parts for k, s in part.items()}
-            self.touched = {scope for scope, _ in self.summaries}
-            return sum(s.count for s in self.summaries.values())
-        res = self.source.fetch(scope_pattern=self.scope_pattern, name_pattern=pattern,
-                                since=self._cursor)
-        self.touched = {scope for scope, _ in res.deleted}
-        for scope, name in res.deleted:
+        if isinstance(self.source, ColumnReader):
+            done = self.source.read_columns(_XY, _summarize, scope_pattern=self.scope_pattern,
+                                            name_pattern=pattern, since=self._cursor)
+            parts, deleted, cursor = done.results, done.deleted, done.cursor
+        else:  # a data server's client: its tables, all groups at once all the same
+            res = self.source.fetch(scope_pattern=self.scope_pattern, name_pattern=pattern,
+                                    since=self._cursor)
+            parts = [_summarize(GroupColumns.from_tables(res.tables, _XY))]
+            deleted, cursor = res.deleted, res.cursor
+        self.touched = {scope for scope, _ in deleted}
+        for scope, name in deleted:
             for key in [k for k in self.summaries if k[0] == scope and name in (None, k[1])]:
                 del self.summaries[key]
-        for key, new in _summarize(GroupColumns.from_tables(res.tables, _XY)).items():
-            old = self.summaries.get(key)
-            if old is None:
-                self.summaries[key] = new
-            else:
-                old.merge(new)  # the same object: holders of it see the new points
-            self.touched.add(key[0])
-        self._cursor = res.cursor
-        return res.num_points
+        points = 0
+        for part in parts:
+            for key, new in part.items():
+                points += new.count
+                old = self.summaries.get(key)
+                if old is None:
+                    self.summaries[key] = new
+                else:
+                    old.merge(new)  # the same object: holders of it see the new points
+                self.touched.add(key[0])
+        self._cursor = cursor
+        return points
 
     def stat(self, scope: str, name: str, stat: str) -> float:
         """``name.stat`` of run ``scope`` (NaN where the run did not log the name)."""

@@ -26,7 +26,7 @@ from streamvis.storage import (
     Store,
     Text,
 )
-from streamvis.storage.read.group_columns import GroupColumns
+from streamvis.storage.read.group_columns import ColumnsRead, GroupColumns
 
 _T = TypeVar("_T")
 
@@ -200,11 +200,11 @@ class LocalSource:
         )
 
     def read_columns(self, columns: Sequence[str], each: Callable[[GroupColumns], _T], *,
-                     scope_pattern: str | None = None, name_pattern: str | None = None
-                     ) -> tuple[list[_T], str]:
+                     scope_pattern: str | None = None, name_pattern: str | None = None,
+                     since: str | None = None) -> ColumnsRead[_T]:
         """``each`` over many groups' ``columns`` at once (``Store.read_columns``)."""
         return self.store.read_columns(columns, each, scope_pattern=scope_pattern,
-                                       name_pattern=name_pattern)
+                                       name_pattern=name_pattern, since=since)
 
     def read_range(
         self,

@@ -29,7 +29,7 @@ from streamvis.errors import (
     LogNotFoundError,
     NotFoundError,
 )
-from streamvis.patterns import key_filter, matcher
+from streamvis.patterns import key_filter, matcher, memo_matcher
 from streamvis.storage.backend import LogBackend
 from streamvis.storage.engine.follower import LogFollower
 from streamvis.storage.engine.opening import open_backend
@@ -59,13 +59,15 @@ from streamvis.storage.local.log_file import LocalLog
 from streamvis.storage.objects.compact import auto_compact
 from streamvis.storage.read.cursor import cursor_positions, decode_cursor
 from streamvis.storage.read.group_columns import (
+    ColumnsBuilder,
+    ColumnsRead,
     GroupColumns,
     plan_group_columns,
     read_group_columns,
 )
 from streamvis.storage.read.ranges import RangeRequest, RangesResult
 from streamvis.storage.read.reading import GroupPlan, read_groups, read_tables
-from streamvis.storage.read.tail_reading import read_between
+from streamvis.storage.read.tail_reading import read_between, scan_between
 
 # a cursor whose positions are not batch boundaries of this log (forged or mangled):
 # the reader starts over, as after a compaction
@@ -240,13 +242,22 @@ class Store:
         since: str | None = None,
     ) -> ReadResult:
         """Points of the matching groups (after ``since``), one table per (scope, name)."""
-        ms = _memo(key_filter(scope, scope_pattern, "scope"))
-        mn = _memo(key_filter(name, name_pattern, "name"))
+        ms = memo_matcher(key_filter(scope, scope_pattern, "scope"))
+        mn = memo_matcher(key_filter(name, name_pattern, "name"))
         if since is None:
             return self._read_unlocked(
                 lambda: (self.log.cursor(), self._plans(ms, mn, scope)),
                 lambda p: ReadResult(read_tables(self.backend, p[1]), p[0]),
             )
+        (tables, deleted), cursor = self._read_since(
+            since, lambda start, end: read_between(self.backend, start, end, ms, mn, self.skip_damaged)
+        )
+        return ReadResult(tables, cursor, deleted)
+
+    def _read_since(
+        self, since: str, between: Callable[[dict[str, int], dict[str, int]], _R]
+    ) -> tuple[_R, str]:
+        """``between`` the positions of cursor ``since`` and the end, and the end's cursor."""
 
         def plan() -> tuple[str, dict[str, int], dict[str, int]]:
             generation, start = cursor_positions(since, self.log.log_id)
@@ -254,17 +265,16 @@ class Store:
                 decode_cursor(since, self.log.log_id, self.log.generation)  # raises the reset
             return self.log.cursor(), start, dict(self.log.positions)
 
-        def read(p: tuple[str, dict[str, int], dict[str, int]]) -> ReadResult:
+        def read(p: tuple[str, dict[str, int], dict[str, int]]) -> tuple[_R, str]:
             cursor, start, end = p
             if any(k not in end or not 0 <= v <= end[k] for k, v in start.items()):
                 raise CursorResetError(_NOT_A_POSITION)
             try:
-                tables, deleted = read_between(self.backend, start, end, ms, mn, self.skip_damaged)
+                return between(start, end), cursor
             except CorruptDataError as exc:
                 if set(start) == {""} and exc.offset == start[""]:
                     raise CursorResetError(_NOT_A_POSITION) from None  # not a record start
                 raise
-            return ReadResult(tables, cursor, deleted)
 
         return self._read_unlocked(plan, read)
 
@@ -301,8 +311,8 @@ class Store:
     ) -> dict[tuple[str, str, int], dict[str, np.ndarray]]:
         """Like ``read`` but ``{(scope, name, index): {column: ndarray}}`` (the export shape),
         decoded straight into one array per group and column."""
-        ms = _memo(key_filter(scope, scope_pattern, "scope"))
-        mn = _memo(key_filter(name, name_pattern, "name"))
+        ms = memo_matcher(key_filter(scope, scope_pattern, "scope"))
+        mn = memo_matcher(key_filter(name, name_pattern, "name"))
         return self._read_unlocked(
             lambda: self._plans(ms, mn, scope), lambda plans: read_groups(self.backend, plans)
         )
@@ -314,16 +324,28 @@ class Store:
         *,
         scope_pattern: str | None = None,
         name_pattern: str | None = None,
-    ) -> tuple[list[_T], str]:
-        """``each`` over the matching groups' ``columns``, concatenated in chunks of many
-        (scope, name) groups (``read_group_columns``), and the cursor of the state read:
-        a computation over every group without a table per group."""
-        ms = _memo(key_filter(None, scope_pattern, "scope"))
-        mn = _memo(key_filter(None, name_pattern, "name"))
-        return self._read_unlocked(
-            lambda: (self.log.cursor(), plan_group_columns(self.log.state, ms, mn, columns)),
-            lambda p: ([each(c) for c in read_group_columns(self.backend, p[1], columns)], p[0]),
-        )
+        since: str | None = None,
+    ) -> ColumnsRead[_T]:
+        """``each`` over the matching groups' ``columns`` (after ``since``), concatenated in
+        chunks of many (scope, name) groups (``group_columns``): a computation over every
+        group without a table per group."""
+        ms = memo_matcher(key_filter(None, scope_pattern, "scope"))
+        mn = memo_matcher(key_filter(None, name_pattern, "name"))
+        if since is None:
+            return self._read_unlocked(
+                lambda: (self.log.cursor(), plan_group_columns(self.log.state, ms, mn, columns)),
+                lambda p: ColumnsRead(
+                    [each(c) for c in read_group_columns(self.backend, p[1], columns)], p[0]),
+            )
+
+        def between(start: dict[str, int], end: dict[str, int]) -> ColumnsRead[_T]:
+            builder = ColumnsBuilder(columns)
+            deleted = scan_between(self.backend, start, end, ms, mn, builder, self.skip_damaged)
+            return ColumnsRead([each(builder.build())], "", deleted)
+
+        done, cursor = self._read_since(since, between)
+        done.cursor = cursor
+        return done
 
     # -- the parts: writing ---------------------------------------------------------
     def append(
@@ -470,19 +492,6 @@ def _check_ours(backend: LogBackend, mode: str) -> bytes | None:
     data = backend.read_index()
     check_index_bytes(f"{backend.url}/index.arrow", data)
     return data
-
-
-def _memo(match: Callable[[str], bool]) -> Callable[[str], bool]:
-    """``match`` asked once per distinct string (a log has few names, each in many runs)."""
-    seen: dict[str, bool] = {}
-
-    def cached(s: str) -> bool:
-        hit = seen.get(s)
-        if hit is None:
-            hit = seen[s] = match(s)
-        return hit
-
-    return cached
 
 
 def _reader(backend: LogBackend) -> Store:

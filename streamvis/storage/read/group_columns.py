@@ -15,17 +15,20 @@ read holds is one chunk, whatever the size of the log. The columns come as float
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 import numpy as np
 import pyarrow as pa
 
 from streamvis.errors import InvalidArgumentError
+from streamvis.proto import data_pb2 as pb
 from streamvis.storage.backend import LogBackend
 from streamvis.storage.format.state import Entry, LogState
-from streamvis.storage.read.reading import decode_records
+from streamvis.storage.read.reading import decode_points, decode_records
 
-__all__ = ["CHUNK_POINTS", "GroupColumns", "plan_group_columns", "read_group_columns"]
+__all__ = ["CHUNK_POINTS", "ColumnsBuilder", "ColumnsRead", "GroupColumns", "plan_group_columns",
+           "read_group_columns"]
 
 CHUNK_POINTS = 1 << 22  # rows of one chunk: 4M points, 32 MiB per float64 column
 
@@ -66,6 +69,19 @@ class GroupColumns:
             else:
                 out[c] = np.concatenate([p.astype(np.float64, copy=False) for p in parts])
         return cls(keys, offsets, out)
+
+
+T = TypeVar("T")
+
+
+@dataclass
+class ColumnsRead(Generic[T]):
+    """What a many-groups read returns: what was computed over each chunk, the cursor of
+    the state read, and the tombstones passed since the cursor read after (if any)."""
+
+    results: list[T]
+    cursor: str
+    deleted: list[tuple[str, str | None]] = field(default_factory=list)
 
 
 def _check_columns(key: tuple[str, str], have: Sequence[str], want: Sequence[str]) -> None:
@@ -133,3 +149,49 @@ def _read_chunk(backend: LogBackend, groups: list[tuple[tuple[str, str], list[En
     first_record = np.zeros(len(groups) + 1, np.int64)
     np.cumsum(per_group, out=first_record[1:])
     return GroupColumns([k for k, _ in groups], starts[first_record], cols)
+
+
+class ColumnsBuilder:
+    """Collects ``columns`` of scanned records (``tail_reading.scan_between``) per
+    (scope, name), index by index, and builds one ``GroupColumns`` of them, its rows in
+    the order of a ``read``'s tables: what came after a cursor, without a table per group."""
+
+    def __init__(self, columns: Sequence[str]) -> None:
+        self.columns = tuple(columns)
+        self._groups: dict[tuple[str, str], dict[int, list[dict[str, np.ndarray]]]] = {}
+        self._dtypes: dict[tuple[str, str], list[np.dtype]] = {}
+
+    def add_record(self, body: pb.Points, where: str = "") -> None:
+        key = (body.scope, body.name)
+        cols = decode_points(body, where)
+        dtypes = [a.dtype for a in cols.values()]
+        first = self._dtypes.setdefault(key, dtypes)
+        if first != dtypes:
+            return  # lost a schema race (object stores): the first schema in log order wins
+        _check_columns(key, list(cols), self.columns)
+        self._groups.setdefault(key, {}).setdefault(body.index, []).append(
+            {c: cols[c] for c in self.columns})
+
+    def drop(self, scope: str, name: str | None) -> None:
+        """Forget what a tombstone covers."""
+        for key in [k for k in self._groups if k[0] == scope and name in (None, k[1])]:
+            del self._groups[key]
+            del self._dtypes[key]
+
+    def build(self) -> GroupColumns:
+        keys, counts = [], []
+        parts: dict[str, list[np.ndarray]] = {c: [] for c in self.columns}
+        for key, by_index in self._groups.items():
+            n = 0
+            for records in by_index.values():
+                for r in records:
+                    for c in self.columns:
+                        parts[c].append(r[c])
+                    n += len(r[self.columns[0]])
+            keys.append(key)
+            counts.append(n)
+        offsets = np.zeros(len(keys) + 1, np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        cols = {c: np.concatenate(p).astype(np.float64, copy=False) if p else np.empty(0)
+                for c, p in parts.items()}
+        return GroupColumns(keys, offsets, cols)

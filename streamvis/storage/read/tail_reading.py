@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -15,7 +16,7 @@ from streamvis.proto import data_pb2 as pb
 from streamvis.storage.backend import LogBackend
 from streamvis.storage.read.reading import decode_points, index_column
 
-__all__ = ["TableBuilder", "read_between"]
+__all__ = ["RecordSink", "TableBuilder", "read_between", "scan_between"]
 
 
 @dataclass
@@ -70,6 +71,14 @@ class TableBuilder:
         return tables
 
 
+class RecordSink(Protocol):
+    """What ``scan_between`` feeds: points records, and tombstones to forget by."""
+
+    def add_record(self, body: pb.Points, where: str = "") -> None: ...
+
+    def drop(self, scope: str, name: str | None) -> None: ...
+
+
 def read_between(
     backend: LogBackend,
     start: dict[str, int],
@@ -79,14 +88,29 @@ def read_between(
     skip_damaged: bool = False,
 ) -> tuple[dict[tuple[str, str], pa.Table], list[tuple[str, str | None]]]:
     """Tables of the points appended between two cursors' positions, and the tombstones
-    passed on the way (data a tombstone covers is dropped from the tables). Batches the
-    backend's ``batch_filter`` refuses (object stores' bases) are skipped."""
+    passed on the way (data a tombstone covers is dropped from the tables)."""
+    builder = TableBuilder()
+    deleted = scan_between(backend, start, end, match_scope, match_name, builder, skip_damaged)
+    return builder.build(), deleted
+
+
+def scan_between(
+    backend: LogBackend,
+    start: dict[str, int],
+    end: dict[str, int],
+    match_scope: Callable[[str], bool],
+    match_name: Callable[[str], bool],
+    builder: RecordSink,
+    skip_damaged: bool = False,
+) -> list[tuple[str, str | None]]:
+    """Feed ``builder`` the matching points records appended between two cursors'
+    positions (tombstones as ``drop``s); the tombstones passed. Batches the backend's
+    ``batch_filter`` refuses (object stores' bases) are skipped."""
     from streamvis.storage.format.scan import (  # scan imports backend only
         ScannedRecord,
         scan_chunks,
     )
 
-    builder = TableBuilder()
     deleted: list[tuple[str, str | None]] = []
 
     keep = backend.batch_filter(start, end)
@@ -114,4 +138,4 @@ def read_between(
         lambda k, e: backend.advance(positions, k, e),
         skip_damaged=skip_damaged,
     )
-    return builder.build(), deleted
+    return deleted
