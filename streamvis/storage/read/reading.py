@@ -206,17 +206,20 @@ def _decode_converted(col: ColumnView | pb.Column, out: np.ndarray) -> None:
     dtype = column_dtype(col)  # type: ignore[arg-type]
     if dtype == out.dtype:
         _decode_into(col, out)
-    elif col.encoding == pb.RAW and len(col.data) == out.size * dtype.itemsize:
-        np.copyto(out, np.frombuffer(col.data, dtype))
-    elif (col.encoding == pb.LINEAR and dtype.kind in "iu" and out.dtype == np.float64
-          and out.size <= _LINEAR_CHUNK and len(col.data) == 2 * dtype.itemsize
-          and col.length == out.size):  # steps: first + step * i, exact below 2**53
-        first, step = (int(v) for v in np.frombuffer(col.data, dtype))
-        if abs(first) + abs(step) * out.size >= 1 << 53:
+        return
+    encoding, data, n = col.encoding, col.data, out.size  # (each .data is a copy)
+    if encoding == pb.RAW and len(data) == n * dtype.itemsize:
+        np.copyto(out, np.frombuffer(data, dtype))
+    elif (encoding == pb.LINEAR and dtype.kind in "iu" and out.dtype == np.float64
+          and n <= _LINEAR_CHUNK and len(data) == 2 * dtype.itemsize and col.length == n):
+        first, step = np.frombuffer(data, dtype).tolist()  # steps: first + step * i
+        if abs(first) + abs(step) * n >= 1 << 53:  # beyond float64's exact integers
             _decode_via(col, out, dtype)
-            return
-        np.multiply(_ARANGE64[: out.size], step, out=out)
-        out += first
+        elif step == 1:
+            np.add(_ARANGE64[:n], first, out=out)
+        else:
+            np.multiply(_ARANGE64[:n], step, out=out)
+            out += first
     else:
         _decode_via(col, out, dtype)
 
