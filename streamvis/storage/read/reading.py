@@ -207,7 +207,7 @@ def _decode_converted(col: ColumnView | pb.Column, out: np.ndarray) -> None:
     if dtype == out.dtype:
         _decode_into(col, out)
         return
-    encoding, data, n = col.encoding, col.data, out.size  # (each .data is a copy)
+    encoding, data, n = col.encoding, col.data, out.size
     if encoding == pb.RAW and len(data) == n * dtype.itemsize:
         np.copyto(out, np.frombuffer(data, dtype))
     elif (encoding == pb.LINEAR and dtype.kind in "iu" and out.dtype == np.float64
