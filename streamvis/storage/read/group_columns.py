@@ -21,11 +21,12 @@ from typing import Generic, TypeVar
 import numpy as np
 import pyarrow as pa
 
-from streamvis.errors import InvalidArgumentError
+from streamvis.errors import CorruptDataError, InvalidArgumentError
 from streamvis.proto import data_pb2 as pb
 from streamvis.storage.backend import LogBackend
+from streamvis.storage.format.codec import decode_column
 from streamvis.storage.format.state import Entry, LogState
-from streamvis.storage.read.reading import decode_points, decode_records
+from streamvis.storage.read.reading import decode_records
 
 __all__ = ["CHUNK_POINTS", "ColumnsBuilder", "ColumnsRead", "GroupColumns", "plan_group_columns",
            "read_group_columns"]
@@ -159,24 +160,35 @@ class ColumnsBuilder:
     def __init__(self, columns: Sequence[str]) -> None:
         self.columns = tuple(columns)
         self._groups: dict[tuple[str, str], dict[int, list[dict[str, np.ndarray]]]] = {}
-        self._dtypes: dict[tuple[str, str], list[np.dtype]] = {}
+        self._schemas: dict[tuple[str, str], tuple[tuple[str, int], ...]] = {}
+        self._checked: set[tuple[tuple[str, int], ...]] = set()
 
     def add_record(self, body: pb.Points, where: str = "") -> None:
         key = (body.scope, body.name)
-        cols = decode_points(body, where)
-        dtypes = [a.dtype for a in cols.values()]
-        first = self._dtypes.setdefault(key, dtypes)
-        if first != dtypes:
+        columns = body.columns
+        schema = tuple((c.name, c.dtype) for c in columns)
+        if self._schemas.setdefault(key, schema) != schema:
             return  # lost a schema race (object stores): the first schema in log order wins
-        _check_columns(key, list(cols), self.columns)
-        self._groups.setdefault(key, {}).setdefault(body.index, []).append(
-            {c: cols[c] for c in self.columns})
+        if schema not in self._checked:
+            _check_columns(key, [c for c, _ in schema], self.columns)
+            self._checked.add(schema)
+        count = body.count
+        got = {}
+        try:
+            for c in columns:
+                if c.name in self.columns:
+                    if c.length != count:
+                        raise ValueError(f"column {c.name!r} of {c.length} values, count {count}")
+                    got[c.name] = decode_column(c)
+        except ValueError as exc:
+            raise CorruptDataError(f"points record {where} does not decode: {exc}") from None
+        self._groups.setdefault(key, {}).setdefault(body.index, []).append(got)
 
     def drop(self, scope: str, name: str | None) -> None:
         """Forget what a tombstone covers."""
         for key in [k for k in self._groups if k[0] == scope and name in (None, k[1])]:
             del self._groups[key]
-            del self._dtypes[key]
+            del self._schemas[key]
 
     def build(self) -> GroupColumns:
         keys, counts = [], []
