@@ -5,9 +5,10 @@ of the log, before decimation: groups are exact where other tools sample runs.
 
 - ``SummaryBook`` keeps each (run, name)'s ``Summary`` current from the log: each
   ``refresh`` reads only what was appended since the last (a poll's cost follows the
-  new points) and drops what a deletion hides. Both the first read and the polls are
-  computed for all groups at once (``summaries.summarize``); the first goes through
-  the store's many-groups read where the source has one (``ColumnReader``).
+  new points) and drops what a deletion hides. The first read and each poll are
+  computed for all groups at once (``summaries.summarize``) from the store's
+  many-groups read where the source has one (``ColumnReader``: a local log), else from
+  ``fetch``'s tables (a data server's client).
 - ``aggregate_groups`` reads one name of every run, groups the runs by config keys
   and returns one aggregate line with its band per group.
 """
@@ -39,8 +40,8 @@ from streamvis.storage.read.smooth import check_weight, ema
 from streamvis.storage.read.step_join import x_by_name
 from streamvis.storage.read.summaries import Summary, check_stats, runs_table, summarize
 
-__all__ = ["ColumnReader", "GroupAggregates", "PointReader", "SummaryBook", "aggregate_groups", "aggregate_tables",
-           "summaries_table"]
+__all__ = ["ColumnReader", "GroupAggregates", "PointReader", "SummaryBook", "aggregate_groups",
+           "aggregate_tables", "summaries_table"]
 
 
 MAX_NAMES = 1_000  # names in one summaries call (each a column per stat)
@@ -117,7 +118,7 @@ class SummaryBook:
             done = self.source.read_columns(_XY, _summarize, scope_pattern=self.scope_pattern,
                                             name_pattern=pattern, since=self._cursor)
             parts, deleted, cursor = done.results, done.deleted, done.cursor
-        else:  # a data server's client: its tables, all groups at once all the same
+        else:  # a data server's client: from its tables, all groups at once the same way
             res = self.source.fetch(scope_pattern=self.scope_pattern, name_pattern=pattern,
                                     since=self._cursor)
             parts = [_summarize(GroupColumns.from_tables(res.tables, _XY))]

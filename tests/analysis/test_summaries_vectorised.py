@@ -29,9 +29,10 @@ values = st.one_of(st.floats(-1e6, 1e6, allow_nan=False, width=32), st.just(NAN)
 def reference(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
     """One group's stats from pandas, by their definitions (README, summaries.py)."""
     df = pd.DataFrame({"x": x.astype(float), "y": y.astype(float), "order": np.arange(x.size)})
-    by_x = df.sort_values(["x", "order"], kind="stable")
+    by_x = df[df.x.notna()].sort_values(["x", "order"], kind="stable")  # a NaN x has no place
     ok = df[df.y.notna()]
-    out = {"count": float(len(df)), "first": by_x.y.iloc[0], "last": by_x.y.iloc[-1],
+    out = {"count": float(len(df)), "first": by_x.y.iloc[0] if len(by_x) else NAN,
+           "last": by_x.y.iloc[-1] if len(by_x) else NAN,
            "min": ok.y.min(), "max": ok.y.max(), "mean": ok.y.mean()}
     out["argmin"] = ok.x.loc[ok.y.idxmin()] if len(ok) else NAN
     out["argmax"] = ok.x.loc[ok.y.idxmax()] if len(ok) else NAN
@@ -50,7 +51,7 @@ def assert_equal(got: Summary, want: dict[str, float], what: Any) -> None:
 @st.composite
 def groups(draw: st.DrawFn) -> list[tuple[np.ndarray, np.ndarray]]:
     """Groups of 0 to 12 points: steps ascending (as logged) or shuffled with repeats,
-    values with NaNs (some groups all NaN), one-point groups."""
+    sometimes a NaN step, values with NaNs (some groups all NaN), one-point groups."""
     out = []
     for _ in range(draw(st.integers(0, 8))):
         n = draw(st.integers(0, 12))
@@ -59,6 +60,8 @@ def groups(draw: st.DrawFn) -> list[tuple[np.ndarray, np.ndarray]]:
         else:
             x = np.array(draw(st.lists(st.integers(0, 6), min_size=n, max_size=n)), float)
         y = np.array(draw(st.lists(values, min_size=n, max_size=n)), float)
+        if n and draw(st.integers(0, 5)) == 0:  # a step that is NaN (a float x column)
+            x[draw(st.integers(0, n - 1))] = NAN
         out.append((x, y))
     return out
 
@@ -74,6 +77,15 @@ def test_summarize_equals_the_per_group_reference(gs: list[tuple[np.ndarray, np.
     for k, (gx, gy) in zip(keys, gs, strict=True):
         if gx.size:
             assert_equal(got[k], reference(gx, gy), k)
+
+
+def test_a_point_whose_step_is_nan_is_neither_first_nor_last() -> None:
+    x = np.array([NAN, 0.0, 1.0, 2.0, NAN])  # groups: [NaN], [0, 1, 2], [NaN]
+    y = np.array([5.0, 1.0, 2.0, 3.0, 7.0])
+    got = summarize(["a", "b", "c"], np.array([0, 1, 4, 5]), x, y)
+    for k, rows in (("a", slice(0, 1)), ("b", slice(1, 4)), ("c", slice(4, 5))):
+        assert_equal(got[k], reference(x[rows], y[rows]), k)
+    assert math.isnan(got["a"].stat("first")) and got["a"].stat("min") == 5.0
 
 
 def test_equal_length_groups_take_the_2d_path_and_agree_with_the_general_one() -> None:

@@ -160,9 +160,10 @@ def _first_last(x: np.ndarray, starts: np.ndarray, ends: np.ndarray, counts: np.
     """Per group, the row of the first point at its smallest x and of the last at its
     largest (-1 where every x is NaN). Steps usually ascend: then the first and last rows."""
     if x.size > 1:
-        up = x[1:] >= x[:-1]
+        up = x[1:] >= x[:-1]  # False next to a NaN
         up[ends[:-1] - 1] = True  # across groups
-    if x.size <= 1 or up.all():
+    edges_nan = x.dtype.kind == "f" and bool(np.isnan(x[starts]).any() or np.isnan(x[ends - 1]).any())
+    if not edges_nan and (x.size <= 1 or up.all()):
         return starts, ends - 1
     lo = np.fmin.reduceat(x, starts)
     hits = np.flatnonzero(x == np.repeat(lo, counts))
