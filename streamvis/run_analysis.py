@@ -5,7 +5,10 @@ of the log, before decimation: groups are exact where other tools sample runs.
 
 - ``SummaryBook`` keeps each (run, name)'s ``Summary`` current from the log: each
   ``refresh`` reads only what was appended since the last (a poll's cost follows the
-  new points) and drops what a deletion hides.
+  new points) and drops what a deletion hides. The first read and each poll are
+  computed for all groups at once (``summaries.summarize``) from the store's
+  many-groups read where the source has one (``ColumnReader``: a local log), else from
+  ``fetch``'s tables (a data server's client).
 - ``aggregate_groups`` reads one name of every run, groups the runs by config keys
   and returns one aggregate line with its band per group. ``AggregateBook`` keeps such
   a query current: after its first read it folds in only what was appended
@@ -19,9 +22,9 @@ import math
 import re
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 import pyarrow as pa
@@ -30,6 +33,7 @@ from streamvis.columns import STEP_COLUMN, VALUE_COLUMN
 from streamvis.errors import CursorResetError, InvalidArgumentError
 from streamvis.storage.format.model import ReadResult
 from streamvis.storage.read.aggregates import Aggregate, check_agg_band
+from streamvis.storage.read.group_columns import ColumnsRead, GroupColumns
 from streamvis.storage.read.live_aggregates import LiveAggregates
 from streamvis.storage.read.run_groups import (
     GroupSpec,
@@ -40,10 +44,10 @@ from streamvis.storage.read.run_groups import (
 )
 from streamvis.storage.read.smooth import EmaState, check_weight, ema, ema_runs
 from streamvis.storage.read.step_join import x_by_name
-from streamvis.storage.read.summaries import Summary, check_stats, runs_table
+from streamvis.storage.read.summaries import Summary, check_stats, runs_table, summarize
 
-__all__ = ["AggregateBook", "AggregateBooks", "GroupAggregates", "PointReader", "SummaryBook", "aggregate_groups", "aggregate_tables",
-           "summaries_table"]
+__all__ = ["AggregateBook", "AggregateBooks", "ColumnReader", "GroupAggregates", "PointReader",
+           "SummaryBook", "aggregate_groups", "aggregate_tables", "summaries_table"]
 
 
 MAX_NAMES = 1_000  # names in one summaries call (each a column per stat)
@@ -58,6 +62,19 @@ class PointReader(Protocol):
               since: str | None = None) -> ReadResult: ...
 
     def configs(self, scope_pattern: str | None = None) -> dict[str, dict[str, Any]]: ...
+
+
+_T = TypeVar("_T")
+_XY = (STEP_COLUMN, VALUE_COLUMN)
+
+
+@runtime_checkable
+class ColumnReader(Protocol):
+    """A source that reads many groups' columns at once (a local log: ``LocalSource``)."""
+
+    def read_columns(self, columns: Sequence[str], each: Callable[[GroupColumns], _T], *,
+                     scope_pattern: str | None = None, name_pattern: str | None = None,
+                     since: str | None = None) -> ColumnsRead[_T]: ...
 
 
 @dataclass
@@ -103,23 +120,41 @@ class SummaryBook:
 
     def refresh(self) -> int:
         """Fold in what was logged since the last refresh; the number of new points."""
-        res = self.source.fetch(scope_pattern=self.scope_pattern,
-                                name_pattern=_name_pattern(self.names), since=self._cursor)
-        self.touched = {scope for scope, _ in res.deleted}
-        for scope, name in res.deleted:
+        pattern = _name_pattern(self.names)
+        if isinstance(self.source, ColumnReader):
+            done = self.source.read_columns(_XY, _summarize, scope_pattern=self.scope_pattern,
+                                            name_pattern=pattern, since=self._cursor)
+            parts, deleted, cursor = done.results, done.deleted, done.cursor
+        else:  # a data server's client: from its tables, all groups at once the same way
+            res = self.source.fetch(scope_pattern=self.scope_pattern, name_pattern=pattern,
+                                    since=self._cursor)
+            parts = [_summarize(GroupColumns.from_tables(res.tables, _XY))]
+            deleted, cursor = res.deleted, res.cursor
+        self.touched = {scope for scope, _ in deleted}
+        for scope, name in deleted:
             for key in [k for k in self.summaries if k[0] == scope and name in (None, k[1])]:
                 del self.summaries[key]
-        for (scope, name), table in res.tables.items():
-            if table.num_rows:
-                self.summaries.setdefault((scope, name), Summary()).update(*_xy(table, scope, name))
-                self.touched.add(scope)
-        self._cursor = res.cursor
-        return res.num_points
+        points = 0
+        for part in parts:
+            for key, new in part.items():
+                points += new.count
+                old = self.summaries.get(key)
+                if old is None:
+                    self.summaries[key] = new
+                else:
+                    old.merge(new)  # the same object: holders of it see the new points
+                self.touched.add(key[0])
+        self._cursor = cursor
+        return points
 
     def stat(self, scope: str, name: str, stat: str) -> float:
         """``name.stat`` of run ``scope`` (NaN where the run did not log the name)."""
         s = self.summaries.get((scope, name))
         return s.stat(stat) if s is not None else math.nan
+
+
+def _summarize(cols: GroupColumns) -> dict[tuple[str, str], Summary]:
+    return summarize(cols.keys, cols.offsets, cols.columns[STEP_COLUMN], cols.columns[VALUE_COLUMN])
 
 
 def summaries_table(source: PointReader, names: Sequence[str], *,

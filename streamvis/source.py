@@ -8,8 +8,8 @@ opaque strings. Patterns are RE2 regexes matched anywhere in the string.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import pyarrow as pa
 
@@ -26,7 +26,10 @@ from streamvis.storage import (
     Store,
     Text,
 )
+from streamvis.storage.read.group_columns import ColumnsRead, GroupColumns
 from streamvis.storage.read.last_read import LastRead
+
+_T = TypeVar("_T")
 
 __all__ = [
     "DataSource",
@@ -204,6 +207,13 @@ class LocalSource:
         )
         self.last_read.remember(since, scope, scope_pattern, name, name_pattern, res)
         return res
+
+    def read_columns(self, columns: Sequence[str], each: Callable[[GroupColumns], _T], *,
+                     scope_pattern: str | None = None, name_pattern: str | None = None,
+                     since: str | None = None) -> ColumnsRead[_T]:
+        """``each`` over many groups' ``columns`` at once (``Store.read_columns``)."""
+        return self.store.read_columns(columns, each, scope_pattern=scope_pattern,
+                                       name_pattern=name_pattern, since=since)
 
     def read_range(
         self,

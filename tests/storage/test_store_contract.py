@@ -141,6 +141,40 @@ class TestStoreContract:
                 assert t.column("x").to_pylist() == [10, 11, 12, 13, 14, 0, 1, 2]
                 assert r.read(since=nxt.cursor).num_points == 0
 
+    def test_read_columns_gives_the_rows_of_read_first_and_since(self, log) -> None:
+        """Many groups' columns at once (as float64, other columns skipped), in the rows of
+        ``read``'s tables; after a cursor too, with the tombstones passed."""
+
+        def same(done, res) -> None:
+            cols = [c for c in done.results]
+            keys = [k for c in cols for k in c.keys]
+            assert keys == [k for k, t in res.tables.items() if t.num_rows]
+            for c in cols:
+                for i, k in enumerate(c.keys):
+                    rows = slice(c.offsets[i], c.offsets[i + 1])
+                    for name in ("x", "y"):
+                        want = res.tables[k].column(name).to_numpy().astype(np.float64)
+                        np.testing.assert_array_equal(c.columns[name][rows], want)
+                        assert c.columns[name].dtype == np.float64
+            assert done.deleted == res.deleted
+
+        def wall(scope: str, name: str, index: int, x, y) -> Points:
+            return Points(scope, name, index, {"x": np.asarray(x), "wall_time": np.ones(len(x)),
+                                               "y": np.asarray(y)})
+
+        with _open(log, "a") as w:
+            w.append([_loss(1, 0, 4), _loss(0, 5, 3), wall("b", "acc", 0, [3, 1], [0.5, np.nan]),
+                      Points("b", "loss", 2, {"x": np.arange(2), "y": np.arange(2)})])
+            with _open(log) as r:
+                first = r.read_columns(("x", "y"), lambda c: c)
+                same(first, r.read())
+                w.append([_loss(0, 8, 2), wall("c", "acc", 1, [7], [1.0])])
+                w.delete("b", "loss")
+                w.append([Points("b", "loss", 0, {"x": np.arange(3), "y": np.ones(3)})])
+                nxt = r.read_columns(("x", "y"), lambda c: c, since=first.cursor)
+                same(nxt, r.read(since=first.cursor))
+                assert nxt.deleted == [("b", "loss")] and nxt.cursor == r.read().cursor
+
     def test_patterns_are_searches_and_exact_names_are_exact(self, log) -> None:
         with _open(log, "a") as s:
             for name in ("loss", "val_loss", "acc"):

@@ -58,8 +58,16 @@ from streamvis.storage.format.state import LogState
 from streamvis.storage.local.log_file import LocalLog
 from streamvis.storage.objects.compact import auto_compact
 from streamvis.storage.read.cursor import cursor_positions, decode_cursor
+from streamvis.storage.read.group_columns import (
+    ColumnsBuilder,
+    ColumnsRead,
+    GroupColumns,
+    plan_group_columns,
+    read_group_columns,
+)
 from streamvis.storage.read.ranges import RangeRequest, RangesResult
-from streamvis.storage.read.reading import GroupPlan, read_between, read_groups, read_tables
+from streamvis.storage.read.reading import GroupPlan, read_groups, read_tables
+from streamvis.storage.read.tail_reading import read_between, scan_between
 
 # a cursor whose positions are not batch boundaries of this log (forged or mangled):
 # the reader starts over, as after a compaction
@@ -73,6 +81,7 @@ __all__ = ["Store"]
 Mode = Literal["r", "a"]
 _P = TypeVar("_P")
 _R = TypeVar("_R")
+_T = TypeVar("_T")
 
 
 class Store:
@@ -240,6 +249,15 @@ class Store:
                 lambda: (self.log.cursor(), self._plans(ms, mn, scope)),
                 lambda p: ReadResult(read_tables(self.backend, p[1]), p[0]),
             )
+        (tables, deleted), cursor = self._read_since(
+            since, lambda start, end: read_between(self.backend, start, end, ms, mn, self.skip_damaged)
+        )
+        return ReadResult(tables, cursor, deleted)
+
+    def _read_since(
+        self, since: str, between: Callable[[dict[str, int], dict[str, int]], _R]
+    ) -> tuple[_R, str]:
+        """``between`` the positions of cursor ``since`` and the end, and the end's cursor."""
 
         def plan() -> tuple[str, dict[str, int], dict[str, int]]:
             generation, start = cursor_positions(since, self.log.log_id)
@@ -247,17 +265,16 @@ class Store:
                 decode_cursor(since, self.log.log_id, self.log.generation)  # raises the reset
             return self.log.cursor(), start, dict(self.log.positions)
 
-        def read(p: tuple[str, dict[str, int], dict[str, int]]) -> ReadResult:
+        def read(p: tuple[str, dict[str, int], dict[str, int]]) -> tuple[_R, str]:
             cursor, start, end = p
             if any(k not in end or not 0 <= v <= end[k] for k, v in start.items()):
                 raise CursorResetError(_NOT_A_POSITION)
             try:
-                tables, deleted = read_between(self.backend, start, end, ms, mn, self.skip_damaged)
+                return between(start, end), cursor
             except CorruptDataError as exc:
                 if set(start) == {""} and exc.offset == start[""]:
                     raise CursorResetError(_NOT_A_POSITION) from None  # not a record start
                 raise
-            return ReadResult(tables, cursor, deleted)
 
         return self._read_unlocked(plan, read)
 
@@ -299,6 +316,36 @@ class Store:
         return self._read_unlocked(
             lambda: self._plans(ms, mn, scope), lambda plans: read_groups(self.backend, plans)
         )
+
+    def read_columns(
+        self,
+        columns: Sequence[str],
+        each: Callable[[GroupColumns], _T],
+        *,
+        scope_pattern: str | None = None,
+        name_pattern: str | None = None,
+        since: str | None = None,
+    ) -> ColumnsRead[_T]:
+        """``each`` over the matching groups' ``columns`` (after ``since``), concatenated in
+        chunks of many (scope, name) groups (``group_columns``): a computation over every
+        group without a table per group."""
+        ms = key_filter(None, scope_pattern, "scope")
+        mn = key_filter(None, name_pattern, "name")
+        if since is None:
+            return self._read_unlocked(
+                lambda: (self.log.cursor(), plan_group_columns(self.log.state, ms, mn, columns)),
+                lambda p: ColumnsRead(
+                    [each(c) for c in read_group_columns(self.backend, p[1], columns)], p[0]),
+            )
+
+        def between(start: dict[str, int], end: dict[str, int]) -> ColumnsRead[_T]:
+            builder = ColumnsBuilder(columns)
+            deleted = scan_between(self.backend, start, end, ms, mn, builder, self.skip_damaged)
+            return ColumnsRead([each(builder.build())], "", deleted)
+
+        done, cursor = self._read_since(since, between)
+        done.cursor = cursor
+        return done
 
     # -- the parts: writing ---------------------------------------------------------
     def append(

@@ -32,7 +32,8 @@ from streamvis.storage.format.records import encode_batch, header_payload, norma
 from streamvis.storage.format.scan import ScanOutcome
 from streamvis.storage.format.state import LogState
 from streamvis.storage.local.log_file import LocalLog
-from streamvis.storage.read.reading import TableBuilder, read_entries
+from streamvis.storage.read.reading import read_entries
+from streamvis.storage.read.tail_reading import TableBuilder
 
 __all__ = ["CompactStats", "CompactableStore", "compact_file"]
 

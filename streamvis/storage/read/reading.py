@@ -14,8 +14,8 @@ indices), so it costs 1 byte per row for up to 127 indices instead of 8.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -29,12 +29,12 @@ from streamvis.storage.format.state import Entry
 from streamvis.storage.read.points_view import ColumnView, PointsView, points_view
 
 __all__ = [
-    "TableBuilder",
     "GroupPlan",
     "iter_entries",
     "read_entries",
     "read_tables",
     "read_groups",
+    "decode_records",
     "decode_points",
     "index_column",
     "index_runs",
@@ -48,6 +48,8 @@ _LINEAR_CHUNK = 1 << 16  # LINEAR columns are filled this many values at a time
 # records from this size decode through points_view (no copies); smaller ones through
 # protobuf, which parses them ~3x faster and whose copies of one small record cost nothing
 _VIEW_MIN_BYTES = 256 << 10
+_ARANGE64 = np.arange(_LINEAR_CHUNK, dtype=np.float64)  # LINEAR steps decoded as float64
+_ARANGE64.flags.writeable = False
 
 
 def decode_points(body: pb.Points, where: str = "") -> dict[str, np.ndarray]:
@@ -199,10 +201,46 @@ def _decode_into(col: ColumnView | pb.Column, out: np.ndarray) -> None:
         first_step[:1] += step * (hi - lo)  # modular, like the codec's own arithmetic
 
 
-def _decode_all(
-    backend: LogBackend, flat: list[Entry], targets: list[tuple[dict[str, np.ndarray], int]]
+def _decode_converted(col: ColumnView | pb.Column, out: np.ndarray) -> None:
+    """``_decode_into`` an array of another dtype (a float32 or int64 column into float64)."""
+    dtype = column_dtype(col)  # type: ignore[arg-type]
+    if dtype == out.dtype:
+        _decode_into(col, out)
+        return
+    encoding, data, n = col.encoding, col.data, out.size
+    if encoding == pb.RAW and len(data) == n * dtype.itemsize:
+        np.copyto(out, np.frombuffer(data, dtype))
+    elif (encoding == pb.LINEAR and dtype.kind in "iu" and out.dtype == np.float64
+          and n <= _LINEAR_CHUNK and len(data) == 2 * dtype.itemsize and col.length == n):
+        first, step = np.frombuffer(data, dtype).tolist()  # steps: first + step * i
+        if abs(first) + abs(step) * n >= 1 << 53:  # beyond float64's exact integers
+            _decode_via(col, out, dtype)
+        elif step == 1:
+            np.add(_ARANGE64[:n], first, out=out)
+        else:
+            np.multiply(_ARANGE64[:n], step, out=out)
+            out += first
+    else:
+        _decode_via(col, out, dtype)
+
+
+def _decode_via(col: ColumnView | pb.Column, out: np.ndarray, dtype: np.dtype) -> None:
+    """Decode into a scratch array of the column's own dtype, then convert into ``out``."""
+    scratch = np.empty(out.size, dtype)
+    _decode_into(col, scratch)
+    np.copyto(out, scratch)
+
+
+def decode_records(
+    backend: LogBackend,
+    flat: Sequence[Entry],
+    targets: Sequence[tuple[dict[str, np.ndarray], int]],
+    *,
+    convert: bool = False,
 ) -> None:
-    """Decode record ``flat[k]`` into rows ``targets[k][1]:`` of ``targets[k][0]``."""
+    """Decode record ``flat[k]`` into rows ``targets[k][1]:`` of ``targets[k][0]``; with
+    ``convert``, only the columns ``targets[k][0]`` has (a record's others are skipped),
+    each converted to its array's dtype on the way (while the record is in cache)."""
     for k, payload in _iter_payloads(backend, flat):
         body: PointsView | pb.Points | None = None
         if len(payload) >= _VIEW_MIN_BYTES:
@@ -211,13 +249,23 @@ def _decode_all(
             body = pb.Record.FromString(payload).points
         cols, start = targets[k]
         count = flat[k].count
-        if body.count != count or len(body.columns) != len(cols):
+        if body.count != count or (len(body.columns) != len(cols) and not convert):
             raise CorruptDataError(
                 f"record at offset {flat[k].offset} disagrees with the index", offset=flat[k].offset
             )
         try:
+            found = 0
             for c in body.columns:
-                _decode_into(c, cols[c.name][start : start + count])
+                out = cols.get(c.name) if convert else cols[c.name]
+                if out is None:
+                    continue
+                if convert:
+                    _decode_converted(c, out[start : start + count])
+                else:
+                    _decode_into(c, out[start : start + count])
+                found += 1
+            if found != len(cols):
+                raise KeyError(f"{len(cols) - found} of its columns missing")
         except (ValueError, KeyError) as exc:
             raise CorruptDataError(
                 f"points record at offset {flat[k].offset} does not decode: {exc}",
@@ -323,7 +371,7 @@ def read_tables(backend: LogBackend, plans: Sequence[GroupPlan]) -> dict[tuple[s
                 targets.append((cols, pos))
                 flat.append(e)
                 pos += e.count
-    _decode_all(backend, flat, targets)
+    decode_records(backend, flat, targets)
     return {key: pa.table(cols) for key, cols in outputs.items()}
 
 
@@ -343,104 +391,5 @@ def read_groups(
             targets.append((cols, pos))
             flat.append(e)
             pos += e.count
-    _decode_all(backend, flat, targets)
+    decode_records(backend, flat, targets)
     return outputs
-
-
-@dataclass
-class _NameParts:
-    schema: list[str]
-    dtypes: dict[str, np.dtype]
-    by_index: dict[int, list[dict[str, np.ndarray]]] = field(default_factory=dict)
-
-
-class TableBuilder:
-    """Collects decoded records per (scope, name) and builds one table for each."""
-
-    def __init__(self) -> None:
-        self._names: dict[tuple[str, str], _NameParts] = {}
-
-    def add(self, scope: str, name: str, index: int, columns: dict[str, np.ndarray]) -> None:
-        parts = self._names.get((scope, name))
-        if parts is None:
-            parts = self._names[(scope, name)] = _NameParts(
-                list(columns), {c: a.dtype for c, a in columns.items()}
-            )
-        elif {c: a.dtype for c, a in columns.items()} != parts.dtypes:
-            return  # lost a schema race (object stores): the first schema in log order wins
-        parts.by_index.setdefault(index, []).append(columns)
-
-    def add_record(self, body: pb.Points, where: str = "") -> None:
-        self.add(body.scope, body.name, body.index, decode_points(body, where))
-
-    def drop(self, scope: str, name: str | None) -> None:
-        """Forget collected data a tombstone covers."""
-        for key in [k for k in self._names if k[0] == scope and (name is None or k[1] == name)]:
-            del self._names[key]
-
-    def build(self) -> dict[tuple[str, str], pa.Table]:
-        tables = {}
-        for key, parts in self._names.items():
-            counts = []
-            indices = []
-            per_col: dict[str, list[np.ndarray]] = {c: [] for c in parts.schema}
-            for index, chunks in parts.by_index.items():
-                n = 0
-                for cols in chunks:
-                    for c in parts.schema:
-                        per_col[c].append(cols[c])
-                    n += len(cols[parts.schema[0]])
-                indices.append(index)
-                counts.append(n)
-            data: dict[str, np.ndarray | pa.Array] = {"index": index_column(indices, counts)}
-            for c, arrays in per_col.items():
-                data[c] = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
-            tables[key] = pa.table(data)
-        return tables
-
-
-def read_between(
-    backend: LogBackend,
-    start: dict[str, int],
-    end: dict[str, int],
-    match_scope: Callable[[str], bool],
-    match_name: Callable[[str], bool],
-    skip_damaged: bool = False,
-) -> tuple[dict[tuple[str, str], pa.Table], list[tuple[str, str | None]]]:
-    """Tables of the points appended between two cursors' positions, and the tombstones
-    passed on the way (data a tombstone covers is dropped from the tables). Batches the
-    backend's ``batch_filter`` refuses (object stores' bases) are skipped."""
-    from streamvis.storage.format.scan import (  # scan imports backend only
-        ScannedRecord,
-        scan_chunks,
-    )
-
-    builder = TableBuilder()
-    deleted: list[tuple[str, str | None]] = []
-
-    keep = backend.batch_filter(start, end)
-
-    def on_batch(batch: list[ScannedRecord]) -> None:
-        commit = batch[-1].record
-        if keep is not None and not keep(commit.writer_id, commit.seq):
-            return
-        for r in batch[:-1]:
-            kind = r.record.WhichOneof("body")
-            if kind == "points":
-                body = r.record.points
-                if match_scope(body.scope) and match_name(body.name):
-                    builder.add_record(body, f"at offset {r.offset}")
-            elif kind == "delete":
-                d = r.record.delete
-                if match_scope(d.scope) and (not d.name or match_name(d.name)):
-                    builder.drop(d.scope, d.name or None)
-                    deleted.append((d.scope, d.name or None))
-
-    positions = dict(start)
-    scan_chunks(
-        backend.chunks_between(start, end),
-        on_batch,
-        lambda k, e: backend.advance(positions, k, e),
-        skip_damaged=skip_damaged,
-    )
-    return builder.build(), deleted
