@@ -104,6 +104,41 @@ def test_the_panel_shows_24_config_columns_and_offers_every_key_to_colour_by():
     assert panel._rows.indices == [0]
 
 
+def test_a_live_sweep_patches_the_panel_as_one_slice_per_number_column():
+    """Every run's last step moving: one slice patch of numbers per column (a binary
+    array), not a pair per row; cells equal the rows after it; unknown updates (None,
+    then NaN on the browser's side) are not patched again."""
+    from bokeh.document import Document
+    from bokeh.document.events import ColumnsPatchedEvent
+
+    from streamvis.web.runs.runs_panel import SLICE_PATCH_AT, RunRow, RunsPanel
+
+    panel = RunsPanel(on_shown=lambda hidden: None, on_highlight=lambda picked: None)
+    doc = Document()
+    doc.add_root(panel.root)
+    events: list[ColumnsPatchedEvent] = []
+    doc.on_change(lambda e: events.append(e) if isinstance(e, ColumnsPatchedEvent) else None)
+    n = SLICE_PATCH_AT * 3
+    scopes = [f"r{i:03d}" for i in range(n)]
+    panel.update({s: RunRow("#000000", float(i), 0.0) for i, s in enumerate(scopes)}, {})
+    rows = {s: RunRow("#000000", float(i + 10), 1.7e9 + i if i % 2 else 0.0) for i, s in enumerate(scopes)}
+    panel.update(rows, {})
+    patches = {k: v for e in events for k, v in e.patches.items()}
+    assert set(patches) == {"last_step", "updated"}
+    for column in patches:
+        (where, values), = patches[column]  # one slice, its values an array
+        assert isinstance(where, slice) and isinstance(values, np.ndarray)
+    assert list(panel.source.data["last_step"]) == [float(i + 10) for i in range(n)]
+    assert [None if v is None or v != v else v for v in panel.source.data["updated"]] == [
+        (1.7e9 + i) * 1000.0 if i % 2 else None for i in range(n)]
+    events.clear()
+    panel.update(rows, {})  # nothing changed, NaN and None alike
+    assert events == []
+    rows["r004"] = RunRow("#000000", 99.0, 0.0)
+    panel.update(rows, {})  # a few rows: (row, value) pairs as before
+    assert [e.patches for e in events] == [{"last_step": [(4, 99.0)]}]
+
+
 @pytest.mark.parametrize("style_width", [1.5, 3])
 def test_many_lines_are_drawn_thin_few_keep_their_width(style_width: float) -> None:
     """Past THIN_LINES_AT lines a plot's one renderer draws 1 px lines (Chromium strokes
