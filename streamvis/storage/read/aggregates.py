@@ -26,7 +26,7 @@ import numpy as np
 
 from streamvis.errors import InvalidArgumentError
 
-__all__ = ["AGGS", "BANDS", "Aggregate", "Grid", "aggregate_runs", "check_agg_band"]
+__all__ = ["AGGS", "BANDS", "Aggregate", "Grid", "aggregate_runs", "band_bounds", "check_agg_band"]
 
 AGGS = ("mean", "median", "min", "max")
 BANDS = ("minmax", "std", "stderr", "none")
@@ -144,16 +144,26 @@ def aggregate_runs(runs: Sequence[tuple[np.ndarray, np.ndarray]], *, agg: str = 
         line = lo_v
     else:
         line = hi_v
-    if band == "minmax":
-        lo, hi = lo_v, hi_v
-    elif band in ("std", "stderr"):
+    ss: np.ndarray | None = None
+    if band in ("std", "stderr"):
         dev = vals - mean[slot]
         ss = np.bincount(slot, weights=dev * dev, minlength=union.size)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            sd = np.where(n > 1, np.sqrt(ss / np.maximum(n - 1, 1)), 0.0)
-        if band == "stderr":
-            sd = sd / np.sqrt(n)
-        lo, hi = line - sd, line + sd
-    else:
-        lo, hi = line, line
+    lo, hi = band_bounds(band, line, lo_v, hi_v, n, ss)
     return Aggregate(union, line, lo, hi, n.astype(np.int64), grid)
+
+
+def band_bounds(band: str, line: np.ndarray, lo_v: np.ndarray, hi_v: np.ndarray, n: np.ndarray,
+                sum_sq: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """(lo, hi) of ``band`` at each x: the values' min and max (``lo_v``, ``hi_v``), or the
+    line plus and minus the std (ddof=1; ``sum_sq`` the squared deviations from the mean
+    summed, ``n`` the values) or std/sqrt(n), zero wide where n = 1; ``none``: the line."""
+    if band == "minmax":
+        return lo_v, hi_v
+    if band in ("std", "stderr"):
+        assert sum_sq is not None
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sd = np.where(n > 1, np.sqrt(sum_sq / np.maximum(n - 1, 1)), 0.0)
+            if band == "stderr":
+                sd = sd / np.sqrt(n)
+        return line - sd, line + sd
+    return line, line

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from .aggregates import SHARED_STEPS_SLACK, Aggregate, aggregate_runs, check_agg_band
+from .aggregates import SHARED_STEPS_SLACK, Aggregate, aggregate_runs, band_bounds, check_agg_band
 
 __all__ = ["LiveAggregates"]
 
@@ -81,17 +81,11 @@ def _columns(vals: np.ndarray, agg: str, band: str) -> tuple[np.ndarray, np.ndar
             line = np.where(n % 2 == 1, s[rows, mid], (s[rows, mid] + s[rows, np.minimum(mid + 1, last)]) / 2)
         else:
             line = lo_v if agg == "min" else hi_v
-        if band == "minmax":
-            lo, hi = lo_v, hi_v
-        elif band in ("std", "stderr"):
+        ss: np.ndarray | None = None
+        if band in ("std", "stderr"):
             dev = np.where(np.isnan(s), 0.0, s - mean[:, None])
             ss = (dev * dev).sum(axis=1)
-            sd = np.where(n > 1, np.sqrt(ss / np.maximum(n - 1, 1)), 0.0)
-            if band == "stderr":
-                sd = sd / np.sqrt(n)
-            lo, hi = line - sd, line + sd
-        else:
-            lo, hi = line, line
+    lo, hi = band_bounds(band, line, lo_v, hi_v, n, ss)
     return line, lo, hi, n.astype(np.int64)
 
 
