@@ -162,6 +162,17 @@ def test_x_name_draws_against_that_name(log_path, schema, page):
         ws.stop()
 
 
+def _assert_r0_left_its_group(page: Any, log_path: str) -> None:
+    """Once run r0 is unticked: two groups, lr=0.1 of two runs at most, and the lines
+    equal to ``script.aggregate`` over the other five runs."""
+    page.wait_for_function(f"() => {{ const g = ({GROUPS_JS})(0); return g !== null && "
+                           "g.lines.group.length === 2 && Math.max(...g.points.n.filter("
+                           "(n, i) => g.points.group[i] === 'lr=0.1')) === 2; }",
+                           timeout=WAIT_MS, polling=100)
+    want = script.aggregate(log_path, "loss", ["lr"], scope_pattern="^r[1-5]$")
+    _assert_equal(_groups(page), want, lambda k: f"lr={k[0]}")
+
+
 def test_groups_update_live_and_follow_the_runs_panel(log_path, schema, page):
     write_runs(log_path, tokens=False)
     ws = WebServer(log_path, schema, refresh=0.3)
@@ -175,12 +186,7 @@ def test_groups_update_live_and_follow_the_runs_panel(log_path, schema, page):
 
         hide = encode_runs(["r0"], ws.source.scopes())
         open_page(page, ws.url + "/?rows=loss&group=lr&hide=" + hide)  # unticked: out of its group
-        page.wait_for_function(f"() => {{ const g = ({GROUPS_JS})(0); return g !== null && "
-                               "g.lines.group.length === 2 && Math.max(...g.points.n.filter("
-                               "(n, i) => g.points.group[i] === 'lr=0.1')) === 2; }",
-                               timeout=WAIT_MS, polling=100)
-        want = script.aggregate(log_path, "loss", ["lr"], scope_pattern="^r[1-5]$")
-        _assert_equal(_groups(page), want, lambda k: f"lr={k[0]}")
+        _assert_r0_left_its_group(page, log_path)
     finally:
         ws.stop()
 
@@ -265,10 +271,6 @@ def test_the_runs_panel_lists_the_groups_expandable_and_a_tick_leaves_its_group(
                                timeout=WAIT_MS)
         rows = page.evaluate(GROUP_ROWS_JS)  # still expanded, r0 now not shown
         assert [r["text"] for r in rows] == ["lr=0.0133", "lr=0.132", "lr=0.1r010", "lr=0.1r211", "lr=0.1r411"]
-        page.wait_for_function(f"() => {{ const g = ({GROUPS_JS})(0); return g !== null && "
-                               "Math.max(...g.points.n.filter((n, i) => g.points.group[i] === 'lr=0.1')) === 2; }",
-                               timeout=WAIT_MS, polling=100)
-        want = script.aggregate(log_path, "loss", ["lr"], scope_pattern="^r[1-5]$")
-        _assert_equal(_groups(page), want, lambda k: f"lr={k[0]}")
+        _assert_r0_left_its_group(page, log_path)
     finally:
         ws.stop()
