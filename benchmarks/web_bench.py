@@ -81,6 +81,7 @@ ZOOM_WATCH_JS = """() => { const doc = Bokeh.documents[0];
   const z = () => window.__z;
   const bump = () => { window.__gen++; if (z().data === undefined) z().data = performance.now(); };
   s.patching.connect(bump); s.streaming.connect(bump); s.properties.data.change.connect(bump);
+  s.change.connect(bump);  // rows replaced or points appended in place (lines.py)
   const orig = p.trigger_event.bind(p);
   p.trigger_event = (e) => { if (e.event_name === 'rangesupdate' && z().ru === undefined)
                                z().ru = performance.now();
@@ -107,6 +108,7 @@ WATCH_JS = """() => { const p = Bokeh.documents[0].get_model_by_name('plot:0');
   window.__gen = 0;
   const bump = () => { window.__gen++; window.__data = performance.now(); };
   s.patching.connect(bump); s.streaming.connect(bump); s.properties.data.change.connect(bump);
+  s.change.connect(bump);  // rows replaced or points appended in place (lines.py)
   const orig = p.trigger_event.bind(p);
   p.trigger_event = (e) => { if (e.event_name === 'rangesupdate') window.__ru = performance.now();
                              orig(e); };

@@ -159,3 +159,48 @@ def test_many_lines_are_drawn_thin_few_keep_their_width(style_width: float) -> N
     assert grow_to(LEGEND_MAX) == [style_width] * LEGEND_MAX  # a renderer per line
     assert grow_to(THIN_LINES_AT) == [style_width]  # one for all, the style's width
     assert grow_to(THIN_LINES_AT + 1) == [1]
+
+
+def test_replaced_rows_travel_packed_as_plain_arrays_and_again_when_equal() -> None:
+    """A zoom replaces every line: one packed set (flat x and y, plain arrays that Bokeh
+    sends as binary frames, not base64 in the JSON) instead of an xs/ys patch per row;
+    the server's copy holds the new rows and lengths; the same contents asked again are
+    sent again (the browser's rows may have changed in between)."""
+    from bokeh.document import Document
+    from bokeh.document.events import ColumnDataChangedEvent, ColumnsPatchedEvent
+    from bokeh.plotting import figure
+
+    from streamvis.web.plots.inline import InlineArray
+    from streamvis.web.plots.lines import LineLayer
+
+    fig = figure()
+    layer = LineLayer(fig, None, glyph_kwargs={}, name="lines:0")
+    doc = Document()
+    doc.add_root(fig)
+    keys = [(f"run{i}", "loss", 0) for i in range(4)]
+    for k in keys:
+        layer.add(k, "#000000", {"x": np.arange(5.0), "y": np.ones(5, np.float32)})
+    layer.flush()
+    events: list[object] = []
+    doc.on_change(events.append)
+
+    def zoom(lo: int) -> dict[str, np.ndarray]:
+        events.clear()
+        for j, k in enumerate(keys[1:3]):
+            layer.replace(k, {"x": np.arange(lo, lo + 3 + j, dtype=np.float64),
+                              "y": np.full(3 + j, lo, np.float32)})
+        layer.flush()
+        assert not any(isinstance(e, ColumnsPatchedEvent) for e in events)
+        sent = [e for e in events if isinstance(e, ColumnDataChangedEvent)]
+        assert [e.model for e in sent] == [layer.rowset]
+        return {c: v[0] for c, v in layer.rowset.data.items()}
+
+    packed = zoom(100)
+    assert list(packed["row"]) == [1, 2] and list(packed["n"]) == [3, 4]
+    assert list(packed["x"]) == [100, 101, 102, 100, 101, 102, 103]
+    assert not any(isinstance(v, InlineArray) for v in packed.values())
+    assert list(layer.source.data["n"]) == [5, 3, 4, 5]
+    assert list(layer.data(keys[2])["x"]) == [100, 101, 102, 103]
+    assert list(layer.source.data["xs"][2][:4]) == [100, 101, 102, 103]
+    assert list(zoom(100)["x"]) == list(packed["x"])  # equal to the last set: sent again
+    assert list(zoom(0)["x"]) == [0, 1, 2, 0, 1, 2, 3]
