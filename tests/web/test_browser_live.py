@@ -114,6 +114,27 @@ def test_live_points_new_groups_stable_colours_and_deletes(server, store, page):
     assert "run0 · loss · 0" in legend
 
 
+ROWS_JS = """() => { const d = Bokeh.documents[0].get_model_by_name('lines:0:source').data;
+  return Array.from(d.scope).map((s, i) => s + ' ' + d.index[i]).sort(); }"""
+
+
+def test_a_run_deleted_and_one_added_in_one_poll_leave_one_row_per_line(server, store, page):
+    """The browser's rows equal the server's, not just their labels: a deletion and a
+    new run in the same poll once left the new run's rows twice in the browser."""
+    open_page(page, server.url + URL)
+    wait_counts(page, store)
+    for k in range(3):  # appended back to back: almost always one poll
+        store.delete("run2" if k == 0 else f"new{k - 1}")
+        store.append(demo_items([f"new{k}"], steps=10, seed=k))
+        wait_counts(page, store)
+        want = sorted(f"{s} {i}" for s in ("run1", f"new{k}") for i in range(3))
+        try:
+            page.wait_for_function(f"want => JSON.stringify(({ROWS_JS})()) === JSON.stringify(want)",
+                                   arg=want, timeout=WAIT_MS)
+        except Exception:
+            raise AssertionError(f"browser rows {page.evaluate(ROWS_JS)}, server {want}") from None
+
+
 def test_lines_drawn_in_x_order_after_resume(server, store, page):
     open_page(page, server.url + "/?rows=lr&scopes=^run1$")
     page.wait_for_function(count_js(0, "run1 · lr · 0", 60), timeout=WAIT_MS)

@@ -185,6 +185,7 @@ class LineLayer:
         self._new: dict[str, list[Any]] = {c: [] for c in self.COLUMNS}
         self._patches: dict[str, list[tuple[Any, Any]]] = {}
         self._rebuild = False
+        self._replaced_all = False  # the source's data assigned whole in this batch
         self._single: Any = None  # the renderer of every row (past LEGEND_MAX lines)
         self._per_line: dict[Key, Any] = {}  # row renderers while there are few lines
         self.renderers: list[Any] = []
@@ -332,7 +333,7 @@ class LineLayer:
         self._xs = [self._xs[i] for i in keep]
         self._ys = [self._ys[i] for i in keep]
         self.rows = {k: _Row(i, n) for i, (k, n) in enumerate(zip(self._keys, lengths, strict=True))}
-        self.source.data = new_data
+        self._replace_all(new_data)
         self._rebuild = True
 
     def clear(self) -> None:
@@ -343,7 +344,7 @@ class LineLayer:
         self._replaced = {}
         self.rows, self._keys = {}, []
         self._xs, self._ys = [], []
-        self.source.data = {c: [] for c in self.COLUMNS}
+        self._replace_all({c: [] for c in self.COLUMNS})
         self._rebuild = True
 
     def flush(self) -> None:
@@ -351,7 +352,11 @@ class LineLayer:
         self._forget_sent_rows()
         if self._new["xs"]:
             new, self._new = self._new, {c: [] for c in self.COLUMNS}
-            self.source.stream(new)  # type: ignore[arg-type]
+            if self._replaced_all:  # see _replace_all: not a stream after it
+                data = self.source.data
+                self._replace_all({c: [*data[c], *new[c]] for c in self.COLUMNS})
+            else:
+                self.source.stream(new)  # type: ignore[arg-type]
         if self._patches:
             patches, self._patches = self._patches, {}
             self.source.patch(patches)
@@ -374,6 +379,7 @@ class LineLayer:
             self._sync_renderers()
         if (len(self.rows), frozenset(self.hidden)) != self._hidden_synced:
             self._sync_hidden()
+        self._replaced_all = False  # the session sends the batch after its flushes
 
     def _row_filter(self, key: Key) -> list[int]:
         """The rows ``key``'s own renderer draws: its row, or none while its run is hidden."""
@@ -413,6 +419,14 @@ class LineLayer:
             "x": [self._flat(self._xs, rows, lengths)],
             "y": [self._flat(self._ys, rows, lengths)],
         }
+
+    def _replace_all(self, data: dict[str, list[Any]]) -> None:
+        """The source's data assigned whole. Bokeh reads such a change's data when the
+        session sends its held batch, not when it is made: rows streamed after it in the
+        same batch would reach the browser twice (once in the data, once streamed), so
+        until the batch's flush new rows are sent by assigning the data whole again."""
+        self.source.data = data
+        self._replaced_all = True
 
     def _forget_sent_rows(self) -> None:
         """Empty the packed set sent by an earlier flush, silently (its message is out:
