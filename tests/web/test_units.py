@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -161,13 +163,13 @@ def test_many_lines_are_drawn_thin_few_keep_their_width(style_width: float) -> N
     assert grow_to(THIN_LINES_AT + 1) == [1]
 
 
-def test_replaced_rows_travel_packed_as_plain_arrays_and_again_when_equal() -> None:
-    """A zoom replaces every line: one packed set (flat x and y, plain arrays that Bokeh
-    sends as binary frames, not base64 in the JSON) instead of an xs/ys patch per row;
-    the server's copy holds the new rows and lengths; the same contents asked again are
-    sent again (the browser's rows may have changed in between)."""
+def test_replaced_rows_travel_packed_as_plain_arrays() -> None:
+    """Rows a zoom replaces carry their points in one packed set (flat x and y, plain
+    arrays that Bokeh sends as binary frames, not base64 in the JSON), not as xs/ys
+    patches; the set is a stream, whose message holds its own data, so every set goes,
+    equal or not; the server's copy holds the new rows and lengths."""
     from bokeh.document import Document
-    from bokeh.document.events import ColumnDataChangedEvent, ColumnsPatchedEvent
+    from bokeh.document.events import ColumnsPatchedEvent, ColumnsStreamedEvent
     from bokeh.plotting import figure
 
     from streamvis.web.plots.inline import InlineArray
@@ -177,23 +179,31 @@ def test_replaced_rows_travel_packed_as_plain_arrays_and_again_when_equal() -> N
     layer = LineLayer(fig, None, glyph_kwargs={}, name="lines:0")
     doc = Document()
     doc.add_root(fig)
-    keys = [(f"run{i}", "loss", 0) for i in range(4)]
-    for k in keys:
-        layer.add(k, "#000000", {"x": np.arange(5.0), "y": np.ones(5, np.float32)})
-    layer.flush()
     events: list[object] = []
     doc.on_change(events.append)
 
-    def zoom(lo: int) -> dict[str, np.ndarray]:
+    def sent() -> list[dict[str, Any]]:
+        out = []
+        for e in events:
+            assert not isinstance(e, ColumnsPatchedEvent)
+            if isinstance(e, ColumnsStreamedEvent) and e.model is layer.rowset:
+                out.append({c: v[0] for c, v in e.data.items()})
         events.clear()
+        return out
+
+    keys = [(f"run{i}", "loss", 0) for i in range(4)]
+    for k in keys:
+        layer.add(k, "#000000", {"x": np.arange(5.0), "y": np.ones(5, np.float32)})
+    layer.flush()  # the source joins the document whole, rows and all
+    assert sent() == []
+
+    def zoom(lo: int) -> dict[str, Any]:
         for j, k in enumerate(keys[1:3]):
             layer.replace(k, {"x": np.arange(lo, lo + 3 + j, dtype=np.float64),
                               "y": np.full(3 + j, lo, np.float32)})
         layer.flush()
-        assert not any(isinstance(e, ColumnsPatchedEvent) for e in events)
-        sent = [e for e in events if isinstance(e, ColumnDataChangedEvent)]
-        assert [e.model for e in sent] == [layer.rowset]
-        return {c: v[0] for c, v in layer.rowset.data.items()}
+        (packed,) = sent()
+        return packed
 
     packed = zoom(100)
     assert list(packed["row"]) == [1, 2] and list(packed["n"]) == [3, 4]
@@ -204,3 +214,6 @@ def test_replaced_rows_travel_packed_as_plain_arrays_and_again_when_equal() -> N
     assert list(layer.source.data["xs"][2][:4]) == [100, 101, 102, 103]
     assert list(zoom(100)["x"]) == list(packed["x"])  # equal to the last set: sent again
     assert list(zoom(0)["x"]) == [0, 1, 2, 0, 1, 2, 3]
+    assert [len(v) for v in layer.rowset.data.values()] == [1] * 5  # one set kept, then
+    layer.flush()
+    assert [len(v) for v in layer.rowset.data.values()] == [0] * 5  # not kept

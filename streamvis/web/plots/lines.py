@@ -61,12 +61,13 @@ for (let k = 0; k < row.length; k++) {
 if (row.length) lines.change.emit();
 """
 
-# the browser's half of LineLayer.replace: rows re-made from the flat arrays, each with
-# the spare capacity (NaN) that the server's copy has, then one redraw
+# the browser's half of LineLayer.replace: each row re-made from the flat arrays, with
+# the spare capacity (NaN) that the server's copy has, then one redraw. The set is
+# streamed into a source that keeps one row: the newest set
 REPLACE_JS = """
-const a = cb_obj.data;
-if (a.row === undefined || a.row.length === 0) return;
-const rows = a.row[0], ns = a.n[0], caps = a.cap[0], x = a.x[0], y = a.y[0];
+const a = cb_obj.data, last = a.row.length - 1;
+if (last < 0) return;
+const rows = a.row[last], ns = a.n[last], caps = a.cap[last], x = a.x[last], y = a.y[last];
 const X = x instanceof Float32Array ? Float32Array : Float64Array;
 const Y = y instanceof Float32Array ? Float32Array : Float64Array;
 // views made by hand: BokehJS's arrays are subclasses whose subarray() ignores its bounds
@@ -169,11 +170,12 @@ class LineLayer:
             data={c: [] for c in ("row", "pos", "x", "y")}, name=f"{name}:appendix"
         )
         self.appendix.js_on_change("data", CustomJS(args={"lines": self.source}, code=APPEND_JS))
-        # rows given new contents, packed: each column one array in a one-row source
+        # rows given new contents, packed: a set is one row of this source whose cells
+        # are arrays, streamed (a stream's message carries its own data, whenever sent)
         self.rowset = ColumnDataSource(
             data={c: [] for c in REPLACED_COLUMNS}, name=f"{name}:rowset"
         )
-        self.rowset.js_on_change("data", CustomJS(args={"lines": self.source}, code=REPLACE_JS))
+        self.rowset.js_on_change("streaming", CustomJS(args={"lines": self.source}, code=REPLACE_JS))
         self.source.tags = [self.appendix, self.rowset]  # keeps them in the document
         self._appended: dict[int, list[tuple[int, np.ndarray, np.ndarray]]] = {}
         self._replaced: dict[int, None] = {}  # rows (in order) for the next packed set
@@ -409,16 +411,20 @@ class LineLayer:
 
     # ---- internals -------------------------------------------------------------------
     def _send_replaced(self) -> None:
-        """The replaced rows as one packed set (``REPLACE_JS``)."""
+        """The replaced rows as one packed set (``REPLACE_JS``). Before the source is in a
+        document there is nothing to send: the source goes whole, rows and all."""
         rows, self._replaced = list(self._replaced), {}
+        if self.rowset.document is None:
+            return
         lengths = np.array([self.rows[self._keys[i]].length for i in rows], np.int32)
-        self.rowset.data = {
+        packed = {
             "row": [np.array(rows, np.int32)],
             "n": [lengths],
             "cap": [np.array([self._xs[i].size for i in rows], np.int32)],
             "x": [self._flat(self._xs, rows, lengths)],
             "y": [self._flat(self._ys, rows, lengths)],
         }
+        self.rowset.stream(packed, rollover=1)  # type: ignore[arg-type]
 
     def _replace_all(self, data: dict[str, list[Any]]) -> None:
         """The source's data assigned whole. Bokeh reads such a change's data when the
@@ -429,10 +435,9 @@ class LineLayer:
         self._replaced_all = True
 
     def _forget_sent_rows(self) -> None:
-        """Empty the packed set sent by an earlier flush, silently (its message is out:
-        the session sends a batch's changes when the batch ends). The rows live in the
-        source, so the server keeps no second copy; and the next set always differs
-        from an empty one, so Bokeh sends it even when it equals the last."""
+        """Empty the packed set streamed by an earlier flush, silently: its message holds
+        its own data, and the rows live in the source, so the server keeps no second
+        copy of them."""
         data = self.rowset.data
         if any(len(v) for v in data.values()):
             for c in REPLACED_COLUMNS:
