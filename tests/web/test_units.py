@@ -217,3 +217,24 @@ def test_replaced_rows_travel_packed_as_plain_arrays() -> None:
     assert [len(v) for v in layer.rowset.data.values()] == [1] * 5  # one set kept, then
     layer.flush()
     assert [len(v) for v in layer.rowset.data.values()] == [0] * 5  # not kept
+
+
+def test_the_group_panel_groups_again_only_when_configs_or_ticks_change(monkeypatch) -> None:
+    """A live sweep's polls mostly change neither the runs' configs nor the ticks: the
+    panel then does not group the runs again; a config written again or an unticked
+    run does, and shows in the rows."""
+    from streamvis.storage.read.run_groups import parse_group
+    from streamvis.web.runs import group_panel
+
+    calls = []
+    real = group_panel.group_runs
+    monkeypatch.setattr(group_panel, "group_runs", lambda *a: calls.append(1) or real(*a))
+    panel = group_panel.GroupPanel(parse_group("lr"))
+    configs = {f"r{i}": {"lr": i % 2, "seed": i} for i in range(6)}
+    panel.update(configs, set())
+    panel.update({s: dict(c) for s, c in configs.items()}, set())  # equal, new objects
+    assert len(calls) == 1
+    panel.update({**configs, "r0": {"lr": 1, "seed": 0}}, set())
+    assert len(calls) == 2 and panel.source.data["group"].count("lr=1") == 4
+    panel.update({**configs, "r0": {"lr": 1, "seed": 0}}, {"r1"})
+    assert len(calls) == 3 and sum(panel.source.data["shown"]) == 5

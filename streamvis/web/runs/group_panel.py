@@ -73,6 +73,7 @@ class GroupPanel:
         self.source.js_on_change("data", CustomJS(args={"cube": self.table}, code=REGROUP_JS))
         self.title = Div(text="", name="groups:title", sizing_mode="stretch_width")
         self._rows: tuple[tuple[str, str, int], ...] = ()
+        self._asked: tuple[dict[str, Any], frozenset[str]] | None = None  # the last update's
 
     @staticmethod
     def _empty() -> dict[str, list[Any]]:
@@ -80,8 +81,13 @@ class GroupPanel:
 
     def update(self, configs: Mapping[str, Mapping[str, Any] | None], hidden: set[str]) -> None:
         """The rows for the runs ``configs`` lists (flattened configs) and the unticked
-        runs ``hidden``; sent only when something changed."""
-        grouping = group_runs(dict(configs), self.spec)
+        runs ``hidden``; sent only when something changed (a live sweep's polls mostly
+        change neither: the grouping is then not computed again)."""
+        asked = (dict(configs), frozenset(hidden))
+        if asked == self._asked:
+            return
+        self._asked = asked
+        grouping = group_runs(asked[0], self.spec)
         rows: list[tuple[str, str, int]] = []
         for values, scopes in sorted(grouping.groups.items(), key=lambda kv: group_order(kv[0])):
             label = group_label(grouping.keys, values)
