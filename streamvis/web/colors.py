@@ -14,6 +14,7 @@ that appears later never changes the colour of one already drawn. The ``key`` fo
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
@@ -118,12 +119,13 @@ def run_color(k: int) -> str:
     return _extension.get(k)
 
 
+@functools.lru_cache(maxsize=4096)
 def shade(color: str, amount: float) -> str:
-    """``color`` moved towards white (``amount`` > 0) or black (< 0) by ``|amount|``."""
-    rgb = np.array(_rgb(color), np.float64)
+    """``color`` moved towards white (``amount`` > 0) or black (< 0) by ``|amount|``
+    (a page styles every line of every plot with it: cached, and plain Python, which is
+    ~10x quicker than numpy on three numbers)."""
     target = 255.0 if amount > 0 else 0.0
-    out = rgb + (target - rgb) * abs(amount)
-    return _hex(out)
+    return _hex(v + (target - v) * abs(amount) for v in _rgb(color))
 
 
 def variant(color: str, k: int, *, dashes: bool) -> tuple[str, str]:
