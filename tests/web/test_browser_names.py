@@ -254,3 +254,37 @@ def test_copy_link_round_trips_the_whole_view(names_server, page):
     wait_for(lambda: len(names_server.cfg.sessions) >= 1, timeout=5)
     new = [s for s in names_server.cfg.sessions if s is not sess]
     assert new and new[0].layout.color_by == "lr" and new[0].smoothing == 0.5
+
+
+def test_names_logged_later_get_cards_and_an_idle_log_is_not_listed_again(names_server, store, page,
+                                                                          monkeypatch):
+    """The page lists the log's names again to find new ones: not while nothing was
+    written (a listing walks every group), and less often while listings find nothing;
+    a name logged later still gets its card."""
+    from streamvis.web.page import names_page
+
+    monkeypatch.setattr(names_page, "DISCOVER_S", 0.2)  # (the server runs in this process)
+    monkeypatch.setattr(names_page, "DISCOVER_MAX_S", 0.8)
+    calls = {"groups": 0, "cursor": 0}
+    source = names_server.source
+
+    def counting(method: str) -> Any:
+        real = getattr(source, method)
+
+        def counted(*a: Any, **kw: Any) -> Any:
+            calls[method] += 1
+            return real(*a, **kw)
+        return counted
+
+    for method in calls:
+        monkeypatch.setattr(source, method, counting(method))
+    open_page(page, names_server.url + "/")
+    _wait_drawn(page, "train/loss")
+    wait_for(lambda: calls["cursor"] >= 4, timeout=20, interval=0.05)
+    before = calls["groups"]
+    wait_for(lambda: calls["cursor"] >= 6, timeout=20, interval=0.05)
+    assert calls["groups"] == before  # the log did not move: its groups were not walked
+    store.append([Points("run1", "val/acc", 0, {"x": np.arange(5.0), "y": np.ones(5)})])
+    wait_for(lambda: any(c["title"] == "val/acc" or "val/acc" in c["titles"] for c in _cards(page).values()),
+             timeout=20, interval=0.1)  # (below the fold: a titled card, drawn when scrolled to)
+    assert _by_title(_cards(page), "val/acc")["section"] == "val/"

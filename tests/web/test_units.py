@@ -238,3 +238,18 @@ def test_the_group_panel_groups_again_only_when_configs_or_ticks_change(monkeypa
     assert len(calls) == 2 and panel.source.data["group"].count("lr=1") == 4
     panel.update({**configs, "r0": {"lr": 1, "seed": 0}}, {"r1"})
     assert len(calls) == 3 and sum(panel.source.data["shown"]) == 5
+
+
+def test_name_listings_wait_longer_while_they_find_nothing_and_start_over_when_they_do() -> None:
+    from streamvis.web.page.names_page import DISCOVER_MAX_S, DISCOVER_S, Discovery
+
+    d = Discovery(now=100.0)
+    assert d.due == 100.0 + DISCOVER_S and d.cursor is None  # (None: the first one lists)
+    waits = []
+    for _ in range(6):
+        d.listed(d.due, "c1", new=False)
+        waits.append(d.wait)
+    assert waits[0] == 2 * DISCOVER_S and waits[-1] == DISCOVER_MAX_S
+    assert waits == sorted(waits) and d.cursor == "c1"
+    d.listed(500.0, "c2", new=True)
+    assert (d.wait, d.due, d.cursor) == (DISCOVER_S, 500.0 + DISCOVER_S, "c2")
