@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from streamvis.storage import Points
+from streamvis.storage import Deletion, Points
 
 from .conftest import WebServer
 from .helpers import (
@@ -123,9 +123,8 @@ def test_a_run_deleted_and_one_added_in_one_poll_leave_one_row_per_line(server, 
     new run in the same poll once left the new run's rows twice in the browser."""
     open_page(page, server.url + URL)
     wait_counts(page, store)
-    for k in range(3):  # appended back to back: almost always one poll
-        store.delete("run2" if k == 0 else f"new{k - 1}")
-        store.append(demo_items([f"new{k}"], steps=10, seed=k))
+    for k in range(3):  # one batch: one poll
+        store.append([Deletion("run2" if k == 0 else f"new{k - 1}"), *demo_items([f"new{k}"], steps=10, seed=k)])
         wait_counts(page, store)
         want = sorted(f"{s} {i}" for s in ("run1", f"new{k}") for i in range(3))
         try:
