@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -222,6 +223,7 @@ class _Columns:
         offset, length, count, x_min, x_max = (
             self.num[c][start:end].tolist() for c in ("offset", "length", "count", "x_min", "x_max")
         )
+        lows, highs = self.num["x_min"][start:end], self.num["x_max"][start:end]
         change = (nc[1:] != nc[:-1]) | (ix[1:] != ix[:-1])
         bounds = [0, *(np.flatnonzero(change) + 1).tolist(), end - start]
         out: dict[str, NameState] = {}
@@ -240,6 +242,9 @@ class _Columns:
                 map(Entry, keys[a:b], offset[a:b], length[a:b], count[a:b], x_min[a:b], x_max[a:b])
             )
             grp.count += sum(count[a:b])
+            lo, hi = lows[a:b], highs[a:b]
+            lo, hi = lo[~np.isnan(lo)], hi[~np.isnan(hi)]
+            grp.widen(float(lo.min()) if lo.size else math.nan, float(hi.max()) if hi.size else math.nan)
         return out
 
 

@@ -44,19 +44,30 @@ class Entry:
 
 @dataclass(slots=True)
 class GroupEntries:
-    """The records of one (scope, name, index), in log order."""
+    """The records of one (scope, name, index), in log order, with their x range kept as
+    they come (a listing of the groups then costs per group, not per record: a day's
+    run flushing every second holds 86,400 records a group)."""
 
     entries: list[Entry] = field(default_factory=list)
     count: int = 0
+    x_lo: float = math.inf  # the least x_min of the records (inf: none has one)
+    x_hi: float = -math.inf
 
     def add(self, entry: Entry) -> None:
         self.entries.append(entry)
         self.count += entry.count
+        self.widen(entry.x_min, entry.x_max)
+
+    def widen(self, lo: float, hi: float) -> None:
+        """Take records whose x lies within ``lo``..``hi`` into the range (NaN: none)."""
+        if lo < self.x_lo:  # (NaN compares False)
+            self.x_lo = lo
+        if hi > self.x_hi:
+            self.x_hi = hi
 
     def x_range(self) -> tuple[float, float]:
-        lo = [e.x_min for e in self.entries if not math.isnan(e.x_min)]
-        hi = [e.x_max for e in self.entries if not math.isnan(e.x_max)]
-        return (min(lo) if lo else math.nan, max(hi) if hi else math.nan)
+        return (self.x_lo if self.x_lo != math.inf else math.nan,
+                self.x_hi if self.x_hi != -math.inf else math.nan)
 
 
 @dataclass(slots=True)
