@@ -86,6 +86,7 @@ class LogFollower:
             return False
         self.state, meta = trusted
         self.positions, self.last_frame = meta.positions, meta.last_frame
+        self.state.deletions_from = dict(meta.positions)
         return True
 
     # -- catching up with the log -----------------------------------------------------
@@ -116,7 +117,7 @@ class LogFollower:
             elif kind == "config":
                 self.state.apply_config(r.record.config)
             elif kind == "delete":
-                self.state.apply_delete(r.record.delete)
+                self.state.apply_delete(r.record.delete, (r.key, r.offset))
             elif kind == "image" or kind == "text":
                 body = r.record.image if kind == "image" else r.record.text
                 media = MediaEntry(r.key, r.offset, r.end - r.offset, body.wall_time)

@@ -262,7 +262,8 @@ class StoreWriter:
                 )
             elif isinstance(item, Deletion):
                 self._appended -= {k for k in self._appended if _deletes(item, k)}
-                self.log.state.apply_delete(pb.Delete(scope=item.scope, name=item.name or ""))
+                self.log.state.apply_delete(
+                    pb.Delete(scope=item.scope, name=item.name or ""), (key, pos))
             elif isinstance(item, Image | Text):
                 kind = "image" if isinstance(item, Image) else "text"
                 body = pb.Image(scope=item.scope, name=item.name, step=item.step)

@@ -123,6 +123,12 @@ class LogState:
     skipped_records: int = 0  # points records that lost a schema race (object stores)
     # image and text names (issue 24), beside the numeric names: (scope, name) -> steps
     media: dict[tuple[str, str], MediaName] = field(default_factory=dict)
+    # the tombstones applied, in log order: (key, offset, scope, name or None), so a read
+    # of what came after a cursor can take them from here instead of scanning the bytes
+    deletions: list[tuple[str, int, str, str | None]] = field(default_factory=list)
+    # the positions from which ``deletions`` is complete (a state loaded from the index
+    # file knows none before the index's positions; {}: from the log's start)
+    deletions_from: dict[str, int] = field(default_factory=dict)
 
     # -- queries ---------------------------------------------------------------------
     def scope(self, scope: str) -> ScopeState:
@@ -227,7 +233,9 @@ class LogState:
             return
         mn.steps[int(body.step)] = entry
 
-    def apply_delete(self, body: pb.Delete) -> None:
+    def apply_delete(self, body: pb.Delete, at: tuple[str, int]) -> None:
+        """Drop what the tombstone covers; ``at`` is its (key, offset) in the log."""
+        self.deletions.append((at[0], at[1], body.scope, body.name or None))
         if self.media:
             for key in [k for k in self.media if k[0] == body.scope and body.name in ("", k[1])]:
                 del self.media[key]
