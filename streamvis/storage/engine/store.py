@@ -57,9 +57,13 @@ from streamvis.storage.format.records import header_payload
 from streamvis.storage.format.state import LogState
 from streamvis.storage.local.log_file import LocalLog
 from streamvis.storage.objects.compact import auto_compact
-from streamvis.storage.read.cursor import cursor_positions, decode_cursor
+from streamvis.storage.read.cursor import (
+    NOT_A_POSITION,
+    cursor_positions,
+    decode_cursor,
+    positions_within,
+)
 from streamvis.storage.read.group_columns import (
-    ColumnsBuilder,
     ColumnsRead,
     GroupColumns,
     plan_group_columns,
@@ -67,14 +71,7 @@ from streamvis.storage.read.group_columns import (
 )
 from streamvis.storage.read.ranges import RangeRequest, RangesResult
 from streamvis.storage.read.reading import GroupPlan, read_groups, read_tables
-from streamvis.storage.read.tail_reading import read_between, scan_between
-
-# a cursor whose positions are not batch boundaries of this log (forged or mangled):
-# the reader starts over, as after a compaction
-_NOT_A_POSITION = (
-    "the cursor does not point at a batch boundary of this log: read again from the "
-    "start (since=None)"
-)
+from streamvis.storage.read.since_index import NewRecords, columns_since, new_records, tables_since
 
 __all__ = ["Store"]
 
@@ -249,31 +246,34 @@ class Store:
                 lambda: (self.log.cursor(), self._plans(ms, mn, scope)),
                 lambda p: ReadResult(read_tables(self.backend, p[1]), p[0]),
             )
-        (tables, deleted), cursor = self._read_since(
-            since, lambda start, end: read_between(self.backend, start, end, ms, mn, self.skip_damaged)
-        )
+        (tables, deleted), cursor = self._read_since(since, ms, mn, lambda start, end, new: tables_since(
+            self.backend, start, end, new, ms, mn, self.skip_damaged))
         return ReadResult(tables, cursor, deleted)
 
     def _read_since(
-        self, since: str, between: Callable[[dict[str, int], dict[str, int]], _R]
+        self, since: str, ms: Callable[[str], bool], mn: Callable[[str], bool],
+        between: Callable[[dict[str, int], dict[str, int], NewRecords | None], _R],
     ) -> tuple[_R, str]:
-        """``between`` the positions of cursor ``since`` and the end, and the end's cursor."""
+        """``between`` the positions of cursor ``since`` and the end (given the matching
+        records there when the index can tell them: ``since_index``), and the end's cursor."""
 
-        def plan() -> tuple[str, dict[str, int], dict[str, int]]:
+        def plan() -> tuple[str, dict[str, int], dict[str, int], NewRecords | None]:
             generation, start = cursor_positions(since, self.log.log_id)
             if not self.backend.carries_cursor(generation, self.log.generation):
                 decode_cursor(since, self.log.log_id, self.log.generation)  # raises the reset
-            return self.log.cursor(), start, dict(self.log.positions)
+            end = dict(self.log.positions)
+            new = new_records(self.log.state, start, end, ms, mn) if positions_within(start, end) else None
+            return self.log.cursor(), start, end, new
 
-        def read(p: tuple[str, dict[str, int], dict[str, int]]) -> tuple[_R, str]:
-            cursor, start, end = p
-            if any(k not in end or not 0 <= v <= end[k] for k, v in start.items()):
-                raise CursorResetError(_NOT_A_POSITION)
+        def read(p: tuple[str, dict[str, int], dict[str, int], NewRecords | None]) -> tuple[_R, str]:
+            cursor, start, end, new = p
+            if not positions_within(start, end):
+                raise CursorResetError(NOT_A_POSITION)
             try:
-                return between(start, end), cursor
+                return between(start, end, new), cursor
             except CorruptDataError as exc:
                 if set(start) == {""} and exc.offset == start[""]:
-                    raise CursorResetError(_NOT_A_POSITION) from None  # not a record start
+                    raise CursorResetError(NOT_A_POSITION) from None  # not a record start
                 raise
 
         return self._read_unlocked(plan, read)
@@ -338,12 +338,8 @@ class Store:
                     [each(c) for c in read_group_columns(self.backend, p[1], columns)], p[0]),
             )
 
-        def between(start: dict[str, int], end: dict[str, int]) -> ColumnsRead[_T]:
-            builder = ColumnsBuilder(columns)
-            deleted = scan_between(self.backend, start, end, ms, mn, builder, self.skip_damaged)
-            return ColumnsRead([each(builder.build())], "", deleted)
-
-        done, cursor = self._read_since(since, between)
+        done, cursor = self._read_since(since, ms, mn, lambda start, end, new: columns_since(
+            self.backend, start, end, new, columns, each, ms, mn, self.skip_damaged))
         done.cursor = cursor
         return done
 

@@ -13,7 +13,19 @@ import json
 
 from streamvis.errors import CursorResetError, InvalidArgumentError
 
-__all__ = ["encode_cursor", "decode_cursor", "cursor_positions"]
+__all__ = ["NOT_A_POSITION", "encode_cursor", "decode_cursor", "cursor_positions", "positions_within"]
+
+# a cursor whose positions are not batch boundaries of this log (forged or mangled):
+# the reader starts over, as after a compaction
+NOT_A_POSITION = (
+    "the cursor does not point at a batch boundary of this log: read again from the "
+    "start (since=None)"
+)
+
+
+def positions_within(start: dict[str, int], end: dict[str, int]) -> bool:
+    """Are a cursor's positions inside the log's ``end`` (else it is forged or mangled)?"""
+    return all(k in end and 0 <= v <= end[k] for k, v in start.items())
 
 
 def encode_cursor(log_id: bytes, generation: int, positions: dict[str, int]) -> str:

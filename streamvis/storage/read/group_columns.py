@@ -25,11 +25,11 @@ from streamvis.errors import CorruptDataError, InvalidArgumentError
 from streamvis.proto import data_pb2 as pb
 from streamvis.storage.backend import LogBackend
 from streamvis.storage.format.codec import decode_column
-from streamvis.storage.format.state import Entry, LogState
+from streamvis.storage.format.state import Entry, LogState, NameState
 from streamvis.storage.read.reading import decode_records
 
 __all__ = ["CHUNK_POINTS", "ColumnsBuilder", "ColumnsRead", "GroupColumns", "plan_group_columns",
-           "read_group_columns"]
+           "plan_new_columns", "read_group_columns"]
 
 CHUNK_POINTS = 1 << 22  # rows of one chunk: 4M points, 32 MiB per float64 column
 
@@ -116,6 +116,25 @@ def plan_group_columns(state: LogState, match_scope: Callable[[str], bool],
                        else [e for g in groups for e in g.entries])
             if entries:
                 out.append(((scope, name), entries))
+    return out
+
+
+def plan_new_columns(groups: Sequence[tuple[str, str, int, NameState, list[Entry]]],
+                     columns: Sequence[str]) -> list[tuple[tuple[str, str], list[Entry]]]:
+    """``plan_group_columns`` for the records past a cursor (``since_index``: per group,
+    (scope, name, index, name state, records), a name's indices one after another)."""
+    out: list[tuple[tuple[str, str], list[Entry]]] = []
+    checked: set[tuple[str, ...]] = set()
+    for scope, name, _, ns, entries in groups:
+        key = (scope, name)
+        if out and out[-1][0] == key:
+            out[-1][1].extend(entries)
+            continue
+        have = tuple(ns.schema)
+        if have not in checked:
+            _check_columns(key, have, columns)
+            checked.add(have)
+        out.append((key, list(entries)))
     return out
 
 
