@@ -290,6 +290,9 @@ def index_column(indices: Sequence[int], counts: Sequence[int]) -> pa.Dictionary
     if 0 in counts:
         kept = [(i, c) for i, c in zip(indices, counts, strict=True) if c]
         indices, counts = [i for i, _ in kept], [c for _, c in kept]
+    if len(indices) == 1:  # the usual name: one index, every code 0
+        return pa.DictionaryArray.from_arrays(pa.array(np.zeros(counts[0], np.int8)),
+                                              pa.array([int(indices[0])], pa.int64()))
     np_code, pa_code = _code_type(len(indices))
     codes = np.empty(sum(counts), np_code)
     pos = 0
@@ -309,6 +312,8 @@ def index_runs(column: pa.Array | pa.ChunkedArray) -> tuple[list[int], np.ndarra
         column = column.chunk(0)
     lookup = None
     if isinstance(column, pa.DictionaryArray) and column.null_count == 0:
+        if len(column.dictionary) == 1 and len(column):  # one index: one run
+            return [column.dictionary[0].as_py()], np.array([0, len(column)], np.int64)
         keys = column.indices.to_numpy()
         lookup = column.dictionary.to_numpy()
     else:  # plain integers, or several chunks
@@ -362,7 +367,7 @@ def read_tables(backend: LogBackend, plans: Sequence[GroupPlan]) -> dict[tuple[s
     targets: list[tuple[dict[str, np.ndarray], int]] = []
     flat: list[Entry] = []
     for key, group_plans in by_name.items():
-        counts = [sum(e.count for e in p.entries) for p in group_plans]
+        counts = [sum([e.count for e in p.entries]) for p in group_plans]
         cols = _allocate(group_plans[0].schema, sum(counts))
         outputs[key] = {"index": index_column([p.index for p in group_plans], counts), **cols}
         pos = 0
