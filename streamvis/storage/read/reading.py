@@ -14,6 +14,7 @@ indices), so it costs 1 byte per row for up to 127 indices instead of 8.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -291,8 +292,8 @@ def index_column(indices: Sequence[int], counts: Sequence[int]) -> pa.Dictionary
         kept = [(i, c) for i, c in zip(indices, counts, strict=True) if c]
         indices, counts = [i for i, _ in kept], [c for _, c in kept]
     if len(indices) == 1:  # the usual name: one index, every code 0
-        return pa.DictionaryArray.from_arrays(pa.array(np.zeros(counts[0], np.int8)),
-                                              pa.array([int(indices[0])], pa.int64()))
+        return pa.DictionaryArray.from_arrays(arrow_array(np.zeros(counts[0], np.int8)),
+                                              _one_index(int(indices[0])))
     np_code, pa_code = _code_type(len(indices))
     codes = np.empty(sum(counts), np_code)
     pos = 0
@@ -302,6 +303,32 @@ def index_column(indices: Sequence[int], counts: Sequence[int]) -> pa.Dictionary
     return pa.DictionaryArray.from_arrays(
         pa.array(codes, pa_code), pa.array(np.asarray(indices, np.int64), pa.int64())
     )
+
+
+_ARROW_TYPES = {np.dtype(t): pa.from_numpy_dtype(t)
+                for t in (np.int8, np.int16, np.int32, np.int64, np.float32, np.float64)}
+
+
+def arrow_array(a: np.ndarray) -> pa.Array:
+    """``pa.array(a)`` (NaN stays NaN), zero-copy and without pyarrow's checks for pandas
+    types when ``a`` is a contiguous number array: ~1.5 us instead of ~5 (a poll builds a
+    table for each of 1,000s of runs). The Arrow array holds ``a``'s buffer alive."""
+    arrow_type = _ARROW_TYPES.get(a.dtype)
+    if arrow_type is None or not a.flags.c_contiguous or a.ndim != 1:
+        return pa.array(a)
+    return pa.Array.from_buffers(arrow_type, len(a), [None, pa.py_buffer(a)])
+
+
+def arrow_table(columns: dict[str, np.ndarray | pa.Array]) -> pa.Table:
+    """``pa.table(columns)`` through ``arrow_array`` (about 6 us for a run's table, not 16)."""
+    return pa.Table.from_arrays(
+        [c if isinstance(c, pa.Array) else arrow_array(c) for c in columns.values()], names=list(columns))
+
+
+@functools.lru_cache(maxsize=1024)
+def _one_index(index: int) -> pa.Array:
+    """The dictionary of a one-index column (Arrow arrays are immutable: shared)."""
+    return pa.array([index], pa.int64())
 
 
 def index_runs(column: pa.Array | pa.ChunkedArray) -> tuple[list[int], np.ndarray]:
@@ -377,7 +404,7 @@ def read_tables(backend: LogBackend, plans: Sequence[GroupPlan]) -> dict[tuple[s
                 flat.append(e)
                 pos += e.count
     decode_records(backend, flat, targets)
-    return {key: pa.table(cols) for key, cols in outputs.items()}
+    return {key: arrow_table(cols) for key, cols in outputs.items()}
 
 
 def read_groups(

@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from streamvis.proto import data_pb2 as pb
 from streamvis.storage.backend import LogBackend
-from streamvis.storage.read.reading import decode_points, index_column
+from streamvis.storage.read.reading import arrow_table, decode_points, index_column
 
 __all__ = ["RecordSink", "TableBuilder", "read_between", "scan_between"]
 
@@ -67,7 +67,7 @@ class TableBuilder:
             data: dict[str, np.ndarray | pa.Array] = {"index": index_column(indices, counts)}
             for c, arrays in per_col.items():
                 data[c] = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
-            tables[key] = pa.table(data)
+            tables[key] = arrow_table(data)
         return tables
 
 
