@@ -7,6 +7,9 @@ Rows, medians of several runs, ratios to baselines measured in the same run:
   in the same number of writes under the same fsync policy;
 * export of a 20M-point log (``streamvis.script.export``) vs raw read of its bytes;
 * read since a cursor of the newest 1,000 points on logs of 1M, 10M, 100M points;
+* a poll's read since a cursor when each of 1,000 / 10,000 runs logged 10 more points (a
+  record each): found in the in-memory index (``since_index``) against scanning the same
+  bytes (``tail_reading``, what every read after a cursor did before);
 * ``read_range`` of a screen's worth (2,000 points) from a 10M-point group;
 * open time of a 10M-point log with and without its sidecar index;
 * ``scopes()`` and ``names(scope)`` on a log of 1,000 scopes x 1,000 names;
@@ -49,6 +52,7 @@ class StorageSizes:
     range_points: int = 10_000_000
     scopes: int = 1_000
     names: int = 1_000
+    poll_runs: tuple[int, ...] = (1_000, 10_000)
     runs: int = 5
 
 
@@ -62,6 +66,7 @@ QUICK = StorageSizes(
     range_points=1_000_000,
     scopes=30,
     names=30,
+    poll_runs=(100,),
     runs=3,
 )
 
@@ -266,6 +271,46 @@ def bench_cursor(t: Table, s: StorageSizes, wd: str) -> None:
         t.add(sec, f"log of {missing[-1]:,} points", [], "s", note="not run at this size")
 
 
+def bench_poll(t: Table, s: StorageSizes, wd: str) -> None:
+    from streamvis.storage import Points, Store
+    from streamvis.storage.read.cursor import cursor_positions
+    from streamvis.storage.read.tail_reading import read_between
+
+    sec = "a poll: read since a cursor, every run +10 points (a record each)"
+    for runs in s.poll_runs:
+        path = os.path.join(wd, f"poll{runs}.log")
+        progress(f"storage: a poll of {runs:,} runs")
+
+        def grow(w: Store, start: int, n: int, runs: int = runs) -> None:
+            x = np.arange(start, start + n)
+            y = np.linspace(0, 1, n, dtype=np.float32)
+            w.append([Points(f"run{r:05d}", "loss", 0, {"x": x, "y": y}) for r in range(runs)])
+
+        indexed, scanned = [], []
+        with Store.open(path, "a", fsync=False) as w, Store.open(path, "r") as r:
+            grow(w, 0, 1_000)
+            r.refresh()
+            cur = r.cursor()
+            for k in range(s.runs):
+                grow(w, 1_000 + 10 * k, 10)
+                r.refresh()
+                box: dict = {}
+                indexed.append(time_once(lambda cur=cur, box=box: box.update(res=r.read(since=cur))))
+                _, start = cursor_positions(cur, r.log.log_id)
+                end = dict(r.log.positions)
+                scanned.append(time_once(lambda start=start, end=end: read_between(
+                    r.backend, start, end, lambda _: True, lambda _: True)))
+                got = sum(tb.num_rows for tb in box["res"].tables.values())
+                assert got == 10 * runs, got
+                cur = box["res"].cursor
+        t.add(sec, f"{runs:,} runs: scan the new bytes", scanned, "s",
+              note="the read before: frames, checksums, a table builder per record")
+        t.add(sec, f"{runs:,} runs: from the index", indexed, "s",
+              baseline=f"{runs:,} runs: scan the new bytes",
+              note="Store.read(since=cursor) on a refreshed reader")
+        _rm(path)
+
+
 def bench_range_open(t: Table, s: StorageSizes, wd: str) -> None:
     from streamvis.storage import Store
 
@@ -366,13 +411,13 @@ def bench_listing(t: Table, s: StorageSizes, wd: str) -> None:
     _rm(path)
 
 
-SECTIONS = ("append", "export", "cursor", "range_open", "listing")
+SECTIONS = ("append", "export", "cursor", "poll", "range_open", "listing")
 
 
 def run(s: StorageSizes, workdir: str, only: tuple[str, ...] = SECTIONS) -> Table:
     t = Table("storage engine (issue 2)")
     benches = {"append": bench_append, "export": bench_export, "cursor": bench_cursor,
-               "range_open": bench_range_open, "listing": bench_listing}
+               "poll": bench_poll, "range_open": bench_range_open, "listing": bench_listing}
     for name in SECTIONS:
         if name in only:
             benches[name](t, s, workdir)
