@@ -10,6 +10,11 @@ address and reaches one of the markup models goes through :func:`text` or
 run. The page's address itself never reaches markup (``page_url`` keeps it in a data
 source).
 
+Bokeh also reads a plain string in a title, an axis label or a colour bar's title as
+TeX when it holds ``$$...$$``, ``\\[...\\]`` or ``\\(...\\)`` (MathJax renders it): such
+strings from the data go as :func:`plain` (a ``PlainText`` model, drawn as it is), so
+a run named ``$$\\color{red}{...}$$`` is shown by its name, never typeset.
+
 Config values take :func:`sendable` on their way into the app (``where.flatten``):
 Bokeh's serializer cannot send an integer outside float64 (``OverflowError``), so
 such a number goes as its decimal text; table cells take :func:`exact_cell` (an
@@ -22,7 +27,9 @@ import html
 import sys
 from typing import Any
 
-__all__ = ["text", "column_title", "sendable", "exact_cell", "MAX_SAFE_INT"]
+from bokeh.models import PlainText
+
+__all__ = ["text", "column_title", "plain", "sendable", "exact_cell", "MAX_SAFE_INT"]
 
 MAX_SAFE_INT = 2**53  # beyond this an integer loses digits as a JavaScript number
 _FLOAT_MAX = sys.float_info.max
@@ -32,6 +39,11 @@ def text(value: object) -> str:
     """``value`` as HTML text: ``<``, ``>``, ``&`` and both quotes escaped (safe in an
     element's content and in a quoted attribute)."""
     return html.escape(str(value), quote=True)
+
+
+def plain(value: object) -> PlainText:
+    """``value`` as a title's or an axis label's text, never parsed as TeX."""
+    return PlainText(text=str(value))
 
 
 def column_title(key: str) -> str:

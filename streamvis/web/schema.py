@@ -111,6 +111,7 @@ class PlotSpec:
     group: str | None = None  # group: config keys grouping runs; None: the page's group=
     agg: str | None = None  # None: the page's agg=
     band: str | None = None  # None: the page's band=
+    title: str | None = None  # a title from the data (a logged name): drawn as text, never TeX
 
     @property
     def glyph_method(self) -> str:

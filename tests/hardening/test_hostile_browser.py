@@ -22,11 +22,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from streamvis.errors import StreamvisError
 from streamvis.storage import ConfigUpdate, Points, Store
 from streamvis.web.address.layout import PARAMS
+from streamvis.web.plots.color_by import MAX_CATEGORIES
 from tests.hardening.hostile_strings import (
     MARK,
     MARKUP,
@@ -145,7 +147,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
             ctx = browser.new_context(viewport={"width": 1400, "height": 1100})
             ctx.add_init_script(INIT_JS)
             page = ctx.new_page()
-            yield {"url": f"http://127.0.0.1:{port}", "page": page, "refused": refused}
+            yield {"url": f"http://127.0.0.1:{port}", "page": page, "refused": refused, "log": log}
             browser.close()
         assert "Traceback" not in output() and "OverflowError" not in output(), output()[-3000:]
     finally:
@@ -275,7 +277,7 @@ CARD_TITLES_JS = """() => { try { const doc = Bokeh.documents[0]; const out = {h
     for (const card of sec.children[1].children) {
       const kids = card.elements[0].children, first = kids[0];  // (the card's body)
       if (first.text !== undefined) { out.html.push(first.text); continue; }
-      const walk = (m) => { if (m.title !== undefined && m.renderers !== undefined) out.text.push(m.title.text);
+      const walk = (m) => { if (m.title !== undefined && m.renderers !== undefined) out.text.push(m.title.text.text ?? m.title.text);
                             for (const c of (m.children ?? [])) walk(c); };
       for (const c of kids) walk(c);
     }
@@ -411,3 +413,48 @@ def test_hostile_names_in_summary_columns_stay_text(served: dict[str, Any]) -> N
     page.locator(".choices").first.click()
     page.wait_for_timeout(300)
     _clean(page, "summary menu")
+
+
+RUNS_PAST_CATEGORIES = MAX_CATEGORIES + 2
+TEX = r"$$\color{red}{\mathrm{typeset}}$$ \(a^2\) \[b\]"  # every delimiter BokehJS reads as TeX
+# every view's model in the page: TeX views (BokehJS typesets a str holding a delimiter)
+# and the texts of plain-text views
+TEX_VIEWS_JS = """() => { const seen = new Set(), tex = [], plain = [];
+  const walk = (v) => { if (!v || seen.has(v)) return; seen.add(v);
+    const type = v.model ? v.model.type : '';
+    if (type === 'TeX') tex.push(v.model.text);
+    if (type === 'PlainText') plain.push(v.model.text);
+    for (const c of (v.children ? v.children() : [])) walk(c); };
+  for (const v of Object.values(Bokeh.index)) walk(v);
+  return {tex, plain}; }"""
+
+
+def test_names_and_keys_with_tex_delimiters_are_drawn_as_text(served: dict[str, Any]) -> None:
+    """Bokeh typesets (MathJax) a title, axis label or colour bar title holding $$...$$,
+    \\(...\\) or \\[...\\]: a name or config key from the log must be drawn as it is, in
+    the titles of the page of every name and of a schema's plot, the colour bar of
+    ``color_by=`` and the axis of ``x=NAME``."""
+    page, url = served["page"], served["url"]
+    name = f"t/{TEX}"
+    with Store.open(str(served["log"]), mode="a") as store:
+        for r in range(RUNS_PAST_CATEGORIES):  # distinct numbers past the categories: a colour bar
+            x = np.arange(4.0)
+            store.append([ConfigUpdate(f"tex{r:02d}", {TEX: 0.1 + 0.4 * r, "seed": r}),
+                          Points(f"tex{r:02d}", name, 0, {"x": x, "y": x * r}),
+                          Points(f"tex{r:02d}", "t/other", 0, {"x": x, "y": x})])
+    scopes = "^tex[0-9][0-9]$"
+    pages = {
+        "every name": {"scopes": scopes},
+        "color_by": {"rows": "all", "scopes": scopes, "color_by": TEX},
+        "x=NAME": {"rows": "all", "scopes": scopes, "names": "^t/other$", "group": "-seed", "x": name},
+    }
+    for label, query in pages.items():
+        _open(page, f"{url}/?{urllib.parse.urlencode(query)}")
+        try:
+            wait_for(lambda: TEX in " ".join(page.evaluate(TEX_VIEWS_JS)["plain"]), timeout=30, interval=0.2)
+        except AssertionError:
+            raise AssertionError((label, page.evaluate(TEX_VIEWS_JS), page.evaluate(TEXT_JS)[:40])) from None
+        _clean(page, label)
+        got = page.evaluate(TEX_VIEWS_JS)
+        assert got["tex"] == [], (label, got["tex"])
+        assert any(TEX in t for t in got["plain"]), (label, got["plain"])

@@ -109,7 +109,7 @@ def _clean(page: Any, dialogs: list[str], where: str) -> None:
 def _plot_of(page: Any, title: str) -> str | None:
     """The name of the drawn figure titled ``title`` (None until it is drawn)."""
     return page.evaluate("""(t) => { for (const m of Bokeh.documents[0].all_models)
-      if (m.name && m.name.startsWith('plot:') && m.title && m.title.text === t
+      if (m.name && m.name.startsWith('plot:') && m.title && (m.title.text.text ?? m.title.text) === t
           && m.renderers.some(r => r.data_source && r.data_source.data.n && r.data_source.data.n.length > 0))
         return m.name; return null; }""", title)
 

@@ -110,7 +110,7 @@ def test_where_selects_exactly_the_matching_runs(server, page, where, want):
 def test_a_where_matching_no_run_says_what_the_page_waits_for(server, page):
     open_page(page, server.url + "/?rows=loss&where=lr>1")
     page.wait_for_function(
-        "() => Bokeh.documents[0].get_model_by_name('plot:0').title.text.includes('waiting for data matching where=')",
+        "() => (t => t.text ?? t)(Bokeh.documents[0].get_model_by_name('plot:0').title.text).includes('waiting for data matching where=')",
         timeout=WAIT_MS,
     )
 
@@ -141,7 +141,7 @@ def test_color_by_many_numbers_is_a_continuous_palette_with_a_colour_bar(tmp_pat
         wait_lines(page, 13)
         bar = page.evaluate(
             "() => { const b = Bokeh.documents[0].get_model_by_name('plot:0').right"
-            ".find(a => a.color_mapper !== undefined); return b && [b.title,"
+            ".find(a => a.color_mapper !== undefined); return b && [b.title?.text ?? b.title,"
             " b.color_mapper.low, b.color_mapper.high]; }"
         )
         assert bar == ["lr", pytest.approx(1e-4), pytest.approx(1.2e-3)]
@@ -213,7 +213,7 @@ def test_color_by_a_key_no_run_has_says_so_and_draws(server, page):
     open_page(page, server.url + "/?rows=loss&color_by=nothere")
     wait_lines(page, 7)
     page.wait_for_function(
-        "() => Bokeh.documents[0].get_model_by_name('plot:0').title.text"
+        "() => (t => t.text ?? t)(Bokeh.documents[0].get_model_by_name('plot:0').title.text)"
         ".includes(\"no run here has config key 'nothere'\")",
         timeout=WAIT_MS,
     )
@@ -241,7 +241,7 @@ def test_x_wall_is_a_datetime_axis_of_the_points_times(server, page):
 def test_x_wall_over_runs_logged_without_wall_times_says_so_once(tmp_path, page):
     with loss_server(tmp_path, [f"old{k}" for k in range(30)]) as ws:
         open_page(page, ws.url + "/?rows=loss&x=wall")
-        title = "() => Bokeh.documents[0].get_model_by_name('plot:0').title.text"
+        title = "() => (t => t.text ?? t)(Bokeh.documents[0].get_model_by_name('plot:0').title.text)"
         page.wait_for_function(f"() => ({title})().includes('30 groups')", timeout=WAIT_MS)
         text = page.evaluate(title)
         assert "not drawn: 30 groups have no column wall_time (the first: old0/loss)" in text, text

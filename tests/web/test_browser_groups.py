@@ -47,7 +47,7 @@ def _groups(page: Any, pos: int = 0) -> dict[str, Any]:
 
 
 def _title(page: Any) -> str:
-    return str(page.evaluate("() => Bokeh.documents[0].get_model_by_name('plot:0').title.text"))
+    return str(page.evaluate("() => (t => t.text ?? t)(Bokeh.documents[0].get_model_by_name('plot:0').title.text)"))
 
 
 def write_runs(path: str, *, start: int = 0, steps: int = STEPS, tokens: bool = True) -> None:

@@ -20,7 +20,7 @@ BOXES_JS = (
     + """).filter(v => v.model.name)
   .map(v => { const r = v.el.getBoundingClientRect();
               return [v.model.name, {x: r.x, y: r.y, w: r.width, h: r.height,
-                      title: v.model.title ? v.model.title.text : null}]; }))"""
+                      title: v.model.title ? (t => t?.text ?? t)(v.model.title.text) : null}]; }))"""
 )
 
 

@@ -309,7 +309,7 @@ def test_a_matching_name_without_the_columns_is_named_in_the_title(server, store
     store.append([Points("odd", "loss", 0, {"step": np.arange(3.0), "value": np.ones(3)})])
     open_page(page, server.url + "/?rows=loss")
     page.wait_for_function(
-        "() => Bokeh.documents[0].get_model_by_name('plot:0').title.text"
+        "() => (t => t.text ?? t)(Bokeh.documents[0].get_model_by_name('plot:0').title.text)"
         ".includes('not drawn: odd/loss has no column x, y')",
         timeout=WAIT_MS,
     )

@@ -37,7 +37,7 @@ CARDS_JS = """() => { try { const doc = Bokeh.documents[0]; const out = {};
       const drawn = figs.length > 0;
       out[card.name] = {title: drawn ? null : first.text, kind: card.tags[0], section: label,
                         drawn, visible: card.visible, sec_visible: sec.visible,
-                        plots: figs.map(f => f.name), titles: figs.map(f => f.title.text)};
+                        plots: figs.map(f => f.name), titles: figs.map(f => f.title.text.text ?? f.title.text)};
     }
   }
   return out; } catch (e) { return null; } }"""  # null: the document is being updated

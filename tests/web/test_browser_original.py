@@ -71,7 +71,7 @@ def test_names_per_plot_select_what_each_plot_of_the_original_schema_draws(serve
 STYLE_JS = """() => { const out = {};
   for (const i of [0, 1, 2]) {
     const f = Bokeh.documents[0].get_model_by_name('plot:' + i);
-    out[i] = {title: f.title.text, title_size: f.title.text_font_size,
+    out[i] = {title: f.title.text.text ?? f.title.text, title_size: f.title.text_font_size,
               x: f.below.map(a => a.axis_label), y: f.left.map(a => a.axis_label),
               x_size: f.below.map(a => a.major_label_text_font_size),
               glyph: f.renderers.map(r => r.glyph.type)};

@@ -150,7 +150,7 @@ def test_color_by_a_summary_is_a_continuous_palette_ordered_by_the_value(server,
     s = spots()
     assert s["a"] < s["b"] < s["c"], s  # ordered by loss.last: 9 < 10 < 100
     bar = page.evaluate("() => { const b = Bokeh.documents[0].get_model_by_name('plot:0').right"
-                        ".find(a => a.color_mapper !== undefined); return b && [b.title, b.color_mapper.low,"
+                        ".find(a => a.color_mapper !== undefined); return b && [b.title?.text ?? b.title, b.color_mapper.low,"
                         " b.color_mapper.high]; }")
     assert bar == ["loss.last", 9.0, 100.0]
     log_more(server, "b", [1000.0], start=4)  # live: b's last is now the largest
@@ -184,7 +184,7 @@ def test_bad_summaries_are_named_in_one_line(server, page):
     wait_column(page, "sum:loss.min", reference(server, "min"))
     # where= on a summary of a name no run logged: the plot says so, naming it
     open_page(page, server.url + "/?rows=loss&where=nope.min<1")
-    title = "() => Bokeh.documents[0].get_model_by_name('plot:0').title.text"
+    title = "() => (t => t.text ?? t)(Bokeh.documents[0].get_model_by_name('plot:0').title.text)"
     page.wait_for_function(f"() => ({title})().includes('nope')", timeout=WAIT_MS)
     assert "no run logged 'nope'" in page.evaluate(title)
 

@@ -242,7 +242,7 @@ def test_a_plot_with_no_data_says_it_is_waiting(store, log_path, demo_schema, pa
     try:
         open_page(page, ws.url + "/?rows=loss&scopes=^nobody$")
         page.wait_for_function(
-            "() => Bokeh.documents[0].get_model_by_name('plot:0').title.text.includes('waiting for data')",
+            "() => (t => t.text ?? t)(Bokeh.documents[0].get_model_by_name('plot:0').title.text).includes('waiting for data')",
             timeout=15000,
         )
     finally:

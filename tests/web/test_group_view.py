@@ -67,10 +67,10 @@ def test_show_draws_each_group_thinned_past_the_share_with_notes() -> None:
     assert max(lines["ys"][0]) == agg.y.max() and min(lines["ys"][0]) == agg.y.min()  # no extreme lost
     assert list(lines["xs"][1]) == list(small.x)  # short: every point
     assert len(set(lines["color"])) == 2
-    assert "grouped by lr" in v.figure.title.text
+    assert "grouped by lr" in v.figure.title.text.text
 
 
 def test_wall_time_x_is_refused_for_groups_with_a_note() -> None:
     v = _view(x_mode="wall")
-    assert "groups are drawn against x" in v.figure.title.text
+    assert "groups are drawn against x" in v.figure.title.text.text
     assert type(v.figure.xaxis[0]).__name__ == "LinearAxis"

@@ -225,7 +225,7 @@ def test_a_misspelt_page_parameter_gets_a_suggestion():
         parse_layout({"rows": ["loss"], "zzz": ["1"]}, schema)
 
 
-TITLE_JS = "() => Bokeh.documents[0].get_model_by_name('plot:0')?.title?.text ?? ''"
+TITLE_JS = ("() => (t => t?.text ?? t ?? '')(Bokeh.documents[0].get_model_by_name('plot:0')?.title?.text)")
 
 
 def test_where_naming_a_key_no_run_has_says_so(store, log_path, demo_schema, page):

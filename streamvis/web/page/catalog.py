@@ -135,22 +135,20 @@ def specs_of(card: Card, *, scrolls: bool = True) -> list[PlotSpec]:
     if card.kind == "hist":
         hist = dataclasses.replace(
             t["hist"], name=f"{card.title} (histogram at a step)", name_pattern=_exact([card.name]),
-            filter_title="step",
-            figure_kwargs={**t["hist"].figure_kwargs, **extra, "title": card.title},
+            filter_title="step", title=card.title, figure_kwargs={**t["hist"].figure_kwargs, **extra},
         )
         out = [hist]
         if card.stats:
             out.append(dataclasses.replace(
                 t["stats"], name=f"{card.title} min, max, mean", name_pattern=_exact(card.stats),
-                figure_kwargs={**t["stats"].figure_kwargs, **extra,
-                               "title": f"{card.title}: {', '.join(HIST_STATS)}"},
+                title=f"{card.title}: {', '.join(HIST_STATS)}", figure_kwargs={**t["stats"].figure_kwargs, **extra},
             ))
         return out
     base = t[card.kind]
     x, y, *f = card.columns
     spec = dataclasses.replace(
         base, name=card.title, name_pattern=_exact([card.name]), x=x, y=y,
-        filter_column=f[0] if f else None, filter_title=f[0] if f else None,
-        figure_kwargs={**base.figure_kwargs, **extra, "title": card.title},
+        filter_column=f[0] if f else None, filter_title=f[0] if f else None, title=card.title,
+        figure_kwargs={**base.figure_kwargs, **extra},
     )
     return [spec]

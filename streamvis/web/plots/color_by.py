@@ -27,6 +27,7 @@ import bokeh.palettes as bp
 from bokeh.models import LinearColorMapper, LogColorMapper
 from bokeh.models.annotations import ColorBar, Legend, LegendItem
 
+from .. import safe_html
 from ..address.summary_keys import split_key
 from ..address.where import value_text
 from ..colors import Ordinals
@@ -202,7 +203,8 @@ class ColorByControl:
         if self.by.continuous:
             kind = LogColorMapper if self.by.log_scale else LinearColorMapper
             if self._color_bar is None:
-                self._color_bar = ColorBar(color_mapper=kind(palette=bp.Viridis256), title=self.by.key)
+                self._color_bar = ColorBar(color_mapper=kind(palette=bp.Viridis256),
+                                           title=safe_html.plain(self.by.key))
                 self._figure.add_layout(self._color_bar, "right")
             elif type(self._color_bar.color_mapper) is not kind:  # the range grew past two decades
                 self._color_bar.color_mapper = kind(palette=bp.Viridis256)

@@ -40,6 +40,7 @@ from streamvis.storage.read.aggregates import Aggregate
 from streamvis.storage.read.decimate import decimate_rows
 from streamvis.storage.read.run_groups import PER_RUN, group_label
 
+from .. import safe_html
 from ..x_modes import x_name_of
 from .line_state import Job
 from .lines import Key
@@ -161,7 +162,7 @@ class GroupedPlotView(PlotView):
         self.figure.add_tools(self.hover)
         if self.x_name is not None:
             for axis in self.figure.xaxis:
-                axis.axis_label = self.x_name
+                axis.axis_label = safe_html.plain(self.x_name)
         if self.x_mode in ("wall", "relative"):  # times differ by run: groups join on steps
             self._note("x", f"groups are drawn against {spec.x}: x={self.x_mode} is per run")
         self.names: set[str] = set()

@@ -7,8 +7,10 @@ from typing import Any
 from bokeh.core.validation import silence
 from bokeh.core.validation.warnings import MISSING_RENDERERS
 from bokeh.models import DatetimeTickFormatter
+from bokeh.models.annotations import Title
 from bokeh.plotting import figure
 
+from .. import safe_html
 from ..address.layout import Cell
 from ..figure_kwargs import apply_submodels
 from ..local_time import local_time_ticks
@@ -63,7 +65,8 @@ def build_figure(spec: PlotSpec, cell: Cell, *, x_mode: str, webgl: bool) -> Any
         output_backend="webgl" if webgl else "canvas",
         name=f"plot:{cell.position}",
     )
-    kw.setdefault("title", spec.name)
+    if spec.title is not None or "title" not in kw:  # from the data (or the name): text, not TeX
+        kw["title"] = Title(text=safe_html.plain(spec.title if spec.title is not None else spec.name))
     if cell.x_log:
         kw["x_axis_type"] = "log"
     if x_mode == "wall":

@@ -38,10 +38,12 @@ import numpy as np
 import pyarrow as pa
 from bokeh.models import Column, HoverTool, Row
 from bokeh.models.annotations import Legend
+from bokeh.models.text import BaseText
 
 from streamvis.columns import WALL_TIME_COLUMN
 from streamvis.storage import GroupInfo, RangeRequest
 
+from .. import safe_html
 from ..address.layout import Cell
 from ..colors import DASHES, Ordinals, variant
 from ..local_time import local_time_hover
@@ -106,7 +108,9 @@ class PlotView:
         self.filtered = spec.filter_column is not None
         self.is_line = spec.glyph_kind == "line"
         self.figure = self._figure(webgl)
-        self._base_title = str(self.figure.title.text)  # type: ignore[attr-defined]
+        self._title_value = self.figure.title.text  # type: ignore[attr-defined]  # shown when no note
+        self._base_title = (self._title_value.text if isinstance(self._title_value, BaseText)
+                            else str(self._title_value))
         self._notes: dict[str, str] = {}
         # the legend beside the data, never on it (hidden past LEGEND_MAX lines); a
         # schema's legend kwargs place it within that side panel
@@ -321,7 +325,10 @@ class PlotView:
 
     def _show_notes(self) -> None:
         title: Any = self.figure.title
-        title.text = "  ".join([self._base_title, *(f"[{t}]" for t in self._notes.values())])
+        if not self._notes:
+            title.text = self._title_value
+        else:  # notes name runs, names and keys: text, never TeX
+            title.text = safe_html.plain("  ".join([self._base_title, *(f"[{t}]" for t in self._notes.values())]))
 
     # ---- the first read ------------------------------------------------------------------
     def initial_jobs(self, infos: Sequence[GroupInfo]) -> list[Job]:
