@@ -1,10 +1,11 @@
 """What was appended after a cursor, found in the in-memory index instead of the bytes.
 
 A page's poll reads what came after its cursor. Scanning those bytes
-(``tail_reading``) costs ~20 us a record in Python: frame, checksum, parse, and a
-dict and an array per record. The index already holds each new record's place and
-count, so the read decodes them as a first read does (``reading``, several times
-cheaper a record) and takes the tombstones passed from the state's journal.
+(``tail_reading``) frames, checksums and parses every record again (the follower did
+already, to index them) and collects a dict and an array per record. The index holds
+each new record's place and count, so the read decodes them as a first read does
+(``reading``: straight into each group's arrays) and takes the tombstones passed from
+the state's journal. A summaries poll of 50,000 one-point records: 921 -> 633 ms.
 
 The index answers only where the log is one stream of bytes (a local file: positions
 ``{"": offset}``), so "after the cursor" is "at an offset at or past it", and where
