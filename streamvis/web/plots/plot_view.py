@@ -38,7 +38,6 @@ import numpy as np
 import pyarrow as pa
 from bokeh.models import Column, HoverTool, Row
 from bokeh.models.annotations import Legend
-from bokeh.models.text import BaseText
 
 from streamvis.columns import WALL_TIME_COLUMN
 from streamvis.storage import GroupInfo, RangeRequest
@@ -109,8 +108,7 @@ class PlotView:
         self.is_line = spec.glyph_kind == "line"
         self.figure = self._figure(webgl)
         self._title_value = self.figure.title.text  # type: ignore[attr-defined]  # shown when no note
-        self._base_title = (self._title_value.text if isinstance(self._title_value, BaseText)
-                            else str(self._title_value))
+        self._base_title = str(getattr(self._title_value, "text", self._title_value))  # PlainText or str
         self._notes: dict[str, str] = {}
         # the legend beside the data, never on it (hidden past LEGEND_MAX lines); a
         # schema's legend kwargs place it within that side panel
