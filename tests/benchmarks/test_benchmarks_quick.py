@@ -79,11 +79,13 @@ def test_storage_bench_tiny(tmp_path: Path) -> None:
         range_points=20_000,
         scopes=5,
         names=4,
+        poll_runs=(20,),
         runs=1,
     )
     t = storage_bench.run(s, str(tmp_path))
     sections = {r.section for r in t.rows}
-    assert len(sections) == 7, sections
+    assert len(sections) == 8, sections
+    assert any(r.label == "20 runs: from the index" for r in t.rows)
     for r in t.rows:
         if r.samples:
             assert r.value > 0 and math.isfinite(r.value), r
