@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import http.client
 import os
 import subprocess
 import sys
@@ -79,13 +81,26 @@ def test_web_serve_command_serves_a_log(store, log_path, demo_schema, page, proc
             "() => Bokeh.documents[0].get_model_by_name('plot:0').renderers.length === 3",
             timeout=10000,
         )
-        # websocket origins are restricted to WEB_URI: localhost is another origin
-        bad = page.context.new_page()
-        bad.goto(f"http://localhost:{port}/?rows=loss")
-        assert bad.evaluate("() => window.Bokeh === undefined || Bokeh.documents.length === 0")
+        # the websocket takes this server's own origin, never another site's (a page
+        # elsewhere cannot drive a viewer's session); the same request from our origin
+        # is upgraded
+        assert _websocket_status(port, f"http://127.0.0.1:{port}") == 101
+        assert _websocket_status(port, "http://evil.example") == 403
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def _websocket_status(port: int, origin: str) -> int:
+    """The status of a websocket upgrade of ``/ws`` sent with ``origin``."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", "/ws", headers={
+            "Upgrade": "websocket", "Connection": "Upgrade", "Origin": origin,
+            "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode(), "Sec-WebSocket-Version": "13"})
+        return conn.getresponse().status
+    finally:
+        conn.close()
 
 
 @pytest.mark.browser
