@@ -33,7 +33,6 @@ from bokeh.models import (
     Range1d,
     Row,
 )
-from bokeh.models.text import PlainText
 from bokeh.models.widgets import Button, DataTable, Div, TableColumn
 from bokeh.plotting import figure
 
@@ -208,7 +207,7 @@ class HparamsView:
         k = len(axes)
         self.coords.x_range.update(start=-0.3, end=max(k - 0.4, 0.7))
         self.coords.xaxis.ticker = FixedTicker(ticks=list(range(k)))
-        self.coords.xaxis.major_label_overrides = {i: PlainText(text=a.key) for i, a in enumerate(axes)}
+        self.coords.xaxis.major_label_overrides = {i: safe_html.plain(a.key) for i, a in enumerate(axes)}
         self.axes_src.data = {"x0": list(range(k)), "y0": [0.0] * k, "x1": list(range(k)), "y1": [1.0] * k}
         xs, ys, texts = [], [], []
         for i, a in enumerate(axes):
@@ -239,8 +238,8 @@ class HparamsView:
             fig = figure(name="hparams:scatterplot", sizing_mode="stretch_width", height=420,
                          y_axis_type=cast(Any, want[1]), tools="pan,wheel_zoom,reset", tags=[list(want)],
                          **kw)
-            fig.xaxis.axis_label = PlainText(text=x_axis.key)
-            fig.yaxis.axis_label = PlainText(text=self.metric_key)
+            fig.xaxis.axis_label = safe_html.plain(x_axis.key)
+            fig.yaxis.axis_label = safe_html.plain(self.metric_key)
             r = fig.scatter("x", "y", source=self.scatter_src, color="color", alpha="alpha", size=7)
             box = BoxSelectTool(renderers=[r], name="hparams:scatterbox")
             fig.add_tools(box, HoverTool(renderers=[r], tooltips=[("run", "@scope"), ("x", "@x"),
