@@ -22,6 +22,7 @@ class FaultyFS:
         self.fail_after_create: Exception | None = None
         self.reads: list[tuple[str, int | None, int | None]] = []
         self.listings: list[tuple[str, str]] = []
+        self.listed: list[int] = []  # how many names each listing returned
         self.before_read: Callable[[], None] | None = None  # once, before the next read
         # raised by the next operations of a kind ("list", "create", "read"), in turn:
         # a 503 or a timeout of the service
@@ -41,7 +42,9 @@ class FaultyFS:
 
         self.listings.append((directory, start))
         self._fail("list")
-        return list_names(self.inner, directory, start, one_page=one_page)
+        names = list_names(self.inner, directory, start, one_page=one_page)
+        self.listed.append(len(names))
+        return names
 
     def pipe_file(self, path: str, value: bytes, mode: str = "overwrite", **kw: Any) -> None:
         if mode == "create" and "/segments/" in path:

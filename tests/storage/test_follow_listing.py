@@ -36,10 +36,11 @@ def emu(request: pytest.FixtureRequest) -> dict[str, Any]:
     return request.getfixturevalue("gcs_emulator" if request.param == "gs" else "s3_emulator")
 
 
-def _store(emu: dict[str, Any], url: str, mode: str = "a") -> tuple[Store, FaultyFS]:
+def _store(emu: dict[str, Any], url: str, mode: str = "a",
+           bounds: dict[str, Any] | None = None) -> tuple[Store, FaultyFS]:
     fs = fsspec.filesystem(emu["scheme"], skip_instance_cache=True, **emu["storage_options"])
     faulty = FaultyFS(fs)
-    backend = SegmentLog(url, fs=faulty, **BOUNDS)  # type: ignore[arg-type]
+    backend = SegmentLog(url, fs=faulty, **(BOUNDS if bounds is None else bounds))  # type: ignore[arg-type]
     backend.auto_compact_at = None
     if not backend.exists():
         backend.create(encode_frame(header_payload(os.urandom(16), 1)))
@@ -95,6 +96,71 @@ def test_an_idle_followers_listing_holds_only_what_is_new_whatever_n(emu) -> Non
     for n in (3, 12):
         names = _listed_per_poll(emu, n)
         assert names[-1] <= 1, names  # idle for the hold: the newest name only
+
+
+# a lookback of a minute (longer than any test): only the depth bounds the window
+DEEP = {**BOUNDS, "lookback_ns": 60 * 10**9, "relist_depth": 4}
+
+
+def test_an_active_followers_listing_holds_what_is_new_and_at_most_relist_depth_more(emu) -> None:
+    """Every writer flushes between a follower's polls: each poll lists the new names and
+    at most ``relist_depth`` it had listed before, with 3 writers as with 12 (a window of
+    name time would hold every name of the last minute: all of them)."""
+    for n in (3, 12):
+        url = f"{emu['scheme']}://{emu['bucket']}/{uuid.uuid4().hex}/runs.log"
+        writers = [_store(emu, url, bounds=DEEP)[0] for _ in range(n)]
+        reader, faulty = _store(emu, url, "r", bounds=DEEP)
+        follower = Follower(reader)
+        listed = []
+        for round_ in range(4):
+            for k, w in enumerate(writers):
+                w.append([_pts(f"run{k}", 5 * round_)])
+            before = len(faulty.listed)
+            follower.poll()
+            listed.append(sum(faulty.listed[before:]))
+        assert all(follower.seen[f"run{k}"] == list(range(20)) for k in range(n))
+        assert all(w.backend.republished == 0 for w in writers)  # nothing was late
+        assert listed[0] == n  # the first poll: every name
+        assert all(count <= n + DEEP["relist_depth"] for count in listed[1:]), (n, listed)
+        for w in writers:
+            w.close()
+        reader.close()
+
+
+def test_an_upload_passed_by_relist_depth_names_is_stored_again_and_followed_once(emu) -> None:
+    """While one upload is in flight, another writer stores more segments above it than
+    a follower re-lists, and the follower follows them: the late segment's probe sees
+    that and stores it again above everything; the follower reads it exactly once.
+    (Lookback and slow bound of a minute: only the depth can tell it was late.)"""
+    bounds = {**DEEP, "slow_upload_s": 60.0}
+    url = f"{emu['scheme']}://{emu['bucket']}/{uuid.uuid4().hex}/runs.log"
+    slow, faulty = _store(emu, url, bounds=bounds)
+    other, _ = _store(emu, url, bounds=bounds)
+    reader, listing = _store(emu, url, "r", bounds=bounds)
+    follower = Follower(reader)
+    slow.append([_pts("slow", 0)])
+    other.append([_pts("other", 0)])
+    follower.poll()
+    x = 5
+
+    def meanwhile(path: str, data: bytes) -> None:
+        nonlocal x
+        for _ in range(2 * bounds["relist_depth"]):  # the other writer goes on, followed
+            other.append([_pts("other", x)])
+            x += 5
+            follower.poll()
+        # the follower now lists from above the segment in flight
+        started = listing.listings[-1][1]
+        assert started > path.rsplit("/", 1)[-1], (started, path)
+
+    faulty.before_create = meanwhile
+    slow.append([_pts("slow", 5)])
+    follower.poll()
+    assert follower.seen["slow"] == list(range(10))  # every point once
+    assert follower.seen["other"] == list(range(x))
+    assert slow.backend.republished == 1  # stored again above the others
+    for s in (slow, other, reader):
+        s.close()
 
 
 def test_a_slow_upload_is_followed_exactly_once(emu) -> None:

@@ -101,20 +101,25 @@ def _s3(fs: Any, directory: str, start: str, one_page: bool) -> list[str]:
 class FollowWindow:
     """Where a follower's next listing starts (docs/CONTRACTS.md, "Listing rule").
 
-    ``listed(newest)`` after each complete listing (``newest``: the highest segment time
-    seen so far); ``start(lookback)`` is the higher of ``newest - lookback`` and the
-    newest time seen by a listing at least ``hold_s`` (monotonic) before the previous
-    one. An active log is re-listed ``lookback`` of name time deep; once it has been
-    idle for ``hold_s``, a listing starts at the newest name and returns only what is new.
+    ``listed(newest, deepest=...)`` after each complete listing (``newest``: the highest
+    segment time seen so far; ``deepest``: the time of the ``depth``-th highest name that
+    listing returned, 0 when it returned fewer). ``start(lookback)`` is the highest of
+    ``newest - lookback``, the highest ``deepest`` seen, and the newest time seen by a
+    listing at least ``hold_s`` (monotonic) before the previous one. So an active log is
+    re-listed ``lookback`` of name time deep but never more than ``depth`` names deep,
+    whatever the number of writers; once it has been idle for ``hold_s``, a listing
+    starts at the newest name and returns only what is new.
     """
 
     def __init__(self, hold_s: float) -> None:
         self.hold_s = hold_s
         self.newest = 0
+        self.deepest = 0
         self._history: deque[tuple[float, int]] = deque()  # (monotonic, newest then)
 
-    def listed(self, newest: int, at: float | None = None) -> None:
+    def listed(self, newest: int, at: float | None = None, *, deepest: int = 0) -> None:
         self.newest = max(self.newest, newest)
+        self.deepest = max(self.deepest, deepest)
         now = time.monotonic() if at is None else at
         self._history.append((now, self.newest))
         while len(self._history) > 1 and self._history[1][0] <= now - self.hold_s:
@@ -128,4 +133,4 @@ class FollowWindow:
                 if at > last - self.hold_s:
                     break
                 released = newest
-        return max(self.newest - lookback, released, 0)
+        return max(self.newest - lookback, self.deepest, released, 0)

@@ -32,11 +32,12 @@ several copies of one (writer, seq) are read once (the first).
 
 Listing only what is new. A follower lists ``U/segments/`` from its ``FollowWindow``
 start (``startOffset`` on GCS, ``StartAfter`` on S3; ``listing``): ``lookback``
-of name time behind the newest name it listed while the log is active, the newest name
-itself once the log has been idle for ``hold_s``. A segment is "late" when it appears
-below names a follower may have listed past. Its writer re-stores it (a copy above
-everything visible; readers take the first copy of a (writer, seq)) when its probe
-shows a foreign name more than ``lookback`` above it, or when its upload took more than
+of name time behind the newest name it listed while the log is active, but no more than
+``relist_depth`` names deep, and the newest name itself once the log has been idle for
+``hold_s``. A segment is "late" when it appears below names a follower may have listed
+past. Its writer re-stores it (a copy above everything visible; readers take the first
+copy of a (writer, seq)) when its probe shows a foreign name more than ``lookback``
+above it or ``relist_depth`` foreign names above it, or when its upload took more than
 ``slow_upload_s``; a writer that has not listed for ``relist_after_s`` lists before
 naming. Together these bound when an unconfirmed segment can appear below a follower's
 start (docs/CONTRACTS.md, "Listing rule"). Only a writer that dies between an upload
@@ -73,7 +74,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from streamvis.errors import LogNotFoundError
+from streamvis.errors import InvalidArgumentError, LogNotFoundError
 from streamvis.storage.backend import Chunk, LogBackend
 from streamvis.storage.format.framing import encode_frame
 from streamvis.storage.format.records import header_payload
@@ -90,9 +91,10 @@ from streamvis.storage.objects.prefix import (
 )
 from streamvis.storage.objects.uploads import Unchecked, Uploads
 
-__all__ = ["SegmentLog", "segment_name", "parse_segment_name", "manifest_name", "LOOKBACK_NS"]
+__all__ = ["SegmentLog", "segment_name", "parse_segment_name", "manifest_name", "LOOKBACK_NS", "RELIST_DEPTH"]
 
 LOOKBACK_NS = 5 * 10**9  # listings start this far (in name time) behind the newest name
+RELIST_DEPTH = 1_000  # ...but never more names deep than this (one listing page)
 SLOW_UPLOAD_S = 25.0  # a segment whose upload took longer is stored again (a copy)
 RELIST_AFTER_S = 10.0  # a writer that has not listed for this long lists before naming
 AUTO_COMPACT_SEGMENTS = 500  # a writer compacts above this many live segments (+ up to 50%)
@@ -118,6 +120,7 @@ class SegmentLog(LogBackend):
         slow_upload_s: float = SLOW_UPLOAD_S,
         relist_after_s: float = RELIST_AFTER_S,
         hold_margin_s: float = 5.0,
+        relist_depth: int = RELIST_DEPTH,
     ) -> None:
         """``fs``: a filesystem (tests wrap one); ``clock``: ns; the rest: the Listing rule."""
         self.prefix = ObjectPrefix(url, storage_options, fs=fs, cache_bytes=cache_bytes)
@@ -126,6 +129,9 @@ class SegmentLog(LogBackend):
         self.known = KnownSegments(clock)
         self._mutex = self.known.mutex  # guards the listing state (ours and ``known``'s)
         self.lookback_ns = LOOKBACK_NS if lookback_ns is None else lookback_ns
+        if relist_depth < 1:
+            raise InvalidArgumentError(f"relist_depth must be >= 1: {relist_depth!r}")
+        self.relist_depth = relist_depth
         # a follower keeps re-listing the lookback window this long after the log's last
         # new name: the longest an unconfirmed segment can take to appear (CONTRACTS)
         self._window = FollowWindow(relist_after_s + slow_upload_s + hold_margin_s)
@@ -135,6 +141,7 @@ class SegmentLog(LogBackend):
             self.prefix,
             self.known,
             lookback_ns=self.lookback_ns,
+            relist_depth=relist_depth,
             slow_upload_s=slow_upload_s,
             relist_after_s=relist_after_s,
         )
@@ -261,9 +268,18 @@ class SegmentLog(LogBackend):
                 self.known.insert(fresh)
             if self._listed_from is None or start_t < self._listed_from:
                 self._listed_from = start_t
-            self._window.listed(self.known.lift(names), started)
-            due = self.uploads.take_due(started)
+            self._window.listed(self.known.lift(names), started, deepest=self._deepest(names))
+            due = self.uploads.take_due(started, start_t)
         self.uploads.confirm(due, names)
+
+    def _deepest(self, names: list[str]) -> int:
+        """The time of the ``relist_depth``-th highest segment name of a sorted, complete
+        listing (0 when it holds fewer): a follower need not list below it again."""
+        segments = bisect.bisect_left(names, "~")  # the manifests sort after every segment
+        if segments < self.relist_depth:
+            return 0
+        parsed = parse_segment_name(names[segments - self.relist_depth])
+        return parsed[0] if parsed is not None else 0
 
     def sync(self) -> None:
         """After a group of appends (``Store.append_many``): one probe for all of them."""

@@ -43,12 +43,14 @@ class Uploads:
         known: KnownSegments,
         *,
         lookback_ns: int,
+        relist_depth: int,
         slow_upload_s: float,
         relist_after_s: float,
     ) -> None:
         self.prefix = prefix
         self.known = known
         self.lookback_ns = lookback_ns
+        self.relist_depth = relist_depth
         self.slow_upload_s = slow_upload_s
         self.relist_after_s = relist_after_s
         self.republished = 0  # copies stored because a segment may have been listed past
@@ -56,11 +58,16 @@ class Uploads:
         self.failed: dict[tuple[str, int], tuple[str, bytes]] = {}  # unconfirmed uploads
         self.unchecked: list[Unchecked] = []
 
-    def take_due(self, started: float) -> list[Unchecked]:
+    def take_due(self, started: float, start_t: int) -> list[Unchecked]:
         """The unchecked segments written before a listing that started at ``started``
-        (under the mutex): that listing confirms them (``confirm``)."""
-        due = [u for u in self.unchecked if u.written_at <= started]
-        self.unchecked = [u for u in self.unchecked if u.written_at > started]
+        (monotonic) from time ``start_t`` (under the mutex): that listing confirms those
+        named at or above ``start_t`` (``confirm``); the rest wait for our probe, which
+        lists every name above them."""
+        due: list[Unchecked] = []
+        kept: list[Unchecked] = []
+        for u in self.unchecked:
+            (due if u.written_at <= started and u.t >= start_t else kept).append(u)
+        self.unchecked = kept
         return due
 
     def confirm(self, due: list[Unchecked], listed: list[str]) -> None:
@@ -70,16 +77,23 @@ class Uploads:
                 self.restore(u)
 
     def late(self, u: Unchecked, listed: list[str]) -> bool:
-        """May a follower have listed past ``u``? (its upload was slow, or a name of
-        another writer more than ``lookback`` above it was visible)"""
+        """May a follower have listed past ``u``? ``listed``: every name above it. Yes
+        when its upload was slow, or when names of other writers were visible above it:
+        one more than ``lookback`` above, or ``relist_depth`` of them (a follower may have
+        started its listing above them all). Our own names do not count: our uploads are
+        made one after another, so none of ours above it was visible before it was."""
         if u.took > self.slow_upload_s:
             return True
         limit = u.t + self.lookback_ns
+        above = 0
         for name in listed:
             parsed = parse_segment_name(name)
-            if parsed is not None and parsed[0] > limit and name not in self.written:
+            if parsed is None or parsed[0] <= u.t or name in self.written:
+                continue
+            if parsed[0] > limit:
                 return True
-        return False
+            above += 1
+        return above >= self.relist_depth
 
     def restore(self, u: Unchecked) -> None:  # a copy above all (readers take the first)
         self.republished += 1
