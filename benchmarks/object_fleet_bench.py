@@ -123,6 +123,9 @@ def bench_fleet(t: Table, emu: Any, s: FleetSizes) -> None:
             cursor = reader.cursor()
             for k, w in enumerate(writers):
                 w.append([_pts(f"run{k}", 300)])
+            backend = reader.backend
+            start = backend._start()  # noqa: SLF001 - what the poll lists from
+            relisted = len(list_names(backend.prefix.fs, backend.prefix.segments_dir, f"{start:020d}")) - n
             got: dict[str, int] = {}
 
             def poll(reader: Any = reader, cursor: str = cursor, got: dict = got) -> None:
@@ -137,7 +140,8 @@ def bench_fleet(t: Table, emu: Any, s: FleetSizes) -> None:
                   [took], "s", goal="1 listing + N concurrent GETs, <= 2 s",
                   met=ok and took <= 2.0,
                   note=f"{c.get('list', 0)} listing, {c.get('get', 0)} GET, "
-                       f"{c.get('bytes_listed', 0) / 1000:.1f} KB listed")
+                       f"{c.get('bytes_listed', 0) / 1000:.1f} KB listed: the {n} new names and "
+                       f"{relisted} listed before (at most 1,000, or 5 s of names)")
             if n == max(s.writers):
                 progress(f"{emu.scheme}: idle reader, {s.idle_wait:g} s after the last flush")
                 deadline = time.monotonic() + s.idle_wait
