@@ -141,7 +141,7 @@ def bench_fleet(t: Table, emu: Any, s: FleetSizes) -> None:
                   met=ok and took <= 2.0,
                   note=f"{c.get('list', 0)} listing, {c.get('get', 0)} GET, "
                        f"{c.get('bytes_listed', 0) / 1000:.1f} KB listed: the {n} new names and "
-                       f"{relisted} listed before (at most 1,000, or 5 s of names)")
+                       f"{relisted} listed before (at most RELIST_DEPTH, 500, or 5 s of names)")
             if n == max(s.writers):
                 progress(f"{emu.scheme}: idle reader, {s.idle_wait:g} s after the last flush")
                 deadline = time.monotonic() + s.idle_wait

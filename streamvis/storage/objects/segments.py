@@ -94,7 +94,7 @@ from streamvis.storage.objects.uploads import Unchecked, Uploads
 __all__ = ["SegmentLog", "segment_name", "parse_segment_name", "manifest_name", "LOOKBACK_NS", "RELIST_DEPTH"]
 
 LOOKBACK_NS = 5 * 10**9  # listings start this far (in name time) behind the newest name
-RELIST_DEPTH = 1_000  # ...but never more names deep than this (one listing page)
+RELIST_DEPTH = 500  # ...but never more names deep than this (with 500 new: one page)
 SLOW_UPLOAD_S = 25.0  # a segment whose upload took longer is stored again (a copy)
 RELIST_AFTER_S = 10.0  # a writer that has not listed for this long lists before naming
 AUTO_COMPACT_SEGMENTS = 500  # a writer compacts above this many live segments (+ up to 50%)
