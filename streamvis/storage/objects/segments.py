@@ -68,6 +68,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import heapq
 import random
 import threading
 import time
@@ -273,12 +274,12 @@ class SegmentLog(LogBackend):
         self.uploads.confirm(due, names)
 
     def _deepest(self, names: list[str]) -> int:
-        """The time of the ``relist_depth``-th highest segment name of a sorted, complete
-        listing (0 when it holds fewer): a follower need not list below it again."""
-        segments = bisect.bisect_left(names, "~")  # the manifests sort after every segment
-        if segments < self.relist_depth:
+        """The time of the ``relist_depth``-th highest segment name of a complete listing
+        (0 when it holds fewer): a follower need not list below it again."""
+        segments = [n for n in names if n < "~"]  # the manifests sort after every segment
+        if len(segments) < self.relist_depth:
             return 0
-        parsed = parse_segment_name(names[segments - self.relist_depth])
+        parsed = parse_segment_name(heapq.nlargest(self.relist_depth, segments)[-1])
         return parsed[0] if parsed is not None else 0
 
     def sync(self) -> None:
