@@ -70,6 +70,20 @@ def wait_counts(page, store):
 URL = "/?rows=loss,lr;weights,cloud"
 
 
+def assert_lines_exact(page, store) -> None:
+    """Every point of every loss and lr line is in the browser, exactly (not only the
+    counts: a row streamed without its points still counts them)."""
+    drawn = glyphs(page, with_x=True)
+    for name, plot in (("loss", 0), ("lr", 1)):
+        for (scope, _), t in store.read(name=name).tables.items():
+            index = np.array(t.column("index").to_pylist())
+            x, y = t.column("x").to_numpy(), t.column("y").to_numpy()
+            for i in np.unique(index):
+                line = drawn[f"plot:{plot}|{scope} · {name} · {i}"]
+                assert line["xs"] == x[index == i].tolist(), (scope, name, i)
+                np.testing.assert_array_equal(np.asarray(line["ys"], y.dtype), y[index == i])
+
+
 def test_every_group_drawn_with_exact_counts(server, store, page):
     open_page(page, server.url + URL)
     want = wait_counts(page, store)
@@ -77,6 +91,7 @@ def test_every_group_drawn_with_exact_counts(server, store, page):
     assert {k: g["n"] for k, g in got.items()} == want
     assert len(want) == 2 * (3 + 1 + 4 + 1)
     assert all(g["visible"] for g in got.values())
+    assert_lines_exact(page, store)
 
 
 def test_live_points_new_groups_stable_colours_and_deletes(server, store, page):
@@ -86,10 +101,12 @@ def test_live_points_new_groups_stable_colours_and_deletes(server, store, page):
     # points logged while the page is open appear within a few refresh intervals
     store.append(demo_items(["run1", "run2"], steps=20, start=60, seed=1))
     wait_counts(page, store)
+    assert_lines_exact(page, store)  # appended in place
     # new scope, new index, new name: drawn without reload; old colours stay put
     store.append(demo_items(["run0"], steps=30, seed=2))
     store.append([Points("run1", "loss", 7, {"x": np.arange(5.0), "y": np.ones(5)})])
     want = wait_counts(page, store)
+    assert_lines_exact(page, store)  # new rows streamed live
     after = glyphs(page)
     assert set(after) == set(want)
     for k, g in before.items():

@@ -8,14 +8,16 @@ alpha and labels; hover reads the row's ``scope``/``name``/``index``.
 Rows are allocated with spare capacity, the tail filled with NaN (which BokehJS
 neither draws nor counts in the auto range). New points of a line are written in
 place (only the new points travel); a line that outgrows its row is re-sent with more
-room (amortised: capacity grows by half). Rows given new contents (a zoom re-reads
-every line) travel packed: one flat array of x and one of y for all of them, each a
-binary websocket frame, which the browser cuts into rows (``REPLACE_JS``); a
-base64 string per row cost a zoom of 1,000 lines ~0.2 s to encode on the server and
-as much to decode in the browser. All changes of a poll are collected and sent by
-``flush`` as at most one stream (new rows), one patch (colours, alphas), one packed
-set of replaced rows, one packed set of appended points and, when rows were removed,
-one replacement.
+room (amortised: capacity grows by half). New rows (a plot's first draw) and rows
+given new contents (a zoom re-reads every line) travel packed: one flat array of x and
+one of y for all of them, each a binary websocket frame, which the browser cuts into
+rows (``REPLACE_JS``); a gzip + base64 string per row cost a zoom of 1,000 lines ~0.2 s
+to encode on the server and as much to decode in the browser (and the page of every
+name's first draw 10-28%). All changes of a poll are collected and sent by ``flush`` as
+at most one stream (new rows, without their points), one patch (colours, alphas), one
+packed set of new and replaced rows, one packed set of appended points and, when rows
+were removed, one replacement. Rows that go with the document itself (before the
+source is in one) carry their points, inline (``inline``).
 
 With at most ``LEGEND_MAX`` lines each line also has its own renderer over its row
 (an ``IndexFilter`` view of the same source), so the legend can name and hide it;
@@ -317,6 +319,8 @@ class LineLayer:
             if self._replaced_all:  # see _replace_all: not a stream after it
                 data = self.source.data
                 self._replace_all({c: [*data[c], *new[c]] for c in self.COLUMNS})
+            elif self.rowset.document is not None:
+                self._stream_packed(new)
             else:
                 self.source.stream(new)  # type: ignore[arg-type]
         if self._patches:
@@ -385,6 +389,21 @@ class LineLayer:
             "y": [self._flat(self._ys, rows, lengths)],
         }
         self.rowset.stream(packed, rollover=1)  # type: ignore[arg-type]
+
+    def _stream_packed(self, new: dict[str, list[Any]]) -> None:
+        """New rows streamed without their points, which go in the packed set of this
+        flush (``_send_replaced``: two binary frames for all rows, not a gzip + base64
+        string per row): the stream's rows hold empty lists until ``REPLACE_JS`` fills
+        them, in the same batch. The server's copy holds the rows' arrays."""
+        first, count = len(self.source.data["xs"]), len(new["xs"])
+        xs, ys = new["xs"], new["ys"]
+        self.source.stream({**new, "xs": [[] for _ in xs], "ys": [[] for _ in ys]})  # type: ignore[arg-type]
+        xs_col: list[Any] = self.source.data["xs"]  # type: ignore[assignment]
+        ys_col: list[Any] = self.source.data["ys"]  # type: ignore[assignment]
+        for j in range(count):  # in place (no change event)
+            list.__setitem__(xs_col, first + j, xs[j])
+            list.__setitem__(ys_col, first + j, ys[j])
+            self._replaced[first + j] = None
 
     def _replace_all(self, data: dict[str, list[Any]]) -> None:
         """The source's data assigned whole. Bokeh reads such a change's data when the
