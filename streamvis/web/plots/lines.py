@@ -393,16 +393,17 @@ class LineLayer:
     def _stream_packed(self, new: dict[str, list[Any]]) -> None:
         """New rows streamed without their points, which go in the packed set of this
         flush (``_send_replaced``: two binary frames for all rows, not a gzip + base64
-        string per row): the stream's rows hold empty lists until ``REPLACE_JS`` fills
-        them, in the same batch. The server's copy holds the rows' arrays."""
+        string per row): the stream's rows are empty (no points, ``n`` 0: the browser
+        never holds a count without its points) until ``REPLACE_JS`` fills them, in the
+        next message of the same batch. The server's copy holds the rows as they are."""
         first, count = len(self.source.data["xs"]), len(new["xs"])
-        xs, ys = new["xs"], new["ys"]
-        self.source.stream({**new, "xs": [[] for _ in xs], "ys": [[] for _ in ys]})  # type: ignore[arg-type]
-        xs_col: list[Any] = self.source.data["xs"]  # type: ignore[assignment]
-        ys_col: list[Any] = self.source.data["ys"]  # type: ignore[assignment]
-        for j in range(count):  # in place (no change event)
-            list.__setitem__(xs_col, first + j, xs[j])
-            list.__setitem__(ys_col, first + j, ys[j])
+        empty = {"xs": [[] for _ in range(count)], "ys": [[] for _ in range(count)], "n": [0] * count}
+        self.source.stream({**new, **empty})  # type: ignore[arg-type]
+        for column in empty:  # the server's copy, in place (no change event)
+            values: list[Any] = self.source.data[column]  # type: ignore[assignment]
+            for j in range(count):
+                list.__setitem__(values, first + j, new[column][j])
+        for j in range(count):
             self._replaced[first + j] = None
 
     def _replace_all(self, data: dict[str, list[Any]]) -> None:
