@@ -14,7 +14,7 @@ from streamvis.errors import InvalidArgumentError
 from streamvis.web.page.pages import example_links
 from streamvis.web.page.server import parse_web_uri
 from streamvis.web.page.session import split_table
-from streamvis.web.plots.rows import minmax_thin, select_rows
+from streamvis.web.plots.rows import minmax_thin, minmax_thin_many, select_rows
 from streamvis.web.schema import parse_schema
 
 
@@ -90,6 +90,26 @@ def test_minmax_thin_keeps_every_bucket_extreme(n, buckets, seed):
         assert out["y"].max() == cols["y"].max() and out["y"].min() == cols["y"].min()
         assert out["x"][0] == 0 and out["x"][-1] == n - 1
         assert np.all(np.diff(out["x"]) > 0)
+
+
+@given(st.lists(st.tuples(st.integers(0, 400), st.floats(0, 0.5), st.booleans()), max_size=12),
+       st.integers(1, 40), st.integers(0, 2**32 - 1))
+def test_minmax_thin_many_is_minmax_thin_of_each(lines, buckets, seed):
+    """Random lengths (short ones left whole), NaNs, float32 and float64 lines mixed."""
+    rng = np.random.default_rng(seed)
+    many = []
+    for n, nan_share, single in lines:
+        y = rng.standard_normal(n).astype(np.float32 if single else np.float64)
+        y[rng.random(n) < nan_share] = np.nan
+        many.append({"x": np.sort(rng.integers(0, 10 * n + 1, n)).astype(np.float64), "y": y})
+    got = minmax_thin_many(many, buckets)
+    assert len(got) == len(many)
+    for line, out in zip(many, got, strict=True):
+        want = minmax_thin(line, buckets)
+        assert out.keys() == want.keys()
+        for k in want:
+            assert out[k].dtype == want[k].dtype
+            np.testing.assert_array_equal(out[k], want[k])
 
 
 def test_the_panel_shows_24_config_columns_and_offers_every_key_to_colour_by():

@@ -475,10 +475,9 @@ class PlotView:
                 detail[job.key] = (job, cols)
             elif job.kind == "smooth":
                 self.smoothing.show(job, cols)
-        for key in {**overview, **detail}:
-            line = self.lines.get(key)
-            if line is not None:
-                self.ranges.show_decimated(line, overview.get(key), detail.get(key))
+        reads = [(line, overview.get(key), detail.get(key)) for key in {**overview, **detail}
+                 if (line := self.lines.get(key)) is not None]
+        self.ranges.show_decimated_many(reads)
 
     def _table_cols(self, table: pa.Table | None, key: Key) -> Cols | None:
         if table is None:

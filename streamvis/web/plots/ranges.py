@@ -8,7 +8,7 @@ at full cap joined to the thinned overview at the edges the detail was read for.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -16,7 +16,7 @@ from streamvis.storage import RangeRequest
 
 from .line_state import Job, Line
 from .lines import Key
-from .rows import Cols, minmax_thin
+from .rows import Cols, minmax_thin, minmax_thin_many
 
 __all__ = ["RangeReads", "DECIMATED_SLACK"]
 
@@ -86,18 +86,30 @@ class RangeReads:
             return lo + t0, hi + t0
         return lo, hi
 
+    def show_decimated_many(
+        self, reads: Sequence[tuple[Line, tuple[Job, Cols] | None, tuple[Job, Cols] | None]]
+    ) -> None:
+        """``show_decimated`` for each (line, overview, detail), the overviews thinned in
+        one pass (``minmax_thin_many``)."""
+        thinned = iter(minmax_thin_many([ov[1] for _, ov, _ in reads if ov is not None],
+                                        max(self._cap() // 16, 16)))
+        for line, ov, detail in reads:
+            self.show_decimated(line, ov, detail, coarse=next(thinned) if ov is not None else None)
+
     def show_decimated(
-        self, line: Line, overview: tuple[Job, Cols] | None, detail: tuple[Job, Cols] | None
+        self, line: Line, overview: tuple[Job, Cols] | None, detail: tuple[Job, Cols] | None,
+        *, coarse: Cols | None = None,
     ) -> None:
         """A decimated line: its overview, or (zoomed) its thinned overview outside the
-        window and the window's detail; then the points that arrived after both reads."""
+        window and the window's detail; then the points that arrived after both reads.
+        ``coarse``: the overview thinned already."""
         ov: Cols | None = None
         if overview is not None:
             job, ov = overview
             upto = job.request.upto or 0
             line.count = max(line.count, upto)  # the first read: the snapshot's count
             line.mode, line.stale, line.overview_upto = "decimated", False, upto
-            line.coarse = minmax_thin(ov, max(self._cap() // 16, 16))
+            line.coarse = coarse if coarse is not None else minmax_thin(ov, max(self._cap() // 16, 16))
             line.tail = [(a, c) for a, c in line.tail if a + len(c["x"]) > upto]
         if line.coarse is None:
             return  # a detail before any overview: wait for the overview
