@@ -401,10 +401,8 @@ class LineLayer:
         self.source.stream({**new, **empty})  # type: ignore[arg-type]
         for column in empty:  # the server's copy, in place (no change event)
             values: list[Any] = self.source.data[column]  # type: ignore[assignment]
-            for j in range(count):
-                list.__setitem__(values, first + j, new[column][j])
-        for j in range(count):
-            self._replaced[first + j] = None
+            list.__setitem__(values, slice(first, first + count), new[column])
+        self._replaced.update(dict.fromkeys(range(first, first + count)))
 
     def _replace_all(self, data: dict[str, list[Any]]) -> None:
         """The source's data assigned whole. Bokeh reads such a change's data when the
