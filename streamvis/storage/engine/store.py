@@ -32,7 +32,7 @@ from streamvis.errors import (
 from streamvis.patterns import key_filter, matcher
 from streamvis.storage.backend import LogBackend
 from streamvis.storage.engine.follower import LogFollower
-from streamvis.storage.engine.opening import open_backend
+from streamvis.storage.engine.opening import check_ours, open_backend
 from streamvis.storage.engine.reader import RangeReader
 from streamvis.storage.engine.writer import StoreWriter
 from streamvis.storage.format.framing import encode_frame
@@ -47,15 +47,8 @@ from streamvis.storage.format.model import (
     ReadResult,
     Text,
 )
-from streamvis.storage.format.ownership import (
-    check_index_bytes,
-    check_local_files,
-    foreign_error,
-    is_our_log,
-)
 from streamvis.storage.format.records import header_payload
 from streamvis.storage.format.state import LogState
-from streamvis.storage.local.log_file import LocalLog
 from streamvis.storage.objects.compact import auto_compact
 from streamvis.storage.read.cursor import (
     NOT_A_POSITION,
@@ -126,7 +119,7 @@ class Store:
         if mode not in ("r", "a"):
             raise InvalidArgumentError(f"mode must be 'r' or 'a', got {mode!r}")
         backend = open_backend(path, storage_options)
-        index = _check_ours(backend, mode)  # before anything is created or replaced
+        index = check_ours(backend, mode)  # before anything is created or replaced
         if not backend.exists():
             if mode == "r":
                 raise LogNotFoundError(backend.missing_reason())
@@ -470,24 +463,6 @@ class Store:
 
     def __repr__(self) -> str:
         return f"Store({self.backend.url!r}, mode={self.mode!r})"
-
-
-def _check_ours(backend: LogBackend, mode: str) -> bytes | None:
-    """Refuse (ForeignFileError, LegacyFormatError) when a file the store would create
-    or replace exists and is not ours. Returns the index bytes when it had to read them
-    whole (object stores), so that opening does not fetch them twice. A read-only open
-    of an object store writes nothing, so it is not checked (its open reads the header
-    and names a prefix of other objects itself)."""
-    if isinstance(backend, LocalLog):
-        check_local_files(backend.path, backend.index_path, backend.lock_path)
-        return None
-    if mode == "r":
-        return None
-    if backend.exists() and not is_our_log(backend.read_header()):
-        raise foreign_error(f"{backend.url}/header", "the header of a streamvis log")
-    data = backend.read_index()
-    check_index_bytes(f"{backend.url}/index.arrow", data)
-    return data
 
 
 def _reader(backend: LogBackend) -> Store:
