@@ -6,6 +6,7 @@ See ``Store`` for the API and docs/CONTRACTS.md for how the other parts use it.
 from streamvis.storage.engine.store import Store
 from streamvis.storage.format.model import (
     AppendResult,
+    ArraysRead,
     ConfigUpdate,
     Deletion,
     GroupInfo,
@@ -33,5 +34,6 @@ __all__ = [
     "RangeRequest",
     "RangesResult",
     "ReadResult",
+    "ArraysRead",
     "AppendResult",
 ]

@@ -1,7 +1,8 @@
 """A read after a cursor (``since=``) on a local log takes the new records from the
 in-memory index (``since_index``) instead of scanning the bytes. Whatever was appended,
 deleted and re-created, it must answer what the scan answers: the same points for every
-(scope, name) and index, and the same tombstones."""
+(scope, name) and index, and the same tombstones; read as tables (``read``), as columns
+(``read_columns``) or as each group's arrays (``read_arrays_since``, a page's poll)."""
 
 from __future__ import annotations
 
@@ -84,9 +85,31 @@ def test_a_read_after_each_cursor_answers_what_the_scan_answers(batches, tmp_pat
                     scan_between(follower.backend, start, end, lambda s: True, lambda n: True, builder)
                     assert _columns(cols.results) == _columns([builder.build()])
                     assert cols.deleted == want_deleted
+                    arrays = follower.read_arrays_since(since)
+                    assert _groups(arrays.groups) == _split(want_tables)
+                    assert arrays.deleted == want_deleted and arrays.cursor == got.cursor
         assert answered and all(answered)
     finally:
         monkeypatch.undo()
+
+
+def _split(tables: dict[tuple[str, str], pa.Table]) -> dict[tuple[str, str, int], tuple]:
+    """Each (scope, name, index)'s (dtypes, rows as (x, y) in log order) of read tables."""
+    out: dict[tuple[str, str, int], list[tuple]] = {}
+    for (scope, name), t in tables.items():
+        d = t.to_pydict()
+        for i, x, y in zip(d["index"], d["x"], d["y"], strict=True):
+            out.setdefault((scope, name, i), []).append((x, y))
+    return {k: ((str(tables[k[:2]].schema.field("x").type), str(tables[k[:2]].schema.field("y").type)), v)
+            for k, v in out.items()}
+
+
+def _groups(groups: dict[tuple[str, str, int], dict[str, np.ndarray]]) -> dict[tuple[str, str, int], tuple]:
+    """``_split`` of a read into arrays (numpy dtypes named as Arrow names them)."""
+    arrow = {"int64": "int64", "float32": "float", "float64": "double"}
+    return {k: ((arrow[str(c["x"].dtype)], arrow[str(c["y"].dtype)]),
+                list(zip(c["x"].tolist(), c["y"].tolist(), strict=True)))
+            for k, c in groups.items()}
 
 
 def _columns(parts) -> dict[tuple[str, str], list[tuple[float, float]]]:
@@ -115,10 +138,13 @@ def test_a_cursor_older_than_the_loaded_index_is_scanned_and_keeps_its_tombstone
         got = reader.read(since=old)
         assert got.deleted == [("a", None)]
         assert list(got.tables) == [("b", "loss")]
-        assert answered == [False]
+        arrays = reader.read_arrays_since(old)  # a page's poll: the same scan
+        assert list(arrays.groups) == [("b", "loss", 0)] and arrays.deleted == [("a", None)]
+        assert arrays.groups[("b", "loss", 0)]["y"].tolist() == [1.0, 1.0]
+        assert answered == [False, False]
         now = reader.cursor()
         with Store.open(path, "a", fsync=False) as writer:
             writer.append([Deletion("b", "loss")])
         reader.refresh()
         assert reader.read(since=now).deleted == [("b", "loss")]
-        assert answered == [False, True]
+        assert answered == [False, False, True]

@@ -39,6 +39,7 @@ from streamvis.storage.format.framing import encode_frame
 from streamvis.storage.format.media import media_item, read_media_records
 from streamvis.storage.format.model import (
     AppendResult,
+    ArraysRead,
     GroupInfo,
     GroupSnapshot,
     Image,
@@ -64,7 +65,13 @@ from streamvis.storage.read.group_columns import (
 )
 from streamvis.storage.read.ranges import RangeRequest, RangesResult
 from streamvis.storage.read.reading import GroupPlan, read_groups, read_tables
-from streamvis.storage.read.since_index import NewRecords, columns_since, new_records, tables_since
+from streamvis.storage.read.since_index import (
+    NewRecords,
+    arrays_since,
+    columns_since,
+    new_records,
+    tables_since,
+)
 
 __all__ = ["Store"]
 
@@ -242,6 +249,15 @@ class Store:
         (tables, deleted), cursor = self._read_since(since, ms, mn, lambda start, end, new: tables_since(
             self.backend, start, end, new, ms, mn, self.skip_damaged))
         return ReadResult(tables, cursor, deleted)
+
+    def read_arrays_since(self, since: str, name: str | None = None, *, scope_pattern: str | None = None,
+                          name_pattern: str | None = None) -> ArraysRead:
+        """``read(since=...)``'s points as each group's arrays (``ArraysRead``)."""
+        ms = key_filter(None, scope_pattern, "scope")
+        mn = key_filter(name, name_pattern, "name")
+        (groups, deleted), cursor = self._read_since(since, ms, mn, lambda start, end, new: arrays_since(
+            self.backend, start, end, new, ms, mn, self.skip_damaged))
+        return ArraysRead(groups, cursor, deleted)
 
     def _read_since(
         self, since: str, ms: Callable[[str], bool], mn: Callable[[str], bool],

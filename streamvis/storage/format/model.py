@@ -20,6 +20,7 @@ __all__ = [
     "GroupInfo",
     "GroupSnapshot",
     "ReadResult",
+    "ArraysRead",
     "AppendResult",
 ]
 
@@ -122,6 +123,26 @@ class ReadResult:
     def num_points(self) -> int:
         """Total rows over all tables."""
         return sum(t.num_rows for t in self.tables.values())
+
+
+@dataclass
+class ArraysRead:
+    """A read since a cursor as numpy arrays, without an Arrow table per (scope, name).
+
+    ``groups`` maps (scope, name, index) to that group's columns in the log's dtypes:
+    a ``ReadResult`` table split by index (a name's indices in order, each index's rows
+    in log order), groups without rows left out. What a live page draws from; building
+    and splitting a table per run cost more than decoding a poll's few points.
+    """
+
+    groups: dict[tuple[str, str, int], dict[str, np.ndarray]]
+    cursor: str
+    deleted: list[tuple[str, str | None]] = field(default_factory=list)
+
+    @property
+    def num_points(self) -> int:
+        """Total rows over all groups."""
+        return sum(len(next(iter(c.values()))) for c in self.groups.values() if c)
 
 
 @dataclass(frozen=True)

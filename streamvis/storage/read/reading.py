@@ -39,6 +39,7 @@ __all__ = [
     "decode_points",
     "index_column",
     "index_runs",
+    "split_by_index",
     "dictionary_index",
 ]
 
@@ -350,6 +351,17 @@ def index_runs(column: pa.Array | pa.ChunkedArray) -> tuple[list[int], np.ndarra
     bounds = np.concatenate([[0], np.flatnonzero(keys[1:] != keys[:-1]) + 1, [keys.size]])
     firsts = keys[bounds[:-1]]
     return (lookup[firsts] if lookup is not None else firsts).tolist(), bounds
+
+
+def split_by_index(table: pa.Table) -> list[tuple[int, dict[str, np.ndarray]]]:
+    """A read table (an ``index`` column, rows grouped by index) as ``(index, columns)``
+    per index, the columns numpy views of the table's (nothing when it has no rows)."""
+    if table.num_rows == 0:
+        return []
+    values, bounds = index_runs(table.column("index"))  # on the dictionary codes
+    cols = {c: table.column(c).to_numpy() for c in table.column_names if c != "index"}
+    return [(int(i), {c: v[a:b] for c, v in cols.items()})
+            for i, a, b in zip(values, bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)]
 
 
 def dictionary_index(table: pa.Table) -> pa.Table:

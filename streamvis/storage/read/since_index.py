@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+import numpy as np
 import pyarrow as pa
 
 from streamvis.errors import CorruptDataError
@@ -34,10 +35,10 @@ from streamvis.storage.read.group_columns import (
     plan_new_columns,
     read_group_columns,
 )
-from streamvis.storage.read.reading import GroupPlan, read_tables
+from streamvis.storage.read.reading import GroupPlan, read_groups, read_tables, split_by_index
 from streamvis.storage.read.tail_reading import read_between, scan_between
 
-__all__ = ["NewRecords", "check_start", "columns_since", "new_records", "tables_since"]
+__all__ = ["NewRecords", "arrays_since", "check_start", "columns_since", "new_records", "tables_since"]
 
 _T = TypeVar("_T")
 
@@ -110,6 +111,21 @@ def tables_since(
     check_start(backend, new)
     plans = [GroupPlan(s, n, index, dict(ns.schema), entries) for s, n, index, ns, entries in new.groups]
     return read_tables(backend, plans), new.deleted
+
+
+def arrays_since(
+    backend: LogBackend, start: dict[str, int], end: dict[str, int], new: NewRecords | None,
+    match_scope: Callable[[str], bool], match_name: Callable[[str], bool], skip_damaged: bool,
+) -> tuple[dict[tuple[str, str, int], dict[str, np.ndarray]], list[tuple[str, str | None]]]:
+    """``tables_since`` as each (scope, name, index)'s columns (``ArraysRead.groups``):
+    from ``new`` decoded straight into one array per group and column, no table built."""
+    if new is None:
+        tables, deleted = read_between(backend, start, end, match_scope, match_name, skip_damaged)
+        return {(s, n, i): cols for (s, n), t in tables.items() for i, cols in split_by_index(t)}, deleted
+    check_start(backend, new)
+    plans = [GroupPlan(s, n, index, dict(ns.schema), entries) for s, n, index, ns, entries in new.groups
+             if any(e.count for e in entries)]
+    return read_groups(backend, plans), new.deleted
 
 
 def columns_since(
