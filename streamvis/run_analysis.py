@@ -31,7 +31,7 @@ import pyarrow as pa
 
 from streamvis.columns import STEP_COLUMN, VALUE_COLUMN
 from streamvis.errors import CursorResetError, InvalidArgumentError
-from streamvis.storage.format.model import ReadResult
+from streamvis.storage.format.model import ArraysRead, ReadResult
 from streamvis.storage.read.aggregates import Aggregate, check_agg_band
 from streamvis.storage.read.group_columns import ColumnsRead, GroupColumns
 from streamvis.storage.read.live_aggregates import LiveAggregates
@@ -46,7 +46,7 @@ from streamvis.storage.read.smooth import EmaState, check_weight, ema, ema_runs
 from streamvis.storage.read.step_join import x_by_name
 from streamvis.storage.read.summaries import Summary, check_stats, runs_table, summarize
 
-__all__ = ["AggregateBook", "AggregateBooks", "ColumnReader", "GroupAggregates", "PointReader",
+__all__ = ["AggregateBook", "AggregateBooks", "ArraysReader", "ColumnReader", "GroupAggregates", "PointReader",
            "SummaryBook", "aggregate_groups", "aggregate_tables", "summaries_table"]
 
 
@@ -75,6 +75,15 @@ class ColumnReader(Protocol):
     def read_columns(self, columns: Sequence[str], each: Callable[[GroupColumns], _T], *,
                      scope_pattern: str | None = None, name_pattern: str | None = None,
                      since: str | None = None) -> ColumnsRead[_T]: ...
+
+
+@runtime_checkable
+class ArraysReader(Protocol):
+    """A source that reads what came after a cursor as each group's arrays, without a
+    table per run (a local log: ``LocalSource``); a live page polls through it."""
+
+    def fetch_arrays(self, since: str, name: str | None = None, *, scope_pattern: str | None = None,
+                     name_pattern: str | None = None) -> ArraysRead: ...
 
 
 @dataclass
@@ -225,22 +234,13 @@ class AggregateBook:
         """The new points folded in; None: read every point instead."""
         assert self._live is not None
         try:
-            res = self.source.fetch(name=self.name, scope_pattern=self.scope_pattern, since=self._cursor)
+            new = self._new_points()
         except CursorResetError:  # compacted
             return None
-        self.points_read += res.num_points
-        if res.deleted or self.source.configs(self.scope_pattern) != self._configs:
+        if new is None:
             return None
-        kept = [(scope, t) for (scope, _), t in res.tables.items()
-                if t.num_rows and (self.only is None or scope in self.only)]
-        if any(scope not in self._ema for scope, _ in kept):
-            return None  # a run that had no points: the groups may change
-        if self.weight and any(_indexed(t) for _, t in kept):
-            return None  # (several glyphs, smoothed: a full read's order is not the log's)
-        scopes = [scope for scope, _ in kept]
-        lens = np.fromiter((t.num_rows for _, t in kept), dtype=np.int64, count=len(kept))
-        x, y = _end_to_end(kept, self.name)
-        if self.weight and kept:
+        scopes, lens, x, y, cursor = new
+        if self.weight and scopes:
             if int(lens.max()) <= EMA_STEPPED:  # a few points per run: all runs stepped together
                 y, states = ema_runs(y, lens, self.weight, [self._ema[s] for s in scopes])
             else:
@@ -250,8 +250,34 @@ class AggregateBook:
             self._ema.update(zip(scopes, states, strict=True))
         if not self._live.append_columns(scopes, lens, x, y):
             return None
-        self._cursor = res.cursor
+        self._cursor = cursor
         return GroupAggregates(self._keys, dict(self._live.aggregates), list(self._notes))
+
+    def _new_points(self) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, str] | None:
+        """The shown runs' points since the cursor, end to end: (runs, points per run, x,
+        y, the new cursor); None where they cannot be folded in (see the class)."""
+        if isinstance(self.source, ArraysReader):
+            res: ReadResult | ArraysRead = self.source.fetch_arrays(
+                self._cursor, self.name, scope_pattern=self.scope_pattern)
+        else:
+            res = self.source.fetch(name=self.name, scope_pattern=self.scope_pattern, since=self._cursor)
+        self.points_read += res.num_points
+        if res.deleted or self.source.configs(self.scope_pattern) != self._configs:
+            return None
+        if isinstance(res, ArraysRead):
+            kept, lens, x, y, indexed = _arrays_end_to_end(res, self.name, self.only)
+        else:
+            tables = [(scope, t) for (scope, _), t in res.tables.items()
+                      if t.num_rows and (self.only is None or scope in self.only)]
+            kept = [scope for scope, _ in tables]
+            indexed = bool(self.weight) and any(_indexed(t) for _, t in tables)
+            lens = np.fromiter((t.num_rows for _, t in tables), np.int64, len(tables))
+            x, y = _end_to_end(tables, self.name)
+        if any(scope not in self._ema for scope in kept):
+            return None  # a run that had no points: the groups may change
+        if self.weight and indexed:
+            return None  # (several glyphs, smoothed: a full read's order is not the log's)
+        return kept, lens, x, y, res.cursor
 
     def _full(self) -> GroupAggregates:
         res = self.source.fetch(name=self.name, scope_pattern=self.scope_pattern)
@@ -360,6 +386,32 @@ def _end_to_end(tables: Sequence[tuple[str, pa.Table]], name: str) -> tuple[np.n
     except (KeyError, pa.ArrowInvalid, pa.ArrowTypeError):  # a column missing; dtypes differ
         xy = [_xy(t, scope, name) for scope, t in tables]
         return np.concatenate([x for x, _ in xy]), np.concatenate([y for _, y in xy])
+
+
+def _arrays_end_to_end(res: ArraysRead, name: str, only: frozenset[str] | None
+                       ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, bool]:
+    """``_end_to_end`` of a read into arrays (``only`` these runs, if given): the runs,
+    their points each, x, y, and whether a glyph index other than 0 is among them."""
+    xs: dict[str, list[np.ndarray]] = {}
+    ys: dict[str, list[np.ndarray]] = {}
+    indexed = False
+    for (scope, _, index), cols in res.groups.items():
+        if only is not None and scope not in only:
+            continue
+        if STEP_COLUMN not in cols or VALUE_COLUMN not in cols:
+            raise InvalidArgumentError(
+                f"{name!r} of run {scope!r} has columns {', '.join(cols)}: "
+                f"a summary or aggregate needs {STEP_COLUMN!r} and {VALUE_COLUMN!r}")
+        xs.setdefault(scope, []).append(cols[STEP_COLUMN])
+        ys.setdefault(scope, []).append(cols[VALUE_COLUMN])
+        indexed |= index != 0
+    lens = np.fromiter((sum(len(a) for a in parts) for parts in xs.values()), np.int64, len(xs))
+    x, y = ([a for parts in d.values() for a in parts] for d in (xs, ys))
+    if not x:
+        e = np.empty(0)
+        return [], lens, e, e, indexed
+    return (list(xs), lens, np.concatenate(x).astype(np.float64, copy=False),
+            np.concatenate(y).astype(np.float64, copy=False), indexed)
 
 
 def _indexed(table: pa.Table) -> bool:

@@ -16,6 +16,7 @@ import pyarrow as pa
 from streamvis.addresses import is_loopback, is_server_address, reach_note
 from streamvis.run_analysis import AggregateBooks, GroupAggregates, summaries_table
 from streamvis.storage import (
+    ArraysRead,
     GroupInfo,
     GroupSnapshot,
     Image,
@@ -206,6 +207,18 @@ class LocalSource:
             scope, name, scope_pattern=scope_pattern, name_pattern=name_pattern, since=since
         )
         self.last_read.remember(since, scope, scope_pattern, name, name_pattern, res)
+        return res
+
+    def fetch_arrays(self, since: str, name: str | None = None, *, scope_pattern: str | None = None,
+                     name_pattern: str | None = None) -> ArraysRead:
+        """``fetch(since=...)`` as each group's arrays (``Store.read_arrays_since``): what a
+        live page's poll and its aggregate books read, without a table per run."""
+        if name is not None and name_pattern is None:
+            hit = self.last_read.answer_arrays(since, scope_pattern, name, self.cursor())
+            if hit is not None:  # a page's poll read it a moment ago
+                return hit
+        res = self.store.read_arrays_since(since, name, scope_pattern=scope_pattern, name_pattern=name_pattern)
+        self.last_read.remember(since, None, scope_pattern, name, name_pattern, res)
         return res
 
     def read_columns(self, columns: Sequence[str], each: Callable[[GroupColumns], _T], *,

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -169,18 +170,29 @@ def _append(path: Path, runs: list[str], x: np.ndarray, rng: np.random.Generator
         st_.append(batch)
 
 
+class _TablesOnly:
+    """A source that reads only tables (as a data server's client does): no
+    ``fetch_arrays``, no ``read_columns``."""
+
+    def __init__(self, src: LocalSource) -> None:
+        self.fetch, self.configs = src.fetch, src.configs
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.sampled_from(AGGS), st.sampled_from(BANDS), st.sampled_from([0.0, 0.6, 0.95]),
-       st.lists(st.integers(1, 7), min_size=1, max_size=5), st.integers(0, 2 ** 16))
+       st.lists(st.integers(1, 7), min_size=1, max_size=5), st.integers(0, 2 ** 16), st.booleans())
 def test_book_over_a_log_equals_the_full_aggregate_at_every_poll(
-        tmp_path_factory: Any, agg: str, band: str, smoothing: float, sizes: list[int], seed: int) -> None:
+        tmp_path_factory: Any, agg: str, band: str, smoothing: float, sizes: list[int], seed: int,
+        tables: bool) -> None:
+    """Folded in from reads into arrays (a local log) or from tables (``tables``)."""
     path = tmp_path_factory.mktemp("book") / "g.svl"
     rng = np.random.default_rng(seed)
     runs = [f"run{i}" for i in range(5)]
     _append(path, runs, np.arange(3.0), rng, configs=True, nan=0.2)
     top = 3
     with LocalSource.open(str(path)) as src:
-        book = AggregateBook(src, "loss", "lr", agg=agg, band=band, smoothing=smoothing)
+        reader: Any = _TablesOnly(src) if tables else src
+        book = AggregateBook(reader, "loss", "lr", agg=agg, band=band, smoothing=smoothing)
         got = book.refresh()
         bucketed = any(a.grid is not None for a in got.aggregates.values())
         for k in sizes:
@@ -194,6 +206,32 @@ def test_book_over_a_log_equals_the_full_aggregate_at_every_poll(
             bucketed |= any(a.grid is not None for a in want.aggregates.values())
         if not bucketed:  # (NaNs can leave a run's steps apart from the others': a grid)
             assert book.full_reads == 1  # the runs share their steps: every poll folded in
+
+
+@pytest.mark.parametrize("tables", [False, True])
+def test_a_name_of_several_indices_folds_in_unsmoothed_and_is_read_whole_smoothed(
+        tmp_path: Path, tables: bool) -> None:
+    """A run's indices go end to end, index by index (a full read's order): folded in
+    while unsmoothed; smoothed, each poll reads every point again (the EMA runs in log
+    order, which is not that order)."""
+    path = tmp_path / "g.svl"
+    runs = ["a", "b", "c"]
+    with Store.open(str(path), mode="a") as st_:
+        st_.append([ConfigUpdate(r, {"lr": 0.1, "seed": i}) for i, r in enumerate(runs)])
+    with LocalSource.open(str(path)) as src:
+        reader: Any = _TablesOnly(src) if tables else src
+        books = [AggregateBook(reader, "loss", "lr"), AggregateBook(reader, "loss", "lr", smoothing=0.6)]
+        for k in range(4):
+            with Store.open(str(path), mode="a") as st_:
+                st_.append([Points(r, "loss", index, {"x": np.arange(3.0 * k, 3.0 * k + 3),
+                                                      "y": np.full(3, 10.0 * i + index + k)})
+                            for i, r in enumerate(runs) for index in (0, 1)])
+            for book in books:
+                got = book.refresh()
+                want = aggregate_groups(src, "loss", "lr", smoothing=book.weight and 0.6)
+                _same(got.aggregates, want.aggregates)
+        assert books[0].full_reads == 1  # the first refresh; every poll after folded in
+        assert books[1].full_reads == 4
 
 
 def test_a_live_refresh_reads_only_the_new_points(tmp_path: Path) -> None:
@@ -257,9 +295,10 @@ def test_a_source_keeps_the_queries_asked_again(tmp_path: Path) -> None:
 
 
 def test_a_book_after_a_poll_takes_the_polls_read(tmp_path: Path) -> None:
-    """A page's poll reads its names since its cursor; the book that follows asks for
-    one of them since the same cursor: answered from the poll's read while nothing was
-    appended in between, read from the log otherwise (and equal either way)."""
+    """A page's poll reads its names since its cursor (into arrays: ``fetch_arrays``);
+    the book that follows asks for one of them since the same cursor: answered from the
+    poll's read while nothing was appended in between, read from the log otherwise (and
+    equal either way). A read of tables is never answered from a read into arrays."""
     path = tmp_path / "g.svl"
     rng = np.random.default_rng(4)
     runs = [f"run{i}" for i in range(4)]
@@ -270,7 +309,7 @@ def test_a_book_after_a_poll_takes_the_polls_read(tmp_path: Path) -> None:
         cursor = src.cursor()
         for k in range(3):
             _append(path, runs, np.arange(100.0 + 10 * k, 110.0 + 10 * k), rng)
-            poll = src.fetch(name_pattern="^(loss|acc)$", since=cursor)  # the page's poll
+            poll = src.fetch_arrays(cursor, name_pattern="^(loss|acc)$")  # the page's poll
             cursor = poll.cursor
             if k == 2:  # points appended between the poll and the book: the log is read
                 _append(path, runs, np.arange(130.0, 135.0), rng)

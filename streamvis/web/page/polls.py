@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
+from streamvis.run_analysis import ArraysReader
 from streamvis.source import DataSource
-from streamvis.storage import GroupSnapshot
-from streamvis.storage.read.reading import index_runs
+from streamvis.storage import ArraysRead, GroupSnapshot
+from streamvis.storage.read.reading import split_by_index
 
 from ..plots.plot_view import Key
 
-__all__ = ["Poll", "Joined", "split_table", "is_object_store", "join", "JOIN_TRIES"]
+__all__ = ["Poll", "Joined", "split_table", "fetch_groups", "is_object_store", "join", "JOIN_TRIES"]
 
 JOIN_TRIES = 5  # fetch + snapshot rounds before a join waits for the next tick
 
@@ -56,14 +57,19 @@ def is_object_store(source: DataSource) -> bool:
 
 def split_table(scope: str, name: str, table: pa.Table) -> list[tuple[Key, dict[str, np.ndarray]]]:
     """Split a read table (an 'index' column, rows grouped by index) into groups."""
-    if table.num_rows == 0:
-        return []
-    values, bounds = index_runs(table.column("index"))  # on the dictionary codes
-    cols = {c: table.column(c).to_numpy() for c in table.column_names if c != "index"}
-    return [
-        ((scope, name, int(i)), {c: v[a:b] for c, v in cols.items()})
-        for i, a, b in zip(values, bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)
-    ]
+    return [((scope, name, i), cols) for i, cols in split_by_index(table)]
+
+
+def fetch_groups(source: DataSource, since: str, scope_pattern: str | None,
+                 name_pattern: str | None) -> ArraysRead:
+    """(In a worker.) A poll's new points per (scope, name, index): read into arrays
+    where the source can (a local log: no table per run, ~3x cheaper at 1,000 runs),
+    else ``fetch``'s tables split by index."""
+    if isinstance(source, ArraysReader):
+        return source.fetch_arrays(since, scope_pattern=scope_pattern, name_pattern=name_pattern)
+    r = source.fetch(scope_pattern=scope_pattern, name_pattern=name_pattern, since=since)
+    return ArraysRead({k: c for (s, n), t in r.tables.items() for k, c in split_table(s, n, t)},
+                      r.cursor, r.deleted)
 
 
 def join(

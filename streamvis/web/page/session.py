@@ -49,7 +49,7 @@ from .app_config import AppConfig
 from .group_reads import GroupReads
 from .model_batch import models_batched
 from .notes import Banner, waiting_notes
-from .polls import Joined, Poll, is_object_store, join, split_table
+from .polls import Joined, Poll, fetch_groups, is_object_store, join, split_table
 from .range_rounds import RangeRounds, apply_jobs
 from .selection import SelectionReads
 
@@ -369,14 +369,12 @@ class LiveSession:
 
     def _fetch(self, cursor: str) -> Poll:
         try:
-            r = self.cfg.source.fetch(
-                scope_pattern=self.scope_pattern, name_pattern=self.name_pattern, since=cursor
-            )
+            r = fetch_groups(self.cfg.source, cursor, self.scope_pattern, self.name_pattern)
         except CursorResetError:
             return Poll("", [], [], reset=True)
-        if self.run_filter.decide(self.cfg.source, dict.fromkeys(s for s, _ in r.tables)):
+        if self.run_filter.decide(self.cfg.source, dict.fromkeys(s for s, _, _ in r.groups)):
             return Poll("", [], [], reset=True)  # a hidden run now matches: draw it whole
-        groups = [g for (s, n), t in r.tables.items() for g in split_table(s, n, t)]
+        groups = list(r.groups.items())
         self.backoff.record(bool(groups or r.deleted))
         gone: list[tuple[str, str | None]] = [(s, None) for s in self.run_filter.take_gone()]  # no longer matching where=
         return Poll(r.cursor, groups, list(r.deleted) + gone, configured=self.run_filter.take_late())
