@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 from pathlib import Path
 from typing import Any
@@ -79,12 +80,22 @@ def serve(
         )
         if callable(on_ready):
             on_ready()
+        _freeze_startup_heap()
         try:
             server.io_loop.start()
         finally:
             cfg.executor.shutdown(wait=False, cancel_futures=True)
     finally:
         source.close()
+
+
+def _freeze_startup_heap() -> None:
+    """Take what startup made (modules, Bokeh's model classes, the log's index) out of
+    the garbage collector's view (``gc.freeze``): full collections walked all of it every
+    few polls, 90-100 ms each at a 1,000-run page, 16 ms once frozen. It lives as long as
+    the process; what the sessions make later is collected as before."""
+    gc.collect()
+    gc.freeze()
 
 
 @click.command("web-serve")
