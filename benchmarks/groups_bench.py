@@ -8,11 +8,11 @@ Rows (medians of several tries):
   x 10,000 points in 10 groups: the ungrouped page's budget);
 * one poll, every run +10 points: the web server's CPU time (user + system, from
   ``/proc``) from the append until the page shows the new points in every group (goal
-  <= 100 ms at full size); it includes the page's poll (a read of the new points), the
-  recomputation of the plot's groups (the source keeps the query current: it reads the
-  new points again and computes only the x they touch, so this cost follows the new
-  points, not the runs' total) and sending the lines (every group's line, thinned to
-  the plot's share of points, as binary arrays).
+  <= 100 ms at full size); it includes the page's poll (a read of the new points into
+  each run's arrays), the recomputation of the plot's groups (the source keeps the query
+  current: it takes the new points from the poll's read and computes only the x they
+  touch, so this cost follows the new points, not the runs' total) and sending the
+  lines (every group's line, thinned to the plot's share of points, as binary arrays).
 
 Full size: 1,000 runs x 10,000 points of ``loss`` in 10 groups (``lr``); ``--quick``:
 100 runs x 1,000 points.
