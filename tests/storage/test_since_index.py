@@ -87,6 +87,7 @@ def test_a_read_after_each_cursor_answers_what_the_scan_answers(batches, tmp_pat
                     assert cols.deleted == want_deleted
                     arrays = follower.read_arrays_since(since)
                     assert _groups(arrays.groups) == _split(want_tables)
+                    assert not any(a.flags.writeable for c in arrays.groups.values() for a in c.values())
                     assert arrays.deleted == want_deleted and arrays.cursor == got.cursor
         assert answered and all(answered)
     finally:

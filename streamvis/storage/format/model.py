@@ -129,7 +129,8 @@ class ReadResult:
 class ArraysRead:
     """A read since a cursor as numpy arrays, without an Arrow table per (scope, name).
 
-    ``groups`` maps (scope, name, index) to that group's columns in the log's dtypes:
+    ``groups`` maps (scope, name, index) to that group's columns in the log's dtypes
+    (read-only: one read is shared by a page's poll and the books that follow it):
     a ``ReadResult`` table split by index (a name's indices in order, each index's rows
     in log order), groups without rows left out. What a live page draws from; building
     and splitting a table per run cost more than decoding a poll's few points.

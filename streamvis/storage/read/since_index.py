@@ -125,7 +125,11 @@ def arrays_since(
     check_start(backend, new)
     plans = [GroupPlan(s, n, index, dict(ns.schema), entries) for s, n, index, ns, entries in new.groups
              if any(e.count for e in entries)]
-    return read_groups(backend, plans), new.deleted
+    groups = read_groups(backend, plans)
+    for cols in groups.values():  # read-only, as a table's columns are: a poll's arrays are shared
+        for a in cols.values():
+            a.flags.writeable = False
+    return groups, new.deleted
 
 
 def columns_since(
