@@ -72,16 +72,22 @@ def new_records(
         return None
     groups: list[tuple[str, str, int, NameState, list[Entry]]] = []
     if lo < hi:
+        names_ok: dict[str, bool] = {}  # a log has few names over many scopes: match each once
         for scope, st in list(state.scopes.items()):
             if not match_scope(scope):
                 continue
             for name, ns in st.names.items():
-                if not match_name(name):
+                ok = names_ok.get(name)
+                if ok is None:
+                    ok = names_ok[name] = match_name(name)
+                if not ok:
                     continue
                 for index, grp in ns.groups.items():
                     entries = grp.entries
                     if entries and entries[-1].offset >= lo:
-                        at = bisect.bisect_left(entries, lo, key=_offset)
+                        n = len(entries)  # the usual poll: one new record, the last
+                        at = n - 1 if n == 1 or entries[-2].offset < lo else bisect.bisect_left(
+                            entries, lo, key=_offset)
                         groups.append((scope, name, index, ns, entries[at:]))
     journal = state.deletions
     at = bisect.bisect_left(journal, lo, key=_tombstone_offset)
