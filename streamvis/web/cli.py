@@ -78,9 +78,9 @@ def serve(
             cookie_days=DEFAULT_COOKIE_DAYS if cookie_days is None else cookie_days,
             log_name=data,
         )
+        _freeze_startup_heap()
         if callable(on_ready):
             on_ready()
-        _freeze_startup_heap()
         try:
             server.io_loop.start()
         finally:
