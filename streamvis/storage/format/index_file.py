@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import itertools
 import json
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +29,6 @@ from streamvis.storage.format.media import MediaEntry, MediaName
 from streamvis.storage.format.ownership import INDEX_TRAILER_MAGIC
 from streamvis.storage.format.scan import frame_crc_at
 from streamvis.storage.format.state import (
-    Entry,
     GroupEntries,
     LogState,
     NameState,
@@ -103,17 +101,17 @@ def dump_index(state: LogState, meta: IndexMeta) -> bytes:
         for name, ns in st.names.items():
             stext = schema_text(ns.schema)
             for index, grp in ns.groups.items():
-                for e in grp.entries:
-                    cols["scope"].append(scope)
-                    cols["name"].append(name)
-                    cols["index"].append(index)
-                    cols["key"].append(e.key)
-                    cols["offset"].append(e.offset)
-                    cols["length"].append(e.length)
-                    cols["count"].append(e.count)
-                    cols["x_min"].append(e.x_min)
-                    cols["x_max"].append(e.x_max)
-                    cols["schema"].append(stext)
+                n = len(grp.offsets)
+                cols["scope"].extend([scope] * n)
+                cols["name"].extend([name] * n)
+                cols["index"].extend([index] * n)
+                cols["key"].extend(grp.keys)
+                cols["offset"].extend(grp.offsets)
+                cols["length"].extend(grp.lengths)
+                cols["count"].extend(grp.counts)
+                cols["x_min"].extend(grp.x_mins)
+                cols["x_max"].extend(grp.x_maxs)
+                cols["schema"].extend([stext] * n)
     pieces.append(_rows_table(cols))
     table = pa.concat_tables(pieces).unify_dictionaries().combine_chunks()
     extra = {
@@ -221,9 +219,8 @@ class _Columns:
         nc, ix = self.nc[start:end], self.ix[start:end]
         keys = [self.keys[k] for k in self.kc[start:end].tolist()]
         offset, length, count, x_min, x_max = (
-            self.num[c][start:end].tolist() for c in ("offset", "length", "count", "x_min", "x_max")
+            self.num[c][start:end] for c in ("offset", "length", "count", "x_min", "x_max")
         )
-        lows, highs = self.num["x_min"][start:end], self.num["x_max"][start:end]
         change = (nc[1:] != nc[:-1]) | (ix[1:] != ix[:-1])
         bounds = [0, *(np.flatnonzero(change) + 1).tolist(), end - start]
         out: dict[str, NameState] = {}
@@ -238,13 +235,7 @@ class _Columns:
             grp = ns.groups.get(int(ix[a]))
             if grp is None:
                 grp = ns.groups[int(ix[a])] = GroupEntries()
-            grp.entries.extend(
-                map(Entry, keys[a:b], offset[a:b], length[a:b], count[a:b], x_min[a:b], x_max[a:b])
-            )
-            grp.count += sum(count[a:b])
-            lo, hi = lows[a:b], highs[a:b]
-            lo, hi = lo[~np.isnan(lo)], hi[~np.isnan(hi)]
-            grp.widen(float(lo.min()) if lo.size else math.nan, float(hi.max()) if hi.size else math.nan)
+            grp.extend(keys[a:b], offset[a:b], length[a:b], count[a:b], x_min[a:b], x_max[a:b])
         return out
 
 

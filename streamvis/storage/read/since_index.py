@@ -83,12 +83,11 @@ def new_records(
                 if not ok:
                     continue
                 for index, grp in ns.groups.items():
-                    entries = grp.entries
-                    if entries and entries[-1].offset >= lo:
-                        n = len(entries)  # the usual poll: one new record, the last
-                        at = n - 1 if n == 1 or entries[-2].offset < lo else bisect.bisect_left(
-                            entries, lo, key=_offset)
-                        groups.append((scope, name, index, ns, entries[at:]))
+                    offsets = grp.offsets
+                    if offsets and offsets[-1] >= lo:
+                        n = len(offsets)  # the usual poll: one new record, the last
+                        at = n - 1 if n == 1 or offsets[-2] < lo else bisect.bisect_left(offsets, lo)
+                        groups.append((scope, name, index, ns, list(grp.entries[at:])))
     journal = state.deletions
     at = bisect.bisect_left(journal, lo, key=_tombstone_offset)
     deleted = [(scope, name) for _, offset, scope, name in journal[at:]
@@ -152,10 +151,6 @@ def columns_since(
     check_start(backend, new)
     groups = plan_new_columns(new.groups, columns)
     return ColumnsRead([each(c) for c in read_group_columns(backend, groups, columns)], "", new.deleted)
-
-
-def _offset(entry: Entry) -> int:
-    return entry.offset
 
 
 def _tombstone_offset(tombstone: tuple[str, int, str, str | None]) -> int:
