@@ -59,7 +59,7 @@ def _write(path: str, s: DaySizes, start: int = 0, flushes: int | None = None) -
 def _index_all(st: object) -> int:
     """Every name's records indexed (names load lazily from the index file)."""
     state = st.log.state  # type: ignore[attr-defined]
-    return sum(len(g.offsets) for sc in state.scopes.values() for ns in sc.names.values()
+    return sum(len(g) for sc in state.scopes.values() for ns in sc.names.values()
                for g in ns.groups.values())
 
 

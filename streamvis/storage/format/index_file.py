@@ -101,16 +101,13 @@ def dump_index(state: LogState, meta: IndexMeta) -> bytes:
         for name, ns in st.names.items():
             stext = schema_text(ns.schema)
             for index, grp in ns.groups.items():
-                n = len(grp.offsets)
+                n, rows = len(grp), grp.rows()
                 cols["scope"].extend([scope] * n)
                 cols["name"].extend([name] * n)
                 cols["index"].extend([index] * n)
-                cols["key"].extend(grp.keys)
-                cols["offset"].extend(grp.offsets)
-                cols["length"].extend(grp.lengths)
-                cols["count"].extend(grp.counts)
-                cols["x_min"].extend(grp.x_mins)
-                cols["x_max"].extend(grp.x_maxs)
+                cols["key"].extend(grp.keys())
+                for field in ("offset", "length", "count", "x_min", "x_max"):
+                    cols[field].extend(rows[field].tolist())
                 cols["schema"].extend([stext] * n)
     pieces.append(_rows_table(cols))
     table = pa.concat_tables(pieces).unify_dictionaries().combine_chunks()

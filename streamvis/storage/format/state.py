@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from array import array
+import struct
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
@@ -21,7 +21,7 @@ from streamvis.proto import data_pb2 as pb
 from streamvis.storage.format.codec import dtype_name
 from streamvis.storage.format.media import MediaEntry, MediaName
 
-__all__ = ["Entry", "EntryRange", "GroupEntries", "NameState", "ScopeState", "LogState"]
+__all__ = ["Entry", "EntryRange", "GroupEntries", "NameState", "ScopeState", "LogState", "ROW_DTYPE"]
 
 _DTYPE_OF_CODE = {
     pb.FLOAT32: "float32",
@@ -43,54 +43,110 @@ class Entry:
     x_max: float
 
 
-class GroupEntries:
-    """The records of one (scope, name, index), in log order, as columns: one array per
-    field of ``Entry``, not an object per record. A day's run flushing every second holds
-    86,400 records a group; 20 names of them as objects took 300 MB (168 B a record), 3 s
-    to load from the index file, and every full garbage collection of the process walked
-    them (220 ms a time). The x range is kept as records come (a listing of the groups
-    then costs per group, not per record). ``entries`` hands records out as ``Entry``
-    objects, made on access."""
+_ROW = struct.Struct("<qqqdd")  # a record's offset, frame length, count, x_min, x_max
+_OFFSET = struct.Struct("<q")
+ROW_DTYPE = np.dtype([("offset", "<i8"), ("length", "<i8"), ("count", "<i8"), ("x_min", "<f8"),
+                      ("x_max", "<f8")])
 
-    __slots__ = ("keys", "offsets", "lengths", "counts", "x_mins", "x_maxs", "count", "x_lo", "x_hi")
+
+class GroupEntries:
+    """The records of one (scope, name, index), in log order, packed: 40 bytes a record
+    in one ``bytearray`` (offset, frame length, count, x_min, x_max) and their object
+    keys (one shared key while every record has it: always on a local log), not an
+    object per record. A day's run flushing every second holds 86,400 records a group;
+    20 names of them as objects took 277 MB (168 B a record), 3.3-4 s to load from the
+    index file, and every full garbage collection of the process walked them (250 ms a
+    time); a bytearray is one object the collector does not track. The x range is kept
+    as records come (a listing of the groups then costs per group, not per record).
+    ``entries`` hands records out as ``Entry`` objects, made on access."""
+
+    __slots__ = ("_rows", "_keys", "count", "x_lo", "x_hi")
 
     def __init__(self) -> None:
-        self.keys: list[str] = []  # each record's object key ("" for a local log; shared strs)
-        self.offsets = array("q")
-        self.lengths = array("q")  # whole frame
-        self.counts = array("q")
-        self.x_mins = array("d")
-        self.x_maxs = array("d")
+        self._rows = bytearray()
+        self._keys: str | list[str] = ""  # one key for every record, or each record's
         self.count = 0
         self.x_lo = math.inf  # the least x_min of the records (inf: none has one)
         self.x_hi = -math.inf
 
+    def __len__(self) -> int:
+        return len(self._rows) // _ROW.size
+
     @property
     def entries(self) -> EntryRange:
         """Every record now (records appended later are not in it)."""
-        return EntryRange(self, 0, len(self.offsets))
+        return EntryRange(self, 0, len(self))
+
+    def entry(self, k: int) -> Entry:
+        """Record ``k`` (0 <= k < len)."""
+        keys = self._keys
+        return Entry(keys if isinstance(keys, str) else keys[k], *_ROW.unpack_from(self._rows, k * _ROW.size))
+
+    def offset(self, k: int) -> int:
+        """Where record ``k`` (0 <= k < len) starts."""
+        return int(_OFFSET.unpack_from(self._rows, k * _ROW.size)[0])
+
+    def first_at_or_after(self, offset: int) -> int:
+        """The first record at or past ``offset`` (len: none; offsets grow along a local
+        log, the only one asked). A poll's one new record, the last, needs no search."""
+        n = len(self)
+        if n == 0 or self.offset(n - 1) < offset:
+            return n
+        if n == 1 or self.offset(n - 2) < offset:
+            return n - 1
+        return int(np.searchsorted(self.rows()["offset"], offset, side="left"))
+
+    def records_from(self, start: int) -> list[Entry]:
+        """Records ``start:`` as ``Entry`` objects (a poll's one new record made directly)."""
+        n = len(self)
+        return [self.entry(start)] if start == n - 1 else list(self.iter_entries(start, n))
+
+    def iter_entries(self, start: int, stop: int) -> Iterator[Entry]:
+        """Records ``start:stop`` as ``Entry`` objects, unpacked from a copy of their rows."""
+        if stop <= start:
+            return iter(())
+        packed = self._rows[start * _ROW.size : stop * _ROW.size]  # (a bytearray's slice is a copy)
+        return map(Entry, self.keys(start, stop), *zip(*_ROW.iter_unpack(packed), strict=True))
+
+    def rows(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Records ``start:stop`` as a structured array (``ROW_DTYPE``) over a copy of their
+        rows: no view of the group's own buffer is handed out (it could not grow then)."""
+        stop = len(self) if stop is None else stop
+        return np.frombuffer(self._rows[start * _ROW.size : stop * _ROW.size], ROW_DTYPE)
+
+    def keys(self, start: int = 0, stop: int | None = None) -> list[str]:
+        """The object keys of records ``start:stop``."""
+        stop = len(self) if stop is None else stop
+        keys = self._keys
+        return [keys] * (stop - start) if isinstance(keys, str) else keys[start:stop]
 
     def add(self, entry: Entry) -> None:
-        self.keys.append(entry.key)
-        self.offsets.append(entry.offset)
-        self.lengths.append(entry.length)
-        self.counts.append(entry.count)
-        self.x_mins.append(entry.x_min)
-        self.x_maxs.append(entry.x_max)
+        self._add_keys([entry.key], len(self))
+        self._rows += _ROW.pack(entry.offset, entry.length, entry.count, entry.x_min, entry.x_max)
         self.count += entry.count
         self.widen(entry.x_min, entry.x_max)
 
     def extend(self, keys: list[str], offsets: np.ndarray, lengths: np.ndarray, counts: np.ndarray,
                x_mins: np.ndarray, x_maxs: np.ndarray) -> None:
         """Records in bulk (an index file's rows): the numeric fields as numpy arrays."""
-        self.keys.extend(keys)
-        for column, values, code in ((self.offsets, offsets, "<i8"), (self.lengths, lengths, "<i8"),
-                                     (self.counts, counts, "<i8"), (self.x_mins, x_mins, "<f8"),
-                                     (self.x_maxs, x_maxs, "<f8")):
-            column.frombytes(np.ascontiguousarray(values, code).tobytes())
+        rows = np.empty(len(keys), ROW_DTYPE)
+        rows["offset"], rows["length"], rows["count"] = offsets, lengths, counts
+        rows["x_min"], rows["x_max"] = x_mins, x_maxs
+        self._add_keys(keys, len(self))
+        self._rows += rows.tobytes()
         self.count += int(np.sum(counts))
         lo, hi = x_mins[~np.isnan(x_mins)], x_maxs[~np.isnan(x_maxs)]
         self.widen(float(lo.min()) if lo.size else math.nan, float(hi.max()) if hi.size else math.nan)
+
+    def _add_keys(self, keys: list[str], have: int) -> None:
+        current = self._keys
+        if isinstance(current, list):
+            current.extend(keys)
+        elif any(k != current for k in keys):
+            if have == 0 and len(set(keys)) == 1:
+                self._keys = keys[0]
+            else:
+                self._keys = [current] * have + list(keys)
 
     def widen(self, lo: float, hi: float) -> None:
         """Take records whose x lies within ``lo``..``hi`` into the range (NaN: none)."""
@@ -134,16 +190,13 @@ class EntryRange(Sequence[Entry]):
             i += n
         if not 0 <= i < n:
             raise IndexError("record index out of range")
-        g, k = self.group, self.start + i
-        return Entry(g.keys[k], g.offsets[k], g.lengths[k], g.counts[k], g.x_mins[k], g.x_maxs[k])
+        return self.group.entry(self.start + i)
 
     def __iter__(self) -> Iterator[Entry]:
-        g, a, b = self.group, self.start, self.stop
-        return map(Entry, g.keys[a:b], g.offsets[a:b], g.lengths[a:b], g.counts[a:b],
-                   g.x_mins[a:b], g.x_maxs[a:b])
+        return self.group.iter_entries(self.start, self.stop)
 
     def __repr__(self) -> str:
-        return f"EntryRange({self.start}:{self.stop} of {len(self.group.offsets)})"
+        return f"EntryRange({self.start}:{self.stop} of {len(self.group)})"
 
 
 @dataclass(slots=True)

@@ -83,11 +83,9 @@ def new_records(
                 if not ok:
                     continue
                 for index, grp in ns.groups.items():
-                    offsets = grp.offsets
-                    if offsets and offsets[-1] >= lo:
-                        n = len(offsets)  # the usual poll: one new record, the last
-                        at = n - 1 if n == 1 or offsets[-2] < lo else bisect.bisect_left(offsets, lo)
-                        groups.append((scope, name, index, ns, list(grp.entries[at:])))
+                    at = grp.first_at_or_after(lo)
+                    if at < len(grp):
+                        groups.append((scope, name, index, ns, grp.records_from(at)))
     journal = state.deletions
     at = bisect.bisect_left(journal, lo, key=_tombstone_offset)
     deleted = [(scope, name) for _, offset, scope, name in journal[at:]
