@@ -31,6 +31,7 @@ import pyarrow as pa
 
 from streamvis.columns import STEP_COLUMN, VALUE_COLUMN
 from streamvis.errors import CursorResetError, InvalidArgumentError
+from streamvis.gc_pause import collector_paused
 from streamvis.storage.format.model import ArraysRead, ReadResult
 from streamvis.storage.read.aggregates import Aggregate, check_agg_band
 from streamvis.storage.read.group_columns import ColumnsRead, GroupColumns
@@ -128,7 +129,13 @@ class SummaryBook:
         self._cursor: str | None = None
 
     def refresh(self) -> int:
-        """Fold in what was logged since the last refresh; the number of new points."""
+        """Fold in what was logged since the last refresh; the number of new points. The
+        collector is held off meanwhile (``gc_pause``: a poll's many short-lived objects
+        made it run two or three full collections a poll)."""
+        with collector_paused():
+            return self._refresh()
+
+    def _refresh(self) -> int:
         pattern = _name_pattern(self.names)
         if isinstance(self.source, ColumnReader):
             done = self.source.read_columns(_XY, _summarize, scope_pattern=self.scope_pattern,
