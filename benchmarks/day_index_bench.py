@@ -100,7 +100,7 @@ def run(s: DaySizes, wd: str) -> Table:
         t.add(sec, "index memory per record", mem / records, "B", note=f"{mem / 2**20:.0f} MiB in all")
         objects_mem, objects = _traced(lambda: _as_objects(st))
         t.add(sec, "... the same records as an Entry object each", objects_mem / records, "B",
-              baseline="index memory per record", note="on top of the columns (the index before)")
+              baseline="index memory per record", note="what the index held before (measured beside it)")
         t.add(sec, "... a full garbage collection", time_runs(gc.collect, s.tries), "s",
               note="the records as objects held besides")
         del objects
