@@ -102,11 +102,11 @@ class GroupEntries:
         return [self.entry(start)] if start == n - 1 else list(self.iter_entries(start, n))
 
     def iter_entries(self, start: int, stop: int) -> Iterator[Entry]:
-        """Records ``start:stop`` as ``Entry`` objects, unpacked from a copy of their rows."""
+        """Records ``start:stop`` as ``Entry`` objects, from a copy of their rows."""
         if stop <= start:
             return iter(())
-        packed = self._rows[start * _ROW.size : stop * _ROW.size]  # (a bytearray's slice is a copy)
-        return map(Entry, self.keys(start, stop), *zip(*_ROW.iter_unpack(packed), strict=True))
+        rows = self.rows(start, stop)
+        return map(Entry, self.keys(start, stop), *(rows[f].tolist() for f in ROW_DTYPE.names or ()))
 
     def rows(self, start: int = 0, stop: int | None = None) -> np.ndarray:
         """Records ``start:stop`` as a structured array (``ROW_DTYPE``) over a copy of their
