@@ -8,6 +8,8 @@ the long-lived ones: two or three per poll, each walking every live object (300-
 ms of a 1 s poll, measured; the poll's own work was 600 ms). With the collector paused
 for the poll, those objects are gone before any collection sees them.
 
+A live page's poll into arrays (``web/page/polls.fetch_groups``) is paused the same way.
+
 The collector is process-wide: while a pause lasts, cyclic garbage other threads make
 waits for the next collection after it (a poll is bounded, so is what waits). Pauses
 nest and overlap across threads (a count); the collector is switched back on when the

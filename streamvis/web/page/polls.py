@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
+from streamvis.gc_pause import collector_paused
 from streamvis.run_analysis import ArraysReader
 from streamvis.source import DataSource
 from streamvis.storage import ArraysRead, GroupSnapshot
@@ -63,10 +64,11 @@ def split_table(scope: str, name: str, table: pa.Table) -> list[tuple[Key, dict[
 def fetch_groups(source: DataSource, since: str, scope_pattern: str | None,
                  name_pattern: str | None) -> ArraysRead:
     """(In a worker.) A poll's new points per (scope, name, index): read into arrays
-    where the source can (a local log: no table per run, ~3x cheaper at 1,000 runs),
-    else ``fetch``'s tables split by index."""
+    where the source can (a local log: no table per run, ~3x cheaper at 1,000 runs; the
+    collector held off meanwhile, ``gc_pause``), else ``fetch``'s tables split by index."""
     if isinstance(source, ArraysReader):
-        return source.fetch_arrays(since, scope_pattern=scope_pattern, name_pattern=name_pattern)
+        with collector_paused():
+            return source.fetch_arrays(since, scope_pattern=scope_pattern, name_pattern=name_pattern)
     r = source.fetch(scope_pattern=scope_pattern, name_pattern=name_pattern, since=since)
     return ArraysRead({k: c for (s, n), t in r.tables.items() for k, c in split_table(s, n, t)},
                       r.cursor, r.deleted)
