@@ -75,3 +75,14 @@ def test_records_come_back_as_given_with_list_semantics(steps_: list, data: st.D
     lo, hi = grp.x_range()
     assert (lo == min(lows)) if lows else math.isnan(lo)
     assert (hi == max(highs)) if highs else math.isnan(hi)
+
+
+@settings(max_examples=200, deadline=None)
+@given(offsets=st.lists(st.integers(0, 10 ** 6), max_size=40, unique=True).map(sorted),
+       at=st.integers(-1, 10 ** 6 + 1))
+def test_the_first_record_at_or_after_an_offset_is_found_as_a_sorted_search_finds_it(
+        offsets: list[int], at: int) -> None:
+    grp = GroupEntries()
+    for o in offsets:  # a local log's records: offsets grow
+        grp.add(Entry("", o, 10, 1, 0.0, 0.0))
+    assert grp.first_at_or_after(at) == int(np.searchsorted(np.array(offsets, np.int64), at, side="left"))

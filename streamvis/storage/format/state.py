@@ -7,6 +7,7 @@ records in order always gives the same state, which is why the sidecar index fil
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 import struct
@@ -94,7 +95,7 @@ class GroupEntries:
             return n
         if n == 1 or self.offset(n - 2) < offset:
             return n - 1
-        return int(np.searchsorted(self.rows()["offset"], offset, side="left"))
+        return bisect.bisect_left(range(n), offset, key=self.offset)  # (no copy of the rows)
 
     def records_from(self, start: int) -> list[Entry]:
         """Records ``start:`` as ``Entry`` objects (a poll's one new record made directly)."""
