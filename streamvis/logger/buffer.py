@@ -294,11 +294,16 @@ class Batch:
 
 @dataclass
 class Outbox:
-    """Batches awaiting delivery, oldest first, bounded in bytes (oldest dropped)."""
+    """Batches awaiting delivery, oldest first, bounded in bytes (oldest dropped).
+
+    The delivery thread owns it; other threads read only its counters (``nbytes``,
+    ``points``), which are kept as ints so a reader never iterates the deque while the
+    owner changes it."""
 
     max_bytes: int
     batches: collections.deque[Batch] = field(default_factory=collections.deque)
     nbytes: int = 0
+    points: int = 0
     dropped_batches: int = 0
     dropped_points: int = 0
 
@@ -307,13 +312,23 @@ class Outbox:
         b = Batch(seq, items, sum(map(item_nbytes, items)), sum(map(item_points, items)))
         self.batches.append(b)
         self.nbytes += b.nbytes
+        self.points += b.points
         return b
 
     def pop(self) -> Batch:
         """Remove the oldest batch (after delivery)."""
         b = self.batches.popleft()
         self.nbytes -= b.nbytes
+        self.points -= b.points
         return b
+
+    def take_all(self) -> list[Batch]:
+        """Empty the outbox; returns its batches, oldest first (to renumber them)."""
+        rest = list(self.batches)
+        self.batches.clear()
+        self.nbytes = 0
+        self.points = 0
+        return rest
 
     def enforce(self, extra: int = 0) -> int:
         """Drop oldest batches until within the bound; returns points dropped now."""
@@ -324,8 +339,3 @@ class Outbox:
             self.dropped_points += b.points
             dropped += b.points
         return dropped
-
-    @property
-    def points(self) -> int:
-        """Points held in undelivered batches."""
-        return sum(b.points for b in self.batches)

@@ -115,9 +115,7 @@ class Delivery:
             pieces: list[list[Any]] = []
         else:
             pieces = [[i for i in head.items if getattr(i, "name", None) == n] for n in names]
-        rest = list(ob.batches)
-        ob.batches.clear()
-        ob.nbytes = 0
+        rest = ob.take_all()
         seq = head.seq - 1
         for items in pieces + [b.items for b in rest]:
             seq += 1

@@ -13,10 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from streamvis import DataLogger
 from streamvis.errors import UnavailableError
 from streamvis.logger import logger as logger_mod
+from streamvis.logger.buffer import Outbox
 from streamvis.storage import Points
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -266,6 +269,62 @@ def test_size_threshold_triggers_flush_before_interval(log_path, read_points, wa
     wait_for(lambda: lg.stats()["delivered_points"] >= 5000)
     lg.close()
 
+
+def test_outbox_counters_match_its_batches_after_any_pushes_pops_drops_and_takes():
+    """``points`` and ``nbytes`` are counters kept on each change (another thread reads
+    them while the delivery thread changes the deque), so they must equal the sums."""
+    ops = st.lists(st.one_of(st.integers(1, 50), st.sampled_from(["pop", "enforce", "take"])),
+                   max_size=40)
+
+    @settings(max_examples=150, deadline=None)
+    @given(ops)
+    def check(seq_of_ops):
+        ob = Outbox(max_bytes=2_000)
+        for seq, op in enumerate(seq_of_ops):
+            if op == "pop" and ob.batches:
+                ob.pop()
+            elif op == "enforce":
+                ob.enforce()
+            elif op == "take":
+                ob.take_all()
+            elif isinstance(op, int):
+                ob.push(seq, [Points("r", "v", 0, {"x": np.arange(op, dtype=np.float32)})])
+            assert ob.points == sum(b.points for b in ob.batches)
+            assert ob.nbytes == sum(b.nbytes for b in ob.batches)
+
+    check()
+
+
+def test_stats_read_from_another_thread_while_batches_flow(log_path, wait_for):
+    """stats() from the training thread while the flush thread pushes and pops batches
+    (it once iterated the outbox's deque and raised 'deque mutated during iteration')."""
+    lg = DataLogger("r", delete_existing=True).init(path=log_path, flush_every=0.001,
+                                                   flush_bytes=1_000)
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def poll_stats() -> None:
+        while not stop.is_set():
+            try:
+                lg.stats()
+            except BaseException as e:  # noqa: BLE001 - the failure under test
+                errors.append(e)
+                return
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter allows
+    reader = threading.Thread(target=poll_stats)
+    reader.start()
+    try:
+        for step in range(3000):
+            lg.write("v", x=step, y=np.zeros(20, np.float32))
+        wait_for(lambda: lg.stats()["delivered_points"] >= 60_000 or bool(errors))
+    finally:
+        stop.set()
+        reader.join(timeout=30)
+        sys.setswitchinterval(old)
+        lg.close()
+    assert not errors, errors[0]
 
 def test_public_api_lazy_and_complete():
     code = ("import sys, streamvis; assert 'streamvis.logger' not in sys.modules; "
