@@ -46,6 +46,7 @@ class Entry:
 
 _ROW = struct.Struct("<qqqdd")  # a record's offset, frame length, count, x_min, x_max
 _OFFSET = struct.Struct("<q")
+_FEW = 8  # records unpacked one by one rather than through numpy (iter_entries)
 ROW_DTYPE = np.dtype([("offset", "<i8"), ("length", "<i8"), ("count", "<i8"), ("x_min", "<f8"),
                       ("x_max", "<f8")])
 
@@ -103,9 +104,12 @@ class GroupEntries:
         return [self.entry(start)] if start == n - 1 else list(self.iter_entries(start, n))
 
     def iter_entries(self, start: int, stop: int) -> Iterator[Entry]:
-        """Records ``start:stop`` as ``Entry`` objects, from a copy of their rows."""
+        """Records ``start:stop`` as ``Entry`` objects, from a copy of their rows (a few
+        records each unpacked directly: numpy costs ~2.4 us for one record, unpacking ~0.8; even at ~10)."""
         if stop <= start:
             return iter(())
+        if stop - start <= _FEW:
+            return map(self.entry, range(start, stop))
         rows = self.rows(start, stop)
         return map(Entry, self.keys(start, stop), *(rows[f].tolist() for f in ROW_DTYPE.names or ()))
 
