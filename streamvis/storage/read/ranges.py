@@ -200,8 +200,12 @@ def read_ranges(
         grp = ns.groups.get(int(r.index))
         if grp is None:
             continue
-        found.append((k, (generation, r.scope, r.name, int(r.index)), dict(ns.schema), grp))
         counts[k] = grp.count
+        # a group deleted and logged again is another group: its first record is elsewhere
+        # (its smoothed columns must not be the old group's)
+        first = grp.entry(0) if len(grp) else None
+        key = (generation, r.scope, r.name, int(r.index), first and first.key, first and first.offset)
+        found.append((k, key, dict(ns.schema), grp))
     unique: dict[tuple, tuple[tuple, dict[str, str], list[Any]]] = {}
     for _, key, schema, grp in found:
         unique.setdefault(key, (key, schema, grp.entries))
