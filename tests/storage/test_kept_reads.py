@@ -1,16 +1,17 @@
-"""Range reads answered from kept smoothed columns (``SmoothCache``) are the answers a
-cold store gives: after appends, deletions, a name logged again, and whatever order of
-reads. (A name deleted and logged again with no more
+"""Range reads answered from kept answers (``AnswerCache``) and kept smoothed columns
+(``SmoothCache``) are the answers a cold store gives: after appends, deletions, a name
+logged again, and whatever order of reads. (A name deleted and logged again with no more
 points than before was once drawn smoothed with the old values.)"""
 
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from streamvis.storage import Deletion, Points, Store
-from streamvis.storage.read.ranges import RangeRequest
+from streamvis.storage.read.ranges import AnswerCache, RangeRequest
 
 SCOPES = ("a", "b")
 
@@ -72,3 +73,36 @@ def test_kept_answers_equal_a_cold_stores(tmp_path_factory, program) -> None:
             warm.refresh()
             with Store.open(path, "r") as cold:
                 assert _same_answers(warm, cold), program[: step + 1]
+        assert warm.answer_bytes <= 64 << 20
+
+
+def test_an_answer_kept_is_served_without_the_decoded_group(tmp_path) -> None:
+    """After the decoded groups are released, a read asked before is answered without
+    decoding its group again (the decoded cache stays empty), and is the same table."""
+    path = str(tmp_path / "log.svl")
+    with Store.open(path, "a") as s:
+        s.append([_points("a", 0, 5_000, 1.0)])
+    req = [RangeRequest("a", "loss", 0, max_points=100)]
+    with Store.open(path, "r") as s:
+        first = s.read_ranges(req).tables[0]
+        assert s.cache_bytes > 0 and s.answer_bytes > 0
+        s.release_cache()
+        assert s.cache_bytes == 0
+        again = s.read_ranges(req).tables[0]
+        assert again.equals(first) and s.cache_bytes == 0  # not decoded again
+        assert s.read_ranges(req).tables[0] is again  # one kept answer for every asker
+        other = s.read_ranges([RangeRequest("a", "loss", 0, max_points=50)]).tables[0]
+        assert other.num_rows <= 52 and s.cache_bytes > 0  # another question: decoded
+
+
+def test_the_bound_evicts_the_least_used_answer() -> None:
+    cache = AnswerCache(max_bytes=4_000)
+    tables = {k: pa.table({"x": np.arange(100, dtype=np.float64)}) for k in range(6)}  # 800 B each
+    for k in range(5):
+        cache.put((k,), tables[k])
+    assert cache.get((0,)).equals(tables[0])  # 0 is now the most recently used
+    cache.put((5,), tables[5])
+    assert cache.nbytes <= 4_000
+    assert cache.get((1,)) is None and cache.get((0,)) is not None and cache.get((5,)).equals(tables[5])
+    cache.put(("big",), pa.table({"x": np.zeros(1_000)}))  # 8 kB: over a quarter of the bound
+    assert cache.get(("big",)) is None

@@ -18,6 +18,7 @@ from streamvis.storage.format.records import x_column
 from streamvis.storage.read.decimate import decimate_table, range_bounds, select_range, slice_range
 from streamvis.storage.read.group_cache import GroupCache
 from streamvis.storage.read.ranges import (
+    AnswerCache,
     RangeRequest,
     RangesResult,
     SmoothCache,
@@ -37,6 +38,7 @@ class RangeReader:
         self.backend = log.backend
         self._group_cache = GroupCache()
         self._smooth_cache = SmoothCache()
+        self._answers = AnswerCache()
 
     def read_range(
         self,
@@ -91,11 +93,14 @@ class RangeReader:
                 self._smooth_cache,
                 self.log.generation,
                 reqs,
+                self._answers,
             )
             return RangesResult(tables, counts, self.log.cursor())
 
     def release_cache(self) -> None:
-        """Drop the decoded groups kept for range reads (they are read again on demand)."""
+        """Drop the decoded groups kept for range reads (they are read again on demand).
+        The answers stay: they are small (a decimated line each, 64 MiB at most) and
+        they are what a page opened again asks first."""
         with self.log.lock:
             self._group_cache.clear()
             self._smooth_cache.clear()
@@ -104,4 +109,9 @@ class RangeReader:
     def cache_bytes(self) -> int:
         """Bytes of decoded columns held for range reads (shared by every reader)."""
         return self._group_cache.nbytes + self._smooth_cache.nbytes
+
+    @property
+    def answer_bytes(self) -> int:
+        """Bytes of range-read answers kept (``AnswerCache``; kept by ``release_cache``)."""
+        return self._answers.nbytes
 

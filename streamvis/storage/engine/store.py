@@ -416,13 +416,19 @@ class Store:
             return self.log.state.writers.get(writer_id)
 
     def release_cache(self) -> None:
-        """Drop the decoded groups kept for range reads (they are read again on demand)."""
+        """Drop the decoded groups kept for range reads (they are read again on demand;
+        the small decimated answers stay: ``answer_bytes``)."""
         self.ranges.release_cache()
 
     @property
     def cache_bytes(self) -> int:
         """Bytes of decoded columns held for range reads (shared by every reader)."""
         return self.ranges.cache_bytes
+
+    @property
+    def answer_bytes(self) -> int:
+        """Bytes of range-read answers kept for asking again (64 MiB at most)."""
+        return self.ranges.answer_bytes
 
     # -- following the log -----------------------------------------------------------
     def refresh(self) -> None:
