@@ -138,3 +138,29 @@ def test_the_hover_table_lists_every_shown_run_at_the_cursor_sorted_by_value(ser
     # the mouse leaves the plot: the table goes
     page.mouse.move(5, 5)
     page.wait_for_function(f"() => ({HOVER_ROWS_JS})() === null", timeout=WAIT_MS)
+
+
+def test_pages_load_no_mathjax_and_draw_without_errors(server, page):
+    """The pages load BokehJS, widgets, tables and WebGL, not MathJax (1.8 MB that no page
+    uses: web/page/bundles.py), and draw with no script error and nothing fetched from
+    elsewhere: the page of every name, a schema's plot, the index and /hparams."""
+    scripts: list[str] = []
+    errors: list[str] = []
+    page.on("request", lambda r: scripts.append(r.url) if r.resource_type == "script" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    drawn = {
+        "/": "() => [...Bokeh.documents[0].all_models].some(m => (m.name ?? '').startsWith('card:'))",
+        "/?rows=loss": f"() => {PANEL} && {PANEL}.data.scope.length === 3",
+        "/index": "() => [...Bokeh.documents[0].all_models].some(m => m.name === 'index')",
+        "/hparams?metric=loss.min": "() => [...Bokeh.documents[0].all_models].some(m => m.name === 'hparams:title')",
+    }
+    for path, ready in drawn.items():
+        scripts.clear()
+        open_page(page, server.url + path)
+        page.wait_for_function(ready, timeout=WAIT_MS)
+        names = [u.rsplit("/", 1)[-1].split("?")[0] for u in scripts]
+        assert "bokeh.min.js" in names and "bokeh-widgets.min.js" in names, (path, names)
+        assert not any("mathjax" in n for n in names), (path, names)
+        assert all(u.startswith(server.url) for u in scripts), (path, scripts)
+    assert errors == []

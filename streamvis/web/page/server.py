@@ -21,6 +21,7 @@ from ..schema import Schema
 from .app import make_applications
 from .app_config import AppConfig
 from .auth import DEFAULT_COOKIE_DAYS, WebTokenAuth, session_excludes
+from .bundles import load_page_bundles, needs_mathjax
 from .closed_tabs import quiet_closed_tab_writes
 from .host_guard import HostPolicy, guard_hosts
 from .nodelay import send_without_delay
@@ -148,6 +149,7 @@ def build_server(
     except OSError as exc:
         raise InvalidArgumentError(_listen_problem(host, port, exc)) from None
     guard_hosts(server._tornado, policy)  # before the first request: pages, /ws, static
+    load_page_bundles(server._tornado, mathjax=needs_mathjax(cfg.schema))  # (web/page/bundles.py)
     send_without_delay(server)  # a zoom's data, not 30 ms later (web/nodelay.py)
     quiet_closed_tab_writes()  # a write racing a tab's close is not a warning (closed_tabs.py)
     server.start()
