@@ -104,8 +104,9 @@ class GroupEntries:
         return [self.entry(start)] if start == n - 1 else list(self.iter_entries(start, n))
 
     def iter_entries(self, start: int, stop: int) -> Iterator[Entry]:
-        """Records ``start:stop`` as ``Entry`` objects, from a copy of their rows (a few
-        records each unpacked directly: numpy costs ~2.4 us for one record, unpacking ~0.8; even at ~10)."""
+        """Records ``start:stop`` as ``Entry`` objects, from a copy of their rows; up to
+        ``_FEW`` records unpacked one by one (numpy's fixed cost is ~2.4 us, a record
+        unpacked ~0.8: even at about ten)."""
         if stop <= start:
             return iter(())
         if stop - start <= _FEW:

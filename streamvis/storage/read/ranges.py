@@ -257,8 +257,8 @@ def read_ranges(
         # a group deleted and logged again is another group: its first record is elsewhere
         # (its smoothed columns must not be the old group's)
         first = grp.entry(0) if len(grp) else None
-        key = (generation, r.scope, r.name, int(r.index), first and first.key, first and first.offset)
-        found.append((k, key, dict(ns.schema), grp))
+        born = (first.key, first.offset) if first is not None else None
+        found.append((k, (generation, r.scope, r.name, int(r.index), born), dict(ns.schema), grp))
     unique: dict[tuple, tuple[tuple, dict[str, str], list[Any]]] = {}
     for _, key, schema, grp in found:
         unique.setdefault(key, (key, schema, grp.entries))
