@@ -209,15 +209,17 @@ class EntryRange(Sequence[Entry]):
 class NameState:
     schema: dict[str, str]  # column -> dtype name, in column order
     groups: dict[int, GroupEntries] = field(default_factory=dict)
+    last: int = -1  # the offset of its last record indexed since the state was made (local logs)
 
 
 class ScopeState:
     """A scope's names and config. ``names`` may be filled lazily from a loaded index,
     so opening a log of a million groups costs work per scope, not per group."""
 
-    __slots__ = ("_names", "_loader", "_raw", "config")
+    __slots__ = ("_names", "_loader", "_raw", "config", "last")
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
+        self.last = -1  # as ``NameState.last``: a read since a later offset skips the scope
         self._names: dict[str, NameState] = {}
         self._loader: Callable[[], dict[str, NameState]] | None = None
         self._raw: Any = None
@@ -349,6 +351,8 @@ class LogState:
         if grp is None:
             grp = ns.groups[index] = GroupEntries()
         grp.add(entry)
+        if not entry.key:  # a local log's record (an object store's offsets are per segment)
+            st.last = ns.last = entry.offset
 
     def apply_config(self, body: pb.Config) -> None:
         st = self.scopes.get(body.scope)

@@ -6,6 +6,9 @@ already, to index them) and collects a dict and an array per record. The index h
 each new record's place and count, so the read decodes them as a first read does
 (``reading``: straight into each group's arrays) and takes the tombstones passed from
 the state's journal. A summaries poll of 50,000 one-point records: 921 -> 633 ms.
+Only the scopes and names whose last record is at or past the cursor are visited
+(``ScopeState.last``, ``NameState.last``): a poll of a page over 10,000 runs x 5 names
+where 10 runs are live visits 10 scopes' groups, not 50,000 (43 -> ~1 ms).
 
 The index answers only where the log is one stream of bytes (a local file: positions
 ``{"": offset}``), so "after the cursor" is "at an offset at or past it", and where
@@ -74,9 +77,14 @@ def new_records(
     if lo < hi:
         names_ok: dict[str, bool] = {}  # a log has few names over many scopes: match each once
         for scope, st in list(state.scopes.items()):
-            if not match_scope(scope):
+            # every record at or past lo was indexed after the state was made or loaded
+            # (deletions_from <= lo), so a scope or name whose last such record is before
+            # lo has none there: a poll of 10,000 runs, 10 of them live, visits 10 scopes
+            if st.last < lo or not match_scope(scope):
                 continue
             for name, ns in st.names.items():
+                if ns.last < lo:
+                    continue
                 ok = names_ok.get(name)
                 if ok is None:
                     ok = names_ok[name] = match_name(name)
