@@ -8,7 +8,7 @@ each new record's place and count, so the read decodes them as a first read does
 the state's journal. A summaries poll of 50,000 one-point records: 921 -> 633 ms.
 Only the scopes and names whose last record is at or past the cursor are visited
 (``ScopeState.last``, ``NameState.last``): a poll of a page over 10,000 runs x 5 names
-where 10 runs are live visits 10 scopes' groups, not 50,000 (43 -> ~1 ms).
+where 10 runs are live visits 10 scopes' groups, not 50,000 (43 -> 2.5 ms).
 
 The index answers only where the log is one stream of bytes (a local file: positions
 ``{"": offset}``), so "after the cursor" is "at an offset at or past it", and where
