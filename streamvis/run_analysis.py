@@ -318,8 +318,8 @@ BOOK_IDLE_S = 600.0  # a query not asked for this long is dropped
 
 class AggregateBooks:
     """The aggregate queries a source keeps current (``LocalSource.aggregate``): a query
-    asked a second time gets an ``AggregateBook`` (a page asks at every poll; a script's
-    single call keeps nothing), at most ``BOOKS`` of them (the least recently asked goes),
+    asked a second time gets an ``AggregateBook`` (a script's single call keeps nothing),
+    a query asked with ``follow`` (a page: it asks again at every poll) gets one at once, at most ``BOOKS`` of them (the least recently asked goes),
     each dropped when not asked for ``BOOK_IDLE_S``. Pages asking the same share one."""
 
     def __init__(self, source: PointReader) -> None:
@@ -330,8 +330,10 @@ class AggregateBooks:
 
     def aggregate(self, name: str, group_by: str | Sequence[str], *, agg: str = "mean",
                   band: str = "minmax", scope_pattern: str | None = None, x_name: str | None = None,
-                  smoothing: float = 0.0, scopes: Sequence[str] | None = None) -> GroupAggregates:
-        """``aggregate_groups``'s answer, from a kept book where the query has one."""
+                  smoothing: float = 0.0, scopes: Sequence[str] | None = None,
+                  follow: bool = False) -> GroupAggregates:
+        """``aggregate_groups``'s answer, from a kept book where the query has one;
+        ``follow`` (a page, which polls): keep one from this first call."""
         kw: dict[str, Any] = dict(agg=agg, band=band, scope_pattern=scope_pattern, x_name=x_name,
                                   smoothing=smoothing, scopes=scopes)
         if x_name is not None:  # (joined on step: read whole each time)
@@ -344,7 +346,7 @@ class AggregateBooks:
                 del self._books[k]
             got = self._books.pop(key, None)
             book = got[0] if got is not None else None
-            if book is None and self._seen.pop(key, None) is not None:
+            if book is None and (self._seen.pop(key, None) is not None or follow):
                 book = AggregateBook(self.source, name, group_by, **kw)
             if book is None:
                 self._seen[key] = now

@@ -115,11 +115,13 @@ class DataSource(Protocol):
     def aggregate(self, name: str, group_by: str | Sequence[str], *, agg: str = "mean",
                   band: str = "minmax", scope_pattern: str | None = None,
                   x_name: str | None = None, smoothing: float = 0.0,
-                  scopes: Sequence[str] | None = None) -> GroupAggregates:
+                  scopes: Sequence[str] | None = None, follow: bool = False) -> GroupAggregates:
         """One aggregate line and band of ``name`` per group of runs (``group_by``: config
         keys, or ``-KEY``s to leave out), computed where the data is, over every point;
         with ``x_name``, against that name's value at the same step; ``smoothing``: each
-        run's EMA first; ``scopes``: only these runs."""
+        run's EMA first; ``scopes``: only these runs. ``follow``: the caller will ask again
+        as the log grows (a page), so the query is kept current from this first call on
+        (else from its second: a script's single call keeps nothing)."""
         ...
 
     def media(self, *, scope_pattern: str | None = None) -> list[MediaInfo]:
@@ -250,9 +252,9 @@ class LocalSource:
     def aggregate(self, name: str, group_by: str | Sequence[str], *, agg: str = "mean",
                   band: str = "minmax", scope_pattern: str | None = None,
                   x_name: str | None = None, smoothing: float = 0.0,
-                  scopes: Sequence[str] | None = None) -> GroupAggregates:
+                  scopes: Sequence[str] | None = None, follow: bool = False) -> GroupAggregates:
         return self.books.aggregate(name, group_by, agg=agg, band=band, scope_pattern=scope_pattern,
-                                    x_name=x_name, smoothing=smoothing, scopes=scopes)
+                                    x_name=x_name, smoothing=smoothing, scopes=scopes, follow=follow)
 
     def release_cache(self) -> None:
         self.store.release_cache()

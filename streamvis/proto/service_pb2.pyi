@@ -60,7 +60,7 @@ class SummariesRequest(_message.Message):
     def __init__(self, names: _Optional[_Iterable[str]] = ..., stats: _Optional[_Iterable[str]] = ..., scope_pattern: _Optional[str] = ...) -> None: ...
 
 class AggregateRequest(_message.Message):
-    __slots__ = ("name", "group_by", "agg", "band", "scope_pattern", "x_name", "smoothing", "scopes", "only_scopes")
+    __slots__ = ("name", "group_by", "agg", "band", "scope_pattern", "x_name", "smoothing", "scopes", "only_scopes", "follow")
     NAME_FIELD_NUMBER: _ClassVar[int]
     GROUP_BY_FIELD_NUMBER: _ClassVar[int]
     AGG_FIELD_NUMBER: _ClassVar[int]
@@ -70,6 +70,7 @@ class AggregateRequest(_message.Message):
     SMOOTHING_FIELD_NUMBER: _ClassVar[int]
     SCOPES_FIELD_NUMBER: _ClassVar[int]
     ONLY_SCOPES_FIELD_NUMBER: _ClassVar[int]
+    FOLLOW_FIELD_NUMBER: _ClassVar[int]
     name: str
     group_by: str
     agg: str
@@ -79,7 +80,8 @@ class AggregateRequest(_message.Message):
     smoothing: float
     scopes: _containers.RepeatedScalarFieldContainer[str]
     only_scopes: bool
-    def __init__(self, name: _Optional[str] = ..., group_by: _Optional[str] = ..., agg: _Optional[str] = ..., band: _Optional[str] = ..., scope_pattern: _Optional[str] = ..., x_name: _Optional[str] = ..., smoothing: _Optional[float] = ..., scopes: _Optional[_Iterable[str]] = ..., only_scopes: _Optional[bool] = ...) -> None: ...
+    follow: bool
+    def __init__(self, name: _Optional[str] = ..., group_by: _Optional[str] = ..., agg: _Optional[str] = ..., band: _Optional[str] = ..., scope_pattern: _Optional[str] = ..., x_name: _Optional[str] = ..., smoothing: _Optional[float] = ..., scopes: _Optional[_Iterable[str]] = ..., only_scopes: _Optional[bool] = ..., follow: _Optional[bool] = ...) -> None: ...
 
 class TableReply(_message.Message):
     __slots__ = ("arrow_ipc", "group_json", "keys", "notes", "grid_start", "grid_width")

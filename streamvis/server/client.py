@@ -388,10 +388,10 @@ class DataClient:
     def aggregate(self, name: str, group_by: str | Sequence[str], *, agg: str = "mean",
                   band: str = "minmax", scope_pattern: str | None = None,
                   x_name: str | None = None, smoothing: float = 0.0,
-                  scopes: Sequence[str] | None = None) -> GroupAggregates:
+                  scopes: Sequence[str] | None = None, follow: bool = False) -> GroupAggregates:
         """One aggregate line and band per group of runs, computed by the server."""
         text = group_by if isinstance(group_by, str) else ",".join(group_by)
-        req = spb.AggregateRequest(name=name, group_by=text, agg=agg, band=band)
+        req = spb.AggregateRequest(name=name, group_by=text, agg=agg, band=band, follow=follow)
         if scope_pattern is not None:
             req.scope_pattern = scope_pattern
         if x_name is not None:

@@ -283,7 +283,8 @@ class DataServicer(spb_grpc.DataServiceServicer):
                                  agg=request.agg or "mean", band=request.band or "minmax",
                                  scope_pattern=msgs.opt(request, "scope_pattern"),
                                  x_name=msgs.opt(request, "x_name"), smoothing=request.smoothing,
-                                 scopes=list(request.scopes) if request.only_scopes else None)
+                                 scopes=list(request.scopes) if request.only_scopes else None,
+                                 follow=request.follow)
         replies: list[spb.TableReply] = await self._run(list, amsgs.aggregate_replies(groups, self.limit))
         for msg in replies:
             yield msg

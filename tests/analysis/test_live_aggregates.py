@@ -294,6 +294,22 @@ def test_a_source_keeps_the_queries_asked_again(tmp_path: Path) -> None:
         assert len(src.books.books()) == 1 and src.books.books()[0] is not book
 
 
+def test_a_followed_query_is_kept_from_its_first_call(tmp_path: Path) -> None:
+    """A page asks with ``follow``: its first poll folds in the new points instead of
+    reading every point again (the book would otherwise be made at that poll)."""
+    path = tmp_path / "g.svl"
+    rng = np.random.default_rng(3)
+    runs = [f"run{i}" for i in range(4)]
+    _append(path, runs, np.arange(100.0), rng, configs=True)
+    with LocalSource.open(str(path)) as src:
+        src.aggregate("loss", "lr", band="std", follow=True)
+        (book,) = src.books.books()
+        _append(path, runs, np.arange(100.0, 110.0), rng)
+        got = src.aggregate("loss", "lr", band="std", follow=True)
+        assert (book.full_reads, book.points_read) == (1, 400 + 40)
+        _same(got.aggregates, aggregate_groups(src, "loss", "lr", band="std").aggregates)
+
+
 def test_a_book_after_a_poll_takes_the_polls_read(tmp_path: Path) -> None:
     """A page's poll reads its names since its cursor (into arrays: ``fetch_arrays``);
     the book that follows asks for one of them since the same cursor: answered from the

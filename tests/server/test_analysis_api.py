@@ -110,9 +110,12 @@ def test_smoothing_and_shown_runs_locally_and_remotely(start_server, tmp_path: P
             assert src.aggregate("loss", "lr", scopes=[]).aggregates == {}
 
 
-def test_a_query_asked_again_follows_appends_through_the_server(start_server, tmp_path: Path) -> None:
-    """The server keeps a query asked again current (folding in the new points): after
-    appends, deletions and a config written again it still equals the local full answer."""
+@pytest.mark.parametrize("follow", [False, True])
+def test_a_query_asked_again_follows_appends_through_the_server(start_server, tmp_path: Path,
+                                                                follow: bool) -> None:
+    """The server keeps a query asked again (or asked with ``follow``, as pages do) current,
+    folding in the new points: after appends, deletions and a config written again it
+    still equals the local full answer."""
     from streamvis.server.client import DataClient, GrpcSource
     from streamvis.source import LocalSource
     from streamvis.storage import ConfigUpdate, Points
@@ -133,7 +136,8 @@ def test_a_query_asked_again_follows_appends_through_the_server(start_server, tm
                 writer.write_config("run0", {"lr": 0.5, "seed": 0})
             if k == 4:
                 writer.delete("run1")
-            got = remote.aggregate("loss", "lr", agg="median", band="std", smoothing=0.3)
+            got = remote.aggregate("loss", "lr", agg="median", band="std", smoothing=0.3,
+                                   follow=follow)
             with LocalSource.open(path) as local:
                 want = local.aggregate("loss", "lr", agg="median", band="std", smoothing=0.3)
             assert list(got.aggregates) == list(want.aggregates)

@@ -63,7 +63,7 @@ class GroupReads:
         t0 = time.perf_counter()
         out = [(name, self.source.aggregate(
             name, req.group_by, agg=req.agg, band=req.band, x_name=req.x_name,
-            smoothing=req.smoothing, scopes=list(req.scopes))) for name in req.names]
+            smoothing=req.smoothing, scopes=list(req.scopes), follow=True)) for name in req.names]
         return out, time.perf_counter() - t0
 
     def _apply(self, v: GroupedPlotView, req: GroupRequest, fut: Future[Any]) -> None:
