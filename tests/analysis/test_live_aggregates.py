@@ -108,6 +108,22 @@ def test_folding_in_batches_equals_aggregate_runs_over_every_point(
             _same(live.aggregates, want, 100.0)
 
 
+@settings(max_examples=150, deadline=None)
+@given(sweeps(), st.sampled_from(AGGS), st.sampled_from(BANDS))
+def test_a_start_from_every_point_equals_aggregate_runs(sweep: Any, agg: str, band: str) -> None:
+    """The start alone (its union of x found without a sort where runs share steps, each
+    run's values taken as they are where logged in order without NaN)."""
+    group, runs, _ = sweep
+    groups: dict[tuple[int], list[tuple[str, np.ndarray, np.ndarray]]] = {}
+    for i, (g, batches) in enumerate(zip(group, runs, strict=True)):
+        x = np.concatenate([x for x, _ in batches])
+        y = np.concatenate([y for _, y in batches])
+        groups.setdefault((g,), []).append((f"r{i}", x, y))
+    groups = dict(sorted(groups.items()))
+    want = {gk: aggregate_runs([(x, y) for _, x, y in rs], agg=agg, band=band) for gk, rs in groups.items()}
+    _same(LiveAggregates(groups, agg=agg, band=band).aggregates, want, 100.0)
+
+
 def test_shared_steps_fold_in_and_a_lagging_run_fills_old_columns() -> None:
     x = np.arange(10.0)
     runs = {("a",): [("r0", x, x * 2), ("r1", x[:4], x[:4] + 1)], ("b",): [("r2", x, -x)]}
