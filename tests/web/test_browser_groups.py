@@ -274,3 +274,32 @@ def test_the_runs_panel_lists_the_groups_expandable_and_a_tick_leaves_its_group(
         _assert_r0_left_its_group(page, log_path)
     finally:
         ws.stop()
+
+
+def test_grouped_pages_render_before_any_run_and_on_the_page_of_every_name(log_path, schema, page):
+    """The groups table (a BokehJS DataCube) cannot be drawn without rows: a grouped page
+    opened on a log with no run yet, and the page of every name (whose panel fills after
+    the document is sent), failed to render at all. Both render, then list the groups."""
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    Store.open(log_path, "a").close()  # a log with no run yet
+    ws = WebServer(log_path, schema, refresh=0.3)
+    try:
+        open_page(page, ws.url + "/?rows=loss&group=lr")
+        page.wait_for_function("() => Bokeh.documents[0].get_model_by_name('groups:title') !== null",
+                               timeout=WAIT_MS)
+        write_runs(log_path, tokens=False)  # the runs arrive: the table joins the panel
+        _drawn(page, 2)
+        page.wait_for_function(f"() => ({GROUP_ROWS_JS})().length === 2", timeout=WAIT_MS)
+    finally:
+        ws.stop()
+    assert errors == []
+    names = WebServer(log_path, None, refresh=0.3)  # no schema: the page of every name
+    try:
+        open_page(page, names.url + "/?group=lr")
+        page.wait_for_function(f"() => ({GROUP_ROWS_JS})().length === 2", timeout=WAIT_MS)
+        rows = page.evaluate(GROUP_ROWS_JS)
+        assert [r["text"] for r in rows] == ["lr=0.0133", "lr=0.133"]
+    finally:
+        names.stop()
+    assert errors == []

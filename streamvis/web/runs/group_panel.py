@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bokeh.models import ColumnDataSource, CustomJS
+from bokeh.models import Column, ColumnDataSource, CustomJS
 from bokeh.models.widgets import (
     DataCube,
     Div,
@@ -46,7 +46,13 @@ setTimeout(() => {
 
 
 class GroupPanel:
-    """A ``DataCube`` of the runs grouped by ``spec`` (collapsed: a row per group)."""
+    """A ``DataCube`` of the runs grouped by ``spec`` (collapsed: a row per group), under
+    a title; ``root`` is what a page lays out.
+
+    The cube is in ``root`` only while it has rows: BokehJS cannot draw a cube of no
+    rows (its provider keeps no rows then, and the grid's first count of them throws,
+    which stopped the whole page from rendering: a grouped page opened before any run
+    wrote its config, and the page of every name, whose panel fills after it is sent)."""
 
     def __init__(self, spec: GroupSpec) -> None:
         self.spec = spec
@@ -72,6 +78,7 @@ class GroupPanel:
         )
         self.source.js_on_change("data", CustomJS(args={"cube": self.table}, code=REGROUP_JS))
         self.title = Div(text="", name="groups:title", sizing_mode="stretch_width")
+        self.root = Column(children=[self.title], sizing_mode="stretch_width", name="groups:panel")
         self._rows: tuple[tuple[str, str, int], ...] = ()
         self._asked: tuple[dict[str, Any], frozenset[str]] | None = None  # the last update's
 
@@ -97,6 +104,8 @@ class GroupPanel:
         self._rows = tuple(rows)
         self.source.data = {"group": [r[0] for r in rows], "scope": [r[1] for r in rows],
                             "runs": [1] * len(rows), "shown": [r[2] for r in rows]}
+        if bool(rows) != (self.table in self.root.children):  # (see the class docstring)
+            self.root.children = [self.title, self.table] if rows else [self.title]
 
         n = len(grouping.groups)
         said = "; ".join(grouping.notes)

@@ -111,8 +111,7 @@ class SessionPanel:
         # group= (not each run alone): the panel lists the groups too, expandable to their runs
         self.groups = GroupPanel(parse_group(group_by)) if group_by and group_by != PER_RUN else None
         if self.groups is not None:
-            self.runs_panel.body.children = [*self.runs_panel.body.children, self.groups.title,
-                                             self.groups.table]
+            self.runs_panel.body.children = [*self.runs_panel.body.children, self.groups.root]
 
     @property
     def views(self) -> Sequence[PlotView]:
