@@ -166,9 +166,11 @@ def test_x_key_draws_a_scatter(sweep: Any, page: Any) -> None:
     got = page.wait_for_function("""() => { const d = Bokeh.documents[0];
       const f = d.get_model_by_name('hparams:scatterplot'), s = d.get_model_by_name('hparams:scatter');
       if (!f || !s || s.data.x.length === 0) return null;
-      return {xscale: f.x_scale.type, yscale: f.y_scale.type, x: Array.from(s.data.x),
+      return {xscale: f.x_scale.type, yscale: f.y_scale.type, yticks: f.left[0].formatter.type,
+              x: Array.from(s.data.x),
               y: Array.from(s.data.y), scope: Array.from(s.data.scope)}; }""", timeout=WAIT_MS).json_value()
     assert got["xscale"] == "LogScale" and got["yscale"] == "LinearScale"
+    assert got["yticks"] == "CustomJSTickFormatter"  # the plots' number ticks (plots/ticks.py)
     assert got["scope"] == sorted(ref)
     assert got["x"] == [config(int(k[3:]))["lr"] for k in got["scope"]]
     assert got["y"] == [ref[k] for k in got["scope"]]

@@ -40,6 +40,7 @@ from .. import safe_html
 from ..address.page_url import REPLACE_STATE_JS
 from ..address.where import value_text
 from ..page.pages import PAGE_CSS
+from ..plots.ticks import use_number_ticks
 from .model import Axis, Filter, Run, is_number
 
 __all__ = ["CSV_JS", "HparamsView", "cell", "filter_span", "positions", "table_columns"]
@@ -240,6 +241,7 @@ class HparamsView:
                          **kw)
             fig.xaxis.axis_label = safe_html.plain(x_axis.key)
             fig.yaxis.axis_label = safe_html.plain(self.metric_key)
+            use_number_ticks(fig)  # 0.0002, not 2.000e-4 (as on the plots)
             r = fig.scatter("x", "y", source=self.scatter_src, color="color", alpha="alpha", size=7)
             box = BoxSelectTool(renderers=[r], name="hparams:scatterbox")
             fig.add_tools(box, HoverTool(renderers=[r], tooltips=[("run", "@scope"), ("x", "@x"),
