@@ -4,6 +4,8 @@ page's typographic scale."""
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 import yaml
@@ -73,10 +75,18 @@ def test_the_runs_panel_shows_its_config_columns_and_drags_wider(server, page):
 
 
 def _style(locator) -> dict:
-    locator.first.wait_for(timeout=WAIT_MS)
-    return locator.first.evaluate(
-        "e => { const s = getComputedStyle(e); return {size: s.fontSize, family: s.fontFamily,"
-        " border: s.borderLeftWidth}; }")
+    """The computed type of the first element ``locator`` finds. A grid redrawing its rows
+    (new data) can replace that element between finding and reading it, and a detached
+    element has no computed style: read again (the locator finds the new one) until the
+    style is there."""
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while True:
+        locator.first.wait_for(timeout=WAIT_MS)
+        got = locator.first.evaluate(
+            "e => { const s = getComputedStyle(e); return {size: s.fontSize, family: s.fontFamily,"
+            " border: s.borderLeftWidth, attached: e.isConnected}; }")
+        if (got.pop("attached") and got["size"]) or time.monotonic() > deadline:
+            return got
 
 
 def test_the_index_page_is_styled_like_the_rest(server, page):
