@@ -158,6 +158,17 @@ def test_color_by_a_summary_is_a_continuous_palette_ordered_by_the_value(server,
     assert spots()["a"] < spots()["c"] < spots()["b"]
 
 
+def test_color_by_a_summary_no_run_has_a_value_of_says_so(server, page):
+    """Every run's ``nope.last`` is NaN (no run logged ``nope``): the note names the
+    summary and why, not a missing config key."""
+    open_page(page, server.url + "/?rows=loss&color_by=nope.last")
+    wait_drawn(page, {"a", "b", "c"})
+    page.wait_for_function(
+        "() => (t => t.text ?? t)(Bokeh.documents[0].get_model_by_name('plot:0').title.text)"
+        ".includes(\"no run here has a value of 'nope.last' (NaN: 'nope' not logged, or its last is NaN)\")",
+        timeout=WAIT_MS)
+
+
 def test_a_config_written_again_reaches_the_open_page(server, page):
     open_page(page, server.url + "/?rows=loss&where=lr<1e-3")
     wait_drawn(page, {"b", "c"})

@@ -161,7 +161,8 @@ class HparamsView:
         self.rows = IndexFilter(indices=[], name="hparams:rows")
         self.table = DataTable(source=self.table_src, view=CDSView(filter=self.rows), columns=[],
                                sizing_mode="stretch_width",
-                               height=300, index_position=None, name="hparams:runs")
+                               height=300, index_position=None, name="hparams:runs",
+                               reorderable=False)  # (needs jquery-ui, which BokehJS warns is absent)
         self.csv = Button(label="Download CSV", name="hparams:csv", width=140)
         self.csv.js_on_click(CustomJS(args={"source": self.table_src, "spec": self.spec, "rows": self.rows,
                                             "filename": "hparams.csv"}, code=CSV_JS))

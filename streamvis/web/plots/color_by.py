@@ -223,7 +223,10 @@ class ColorByControl:
         """A legend of the values (categorical), or a note that no run has the key."""
         cb = self.by
         if self._lines and not cb.seen_key:
-            self._note("color_by", f"color_by: no run here has config key {cb.key!r}")
+            summary = split_key(cb.key)
+            self._note("color_by", f"color_by: no run here has config key {cb.key!r}" if summary is None
+                       else f"color_by: no run here has a value of {cb.key!r} (NaN: {summary[0]!r} "
+                            f"not logged, or its {summary[1]} is NaN)")
         else:
             self._unnote("color_by")
         if cb.continuous:
