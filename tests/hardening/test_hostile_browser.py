@@ -458,3 +458,26 @@ def test_names_and_keys_with_tex_delimiters_are_drawn_as_text(served: dict[str, 
         got = page.evaluate(TEX_VIEWS_JS)
         assert got["tex"] == [], (label, got["tex"])
         assert any(TEX in t for t in got["plain"]), (label, got["plain"])
+
+
+def test_hostile_runs_and_names_of_one_point_hover_as_text(served: dict[str, Any]) -> None:
+    """A line of one point is a dot (``web/plots/single_points``), a surface of its own
+    with the line's labels: hovered, its run and name are the strings themselves and
+    nothing runs."""
+    page, url = served["page"], served["url"]
+    strings = [h for h in MARKUP if "\x00" not in h.text][:4]
+    with Store.open(str(served["log"]), mode="a") as store:
+        store.append([Points(f"dot{i}{h.text}", f"dot/{h.text}", 0, {"x": [5.0], "y": [100.0 + i]})
+                      for i, h in enumerate(strings)])
+    _open(page, f"{url}/?rows=all&scopes=^dot")
+    page.wait_for_function(f"() => {{ const d = Bokeh.documents[0].get_model_by_name('lines:0:dots');"
+                           f" return d !== null && d.data.scope.length === {len(strings)}; }}", timeout=20000)
+    page.mouse.move(0, 0)
+    shown: list[str] = []
+    for i in range(len(strings)):
+        hover_at(page, "plot:0", 5.0, 100.0 + i)
+        page.wait_for_function(f"() => ({TOOLTIP_JS})().some(t => t.startsWith('dot{i}'))", timeout=5000)
+        shown += [t.strip() for t in page.evaluate(TOOLTIP_JS)]
+    for i, h in enumerate(strings):
+        assert f"dot{i}{h.text}" in shown and f"dot/{h.text}" in shown, (h.label, shown)
+    _clean(page, "one-point dots")

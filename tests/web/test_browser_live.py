@@ -342,3 +342,45 @@ def test_clicking_a_legend_entry_hides_its_glyph(server, page):
         "() => Bokeh.documents[0].get_model_by_name('plot:0').renderers[0].visible === false",
         timeout=WAIT_MS,
     )
+
+
+# the text of every hover tooltip row drawn (inside the plots' shadow roots)
+TOOLTIP_TEXT_JS = """() => { const out = []; const walk = (root) => { for (const el of root.querySelectorAll('*')) {
+    if (el.shadowRoot) walk(el.shadowRoot);
+    if (el.classList.contains('bk-tooltip-row-value')) out.push(el.textContent); } };
+  walk(document); return out.join(' | '); }"""
+
+DOTS_JS = """() => { const d = Bokeh.documents[0].get_model_by_name('lines:0:dots');
+  if (!d) return null; const col = c => Array.from(d.data.get ? d.data.get(c) : d.data[c]);
+  const l = Bokeh.documents[0].get_model_by_name('lines:0:source').data;
+  const colour = Object.fromEntries(Array.from(l.label).map((lab, i) => [lab, l.color[i]]));
+  return col('label').map((lab, i) => [lab, col('x')[i], col('y')[i], col('color')[i] === colour[lab]]); }"""
+
+
+@pytest.fixture
+def names_server(store, log_path):
+    """No schema: ``rows=`` names logged names."""
+    ws = WebServer(log_path, None, refresh=REFRESH)
+    yield ws
+    ws.stop()
+
+
+def test_a_line_of_one_point_is_drawn_as_a_dot_until_it_grows(names_server, store, page):
+    """A multi_line row of one point strokes nothing (a metric logged once per run left
+    its plot empty): such lines are dots in their line's colour, and a line that grows
+    to two points is a line again."""
+    store.append([Points(s, "final", 0, {"x": np.array([50.0]), "y": np.array([y])})
+                  for s, y in (("run1", 0.25), ("run2", 0.5))])
+    open_page(page, names_server.url + "/?rows=final")
+    page.wait_for_function(f"() => {{ const d = ({DOTS_JS})(); return d !== null && d.length === 2; }}",
+                           timeout=WAIT_MS * 3)
+    assert sorted(page.evaluate(DOTS_JS)) == [["run1 · final · 0", 50.0, 0.25, True],
+                                              ["run2 · final · 0", 50.0, 0.5, True]]
+    hover_at(page, "plot:0", 50.0, 0.5)  # hover names the dot's run and its values
+    page.wait_for_function(f"() => ({TOOLTIP_TEXT_JS})().includes('run2')", timeout=WAIT_MS)
+    tip = page.evaluate(TOOLTIP_TEXT_JS)
+    assert "run2" in tip and "50" in tip and "0.5" in tip, tip
+    store.append([Points("run1", "final", 0, {"x": np.array([60.0]), "y": np.array([0.3])})])
+    page.wait_for_function(f"() => {{ const d = ({DOTS_JS})(); return d !== null && d.length === 1; }}",
+                           timeout=WAIT_MS * 3)
+    assert page.evaluate(DOTS_JS) == [["run2 · final · 0", 50.0, 0.5, True]]

@@ -295,3 +295,35 @@ def test_name_listings_wait_longer_while_they_find_nothing_and_start_over_when_t
     assert waits == sorted(waits) and d.cursor == "c1"
     d.listed(500.0, "c2", new=True)
     assert (d.wait, d.due, d.cursor) == (DISCOVER_S, 500.0 + DISCOVER_S, "c2")
+
+
+def test_lines_of_one_point_are_dots_of_the_shown_runs() -> None:
+    """``single_points``: made at the first one-point line, only the runs not hidden,
+    in the line's colour; a line that grows leaves; nothing sent when nothing changed."""
+    from bokeh.plotting import figure
+
+    from streamvis.web.plots.lines import LineLayer
+
+    fig = figure()
+    layer = LineLayer(fig, None, glyph_kwargs={}, name="lines:0")
+    layer.add(("a", "m", 0), "#111111", {"x": np.arange(3.0), "y": np.ones(3)})
+    layer.flush()
+    assert layer.dots is not None and layer.dots.source is None  # no one-point line: no models
+    layer.add(("b", "m", 0), "#222222", {"x": np.array([7.0]), "y": np.array([2.5])})
+    layer.add(("c", "m", 0), "#333333", {"x": np.array([8.0]), "y": np.array([3.5])})
+    layer.flush()
+    src = layer.dots.source
+    assert src is not None and dict(src.data) == {
+        "x": [7.0, 8.0], "y": [2.5, 3.5], "color": ["#222222", "#333333"], "alpha": [1.0, 1.0],
+        "label": ["b · m · 0", "c · m · 0"], "scope": ["b", "c"], "name": ["m", "m"], "index": [0, 0]}
+    layer.hidden = {"b"}  # the runs panel's ticks
+    layer.append(("c", "m", 0), {"x": np.array([9.0]), "y": np.array([4.0])})
+    layer.flush()
+    assert dict(src.data)["scope"] == []
+    layer.hidden = set()
+    layer.set_color(("b", "m", 0), "#444444")
+    layer.flush()
+    assert src.data["scope"] == ["b"] and src.data["color"] == ["#444444"]
+    before = src.data
+    layer.flush()
+    assert src.data is before  # unchanged: not sent again

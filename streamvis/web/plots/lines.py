@@ -39,6 +39,7 @@ from bokeh.plotting import figure as Figure
 from .inline import inline
 from .lines_js import APPEND_JS, REPLACE_JS
 from .rows import Cols
+from .single_points import SinglePoints
 
 __all__ = ["Key", "LineLayer", "LEGEND_MAX", "group_label", "split_style"]
 
@@ -119,8 +120,11 @@ class LineLayer:
         glyph_kwargs: Mapping[str, Any],
         name: str,
         alpha: float = 1.0,
+        dots: bool = True,
     ) -> None:
+        """``dots``: draw lines of one point as dots (``single_points``)."""
         self.figure, self.legend, self.name = fig, legend, name
+        self.dots = SinglePoints(fig, name) if dots else None
         self.glyph_kwargs, self.fixed_color, style_alpha = split_style(glyph_kwargs)
         self.base_alpha = alpha * style_alpha
         self.source = ColumnDataSource(
@@ -345,6 +349,11 @@ class LineLayer:
             self._sync_renderers()
         if (len(self.rows), frozenset(self.hidden)) != self._hidden_synced:
             self._sync_hidden()
+        if self.dots is not None:
+            data = self.source.data
+            self.dots.show([(float(self._xs[r.index][0]), float(self._ys[r.index][0]), data["color"][r.index],
+                             data["alpha"][r.index], data["label"][r.index], *k)
+                            for k, r in self.rows.items() if r.length == 1 and k[0] not in self.hidden])
         self._replaced_all = False  # the session sends the batch after its flushes
 
     def _row_filter(self, key: Key) -> list[int]:
