@@ -138,3 +138,22 @@ def test_too_many_names_is_refused_before_reading(tmp_path: Path) -> None:
     _sweep(tmp_path / "s.svl", steps=2)
     with pytest.raises(InvalidArgumentError, match="1,001 names"):
         script.summaries(str(tmp_path / "s.svl"), [f"n{i}" for i in range(1001)])
+
+
+def test_grouping_by_every_key_but_some_leaves_out_ids_and_keys_the_same_in_every_run() -> None:
+    """``-seed``: a key with a different value in every run (an id) and one with the same
+    value in every run (it splits nothing) are out of the grouping keys, so the groups'
+    labels name only what tells them apart; the notes say which went where. A key only
+    some runs have splits them, even with one value."""
+    from streamvis.storage.read.run_groups import group_label, group_runs, parse_group
+
+    configs = {f"r{i}": {"lr": [0.1, 0.01][i % 2], "seed": i // 2, "id": f"id{i}", "bs": 32,
+                         **({"resumed": True} if i == 0 else {})} for i in range(4)}
+    got = group_runs(configs, parse_group("-seed"))
+    assert got.keys == ("lr", "resumed")
+    assert got.notes == ["grouped by lr, resumed", "left out (a different value in every run): id",
+                         "the same in every run: bs"]
+    assert sorted(group_label(got.keys, k) for k in got.groups) == [
+        "lr=0.01, (no resumed)", "lr=0.1, (no resumed)", "lr=0.1, resumed=True"]
+    one = group_runs({"r0": {"lr": 0.1, "bs": 32}}, parse_group("-seed"))  # one run: its keys
+    assert one.keys == ("bs", "lr")

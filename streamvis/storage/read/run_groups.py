@@ -87,16 +87,20 @@ def group_runs(configs: Mapping[str, Mapping[str, Any] | None], spec: GroupSpec)
     flat = {s: flatten_config(c) if c else {} for s, c in configs.items()}
     if spec.exclude:
         every = sorted({k for c in flat.values() for k in c} - set(spec.keys))
-        keys, dropped = [], []
+        keys, dropped, same = [], [], []
         for k in every:
             values = [_hashable(c[k]) for c in flat.values() if k in c]
             if len(values) > 1 and len(set(values)) == len(flat):
                 dropped.append(k)
+            elif len(values) == len(flat) > 1 and len(set(values)) == 1:
+                same.append(k)  # splits nothing: kept out of every group's label
             else:
                 keys.append(k)
         notes = [f"grouped by {', '.join(keys) if keys else 'nothing (one group)'}"]
         if dropped:
             notes.append(f"left out (a different value in every run): {', '.join(dropped)}")
+        if same:
+            notes.append(f"the same in every run: {', '.join(same)}")
     else:
         keys = list(spec.keys)
         notes = [f"grouped by {', '.join(keys)}"]
