@@ -288,3 +288,30 @@ def test_names_logged_later_get_cards_and_an_idle_log_is_not_listed_again(names_
     wait_for(lambda: any(c["title"] == "val/acc" or "val/acc" in c["titles"] for c in _cards(page).values()),
              timeout=20, interval=0.1)  # (below the fold: a titled card, drawn when scrolled to)
     assert _by_title(_cards(page), "val/acc")["section"] == "val/"
+
+
+def test_a_histograms_values_are_not_taken_for_steps(log_path: str, store: Any, page: Any) -> None:
+    """The runs panel's "last step" comes from plots whose x is a step: a histogram's
+    distribution is drawn against its values (up to 7 here), at one step at a time, so
+    its values are not a step; its stat lines' x is (3 here)."""
+    edges = np.linspace(0, 8, 9)
+    items: list[Any] = []
+    for step in (0.0, 3.0):
+        items.append(Points("run1", "w:hist", 0, {"bucket": (edges[:-1] + edges[1:]) / 2 - 0.5,
+                                                  "count": np.arange(8.0), "left": edges[:-1],
+                                                  "right": edges[1:], "step": np.full(8, step)}))
+        items.append(Points("run1", "w:max", 0, {"x": np.array([step]), "y": np.array([7.0])}))
+    store.append(items)
+    panel = "Bokeh.documents[0].get_model_by_name('runs:source')"
+    last_step = f"() => {{ const s = {panel}; return s && s.data.scope.length ? s.data.last_step[0] : undefined; }}"
+    srv = WebServer(log_path, None, refresh=0.3)
+    try:
+        open_page(page, srv.url + "/?rows=w:hist")  # the distribution alone: no step known
+        page.wait_for_function("() => Bokeh.documents[0].get_model_by_name('lines:0:source')?.data.n?.length === 1",
+                               timeout=20000)
+        page.wait_for_function(f"() => ({last_step})() !== undefined", timeout=20000)
+        assert page.evaluate(f"() => {{ const v = ({last_step})(); return v === null || Number.isNaN(v); }}")
+        open_page(page, srv.url + "/")  # the card: the distribution and its stat lines
+        page.wait_for_function(f"() => ({last_step})() === 3", timeout=20000)
+    finally:
+        srv.stop()

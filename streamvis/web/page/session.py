@@ -303,7 +303,7 @@ class LiveSession:
         self._set_patterns()
         for v, gs in zip(new, groups, strict=True):
             for g in gs:
-                if g.count and v.is_line:
+                if g.count and v.x_is_step:
                     self.panel.note_step(g.scope, float(g.x_max))
         self.cursor = snap.cursor
         waiting_notes(self.views, self.layout, self.run_filter)
@@ -355,8 +355,8 @@ class LiveSession:
         # and a zoom's re-reads hold none newer)
         self.panel.note_reads([(job.request.scope, table) for _, job, table in results])
         waiting_notes(self.views, self.layout, self.run_filter)
-        for g in self._snap_groups:  # a line plot's x is a step (a scatter's is not)
-            if g.count and any(self.views[i].is_line for i in self._routes_of(g.scope, g.name)):
+        for g in self._snap_groups:  # (see PlotView.x_is_step)
+            if g.count and any(self.views[i].x_is_step for i in self._routes_of(g.scope, g.name)):
                 self.panel.note_step(g.scope, float(g.x_max))
         self._snap_groups = []
         self.panel.note_runs()
@@ -404,7 +404,7 @@ class LiveSession:
         self.panel.note_configured(poll.configured)
         for key, cols in poll.groups:
             routes = self._routes_of(key[0], key[1])
-            self.panel.note_points(key[0], cols, stepped=any(self.views[i].is_line for i in routes))
+            self.panel.note_points(key[0], cols, stepped=any(self.views[i].x_is_step for i in routes))
             for i in routes:
                 v = self.views[i]
                 if not v.wants(cols):

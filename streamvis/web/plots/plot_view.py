@@ -106,6 +106,9 @@ class PlotView:
         self.width_px = limits.width_px
         self.filtered = spec.filter_column is not None
         self.is_line = spec.glyph_kind == "line"
+        # x is a step (the runs panel's "last step"): a line plot's, but not a scatter's
+        # coordinate, nor the value axis of a line plot shown at one step (a histogram's)
+        self.x_is_step = self.is_line and not self.filtered
         self.figure = self._figure(webgl)
         self._title_value = self.figure.title.text  # type: ignore[attr-defined]  # shown when no note
         self._base_title = str(getattr(self._title_value, "text", self._title_value))  # PlainText or str
