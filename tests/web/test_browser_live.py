@@ -128,7 +128,7 @@ def test_live_points_new_groups_stable_colours_and_deletes(server, store, page):
         ".filter(a => a.items).flatMap(a => a.items.map(i => i.label.value))"
     )
     assert not any(lbl.startswith("run2 ") for lbl in legend)
-    assert "run0 · loss · 0" in legend
+    assert "run0 · 0" in legend  # one name in the plot: the legend names run and index
 
 
 ROWS_JS = """() => { const d = Bokeh.documents[0].get_model_by_name('lines:0:source').data;

@@ -327,3 +327,13 @@ def test_lines_of_one_point_are_dots_of_the_shown_runs() -> None:
     before = src.data
     layer.flush()
     assert src.data is before  # unchanged: not sent again
+
+
+def test_legend_labels_leave_out_what_every_line_shares() -> None:
+    from streamvis.web.plots.legend_labels import legend_labels
+
+    assert legend_labels([("a", "loss", 0), ("b", "loss", 0)]) == ["a", "b"]  # a card of one name
+    assert legend_labels([("a", "loss", 0), ("a", "loss", 2)]) == ["a · 0", "a · 2"]
+    assert legend_labels([("a", "loss", 0), ("a", "acc", 0)]) == ["a · loss", "a · acc"]
+    assert legend_labels([("a", "loss", 1), ("b", "acc", 0)]) == ["a · loss · 1", "b · acc · 0"]
+    assert legend_labels([]) == []

@@ -37,6 +37,7 @@ from bokeh.models.annotations import Legend, LegendItem
 from bokeh.plotting import figure as Figure
 
 from .inline import inline
+from .legend_labels import legend_labels
 from .lines_js import APPEND_JS, REPLACE_JS
 from .rows import Cols
 from .single_points import SinglePoints
@@ -474,7 +475,8 @@ class LineLayer:
             self.renderers = list(per_line.values())
             if self.legend is not None:
                 self.legend.items = [  # type: ignore[assignment]
-                    LegendItem(label=group_label(k), renderers=[r]) for k, r in per_line.items()
+                    LegendItem(label=text, renderers=[r])
+                    for r, text in zip(per_line.values(), legend_labels(list(per_line)), strict=True)
                 ]
                 self.legend.visible = bool(per_line)
         else:

@@ -16,6 +16,7 @@ from bokeh.models import ColumnDataSource
 from bokeh.models.annotations import Legend, LegendItem
 from bokeh.plotting import figure as Figure
 
+from .legend_labels import legend_labels
 from .lines import LEGEND_MAX, Key, group_label, split_style
 from .rows import Cols
 
@@ -137,8 +138,8 @@ class PointLayer:
             few = len(keys) <= LEGEND_MAX
             self.legend.items = (  # type: ignore[assignment]
                 [
-                    LegendItem(label=group_label(k), renderers=[self.renderer], index=int(i))  # type: ignore[list-item]
-                    for k, i, n in zip(keys, starts, sizes, strict=True)
+                    LegendItem(label=text, renderers=[self.renderer], index=int(i))  # type: ignore[list-item]
+                    for text, i, n in zip(legend_labels(keys), starts, sizes, strict=True)
                     if n
                 ]
                 if few
