@@ -303,3 +303,22 @@ def test_grouped_pages_render_before_any_run_and_on_the_page_of_every_name(log_p
     finally:
         names.stop()
     assert errors == []
+
+
+def test_a_group_of_runs_with_one_point_each_is_a_dot(log_path, schema, page):
+    """A name logged once per run (a final evaluation): each group's line is one point,
+    which a line cannot show, so the group's point is drawn (hover shows the band and n)."""
+    with Store.open(log_path, "a") as st:
+        st.append([ConfigUpdate(f"r{r}", {"lr": [0.1, 0.01][r % 2], "seed": r // 2}) for r in range(4)]
+                  + [Points(f"r{r}", "loss", 0, {"x": np.array([100]), "y": np.array([float(r)])})
+                     for r in range(4)])
+    ws = WebServer(log_path, schema, refresh=0.3)
+    pts = "Bokeh.documents[0].get_model_by_name('group_points:0')"
+    try:
+        open_page(page, ws.url + "/?rows=loss&group=lr")
+        page.wait_for_function(f"() => {pts} && {pts}.data.group.length === 2", timeout=WAIT_MS)
+        got = page.evaluate(f"() => {{ const d = {pts}.data; return Array.from(d.group, (g, i) =>"
+                            " [g, d.x[i], d.y[i], d.n[i], d.alpha[i]]).sort(); }")
+        assert got == [["lr=0.01", 100, 2.0, 2, 0.9], ["lr=0.1", 100, 1.0, 2, 0.9]]  # means of r1, r3 / r0, r2
+    finally:
+        ws.stop()

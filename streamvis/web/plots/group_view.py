@@ -94,14 +94,17 @@ class GroupLines:
         self.lines = ColumnDataSource(data={"xs": [], "ys": [], "color": [], "group": []},
                                       name=f"group_lines:{position}")
         self.points = ColumnDataSource(
-            data={k: [] for k in ("x", "y", "lo", "hi", "n", "group", "color", "grid")},
+            data={k: [] for k in ("x", "y", "lo", "hi", "n", "group", "color", "grid", "alpha")},
             name=f"group_points:{position}")
         self.band_r = figure.patches("xs", "ys", source=self.bands, fill_color="color",
                                      fill_alpha=BAND_ALPHA, line_alpha=0)
         width = glyph_kwargs.get("line_width", 2)
         self.line_r = figure.multi_line("xs", "ys", source=self.lines, line_color="color", line_width=width)
-        self.point_r = figure.scatter("x", "y", source=self.points, size=7, fill_alpha=0, line_alpha=0,
-                                      hover_fill_color="color", hover_fill_alpha=0.9, hover_line_alpha=0)
+        # the points show on hover, and always where a group's line is one point (a line
+        # of one point strokes nothing: a value logged once per run)
+        self.point_r = figure.scatter("x", "y", source=self.points, size=7, fill_color="color",
+                                      fill_alpha="alpha", line_alpha=0, hover_fill_color="color",
+                                      hover_fill_alpha=0.9, hover_line_alpha=0)
         self.legend = legend
         self._legend_labels: list[str] | None = None  # what the legend shows
 
@@ -135,6 +138,7 @@ class GroupLines:
             cols["group"].append(np.full(k, str(label)))
             cols["color"].append(np.full(k, str(color)))
             cols["grid"].append(np.full(k, a.grid.describe() if a.grid else "exact"))
+            cols["alpha"].append(np.full(k, 0.9 if k == 1 else 0.0))
         self.bands.data = {"xs": bx, "ys": by, "color": colors, "group": labels}
         self.lines.data = {"xs": lx, "ys": ly, "color": colors, "group": labels}
         self.points.data = {k: (np.concatenate(v) if v else []) for k, v in cols.items()}
