@@ -384,3 +384,8 @@ def test_a_line_of_one_point_is_drawn_as_a_dot_until_it_grows(names_server, stor
     page.wait_for_function(f"() => {{ const d = ({DOTS_JS})(); return d !== null && d.length === 1; }}",
                            timeout=WAIT_MS * 3)
     assert page.evaluate(DOTS_JS) == [["run2 · final · 0", 50.0, 0.5, True]]
+    # smoothed: the raw dot is dimmed behind the smoothed layer's, which is drawn whole
+    open_page(page, names_server.url + "/?rows=final&smoothing=0.6")
+    smooth = "Bokeh.documents[0].get_model_by_name('smooth:0:dots')"
+    page.wait_for_function(f"() => {smooth} !== null && {smooth}.data.scope.length === 1", timeout=WAIT_MS * 3)
+    assert page.evaluate(f"() => [{smooth}.data.y[0], {smooth}.data.alpha[0]]") == [0.5, 1]

@@ -102,7 +102,6 @@ class Smoothing:
                 None,
                 glyph_kwargs=self._glyph_kwargs,
                 name=f"smooth:{self._position}",
-                dots=False,  # (a line of one point is drawn by the raw layer's dots)
             )
         layer = self.layer
         if job.key not in layer:
