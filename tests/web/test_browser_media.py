@@ -134,3 +134,41 @@ def test_image_and_text_plots_of_a_layout_with_and_without_a_schema(tmp_path: Pa
             assert page.evaluate("() => !!Bokeh.documents[0].get_model_by_name('media-plot:1')")
         finally:
             ws.stop()
+
+
+# every image of the page's image card: its box, and the box of the card (its Pane)
+IMAGE_BOXES_JS = """() => { const out = {imgs: [], card: null};
+  const walk = (root) => { for (const el of root.querySelectorAll('*')) {
+    if (el.shadowRoot) walk(el.shadowRoot);
+    if (el.tagName === 'IMG' && el.complete && el.naturalWidth > 0) {
+      const r = el.getBoundingClientRect(); out.imgs.push([r.top, r.bottom]); } } };
+  walk(document);
+  const views = []; const w = v => { views.push(v); for (const c of (v.child_views ?? v.element_views ?? [])) w(c); };
+  for (const v of Object.values(Bokeh.index)) w(v);
+  const card = views.find(v => (v.model.tags ?? []).includes('image'));
+  if (card) { const r = card.el.getBoundingClientRect(); out.card = [r.top, r.bottom]; }
+  return out; }"""
+
+
+def test_an_image_card_of_many_runs_is_as_tall_as_its_rows(tmp_path: Path, page: Any) -> None:
+    """Six runs' images are two rows in a card: the card grows to hold them (in a
+    card's fixed height the second row ran under the next section)."""
+    path = tmp_path / "many.svl"
+    rng = np.random.default_rng(1)
+    for r in range(6):
+        lg = DataLogger(scope=f"run{r}", path=str(path)).start()
+        lg.write("loss", x=0, y=1.0)
+        lg.write_image("samples", rng.integers(0, 256, (16, 16, 3), dtype=np.uint8), step=0)
+        lg.close()
+    ws = WebServer(str(path), None)
+    try:
+        page.set_viewport_size({"width": 1400, "height": 2000})  # every card in view
+        open_page(page, ws.url + "/")
+        page.wait_for_function(f"() => ({IMAGE_BOXES_JS})().imgs.length === 6", timeout=60_000)
+        got = page.evaluate(IMAGE_BOXES_JS)
+        top, bottom = got["card"]
+        rows = sorted({round(t) for t, _ in got["imgs"]})
+        assert len(rows) >= 2, got  # side by side, more than one row at this width
+        assert all(top <= t and b <= bottom + 1 for t, b in got["imgs"]), got  # within the card
+    finally:
+        ws.stop()

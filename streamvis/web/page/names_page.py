@@ -150,8 +150,12 @@ class _CardView:
                                stylesheets=[TITLE_CSS])
         self.body = Column(children=[self.placeholder], sizing_mode="stretch_both",
                            name=f"card-body:{key}")
+        # an image or text card is as tall as its runs' rows (up to three cards' height,
+        # then it scrolls): in a card's fixed height the second row was cut off
+        height = ({"height": "auto", "min-height": f"{CARD_HEIGHT}px", "max-height": f"{3 * CARD_HEIGHT}px",
+                   "overflow-y": "auto"} if card.kind in MEDIA_KINDS else {"height": f"{CARD_HEIGHT}px"})
         self.root = Pane(elements=[self.body], name=f"card:{key}", tags=[card.kind],
-                         styles={"width": "100%", "height": f"{CARD_HEIGHT}px"})
+                         styles={"width": "100%", **height})
 
 
 class _Section:
