@@ -112,6 +112,7 @@ class PlotSpec:
     agg: str | None = None  # None: the page's agg=
     band: str | None = None  # None: the page's band=
     title: str | None = None  # a title from the data (a logged name): drawn as text, never TeX
+    even_bins: int = 0  # a histogram's left/right/count drawn on this many even bins a step (0: as stored)
 
     @property
     def glyph_method(self) -> str:

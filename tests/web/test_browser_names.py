@@ -143,6 +143,8 @@ def test_every_name_is_a_titled_card_in_its_section_and_kind(names_server, page)
     assert hist["titles"] == ["w", "w: min, max, mean"]  # the distribution and its lines
     stats_plot = hist["plots"][1]
     wait_for(lambda: page.evaluate(POINTS_JS, stats_plot) == 2 * 3 * 2, timeout=20, interval=0.1)
+    # the distribution at the newest step, its 5 buckets on 30 even bins (as TensorBoard)
+    wait_for(lambda: page.evaluate(POINTS_JS, hist["plots"][0]) == 2 * 30, timeout=20, interval=0.1)
     cloud = _by_title(_cards(page), "cloud")
     # a cloud shows one step (t = 10, the newest) of each run: 5 points each
     wait_for(lambda: page.evaluate(POINTS_JS, cloud["plots"][0]) == 10, timeout=20, interval=0.1)

@@ -4,8 +4,8 @@ An image or text name (logged with ``write_image``/``write_text``) is a media ca
 a name with columns ``x`` and ``y`` is a line plot; a name with more columns (a point
 cloud ``x``, ``y`` and a step column ``t``) is a scatter with a slider over its last
 column; a TensorBoard histogram ``tag:hist`` (``streamvis/tensorboard/naming.py``) is
-one card titled ``tag`` that draws the histogram at a step (a slider over ``step``)
-and the lines ``tag:min``, ``tag:max``, ``tag:mean`` (which get no cards of their own).
+one card titled ``tag`` that draws the histogram at a step (a slider over ``step``; its
+buckets on 30 even bins, as TensorBoard draws it) and the lines ``tag:min``, ``tag:max``, ``tag:mean`` (which get no cards of their own).
 Cards are grouped in sections by the part of the name before the first ``/``
 (``train/``, ``val/``, ...; names without one are "the rest", last).
 
@@ -24,6 +24,7 @@ import re2
 
 from streamvis.columns import WALL_TIME_COLUMN
 
+from ..plots.histogram_bins import EVEN_BINS
 from ..schema import PlotSpec, parse_schema
 
 __all__ = ["Card", "build_cards", "media_cards", "section_of", "specs_of", "REST", "HIST_SUFFIX",
@@ -136,6 +137,7 @@ def specs_of(card: Card, *, scrolls: bool = True) -> list[PlotSpec]:
         hist = dataclasses.replace(
             t["hist"], name=f"{card.title} (histogram at a step)", name_pattern=_exact([card.name]),
             filter_title="step", title=card.title, figure_kwargs={**t["hist"].figure_kwargs, **extra},
+            even_bins=EVEN_BINS,  # as TensorBoard draws it (plots/histogram_bins.py)
         )
         out = [hist]
         if card.stats:

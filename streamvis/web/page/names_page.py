@@ -44,7 +44,8 @@ from .session import LiveSession
 __all__ = ["NamesPage", "name_columns", "media_names", "LAZY_JS", "CARD_HEIGHT", "DISCOVER_S"]
 
 log = logging.getLogger("streamvis.web")
-CARD_HEIGHT = 320  # px; a histogram's card holds two plots
+CARD_HEIGHT = 320  # px
+HIST_CARD_HEIGHT = 520  # px: a histogram's card holds two plots (the distribution, its lines)
 # A card is about a sixth of a plot that fills the page (~450 x 320 px against ~1000 x
 # 850): it gets that share of the page's point budget, so that the cards in a window
 # cost what one full plot costs. Lines keep 2 points per pixel while the share allows
@@ -153,7 +154,8 @@ class _CardView:
         # an image or text card is as tall as its runs' rows (up to three cards' height,
         # then it scrolls): in a card's fixed height the second row was cut off
         height = ({"height": "auto", "min-height": f"{CARD_HEIGHT}px", "max-height": f"{3 * CARD_HEIGHT}px",
-                   "overflow-y": "auto"} if card.kind in MEDIA_KINDS else {"height": f"{CARD_HEIGHT}px"})
+                   "overflow-y": "auto"} if card.kind in MEDIA_KINDS
+                  else {"height": f"{HIST_CARD_HEIGHT if card.kind == 'hist' else CARD_HEIGHT}px"})
         self.root = Pane(elements=[self.body], name=f"card:{key}", tags=[card.kind],
                          styles={"width": "100%", **height})
 

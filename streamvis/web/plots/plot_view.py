@@ -13,8 +13,7 @@ since; once that tail passes half the cap, the overview is read again. After a z
 or pan, decimated lines show the visible range at full cap inside the window.
 
 Smoothing (the EMA slider) is computed by the store over every point of a line
-(``RangeRequest.smoothing``) and drawn as a second layer over the raw lines, which
-stay drawn faintly behind, as TensorBoard does.
+(``RangeRequest.smoothing``), drawn over the raw lines (faint behind, as TensorBoard's).
 
 A plot is composed of parts that own their state: ``ranges`` (a ``RangeReads``: what
 to read after growth or a zoom, decimated lines), ``smoothing`` (a ``Smoothing``),
@@ -49,6 +48,7 @@ from ..local_time import local_time_hover
 from ..schema import PlotSpec, color_key
 from .color_by import ColorByControl
 from .filter_slider import FilterSlider
+from .histogram_bins import HIST_EDGES, even_bin_cols
 from .hover_table import attach_hover_table
 from .line_state import Job, Line, PlotLimits
 from .lines import Key, LineLayer, group_label
@@ -122,18 +122,10 @@ class PlotView:
         name = f"lines:{cell.position}"
         self.layer: LineLayer | PointLayer
         if self.is_line:
-            self.layer = LineLayer(
-                self.figure, self.legend, glyph_kwargs=spec.glyph_kwargs, name=name
-            )
+            self.layer = LineLayer(self.figure, self.legend, glyph_kwargs=spec.glyph_kwargs, name=name)
         else:
-            self.layer = PointLayer(
-                self.figure,
-                self.legend,
-                glyph_kwargs=spec.glyph_kwargs,
-                name=name,
-                filtered=self.filtered,
-                glyph_method=spec.glyph_method,
-            )
+            self.layer = PointLayer(self.figure, self.legend, glyph_kwargs=spec.glyph_kwargs, name=name,
+                                    filtered=self.filtered, glyph_method=spec.glyph_method)
         self.ranges = RangeReads(
             self.lines, x_mode=self.x_mode, x_col=self.x_col, cap=lambda: self.cap, put=self._put
         )
@@ -207,7 +199,7 @@ class PlotView:
     @property
     def needed(self) -> tuple[str, ...]:
         """The columns a group needs to be drawn here."""
-        return (self.x_col, *self.spec.columns[1:])
+        return (self.x_col, *self.spec.columns[1:], *(HIST_EDGES if self.spec.even_bins else ()))
 
     @property
     def _x_label(self) -> str:
@@ -239,6 +231,8 @@ class PlotView:
     def pick(self, cols: Mapping[str, Any], key: Key | None = None) -> Cols:
         """Columns of one group as this plot draws them ('x', 'y'[, 'f']), x in axis units
         (wall: milliseconds since the epoch; relative: seconds since the line's start)."""
+        if self.spec.even_bins and self.spec.filter_column:  # a histogram (histogram_bins)
+            return even_bin_cols(cols, self.spec.y, self.spec.filter_column, self.spec.even_bins)
         y = np.asarray(cols[self.spec.y])
         x = np.asarray(cols[self.x_col], dtype=np.float64)
         if self.x_mode == "wall":
