@@ -15,7 +15,10 @@ from typing import Any
 from bokeh.models import CustomJSHover, CustomJSTickFormatter
 from bokeh.models.widgets import HTMLTemplateFormatter
 
-__all__ = ["epoch_ms", "local_time_cells", "local_time_ticks", "local_time_hover", "LOCAL_DATE_JS"]
+__all__ = ["epoch_ms", "local_time_cells", "local_time_ticks", "local_time_hover", "LOCAL_DATE_JS",
+           "DATE_CELL_WIDTH"]
+
+DATE_CELL_WIDTH = 160  # px: a table column of "YYYY-MM-DD HH:MM:SS" (at 120 the time was cut off)
 
 # (ms) -> "YYYY-MM-DD HH:MM:SS" in the browser's zone; ``ms_digits`` adds ".mmm"
 LOCAL_DATE_JS = """((ms, ms_digits) => { const d = new Date(ms);

@@ -56,6 +56,13 @@ def _row_cells(page, run: str) -> list[str]:
     return [c.strip() for c in row.locator(".slick-cell").all_inner_texts()]
 
 
+def _assert_dates_not_cut(page) -> None:
+    """Every date cell of the tokyo row shows its whole text (at 120 px the time was cut)."""
+    cells = page.locator(".slick-row", has_text="tokyo").locator(".slick-cell", has_text="2025-06-01")
+    widths = [c.evaluate("e => [e.scrollWidth, e.clientWidth]") for c in cells.all()]
+    assert len(widths) >= 2 and all(sw <= cw for sw, cw in widths), widths
+
+
 def test_panel_index_and_wall_axis_show_the_viewers_clock(server, tokyo_page):
     page = tokyo_page
     assert page.evaluate("() => Intl.DateTimeFormat().resolvedOptions().timeZone") == "Asia/Tokyo"
@@ -66,12 +73,14 @@ def test_panel_index_and_wall_axis_show_the_viewers_clock(server, tokyo_page):
     cells = _row_cells(page, "tokyo")
     assert "2025-06-01 12:00:04" in cells, cells  # last update: the last point's wall time
     assert "2025-06-01 11:00:04" in cells, cells  # start_time from the config
+    _assert_dates_not_cut(page)
 
     open_page(page, server.url + "/index")
     page.locator(".slick-row", has_text="tokyo").locator(
         ".slick-cell", has_text="2025-06-01 12:00:04").first.wait_for(timeout=WAIT_MS)
     cells = _row_cells(page, "tokyo")
     assert "2025-06-01 12:00:04" in cells and "2025-06-01 11:00:04" in cells, cells
+    _assert_dates_not_cut(page)
 
     open_page(page, server.url + "/?rows=loss&x=wall")
     page.wait_for_function(

@@ -34,7 +34,7 @@ from streamvis.storage import GroupInfo
 from .. import safe_html
 from ..address.run_selection import encode_runs
 from ..address.where import config_of, flatten
-from ..local_time import local_time_cells
+from ..local_time import DATE_CELL_WIDTH, local_time_cells
 from ..runs.runs_panel import config_column, date_cell, table_cell
 from ..schema import Schema
 from ..style import PAGE_CSS, TABLE_CSS
@@ -143,8 +143,8 @@ def index_root(source: DataSource, schema: Schema, note: str = "",
         TableColumn(field="open", title="", width=44, formatter=HTMLTemplateFormatter(template=OPEN), sortable=False),
         TableColumn(field="scope", title="run", width=_text_width(scopes, 140, 360)),
         TableColumn(field="names", title="names", width=_text_width(data["names"], 160, 400)),
-        TableColumn(field="start", title="start time", width=130, formatter=local_time_cells()),
-        TableColumn(field="updated", title="last update", width=130, formatter=local_time_cells()),
+        TableColumn(field="start", title="start time", width=DATE_CELL_WIDTH, formatter=local_time_cells()),
+        TableColumn(field="updated", title="last update", width=DATE_CELL_WIDTH, formatter=local_time_cells()),
         *(TableColumn(field=f"sum:{k}", title=safe_html.column_title(k), width=_text_width([k], 90, 240),
                       formatter=ScientificFormatter(precision=6, nan_format="", null_format=""))
           for k in summary),

@@ -46,7 +46,7 @@ from .. import safe_html
 from ..address.page_url import COLOR_BY_JS
 from ..address.summary_keys import MAX_SUMMARY_COLUMNS, STATS
 from ..address.where import parse_where, selects
-from ..local_time import epoch_ms, local_time_cells
+from ..local_time import DATE_CELL_WIDTH, epoch_ms, local_time_cells
 from ..style import TABLE_CSS
 
 __all__ = ["RunsPanel", "RunRow", "MAX_CONFIG_COLUMNS", "PANEL_WIDTH", "PANEL_MAX_WIDTH", "table_cell",
@@ -55,7 +55,7 @@ __all__ = ["RunsPanel", "RunRow", "MAX_CONFIG_COLUMNS", "PANEL_WIDTH", "PANEL_MA
 MAX_CONFIG_COLUMNS = 24
 MAX_COLOR_KEYS = 500  # config keys offered by "colour by"
 MAX_SUMMARY_OPTIONS = 800  # NAME.STAT entries the summary menu offers
-PANEL_WIDTH = 420  # the least: swatch, tick, run, last step, last update
+PANEL_WIDTH = 460  # the least: swatch, tick, run, last step, last update
 PANEL_MAX_WIDTH = 760  # as wide as its columns up to this (wider: the viewer drags it)
 PANEL_MIN_WIDTH = 220  # the narrowest a drag makes it
 TICK = '<span class="sv-tick" style="cursor:pointer"><%= value ? "&#9745;" : "&#9744;" %></span>'
@@ -245,7 +245,7 @@ class RunsPanel:
             ),
             TableColumn(field="scope", title="run", width=140, formatter=StringFormatter()),
             TableColumn(field="last_step", title="last step", width=72, formatter=NumberFormatter(format="0,0")),
-            TableColumn(field="updated", title="last update", width=120, formatter=local_time_cells()),
+            TableColumn(field="updated", title="last update", width=DATE_CELL_WIDTH, formatter=local_time_cells()),
         ]
         for k in self.summary_keys:
             cols.append(TableColumn(field=f"sum:{k}", title=safe_html.column_title(k), width=90,
@@ -424,9 +424,11 @@ def config_column(key: str, width: int) -> TableColumn:
     """The table column of one config key: a run without the key shows an empty cell
     (the default formatter writes "(null)"); a start time (``START_KEYS``) is a date in
     the viewer's zone."""
-    formatter = local_time_cells() if key in START_KEYS else StringFormatter(null_format="")
+    if key in START_KEYS:
+        return TableColumn(field=f"cfg:{key}", title=safe_html.column_title(key),
+                           width=max(width, DATE_CELL_WIDTH), formatter=local_time_cells())
     return TableColumn(field=f"cfg:{key}", title=safe_html.column_title(key), width=width,
-                       formatter=formatter)
+                       formatter=StringFormatter(null_format=""))
 
 
 def table_cell(v: Any) -> Any:
