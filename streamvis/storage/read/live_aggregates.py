@@ -185,7 +185,7 @@ class LiveAggregates:
             raw = [(np.asarray(x, dtype=_F8), np.asarray(y, dtype=_F8)) for _, x, y in runs]
             means = [_means(x, y, np.zeros(x.size, dtype=np.int64))[1:] for x, y in raw]
             most = max(mx.size for mx, _ in means)
-            union = np.unique(np.concatenate([mx for mx, _ in means])) if most else np.empty(0)
+            union = _union([mx for mx, _ in means])
             if (union.size > SHARED_STEPS_SLACK * most  # bucketed: aggregate_runs's grid
                     or union.size * len(raw) > DENSE_SLACK * sum(mx.size for mx, _ in means) + 4096):
                 self.aggregates[gk] = aggregate_runs(raw, agg=agg, band=band)  # (and read whole)
