@@ -99,6 +99,25 @@ def _drag(page: Any, axis: int, y0: float, y1: float) -> None:
     page.mouse.up()
 
 
+def _filter_drawn(page: Any, lo: float, hi: float, tries: int = 3) -> float:
+    """Drag a box on the lr axis; seconds from the button's release to the filtered
+    runs drawn. A drag whose filter never arrives (on a loaded machine the page can still
+    be settling when the axis's place is read) is made again, from a fresh reading of it."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(tries):
+        page.evaluate(PAINTED_JS)
+        _drag(page, 1, lo, hi)  # axes: depth, lr, opt, seed, wd, loss.min
+        try:
+            ms = page.wait_for_function(DRAWN_AFTER_UP_JS, timeout=30_000, polling="raf").json_value()
+            return float(ms) / 1000
+        except PlaywrightTimeout:
+            if attempt == tries - 1:
+                raise
+            progress(f"the filter of drag {attempt + 1} was not drawn: dragging again")
+    raise AssertionError("unreachable")
+
+
 def run(s: HparamsSizes, wd: str) -> Table:
     from playwright.sync_api import sync_playwright
 
@@ -130,10 +149,7 @@ def run(s: HparamsSizes, wd: str) -> Table:
                         page.evaluate(WATCH_JS)
                         for j in range(2 * s.tries):
                             lo, hi = ((0.2, 0.6), (0.4, 0.9))[j % 2]
-                            _drag(page, 1, lo, hi)  # axes: depth, lr, opt, seed, wd, loss.min
-                            ms = page.wait_for_function(DRAWN_AFTER_UP_JS, timeout=60_000,
-                                                        polling="raf").json_value()
-                            filt.append(float(ms) / 1000)
+                            filt.append(_filter_drawn(page, lo, hi))
                     page.close()
                     # the baseline: the plot page of the same runs, on the same machine
                     page = browser.new_page(viewport={"width": 1400, "height": 900})
