@@ -317,3 +317,19 @@ def test_a_histograms_values_are_not_taken_for_steps(log_path: str, store: Any, 
         page.wait_for_function(f"() => ({last_step})() === 3", timeout=20000)
     finally:
         srv.stop()
+
+
+def test_the_page_of_an_empty_log_says_nothing_to_the_console(log_path: str, store: Any, caplog: Any) -> None:
+    """A page opened before the first write (quickstart's is) has no section yet: no
+    Bokeh validation warning (EMPTY_LAYOUT) for it in the server's log."""
+    import logging
+    import urllib.request
+
+    srv = WebServer(log_path, None, refresh=0.3)
+    try:
+        with caplog.at_level(logging.WARNING):
+            with urllib.request.urlopen(srv.url + "/", timeout=30) as r:
+                assert r.status == 200
+        assert not [rec for rec in caplog.records if "EMPTY_LAYOUT" in rec.getMessage()], caplog.text
+    finally:
+        srv.stop()

@@ -17,6 +17,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import re2
+from bokeh.core.validation import silence
+from bokeh.core.validation.warnings import EMPTY_LAYOUT
 from bokeh.models import Column, ColumnDataSource, CustomJS, Row
 from bokeh.models.ui import Pane
 from bokeh.models.widgets import Div, TextInput, Toggle
@@ -42,6 +44,11 @@ from .catalog import (
 from .session import LiveSession
 
 __all__ = ["NamesPage", "name_columns", "media_names", "LAZY_JS", "CARD_HEIGHT", "DISCOVER_S"]
+
+# A log with no name yet (a page opened before the first write, as quickstart's is) has
+# no section: their box is empty until names arrive, which is no mistake; Bokeh's check
+# printed a warning to the server's console for every such page.
+silence(EMPTY_LAYOUT, True)
 
 log = logging.getLogger("streamvis.web")
 CARD_HEIGHT = 320  # px
