@@ -319,8 +319,9 @@ BOOK_IDLE_S = 600.0  # a query not asked for this long is dropped
 class AggregateBooks:
     """The aggregate queries a source keeps current (``LocalSource.aggregate``): a query
     asked a second time gets an ``AggregateBook`` (a script's single call keeps nothing),
-    a query asked with ``follow`` (a page: it asks again at every poll) gets one at once, at most ``BOOKS`` of them (the least recently asked goes),
-    each dropped when not asked for ``BOOK_IDLE_S``. Pages asking the same share one."""
+    one asked with ``follow`` (a page: it asks again at every poll) gets one at once; at
+    most ``BOOKS`` of them (the least recently asked goes), each dropped when not asked
+    for ``BOOK_IDLE_S``. Pages asking the same share one."""
 
     def __init__(self, source: PointReader) -> None:
         self.source = source

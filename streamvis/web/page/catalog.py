@@ -5,7 +5,8 @@ a name with columns ``x`` and ``y`` is a line plot; a name with more columns (a 
 cloud ``x``, ``y`` and a step column ``t``) is a scatter with a slider over its last
 column; a TensorBoard histogram ``tag:hist`` (``streamvis/tensorboard/naming.py``) is
 one card titled ``tag`` that draws the histogram at a step (a slider over ``step``; its
-buckets on 30 even bins, as TensorBoard draws it) and the lines ``tag:min``, ``tag:max``, ``tag:mean`` (which get no cards of their own).
+buckets on 30 even bins, as TensorBoard draws it) and the lines ``tag:min``,
+``tag:max``, ``tag:mean`` (which get no cards of their own).
 Cards are grouped in sections by the part of the name before the first ``/``
 (``train/``, ``val/``, ...; names without one are "the rest", last).
 
