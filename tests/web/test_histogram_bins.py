@@ -3,6 +3,8 @@ step by step, and even buckets left as they are."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -14,15 +16,19 @@ from streamvis.web.plots.histogram_bins import EVEN_BINS, even_bins
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.lists(st.floats(-1e6, 1e6, allow_nan=False, allow_subnormal=False), min_size=1,
                          max_size=200), min_size=1, max_size=4),
-       st.integers(1, 60))
-def test_each_steps_bins_sum_to_its_counts(steps: list[list[float]], bins: int) -> None:
-    """TensorBoard's buckets (``make_histogram``, as torch writes them) of random values:
-    each step's bins are non-negative and sum to its values' count."""
+       st.integers(1, 60), st.randoms(use_true_random=False))
+def test_each_steps_bins_sum_to_its_counts(steps: list[list[float]], bins: int, rnd: Any) -> None:
+    """TensorBoard's buckets (``make_histogram``, as torch writes them) of random values,
+    the rows of every step in any order: each step's bins are non-negative and sum to
+    its values' count."""
     cols = [make_histogram(np.array(v)) for v in steps]
     left = np.concatenate([h.left for h in cols])
     right = np.concatenate([h.right for h in cols])
     count = np.concatenate([h.count for h in cols])
     step = np.concatenate([np.full(h.count.size, float(k)) for k, h in enumerate(cols)])
+    order = list(range(step.size))
+    rnd.shuffle(order)  # (a log's rows come step by step; the bins must not depend on it)
+    left, right, count, step = left[order], right[order], count[order], step[order]
     x, y, f = even_bins(left, right, count, step, bins)
     assert (y >= 0).all() and np.isfinite(x).all()
     for k, v in enumerate(steps):
